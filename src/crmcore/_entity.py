@@ -1,0 +1,131 @@
+"""Pieces the entity modules share: timestamps and labelled contact points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+import attrs
+
+from crmcore.errors import ValidationError
+from crmcore.values import ContactLabel, EmailAddress, PhoneNumber
+
+__all__ = ["ContactEmail", "ContactPhone", "ensure_utc", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """The current time, UTC-aware."""
+    return datetime.now(UTC)
+
+
+def ensure_utc(value: object, field: str) -> datetime:
+    """Return an aware datetime converted to UTC; naive datetimes are refused."""
+    if not isinstance(value, datetime):
+        raise ValidationError(field, "must be a datetime")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(field, "must be timezone-aware (naive datetimes are ambiguous)")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def check_date(value: object, field: str) -> date | None:
+    """Accept a ``date`` (not a datetime) or ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, date) or isinstance(value, datetime):
+        raise ValidationError(field, "must be a date")
+    return value
+
+
+@attrs.frozen(repr=False)
+class ContactEmail:
+    """An email address with what it is used for."""
+
+    address: EmailAddress
+    label: ContactLabel = ContactLabel.OTHER
+
+    def __repr__(self) -> str:
+        return f"ContactEmail(<masked>, label={self.label.value!r})"
+
+
+@attrs.frozen(repr=False)
+class ContactPhone:
+    """A phone number with what it is used for."""
+
+    number: PhoneNumber
+    label: ContactLabel = ContactLabel.OTHER
+
+    def __repr__(self) -> str:
+        return f"ContactPhone(<masked>, label={self.label.value!r})"
+
+
+def _label(value: object, field: str) -> ContactLabel:
+    if isinstance(value, ContactLabel):
+        return value
+    try:
+        return ContactLabel(value)
+    except ValueError:
+        raise ValidationError(field, "is not a contact label") from None
+
+
+def coerce_emails(items: Iterable[object], field: str = "emails") -> tuple[ContactEmail, ...]:
+    """Parse strings, addresses or entries into entries, dropping repeats by match key.
+
+    The first entry is the primary address.
+    """
+    if isinstance(items, str | EmailAddress):
+        items = (items,)
+    result: list[ContactEmail] = []
+    seen: set[str] = set()
+    problems: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, ContactEmail):
+                entry = ContactEmail(EmailAddress.parse(item.address), _label(item.label, ""))
+            else:
+                entry = ContactEmail(EmailAddress.parse(item, field=""))
+        except ValidationError as exc:
+            problems.extend(exc.prefixed(f"{field}[{i}]").problems)
+            continue
+        if entry.address.match_key not in seen:
+            seen.add(entry.address.match_key)
+            result.append(entry)
+    if problems:
+        raise ValidationError(problems)
+    return tuple(result)
+
+
+def coerce_phones(
+    items: Iterable[object], region: str | None, field: str = "phones"
+) -> tuple[ContactPhone, ...]:
+    """Parse strings, numbers or entries into entries, dropping repeats by E.164.
+
+    ``region`` is the default region for numbers typed without a ``+`` prefix.
+    The first entry is the primary number.
+    """
+    if isinstance(items, str | PhoneNumber):
+        items = (items,)
+    result: list[ContactPhone] = []
+    seen: set[tuple[str, str | None]] = set()
+    problems: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, ContactPhone):
+                entry = ContactPhone(PhoneNumber.parse(item.number), _label(item.label, ""))
+            else:
+                entry = ContactPhone(PhoneNumber.parse(item, region, field=""))
+        except ValidationError as exc:
+            problems.extend(exc.prefixed(f"{field}[{i}]").problems)
+            continue
+        key = (entry.number.e164, entry.number.extension)
+        if key not in seen:
+            seen.add(key)
+            result.append(entry)
+    if problems:
+        raise ValidationError(problems)
+    return tuple(result)
+
+
+def check_version(value: object) -> None:
+    """A version is a non-negative int: 0 for a record no store has seen yet."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValidationError("version", "must be a non-negative integer")

@@ -1,0 +1,73 @@
+"""Consent to be contacted, per channel and purpose."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+
+from crmcore._entity import ensure_utc
+from crmcore.errors import ValidationError
+from crmcore.interactions import Channel
+from crmcore.values import optional_text
+
+__all__ = ["Consent", "ConsentStatus", "LegalBasis"]
+
+
+class ConsentStatus(enum.Enum):
+    """Whether a person agreed to be contacted."""
+
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+
+
+class LegalBasis(enum.Enum):
+    """The GDPR Art. 6 basis a contact relies on."""
+
+    CONSENT = "consent"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+    VITAL_INTERESTS = "vital_interests"
+    PUBLIC_TASK = "public_task"
+    LEGITIMATE_INTERESTS = "legitimate_interests"
+
+
+@attrs.frozen
+class Consent:
+    """The state of consent for one channel and purpose (``marketing``, ``newsletter``...)."""
+
+    channel: Channel
+    purpose: str
+    status: ConsentStatus
+    recorded_at: datetime
+    source: str | None = None
+    legal_basis: LegalBasis = LegalBasis.CONSENT
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+        if not isinstance(self.channel, Channel):
+            problems.append(("channel", "must be a Channel"))
+        try:
+            purpose = optional_text(self.purpose, "purpose", max_length=100)
+            if purpose is None:
+                raise ValidationError("purpose", "must not be blank")
+            object.__setattr__(self, "purpose", purpose.casefold())
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        if not isinstance(self.status, ConsentStatus):
+            problems.append(("status", "must be a ConsentStatus"))
+        if not isinstance(self.legal_basis, LegalBasis):
+            problems.append(("legal_basis", "must be a LegalBasis"))
+        try:
+            object.__setattr__(self, "recorded_at", ensure_utc(self.recorded_at, "recorded_at"))
+            object.__setattr__(self, "source", optional_text(self.source, "source", max_length=200))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+
+    @property
+    def granted(self) -> bool:
+        """Whether contact is allowed."""
+        return self.status is ConsentStatus.GRANTED

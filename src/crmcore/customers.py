@@ -1,0 +1,392 @@
+"""Customers: the people and organisations a business has a relationship with."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from crmcore._entity import (
+    ContactEmail,
+    ContactPhone,
+    check_date,
+    check_version,
+    coerce_emails,
+    coerce_phones,
+    ensure_utc,
+    utcnow,
+)
+from crmcore.consent import Consent, ConsentStatus, LegalBasis
+from crmcore.errors import InvalidTransition, ValidationError
+from crmcore.ids import CustomerId, is_customer_id, new_customer_id
+from crmcore.interactions import Channel
+from crmcore.values import (
+    ContactLabel,
+    CustomFields,
+    EmailAddress,
+    ExternalIds,
+    JSONValue,
+    PersonName,
+    PhoneNumber,
+    PostalAddress,
+    clean_text,
+    normalize_tags,
+    optional_text,
+)
+
+__all__ = ["ContactEmail", "ContactPhone", "Customer", "CustomerKind", "LifecycleStage"]
+
+MAX_NOTES_LENGTH = 100_000
+
+
+class CustomerKind(enum.Enum):
+    """Whether a customer is a person or an organisation."""
+
+    PERSON = "person"
+    ORGANIZATION = "organization"
+
+
+class LifecycleStage(enum.Enum):
+    """How far a customer relationship has come, in order."""
+
+    SUBSCRIBER = "subscriber"
+    LEAD = "lead"
+    MARKETING_QUALIFIED = "marketing_qualified"
+    SALES_QUALIFIED = "sales_qualified"
+    OPPORTUNITY = "opportunity"
+    CUSTOMER = "customer"
+    EVANGELIST = "evangelist"
+    OTHER = "other"
+
+    @property
+    def rank(self) -> int:
+        """Position in the funnel; ``OTHER`` ranks lowest (it is outside the funnel)."""
+        return -1 if self is LifecycleStage.OTHER else _STAGE_ORDER.index(self)
+
+
+_STAGE_ORDER = [s for s in LifecycleStage if s is not LifecycleStage.OTHER]
+
+
+def _customer_name(kind: CustomerKind, name: object, field: str = "name") -> PersonName | str:
+    if kind is CustomerKind.PERSON:
+        if isinstance(name, PersonName):
+            return name
+        if isinstance(name, str):
+            return PersonName.parse(name, field=field)
+        raise ValidationError(field, "a person's name must be a PersonName or text")
+    if isinstance(name, PersonName):
+        raise ValidationError(field, "an organisation's name must be text")
+    return clean_text(name, field, max_length=300)
+
+
+@attrs.frozen(repr=False)
+class Customer:
+    """A person or an organisation the business has a relationship with.
+
+    Build one with :meth:`create`; change one with the methods that return a new
+    instance. The first email and the first phone are the primary ones.
+    ``version``, ``created_at`` and ``updated_at`` of stored copies are the
+    store's: version 0 means "never stored".
+    """
+
+    id: CustomerId
+    kind: CustomerKind
+    name: PersonName | str
+    emails: tuple[ContactEmail, ...] = ()
+    phones: tuple[ContactPhone, ...] = ()
+    addresses: tuple[PostalAddress, ...] = ()
+    organization_id: CustomerId | None = None
+    stage: LifecycleStage = LifecycleStage.CUSTOMER
+    stage_reason: str | None = None
+    tags: frozenset[str] = frozenset()
+    custom_fields: CustomFields = attrs.field(factory=CustomFields)
+    owner: str | None = None
+    identifiers: ExternalIds = attrs.field(factory=ExternalIds)
+    consents: tuple[Consent, ...] = ()
+    birth_date: date | None = None
+    notes: str | None = None
+    merged_into: CustomerId | None = None
+    version: int = 0
+    created_at: datetime = attrs.field(factory=utcnow)
+    updated_at: datetime = attrs.field(factory=utcnow)
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+
+        def check(field: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                object.__setattr__(self, field, fn(*args, **kwargs))
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+
+        if not is_customer_id(self.id):
+            problems.append(("id", "must be a customer id"))
+        if not isinstance(self.kind, CustomerKind):
+            problems.append(("kind", "must be a CustomerKind"))
+        else:
+            check("name", _customer_name, self.kind, self.name)
+        if not all(isinstance(e, ContactEmail) for e in self.emails):
+            check("emails", coerce_emails, self.emails)
+        if not all(isinstance(p, ContactPhone) for p in self.phones):
+            problems.append(("phones", "must be ContactPhone entries"))
+        if not all(isinstance(a, PostalAddress) for a in self.addresses):
+            problems.append(("addresses", "must be PostalAddress values"))
+        for field in ("organization_id", "merged_into"):
+            value = getattr(self, field)
+            if value is not None and not is_customer_id(value):
+                problems.append((field, "must be a customer id"))
+        if self.organization_id is not None and self.organization_id == self.id:
+            problems.append(("organization_id", "a customer cannot belong to itself"))
+        if not isinstance(self.stage, LifecycleStage):
+            problems.append(("stage", "must be a LifecycleStage"))
+        check("stage_reason", optional_text, self.stage_reason, "stage_reason")
+        if not isinstance(self.tags, frozenset):
+            check("tags", normalize_tags, self.tags)
+        if not isinstance(self.custom_fields, CustomFields):
+            problems.append(("custom_fields", "must be CustomFields"))
+        if not isinstance(self.identifiers, ExternalIds):
+            problems.append(("identifiers", "must be ExternalIds"))
+        check("owner", optional_text, self.owner, "owner", max_length=200)
+        if not all(isinstance(c, Consent) for c in self.consents):
+            problems.append(("consents", "must be Consent values"))
+        elif len({(c.channel, c.purpose) for c in self.consents}) != len(self.consents):
+            problems.append(("consents", "holds one channel and purpose twice"))
+        check("birth_date", check_date, self.birth_date, "birth_date")
+        if self.notes is not None and (
+            not isinstance(self.notes, str) or len(self.notes) > MAX_NOTES_LENGTH
+        ):
+            problems.append(("notes", f"must be text of at most {MAX_NOTES_LENGTH} characters"))
+        for field in ("created_at", "updated_at"):
+            check(field, ensure_utc, getattr(self, field), field)
+        try:
+            check_version(self.version)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        name: PersonName | str,
+        kind: CustomerKind | str = CustomerKind.PERSON,
+        emails: Iterable[str | EmailAddress | ContactEmail] = (),
+        phones: Iterable[str | PhoneNumber | ContactPhone] = (),
+        region: str | None = None,
+        addresses: Iterable[PostalAddress] = (),
+        organization_id: CustomerId | None = None,
+        stage: LifecycleStage | str = LifecycleStage.CUSTOMER,
+        tags: Iterable[str] = (),
+        custom_fields: Mapping[str, object] | None = None,
+        owner: str | None = None,
+        identifiers: Mapping[str, str] | None = None,
+        birth_date: date | None = None,
+        notes: str | None = None,
+    ) -> Customer:
+        """Build a new customer from raw strings or typed values.
+
+        Phone numbers typed without a ``+`` prefix are read in ``region``.
+        Every problem is reported at once in one ValidationError.
+        """
+        problems: list[tuple[str, str]] = []
+        values: dict[str, Any] = {}
+
+        def parse(name: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                values[name] = fn(*args, **kwargs)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+            except (TypeError, ValueError):
+                problems.append((name, "is invalid"))
+
+        parse("kind", CustomerKind, kind)
+        parse("stage", LifecycleStage, stage)
+        if "kind" in values:
+            parse("name", _customer_name, values["kind"], name)
+        parse("emails", coerce_emails, emails)
+        parse("phones", coerce_phones, phones, region)
+        parse("addresses", tuple, addresses)
+        parse("tags", normalize_tags, tags)
+        parse("custom_fields", CustomFields.parse, custom_fields or {}, field="custom_fields")
+        parse("identifiers", ExternalIds.parse, identifiers or {}, field="identifiers")
+        if problems:
+            raise ValidationError(problems)
+        now = utcnow()
+        return cls(
+            id=new_customer_id(),
+            organization_id=organization_id,
+            owner=owner,
+            birth_date=birth_date,
+            notes=notes,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+
+    # ---------------------------------------------------------------- reading
+
+    @property
+    def primary_email(self) -> EmailAddress | None:
+        """The first email address, if any."""
+        return self.emails[0].address if self.emails else None
+
+    @property
+    def primary_phone(self) -> PhoneNumber | None:
+        """The first phone number, if any."""
+        return self.phones[0].number if self.phones else None
+
+    @property
+    def display_name(self) -> str:
+        """The name as text: a person's full name or the organisation's name."""
+        return self.name.full if isinstance(self.name, PersonName) else self.name
+
+    @property
+    def is_merged(self) -> bool:
+        """Whether this record was merged into another (a tombstone)."""
+        return self.merged_into is not None
+
+    def consent_for(self, channel: Channel, purpose: str) -> Consent | None:
+        """The recorded consent for ``channel`` and ``purpose``, if any."""
+        key = purpose.casefold()
+        return next((c for c in self.consents if c.channel is channel and c.purpose == key), None)
+
+    # ---------------------------------------------------------------- changing
+
+    def with_email(
+        self,
+        email: str | EmailAddress,
+        *,
+        label: ContactLabel = ContactLabel.OTHER,
+        primary: bool = False,
+    ) -> Customer:
+        """Add an address (or relabel one already there); ``primary`` moves it first."""
+        entry = ContactEmail(EmailAddress.parse(email), label)
+        key = entry.address.match_key
+        if primary:
+            emails = (entry, *(e for e in self.emails if e.address.match_key != key))
+        elif any(e.address.match_key == key for e in self.emails):
+            emails = tuple(entry if e.address.match_key == key else e for e in self.emails)
+        else:
+            emails = (*self.emails, entry)
+        return attrs.evolve(self, emails=emails)
+
+    def without_email(self, email: str | EmailAddress) -> Customer:
+        """Remove an address (matched by match key)."""
+        key = EmailAddress.parse(email).match_key
+        return attrs.evolve(
+            self, emails=tuple(e for e in self.emails if e.address.match_key != key)
+        )
+
+    def with_phone(
+        self,
+        phone: str | PhoneNumber,
+        *,
+        region: str | None = None,
+        label: ContactLabel = ContactLabel.OTHER,
+        primary: bool = False,
+    ) -> Customer:
+        """Add a number (or relabel one already there); ``primary`` moves it first."""
+        entry = ContactPhone(PhoneNumber.parse(phone, region), label)
+        number = entry.number
+        if primary:
+            phones = (entry, *(p for p in self.phones if p.number != number))
+        elif any(p.number == number for p in self.phones):
+            phones = tuple(entry if p.number == number else p for p in self.phones)
+        else:
+            phones = (*self.phones, entry)
+        return attrs.evolve(self, phones=phones)
+
+    def without_phone(self, phone: str | PhoneNumber, *, region: str | None = None) -> Customer:
+        """Remove a number (matched by E.164 and extension)."""
+        number = PhoneNumber.parse(phone, region)
+        return attrs.evolve(self, phones=tuple(p for p in self.phones if p.number != number))
+
+    def with_address(self, address: PostalAddress) -> Customer:
+        """Add a postal address."""
+        if not isinstance(address, PostalAddress):
+            raise ValidationError("addresses", "must be a PostalAddress")
+        if address in self.addresses:
+            return self
+        return attrs.evolve(self, addresses=(*self.addresses, address))
+
+    def renamed(self, name: PersonName | str) -> Customer:
+        """Return the customer with a new name."""
+        return attrs.evolve(self, name=_customer_name(self.kind, name))
+
+    def add_tag(self, tag: str) -> Customer:
+        """Add a tag (tags are case-insensitive)."""
+        return attrs.evolve(self, tags=self.tags | normalize_tags([tag], "tag"))
+
+    def remove_tag(self, tag: str) -> Customer:
+        """Remove a tag if present."""
+        return attrs.evolve(self, tags=self.tags - normalize_tags([tag], "tag"))
+
+    def with_custom_field(self, key: str, value: JSONValue) -> Customer:
+        """Set one custom field."""
+        data = dict(self.custom_fields)
+        data[key] = value
+        return attrs.evolve(self, custom_fields=CustomFields.parse(data, field="custom_fields"))
+
+    def with_identifier(self, scheme: str, value: str) -> Customer:
+        """Set the identifier under ``scheme`` (a customer number, a tax id...)."""
+        data = dict(self.identifiers)
+        data[scheme] = value
+        return attrs.evolve(self, identifiers=ExternalIds.parse(data, field="identifiers"))
+
+    def assigned_to(self, owner: str | None) -> Customer:
+        """Return the customer with a new owner (a user id of the host app)."""
+        return attrs.evolve(self, owner=owner)
+
+    def in_organization(self, organization_id: CustomerId | None) -> Customer:
+        """Attach a person to an organisation customer (or detach with ``None``)."""
+        if self.kind is not CustomerKind.PERSON and organization_id is not None:
+            raise ValidationError("organization_id", "only a person can belong to an organisation")
+        return attrs.evolve(self, organization_id=organization_id)
+
+    def advance_stage(self, stage: LifecycleStage, *, reason: str | None = None) -> Customer:
+        """Move to another lifecycle stage; moving backwards needs a ``reason``."""
+        if not isinstance(stage, LifecycleStage):
+            raise ValidationError("stage", "must be a LifecycleStage")
+        if stage.rank < self.stage.rank and optional_text(reason, "reason") is None:
+            raise InvalidTransition(
+                f"moving a customer back from {self.stage.value} to {stage.value} needs a reason"
+            )
+        return attrs.evolve(self, stage=stage, stage_reason=reason)
+
+    def with_consent(
+        self,
+        channel: Channel,
+        purpose: str,
+        status: ConsentStatus,
+        *,
+        at: datetime | None = None,
+        source: str | None = None,
+        legal_basis: LegalBasis = LegalBasis.CONSENT,
+    ) -> Customer:
+        """Record consent (granted or withdrawn) for a channel and purpose."""
+        consent = Consent(
+            channel=channel,
+            purpose=purpose,
+            status=status,
+            recorded_at=at or utcnow(),
+            source=source,
+            legal_basis=legal_basis,
+        )
+        rest = tuple(
+            c
+            for c in self.consents
+            if not (c.channel is consent.channel and c.purpose == consent.purpose)
+        )
+        return attrs.evolve(self, consents=(*rest, consent))
+
+    def __repr__(self) -> str:
+        return (
+            f"Customer(id={self.id!r}, kind={self.kind.value!r}, stage={self.stage.value!r}, "
+            f"version={self.version})"
+        )
+
+    __str__ = __repr__

@@ -1,0 +1,111 @@
+"""The exceptions crmcore raises: everything derives from :class:`CrmError`.
+
+Messages never contain the offending value: a rejected email address or phone
+number is personal data, and error messages end up in logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "CrmError",
+    "DuplicateRecord",
+    "InvalidTransition",
+    "NotFound",
+    "StorageError",
+    "ValidationError",
+    "VersionConflict",
+]
+
+
+class CrmError(Exception):
+    """Base class of every exception crmcore raises on purpose."""
+
+
+class ValidationError(CrmError, ValueError):
+    """Input that crmcore cannot accept.
+
+    Carries every problem found as ``(path, message)`` pairs in
+    :attr:`problems`. A path names the field (``emails[1]``, ``name.family``);
+    a message says what is wrong without repeating the value.
+    """
+
+    problems: tuple[tuple[str, str], ...]
+
+    def __init__(self, problems: Iterable[tuple[str, str]] | str, message: str | None = None):
+        if isinstance(problems, str):
+            found: tuple[tuple[str, str], ...] = ((problems, message or "is invalid"),)
+        else:
+            found = tuple(problems)
+        if not found:
+            found = (("", message or "is invalid"),)
+        self.problems = found
+        super().__init__(self._render(found))
+
+    @staticmethod
+    def _render(problems: Sequence[tuple[str, str]]) -> str:
+        parts = [f"{path}: {message}" if path else message for path, message in problems]
+        return "; ".join(parts)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The paths of the fields with problems, in the order found."""
+        return tuple(path for path, _ in self.problems)
+
+    def prefixed(self, prefix: str) -> ValidationError:
+        """Return a copy with every path under ``prefix`` (``family`` -> ``name.family``)."""
+        return ValidationError(
+            (join_path(prefix, path), message) for path, message in self.problems
+        )
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.problems)
+
+
+def join_path(prefix: str, path: str) -> str:
+    """Join two parts of a field path: ``emails`` + ``[1]`` -> ``emails[1]``."""
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    if path.startswith("["):
+        return prefix + path
+    return f"{prefix}.{path}"
+
+
+class NotFound(CrmError, LookupError):
+    """No record has the requested id."""
+
+
+class VersionConflict(CrmError):
+    """A write was based on a stale copy: someone else changed the record first."""
+
+    def __init__(self, message: str, *, expected: int | None = None, actual: int | None = None):
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+class InvalidTransition(CrmError):
+    """A state change that the record's state machine does not allow."""
+
+
+class DuplicateRecord(CrmError):
+    """A record was refused because it duplicates one already stored.
+
+    ``matches`` holds whatever the refusing code found (for the duplicate
+    policy, the :class:`crmcore.dedup.Match` objects).
+    """
+
+    def __init__(self, message: str, *, matches: Sequence[Any] = ()):
+        super().__init__(message)
+        self.matches = tuple(matches)
+
+
+class StorageError(CrmError):
+    """The storage backend failed; the original driver error is the ``__cause__``."""

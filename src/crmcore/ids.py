@@ -1,0 +1,104 @@
+"""Typed, time-ordered record ids.
+
+An id is a short prefix naming the record type plus a 26-character ULID in
+Crockford base32 (``cus_01JD3...``): ids sort by creation time as plain
+strings, which gives stores a cheap, stable order for pagination, and a glance
+at an id tells what it names.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import NewType
+
+__all__ = [
+    "CustomerId",
+    "InteractionId",
+    "LeadId",
+    "MergeId",
+    "RecordId",
+    "new_customer_id",
+    "new_interaction_id",
+    "new_lead_id",
+    "new_merge_id",
+]
+
+CustomerId = NewType("CustomerId", str)
+LeadId = NewType("LeadId", str)
+InteractionId = NewType("InteractionId", str)
+MergeId = NewType("MergeId", str)
+RecordId = CustomerId | LeadId
+"""The id of a record an interaction can be about: a customer or a lead."""
+
+CUSTOMER_PREFIX = "cus_"
+LEAD_PREFIX = "led_"
+INTERACTION_PREFIX = "ixn_"
+MERGE_PREFIX = "mrg_"
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ULID_LENGTH = 26
+_ALPHABET_SET = frozenset(_ALPHABET)
+_lock = threading.Lock()
+_last_ms = 0
+_last_random = 0
+
+
+def _ulid() -> str:
+    """Return a monotonic ULID: within one millisecond the random part counts up."""
+    global _last_ms, _last_random
+    with _lock:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms <= _last_ms:
+            now_ms = _last_ms
+            _last_random += 1
+        else:
+            _last_random = int.from_bytes(os.urandom(10), "big") >> 1
+        _last_ms = now_ms
+        value = (now_ms << 80) | (_last_random & ((1 << 80) - 1))
+    chars = []
+    for _ in range(_ULID_LENGTH):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_customer_id() -> CustomerId:
+    """Return a fresh customer id."""
+    return CustomerId(CUSTOMER_PREFIX + _ulid())
+
+
+def new_lead_id() -> LeadId:
+    """Return a fresh lead id."""
+    return LeadId(LEAD_PREFIX + _ulid())
+
+
+def new_interaction_id() -> InteractionId:
+    """Return a fresh interaction id."""
+    return InteractionId(INTERACTION_PREFIX + _ulid())
+
+
+def new_merge_id() -> MergeId:
+    """Return a fresh merge id."""
+    return MergeId(MERGE_PREFIX + _ulid())
+
+
+def is_valid_id(value: object, prefix: str) -> bool:
+    """Tell whether ``value`` is a well-formed id with ``prefix``."""
+    return (
+        isinstance(value, str)
+        and len(value) == len(prefix) + _ULID_LENGTH
+        and value.startswith(prefix)
+        and all(ch in _ALPHABET_SET for ch in value[len(prefix) :])
+    )
+
+
+def is_customer_id(value: object) -> bool:
+    """Tell whether ``value`` is a customer id."""
+    return is_valid_id(value, CUSTOMER_PREFIX)
+
+
+def is_lead_id(value: object) -> bool:
+    """Tell whether ``value`` is a lead id."""
+    return is_valid_id(value, LEAD_PREFIX)

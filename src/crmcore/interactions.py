@@ -1,0 +1,243 @@
+"""Interactions: one communication with a customer or lead (an email, a call, a visit...)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import attrs
+
+from crmcore._entity import check_version, ensure_utc, utcnow
+from crmcore.errors import ValidationError
+from crmcore.ids import (
+    CustomerId,
+    InteractionId,
+    LeadId,
+    RecordId,
+    is_customer_id,
+    is_lead_id,
+    is_valid_id,
+    new_interaction_id,
+)
+from crmcore.values import MAX_TEXT_LENGTH, optional_text
+
+__all__ = ["Channel", "Direction", "Interaction", "Participant", "ParticipantRole"]
+
+MAX_BODY_LENGTH = 100_000
+
+
+class Channel(enum.Enum):
+    """How a communication happened."""
+
+    EMAIL = "email"
+    PHONE_CALL = "phone_call"
+    SMS = "sms"
+    CHAT = "chat"
+    MEETING = "meeting"
+    WEB_VISIT = "web_visit"
+    WEB_FORM = "web_form"
+    SOCIAL = "social"
+    LETTER = "letter"
+    OTHER = "other"
+
+
+class Direction(enum.Enum):
+    """Who started the communication."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    INTERNAL = "internal"
+
+
+class ParticipantRole(enum.Enum):
+    """The part a customer or lead played in an interaction."""
+
+    PRIMARY = "primary"
+    SENDER = "sender"
+    RECIPIENT = "recipient"
+    CC = "cc"
+    ATTENDEE = "attendee"
+    OTHER = "other"
+
+
+def _check_record_id(value: object, field: str) -> None:
+    if not (is_customer_id(value) or is_lead_id(value)):
+        raise ValidationError(field, "must be a customer or lead id")
+
+
+@attrs.frozen
+class Participant:
+    """A customer or lead taking part in an interaction."""
+
+    record_id: RecordId
+    role: ParticipantRole = ParticipantRole.PRIMARY
+
+    def __attrs_post_init__(self) -> None:
+        _check_record_id(self.record_id, "record_id")
+        if not isinstance(self.role, ParticipantRole):
+            raise ValidationError("role", "must be a ParticipantRole")
+
+    @property
+    def is_customer(self) -> bool:
+        """Whether the participant is a customer (else a lead)."""
+        return is_customer_id(self.record_id)
+
+
+@attrs.frozen(repr=False)
+class Interaction:
+    """One communication, referencing at least one customer or lead.
+
+    ``external_id`` is a provider's id for the message or call (an email's
+    Message-ID, say): stores use it to make ingestion idempotent.
+    """
+
+    id: InteractionId
+    channel: Channel
+    direction: Direction
+    occurred_at: datetime
+    participants: tuple[Participant, ...]
+    subject: str | None = None
+    body: str | None = None
+    duration: timedelta | None = None
+    outcome: str | None = None
+    thread_id: str | None = None
+    external_id: str | None = None
+    version: int = 0
+    created_at: datetime = attrs.field(factory=utcnow)
+    updated_at: datetime = attrs.field(factory=utcnow)
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+        if not is_valid_id(self.id, "ixn_"):
+            problems.append(("id", "must be an interaction id"))
+        if not isinstance(self.channel, Channel):
+            problems.append(("channel", "must be a Channel"))
+        if not isinstance(self.direction, Direction):
+            problems.append(("direction", "must be a Direction"))
+        for name in ("occurred_at", "created_at", "updated_at"):
+            try:
+                object.__setattr__(self, name, ensure_utc(getattr(self, name), name))
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        if not isinstance(self.participants, tuple) or not self.participants:
+            problems.append(("participants", "an interaction needs a customer or a lead"))
+        elif len({p.record_id for p in self.participants}) != len(self.participants):
+            problems.append(("participants", "lists the same record twice"))
+        if self.duration is not None and (
+            not isinstance(self.duration, timedelta) or self.duration < timedelta(0)
+        ):
+            problems.append(("duration", "must be a non-negative timedelta"))
+        for name, limit in (
+            ("subject", MAX_TEXT_LENGTH),
+            ("outcome", MAX_TEXT_LENGTH),
+            ("thread_id", 500),
+            ("external_id", 500),
+        ):
+            try:
+                object.__setattr__(
+                    self, name, optional_text(getattr(self, name), name, max_length=limit)
+                )
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        if self.body is not None and (
+            not isinstance(self.body, str) or len(self.body) > MAX_BODY_LENGTH
+        ):
+            problems.append(("body", f"must be text of at most {MAX_BODY_LENGTH} characters"))
+        try:
+            check_version(self.version)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+
+    @classmethod
+    def log(
+        cls,
+        *,
+        channel: Channel | str,
+        direction: Direction | str,
+        occurred_at: datetime,
+        customer_id: CustomerId | None = None,
+        lead_id: LeadId | None = None,
+        participants: Iterable[Participant] = (),
+        subject: str | None = None,
+        body: str | None = None,
+        duration: timedelta | None = None,
+        outcome: str | None = None,
+        thread_id: str | None = None,
+        external_id: str | None = None,
+    ) -> Interaction:
+        """Record a communication with a customer and/or lead (``occurred_at`` must be aware)."""
+        problems: list[tuple[str, str]] = []
+        try:
+            chan = channel if isinstance(channel, Channel) else Channel(channel)
+        except ValueError:
+            problems.append(("channel", "is not a known channel"))
+        try:
+            way = direction if isinstance(direction, Direction) else Direction(direction)
+        except ValueError:
+            problems.append(("direction", "is not inbound, outbound or internal"))
+        people: list[Participant] = []
+        for name, record_id in (("customer_id", customer_id), ("lead_id", lead_id)):
+            if record_id is None:
+                continue
+            check = is_customer_id if name == "customer_id" else is_lead_id
+            if not check(record_id):
+                problems.append((name, f"must be a {name.removesuffix('_id')} id"))
+            else:
+                people.append(Participant(record_id))
+        for i, extra in enumerate(participants):
+            if not isinstance(extra, Participant):
+                problems.append((f"participants[{i}]", "must be a Participant"))
+            elif extra.record_id not in {p.record_id for p in people}:
+                people.append(extra)
+        if problems:
+            raise ValidationError(problems)
+        now = utcnow()
+        return cls(
+            id=new_interaction_id(),
+            channel=chan,
+            direction=way,
+            occurred_at=occurred_at,
+            participants=tuple(people),
+            subject=subject,
+            body=body,
+            duration=duration,
+            outcome=outcome,
+            thread_id=thread_id,
+            external_id=external_id,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def record_ids(self) -> tuple[RecordId, ...]:
+        """The ids of every customer and lead taking part."""
+        return tuple(p.record_id for p in self.participants)
+
+    @property
+    def customer_ids(self) -> tuple[CustomerId, ...]:
+        """The ids of the customers taking part."""
+        return tuple(CustomerId(p.record_id) for p in self.participants if p.is_customer)
+
+    @property
+    def lead_ids(self) -> tuple[LeadId, ...]:
+        """The ids of the leads taking part."""
+        return tuple(LeadId(p.record_id) for p in self.participants if not p.is_customer)
+
+    def repointed(self, old: RecordId, new: RecordId) -> Interaction:
+        """Return a copy where participant ``old`` is ``new`` (used by merges and conversions)."""
+        people: list[Participant] = []
+        for p in self.participants:
+            target = attrs.evolve(p, record_id=new) if p.record_id == old else p
+            if all(q.record_id != target.record_id for q in people):
+                people.append(target)
+        return attrs.evolve(self, participants=tuple(people))
+
+    def __repr__(self) -> str:
+        return (
+            f"Interaction(id={self.id!r}, channel={self.channel.value!r}, "
+            f"direction={self.direction.value!r}, occurred_at={self.occurred_at.isoformat()!r}, "
+            f"version={self.version})"
+        )

@@ -1,0 +1,279 @@
+"""Leads: prospects not yet customers, with a small status state machine."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from crmcore._entity import (
+    ContactEmail,
+    ContactPhone,
+    check_version,
+    coerce_emails,
+    coerce_phones,
+    ensure_utc,
+    utcnow,
+)
+from crmcore.errors import InvalidTransition, ValidationError
+from crmcore.ids import CustomerId, LeadId, is_customer_id, is_valid_id, new_lead_id
+from crmcore.values import (
+    CustomFields,
+    EmailAddress,
+    Money,
+    PersonName,
+    PhoneNumber,
+    normalize_tags,
+    optional_text,
+)
+
+__all__ = ["Lead", "LeadSource", "LeadStatus"]
+
+
+class LeadStatus(enum.Enum):
+    """Where a lead stands: ``new -> contacted -> qualified -> converted``.
+
+    Any open status may go to ``disqualified`` (with a reason), and a
+    disqualified lead may be recycled to ``new``.
+    """
+
+    NEW = "new"
+    CONTACTED = "contacted"
+    QUALIFIED = "qualified"
+    CONVERTED = "converted"
+    DISQUALIFIED = "disqualified"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the lead is still being worked."""
+        return self in _OPEN
+
+    def can_become(self, target: LeadStatus) -> bool:
+        """Whether the state machine allows moving from this status to ``target``."""
+        return target in _TRANSITIONS[self]
+
+
+_OPEN = frozenset({LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.QUALIFIED})
+_TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
+    LeadStatus.NEW: frozenset({LeadStatus.CONTACTED, LeadStatus.DISQUALIFIED}),
+    LeadStatus.CONTACTED: frozenset({LeadStatus.QUALIFIED, LeadStatus.DISQUALIFIED}),
+    LeadStatus.QUALIFIED: frozenset({LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED}),
+    LeadStatus.CONVERTED: frozenset(),
+    LeadStatus.DISQUALIFIED: frozenset({LeadStatus.NEW}),
+}
+
+
+class LeadSource(enum.Enum):
+    """Where a lead came from."""
+
+    WEB_FORM = "web_form"
+    IMPORT = "import"
+    REFERRAL = "referral"
+    CAMPAIGN = "campaign"
+    EVENT = "event"
+    INBOUND_CALL = "inbound_call"
+    OUTBOUND = "outbound"
+    PARTNER = "partner"
+    SOCIAL = "social"
+    OTHER = "other"
+
+
+@attrs.frozen(repr=False)
+class Lead:
+    """A prospect, as captured: possibly only a name, a company or a contact point."""
+
+    id: LeadId
+    name: PersonName | None = None
+    company: str | None = None
+    emails: tuple[ContactEmail, ...] = ()
+    phones: tuple[ContactPhone, ...] = ()
+    source: LeadSource | None = None
+    status: LeadStatus = LeadStatus.NEW
+    status_reason: str | None = None
+    score: int | None = None
+    estimated_value: Money | None = None
+    owner: str | None = None
+    tags: frozenset[str] = frozenset()
+    custom_fields: CustomFields = attrs.field(factory=CustomFields)
+    converted_customer_id: CustomerId | None = None
+    merged_into: LeadId | None = None
+    version: int = 0
+    created_at: datetime = attrs.field(factory=utcnow)
+    updated_at: datetime = attrs.field(factory=utcnow)
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+
+        def check(field: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                object.__setattr__(self, field, fn(*args, **kwargs))
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+
+        if not is_valid_id(self.id, "led_"):
+            problems.append(("id", "must be a lead id"))
+        if self.name is not None and not isinstance(self.name, PersonName):
+            problems.append(("name", "must be a PersonName"))
+        check("company", optional_text, self.company, "company", max_length=300)
+        if not all(isinstance(e, ContactEmail) for e in self.emails):
+            check("emails", coerce_emails, self.emails)
+        if not all(isinstance(p, ContactPhone) for p in self.phones):
+            problems.append(("phones", "must be ContactPhone entries"))
+        if self.name is None and self.company is None and not self.emails and not self.phones:
+            problems.append(("name", "a lead needs a name, a company, an email or a phone"))
+        if self.source is not None and not isinstance(self.source, LeadSource):
+            problems.append(("source", "must be a LeadSource"))
+        if not isinstance(self.status, LeadStatus):
+            problems.append(("status", "must be a LeadStatus"))
+        check("status_reason", optional_text, self.status_reason, "status_reason")
+        if self.score is not None and (
+            not isinstance(self.score, int) or isinstance(self.score, bool)
+        ):
+            problems.append(("score", "must be an integer"))
+        if self.estimated_value is not None and not isinstance(self.estimated_value, Money):
+            problems.append(("estimated_value", "must be Money"))
+        check("owner", optional_text, self.owner, "owner", max_length=200)
+        if not isinstance(self.tags, frozenset):
+            check("tags", normalize_tags, self.tags)
+        if not isinstance(self.custom_fields, CustomFields):
+            problems.append(("custom_fields", "must be CustomFields"))
+        if self.converted_customer_id is not None and not is_customer_id(
+            self.converted_customer_id
+        ):
+            problems.append(("converted_customer_id", "must be a customer id"))
+        if self.merged_into is not None and not is_valid_id(self.merged_into, "led_"):
+            problems.append(("merged_into", "must be a lead id"))
+        for field in ("created_at", "updated_at"):
+            check(field, ensure_utc, getattr(self, field), field)
+        try:
+            check_version(self.version)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        name: PersonName | str | None,
+        company: str | None = None,
+        emails: Iterable[str | EmailAddress | ContactEmail] = (),
+        phones: Iterable[str | PhoneNumber | ContactPhone] = (),
+        region: str | None = None,
+        source: LeadSource | str | None = None,
+        score: int | None = None,
+        estimated_value: Money | None = None,
+        owner: str | None = None,
+        tags: Iterable[str] = (),
+        custom_fields: Mapping[str, object] | None = None,
+    ) -> Lead:
+        """Capture a new lead from raw strings or typed values (status ``new``)."""
+        problems: list[tuple[str, str]] = []
+        values: dict[str, Any] = {}
+
+        def parse(name: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                values[name] = fn(*args, **kwargs)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+            except (TypeError, ValueError):
+                problems.append((name, "is invalid"))
+
+        if name is not None and not (isinstance(name, str) and not name.strip()):
+            parse("name", PersonName.parse, name)
+        if source is not None:
+            parse("source", LeadSource, source)
+        parse("emails", coerce_emails, emails)
+        parse("phones", coerce_phones, phones, region)
+        parse("tags", normalize_tags, tags)
+        parse("custom_fields", CustomFields.parse, custom_fields or {}, field="custom_fields")
+        if problems:
+            raise ValidationError(problems)
+        now = utcnow()
+        return cls(
+            id=new_lead_id(),
+            company=company,
+            score=score,
+            estimated_value=estimated_value,
+            owner=owner,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+
+    @property
+    def primary_email(self) -> EmailAddress | None:
+        """The first email address, if any."""
+        return self.emails[0].address if self.emails else None
+
+    @property
+    def primary_phone(self) -> PhoneNumber | None:
+        """The first phone number, if any."""
+        return self.phones[0].number if self.phones else None
+
+    @property
+    def is_merged(self) -> bool:
+        """Whether this record was merged into another lead (a tombstone)."""
+        return self.merged_into is not None
+
+    def transition_to(
+        self,
+        status: LeadStatus,
+        *,
+        reason: str | None = None,
+        customer_id: CustomerId | None = None,
+    ) -> Lead:
+        """Move to ``status`` or raise InvalidTransition.
+
+        Disqualifying needs a ``reason``; ``customer_id`` records, on
+        conversion, the customer the lead became (:func:`crmcore.convert_lead`
+        does all of a conversion: this only changes the status).
+        """
+        if not isinstance(status, LeadStatus):
+            raise ValidationError("status", "must be a LeadStatus")
+        if not self.status.can_become(status):
+            raise InvalidTransition(f"a lead cannot go from {self.status.value} to {status.value}")
+        text = optional_text(reason, "reason")
+        if status is LeadStatus.DISQUALIFIED and text is None:
+            raise InvalidTransition("disqualifying a lead needs a reason")
+        if customer_id is not None:
+            if status is not LeadStatus.CONVERTED:
+                raise ValidationError("customer_id", "is only for a conversion")
+            if not is_customer_id(customer_id):
+                raise ValidationError("customer_id", "must be a customer id")
+        return attrs.evolve(
+            self,
+            status=status,
+            status_reason=text,
+            converted_customer_id=customer_id or self.converted_customer_id,
+        )
+
+    def with_email(self, email: str | EmailAddress) -> Lead:
+        """Add an email address (kept once by match key)."""
+        return attrs.evolve(self, emails=coerce_emails((*self.emails, email)))
+
+    def with_phone(self, phone: str | PhoneNumber, *, region: str | None = None) -> Lead:
+        """Add a phone number (kept once)."""
+        entry = PhoneNumber.parse(phone, region)
+        return attrs.evolve(self, phones=coerce_phones((*self.phones, entry), None))
+
+    def scored(self, score: int) -> Lead:
+        """Return the lead with a new score."""
+        return attrs.evolve(self, score=score)
+
+    def assigned_to(self, owner: str | None) -> Lead:
+        """Return the lead with a new owner."""
+        return attrs.evolve(self, owner=owner)
+
+    def add_tag(self, tag: str) -> Lead:
+        """Add a tag (tags are case-insensitive)."""
+        return attrs.evolve(self, tags=self.tags | normalize_tags([tag], "tag"))
+
+    def __repr__(self) -> str:
+        return f"Lead(id={self.id!r}, status={self.status.value!r}, version={self.version})"
+
+    __str__ = __repr__

@@ -1,0 +1,270 @@
+"""Dicts and JSON for every crmcore model, through one strict cattrs converter.
+
+:func:`make_converter` builds it (never the global cattrs converter): value
+objects have hooks of their own, unknown keys and wrong types are refused, and
+every failure becomes one :class:`~crmcore.errors.ValidationError` listing the
+bad fields by path (``emails[1].address``), never their values.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any, Final, TypeVar
+
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from crmcore._entity import ensure_utc
+from crmcore.errors import ValidationError, join_path
+from crmcore.ids import RecordId
+from crmcore.values import (
+    CustomFields,
+    EmailAddress,
+    ExternalIds,
+    PersonName,
+    PhoneNumber,
+    normalize_tags,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "from_dict",
+    "from_json",
+    "make_converter",
+    "to_dict",
+    "to_json",
+]
+
+SCHEMA_VERSION: Final = 1
+"""The version of the payload layout; every payload carries it under ``schema_version``."""
+
+SCHEMA_KEY: Final = "schema_version"
+MAX_JSON_LENGTH: Final = 10_000_000
+
+T = TypeVar("T")
+
+
+def _strict(kind: type[Any], label: str) -> Callable[[object, type[Any]], Any]:
+    def structure(value: object, _: type[Any]) -> Any:
+        # bool is an int in Python; JSON keeps them apart and so do we.
+        if isinstance(value, bool) and kind is not bool:
+            raise ValidationError("", f"must be {label}")
+        if kind is float and isinstance(value, int):
+            return float(value)
+        if not isinstance(value, kind):
+            raise ValidationError("", f"must be {label}")
+        return value
+
+    return structure
+
+
+def _structure_datetime(value: object, _: type[Any]) -> datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValidationError("", "must be an ISO 8601 datetime with a timezone")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("", "must be an ISO 8601 datetime with a timezone") from None
+    return ensure_utc(parsed, "")
+
+
+def _structure_date(value: object, _: type[Any]) -> date:
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValidationError("", "must be an ISO 8601 date (YYYY-MM-DD)")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError("", "is not a calendar date") from None
+
+
+def _structure_decimal(value: object, _: type[Any]) -> Decimal:
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValidationError("", "must be a decimal number as text")
+    try:
+        result = Decimal(value)
+    except InvalidOperation:
+        raise ValidationError("", "must be a decimal number as text") from None
+    if not result.is_finite():
+        raise ValidationError("", "must be a finite decimal number")
+    return result
+
+
+def _structure_timedelta(value: object, _: type[Any]) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError("", "must be a number of seconds")
+    try:
+        return timedelta(seconds=value)
+    except (OverflowError, ValueError):
+        raise ValidationError("", "is out of range") from None
+
+
+def _structure_phone(value: object, _: type[Any]) -> PhoneNumber:
+    if not isinstance(value, Mapping):
+        raise ValidationError("", "must be an object with e164, extension and raw")
+    extra = set(value) - {"e164", "extension", "raw"}
+    if extra:
+        raise ValidationError(
+            [(_safe_key(k), "is not a known field") for k in sorted(map(str, extra))]
+        )
+    if "e164" not in value:
+        raise ValidationError("e164", "is required")
+    return PhoneNumber.from_e164(
+        value["e164"], extension=value.get("extension"), raw=value.get("raw"), field=""
+    )
+
+
+def _unstructure_phone(phone: PhoneNumber) -> dict[str, str | None]:
+    return {"e164": phone.e164, "extension": phone.extension, "raw": phone.raw}
+
+
+def _structure_name(value: object, _: type[Any]) -> PersonName | str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return _person_name_converter().structure(value, PersonName)
+    raise ValidationError("", "must be text (an organisation) or a person's name object")
+
+
+@cache
+def _person_name_converter() -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    _register_primitives(converter)
+    return converter
+
+
+def _register_primitives(converter: cattrs.Converter) -> None:
+    converter.register_structure_hook(str, _strict(str, "text"))
+    converter.register_structure_hook(int, _strict(int, "an integer"))
+    converter.register_structure_hook(float, _strict(float, "a number"))
+    converter.register_structure_hook(bool, _strict(bool, "true or false"))
+
+
+def make_converter() -> cattrs.Converter:
+    """Build crmcore's strict converter: value-object hooks first, extra keys forbidden."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    _register_primitives(converter)
+    converter.register_structure_hook(datetime, _structure_datetime)
+    converter.register_unstructure_hook(datetime, lambda d: d.astimezone(UTC).isoformat())
+    converter.register_structure_hook(date, _structure_date)
+    converter.register_unstructure_hook(date, date.isoformat)
+    converter.register_structure_hook(Decimal, _structure_decimal)
+    converter.register_unstructure_hook(Decimal, str)
+    converter.register_structure_hook(timedelta, _structure_timedelta)
+    converter.register_unstructure_hook(timedelta, timedelta.total_seconds)
+    converter.register_structure_hook(EmailAddress, lambda v, _: EmailAddress.parse(v, field=""))
+    converter.register_unstructure_hook(EmailAddress, str)
+    converter.register_structure_hook(PhoneNumber, _structure_phone)
+    converter.register_unstructure_hook(PhoneNumber, _unstructure_phone)
+    # Predicate hooks: registering a union or a generic directly would dispatch
+    # on its members (and so replace the strict ``str`` hook).
+    name_type: Any = PersonName | str
+    converter.register_structure_hook_func(lambda t: t == name_type, _structure_name)
+    converter.register_unstructure_hook_func(
+        lambda t: t == name_type,
+        lambda v: v if isinstance(v, str) else converter.unstructure(v, PersonName),
+    )
+    converter.register_structure_hook(CustomFields, lambda v, _: CustomFields.parse(v))
+    converter.register_unstructure_hook(CustomFields, CustomFields.to_dict)
+    converter.register_structure_hook(ExternalIds, lambda v, _: ExternalIds.parse(v))
+    converter.register_unstructure_hook(ExternalIds, ExternalIds.to_dict)
+    converter.register_structure_hook_func(lambda t: t == RecordId, _strict(str, "text"))
+    converter.register_structure_hook_func(lambda t: t == frozenset[str], _structure_tags)
+    converter.register_unstructure_hook_func(lambda t: t == frozenset[str], sorted)
+    return converter
+
+
+def _structure_tags(value: object, _: type[Any]) -> frozenset[str]:
+    if not isinstance(value, list | tuple):
+        raise ValidationError("", "must be a list of tags")
+    return normalize_tags(value, "")
+
+
+_KEY_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _safe_key(key: str) -> str:
+    # An unknown key could itself be personal data (a pasted address): name it
+    # only when it looks like a field name.
+    return key if _KEY_SHAPE.fullmatch(key) else "<unknown key>"
+
+
+def _problems(exc: BaseException, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(exc, ValidationError):
+        return [(join_path(path, p), m) for p, m in exc.problems]
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return [
+            (join_path(path, _safe_key(str(k))), "is not a known field")
+            for k in sorted(map(str, exc.extra_fields))
+        ]
+    if isinstance(exc, IterableValidationError):
+        found: list[tuple[str, str]] = []
+        with_notes, without = exc.group_exceptions()
+        for sub, note in with_notes:
+            index = note.index if isinstance(note.index, int) else _safe_key(str(note.index))
+            found.extend(_problems(sub, f"{path}[{index}]"))
+        for sub in without:
+            found.extend(_problems(sub, path))
+        return found
+    if isinstance(exc, ClassValidationError):
+        found = []
+        class_notes, class_without = exc.group_exceptions()
+        for sub, attr_note in class_notes:
+            found.extend(_problems(sub, join_path(path, attr_note.name)))
+        for sub in class_without:
+            found.extend(_problems(sub, path))
+        return found
+    if isinstance(exc, KeyError):
+        return [(path, "is required")]
+    if isinstance(exc, AttributeError | TypeError):
+        return [(path, "has the wrong type")]
+    return [(path, "is invalid")]
+
+
+@cache
+def _default_converter() -> cattrs.Converter:
+    return make_converter()
+
+
+def to_dict(obj: object, *, converter: cattrs.Converter | None = None) -> dict[str, Any]:
+    """Turn a crmcore model into JSON-compatible primitives, with ``schema_version``."""
+    data = (converter or _default_converter()).unstructure(obj)
+    if not isinstance(data, dict):
+        raise TypeError(f"{type(obj).__name__} does not serialise to an object")
+    return {SCHEMA_KEY: SCHEMA_VERSION, **data}
+
+
+def from_dict(cls: type[T], data: object, *, converter: cattrs.Converter | None = None) -> T:
+    """Build a ``cls`` from :func:`to_dict` output; any problem raises one ValidationError."""
+    if not isinstance(data, Mapping):
+        raise ValidationError("", f"a {cls.__name__} must be an object")
+    version = data.get(SCHEMA_KEY)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise ValidationError(SCHEMA_KEY, f"must be {SCHEMA_VERSION}")
+    body = {k: v for k, v in data.items() if k != SCHEMA_KEY}
+    try:
+        return (converter or _default_converter()).structure(body, cls)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise ValidationError(_problems(exc) or [("", "is invalid")]) from None
+
+
+def to_json(obj: object, *, converter: cattrs.Converter | None = None) -> str:
+    """Serialise a model to compact JSON (keys in a stable order)."""
+    return json.dumps(to_dict(obj, converter=converter), ensure_ascii=False, separators=(",", ":"))
+
+
+def from_json(cls: type[T], text: str | bytes, *, converter: cattrs.Converter | None = None) -> T:
+    """Parse :func:`to_json` output back into a ``cls``."""
+    if len(text) > MAX_JSON_LENGTH:
+        raise ValidationError("", "the document is too large")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValidationError("", "is not valid JSON") from None
+    return from_dict(cls, data, converter=converter)

@@ -1,0 +1,699 @@
+"""Value objects: frozen, hashable, validated, with ``parse()`` constructors.
+
+Every ``parse()`` caps the length of its input and checks its alphabet before
+any dependency sees the text (phonenumbers and idna have slow paths on crafted
+input), and raises :class:`~crmcore.errors.ValidationError` naming the field,
+never repeating the value. Reprs are masked: they never show personal data.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Hashable, Iterable, Iterator, Mapping
+from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from typing import Any, ClassVar, Self, TypeAlias, cast
+
+import attrs
+import email_validator
+import phonenumbers
+
+from crmcore.errors import ValidationError
+
+__all__ = [
+    "ContactLabel",
+    "CustomFields",
+    "EmailAddress",
+    "ExternalIds",
+    "JSONValue",
+    "Money",
+    "PersonName",
+    "PhoneKind",
+    "PhoneNumber",
+    "PostalAddress",
+    "clean_text",
+    "normalize_tags",
+]
+
+# RFC 5321 caps a path at 256 octets, so 254 for the address itself; a little
+# headroom for internationalised characters that email-validator measures in octets.
+MAX_EMAIL_LENGTH = 320
+MAX_PHONE_LENGTH = 64
+MAX_NAME_PART_LENGTH = 200
+MAX_TEXT_LENGTH = 1_000
+MAX_TAG_LENGTH = 64
+MAX_KEY_LENGTH = 64
+MAX_CUSTOM_FIELDS_SIZE = 64_000
+
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def clean_text(value: object, field: str, *, max_length: int = MAX_TEXT_LENGTH) -> str:
+    """Return ``value`` trimmed, with runs of whitespace folded to one space.
+
+    Raises ValidationError when it is not a string, is blank, is longer than
+    ``max_length`` or holds control or format characters.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be text")
+    if len(value) > max_length * 4:
+        raise ValidationError(field, f"is longer than {max_length} characters")
+    text = " ".join(value.split())
+    if not text:
+        raise ValidationError(field, "must not be blank")
+    if len(text) > max_length:
+        raise ValidationError(field, f"is longer than {max_length} characters")
+    if not text.isprintable() and any(
+        unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text
+    ):
+        raise ValidationError(field, "contains control or format characters")
+    return text
+
+
+def optional_text(value: object, field: str, *, max_length: int = MAX_TEXT_LENGTH) -> str | None:
+    """Like :func:`clean_text`, but ``None`` and blank text become ``None``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return clean_text(value, field, max_length=max_length)
+
+
+# --------------------------------------------------------------------------- email
+
+_EMAIL_OPTIONS: dict[str, Any] = {
+    # Every option is passed explicitly: email-validator reads module-level
+    # defaults that the host app may have changed, and crmcore's behaviour must
+    # not depend on them. Nothing here touches the network.
+    "allow_smtputf8": True,
+    "allow_empty_local": False,
+    "allow_quoted_local": False,
+    "allow_domain_literal": False,
+    "allow_display_name": False,
+    "check_deliverability": False,
+    "test_environment": False,
+    "globally_deliverable": True,
+    "timeout": None,
+    "dns_resolver": None,
+}
+if "strict" in (email_validator.validate_email.__kwdefaults__ or {}):  # email-validator >= 2.3
+    _EMAIL_OPTIONS["strict"] = False
+
+
+@attrs.frozen(repr=False, order=False)
+class EmailAddress:
+    """A syntactically valid email address.
+
+    ``normalized`` is email-validator's normalised form (what ``str()`` gives);
+    ``match_key`` is the whole address case-folded with the domain in its ASCII
+    (IDNA) form, the key duplicate detection compares.
+
+    >>> EmailAddress.parse("  Ada.Lovelace@EXAMPLE.com ").match_key
+    'ada.lovelace@example.com'
+    """
+
+    normalized: str
+    match_key: str = attrs.field(eq=False, hash=False)
+
+    @classmethod
+    def parse(cls, text: object, *, field: str = "email") -> EmailAddress:
+        """Validate and normalise ``text``; raise ValidationError naming ``field``."""
+        if isinstance(text, EmailAddress):
+            return text
+        if not isinstance(text, str):
+            raise ValidationError(field, "must be text")
+        if len(text) > MAX_EMAIL_LENGTH * 4:
+            raise ValidationError(field, "is too long to be an email address")
+        stripped = text.strip()
+        if not stripped:
+            raise ValidationError(field, "must not be blank")
+        if len(stripped) > MAX_EMAIL_LENGTH:
+            raise ValidationError(field, "is too long to be an email address")
+        try:
+            valid = email_validator.validate_email(stripped, **_EMAIL_OPTIONS)
+        except email_validator.EmailNotValidError:
+            raise ValidationError(field, "is not a valid email address") from None
+        except Exception:  # idna and unicodedata failures on exotic input
+            raise ValidationError(field, "is not a valid email address") from None
+        domain = valid.ascii_domain or valid.domain
+        return cls(valid.normalized, f"{valid.local_part.casefold()}@{domain.lower()}")
+
+    @property
+    def local_part(self) -> str:
+        """The part before the ``@``."""
+        return self.normalized.rpartition("@")[0]
+
+    @property
+    def domain(self) -> str:
+        """The domain, in ASCII (IDNA) form and lower case."""
+        return self.match_key.rpartition("@")[2]
+
+    def __str__(self) -> str:
+        return self.normalized
+
+    def __repr__(self) -> str:
+        return "EmailAddress(<masked>)"
+
+
+# --------------------------------------------------------------------------- phone
+
+
+class PhoneKind(enum.Enum):
+    """What kind of line a phone number is, from phonenumbers' metadata."""
+
+    MOBILE = "mobile"
+    FIXED_LINE = "fixed_line"
+    FIXED_LINE_OR_MOBILE = "fixed_line_or_mobile"
+    TOLL_FREE = "toll_free"
+    PREMIUM_RATE = "premium_rate"
+    SHARED_COST = "shared_cost"
+    VOIP = "voip"
+    PERSONAL_NUMBER = "personal_number"
+    PAGER = "pager"
+    UAN = "uan"
+    VOICEMAIL = "voicemail"
+    UNKNOWN = "unknown"
+
+
+_PHONE_KINDS = {
+    phonenumbers.PhoneNumberType.MOBILE: PhoneKind.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE: PhoneKind.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: PhoneKind.FIXED_LINE_OR_MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE: PhoneKind.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: PhoneKind.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST: PhoneKind.SHARED_COST,
+    phonenumbers.PhoneNumberType.VOIP: PhoneKind.VOIP,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: PhoneKind.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.PAGER: PhoneKind.PAGER,
+    phonenumbers.PhoneNumberType.UAN: PhoneKind.UAN,
+    phonenumbers.PhoneNumberType.VOICEMAIL: PhoneKind.VOICEMAIL,
+}
+
+# A phone number as people type it: digits (any script phonenumbers folds),
+# an optional leading +, separators, and an optional extension. Everything else
+# (letters, ';', '=', ':' as in 'tel:1;phone-context=...') is refused before
+# phonenumbers sees it.
+_PHONE_SHAPE = re.compile(
+    r"""
+    \+?\s*
+    [\d\s().\-/\u00a0\u2010-\u2015]*\d[\d\s().\-/\u00a0\u2010-\u2015]*
+    (?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,10}\s*\#?)?
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_SUPPORTED_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+
+
+def normalize_region(region: object, field: str = "region") -> str:
+    """Return an ISO 3166 alpha-2 region code that phonenumbers knows, upper case."""
+    if not isinstance(region, str) or len(region) != 2:
+        raise ValidationError(field, "must be an ISO 3166 alpha-2 code such as 'SE'")
+    code = region.upper()
+    if code not in _SUPPORTED_REGIONS:
+        raise ValidationError(field, "is not a region with known phone numbering")
+    return code
+
+
+@attrs.frozen(repr=False, order=False)
+class PhoneNumber:
+    """A possible phone number, kept in E.164 form with its extension.
+
+    ``raw`` keeps the text as typed and takes no part in equality. ``region``,
+    ``kind`` and ``is_valid`` are read from phonenumbers' metadata when first
+    asked: they are informational, so a stored number is never refused later
+    because the metadata changed.
+
+    >>> PhoneNumber.parse("08-123 456 78", region="SE").e164
+    '+46812345678'
+    """
+
+    e164: str
+    extension: str | None = None
+    raw: str | None = attrs.field(default=None, eq=False, hash=False)
+
+    @classmethod
+    def parse(cls, text: object, region: str | None = None, *, field: str = "phone") -> PhoneNumber:
+        """Parse ``text``; ``region`` (ISO alpha-2) is needed unless it starts with ``+``."""
+        if isinstance(text, PhoneNumber):
+            return text
+        if not isinstance(text, str):
+            raise ValidationError(field, "must be text")
+        if len(text) > MAX_PHONE_LENGTH * 4:
+            raise ValidationError(field, "is too long to be a phone number")
+        stripped = text.strip()
+        if not stripped:
+            raise ValidationError(field, "must not be blank")
+        if len(stripped) > MAX_PHONE_LENGTH or not _PHONE_SHAPE.fullmatch(stripped):
+            raise ValidationError(field, "is not a phone number")
+        hint = None
+        if region is not None:
+            hint = normalize_region(region, f"{field}.region" if field else "region")
+        if hint is None and not stripped.startswith(("+", "\uff0b")):
+            raise ValidationError(field, "needs a region for numbers without a + prefix")
+        try:
+            number = phonenumbers.parse(stripped, hint)
+        except phonenumbers.NumberParseException:
+            raise ValidationError(field, "is not a phone number") from None
+        if not phonenumbers.is_possible_number(number):
+            raise ValidationError(field, "is not a possible phone number")
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return cls(e164, number.extension or None, stripped)
+
+    @classmethod
+    def from_e164(
+        cls, e164: object, *, extension: object = None, raw: object = None, field: str = "phone"
+    ) -> PhoneNumber:
+        """Rebuild a stored number, checking that ``e164`` really is E.164."""
+        if not isinstance(e164, str) or not re.fullmatch(r"\+[1-9]\d{1,14}", e164):
+            raise ValidationError(f"{field}.e164", "is not an E.164 number")
+        if extension is not None and (
+            not isinstance(extension, str) or not re.fullmatch(r"\d{1,10}", extension)
+        ):
+            raise ValidationError(f"{field}.extension", "must be 1 to 10 digits")
+        if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH):
+            raise ValidationError(f"{field}.raw", "must be text of at most 64 characters")
+        return cls(e164, extension, raw)
+
+    @cached_property
+    def _parsed(self) -> phonenumbers.PhoneNumber:
+        number = phonenumbers.parse(self.e164, None)
+        if self.extension:
+            number.extension = self.extension
+        return number
+
+    @property
+    def region(self) -> str | None:
+        """The ISO alpha-2 region the number belongs to (``None`` for non-geographic)."""
+        code = phonenumbers.region_code_for_number(self._parsed)
+        return code if code and code != "001" else None
+
+    @property
+    def country_code(self) -> int:
+        """The international calling code (46 for Sweden)."""
+        return self._parsed.country_code or 0
+
+    @property
+    def national_number(self) -> str:
+        """The national significant number: the digits after the country code."""
+        return phonenumbers.national_significant_number(self._parsed)
+
+    @property
+    def kind(self) -> PhoneKind:
+        """Mobile, fixed line, ...; ``UNKNOWN`` when the metadata cannot tell."""
+        return _PHONE_KINDS.get(phonenumbers.number_type(self._parsed), PhoneKind.UNKNOWN)
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the metadata knows the number as assigned (informational only)."""
+        return bool(phonenumbers.is_valid_number(self._parsed))
+
+    def format_international(self) -> str:
+        """Format for dialling from abroad: ``+46 8 123 456 78``."""
+        return self._format(phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+    def format_national(self) -> str:
+        """Format for dialling at home: ``08-123 456 78``."""
+        return self._format(phonenumbers.PhoneNumberFormat.NATIONAL)
+
+    def format_rfc3966(self) -> str:
+        """Format as a ``tel:`` URI."""
+        return self._format(phonenumbers.PhoneNumberFormat.RFC3966)
+
+    def _format(self, fmt: int) -> str:
+        return phonenumbers.format_number(self._parsed, fmt)
+
+    def __str__(self) -> str:
+        return f"{self.e164} ext. {self.extension}" if self.extension else self.e164
+
+    def __repr__(self) -> str:
+        return "PhoneNumber(<masked>)"
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _name_part(value: object, field: str) -> str | None:
+    return optional_text(value, field, max_length=MAX_NAME_PART_LENGTH)
+
+
+@attrs.frozen(repr=False)
+class PersonName:
+    """A person's name in parts, any of which may be missing.
+
+    A mononym has only ``given`` (or only ``family``). ``family_first`` records
+    cultures that put the family name first (Chinese, Hungarian, Japanese,
+    Korean, ...) so :attr:`full` renders in the person's own order.
+    """
+
+    given: str | None = None
+    family: str | None = None
+    middle: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+    family_first: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+        for part in ("given", "family", "middle", "prefix", "suffix"):
+            value = getattr(self, part)
+            if value is None:
+                continue
+            try:
+                cleaned = _name_part(value, part)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+                continue
+            if cleaned != value:
+                object.__setattr__(self, part, cleaned)
+        if not problems and self.given is None and self.family is None:
+            problems.append(("given", "a name needs a given or a family name"))
+        if problems:
+            raise ValidationError(problems)
+
+    @classmethod
+    def parse(cls, text: object, *, field: str = "name") -> PersonName:
+        """Split a full name as typed into parts.
+
+        ``"Family, Given Middle"`` is read as family-first; otherwise the last
+        word is the family name, the first the given name and any words between
+        are middle names. One word is a mononym (given name only).
+        """
+        if isinstance(text, PersonName):
+            return text
+        cleaned = clean_text(text, field, max_length=MAX_NAME_PART_LENGTH * 2)
+        if "," in cleaned:
+            family, _, rest = cleaned.partition(",")
+            words = rest.split()
+            if family.strip() and words:
+                return cls(
+                    given=words[0],
+                    middle=" ".join(words[1:]) or None,
+                    family=family.strip(),
+                )
+            cleaned = " ".join(cleaned.replace(",", " ").split())
+        words = cleaned.split()
+        if len(words) == 1:
+            return cls(given=words[0])
+        try:
+            return cls(given=words[0], middle=" ".join(words[1:-1]) or None, family=words[-1])
+        except ValidationError as exc:
+            raise exc.prefixed(field) from None
+
+    @property
+    def full(self) -> str:
+        """The whole name in the person's own order."""
+        if self.family_first:
+            core = [self.family, self.given, self.middle]
+        else:
+            core = [self.given, self.middle, self.family]
+        return " ".join(p for p in (self.prefix, *core, self.suffix) if p)
+
+    def __str__(self) -> str:
+        return "PersonName(<masked>)"
+
+    def __repr__(self) -> str:
+        return "PersonName(<masked>)"
+
+
+# --------------------------------------------------------------------------- addresses
+
+
+class ContactLabel(enum.Enum):
+    """What a contact point (email, phone, address) is used for."""
+
+    WORK = "work"
+    HOME = "home"
+    MOBILE = "mobile"
+    PERSONAL = "personal"
+    MAIN = "main"
+    BILLING = "billing"
+    SHIPPING = "shipping"
+    OTHER = "other"
+
+
+def _country(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2}", value):
+        raise ValidationError(field, "must be an ISO 3166 alpha-2 code such as 'DE'")
+    return value.upper()
+
+
+@attrs.frozen(repr=False)
+class PostalAddress:
+    """A postal address; ``country`` is an ISO 3166 alpha-2 code."""
+
+    lines: tuple[str, ...] = ()
+    locality: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    label: ContactLabel = ContactLabel.OTHER
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+        cleaned_lines: list[str] = []
+        if not isinstance(self.lines, tuple | list):
+            problems.append(("lines", "must be a sequence of text lines"))
+        else:
+            for i, line in enumerate(self.lines):
+                try:
+                    text = optional_text(line, f"lines[{i}]")
+                except ValidationError as exc:
+                    problems.extend(exc.problems)
+                    continue
+                if text is not None:
+                    cleaned_lines.append(text)
+        object.__setattr__(self, "lines", tuple(cleaned_lines))
+        for name, limit in (("locality", 200), ("region", 200), ("postal_code", 20)):
+            try:
+                object.__setattr__(
+                    self, name, optional_text(getattr(self, name), name, max_length=limit)
+                )
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        try:
+            object.__setattr__(self, "country", _country(self.country, "country"))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        if not problems and not (self.lines or self.locality or self.postal_code):
+            problems.append(("lines", "an address needs lines, a locality or a postal code"))
+        if problems:
+            raise ValidationError(problems)
+
+    def __repr__(self) -> str:
+        return f"PostalAddress(<masked>, country={self.country!r})"
+
+
+# --------------------------------------------------------------------------- money
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+@attrs.frozen
+class Money:
+    """An amount in an ISO 4217 currency; never a float."""
+
+    amount: Decimal
+    currency: str
+
+    def __attrs_post_init__(self) -> None:
+        problems = []
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            problems.append(("amount", "must be a finite decimal"))
+        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
+            problems.append(("currency", "must be an ISO 4217 code such as 'EUR'"))
+        if problems:
+            raise ValidationError(problems)
+
+    @classmethod
+    def of(cls, amount: object, currency: object, *, field: str = "") -> Money:
+        """Build from a decimal, an int or a decimal string (floats are refused)."""
+        if isinstance(amount, (bool, float)):
+            raise ValidationError(
+                f"{field}.amount" if field else "amount", "must be a Decimal, int or decimal string"
+            )
+        try:
+            value = Decimal(amount) if isinstance(amount, int | str) else amount
+            if isinstance(amount, str) and len(amount) > 64:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise ValidationError(
+                f"{field}.amount" if field else "amount", "is not a decimal number"
+            ) from None
+        code = currency.upper() if isinstance(currency, str) else currency
+        try:
+            return cls(cast(Decimal, value), cast(str, code))
+        except ValidationError as exc:
+            raise exc.prefixed(field) from None
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+# --------------------------------------------------------------------------- tags, maps
+
+
+def normalize_tags(tags: Iterable[object], field: str = "tags") -> frozenset[str]:
+    """Return tags trimmed, whitespace-folded and case-folded, as a frozenset."""
+    if isinstance(tags, str):
+        raise ValidationError(field, "must be a collection of tags, not one string")
+    result = set()
+    problems: list[tuple[str, str]] = []
+    for i, tag in enumerate(tags):
+        try:
+            result.add(clean_text(tag, f"{field}[{i}]", max_length=MAX_TAG_LENGTH).casefold())
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return frozenset(result)
+
+
+JSONValue: TypeAlias = (
+    "bool | int | float | str | tuple[JSONValue, ...] | Mapping[str, JSONValue] | None"
+)
+"""A JSON-compatible value; lists are kept as tuples and objects as read-only maps."""
+
+
+def _freeze_json(value: object, field: str, depth: int = 0) -> JSONValue:
+    if depth > 16:
+        raise ValidationError(field, "is nested too deeply")
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(field, "must be a finite number")
+        return value
+    if isinstance(value, list | tuple):
+        return tuple(_freeze_json(v, f"{field}[{i}]", depth + 1) for i, v in enumerate(value))
+    if isinstance(value, Mapping):
+        return CustomFields._build(value, field, depth + 1)
+    raise ValidationError(field, "must be a JSON value (null, bool, number, text, list, object)")
+
+
+def _thaw_json(value: JSONValue) -> object:
+    if isinstance(value, tuple):
+        return [_thaw_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _thaw_json(v) for k, v in value.items()}
+    return value
+
+
+class _FrozenMap(Mapping[str, Any], Hashable):
+    """A read-only, hashable mapping with text keys, sorted by key."""
+
+    __slots__ = ("_data", "_hash")
+    _data: dict[str, Any]
+    _kind: ClassVar[str] = "map"
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        built = type(self)._build(data or {}, "", 0)
+        self._data = built._data
+        self._hash: int | None = None
+
+    @classmethod
+    def parse(cls, data: object, *, field: str = "") -> Self:
+        """Validate ``data`` (a mapping); problems are reported under ``field``."""
+        return cast(Self, cls._build(data, field, 0))
+
+    @classmethod
+    def _build(cls, data: object, field: str, depth: int) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def _from_checked(cls, data: dict[str, Any]) -> Any:
+        instance = cls.__new__(cls)
+        instance._data = dict(sorted(data.items()))
+        instance._hash = None
+        return instance
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _FrozenMap):
+            return self._data == other._data
+        if isinstance(other, Mapping):
+            return self._data == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(tuple(self._data.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(<{len(self._data)} masked>)"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a plain, mutable ``dict`` copy (nested values thawed to lists and dicts)."""
+        return {k: _thaw_json(v) for k, v in self._data.items()}
+
+
+def _check_key(key: object, field: str) -> str:
+    if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", key):
+        raise ValidationError(
+            field, "keys must be 1 to 64 characters of letters, digits and _ . : -"
+        )
+    return key
+
+
+class CustomFields(_FrozenMap):
+    """App-defined fields: a read-only mapping of text keys to JSON-compatible values."""
+
+    __slots__ = ()
+
+    @classmethod
+    def _build(cls, data: object, field: str, depth: int) -> CustomFields:
+        if isinstance(data, CustomFields):
+            return data
+        if not isinstance(data, Mapping):
+            raise ValidationError(field or "custom_fields", "must be a mapping")
+        result: dict[str, JSONValue] = {}
+        problems: list[tuple[str, str]] = []
+        for key, value in data.items():
+            try:
+                name = _check_key(key, field or "custom_fields")
+                result[name] = _freeze_json(value, f"{field}.{name}" if field else name, depth)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+        if depth == 0 and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
+            raise ValidationError(field or "custom_fields", "is larger than 64 kB")
+        return cast(CustomFields, cls._from_checked(result))
+
+
+class ExternalIds(_FrozenMap):
+    """Identifiers of a record in other systems: scheme -> value (``{"vat": "SE556..."}``)."""
+
+    __slots__ = ()
+
+    @classmethod
+    def _build(cls, data: object, field: str, depth: int) -> ExternalIds:
+        if isinstance(data, ExternalIds):
+            return data
+        if not isinstance(data, Mapping):
+            raise ValidationError(field or "identifiers", "must be a mapping")
+        result: dict[str, str] = {}
+        problems: list[tuple[str, str]] = []
+        for key, value in data.items():
+            try:
+                scheme = _check_key(key, field or "identifiers")
+                result[scheme] = clean_text(
+                    value, f"{field}.{scheme}" if field else scheme, max_length=200
+                )
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+        return cast(ExternalIds, cls._from_checked(result))
