@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import enum
+import gc
+import math
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from crmcore.customers import Customer
@@ -31,6 +37,7 @@ Progress = Callable[[str, int, int], None]
 AnyRecord = Customer | Lead | MatchRecord
 
 _BATCH = 1_000
+_PARALLEL_PAIRS = 200_000
 
 
 class _Repository(Protocol):
@@ -69,6 +76,49 @@ class _Scorer:
             else:
                 self.slow.append((index, rule))
         self.frequency: Frequency = lambda _key: 1
+        self.calls = [(rule.weigh, features) for _, rule, features in self.fast]
+        # Which fast rules each record has a value for, as a bit mask; per mask,
+        # the rules to weigh and an upper bound of what the rest can still add.
+        self.masks = [0] * len(records)
+        for bit, (_, _, features) in enumerate(self.fast):
+            flag = 1 << bit
+            masks = self.masks
+            for k, f in enumerate(features):
+                if f is not None:
+                    masks[k] |= flag
+        self._plans: dict[int, list[tuple[Callable[..., Any], list[Any], float]]] = {}
+
+    def plan(self, mask: int) -> list[tuple[Callable[..., Any], list[Any], float]]:
+        """The rules both records of a pair have values for, each with the bound after it."""
+        plan = self._plans.get(mask)
+        if plan is None:
+            present = [
+                (rule.weigh, features, max(rule.max_weight, 0.0))
+                for bit, (_, rule, features) in enumerate(self.fast)
+                if mask >> bit & 1
+            ]
+            plan = []
+            for k, (weigh, features, _) in enumerate(present):
+                rest = sum(bound for _, _, bound in present[k + 1 :])
+                plan.append((weigh, features, rest))
+            self._plans[mask] = plan
+        return plan
+
+    def bounded_total(self, i: int, j: int, floor: float) -> float | None:
+        """Like :meth:`total`, but ``None`` as soon as the total cannot reach ``floor``."""
+        total = 0.0
+        if self.slow:
+            a, b = self.records[i], self.records[j]
+            for _, slow_rule in self.slow:
+                ev = slow_rule.compare(a, b)
+                if ev is not None:
+                    total += ev.weight
+        frequency = self.frequency
+        for weigh, features, rest in self.plan(self.masks[i] & self.masks[j]):
+            total += weigh(features[i], features[j], frequency)[1]
+            if total + rest < floor:
+                return None
+        return total
 
     def keys(self, i: int) -> list[str]:
         out: list[str] = []
@@ -110,15 +160,33 @@ class _Scorer:
             out.append(Evidence(rule.name, field, method, round(score, 4), round(weight, 3)))
         return out
 
-    def decide(self, i: int, j: int) -> tuple[float, Decision, list[tuple[int, float, float, str]]]:
-        total, parts = self.weigh(i, j)
-        score = self.rules.probability(total)
-        if self.rules.clauses:
-            scores = {self.rules.rules[p[0]].name: p[1] for p in parts}
-            for clause in self.rules.clauses:
-                if clause.fires(scores):
-                    return score, clause.decision, parts
-        return score, self.rules.threshold(score), parts
+    def total(self, i: int, j: int) -> float:
+        """The summed rule weights of a pair (the hot loop: no objects built)."""
+        total = 0.0
+        frequency = self.frequency
+        for weigh, features in self.calls:
+            fa = features[i]
+            if fa is not None:
+                fb = features[j]
+                if fb is not None:
+                    total += weigh(fa, fb, frequency)[1]
+        if self.slow:
+            a, b = self.records[i], self.records[j]
+            for _, slow_rule in self.slow:
+                ev = slow_rule.compare(a, b)
+                if ev is not None:
+                    total += ev.weight
+        return total
+
+    def decide(self, i: int, j: int) -> tuple[float, Decision]:
+        """Score and decision of a pair, clauses included."""
+        rules = self.rules
+        if not rules.clauses:
+            score = rules.probability(self.total(i, j))
+            return score, rules.threshold(score)
+        _, parts = self.weigh(i, j)
+        score, decision, _ = rules.decide(self.evidence(parts))
+        return score, decision
 
     def scored_pair(self, i: int, j: int) -> ScoredPair:
         _, parts = self.weigh(i, j)
@@ -154,7 +222,7 @@ class _Clusters:
             return True
         score = self.known.get(key)
         if score is None:
-            score, _, _ = self.scorer.decide(min(x, y), max(x, y))
+            score, _ = self.scorer.decide(min(x, y), max(x, y))
             self.known[key] = score
         return score < self.scorer.rules.cannot_link
 
@@ -185,11 +253,108 @@ class _Clusters:
         return True
 
 
+_Scored = tuple[list[tuple[float, int, int]], list[tuple[float, int, int]], list[int]]
+
+
+def _score_slice(
+    scorer: _Scorer, pairs: Sequence[int], types: Sequence[RecordType] | None, report: Progress
+) -> _Scored:
+    """Score candidate pairs: matches, possible matches, and pairs that clearly differ."""
+    n = len(scorer.records)
+    rules = scorer.rules
+    matched: list[tuple[float, int, int]] = []
+    possible: list[tuple[float, int, int]] = []
+    cannot: list[int] = []
+    total_of = scorer.bounded_total
+    probability = rules.probability
+    # Thresholds as bits of log-odds, so that most pairs need no exponentiation.
+    possible_bits = math.log2(rules.possible / (1 - rules.possible)) - rules.prior
+    cannot_bits = math.log2(rules.cannot_link / (1 - rules.cannot_link)) - rules.prior
+    clauses = bool(rules.clauses)
+    step = 0
+    for pair in pairs:
+        i, j = divmod(pair, n)
+        step += 1
+        if step == 50_000:
+            report("score", 0, 0)
+            step = 0
+        if types is not None and not _compatible(types[i], types[j]):
+            continue
+        if clauses:
+            score, decision = scorer.decide(i, j)
+        else:
+            total = total_of(i, j, possible_bits)
+            if total is None:
+                continue
+            if total < possible_bits:
+                if total < cannot_bits:
+                    cannot.append(pair)
+                continue
+            score = probability(total)
+            decision = rules.threshold(score)
+        if decision is Decision.MATCH:
+            matched.append((score, i, j))
+        elif decision is Decision.POSSIBLE:
+            possible.append((score, i, j))
+        elif score < rules.cannot_link:
+            cannot.append(pair)
+    return matched, possible, cannot
+
+
+def _score_child(
+    scorer: _Scorer,
+    pairs: Sequence[int],
+    types: Sequence[RecordType] | None,
+    conn: Connection,
+) -> None:
+    conn.send(_score_slice(scorer, pairs, types, lambda _s, _d, _t: None))
+    conn.close()
+
+
+def _score(
+    scorer: _Scorer,
+    pairs: list[int],
+    types: Sequence[RecordType] | None,
+    report: Progress,
+    workers: int | None,
+) -> _Scored:
+    """Score every pair, in forked worker processes when that pays and is safe."""
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(pairs) >= _PARALLEL_PAIRS else 1
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    # Forking a multi-threaded process can deadlock; stay in this process then.
+    if workers <= 1 or not can_fork or threading.active_count() > 1:
+        return _score_slice(scorer, pairs, types, report)
+    context = multiprocessing.get_context("fork")
+    children = []
+    for k in range(1, workers):
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_score_child, args=(scorer, pairs[k::workers], types, writer), daemon=True
+        )
+        process.start()
+        writer.close()
+        children.append((process, reader))
+    matched, possible, cannot = _score_slice(scorer, pairs[0::workers], types, report)
+    for process, reader in children:
+        try:
+            more = reader.recv()
+        except EOFError:  # the child died: score its share here
+            k = children.index((process, reader)) + 1
+            more = _score_slice(scorer, pairs[k::workers], types, report)
+        process.join()
+        matched += more[0]
+        possible += more[1]
+        cannot += more[2]
+    return matched, possible, cannot
+
+
 def find_duplicates(
     records: Iterable[AnyRecord] | Any,
     rules: RuleSet | None = None,
     *,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> DedupResult:
     """Find records that stand for the same person or organisation.
 
@@ -198,6 +363,8 @@ def find_duplicates(
             ``customers.iter_all`` and ``leads.iter_all``).
         rules: the rule set; :func:`~crmcore.dedup.default_rules` when omitted.
         progress: called as ``progress(stage, done, total)`` while working.
+        workers: processes that score candidate pairs; by default one per core
+            (at most four) for large inputs where ``fork`` is available, else one.
 
     Returns:
         Clusters of two or more records judged to be one entity (each record in
@@ -209,8 +376,24 @@ def find_duplicates(
     Raises:
         ValidationError: two input records share an id.
     """
+    # The run allocates millions of small objects and frees few: the cyclic
+    # garbage collector would rescan them all, over and over, for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _find_duplicates(records, rules or default_rules(), progress, workers)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _find_duplicates(
+    records: Iterable[AnyRecord] | Any,
+    rules: RuleSet,
+    progress: Progress | None,
+    workers: int | None,
+) -> DedupResult:
     started = time.perf_counter()
-    rules = rules or default_rules()
     report = progress or (lambda _stage, _done, _total: None)
 
     items: list[MatchRecord] = []
@@ -228,34 +411,17 @@ def find_duplicates(
 
     candidates, index, blocks, oversized = _candidates(items, scorer, rules)
     total = len(candidates)
-    types = [r.type for r in items]
-    mixed = len(set(types)) > 1
-    report("block", n, n)
 
-    matched: list[tuple[float, int, int]] = []
-    possible: list[tuple[float, int, int]] = []
-    cannot: set[int] = set()
-    cannot_link = rules.cannot_link
-    done = 0
-    for pair in candidates:
-        i, j = divmod(pair, n)
-        done += 1
-        if done % 50_000 == 0:
-            report("score", done, total)
-        if mixed and not _compatible(types[i], types[j]):
-            continue
-        score, decision, _ = scorer.decide(i, j)
-        if decision is Decision.MATCH:
-            matched.append((score, i, j))
-        elif decision is Decision.POSSIBLE:
-            possible.append((score, i, j))
-        elif score < cannot_link:
-            cannot.add(pair)
+    report("block", n, n)
+    pairs = list(candidates)
+    del candidates
+    types = [r.type for r in items] if len({r.type for r in items}) > 1 else None
+    matched, possible, cannot = _score(scorer, pairs, types, report, workers)
     report("score", total, total)
 
     # Strongest links first, so a weak link cannot pull a cluster past a strong one.
     matched.sort(key=lambda t: (-t[0], t[1], t[2]))
-    clusters = _Clusters(n, scorer, cannot)
+    clusters = _Clusters(n, scorer, set(cannot))
     joined: list[tuple[int, int]] = []
     refused: list[tuple[float, int, int]] = []
     for score, i, j in matched:

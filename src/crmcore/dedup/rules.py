@@ -103,6 +103,11 @@ class FieldRule(Generic[F]):
     name: str = ""
     field: str = ""
 
+    @property
+    def max_weight(self) -> float:
+        """An upper bound of the weights :meth:`weigh` returns (lets the engine stop early)."""
+        return math.inf
+
     def prepare(self, record: MatchRecord) -> F | None:
         """The normalised values this rule reads, or ``None`` when the field is blank."""
         raise NotImplementedError
@@ -164,6 +169,11 @@ class EmailRule(FieldRule[frozenset[str]]):
     disagree: float = -1.0
     provider_rules: bool = False
 
+    @property
+    def max_weight(self) -> float:
+        """The weight of a shared personal mailbox."""
+        return max(self.agree, self.role_agree, self.near, self.disagree)
+
     def prepare(self, record: MatchRecord) -> frozenset[str] | None:
         """The match keys of the record's addresses."""
         if not record.emails:
@@ -211,6 +221,11 @@ class PhoneRule(FieldRule[tuple[frozenset[str], frozenset[str]]]):
     agree: float = 11.0
     national: float = 8.0
     disagree: float = -1.0
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of a shared number."""
+        return max(self.agree, self.national, self.disagree)
 
     def prepare(self, record: MatchRecord) -> tuple[frozenset[str], frozenset[str]] | None:
         """E.164 forms and national significant numbers of the record's numbers."""
@@ -289,6 +304,11 @@ class PersonNameRule(FieldRule[_Name]):
         factory=dict, init=False, eq=False
     )
 
+    @property
+    def max_weight(self) -> float:
+        """The weight of the best agreement level."""
+        return max(max(max(row) for row in self.weights), *self.given_only, *self.family_only)
+
     def prepare(self, record: MatchRecord) -> _Name | None:
         """Folded given (first word) and family names, nickname groups, phonetic codes."""
         name = record.name
@@ -353,19 +373,21 @@ class PersonNameRule(FieldRule[_Name]):
     def weigh(self, a: _Name, b: _Name, frequency: Frequency = _no_frequency) -> Weighed:
         """Best of the direct and the swapped alignment of given and family names."""
         if a.given and a.family and b.given and b.family:
+            if a.given == b.given and a.family == b.family:
+                return 1.0, self.weights[3][3], "exact"
             gl = self._given_level(a.given, b.given, a.groups, b.groups)
             fl = self._family_level(a.family, b.family)
             weight = self.weights[gl][fl]
-            method = "jaro_winkler" if gl < 3 or fl < 3 else "exact"
             if weight < 9.0:
-                sgl = self._given_level(a.given, b.family, a.groups, frozenset((b.family,)))
+                # The swapped alignment only pays when a family name meets a given name.
                 sfl = self._family_level(a.family, b.given)
+                sgl = self._family_level(a.given, b.family) if sfl or weight < -3.5 else 0
                 swapped = self.weights[sgl][sfl] - 0.5
                 if swapped > weight:
                     return (sgl + sfl) / 6, swapped, "swapped"
-            if method == "exact" and a.given != b.given:
-                method = "nickname"
-            return (gl + fl) / 6, weight, method
+            if gl == 3 and fl == 3:
+                return 1.0, weight, "exact" if a.given == b.given else "nickname"
+            return (gl + fl) / 6, weight, "jaro_winkler"
         # One side lacks a part: compare what is there, in either position.
         best_level, table = -1, self.given_only
         for x, y, tab in (
@@ -401,6 +423,11 @@ class OrganizationNameRule(FieldRule[tuple[str, bool]]):
     disagree: float = -8.0
     person_agree: float = 1.0
     person_disagree: float = -0.5
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of equal organisation names."""
+        return max(self.agree, self.similar, self.person_agree)
 
     def prepare(self, record: MatchRecord) -> tuple[str, bool] | None:
         """The organisation key and whether the record is an organisation."""
@@ -441,6 +468,11 @@ class EmailDomainRule(FieldRule[tuple[frozenset[str], bool]]):
     field: str = "emails.domain"
     agree: float = 5.0
     disagree: float = -1.0
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of a shared domain."""
+        return max(self.agree, self.disagree)
 
     def prepare(self, record: MatchRecord) -> tuple[frozenset[str], bool] | None:
         """Non-free-mail domains of an organisation's addresses."""
@@ -483,6 +515,11 @@ class IdentifierRule(FieldRule[Mapping[str, str]]):
     agree: float = 20.0
     one_edit: float = 5.0
     disagree: float = -5.0
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of an equal identifier."""
+        return max(self.agree, self.one_edit, 0.0)
 
     def prepare(self, record: MatchRecord) -> Mapping[str, str] | None:
         """Scheme (folded) to value without spaces, dots, dashes or slashes."""
@@ -586,6 +623,11 @@ class AddressRule(FieldRule[tuple[_Address, ...]]):
     area: float = 1.5
     disagree: float = -2.5
 
+    @property
+    def max_weight(self) -> float:
+        """The weight of a full agreement."""
+        return max(self.full, self.street_only, self.area, self.disagree)
+
     def prepare(self, record: MatchRecord) -> tuple[_Address, ...] | None:
         """Normalised street, house number, postcode and locality of each address."""
         if not record.addresses:
@@ -655,6 +697,11 @@ class BirthDateRule(FieldRule[str]):
     near: float = 1.0
     same_year: float = -2.0
     disagree: float = -5.0
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of equal dates."""
+        return max(self.agree, self.typo, self.near)
 
     def prepare(self, record: MatchRecord) -> str | None:
         """The date as ``YYYYMMDD``."""
@@ -742,7 +789,7 @@ class RuleSet:
     match: float = 0.9
     possible: float = 0.5
     prior: float = -9.0
-    max_block_size: int = 100
+    max_block_size: int = 32
     window: int = 8
     cannot_link: float = 0.0001
 
@@ -840,15 +887,17 @@ def default_rules() -> RuleSet:
     return _DEFAULT
 
 
+# Names first: they are the comparison most often decisive against a pair, which
+# lets the engine stop before weighing the rest.
 _DEFAULT = RuleSet(
     rules=(
+        PersonNameRule(),
         EmailRule(),
         PhoneRule(),
-        PersonNameRule(),
-        OrganizationNameRule(),
-        EmailDomainRule(),
+        BirthDateRule(),
         IdentifierRule(),
         AddressRule(),
-        BirthDateRule(),
+        OrganizationNameRule(),
+        EmailDomainRule(),
     )
 )
