@@ -86,49 +86,67 @@ class _Scorer:
             for k, f in enumerate(features):
                 if f is not None:
                     masks[k] |= flag
-        self._plans: dict[int, list[tuple[Callable[..., Any], list[Any], float]]] = {}
+        self._plans: dict[int, list[tuple[Callable[..., Any], list[Any], float, int]]] = {}
+        self.shared_names = rules.shared_rules
+        self._evidence: dict[tuple[int, float, float, str], Evidence] = {}
 
-    def plan(self, mask: int) -> list[tuple[Callable[..., Any], list[Any], float]]:
-        """The rules both records of a pair have values for, each with the bound after it."""
+    def plan(self, mask: int) -> list[tuple[Callable[..., Any], list[Any], float, int]]:
+        """The rules both records of a pair have values for: weigh, values, bound after, kind.
+
+        Kind 1 marks a shared-contact rule, 2 the identity rule, 0 any other.
+        """
         plan = self._plans.get(mask)
         if plan is None:
+            identity = self.rules.identity_rule
             present = [
-                (rule.weigh, features, max(rule.max_weight, 0.0))
+                (
+                    rule.weigh,
+                    features,
+                    max(rule.max_weight, 0.0),
+                    1 if rule.shared else 2 if rule.name == identity else 0,
+                )
                 for bit, (_, rule, features) in enumerate(self.fast)
                 if mask >> bit & 1
             ]
             plan = []
-            for k, (weigh, features, _) in enumerate(present):
-                rest = sum(bound for _, _, bound in present[k + 1 :])
-                plan.append((weigh, features, rest))
+            for k, (weigh, features, _, kind) in enumerate(present):
+                rest = sum(bound for _, _, bound, _ in present[k + 1 :])
+                plan.append((weigh, features, rest, kind))
             self._plans[mask] = plan
         return plan
 
     def bounded_total(self, i: int, j: int, floor: float) -> float | None:
-        """Like :meth:`total`, but ``None`` as soon as the total cannot reach ``floor``."""
+        """The summed rule weights of a pair (the hot loop: no objects built).
+
+        ``None`` as soon as the total cannot reach ``floor`` any more.
+        """
         total = 0.0
+        shared = 0.0
+        conflict = False
         if self.slow:
             a, b = self.records[i], self.records[j]
             for _, slow_rule in self.slow:
                 ev = slow_rule.compare(a, b)
                 if ev is not None:
-                    total += ev.weight
+                    if ev.rule in self.shared_names:
+                        shared += ev.weight
+                    else:
+                        total += ev.weight
         frequency = self.frequency
-        for weigh, features, rest in self.plan(self.masks[i] & self.masks[j]):
-            total += weigh(features[i], features[j], frequency)[1]
-            if total + rest < floor:
+        conflict_weight = self.rules.conflict_weight
+        for weigh, features, rest, kind in self.plan(self.masks[i] & self.masks[j]):
+            weight = weigh(features[i], features[j], frequency)[1]
+            if kind == 1:
+                shared += weight
+            else:
+                total += weight
+                if kind == 2 and weight <= conflict_weight:
+                    conflict = True
+            if total + shared + rest < floor:
                 return None
-        return total
-
-    def keys(self, i: int) -> list[str]:
-        out: list[str] = []
-        for _, rule, features in self.fast:
-            f = features[i]
-            if f is not None:
-                out.extend(rule.keys(f))
-        for _, rule in self.slow:
-            out.extend(rule.blocking_keys(self.records[i]))
-        return out
+        if conflict and shared > self.rules.shared_cap:
+            shared = self.rules.shared_cap
+        return total + shared
 
     def weigh(self, i: int, j: int) -> tuple[float, list[tuple[int, float, float, str]]]:
         """Total weight of a pair and its raw per-rule results."""
@@ -154,35 +172,26 @@ class _Scorer:
 
     def evidence(self, parts: list[tuple[int, float, float, str]]) -> list[Evidence]:
         out = []
-        for index, score, weight, method in parts:
-            rule = self.rules.rules[index]
-            field = getattr(rule, "field", "") or rule.name
-            out.append(Evidence(rule.name, field, method, round(score, 4), round(weight, 3)))
+        cache = self._evidence
+        for part in parts:
+            ev = cache.get(part)
+            if ev is None:
+                index, score, weight, method = part
+                rule = self.rules.rules[index]
+                field = getattr(rule, "field", "") or rule.name
+                ev = Evidence(rule.name, field, method, round(score, 4), round(weight, 3))
+                if len(cache) < 100_000:  # evidence is frozen: equal parts share one
+                    cache[part] = ev
+            out.append(ev)
         return out
-
-    def total(self, i: int, j: int) -> float:
-        """The summed rule weights of a pair (the hot loop: no objects built)."""
-        total = 0.0
-        frequency = self.frequency
-        for weigh, features in self.calls:
-            fa = features[i]
-            if fa is not None:
-                fb = features[j]
-                if fb is not None:
-                    total += weigh(fa, fb, frequency)[1]
-        if self.slow:
-            a, b = self.records[i], self.records[j]
-            for _, slow_rule in self.slow:
-                ev = slow_rule.compare(a, b)
-                if ev is not None:
-                    total += ev.weight
-        return total
 
     def decide(self, i: int, j: int) -> tuple[float, Decision]:
         """Score and decision of a pair, clauses included."""
         rules = self.rules
         if not rules.clauses:
-            score = rules.probability(self.total(i, j))
+            total = self.bounded_total(i, j, -math.inf)
+            assert total is not None
+            score = rules.probability(total)
             return score, rules.threshold(score)
         _, parts = self.weigh(i, j)
         score, decision, _ = rules.decide(self.evidence(parts))
@@ -422,6 +431,8 @@ def _find_duplicates(
     # Strongest links first, so a weak link cannot pull a cluster past a strong one.
     matched.sort(key=lambda t: (-t[0], t[1], t[2]))
     clusters = _Clusters(n, scorer, set(cannot))
+    clusters.known.update((i * n + j, score) for score, i, j in matched)
+    clusters.known.update((i * n + j, score) for score, i, j in possible)
     joined: list[tuple[int, int]] = []
     refused: list[tuple[float, int, int]] = []
     for score, i, j in matched:
@@ -477,20 +488,33 @@ def _candidates(
     """Candidate pairs (``i * n + j``, ``i < j``), the key index, block and oversized counts."""
     n = len(items)
     index: dict[str, list[int]] = {}
-    for i in range(n):
-        for key in scorer.keys(i):
-            bucket = index.get(key)
-            if bucket is None:
-                index[key] = [i]
-            elif bucket[-1] != i:
-                bucket.append(i)
+    get = index.get
+    for _, rule, features in scorer.fast:
+        keys_of = rule.keys
+        for i, f in enumerate(features):
+            if f is None:
+                continue
+            for key in keys_of(f):
+                bucket = get(key)
+                if bucket is None:
+                    index[key] = [i]
+                elif bucket[-1] != i:
+                    bucket.append(i)
+    for _, slow_rule in scorer.slow:
+        for i, record in enumerate(items):
+            for key in slow_rule.blocking_keys(record):
+                bucket = get(key)
+                if bucket is None:
+                    index[key] = [i]
+                elif bucket[-1] != i:
+                    bucket.append(i)
     scorer.frequency = lambda key: len(index.get(key, ()))
 
     candidates: set[int] = set()
     oversized = 0
     blocks = 0
     limit = rules.max_block_size
-    sort_keys: list[str] | None = None
+    sort_keys: dict[int, str] = {}
     for bucket in index.values():
         size = len(bucket)
         if size < 2:
@@ -501,14 +525,20 @@ def _candidates(
                 i = bucket[a]
                 base = i * n
                 for b in range(a + 1, size):
-                    candidates.add(base + bucket[b])
+                    j = bucket[b]
+                    if j > i:
+                        candidates.add(base + j)
+                    elif j < i:  # only keys of user rules can arrive out of order
+                        candidates.add(j * n + i)
             continue
         # An oversized block (a switchboard number, a very common name): compare
         # each record only with its neighbours in name order.
         oversized += 1
-        if sort_keys is None:
-            sort_keys = [_sort_key(r) for r in items]
-        ordered = sorted(bucket, key=sort_keys.__getitem__)
+        for i in bucket:
+            if i not in sort_keys:
+                sort_keys[i] = _sort_key(items[i])
+        ordered = sorted(set(bucket), key=sort_keys.__getitem__)
+        size = len(ordered)
         for a in range(size):
             for b in range(a + 1, min(a + 1 + rules.window, size)):
                 i, j = ordered[a], ordered[b]
