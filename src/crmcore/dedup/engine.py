@@ -37,6 +37,7 @@ Progress = Callable[[str, int, int], None]
 AnyRecord = Customer | Lead | MatchRecord
 
 _BATCH = 1_000
+_Part = tuple[int, float, float, str]
 _PARALLEL_PAIRS = 200_000
 
 
@@ -86,11 +87,11 @@ class _Scorer:
             for k, f in enumerate(features):
                 if f is not None:
                     masks[k] |= flag
-        self._plans: dict[int, list[tuple[Callable[..., Any], list[Any], float, int]]] = {}
+        self._plans: dict[int, list[tuple[int, Callable[..., Any], list[Any], float, int]]] = {}
         self.shared_names = rules.shared_rules
         self._evidence: dict[tuple[int, float, float, str], Evidence] = {}
 
-    def plan(self, mask: int) -> list[tuple[Callable[..., Any], list[Any], float, int]]:
+    def plan(self, mask: int) -> list[tuple[int, Callable[..., Any], list[Any], float, int]]:
         """The rules both records of a pair have values for: weigh, values, bound after, kind.
 
         Kind 1 marks a shared-contact rule, 2 the identity rule, 0 any other.
@@ -100,42 +101,46 @@ class _Scorer:
             identity = self.rules.identity_rule
             present = [
                 (
+                    index,
                     rule.weigh,
                     features,
                     max(rule.max_weight, 0.0),
                     1 if rule.shared else 2 if rule.name == identity else 0,
                 )
-                for bit, (_, rule, features) in enumerate(self.fast)
+                for bit, (index, rule, features) in enumerate(self.fast)
                 if mask >> bit & 1
             ]
             plan = []
-            for k, (weigh, features, _, kind) in enumerate(present):
-                rest = sum(bound for _, _, bound, _ in present[k + 1 :])
-                plan.append((weigh, features, rest, kind))
+            for k, (index, weigh, features, _, kind) in enumerate(present):
+                rest = sum(bound for _, _, _, bound, _ in present[k + 1 :])
+                plan.append((index, weigh, features, rest, kind))
             self._plans[mask] = plan
         return plan
 
-    def bounded_total(self, i: int, j: int, floor: float) -> float | None:
-        """The summed rule weights of a pair (the hot loop: no objects built).
+    def assess(self, i: int, j: int, floor: float) -> tuple[float, list[_Part]] | None:
+        """The summed rule weights of a pair and the per-rule results behind them.
 
-        ``None`` as soon as the total cannot reach ``floor`` any more.
+        The hot loop: ``None`` as soon as the total cannot reach ``floor`` any more.
         """
         total = 0.0
         shared = 0.0
         conflict = False
+        parts: list[_Part] = []
         if self.slow:
             a, b = self.records[i], self.records[j]
-            for _, slow_rule in self.slow:
+            for index, slow_rule in self.slow:
                 ev = slow_rule.compare(a, b)
                 if ev is not None:
+                    parts.append((index, ev.score, ev.weight, ev.method))
                     if ev.rule in self.shared_names:
                         shared += ev.weight
                     else:
                         total += ev.weight
         frequency = self.frequency
         conflict_weight = self.rules.conflict_weight
-        for weigh, features, rest, kind in self.plan(self.masks[i] & self.masks[j]):
-            weight = weigh(features[i], features[j], frequency)[1]
+        for index, weigh, features, rest, kind in self.plan(self.masks[i] & self.masks[j]):
+            score, weight, method = weigh(features[i], features[j], frequency)
+            parts.append((index, score, weight, method))
             if kind == 1:
                 shared += weight
             else:
@@ -146,7 +151,7 @@ class _Scorer:
                 return None
         if conflict and shared > self.rules.shared_cap:
             shared = self.rules.shared_cap
-        return total + shared
+        return total + shared, parts
 
     def weigh(self, i: int, j: int) -> tuple[float, list[tuple[int, float, float, str]]]:
         """Total weight of a pair and its raw per-rule results."""
@@ -170,7 +175,7 @@ class _Scorer:
                 parts.append((index, ev.score, ev.weight, ev.method))
         return total, parts
 
-    def evidence(self, parts: list[tuple[int, float, float, str]]) -> list[Evidence]:
+    def evidence(self, parts: Sequence[tuple[int, float, float, str]]) -> list[Evidence]:
         out = []
         cache = self._evidence
         for part in parts:
@@ -189,16 +194,19 @@ class _Scorer:
         """Score and decision of a pair, clauses included."""
         rules = self.rules
         if not rules.clauses:
-            total = self.bounded_total(i, j, -math.inf)
-            assert total is not None
-            score = rules.probability(total)
+            assessed = self.assess(i, j, -math.inf)
+            assert assessed is not None
+            score = rules.probability(assessed[0])
             return score, rules.threshold(score)
         _, parts = self.weigh(i, j)
         score, decision, _ = rules.decide(self.evidence(parts))
         return score, decision
 
-    def scored_pair(self, i: int, j: int) -> ScoredPair:
-        _, parts = self.weigh(i, j)
+    def scored_pair(
+        self, i: int, j: int, parts: Sequence[tuple[int, float, float, str]] | None = None
+    ) -> ScoredPair:
+        if parts is None:
+            parts = self.weigh(i, j)[1]
         final, decision, evidence = self.rules.decide(self.evidence(parts))
         return ScoredPair(self.records[i].id, self.records[j].id, final, decision, evidence)
 
@@ -262,7 +270,12 @@ class _Clusters:
         return True
 
 
-_Scored = tuple[list[tuple[float, int, int]], list[tuple[float, int, int]], list[int]]
+_Scored = tuple[
+    list[tuple[float, int, int]],
+    list[tuple[float, int, int]],
+    list[int],
+    list[tuple[int, tuple[_Part, ...]]],
+]
 
 
 def _score_slice(
@@ -274,7 +287,10 @@ def _score_slice(
     matched: list[tuple[float, int, int]] = []
     possible: list[tuple[float, int, int]] = []
     cannot: list[int] = []
-    total_of = scorer.bounded_total
+    # The per-rule results of kept pairs, computed here so that worker processes
+    # share the cost of the explanations too.
+    details: list[tuple[int, tuple[_Part, ...]]] = []
+    assess = scorer.assess
     probability = rules.probability
     # Thresholds as bits of log-odds, so that most pairs need no exponentiation.
     possible_bits = math.log2(rules.possible / (1 - rules.possible)) - rules.prior
@@ -292,9 +308,10 @@ def _score_slice(
         if clauses:
             score, decision = scorer.decide(i, j)
         else:
-            total = total_of(i, j, possible_bits)
-            if total is None:
+            assessed = assess(i, j, possible_bits)
+            if assessed is None:
                 continue
+            total, parts = assessed
             if total < possible_bits:
                 if total < cannot_bits:
                     cannot.append(pair)
@@ -305,9 +322,12 @@ def _score_slice(
             matched.append((score, i, j))
         elif decision is Decision.POSSIBLE:
             possible.append((score, i, j))
-        elif score < rules.cannot_link:
-            cannot.append(pair)
-    return matched, possible, cannot
+        else:
+            if score < rules.cannot_link:
+                cannot.append(pair)
+            continue
+        details.append((pair, tuple(parts) if not clauses else tuple(scorer.weigh(i, j)[1])))
+    return matched, possible, cannot, details
 
 
 def _score_child(
@@ -344,7 +364,7 @@ def _score(
         process.start()
         writer.close()
         children.append((process, reader))
-    matched, possible, cannot = _score_slice(scorer, pairs[0::workers], types, report)
+    matched, possible, cannot, details = _score_slice(scorer, pairs[0::workers], types, report)
     for process, reader in children:
         try:
             more = reader.recv()
@@ -355,7 +375,8 @@ def _score(
         matched += more[0]
         possible += more[1]
         cannot += more[2]
-    return matched, possible, cannot
+        details += more[3]
+    return matched, possible, cannot, details
 
 
 def find_duplicates(
@@ -425,7 +446,9 @@ def _find_duplicates(
     pairs = list(candidates)
     del candidates
     types = [r.type for r in items] if len({r.type for r in items}) > 1 else None
-    matched, possible, cannot = _score(scorer, pairs, types, report, workers)
+    matched, possible, cannot, details = _score(scorer, pairs, types, report, workers)
+    parts_of = dict(details)
+    del details
     report("score", total, total)
 
     # Strongest links first, so a weak link cannot pull a cluster past a strong one.
@@ -450,7 +473,9 @@ def _find_duplicates(
         if clusters.find(root) != root or len(members) < 2:
             continue
         ordered_members = sorted(members)
-        pairs = tuple(scorer.scored_pair(i, j) for i, j in by_root.get(root, []))
+        pairs = tuple(
+            scorer.scored_pair(i, j, parts_of.get(i * n + j)) for i, j in by_root.get(root, [])
+        )
         result_clusters.append(
             (ordered_members[0], tuple(items[m].id for m in ordered_members), pairs)
         )
@@ -461,7 +486,7 @@ def _find_duplicates(
     )
 
     review = [
-        scorer.scored_pair(i, j)
+        scorer.scored_pair(i, j, parts_of.get(i * n + j))
         for _, i, j in sorted(possible + refused, key=lambda t: (-t[0], t[1], t[2]))
         if clusters.find(i) != clusters.find(j)
     ]

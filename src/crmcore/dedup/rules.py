@@ -873,16 +873,24 @@ class RuleSet:
     def decide(self, evidence: Sequence[Evidence]) -> tuple[float, Decision, tuple[Evidence, ...]]:
         """Score, decision and (clause-annotated) evidence for a pair's evidence."""
         evidence = tuple(evidence)
-        total = self.combine([(e.rule, e.weight) for e in evidence])
-        if total is not None:
-            shared = self.shared_rules
-            evidence = tuple(
-                attrs.evolve(e, clause="shared_contact") if e.rule in shared else e
-                for e in evidence
-            )
-        else:
-            total = sum(e.weight for e in evidence)
+        total = 0.0
+        conflict = False
+        for e in evidence:
+            total += e.weight
+            if e.rule == self.identity_rule and e.weight <= self.conflict_weight:
+                conflict = True
+        if conflict:
+            capped = self.combine([(e.rule, e.weight) for e in evidence])
+            if capped is not None:
+                total = capped
+                shared = self.shared_rules
+                evidence = tuple(
+                    attrs.evolve(e, clause="shared_contact") if e.rule in shared else e
+                    for e in evidence
+                )
         score = self.probability(total)
+        if not self.clauses:
+            return score, self.threshold(score), evidence
         scores = {e.rule: e.score for e in evidence}
         for clause in self.clauses:
             if clause.fires(scores):
