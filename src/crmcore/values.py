@@ -587,7 +587,8 @@ class _FrozenMap(Mapping[str, Any], Hashable):
 
     __slots__ = ("_data", "_hash")
     _data: dict[str, Any]
-    _kind: ClassVar[str] = "map"
+    EMPTY: ClassVar[Self]
+    """The empty mapping, shared (it is immutable)."""
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         built = type(self)._build(data or {}, "", 0)
@@ -668,7 +669,7 @@ class CustomFields(_FrozenMap):
                 problems.extend(exc.problems)
         if problems:
             raise ValidationError(problems)
-        if depth == 0 and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
+        if depth == 0 and result and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
             raise ValidationError(field or "custom_fields", "is larger than 64 kB")
         return cast(CustomFields, cls._from_checked(result))
 
@@ -697,3 +698,7 @@ class ExternalIds(_FrozenMap):
         if problems:
             raise ValidationError(problems)
         return cast(ExternalIds, cls._from_checked(result))
+
+
+CustomFields.EMPTY = CustomFields()
+ExternalIds.EMPTY = ExternalIds()
