@@ -197,7 +197,7 @@ _PHONE_KINDS = {
 # phonenumbers sees it.
 _PHONE_SHAPE = re.compile(
     r"""
-    \+?\s*
+    [+\uff0b]?\s*
     [\d\s().\-/\u00a0\u2010-\u2015]*\d[\d\s().\-/\u00a0\u2010-\u2015]*
     (?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,10}\s*\#?)?
     """,
@@ -259,17 +259,19 @@ class PhoneNumber:
         if not phonenumbers.is_possible_number(number):
             raise ValidationError(field, "is not a possible phone number")
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        return cls(e164, number.extension or None, stripped)
+        # phonenumbers keeps an extension's digits as typed ("١٢" stays Arabic-Indic).
+        extension = phonenumbers.normalize_digits_only(number.extension or "") or None
+        return cls(e164, extension, stripped)
 
     @classmethod
     def from_e164(
         cls, e164: object, *, extension: object = None, raw: object = None, field: str = "phone"
     ) -> PhoneNumber:
         """Rebuild a stored number, checking that ``e164`` really is E.164."""
-        if not isinstance(e164, str) or not re.fullmatch(r"\+[1-9]\d{1,14}", e164):
+        if not isinstance(e164, str) or not re.fullmatch(r"\+[1-9][0-9]{1,14}", e164):
             raise ValidationError(f"{field}.e164", "is not an E.164 number")
         if extension is not None and (
-            not isinstance(extension, str) or not re.fullmatch(r"\d{1,10}", extension)
+            not isinstance(extension, str) or not re.fullmatch(r"[0-9]{1,10}", extension)
         ):
             raise ValidationError(f"{field}.extension", "must be 1 to 10 digits")
         if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH):
