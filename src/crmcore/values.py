@@ -546,7 +546,10 @@ def normalize_tags(tags: Iterable[object], field: str = "tags") -> frozenset[str
     problems: list[tuple[str, str]] = []
     for i, tag in enumerate(tags):
         try:
-            result.add(clean_text(tag, f"{field}[{i}]", max_length=MAX_TAG_LENGTH).casefold())
+            # Fold case before the length check: case-folding can lengthen a tag
+            # ("ß" -> "ss"), and a stored tag must pass this function again.
+            folded = tag.casefold() if isinstance(tag, str) else tag
+            result.add(clean_text(folded, f"{field}[{i}]", max_length=MAX_TAG_LENGTH))
         except ValidationError as exc:
             problems.extend(exc.problems)
     if problems:
