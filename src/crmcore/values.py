@@ -101,6 +101,12 @@ _EMAIL_OPTIONS: dict[str, Any] = {
 if "strict" in (email_validator.validate_email.__kwdefaults__ or {}):  # email-validator >= 2.3
     _EMAIL_OPTIONS["strict"] = False
 
+# email-validator refuses the domains in its module-level SPECIAL_USE_DOMAIN_NAMES
+# list, which host apps edit (its README suggests removing "test" in test
+# suites); crmcore checks its own copy of the shipped list so such edits cannot
+# make it accept reserved domains.
+_SPECIAL_USE_DOMAINS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
 
 @attrs.frozen(repr=False, order=False)
 class EmailAddress:
@@ -137,8 +143,10 @@ class EmailAddress:
             raise ValidationError(field, "is not a valid email address") from None
         except Exception:  # idna and unicodedata failures on exotic input
             raise ValidationError(field, "is not a valid email address") from None
-        domain = valid.ascii_domain or valid.domain
-        return cls(valid.normalized, f"{valid.local_part.casefold()}@{domain.lower()}")
+        domain = (valid.ascii_domain or valid.domain).lower()
+        if domain.rpartition(".")[2] in _SPECIAL_USE_DOMAINS:
+            raise ValidationError(field, "is not a valid email address")
+        return cls(valid.normalized, f"{valid.local_part.casefold()}@{domain}")
 
     @property
     def local_part(self) -> str:
