@@ -301,17 +301,22 @@ def _examples(region: str) -> tuple[tuple[int, str], ...]:
 
 
 @cache
-def _dialling_prefix(region: str) -> str | None:
-    """The digits dialled in ``region`` before a country code (``00``, ``011``...)."""
+def _dialling_prefix(region: str, country_code: int) -> str | None:
+    """What to dial in ``region`` before ``country_code`` (``00``, ``011``...), if known.
+
+    Only a prefix that phonenumbers reads back as exactly the prefix qualifies:
+    Hong Kong's pattern ``00(?:30|5[09]|[126-9]?)`` reads "00 852" as the
+    carrier prefix "008" followed by "52".
+    """
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
-    pattern = metadata.international_prefix if metadata else None
-    if metadata is None or not pattern:
+    if metadata is None or not metadata.international_prefix:
         return None
-    if re.fullmatch(pattern, "00"):
-        return "00"
-    for candidate in (pattern, metadata.preferred_international_prefix):
+    pattern = re.compile(metadata.international_prefix)
+    for candidate in ("00", metadata.preferred_international_prefix, metadata.international_prefix):
         if candidate and candidate.isdigit():
-            return str(candidate)
+            found = pattern.match(f"{candidate}{country_code}")
+            if found is not None and found.end() == len(candidate):
+                return str(candidate)
     return None
 
 
@@ -396,7 +401,7 @@ def _raw_phone(draw: st.DrawFn, regions: tuple[str, ...], extensions: bool) -> R
     forms = ["e164", "international"]
     if home and national != "001":
         forms.append("national")
-    idd = _dialling_prefix(region)
+    idd = _dialling_prefix(region, number.country_code or 0)
     if idd is not None:
         forms.append("idd")
     form = draw(st.sampled_from(forms))
