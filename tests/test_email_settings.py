@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email_validator
 import pytest
+from email_validator import deliverability
 from hypothesis import given
 
 from crmcore import EmailAddress, ValidationError
@@ -83,10 +84,21 @@ def test_special_use_domains_edited_by_the_host_app_change_nothing(
     assert {text: _outcome(text) for text in CORPUS} == baseline
 
 
+def _no_dns(*args: object, **kwargs: object) -> dict[str, str]:
+    raise AssertionError("crmcore asked email-validator to check deliverability")
+
+
 @given(email_addresses())
 def test_deliverability_is_never_checked(email: EmailAddress) -> None:
-    # With CHECK_DELIVERABILITY on, a call that did not pass the option would
-    # resolve the domain: the suite's network guard would turn that into an error.
+    # email-validator swallows resolver errors, so the suite's network guard
+    # alone would not notice a lookup: fail loudly if one is even attempted.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(email_validator, "CHECK_DELIVERABILITY", True)
+        patch.setattr(deliverability, "validate_email_deliverability", _no_dns)
         assert EmailAddress.parse(str(email)) == email
+
+
+def test_the_deliverability_probe_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deliverability, "validate_email_deliverability", _no_dns)
+    with pytest.raises(AssertionError, match="deliverability"):
+        email_validator.validate_email("ada@example.com", check_deliverability=True)
