@@ -22,7 +22,7 @@ import attrs
 import email_validator
 import phonenumbers
 
-from crmcore.errors import ValidationError
+from crmcore.errors import ValidationError, join_path
 
 __all__ = [
     "ContactLabel",
@@ -277,13 +277,13 @@ class PhoneNumber:
     ) -> PhoneNumber:
         """Rebuild a stored number, checking that ``e164`` really is E.164."""
         if not isinstance(e164, str) or not re.fullmatch(r"\+[1-9][0-9]{1,14}", e164):
-            raise ValidationError(f"{field}.e164", "is not an E.164 number")
+            raise ValidationError(join_path(field, "e164"), "is not an E.164 number")
         if extension is not None and (
             not isinstance(extension, str) or not re.fullmatch(r"[0-9]{1,10}", extension)
         ):
-            raise ValidationError(f"{field}.extension", "must be 1 to 10 digits")
+            raise ValidationError(join_path(field, "extension"), "must be 1 to 10 digits")
         if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH):
-            raise ValidationError(f"{field}.raw", "must be text of at most 64 characters")
+            raise ValidationError(join_path(field, "raw"), "must be text of at most 64 characters")
         return cls(e164, extension, raw)
 
     @cached_property
