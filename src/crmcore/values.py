@@ -207,7 +207,9 @@ _PHONE_SHAPE = re.compile(
     r"""
     [+\uff0b]?\s*
     [\d\s().\-/\u00a0\u2010-\u2015]*\d[\d\s().\-/\u00a0\u2010-\u2015]*
-    (?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,10}\s*\#?)?
+    # An extension: a short word ('ext.', 'extn', 'int.' as phonenumbers formats
+    # Uruguay, 'anexo', 'доб') or '#', ',', '~', then its digits.
+    (?:\s*(?:[^\W\d_]{1,12}\.?|[\#,~])\s*\d{1,10}\s*\#?)?
     """,
     re.VERBOSE | re.IGNORECASE,
 )
