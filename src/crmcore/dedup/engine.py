@@ -32,13 +32,16 @@ __all__ = [
 ]
 
 Progress = Callable[[str, int, int], None]
-"""A progress callback: ``(stage, done, total)``; stages are load, prepare, block, score, cluster."""
+"""A progress callback ``(stage, done, total)``; stages: load, prepare, block, score, cluster."""
 
 AnyRecord = Customer | Lead | MatchRecord
 
 _BATCH = 1_000
 _Part = tuple[int, float, float, str]
 _PARALLEL_PAIRS = 200_000
+# At most this many records per key lookup on the on-create path: a switchboard
+# number on thousands of stored records must not turn a check into a scan.
+_CHECK_LIMIT = 200
 
 
 class _Repository(Protocol):
@@ -473,16 +476,17 @@ def _find_duplicates(
         if clusters.find(root) != root or len(members) < 2:
             continue
         ordered_members = sorted(members)
-        pairs = tuple(
+        joins = tuple(
             scorer.scored_pair(i, j, parts_of.get(i * n + j)) for i, j in by_root.get(root, [])
         )
         result_clusters.append(
-            (ordered_members[0], tuple(items[m].id for m in ordered_members), pairs)
+            (ordered_members[0], tuple(items[m].id for m in ordered_members), joins)
         )
-    result_clusters.sort()
+    # Clusters are numbered in input order of their first record.
+    result_clusters.sort(key=lambda c: c[0])
     built = tuple(
-        Cluster(f"cluster-{k + 1:06d}", ids, pairs)
-        for k, (_, ids, pairs) in enumerate(result_clusters)
+        Cluster(f"cluster-{k + 1:06d}", ids, joins)
+        for k, (_, ids, joins) in enumerate(result_clusters)
     )
 
     review = [
@@ -621,7 +625,12 @@ def lookup_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     Phonetic keys (those with ``~`` after the rule name) help batch runs find
     typos but match too many stored records to answer in milliseconds.
     """
-    return [k for k in blocking_keys(record, rules) if "~" not in k.partition(":")[0]]
+    return _lookup_keys(MatchRecord.from_record(record), rules or default_rules())
+
+
+# Stores that persist their key index rebuild it when this changes
+# (see crmcore.storage.keys.key_function_name).
+setattr(blocking_keys, "keys_version", "1")  # noqa: B010
 
 
 def check_duplicates(
@@ -633,34 +642,44 @@ def check_duplicates(
 ) -> list[Match]:
     """Stored records that ``candidate`` matches or may match, best first.
 
-    Candidates come from the store's indexed ``find_by_keys`` lookups on the
-    candidate's :func:`lookup_keys`; each is compared with the rules.
+    Candidates come from the store's indexed lookups only: ``find_by_keys`` on
+    the candidate's :func:`lookup_keys` (useful when the store's
+    ``key_function`` is :func:`blocking_keys`), plus ``find_by_email``,
+    ``find_by_phone`` and ``find_by_identifier`` for each of its contact points,
+    which every store indexes. Each candidate is compared with the rules.
+
     Customers are checked against customers; leads against leads and customers
     (``include_leads`` overrides whether stored leads are searched). A stored
     record with the candidate's own id (an update) is skipped.
+
+    Returns:
+        One :class:`~crmcore.dedup.Match` per stored record judged a MATCH or a
+        POSSIBLE match, highest score first.
     """
     rules = rules or default_rules()
     record = MatchRecord.from_record(candidate)
-    keys = [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
-    if not keys:
-        return []
     if include_leads is None:
         include_leads = record.type is RecordType.LEAD
-    found: dict[str, MatchRecord] = {}
+    keys = _lookup_keys(record, rules)
     repos = [store.customers, store.leads] if include_leads else [store.customers]
+    found: dict[str, MatchRecord] = {}
     for repo in repos:
-        for stored in repo.find_by_keys(keys):
+        for stored in _lookup(repo, record, keys):
             other = MatchRecord.from_record(stored)
             if other.id != record.id and _compatible(record.type, other.type):
                 found[other.id] = other
     if not found:
         return []
     # How many of the found records share each key: a switchboard number that
-    # many stored people carry is discounted like in batch runs.
+    # many stored people carry is discounted as in batch runs.
     counts: dict[str, int] = {}
     for other in found.values():
         for key in rules.blocking_keys(other):
             counts[key] = counts.get(key, 0) + 1
+
+    def frequency(key: str) -> int:
+        return counts.get(key, 0) + 1
+
     matches = []
     for other in found.values():
         evidence = []
@@ -669,7 +688,7 @@ def check_duplicates(
                 fa, fb = rule.prepare(record), rule.prepare(other)
                 if fa is None or fb is None:
                     continue
-                score, weight, method = rule.weigh(fa, fb, lambda k: counts.get(k, 0) + 1)
+                score, weight, method = rule.weigh(fa, fb, frequency)
                 evidence.append(
                     Evidence(rule.name, rule.field, method, round(score, 4), round(weight, 3))
                 )
@@ -682,6 +701,21 @@ def check_duplicates(
             matches.append(Match(other.id, score, decision, explained))
     matches.sort(key=lambda m: (-m.score, m.record_id))
     return matches
+
+
+def _lookup_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
+    return [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
+
+
+def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> Iterator[Any]:
+    if keys:
+        yield from repo.find_by_keys(keys, limit=_CHECK_LIMIT)
+    for email in record.emails:
+        yield from repo.find_by_email(email)
+    for phone in record.phones:
+        yield from repo.find_by_phone(phone)
+    for scheme, value in record.identifiers.items():
+        yield from repo.find_by_identifier(scheme, value)
 
 
 class DuplicatePolicy(enum.Enum):

@@ -47,7 +47,7 @@ def _word_list(name: str) -> frozenset[str]:
 
 # Letters that Unicode decomposition does not reduce to a base letter plus marks.
 _SPECIAL_LETTERS = str.maketrans(
-    {"æ": "ae", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "œ": "oe", "ı": "i"}
+    {"æ": "ae", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "œ": "oe", "\u0131": "i"}
 )
 # German digraphs written for umlauts (Mueller for Müller): collapsed after a
 # consonant so that Müller, Muller and Mueller share one key.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
 from functools import lru_cache
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
@@ -868,7 +867,7 @@ class RuleSet:
             return 1.0
         if bits < -60:
             return 0.0
-        return 1.0 / (1.0 + 2.0**-bits)
+        return 1.0 / (1.0 + math.pow(2.0, -bits))
 
     def decide(self, evidence: Sequence[Evidence]) -> tuple[float, Decision, tuple[Evidence, ...]]:
         """Score, decision and (clause-annotated) evidence for a pair's evidence."""
