@@ -3,12 +3,12 @@
 Fills a SQLite store (keyed with :func:`crmcore.dedup.blocking_keys`) with
 ``N`` synthetic customers once (kept at ``--db`` for later runs), then times
 :func:`crmcore.dedup.check_duplicates` for candidates that duplicate a stored
-customer (a nickname, another email, a reformatted phone) and for new ones.
-The raw baseline, measured in the same run, is one indexed
-``find_by_email`` lookup per candidate. Besides wall time it prints the
-check's CPU time: on a machine shared with other work, a check that waits for a
-core takes a scheduler time slice (about 4 ms) longer. The database file is read once before
-timing, as the pages of a store in use sit in the OS cache.
+customer (same name and phone, another email) and for new ones. The raw
+baseline, measured in the same run, is one indexed ``find_by_email`` lookup per
+candidate. Besides wall time it prints the check's CPU time: on a machine
+shared with other work, a check that waits for a core takes a scheduler time
+slice (about 4 ms) longer. The database file is read once before timing, as
+the pages of a store in use sit in the OS cache.
 
     python benchmarks/bench_check_duplicates.py [--count 1000000] [--db PATH]
 """
