@@ -207,7 +207,9 @@ _PHONE_SHAPE = re.compile(
     r"""
     [+\uff0b]?\s*
     [\d\s().\-/\u00a0\u2010-\u2015]*\d[\d\s().\-/\u00a0\u2010-\u2015]*
-    (?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,10}\s*\#?)?
+    # An extension: a short word ('ext.', 'extn', 'int.' as phonenumbers formats
+    # Uruguay, 'anexo', 'доб') or '#', ',', '~', then its digits.
+    (?:\s*(?:[^\W\d_]{1,12}\.?|[\#,~])\s*\d{1,10}\s*\#?)?
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -600,7 +602,8 @@ class _FrozenMap(Mapping[str, Any], Hashable):
 
     __slots__ = ("_data", "_hash")
     _data: dict[str, Any]
-    _kind: ClassVar[str] = "map"
+    EMPTY: ClassVar[Self]
+    """The empty mapping, shared (it is immutable)."""
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         built = type(self)._build(data or {}, "", 0)
@@ -681,7 +684,7 @@ class CustomFields(_FrozenMap):
                 problems.extend(exc.problems)
         if problems:
             raise ValidationError(problems)
-        if depth == 0 and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
+        if depth == 0 and result and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
             raise ValidationError(field or "custom_fields", "is larger than 64 kB")
         return cast(CustomFields, cls._from_checked(result))
 
@@ -710,3 +713,7 @@ class ExternalIds(_FrozenMap):
         if problems:
             raise ValidationError(problems)
         return cast(ExternalIds, cls._from_checked(result))
+
+
+CustomFields.EMPTY = CustomFields()
+ExternalIds.EMPTY = ExternalIds()
