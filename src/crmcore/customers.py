@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
@@ -102,9 +102,9 @@ class Customer:
     stage: LifecycleStage = LifecycleStage.CUSTOMER
     stage_reason: str | None = None
     tags: frozenset[str] = frozenset()
-    custom_fields: CustomFields = attrs.field(factory=CustomFields)
+    custom_fields: CustomFields = CustomFields.EMPTY
     owner: str | None = None
-    identifiers: ExternalIds = attrs.field(factory=ExternalIds)
+    identifiers: ExternalIds = ExternalIds.EMPTY
     consents: tuple[Consent, ...] = ()
     birth_date: date | None = None
     notes: str | None = None
@@ -142,25 +142,30 @@ class Customer:
             problems.append(("organization_id", "a customer cannot belong to itself"))
         if not isinstance(self.stage, LifecycleStage):
             problems.append(("stage", "must be a LifecycleStage"))
-        check("stage_reason", optional_text, self.stage_reason, "stage_reason")
+        if self.stage_reason is not None:
+            check("stage_reason", optional_text, self.stage_reason, "stage_reason")
         if not isinstance(self.tags, frozenset):
             check("tags", normalize_tags, self.tags)
         if not isinstance(self.custom_fields, CustomFields):
             problems.append(("custom_fields", "must be CustomFields"))
         if not isinstance(self.identifiers, ExternalIds):
             problems.append(("identifiers", "must be ExternalIds"))
-        check("owner", optional_text, self.owner, "owner", max_length=200)
+        if self.owner is not None:
+            check("owner", optional_text, self.owner, "owner", max_length=200)
         if not all(isinstance(c, Consent) for c in self.consents):
             problems.append(("consents", "must be Consent values"))
         elif len({(c.channel, c.purpose) for c in self.consents}) != len(self.consents):
             problems.append(("consents", "holds one channel and purpose twice"))
-        check("birth_date", check_date, self.birth_date, "birth_date")
+        if self.birth_date is not None:
+            check("birth_date", check_date, self.birth_date, "birth_date")
         if self.notes is not None and (
             not isinstance(self.notes, str) or len(self.notes) > MAX_NOTES_LENGTH
         ):
             problems.append(("notes", f"must be text of at most {MAX_NOTES_LENGTH} characters"))
         for field in ("created_at", "updated_at"):
-            check(field, ensure_utc, getattr(self, field), field)
+            value = getattr(self, field)
+            if not (type(value) is datetime and value.tzinfo is UTC):
+                check(field, ensure_utc, value, field)
         try:
             check_version(self.version)
         except ValidationError as exc:
@@ -207,12 +212,18 @@ class Customer:
         parse("stage", LifecycleStage, stage)
         if "kind" in values:
             parse("name", _customer_name, values["kind"], name)
-        parse("emails", coerce_emails, emails)
-        parse("phones", coerce_phones, phones, region)
-        parse("addresses", tuple, addresses)
-        parse("tags", normalize_tags, tags)
-        parse("custom_fields", CustomFields.parse, custom_fields or {}, field="custom_fields")
-        parse("identifiers", ExternalIds.parse, identifiers or {}, field="identifiers")
+        if emails:
+            parse("emails", coerce_emails, emails)
+        if phones:
+            parse("phones", coerce_phones, phones, region)
+        if addresses:
+            parse("addresses", tuple, addresses)
+        if tags:
+            parse("tags", normalize_tags, tags)
+        if custom_fields:
+            parse("custom_fields", CustomFields.parse, custom_fields, field="custom_fields")
+        if identifiers:
+            parse("identifiers", ExternalIds.parse, identifiers, field="identifiers")
         if problems:
             raise ValidationError(problems)
         now = utcnow()

@@ -97,7 +97,7 @@ class Lead:
     estimated_value: Money | None = None
     owner: str | None = None
     tags: frozenset[str] = frozenset()
-    custom_fields: CustomFields = attrs.field(factory=CustomFields)
+    custom_fields: CustomFields = CustomFields.EMPTY
     converted_customer_id: CustomerId | None = None
     merged_into: LeadId | None = None
     version: int = 0
@@ -189,8 +189,10 @@ class Lead:
             parse("source", LeadSource, source)
         parse("emails", coerce_emails, emails)
         parse("phones", coerce_phones, phones, region)
-        parse("tags", normalize_tags, tags)
-        parse("custom_fields", CustomFields.parse, custom_fields or {}, field="custom_fields")
+        if tags:
+            parse("tags", normalize_tags, tags)
+        if custom_fields:
+            parse("custom_fields", CustomFields.parse, custom_fields, field="custom_fields")
         if problems:
             raise ValidationError(problems)
         now = utcnow()
