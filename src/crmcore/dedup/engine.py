@@ -38,7 +38,7 @@ AnyRecord = Customer | Lead | MatchRecord
 
 _BATCH = 1_000
 _Part = tuple[int, float, float, str]
-_PARALLEL_PAIRS = 200_000
+_PARALLEL_PAIRS = 100_000
 # At most this many records per key lookup on the on-create path: a switchboard
 # number on thousands of stored records must not turn a check into a scan.
 _CHECK_LIMIT = 100
