@@ -128,6 +128,7 @@ PARSERS: dict[str, Callable[[str], object]] = {
 @pytest.mark.parametrize("name", sorted(PARSERS))
 @given(text=HOSTILE_TEXT)
 @example(text=PHONE_CONTEXT_PAYLOAD)
+@example(text=",")  # PersonName.parse raised IndexError (found by the thorough profile)
 @example(text="x" * 10_240)
 @example(text="+46 8 123 456 78" + "\u200f" * 5_000)
 @example(text="a" * 5_000 + "@" + "b." * 2_000 + "com")
