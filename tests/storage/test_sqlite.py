@@ -94,6 +94,8 @@ def keys(record):
 template = customer(1)
 batch = [attrs.evolve(template, id=new_customer_id()) for _ in range(10_000)]
 with SQLiteStore(path, key_function=keys) as store:
+    # A small page cache makes the batch spill into the WAL long before the kill.
+    store._state().conn.execute("PRAGMA cache_size = -500")
     print("ready", flush=True)
     store.customers.add_many(batch)
 print("committed", flush=True)
