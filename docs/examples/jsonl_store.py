@@ -29,18 +29,18 @@ from crmcore import Customer, Interaction, Lead, StorageError, from_dict, to_dic
 from crmcore.ids import InteractionId, RecordId
 from crmcore.interactions import Channel
 from crmcore.storage import InMemoryStore, KeyFunction, Page
-from crmcore.storage.protocols import Filter, RecordRepository
+from crmcore.storage.protocols import Filter, InteractionRepository, RecordRepository
 from crmcore.values import EmailAddress, PhoneNumber
 
-R = TypeVar("R", Customer, Lead)
+R = TypeVar("R", bound=Customer | Lead)
 I = TypeVar("I", bound=str)  # noqa: E741
+T = TypeVar("T", bound=Customer | Lead | Interaction)
 
 _TYPES: dict[str, type[Customer | Lead | Interaction]] = {
     "customer": Customer,
     "lead": Lead,
     "interaction": Interaction,
 }
-_NAMES = {cls: name for name, cls in _TYPES.items()}
 
 
 class _Records(Generic[R, I]):
@@ -110,7 +110,7 @@ class _Records(Generic[R, I]):
 
 
 class _Interactions:
-    def __init__(self, store: JsonLinesStore, inner: Any) -> None:
+    def __init__(self, store: JsonLinesStore, inner: InteractionRepository) -> None:
         self._store = store
         self._inner = inner
 
@@ -132,14 +132,12 @@ class _Interactions:
             self._store._journal({"op": "delete", "type": "interaction", "id": interaction_id})
 
     def get(self, interaction_id: InteractionId) -> Interaction:
-        result: Interaction = self._inner.get(interaction_id)
-        return result
+        return self._inner.get(interaction_id)
 
     def get_many(
         self, interaction_ids: Iterable[InteractionId]
     ) -> dict[InteractionId, Interaction]:
-        result: dict[InteractionId, Interaction] = self._inner.get_many(interaction_ids)
-        return result
+        return self._inner.get_many(interaction_ids)
 
     def list_for(
         self,
@@ -151,14 +149,12 @@ class _Interactions:
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Interaction]:
-        result: Page[Interaction] = self._inner.list_for(
+        return self._inner.list_for(
             record_id, since=since, until=until, channel=channel, limit=limit, cursor=cursor
         )
-        return result
 
     def find_by_external_id(self, external_id: str) -> Interaction | None:
-        result: Interaction | None = self._inner.find_by_external_id(external_id)
-        return result
+        return self._inner.find_by_external_id(external_id)
 
 
 class JsonLinesStore:
@@ -192,19 +188,21 @@ class JsonLinesStore:
                 for op in operations:
                     if op["op"] == "put":
                         self._memory.load([from_dict(_TYPES[op["type"]], op["doc"])])
+                    elif op["type"] == "customer":
+                        self._memory.customers.delete(op["id"])
+                    elif op["type"] == "lead":
+                        self._memory.leads.delete(op["id"])
                     else:
-                        repository = {
-                            "customer": self._memory.customers,
-                            "lead": self._memory.leads,
-                            "interaction": self._memory.interactions,
-                        }[op["type"]]
-                        repository.delete(op["id"])
+                        self._memory.interactions.delete(op["id"])
 
     def _journal(self, operation: dict[str, Any]) -> None:
         self._pending.append(operation)
 
-    def _put(self, record: Any) -> Any:
-        self._journal({"op": "put", "type": _NAMES[type(record)], "doc": to_dict(record)})
+    def _put(self, record: T) -> T:
+        kind = "customer" if isinstance(record, Customer) else "lead"
+        if isinstance(record, Interaction):
+            kind = "interaction"
+        self._journal({"op": "put", "type": kind, "doc": to_dict(record)})
         return record
 
     @contextmanager
