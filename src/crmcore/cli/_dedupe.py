@@ -107,20 +107,23 @@ class _Progress:
             self._bar = None
 
 
-def _engine_progress(progress: _Progress) -> Callable[..., None]:
-    # The engine reports (done, total) or (stage, done, total); both move the bar.
-    def callback(*args: Any) -> None:
-        numbers = [a for a in args if isinstance(a, int | float) and not isinstance(a, bool)]
-        if len(numbers) >= 2:
-            progress.update(int(numbers[0]), int(numbers[1]))
-        elif len(numbers) == 1:
-            progress.update(int(numbers[0]), None)
+def _engine_progress(progress: _Progress) -> Callable[[str, int, int], None]:
+    # One bar per engine stage (prepare, block, score, cluster).
+    current: list[str] = []
+
+    def callback(stage: str, done: int, total: int) -> None:
+        if not current or current[-1] != stage:
+            current.append(stage)
+            progress.stage(f"Matching: {stage}", total)
+        progress.update(done, total)
 
     return callback
 
 
 def _run_engine(
-    records: list[MatchRecord], threshold: float | None, progress: Callable[..., None]
+    records: list[MatchRecord],
+    threshold: float | None,
+    progress: Callable[[str, int, int], None],
 ) -> DedupResult:
     from crmcore.cli._engine import find_clusters
 
@@ -238,7 +241,6 @@ def run_dedupe(options: DedupeOptions, err: TextIO) -> int:
             advance=progress.advance,
             on_total=progress.set_total,
         )
-        progress.stage("Matching", None)
         result = _run_engine(built.records, options.threshold, _engine_progress(progress))
     finally:
         progress.stop()

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+import attrs
+
+from crmcore.dedup import Progress, RuleSet, default_rules, find_duplicates
 from crmcore.dedup.records import MatchRecord
 from crmcore.dedup.results import DedupResult
 
-__all__ = ["find_clusters"]
+__all__ = ["find_clusters", "rules_for"]
+
+
+def rules_for(threshold: float | None) -> RuleSet:
+    """The default rules, with the match threshold replaced when ``threshold`` is given.
+
+    The review band keeps its lower edge unless the new threshold falls below it.
+    """
+    rules = default_rules()
+    if threshold is None:
+        return rules
+    return attrs.evolve(rules, match=threshold, possible=min(rules.possible, threshold))
 
 
 def find_clusters(
     records: Sequence[MatchRecord],
     *,
     threshold: float | None,
-    progress: Callable[..., Any] | None,
+    progress: Progress | None,
 ) -> DedupResult:
-    """Cluster ``records`` with the default rules, the match threshold optionally replaced."""
-    from crmcore import dedup
-
-    rules = None
-    if threshold is not None:
-        rules = dedup.default_rules().with_thresholds(match=threshold)
-    return dedup.find_duplicates(records, rules, progress=progress)
+    """Cluster ``records`` with the default rules (the match threshold optionally replaced)."""
+    return find_duplicates(records, rules_for(threshold), progress=progress)

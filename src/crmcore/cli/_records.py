@@ -64,6 +64,10 @@ def parse_phones(keys: Sequence[PhoneKey]) -> list[PhoneResult]:
     """Parse each ``(text, region)``; ``(e164, extension)`` or ``None`` when it is no number."""
     out: list[PhoneResult] = []
     for text, region in keys:
+        if region is None and text.startswith("00"):
+            # Without a region, 00 is read as the international prefix it is in most
+            # of the world (not in North America, whose rows carry a country anyway).
+            text = "+" + text[2:]
         try:
             phone = PhoneNumber.parse(text, region)
         except ValidationError:
