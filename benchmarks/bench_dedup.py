@@ -25,6 +25,7 @@ Run: ``.venv/bin/python benchmarks/bench_dedup.py [--sizes 50000 150000] [--skip
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import subprocess
 import sys
@@ -159,16 +160,12 @@ def raw_baseline(input_csv: Path) -> float:
     start = time.perf_counter()
     for row in rows:
         if row["Email"].strip():
-            try:
+            with contextlib.suppress(email_validator.EmailNotValidError):
                 email_validator.validate_email(row["Email"].strip(), check_deliverability=False)
-            except email_validator.EmailNotValidError:
-                pass
         if row["Phone"]:
             region = row["Country"] if len(row["Country"]) == 2 else None
-            try:
+            with contextlib.suppress(phonenumbers.NumberParseException):
                 phonenumbers.parse(row["Phone"], region)
-            except phonenumbers.NumberParseException:
-                pass
     return time.perf_counter() - start
 
 

@@ -129,6 +129,7 @@ _LEGAL_FORMS = (
     ("CV", "C.V."),
 )
 _FORM_OF = {form.casefold(): group for group in _LEGAL_FORMS for form in group}
+_FAMILY_WORD = {"US": "family", "GB": "family", "DE": "familie", "SE": "familjen", "ID": "keluarga"}
 _ENGLISH_FORMS = {"US": ("Inc", "LLC", "Corp"), "GB": ("Ltd", "PLC")}
 
 
@@ -325,7 +326,9 @@ def _generate_entities(count: int, rng: random.Random, seed: int) -> list[_Entit
                 entity.phone = home
                 shared = rng.random() < 0.2
                 family_box = (
-                    unique(f"familie.{_slug(family)}", rng.choice(_LOCALES[locale][3]))
+                    unique(
+                        f"{_FAMILY_WORD[region]}.{_slug(family)}", rng.choice(_LOCALES[locale][3])
+                    )
                     if shared
                     else ""
                 )
@@ -370,6 +373,9 @@ def _record(rng: random.Random, entity: _Entity, original: bool) -> dict[str, st
             phone_national = ""
         elif phone_kind < 0.3 and entity.work_phone:
             phone_national = entity.work_phone
+        if not email and not phone_national and rng.random() < 0.7:
+            # A CRM record with no contact point at all is rare: forms and imports ask for one.
+            email = entity.email
         strong = bool(email) or bool(phone_national and phone_national != entity.work_phone)
         if strong:
             given, family = _corrupt_name(rng, given, family)
