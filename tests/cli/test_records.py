@@ -9,9 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmcore.cli import _records
-from crmcore.cli._records import build_records, parse_birth_date, parse_distinct
+from crmcore.cli._records import (
+    build_records,
+    parse_birth_date,
+    parse_distinct,
+    parse_emails,
+    parse_phones,
+    phone_key,
+)
 from crmcore.cli._table import Table, parse_map_options, resolve_columns
 from crmcore.dedup import RecordType
+from crmcore.errors import ValidationError
+from crmcore.values import EmailAddress
 
 
 def table(header: tuple[str, ...], *rows: list[str]) -> Table:
@@ -162,3 +171,54 @@ def test_birth_date_parsing_never_raises(text: str) -> None:
 def test_rows_with_nothing_to_match_on_still_become_records() -> None:
     t = table(("email", "notes"), ["", "x"], ["", ""])
     assert len(build(t).records) == 2
+
+
+def _email_whole(text: str) -> _records.EmailResult:
+    try:
+        email = EmailAddress.parse(text)
+    except ValidationError:
+        return None
+    return (email.normalized, email.match_key)
+
+
+_LOCAL_PARTS = st.text(alphabet="abcXYZ09.!#$%&'*+/=?^_`{|}~-\"(),;:@<>[]\\ é", max_size=70)
+_DOMAINS = st.sampled_from(
+    [
+        "gmail.com",
+        "EXAMPLE.com",
+        "ex-ample.co.uk",
+        "localhost",
+        "-bad.com",
+        "a..b",
+        "xn--bcher-kva.de",
+        "bücher.de",
+        "ex_ample.com",
+        "example.com.",
+        "[1.2.3.4]",
+        "x" * 64 + ".com",
+        "example.invalid",
+        " gmail.com",
+    ]
+)
+
+
+@given(_LOCAL_PARTS, _DOMAINS)
+def test_the_email_fast_path_agrees_with_email_address_parse(local: str, domain: str) -> None:
+    text = f"{local}@{domain}"
+    assert parse_emails([text]) == [_email_whole(text)]
+
+
+@given(
+    st.text(alphabet="+0123456789 .-()/x#", min_size=1, max_size=24),
+    st.sampled_from(["SE", "DE", "US", "GB", "ID", None]),
+)
+def test_phone_cache_keys_parse_like_the_text_they_stand_for(text: str, region: str | None) -> None:
+    text = text.strip()
+    assert parse_phones([phone_key(text, region)]) == parse_phones(
+        [(text, None if text.startswith("+") else region)]
+    )
+
+
+def test_equal_numbers_typed_differently_share_a_cache_key() -> None:
+    assert phone_key("070-123 45 67", "SE") == phone_key("0701234567", "SE")
+    assert phone_key("+46 70 123 45 67", "SE") == phone_key("+46701234567", "DE")
