@@ -289,6 +289,7 @@ def build_records(
     regions: list[str | None] = []
     email_set: dict[str, None] = {}
     phone_set: dict[PhoneKey, None] = {}
+    row_phones: list[list[tuple[int, str, PhoneKey]]] = []  # kept so pass 2 need not re-key
     for index, row in enumerate(rows):
         row_region = None
         country = _cell(row, country_cols)
@@ -312,13 +313,18 @@ def build_records(
                     part = part.strip()
                     if part:
                         email_set[part] = None
-        for i in phone_cols:
-            cell = row[i]
-            if cell:
-                for part in cell.split(";"):
-                    part = part.strip()
-                    if part:
-                        phone_set[phone_key(part, row_region)] = None
+        if phone_cols:
+            found: list[tuple[int, str, PhoneKey]] = []
+            for i in phone_cols:
+                cell = row[i]
+                if cell:
+                    for part in cell.split(";"):
+                        part = part.strip()
+                        if part:
+                            pkey = phone_key(part, row_region)
+                            phone_set[pkey] = None
+                            found.append((i, part, pkey))
+            row_phones.append(found)
 
     emails = list(email_set)
     phones = list(phone_set)
@@ -414,21 +420,14 @@ def build_records(
                     found_emails.append(email)
 
         found_phones: list[PhoneNumber] = []
-        for i in phone_cols:
-            cell = row[i]
-            if not cell:
+        for i, part, pkey in row_phones[index] if phone_cols else ():
+            parsed = phone_map.get(pkey)
+            if parsed is None:
+                problems.add(header[i], row_number)
                 continue
-            for part in cell.split(";"):
-                part = part.strip()
-                if not part:
-                    continue
-                parsed = phone_map.get(phone_key(part, row_region))
-                if parsed is None:
-                    problems.add(header[i], row_number)
-                    continue
-                phone = PhoneNumber(parsed[0], parsed[1], part)
-                if phone not in found_phones:
-                    found_phones.append(phone)
+            phone = PhoneNumber(parsed[0], parsed[1], part)
+            if phone not in found_phones:
+                found_phones.append(phone)
 
         addresses: tuple[PostalAddress, ...] = ()
         if has_address:
