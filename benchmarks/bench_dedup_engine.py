@@ -25,13 +25,71 @@ from collections.abc import Sequence
 from crmcore import EmailAddress, PersonName, PhoneNumber, PostalAddress
 from crmcore.dedup import MatchRecord, find_duplicates
 
-_GIVEN = (
-    "anna maria johan erik lars karin åsa björn sofia jürgen müller lena lukas felix "
-    "emma noah liam olivia william robert elizabeth james michael sarah thomas jennifer "
-    "budi siti agus dewi putri rizky wahyu andi sri ahmad nur indah joko yusuf ayu "
-    "pierre marie jean camille louis chloé hugo léa jan pieter sanne daan eva bram "
-    "katherine christopher alexander margaret stephen nicholas patricia richard"
-).split()
+_GIVEN = [
+    "anna",
+    "maria",
+    "johan",
+    "erik",
+    "lars",
+    "karin",
+    "åsa",
+    "björn",
+    "sofia",
+    "jürgen",
+    "müller",
+    "lena",
+    "lukas",
+    "felix",
+    "emma",
+    "noah",
+    "liam",
+    "olivia",
+    "william",
+    "robert",
+    "elizabeth",
+    "james",
+    "michael",
+    "sarah",
+    "thomas",
+    "jennifer",
+    "budi",
+    "siti",
+    "agus",
+    "dewi",
+    "putri",
+    "rizky",
+    "wahyu",
+    "andi",
+    "sri",
+    "ahmad",
+    "nur",
+    "indah",
+    "joko",
+    "yusuf",
+    "ayu",
+    "pierre",
+    "marie",
+    "jean",
+    "camille",
+    "louis",
+    "chloé",
+    "hugo",
+    "léa",
+    "jan",
+    "pieter",
+    "sanne",
+    "daan",
+    "eva",
+    "bram",
+    "katherine",
+    "christopher",
+    "alexander",
+    "margaret",
+    "stephen",
+    "nicholas",
+    "patricia",
+    "richard",
+]
 _NICK = {
     "william": "bill",
     "robert": "bob",
@@ -48,16 +106,53 @@ _NICK = {
     "richard": "rick",
     "thomas": "tom",
 }
-_SYLLABLES = (
-    "ka ri na so to mi be ran der berg son man lin ström gren dah wi jaya sa pu tra ko".split()
-)
-_CITIES = "Stockholm Göteborg Malmö Berlin München Hamburg Jakarta Surabaya Bandung Paris Lyon Amsterdam Utrecht London Leeds".split()  # noqa: E501
+_SYLLABLES = [
+    "ka",
+    "ri",
+    "na",
+    "so",
+    "to",
+    "mi",
+    "be",
+    "ran",
+    "der",
+    "berg",
+    "son",
+    "man",
+    "lin",
+    "ström",
+    "gren",
+    "dah",
+    "wi",
+    "jaya",
+    "sa",
+    "pu",
+    "tra",
+    "ko",
+]
+_CITIES = [
+    "Stockholm",
+    "Göteborg",
+    "Malmö",
+    "Berlin",
+    "München",
+    "Hamburg",
+    "Jakarta",
+    "Surabaya",
+    "Bandung",
+    "Paris",
+    "Lyon",
+    "Amsterdam",
+    "Utrecht",
+    "London",
+    "Leeds",
+]
 _REGIONS = ("SE", "DE", "ID", "FR", "NL", "GB")
 _FREE = ("gmail.com", "yahoo.com", "outlook.com", "gmx.de", "yahoo.co.id")
 
 
 def _surnames(rng: random.Random, count: int) -> list[str]:
-    out = set()
+    out: set[str] = set()
     while len(out) < count:
         parts = rng.randint(2, 3)
         out.add("".join(rng.choice(_SYLLABLES) for _ in range(parts)).capitalize())

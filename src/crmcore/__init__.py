@@ -20,6 +20,7 @@ from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
 from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
+from crmcore.storage import InMemoryStore, SQLiteStore, open_store
 from crmcore.values import (
     ContactLabel,
     CustomFields,
@@ -48,6 +49,7 @@ __all__ = [
     "DuplicateRecord",
     "EmailAddress",
     "ExternalIds",
+    "InMemoryStore",
     "Interaction",
     "InteractionId",
     "InvalidTransition",
@@ -67,12 +69,14 @@ __all__ = [
     "PhoneNumber",
     "PostalAddress",
     "RecordId",
+    "SQLiteStore",
     "StorageError",
     "ValidationError",
     "VersionConflict",
     "from_dict",
     "from_json",
     "make_converter",
+    "open_store",
     "to_dict",
     "to_json",
 ]
