@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
 import re
 import subprocess
 import sys
@@ -275,3 +276,24 @@ def test_threshold_trades_recall_for_precision(
         header, rows = read_csv(out)
         predicted[threshold] = len({r[header.index("cluster_id")] for r in rows})
     assert predicted["0.5"] < predicted["0.999999"]
+
+
+def test_progress_goes_to_stderr_on_a_terminal(contacts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "crmcore.cli", "dedupe", str(contacts), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "FORCE_COLOR": "1", "TERM": "xterm"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    assert "Parsing contacts" in done.stderr
+    assert "Matching" in done.stderr
+
+
+def test_importing_crmcore_does_not_import_rich() -> None:
+    code = "import sys, crmcore, crmcore.dedup, crmcore.cli; print('rich' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

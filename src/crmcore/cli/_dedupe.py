@@ -54,6 +54,7 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self._bar: Any = None
         self._task: Any = None
+        self._drawn = 0.0
         if enabled:
             from rich.console import Console
             from rich.progress import (
@@ -91,18 +92,26 @@ class _Progress:
             self._bar.update(self._task, total=total)
             self._bar.refresh()
 
+    def _refresh(self) -> None:
+        # Redrawing costs far more than counting: at most ten frames a second.
+        now = time.monotonic()
+        if now - self._drawn >= 0.1:
+            self._drawn = now
+            self._bar.refresh()
+
     def advance(self, amount: int) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.advance(self._task, amount)
-            self._bar.refresh()
+            self._refresh()
 
     def update(self, done: int, total: int | None) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=done, total=total)
-            self._bar.refresh()
+            self._refresh()
 
     def stop(self) -> None:
         if self._bar is not None:
+            self._bar.refresh()
             self._bar.stop()
             self._bar = None
 
