@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import os
 import resource
 import subprocess
 import sys
@@ -113,6 +114,7 @@ class Timing:
 
     wall: float
     cpu: float
+    load: float  # the 1-minute load average when the run ended: other work on the machine
 
 
 def _children_cpu() -> float:
@@ -123,8 +125,8 @@ def _children_cpu() -> float:
 def run_cli(input_csv: Path, output_csv: Path, extra: Sequence[str] = ()) -> Timing:
     """Run ``crmcore dedupe`` in a fresh process and time it.
 
-    CPU time is reported too: on a machine shared with other work, wall time
-    varies with the load, CPU time much less.
+    CPU time (of the command and its workers) and the load average are reported
+    too: on a machine shared with other work, wall time follows the load.
     """
     command = [
         sys.executable,
@@ -143,7 +145,7 @@ def run_cli(input_csv: Path, output_csv: Path, extra: Sequence[str] = ()) -> Tim
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"crmcore dedupe failed ({done.returncode}): {done.stderr.strip()}")
-    return Timing(elapsed, _children_cpu() - cpu)
+    return Timing(elapsed, _children_cpu() - cpu, os.getloadavg()[0])
 
 
 def read_column(path: Path, column: str) -> list[str]:
@@ -194,7 +196,7 @@ def report(name: str, quality: Quality, completeness: float, timing: Timing) -> 
         f"{name:<16} P {quality.precision:.4f}  R {quality.recall:.4f}  F1 {quality.f1:.4f}  "
         f"pairs-completeness {completeness:.4f}  true pairs {quality.true_pairs:>6}  "
         f"predicted {quality.predicted_pairs:>6}  wall {timing.wall:6.2f} s  "
-        f"cpu {timing.cpu:6.2f} s",
+        f"cpu {timing.cpu:6.2f} s  load {timing.load:.1f}",
         flush=True,
     )
 
