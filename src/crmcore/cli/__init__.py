@@ -25,7 +25,7 @@ _DESCRIPTION = "crmcore: the domain core of a CRM, from the command line."
 _DEDUPE_DESCRIPTION = """\
 Find the rows of a CSV file that are the same person or organisation.
 
-Every input row is written to OUTPUT, in input order, with all its columns and two more:
+Every input row is written to OUT.csv, in input order, with all its columns and two more:
 cluster_id (equal for rows judged to be one entity; a row alone keeps its own) and
 match_confidence (how strongly the row is tied to its cluster, 0 to 1; blank when alone).
 Cells that cannot be read (an email that is no address, a phone without a region, ...)
@@ -88,7 +88,11 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``crmcore`` argument parser, with one sub-command per job."""
-    parser = _Parser(prog="crmcore", description=_DESCRIPTION)
+    parser = _Parser(
+        prog="crmcore",
+        description=_DESCRIPTION,
+        epilog="Run 'crmcore COMMAND --help' for a command's options and examples.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     dedupe = commands.add_parser(
         "dedupe",
