@@ -24,13 +24,63 @@ from crmcore import Customer, EmailAddress, PersonName, PhoneNumber
 from crmcore.dedup import blocking_keys, check_duplicates
 from crmcore.storage import SQLiteStore
 
-_GIVEN = (
-    "Anna Karl Eva Olof Maja Nils Ida Sven Robert William Elizabeth James Maria Jan Pieter "
-    "Budi Siti Agus Dewi Putri Jürgen Lena Lukas Felix Emma Noah Liam Olivia Sofia Erik"
-).split()
-_SYLLABLES = (
-    "ka ri na so to mi be ran der berg son man lin ström gren dah wi ja ya sa pu tra ko".split()
-)  # noqa: E501
+_GIVEN = [
+    "Anna",
+    "Karl",
+    "Eva",
+    "Olof",
+    "Maja",
+    "Nils",
+    "Ida",
+    "Sven",
+    "Robert",
+    "William",
+    "Elizabeth",
+    "James",
+    "Maria",
+    "Jan",
+    "Pieter",
+    "Budi",
+    "Siti",
+    "Agus",
+    "Dewi",
+    "Putri",
+    "Jürgen",
+    "Lena",
+    "Lukas",
+    "Felix",
+    "Emma",
+    "Noah",
+    "Liam",
+    "Olivia",
+    "Sofia",
+    "Erik",
+]
+_SYLLABLES = [
+    "ka",
+    "ri",
+    "na",
+    "so",
+    "to",
+    "mi",
+    "be",
+    "ran",
+    "der",
+    "berg",
+    "son",
+    "man",
+    "lin",
+    "ström",
+    "gren",
+    "dah",
+    "wi",
+    "ja",
+    "ya",
+    "sa",
+    "pu",
+    "tra",
+    "ko",
+]
 
 
 def _family(rng: random.Random) -> str:

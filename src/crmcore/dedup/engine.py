@@ -76,6 +76,13 @@ def _compatible(a: RecordType, b: RecordType) -> bool:
     return {a, b} != {RecordType.PERSON, RecordType.ORGANIZATION}
 
 
+class _Counts(dict[str, int]):
+    """How many records carry each blocking key; one for keys not listed."""
+
+    def __missing__(self, key: str) -> int:
+        return 1
+
+
 class _Scorer:
     """Per-record prepared features and the pair-scoring hot loop."""
 
@@ -151,7 +158,9 @@ class _Scorer:
                         total += ev.weight
         frequency = self.frequency
         conflict_weight = self.rules.conflict_weight
-        for index, weigh, features, rest, kind in self.plan(self.masks[i] & self.masks[j]):
+        mask = self.masks[i] & self.masks[j]
+        plan = self._plans.get(mask) or self.plan(mask)
+        for index, weigh, features, rest, kind in plan:
             score, weight, method = weigh(features[i], features[j], frequency)
             parts.append((index, score, weight, method))
             if kind == 1:
@@ -560,7 +569,9 @@ def _candidates(
                     index[key] = [i]
                 elif bucket[-1] != i:
                     bucket.append(i)
-    scorer.frequency = lambda key: len(index.get(key, ()))
+    # Only keys on more than two records change a weight (term frequency).
+    counts = _Counts({key: len(bucket) for key, bucket in index.items() if len(bucket) > 2})
+    scorer.frequency = counts.__getitem__
 
     candidates: set[int] = set()
     oversized = 0

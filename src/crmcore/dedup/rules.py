@@ -279,7 +279,7 @@ class _Name:
     family: str
     groups: frozenset[str]
     key: str
-    sound_key: str
+    sound_keys: tuple[str, str]
 
 
 # Weights of (given level, family level); levels: 0 differ, 1 close or initial,
@@ -352,16 +352,22 @@ class PersonNameRule(FieldRule[_Name]):
             return None
         groups = self.nicknames.canonical(given) if given else frozenset()
         if not (given and family):
-            return _Name(given, family, groups, "", "")
-        exact = "|".join(sorted((min(groups), family)))
-        sound = "|".join(sorted((phonetic_key(given), phonetic_key(family_words[-1]))))
-        return _Name(given, family, groups, f"{self.name}:{exact}", f"{self.name}~{sound}")
+            return _Name(given, family, groups, "", ("", ""))
+        canon = min(groups)
+        exact = "|".join(sorted((canon, family)))
+        # One part exact, the other by sound: a typo in either name still meets,
+        # while blocks stay as small as those of exact names.
+        sounds = (
+            f"{self.name}~{canon}|{phonetic_key(family_words[-1])}",
+            f"{self.name}~{phonetic_key(given)}|{family}",
+        )
+        return _Name(given, family, groups, f"{self.name}:{exact}", sounds)
 
     def keys(self, features: _Name) -> Iterable[str]:
-        """The nickname-resolved name and its phonetic code, both order-free."""
+        """The nickname-resolved name (order-free), and each part exact with the other's sound."""
         if not features.key:
             return ()
-        return (features.key, features.sound_key)
+        return (features.key, *features.sound_keys)
 
     def _given_level(self, a: str, b: str, ga: frozenset[str], gb: frozenset[str]) -> int:
         if a == b or not ga.isdisjoint(gb):
