@@ -27,6 +27,7 @@ __all__ = [
     "CustomerUpdated",
     "DomainEvent",
     "EventDispatcher",
+    "EventRecorder",
     "InteractionLogged",
     "LeadConverted",
     "LeadStatusChanged",

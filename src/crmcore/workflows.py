@@ -175,7 +175,7 @@ def _matching_customer(store: Any, lead: Lead) -> Customer | None:
 
     best: Customer | None = None
     best_score = -1.0
-    for match in check_duplicates(lead, store):
+    for match in check_duplicates(lead, store, include_leads=False):
         if match.decision is not Decision.MATCH or not is_customer_id(match.record_id):
             continue
         if match.score > best_score:
