@@ -16,9 +16,22 @@ from crmcore.errors import (
     ValidationError,
     VersionConflict,
 )
+from crmcore.events import EventDispatcher
 from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.merge import (
+    MergePlan,
+    MergePolicy,
+    MergeRecord,
+    MergeResult,
+    Survivorship,
+    UnmergeConflict,
+    merge,
+    merge_duplicates,
+    plan_merge,
+    unmerge,
+)
 from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
 from crmcore.values import (
     ContactLabel,
@@ -31,6 +44,7 @@ from crmcore.values import (
     PhoneNumber,
     PostalAddress,
 )
+from crmcore.workflows import ConversionResult, TimelineEntry, TimelinePage, convert_lead, timeline
 
 __all__ = [
     "Channel",
@@ -39,6 +53,7 @@ __all__ = [
     "ContactEmail",
     "ContactLabel",
     "ContactPhone",
+    "ConversionResult",
     "CrmError",
     "CustomFields",
     "Customer",
@@ -47,6 +62,7 @@ __all__ = [
     "Direction",
     "DuplicateRecord",
     "EmailAddress",
+    "EventDispatcher",
     "ExternalIds",
     "Interaction",
     "InteractionId",
@@ -58,6 +74,10 @@ __all__ = [
     "LegalBasis",
     "LifecycleStage",
     "MergeId",
+    "MergePlan",
+    "MergePolicy",
+    "MergeRecord",
+    "MergeResult",
     "Money",
     "NotFound",
     "Participant",
@@ -68,13 +88,23 @@ __all__ = [
     "PostalAddress",
     "RecordId",
     "StorageError",
+    "Survivorship",
+    "TimelineEntry",
+    "TimelinePage",
+    "UnmergeConflict",
     "ValidationError",
     "VersionConflict",
+    "convert_lead",
     "from_dict",
     "from_json",
     "make_converter",
+    "merge",
+    "merge_duplicates",
+    "plan_merge",
+    "timeline",
     "to_dict",
     "to_json",
+    "unmerge",
 ]
 
 __version__ = "0.1.0.dev0"

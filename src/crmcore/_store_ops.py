@@ -95,11 +95,11 @@ def interactions_for(store: Any, record_ids: Iterable[str]) -> list[Interaction]
 
 
 def _list_all(repository: Any, field: str, value: str) -> Iterator[Any]:
-    from crmcore.storage import Filter
+    from crmcore.storage import where
 
     cursor = None
     while True:
-        page = repository.list(filters=[Filter.eq(field, value)], limit=PAGE_SIZE, cursor=cursor)
+        page = repository.list(where(field).eq(value), limit=PAGE_SIZE, cursor=cursor)
         yield from page.items
         cursor = page.next_cursor
         if cursor is None:
