@@ -33,6 +33,7 @@ from crmcore.merge import (
     unmerge,
 )
 from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
+from crmcore.storage import InMemoryStore, SQLiteStore, open_store
 from crmcore.values import (
     ContactLabel,
     CustomFields,
@@ -64,6 +65,7 @@ __all__ = [
     "EmailAddress",
     "EventDispatcher",
     "ExternalIds",
+    "InMemoryStore",
     "Interaction",
     "InteractionId",
     "InvalidTransition",
@@ -87,6 +89,7 @@ __all__ = [
     "PhoneNumber",
     "PostalAddress",
     "RecordId",
+    "SQLiteStore",
     "StorageError",
     "Survivorship",
     "TimelineEntry",
@@ -100,6 +103,7 @@ __all__ = [
     "make_converter",
     "merge",
     "merge_duplicates",
+    "open_store",
     "plan_merge",
     "timeline",
     "to_dict",

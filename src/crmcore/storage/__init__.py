@@ -1,0 +1,96 @@
+"""Storage: protocols, the in-memory reference store, SQLite, and ``open_store(url)``.
+
+Apps own their databases: a store is anything implementing :class:`Store`
+(three repositories and a transaction). crmcore ships :class:`InMemoryStore`
+(the reference semantics) and :class:`SQLiteStore` (the embedded default);
+third parties register more under the entry-point group ``crmcore.stores``.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any, Final
+
+from crmcore.errors import StorageError, ValidationError
+from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.memory import InMemoryStore
+from crmcore.storage.protocols import (
+    CustomerRepository,
+    Field,
+    Filter,
+    InteractionRepository,
+    LeadRepository,
+    Op,
+    Page,
+    RecordRepository,
+    Store,
+    where,
+)
+from crmcore.storage.sqlite import SQLiteStore
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "CustomerRepository",
+    "Field",
+    "Filter",
+    "InMemoryStore",
+    "InteractionRepository",
+    "KeyFunction",
+    "LeadRepository",
+    "Op",
+    "Page",
+    "RecordRepository",
+    "SQLiteStore",
+    "Store",
+    "default_keys",
+    "open_store",
+    "where",
+]
+
+ENTRY_POINT_GROUP: Final = "crmcore.stores"
+"""Third-party stores register a factory ``(url, **options) -> Store`` under this group,
+named after their URL scheme."""
+
+_MAX_URL_LENGTH = 4_096
+
+
+def open_store(url: str, **options: Any) -> Store:
+    """Open the store a URL names.
+
+    - ``"memory://"``: a new, empty :class:`InMemoryStore`;
+    - ``"sqlite:///relative/path.db"``, ``"sqlite:////absolute/path.db"`` or
+      ``"sqlite:///:memory:"``: a :class:`SQLiteStore`;
+    - ``"<scheme>://..."``: the factory a third party registered under the
+      entry-point group ``crmcore.stores`` with the name ``<scheme>``; it is
+      called with the whole URL and ``options``.
+
+    ``options`` (for example ``key_function=``) go to the store's constructor.
+
+    Raises:
+        ValidationError: naming ``url`` when it is malformed or no store is
+            known for its scheme (the URL itself is never repeated: it may
+            hold a password).
+        StorageError: when a third-party factory fails to load.
+    """
+    if not isinstance(url, str) or len(url) > _MAX_URL_LENGTH or "://" not in url:
+        raise ValidationError("url", "must look like scheme://...")
+    scheme, _, rest = url.partition("://")
+    if scheme == "memory":
+        if rest:
+            raise ValidationError("url", "memory:// takes no path")
+        return InMemoryStore(**options)
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise ValidationError("url", "must be sqlite:///relative.db or sqlite:////abs.db")
+        return SQLiteStore(rest[1:], **options)
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == scheme]
+    if not found:
+        raise ValidationError("url", "no store is registered for this scheme")
+    try:
+        factory = found[0].load()
+    except Exception as exc:
+        raise StorageError("the store registered for this scheme failed to load") from exc
+    store = factory(url, **options)
+    if not isinstance(store, Store):
+        raise StorageError("the store registered for this scheme did not return a Store")
+    return store

@@ -1,0 +1,396 @@
+"""What every crmcore store shares: field allow-lists, filter checking, cursors, index rows.
+
+Both reference stores go through these functions, so a filter means the same
+thing in memory and in SQL: values are normalised once here (enums to their
+value, datetimes to integer microseconds since the epoch, dates to ISO text)
+and the stores compare the normalised forms.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from crmcore.customers import Customer, CustomerKind, LifecycleStage
+from crmcore.errors import ValidationError
+from crmcore.interactions import Interaction
+from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.storage.keys import KeyFunction
+from crmcore.storage.protocols import Filter, Op
+from crmcore.values import normalize_tags
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO: Final = timedelta(microseconds=1)
+MAX_LIMIT: Final = 10_000
+MAX_TEXT: Final = 1_000
+SORT_FIELDS: Final = ("id", "created_at", "updated_at")
+
+# Namespaces of the lookup index: one table (or dict) answers every lookup.
+NS_EMAIL: Final = "e"
+NS_PHONE: Final = "p"
+NS_IDENTIFIER: Final = "i"
+NS_TAG: Final = "t"
+NS_KEY: Final = "k"
+IDENTIFIER_SEPARATOR: Final = "\x1f"  # cannot occur in a scheme, so never ambiguous
+
+
+def micros(value: datetime) -> int:
+    """Microseconds since the epoch: an exact, sortable integer form of a timestamp."""
+    return (value - EPOCH) // _MICRO
+
+
+class Kind(enum.Enum):
+    """How a field's filter values are checked and normalised."""
+
+    TEXT = "text"
+    INT = "int"
+    DATETIME = "datetime"
+    DATE = "date"
+    ENUM = "enum"
+    TAGS = "tags"
+
+
+@attrs.frozen
+class FieldSpec:
+    """One allow-listed field: what it holds and which operators apply."""
+
+    name: str
+    kind: Kind
+    ops: frozenset[Op]
+    nullable: bool = False
+    enum_type: type[enum.Enum] | None = None
+
+
+def _spec(
+    name: str,
+    kind: Kind,
+    *ops: Op,
+    nullable: bool = False,
+    enum_type: type[enum.Enum] | None = None,
+) -> FieldSpec:
+    return FieldSpec(name, kind, frozenset(ops), nullable, enum_type)
+
+
+_TIMES = (
+    _spec("created_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE),
+    _spec("updated_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE),
+)
+_TEXT_OPS = (Op.EQ, Op.IN, Op.PREFIX)
+
+CUSTOMER_FIELDS: Final[Mapping[str, FieldSpec]] = {
+    f.name: f
+    for f in (
+        _spec("id", Kind.TEXT, *_TEXT_OPS),
+        _spec("kind", Kind.ENUM, Op.EQ, Op.IN, enum_type=CustomerKind),
+        _spec("stage", Kind.ENUM, Op.EQ, Op.IN, enum_type=LifecycleStage),
+        _spec("owner", Kind.TEXT, *_TEXT_OPS, nullable=True),
+        _spec("organization_id", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+        _spec("merged_into", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+        _spec("birth_date", Kind.DATE, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+        _spec("tags", Kind.TAGS, Op.CONTAINS),
+        *_TIMES,
+    )
+}
+
+LEAD_FIELDS: Final[Mapping[str, FieldSpec]] = {
+    f.name: f
+    for f in (
+        _spec("id", Kind.TEXT, *_TEXT_OPS),
+        _spec("status", Kind.ENUM, Op.EQ, Op.IN, enum_type=LeadStatus),
+        _spec("source", Kind.ENUM, Op.EQ, Op.IN, nullable=True, enum_type=LeadSource),
+        _spec("owner", Kind.TEXT, *_TEXT_OPS, nullable=True),
+        _spec("company", Kind.TEXT, *_TEXT_OPS, nullable=True),
+        _spec("score", Kind.INT, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+        _spec("converted_customer_id", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+        _spec("merged_into", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+        _spec("tags", Kind.TAGS, Op.CONTAINS),
+        *_TIMES,
+    )
+}
+
+Scalar = str | int | None
+
+
+@attrs.frozen
+class Condition:
+    """A checked filter: the value is normalised (a scalar, a tuple, or a (low, high) pair)."""
+
+    field: str
+    op: Op
+    value: Any
+
+
+def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
+    if value is None:
+        if not spec.nullable:
+            raise ValidationError(path, "cannot be null for this field")
+        return None
+    kind = spec.kind
+    if kind is Kind.TEXT or kind is Kind.TAGS:
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise ValidationError(path, f"must be text of at most {MAX_TEXT} characters")
+        return value.casefold() if kind is Kind.TAGS else value
+    if kind is Kind.INT:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationError(path, "must be an integer")
+        return value
+    if kind is Kind.DATETIME:
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ValidationError(path, "must be a timezone-aware datetime")
+        return micros(value)
+    if kind is Kind.DATE:
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise ValidationError(path, "must be a date")
+        return value.isoformat()
+    assert spec.enum_type is not None
+    if isinstance(value, spec.enum_type):
+        return str(value.value)
+    try:
+        return str(spec.enum_type(value).value)
+    except (ValueError, TypeError):
+        raise ValidationError(path, f"must be a {spec.enum_type.__name__}") from None
+
+
+def compile_filters(
+    fields: Mapping[str, FieldSpec], filters: Iterable[object]
+) -> tuple[Condition, ...]:
+    """Check filters against an allow-list and normalise their values.
+
+    Raises:
+        ValidationError: naming ``filters[i]`` (never the value) for an unknown
+            field, an operator the field does not take, or a bad value.
+    """
+    result: list[Condition] = []
+    problems: list[tuple[str, str]] = []
+    for i, item in enumerate(filters):
+        path = f"filters[{i}]"
+        try:
+            result.append(_compile_one(fields, item, path))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return tuple(result)
+
+
+def _compile_one(fields: Mapping[str, FieldSpec], item: object, path: str) -> Condition:
+    if not isinstance(item, Filter):
+        raise ValidationError(path, "must be a Filter (build one with where())")
+    spec = fields.get(item.field) if isinstance(item.field, str) else None
+    if spec is None:
+        raise ValidationError(f"{path}.field", "is not a field that can be filtered on")
+    if item.op not in spec.ops:
+        raise ValidationError(f"{path}.op", f"does not apply to the field {spec.name}")
+    value_path = f"{path}.value"
+    if item.op is Op.IN:
+        if not isinstance(item.value, tuple | list | set | frozenset):
+            raise ValidationError(value_path, "must be a collection of values")
+        if len(item.value) > MAX_LIMIT:
+            raise ValidationError(value_path, f"must hold at most {MAX_LIMIT} values")
+        values = []
+        for j, v in enumerate(item.value):
+            if v is None:
+                raise ValidationError(f"{value_path}[{j}]", "cannot be null (use eq(None))")
+            values.append(_scalar(spec, v, f"{value_path}[{j}]"))
+        return Condition(spec.name, Op.IN, tuple(sorted(set(values), key=repr)))
+    if item.op is Op.RANGE:
+        if not isinstance(item.value, tuple) or len(item.value) != 2:
+            raise ValidationError(value_path, "must be a (low, high) pair")
+        low, high = item.value
+        low_n = None if low is None else _scalar(spec, low, f"{value_path}.low")
+        high_n = None if high is None else _scalar(spec, high, f"{value_path}.high")
+        return Condition(spec.name, Op.RANGE, (low_n, high_n))
+    if item.op is Op.PREFIX:
+        if not isinstance(item.value, str):
+            raise ValidationError(value_path, "must be text")
+        return Condition(spec.name, Op.PREFIX, _scalar(spec, item.value, value_path))
+    if item.op is Op.CONTAINS:
+        if item.value is None:
+            raise ValidationError(value_path, "cannot be null")
+        (tag,) = normalize_tags([item.value], value_path)
+        return Condition(spec.name, Op.CONTAINS, tag)
+    return Condition(spec.name, Op.EQ, _scalar(spec, item.value, value_path))
+
+
+def matches(conditions: Iterable[Condition], row: Mapping[str, Any]) -> bool:
+    """Evaluate checked conditions on an index row (the in-memory reference semantics)."""
+    for c in conditions:
+        value = row[c.field]
+        if c.op is Op.EQ:
+            ok = value == c.value
+        elif c.op is Op.IN:
+            ok = value is not None and value in c.value
+        elif c.op is Op.CONTAINS:
+            ok = c.value in value
+        elif c.op is Op.RANGE:
+            low, high = c.value
+            ok = (
+                value is not None
+                and (low is None or value >= low)
+                and (high is None or value < high)
+            )
+        else:
+            ok = value is not None and value.startswith(c.value)
+        if not ok:
+            return False
+    return True
+
+
+def customer_row(c: Customer) -> dict[str, Any]:
+    """The indexed columns of a customer (``tags`` as a frozenset)."""
+    return {
+        "id": c.id,
+        "kind": c.kind.value,
+        "stage": c.stage.value,
+        "owner": c.owner,
+        "organization_id": c.organization_id,
+        "merged_into": c.merged_into,
+        "birth_date": None if c.birth_date is None else c.birth_date.isoformat(),
+        "created_at": micros(c.created_at),
+        "updated_at": micros(c.updated_at),
+        "tags": c.tags,
+    }
+
+
+def lead_row(lead: Lead) -> dict[str, Any]:
+    """The indexed columns of a lead (``tags`` as a frozenset)."""
+    return {
+        "id": lead.id,
+        "status": lead.status.value,
+        "source": None if lead.source is None else lead.source.value,
+        "owner": lead.owner,
+        "company": lead.company,
+        "score": lead.score,
+        "converted_customer_id": lead.converted_customer_id,
+        "merged_into": lead.merged_into,
+        "created_at": micros(lead.created_at),
+        "updated_at": micros(lead.updated_at),
+        "tags": lead.tags,
+    }
+
+
+def lookup_entries(record: Customer | Lead, key_function: KeyFunction) -> set[tuple[str, str]]:
+    """Every (namespace, key) the lookup index holds for a record."""
+    entries = {(NS_EMAIL, e.address.match_key) for e in record.emails}
+    entries.update((NS_PHONE, p.number.e164) for p in record.phones)
+    if isinstance(record, Customer):
+        entries.update(
+            (NS_IDENTIFIER, f"{scheme}{IDENTIFIER_SEPARATOR}{value}")
+            for scheme, value in record.identifiers.items()
+        )
+    entries.update((NS_TAG, tag) for tag in record.tags)
+    for key in key_function(record):
+        if not isinstance(key, str):
+            raise ValidationError("key_function", "must yield text keys")
+        entries.add((NS_KEY, key))
+    return entries
+
+
+def identifier_key(scheme: object, value: object) -> str:
+    """The lookup key of an identifier (checked: both must be text)."""
+    if not isinstance(scheme, str) or not scheme:
+        raise ValidationError("scheme", "must be non-empty text")
+    if not isinstance(value, str):
+        raise ValidationError("value", "must be text")
+    # Stored identifiers are whitespace-folded (clean_text); fold the query the same way.
+    return f"{scheme}{IDENTIFIER_SEPARATOR}{' '.join(value.split())}"
+
+
+def check_keys(keys: Iterable[str]) -> list[str]:
+    """Blocking keys given to ``find_by_keys``: text, deduplicated."""
+    if isinstance(keys, str):
+        raise ValidationError("keys", "must be a collection of keys, not one string")
+    result = []
+    seen = set()
+    for key in keys:
+        if not isinstance(key, str):
+            raise ValidationError("keys", "must all be text")
+        if key not in seen:
+            seen.add(key)
+            result.append(key)
+    return result
+
+
+def check_limit(limit: object, *, optional: bool = False, field: str = "limit") -> int | None:
+    """A page size: 1 to MAX_LIMIT (``None`` allowed when ``optional``)."""
+    if limit is None and optional:
+        return None
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(field, f"must be an integer from 1 to {MAX_LIMIT}")
+    return limit
+
+
+def check_order(order_by: object, descending: object) -> tuple[str, bool]:
+    """An ordering: a sortable field and a direction."""
+    if order_by not in SORT_FIELDS:
+        raise ValidationError("order_by", f"must be one of {', '.join(SORT_FIELDS)}")
+    if not isinstance(descending, bool):
+        raise ValidationError("descending", "must be true or false")
+    assert isinstance(order_by, str)
+    return order_by, descending
+
+
+def check_expected_version(value: object) -> int | None:
+    """An ``expected_version`` argument: ``None`` or a positive integer."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValidationError("expected_version", "must be a positive integer")
+    return value
+
+
+def encode_cursor(tag: str, sort_value: str | int, record_id: str) -> str:
+    """An opaque cursor: where the previous page stopped, for one ordering."""
+    raw = json.dumps([tag, sort_value, record_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]:
+    """Read a cursor made by :func:`encode_cursor` for the same ordering ``tag``.
+
+    Raises:
+        ValidationError: naming ``cursor`` when it is malformed or was made
+            for another ordering.
+    """
+    if not isinstance(cursor, str) or len(cursor) > 2_000:
+        raise ValidationError("cursor", "is not a cursor")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        raise ValidationError("cursor", "is not a cursor") from None
+    if (
+        not isinstance(data, list)
+        or len(data) != 3
+        or not isinstance(data[2], str)
+        or isinstance(data[1], bool)
+        or not isinstance(data[1], value_type)
+    ):
+        raise ValidationError("cursor", "is not a cursor")
+    if data[0] != tag:
+        raise ValidationError("cursor", "belongs to another ordering")
+    return data[1], data[2]
+
+
+def order_tag(entity: str, order_by: str, descending: bool) -> str:
+    """What a cursor records about its ordering, so it is refused under another one."""
+    return f"{entity}:{order_by}:{'desc' if descending else 'asc'}"
+
+
+def check_record(record: object, cls: type, field: str = "record") -> None:
+    """Refuse anything but the repository's entity type."""
+    if not isinstance(record, cls):
+        raise ValidationError(field, f"must be a {cls.__name__}")
+
+
+def check_interaction(interaction: object) -> Interaction:
+    """Refuse anything but an Interaction."""
+    check_record(interaction, Interaction, "interaction")
+    assert isinstance(interaction, Interaction)
+    return interaction

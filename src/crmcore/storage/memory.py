@@ -1,0 +1,615 @@
+"""InMemoryStore: the reference semantics of every crmcore store, thread-safe.
+
+Everything lives in dicts guarded by one re-entrant lock; a write (and a whole
+:meth:`InMemoryStore.transaction`) holds the lock, so other threads see either
+none or all of it. Rollback replays an undo log, so transactions nest as
+savepoints. Use it in tests, in small apps, and as the model the contract kit
+compares adapters with.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Generic, Protocol, Self, TypeVar
+
+import attrs
+
+from crmcore._entity import utcnow
+from crmcore.customers import Customer
+from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
+from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId, is_customer_id, is_lead_id
+from crmcore.interactions import Channel, Interaction
+from crmcore.leads import Lead
+from crmcore.storage._common import (
+    CUSTOMER_FIELDS,
+    LEAD_FIELDS,
+    NS_EMAIL,
+    NS_IDENTIFIER,
+    NS_KEY,
+    NS_PHONE,
+    NS_TAG,
+    FieldSpec,
+    check_expected_version,
+    check_interaction,
+    check_keys,
+    check_limit,
+    check_order,
+    check_record,
+    compile_filters,
+    customer_row,
+    decode_cursor,
+    encode_cursor,
+    identifier_key,
+    lead_row,
+    lookup_entries,
+    matches,
+    micros,
+    order_tag,
+)
+from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
+from crmcore.values import EmailAddress, PhoneNumber
+
+__all__ = ["InMemoryStore"]
+
+R = TypeVar("R", bound=Customer | Lead)
+IdT = TypeVar("IdT", bound=str)
+TIMELINE_TAG = "timeline"
+
+
+class _MultiIndex:
+    """key -> ids. One id is kept bare and only collisions get a set: with a million
+    records nearly every key has one id, and a set per key would cost ~200 bytes."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self) -> None:
+        self._data: dict[str, str | set[str]] = {}
+
+    def add(self, key: str, record_id: str) -> None:
+        current = self._data.get(key)
+        if current is None:
+            self._data[key] = record_id
+        elif isinstance(current, str):
+            if current != record_id:
+                self._data[key] = {current, record_id}
+        else:
+            current.add(record_id)
+
+    def discard(self, key: str, record_id: str) -> None:
+        current = self._data.get(key)
+        if current is None:
+            return
+        if isinstance(current, str):
+            if current == record_id:
+                del self._data[key]
+            return
+        current.discard(record_id)
+        if len(current) == 1:
+            self._data[key] = next(iter(current))
+
+    def get(self, key: str) -> Iterable[str]:
+        current = self._data.get(key)
+        if current is None:
+            return ()
+        if isinstance(current, str):
+            return (current,)
+        return tuple(current)
+
+
+class _Undoable(Protocol):
+    def _restore(self, record_id: str, record: Any) -> None: ...
+
+
+class _MemoryRecords(Generic[R, IdT]):
+    """Customers or leads: a dict of records plus the lookup indexes."""
+
+    def __init__(
+        self,
+        store: InMemoryStore,
+        cls: type[R],
+        fields: Mapping[str, FieldSpec],
+        row: Callable[[R], dict[str, Any]],
+        key_function: KeyFunction,
+        entity: str,
+    ) -> None:
+        self._store = store
+        self._cls = cls
+        self._fields = fields
+        self._row = row
+        self._key_function = key_function
+        self._entity = entity
+        self._records: dict[str, R] = {}
+        self._index = {ns: _MultiIndex() for ns in (NS_EMAIL, NS_PHONE, NS_IDENTIFIER, NS_KEY)}
+
+    # ------------------------------------------------------------------ internals
+
+    def _entries(self, record: R) -> Iterator[tuple[str, str]]:
+        for ns, key in lookup_entries(record, self._key_function):
+            if ns != NS_TAG:  # tags are filtered from the rows, not looked up
+                yield ns, key
+
+    def _restore(self, record_id: str, record: Any) -> None:
+        entries = [] if record is None else list(self._entries(record))
+        self._apply(record_id, record, entries)
+
+    def _apply(self, record_id: str, record: R | None, entries: Iterable[tuple[str, str]]) -> None:
+        old = self._records.get(record_id)
+        if old is not None:
+            for ns, key in self._entries(old):
+                self._index[ns].discard(key, record_id)
+        if record is None:
+            self._records.pop(record_id, None)
+        else:
+            self._records[record_id] = record
+            for ns, key in entries:
+                self._index[ns].add(key, record_id)
+
+    def _put(self, record_id: str, record: R | None) -> None:
+        # Compute the new keys before touching anything: a failing key function
+        # must leave the indexes as they were.
+        entries = [] if record is None else list(self._entries(record))
+        self._store._log(self, record_id, self._records.get(record_id))
+        self._apply(record_id, record, entries)
+
+    def _check(self, record: object) -> R:
+        check_record(record, self._cls, self._entity)
+        return record  # type: ignore[return-value]
+
+    def _add(self, record: R, now: datetime) -> R:
+        if record.id in self._records:
+            raise DuplicateRecord(f"a {self._entity} with this id is already stored")
+        stored = attrs.evolve(record, version=1, updated_at=now)
+        self._put(stored.id, stored)
+        return stored
+
+    def _sorted(self, ids: Iterable[str], limit: int | None = None) -> builtins.list[R]:
+        found = sorted(set(ids))
+        if limit is not None:
+            found = found[:limit]
+        return [self._records[i] for i in found]
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, record: R) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.add`."""
+        self._check(record)
+        with self._store._write():
+            return self._add(record, utcnow())
+
+    def add_many(self, records: Iterable[R]) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.add_many`."""
+        batch = [self._check(r) for r in records]
+        with self._store._write():
+            now = utcnow()
+            return [self._add(r, now) for r in batch]
+
+    def update(self, record: R) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.update`."""
+        self._check(record)
+        with self._store._write():
+            current = self._records.get(record.id)
+            if current is None:
+                raise NotFound(f"no {self._entity} with this id is stored")
+            if current.version != record.version:
+                raise VersionConflict(
+                    f"the {self._entity} changed since this copy was read",
+                    expected=record.version,
+                    actual=current.version,
+                )
+            stored = attrs.evolve(record, version=current.version + 1, updated_at=utcnow())
+            self._put(stored.id, stored)
+            return stored
+
+    def delete(self, record_id: IdT, *, expected_version: int | None = None) -> None:
+        """See :meth:`crmcore.storage.RecordRepository.delete`."""
+        expected = check_expected_version(expected_version)
+        with self._store._write():
+            current = self._records.get(record_id) if isinstance(record_id, str) else None
+            if current is None:
+                raise NotFound(f"no {self._entity} with this id is stored")
+            if expected is not None and current.version != expected:
+                raise VersionConflict(
+                    f"the {self._entity} changed since this copy was read",
+                    expected=expected,
+                    actual=current.version,
+                )
+            self._put(record_id, None)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, record_id: IdT) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.get`."""
+        with self._store._read():
+            found = self._records.get(record_id) if isinstance(record_id, str) else None
+        if found is None:
+            raise NotFound(f"no {self._entity} with this id is stored")
+        return found
+
+    def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
+        """See :meth:`crmcore.storage.RecordRepository.get_many`."""
+        wanted = list(record_ids)
+        with self._store._read():
+            result: dict[IdT, R] = {}
+            for record_id in wanted:
+                found = self._records.get(record_id) if isinstance(record_id, str) else None
+                if found is not None:
+                    result[record_id] = found
+            return result
+
+    def count(self, *filters: Filter) -> int:
+        """See :meth:`crmcore.storage.RecordRepository.count`."""
+        conditions = compile_filters(self._fields, filters)
+        with self._store._read():
+            return sum(1 for r in self._records.values() if matches(conditions, self._row(r)))
+
+    def list(
+        self,
+        *filters: Filter,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[R]:
+        """See :meth:`crmcore.storage.RecordRepository.list`."""
+        conditions = compile_filters(self._fields, filters)
+        order, desc = check_order(order_by, descending)
+        size = check_limit(limit)
+        assert size is not None
+        tag = order_tag(self._entity, order, desc)
+        after = None
+        if cursor is not None:
+            after = decode_cursor(cursor, tag, str if order == "id" else int)
+        with self._store._read():
+            rows = []
+            for record in self._records.values():
+                row = self._row(record)
+                if matches(conditions, row):
+                    rows.append((row[order], record.id, record))
+        if after is not None:
+            if desc:
+                rows = [r for r in rows if (r[0], r[1]) < after]
+            else:
+                rows = [r for r in rows if (r[0], r[1]) > after]
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=desc)
+        page = rows[:size]
+        next_cursor = None
+        if len(rows) > size:
+            next_cursor = encode_cursor(tag, page[-1][0], page[-1][1])
+        return Page(tuple(r[2] for r in page), next_cursor)
+
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
+        """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
+        size = check_limit(batch_size, field="batch_size")
+        assert size is not None
+        cursor = None
+        while True:
+            page = self.list(limit=size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def _lookup(self, ns: str, key: str) -> builtins.list[R]:
+        with self._store._read():
+            return self._sorted(self._index[ns].get(key))
+
+    def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_email`."""
+        return self._lookup(NS_EMAIL, EmailAddress.parse(email, field="email").match_key)
+
+    def find_by_phone(
+        self, phone: PhoneNumber | str, region: str | None = None
+    ) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_phone`."""
+        return self._lookup(NS_PHONE, PhoneNumber.parse(phone, region, field="phone").e164)
+
+    def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
+        return self._lookup(NS_IDENTIFIER, identifier_key(scheme, value))
+
+    def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
+        wanted = check_keys(keys)
+        size = check_limit(limit, optional=True)
+        with self._store._read():
+            index = self._index[NS_KEY]
+            ids = {i for key in wanted for i in index.get(key)}
+            return self._sorted(ids, size)
+
+
+class _MemoryInteractions:
+    """Interactions, indexed by participant and by external id."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._records: dict[str, Interaction] = {}
+        self._external: dict[str, str] = {}
+        self._by_record = _MultiIndex()
+
+    def _restore(self, record_id: str, record: Any) -> None:
+        old = self._records.pop(record_id, None)
+        if old is not None:
+            if old.external_id is not None:
+                self._external.pop(old.external_id, None)
+            for rid in old.record_ids:
+                self._by_record.discard(rid, record_id)
+        if record is not None:
+            self._records[record_id] = record
+            if record.external_id is not None:
+                self._external[record.external_id] = record_id
+            for rid in record.record_ids:
+                self._by_record.add(rid, record_id)
+
+    def _put(self, record_id: str, record: Interaction | None) -> None:
+        self._store._log(self, record_id, self._records.get(record_id))
+        self._restore(record_id, record)
+
+    def _add(self, interaction: Interaction, now: datetime) -> Interaction:
+        if interaction.external_id is not None:
+            existing = self._external.get(interaction.external_id)
+            if existing is not None:
+                return self._records[existing]
+        if interaction.id in self._records:
+            raise DuplicateRecord("an interaction with this id is already stored")
+        stored = attrs.evolve(interaction, version=1, updated_at=now)
+        self._put(stored.id, stored)
+        return stored
+
+    def add(self, interaction: Interaction) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.add`."""
+        check_interaction(interaction)
+        with self._store._write():
+            return self._add(interaction, utcnow())
+
+    def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
+        batch = [check_interaction(i) for i in interactions]
+        with self._store._write():
+            now = utcnow()
+            return [self._add(i, now) for i in batch]
+
+    def get(self, interaction_id: InteractionId) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.get`."""
+        with self._store._read():
+            found = self._records.get(interaction_id) if isinstance(interaction_id, str) else None
+        if found is None:
+            raise NotFound("no interaction with this id is stored")
+        return found
+
+    def get_many(
+        self, interaction_ids: Iterable[InteractionId]
+    ) -> dict[InteractionId, Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
+        wanted = list(interaction_ids)
+        with self._store._read():
+            result: dict[InteractionId, Interaction] = {}
+            for i in wanted:
+                found = self._records.get(i) if isinstance(i, str) else None
+                if found is not None:
+                    result[i] = found
+            return result
+
+    def update(self, interaction: Interaction) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.update`."""
+        check_interaction(interaction)
+        with self._store._write():
+            current = self._records.get(interaction.id)
+            if current is None:
+                raise NotFound("no interaction with this id is stored")
+            if current.version != interaction.version:
+                raise VersionConflict(
+                    "the interaction changed since this copy was read",
+                    expected=interaction.version,
+                    actual=current.version,
+                )
+            ext = interaction.external_id
+            if ext is not None and self._external.get(ext, interaction.id) != interaction.id:
+                raise DuplicateRecord("another interaction has this external id")
+            stored = attrs.evolve(interaction, version=current.version + 1, updated_at=utcnow())
+            self._put(stored.id, stored)
+            return stored
+
+    def delete(self, interaction_id: InteractionId, *, expected_version: int | None = None) -> None:
+        """See :meth:`crmcore.storage.InteractionRepository.delete`."""
+        expected = check_expected_version(expected_version)
+        with self._store._write():
+            current = self._records.get(interaction_id) if isinstance(interaction_id, str) else None
+            if current is None:
+                raise NotFound("no interaction with this id is stored")
+            if expected is not None and current.version != expected:
+                raise VersionConflict(
+                    "the interaction changed since this copy was read",
+                    expected=expected,
+                    actual=current.version,
+                )
+            self._put(interaction_id, None)
+
+    def list_for(
+        self,
+        record_id: RecordId,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        channel: Channel | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.list_for`."""
+        low, high, chan, size, after = check_timeline_args(
+            record_id, since, until, channel, limit, cursor
+        )
+        with self._store._read():
+            rows = []
+            for i in self._by_record.get(record_id):
+                interaction = self._records[i]
+                at = micros(interaction.occurred_at)
+                if low is not None and at < low:
+                    continue
+                if high is not None and at >= high:
+                    continue
+                if chan is not None and interaction.channel is not chan:
+                    continue
+                if after is not None and (at, i) >= after:
+                    continue
+                rows.append((at, i, interaction))
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
+        if size is None or len(rows) <= size:
+            return Page(tuple(r[2] for r in rows), None)
+        page = rows[:size]
+        return Page(
+            tuple(r[2] for r in page), encode_cursor(TIMELINE_TAG, page[-1][0], page[-1][1])
+        )
+
+    def find_by_external_id(self, external_id: str) -> Interaction | None:
+        """See :meth:`crmcore.storage.InteractionRepository.find_by_external_id`."""
+        if not isinstance(external_id, str):
+            raise ValidationError("external_id", "must be text")
+        with self._store._read():
+            found = self._external.get(external_id)
+            return None if found is None else self._records[found]
+
+
+def check_timeline_args(
+    record_id: object,
+    since: object,
+    until: object,
+    channel: object,
+    limit: object,
+    cursor: object,
+) -> tuple[int | None, int | None, Channel | None, int | None, tuple[int, str] | None]:
+    """Check ``list_for``'s arguments; times become microseconds since the epoch."""
+    if not (is_customer_id(record_id) or is_lead_id(record_id)):
+        raise ValidationError("record_id", "must be a customer or lead id")
+    bounds: list[int | None] = []
+    for name, value in (("since", since), ("until", until)):
+        if value is None:
+            bounds.append(None)
+        elif isinstance(value, datetime) and value.utcoffset() is not None:
+            bounds.append(micros(value))
+        else:
+            raise ValidationError(name, "must be a timezone-aware datetime")
+    if channel is not None and not isinstance(channel, Channel):
+        raise ValidationError("channel", "must be a Channel")
+    size = check_limit(limit, optional=True)
+    after = None
+    if cursor is not None:
+        after = decode_cursor(cursor, TIMELINE_TAG, int)
+    return bounds[0], bounds[1], channel, size, after
+
+
+class InMemoryStore:
+    """A store in this process's memory: the reference semantics, thread-safe.
+
+    Args:
+        key_function: computes a record's blocking keys for
+            :meth:`~crmcore.storage.RecordRepository.find_by_keys`;
+            :func:`~crmcore.storage.default_keys` when ``None``.
+
+    Example:
+        >>> from crmcore import Customer
+        >>> store = InMemoryStore()
+        >>> stored = store.customers.add(Customer.create(name="Ada Lovelace"))
+        >>> stored.version
+        1
+    """
+
+    def __init__(self, *, key_function: KeyFunction | None = None) -> None:
+        self._lock = threading.RLock()
+        self._undo: list[tuple[_Undoable, str, object]] = []
+        self._depth = 0
+        self._closed = False
+        keys = key_function or default_keys
+        self._customers: _MemoryRecords[Customer, CustomerId] = _MemoryRecords(
+            self, Customer, CUSTOMER_FIELDS, customer_row, keys, "customer"
+        )
+        self._leads: _MemoryRecords[Lead, LeadId] = _MemoryRecords(
+            self, Lead, LEAD_FIELDS, lead_row, keys, "lead"
+        )
+        self._interactions = _MemoryInteractions(self)
+
+    @property
+    def customers(self) -> _MemoryRecords[Customer, CustomerId]:
+        """The customers."""
+        return self._customers
+
+    @property
+    def leads(self) -> _MemoryRecords[Lead, LeadId]:
+        """The leads."""
+        return self._leads
+
+    @property
+    def interactions(self) -> _MemoryInteractions:
+        """The interactions."""
+        return self._interactions
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("the store is closed")
+
+    @contextmanager
+    def _read(self) -> Iterator[None]:
+        with self._lock:
+            self._check_open()
+            yield
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self._lock:
+            self._check_open()
+            mark = len(self._undo)
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._rollback_to(mark)
+                raise
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._undo.clear()
+
+    def _log(self, table: _Undoable, record_id: str, previous: object) -> None:
+        self._undo.append((table, record_id, previous))
+
+    def _rollback_to(self, mark: int) -> None:
+        while len(self._undo) > mark:
+            table, record_id, previous = self._undo.pop()
+            table._restore(record_id, previous)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All-or-nothing: an exception rolls back every write made inside.
+
+        Other threads wait until the transaction ends. Transactions nest (an
+        inner one that fails is undone alone if the exception is caught).
+        """
+        with self._write():
+            yield
+
+    def close(self) -> None:
+        """Drop everything; the store refuses further use."""
+        with self._lock:
+            self._closed = True
+            self._customers._records.clear()
+            self._leads._records.clear()
+            self._interactions._records.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "InMemoryStore()"

@@ -1,0 +1,332 @@
+"""The storage contracts: small protocols any backend can implement.
+
+A :class:`Store` holds three repositories (customers, leads, interactions) and
+a :meth:`Store.transaction` context manager. Queries are built from typed
+:class:`Filter` objects (never strings of SQL), over an allow-list of fields per
+entity, and paginated with opaque cursors (:class:`Page`).
+
+The reference semantics are :class:`crmcore.storage.InMemoryStore`'s; the
+contract kit (:class:`crmcore.testing.StorageContract`) checks an adapter
+against them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
+
+import attrs
+
+from crmcore.customers import Customer
+from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId
+from crmcore.interactions import Channel, Interaction
+from crmcore.leads import Lead
+from crmcore.values import EmailAddress, PhoneNumber
+
+__all__ = [
+    "CustomerRepository",
+    "Field",
+    "Filter",
+    "InteractionRepository",
+    "LeadRepository",
+    "Op",
+    "Page",
+    "RecordRepository",
+    "Store",
+    "where",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+IdT = TypeVar("IdT", bound=str)
+
+DEFAULT_PAGE_SIZE = 100
+"""The page size of ``list()`` when no ``limit`` is given."""
+
+
+class Op(enum.Enum):
+    """A filter operator."""
+
+    EQ = "eq"
+    """Equal to the value; ``None`` matches an empty (null) field."""
+    IN = "in"
+    """Equal to one of the values (a non-empty or empty collection; ``None`` not allowed)."""
+    CONTAINS = "contains"
+    """A collection field (``tags``) holds the value."""
+    RANGE = "range"
+    """``low <= field < high``; either bound may be ``None`` (open). Null fields never match."""
+    PREFIX = "prefix"
+    """A text field starts with the value (case-sensitive). Null fields never match."""
+
+
+@attrs.frozen
+class Filter:
+    """One condition of a query: ``field`` ``op`` ``value``.
+
+    Build filters with :func:`where` (``where("stage").eq(LifecycleStage.LEAD)``).
+    Which fields and operators a repository accepts is listed in
+    ``docs/storage.md``; anything else raises :class:`~crmcore.ValidationError`
+    naming ``filters[i]``.
+    """
+
+    field: str
+    op: Op
+    value: object = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Field:
+    """A field name waiting for its operator: what :func:`where` returns."""
+
+    name: str
+
+    def eq(self, value: object) -> Filter:
+        """Match records whose field equals ``value`` (``None``: the field is empty)."""
+        return Filter(self.name, Op.EQ, value)
+
+    def in_(self, values: Iterable[object]) -> Filter:
+        """Match records whose field equals any of ``values``."""
+        return Filter(self.name, Op.IN, tuple(values))
+
+    def contains(self, value: object) -> Filter:
+        """Match records whose collection field (``tags``) holds ``value``."""
+        return Filter(self.name, Op.CONTAINS, value)
+
+    def range(self, low: object = None, high: object = None) -> Filter:
+        """Match ``low <= field < high``; leave a bound ``None`` to keep that side open."""
+        return Filter(self.name, Op.RANGE, (low, high))
+
+    def prefix(self, text: str) -> Filter:
+        """Match records whose text field starts with ``text`` (case-sensitive)."""
+        return Filter(self.name, Op.PREFIX, text)
+
+
+def where(field: str) -> Field:
+    """Start a filter on ``field``: ``where("tags").contains("vip")``."""
+    return Field(field)
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of results and the cursor of the next page.
+
+    ``next_cursor`` is ``None`` on the last page; otherwise pass it back as
+    ``cursor=`` with the same filters and ordering to read on. Iterating a
+    page iterates its items.
+    """
+
+    items: tuple[T, ...]
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def has_more(self) -> bool:
+        """Whether another page follows."""
+        return self.next_cursor is not None
+
+
+class RecordRepository(Protocol[R, IdT]):
+    """What customer and lead repositories share.
+
+    Every write is compare-and-set on ``version``: ``add`` stores version 1,
+    ``update`` needs the stored version and stores version + 1; both set
+    ``updated_at`` and return the stored copy. Errors are crmcore errors only.
+    """
+
+    def add(self, record: R) -> R:
+        """Store a new record; an id already stored raises :class:`~crmcore.DuplicateRecord`."""
+        ...
+
+    def add_many(self, records: Iterable[R]) -> builtins.list[R]:
+        """Store many new records, all or none; return the stored copies in order."""
+        ...
+
+    def get(self, record_id: IdT) -> R:
+        """Return the stored record or raise :class:`~crmcore.NotFound`."""
+        ...
+
+    def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
+        """Return the stored records among ``record_ids``, keyed by id, in the order asked.
+
+        Ids not stored are left out (no error); repeated ids appear once.
+        """
+        ...
+
+    def update(self, record: R) -> R:
+        """Replace the stored record if its version is ``record.version``.
+
+        Raises :class:`~crmcore.VersionConflict` when the stored version
+        differs (the copy is stale) and :class:`~crmcore.NotFound` when
+        nothing is stored under the id.
+        """
+        ...
+
+    def delete(self, record_id: IdT, *, expected_version: int | None = None) -> None:
+        """Delete a record (``NotFound`` if absent; ``VersionConflict`` if the version differs)."""
+        ...
+
+    def count(self, *filters: Filter) -> int:
+        """Count the records matching every filter."""
+        ...
+
+    def list(
+        self,
+        *filters: Filter,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[R]:
+        """Return one page of the records matching every filter.
+
+        ``order_by`` is ``"id"``, ``"created_at"`` or ``"updated_at"``; ties
+        are broken by id. Pages are keyset-paginated: reading every page
+        returns every record stored throughout exactly once, however many
+        records other writers add meanwhile.
+        """
+        ...
+
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
+        """Yield every record in id order, reading ``batch_size`` at a time."""
+        ...
+
+    def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
+        """The records with this address (compared by match key), in id order."""
+        ...
+
+    def find_by_phone(
+        self, phone: PhoneNumber | str, region: str | None = None
+    ) -> builtins.list[R]:
+        """The records with this number (compared in E.164, extension ignored), in id order."""
+        ...
+
+    def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
+        """The records whose identifier under ``scheme`` is exactly ``value``, in id order."""
+        ...
+
+    def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
+        """The distinct records sharing at least one blocking key with ``keys``, in id order.
+
+        A record's keys are what the store's ``key_function`` returned when
+        the record was last written (see :func:`crmcore.storage.default_keys`).
+        """
+        ...
+
+
+class CustomerRepository(RecordRepository[Customer, CustomerId], Protocol):
+    """The customers of a store."""
+
+
+class LeadRepository(RecordRepository[Lead, LeadId], Protocol):
+    """The leads of a store (leads carry no identifiers: ``find_by_identifier`` finds none)."""
+
+
+class InteractionRepository(Protocol):
+    """The interactions of a store: the timeline of every customer and lead."""
+
+    def add(self, interaction: Interaction) -> Interaction:
+        """Store an interaction (version 1) and return the stored copy.
+
+        When another interaction already has the same ``external_id``, that
+        one is returned and nothing is written: ingesting twice is harmless.
+        An id already stored raises :class:`~crmcore.DuplicateRecord`.
+        """
+        ...
+
+    def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
+        """Store many interactions, all or none, with ``add``'s external-id rule."""
+        ...
+
+    def get(self, interaction_id: InteractionId) -> Interaction:
+        """Return the stored interaction or raise :class:`~crmcore.NotFound`."""
+        ...
+
+    def get_many(
+        self, interaction_ids: Iterable[InteractionId]
+    ) -> dict[InteractionId, Interaction]:
+        """Return the stored interactions among the ids, keyed by id, in the order asked."""
+        ...
+
+    def update(self, interaction: Interaction) -> Interaction:
+        """Compare-and-set replace (used to repoint participants after a merge)."""
+        ...
+
+    def delete(self, interaction_id: InteractionId, *, expected_version: int | None = None) -> None:
+        """Delete an interaction (``NotFound`` if absent)."""
+        ...
+
+    def list_for(
+        self,
+        record_id: RecordId,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        channel: Channel | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Interaction]:
+        """The timeline of a customer or lead, newest first.
+
+        ``since`` is inclusive and ``until`` exclusive (on ``occurred_at``);
+        ``limit=None`` returns every remaining interaction in one page.
+        """
+        ...
+
+    def find_by_external_id(self, external_id: str) -> Interaction | None:
+        """The interaction with this provider id, if any."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A place to keep customers, leads and interactions.
+
+    Use it as a context manager (``with open_store(url) as store:``) or call
+    :meth:`close`. Everything inside :meth:`transaction` is all-or-nothing.
+    """
+
+    @property
+    def customers(self) -> CustomerRepository:
+        """The customers."""
+        ...
+
+    @property
+    def leads(self) -> LeadRepository:
+        """The leads."""
+        ...
+
+    @property
+    def interactions(self) -> InteractionRepository:
+        """The interactions."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group writes: all of them happen, or (on an exception) none.
+
+        Transactions nest: an inner block that fails is rolled back alone
+        (a savepoint) when its exception is caught inside the outer block.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources; the store is unusable afterwards."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
