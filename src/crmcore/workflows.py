@@ -171,7 +171,7 @@ def convert_lead(
 
 
 def _matching_customer(store: Any, lead: Lead) -> Customer | None:
-    from crmcore.dedup import Decision, check_duplicates
+    from crmcore.dedup import Decision, check_duplicates, find_duplicates
 
     best: Customer | None = None
     best_score = -1.0
@@ -181,7 +181,33 @@ def _matching_customer(store: Any, lead: Lead) -> Customer | None:
         if match.score > best_score:
             candidate: Customer = store.customers.resolve(match.record_id)
             best, best_score = candidate, match.score
-    return best
+    if best is not None:
+        return best
+    # find_by_keys only knows the keys the store's key function indexed; the
+    # email and phone indexes every store keeps catch exact contact points
+    # whatever that function is, and the same rules then judge them.
+    found: dict[str, Customer] = {}
+    for email in lead.emails:
+        for customer in store.customers.find_by_email(email.address):
+            found.setdefault(customer.id, customer)
+    for phone in lead.phones:
+        for customer in store.customers.find_by_phone(phone.number):
+            found.setdefault(customer.id, customer)
+    live = {c.id: c for c in (store.customers.resolve(i) for i in found)}
+    if not live:
+        return None
+    cluster = find_duplicates([lead, *live.values()]).cluster_of(lead.id)
+    if cluster is None:
+        return None
+    scores: dict[str, float] = {}
+    for pair in cluster.pairs:
+        if pair.decision is not Decision.MATCH or lead.id not in (pair.a, pair.b):
+            continue
+        other = pair.b if pair.a == lead.id else pair.a
+        scores[other] = max(scores.get(other, 0.0), pair.score)
+    if not scores:
+        return None
+    return live[max(scores, key=lambda i: (scores[i], i))]
 
 
 def _customer_from(lead: Lead, stage: LifecycleStage) -> Customer:

@@ -6,6 +6,7 @@ phones, tags and identifiers the way real duplicates do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import attrs
@@ -113,7 +114,7 @@ def groups(*, min_size: int = 2, max_size: int = 4) -> st.SearchStrategy[list[Cu
     )
 
 
-def interactions_for(record_ids: list[str]) -> st.SearchStrategy[list[Interaction]]:
+def interactions_for(record_ids: Sequence[str]) -> st.SearchStrategy[list[Interaction]]:
     """Interactions each logged against one or two of ``record_ids``."""
 
     @st.composite

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from crmcore import Customer, Interaction, Lead
+from crmcore.dedup import blocking_keys
 from crmcore.storage import InMemoryStore, SQLiteStore
 
 StoreFactory = Callable[[], Any]
@@ -15,6 +16,13 @@ StoreFactory = Callable[[], Any]
 FACTORIES: dict[str, StoreFactory] = {
     "memory": InMemoryStore,
     "sqlite": lambda: SQLiteStore(":memory:"),
+}
+
+WITH_DEDUP_KEYS: dict[str, StoreFactory] = {
+    **FACTORIES,
+    # Stores whose key index holds the dedup rules' blocking keys, so that
+    # check_duplicates finds candidates through find_by_keys.
+    "sqlite-dedup-keys": lambda: SQLiteStore(":memory:", key_function=blocking_keys),
 }
 
 

@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 
 from crmcore import (
     Channel,
+    CrmError,
     Customer,
     CustomerKind,
     Direction,
     Interaction,
     Lead,
     LeadStatus,
-    CrmError,
     NotFound,
     VersionConflict,
     merge,
@@ -205,10 +205,10 @@ def test_unmerge_refuses_a_conflicting_change_unless_forced(make_store: StoreFac
 @STORES
 def test_unmerge_twice_and_out_of_order_are_refused(make_store: StoreFactory) -> None:
     with make_store() as store:
-        a, b, c = (
+        a, b, c = [
             store.customers.add(Customer.create(name=n, emails=[f"{n}@example.com"]))
             for n in ("ada", "bob", "cy")
-        )
+        ]
         first = merge(store, [a.id, b.id], survivor=b.id)
         second = merge(store, [b.id, c.id], survivor=c.id)
         assert store.customers.resolve(a.id).id == c.id
@@ -282,7 +282,7 @@ def test_leads_merged_into_a_customer_are_converted_and_restored(
                     lead_id=prospect.id,
                 )
             )
-        ids = [r.id for r in [*people, *prospects]]
+        ids: list[str] = [p.id for p in people] + [p.id for p in prospects]
         before = dump(store, ids, bookkeeping=False)
         result = merge(store, ids)
         assert isinstance(result.survivor, Customer)

@@ -18,6 +18,7 @@ from crmcore import (
     Interaction,
     Lead,
     LeadStatus,
+    Participant,
     ValidationError,
     convert_lead,
     merge,
@@ -32,13 +33,12 @@ STORES = pytest.mark.parametrize("make_store", list(FACTORIES.values()), ids=lis
 
 
 def _log(store: Any, record_id: str, hours: int, channel: Channel = Channel.EMAIL) -> Interaction:
-    kind = "customer_id" if record_id.startswith("cus_") else "lead_id"
     stored: Interaction = store.interactions.add(
         Interaction.log(
             channel=channel,
             direction=Direction.INBOUND,
             occurred_at=BASE + timedelta(hours=hours),
-            **{kind: record_id},
+            participants=[Participant(record_id)],  # type: ignore[arg-type]
         )
     )
     return stored
