@@ -193,7 +193,7 @@ def _matching_customer(store: Any, lead: Lead) -> Customer | None:
     for phone in lead.phones:
         for customer in store.customers.find_by_phone(phone.number):
             found.setdefault(customer.id, customer)
-    live = {c.id: c for c in (store.customers.resolve(i) for i in found)}
+    live: dict[str, Customer] = {c.id: c for c in (store.customers.resolve(i) for i in found)}
     if not live:
         return None
     cluster = find_duplicates([lead, *live.values()]).cluster_of(lead.id)
