@@ -257,10 +257,10 @@ class _Name:
 # against a match rather than for it.
 _NAME_WEIGHTS: tuple[tuple[float, ...], ...] = (
     # family: 0      1      2      3
-    (-12.0, -8.0, -8.0, -8.0),  # given 0
-    (-7.0, 1.0, 4.0, 5.0),  # given 1
-    (-5.0, 4.0, 8.0, 9.5),  # given 2
-    (-4.0, 5.0, 9.5, 11.0),  # given 3
+    (-10.0, -5.0, -5.0, -5.0),  # given 0
+    (-6.0, 1.0, 4.0, 5.0),  # given 1
+    (-4.0, 4.0, 8.0, 9.5),  # given 2
+    (-3.0, 5.0, 9.5, 11.0),  # given 3
 )
 _GIVEN_ONLY = (-5.0, 0.0, 2.5, 3.5)
 _FAMILY_ONLY = (-5.0, 0.0, 3.5, 4.5)
@@ -480,9 +480,9 @@ class IdentifierRule(FieldRule[Mapping[str, str]]):
 
     name: str = "identifier"
     field: str = "identifiers"
-    agree: float = 14.0
-    one_edit: float = 3.0
-    disagree: float = -6.0
+    agree: float = 20.0
+    one_edit: float = 5.0
+    disagree: float = -5.0
 
     def prepare(self, record: MatchRecord) -> Mapping[str, str] | None:
         """Scheme (folded) to value without spaces, dots, dashes or slashes."""
@@ -508,6 +508,13 @@ class IdentifierRule(FieldRule[Mapping[str, str]]):
                 return 1.0, self.agree, "exact"
             if len(value) >= 5 and Levenshtein.distance(value, other, score_cutoff=1) <= 1:
                 best = (0.8, self.one_edit, "one_edit")
+            elif (
+                len(value) >= 5
+                and len(value) == len(other)
+                and sorted(value) == sorted(other)
+                and sum(x != y for x, y in zip(value, other, strict=True)) == 2
+            ):
+                best = (0.8, self.one_edit, "transposition")
             elif best is None:
                 best = (0.0, self.disagree, "different")
         return best if best is not None else (0.0, 0.0, "incomparable")
@@ -574,7 +581,7 @@ class AddressRule(FieldRule[tuple[_Address, ...]]):
 
     name: str = "address"
     field: str = "addresses"
-    full: float = 7.0
+    full: float = 9.0
     street_only: float = 4.0
     area: float = 1.5
     disagree: float = -2.5
@@ -634,32 +641,45 @@ class AddressRule(FieldRule[tuple[_Address, ...]]):
 
 
 @attrs.define(repr=False)
-class BirthDateRule(FieldRule[date]):
-    """Dates of birth: equal, one typed digit off, day and month swapped, or different."""
+class BirthDateRule(FieldRule[str]):
+    """Dates of birth: equal, a typed digit or two off, day and month swapped, or different.
+
+    A date of birth belongs to one person (relatives and colleagues rarely share
+    one), so agreement is strong evidence and disagreement fairly strong.
+    """
 
     name: str = "birth_date"
     field: str = "birth_date"
-    agree: float = 9.0
-    typo: float = 2.5
-    disagree: float = -7.0
+    agree: float = 12.0
+    typo: float = 4.0
+    near: float = 1.0
+    same_year: float = -2.0
+    disagree: float = -5.0
 
-    def prepare(self, record: MatchRecord) -> date | None:
-        """The date of birth."""
-        return record.birth_date
+    def prepare(self, record: MatchRecord) -> str | None:
+        """The date as ``YYYYMMDD``."""
+        born = record.birth_date
+        return None if born is None else f"{born.year:04d}{born.month:02d}{born.day:02d}"
 
-    def keys(self, features: date) -> Iterable[str]:
-        """No keys: a birth date alone is shared by too many people to block on."""
-        return ()
+    def keys(self, features: str) -> Iterable[str]:
+        """The date itself: selective enough, and it survives any change of name."""
+        return (f"{self.name}:{features}",)
 
-    def weigh(self, a: date, b: date, frequency: Frequency = _no_frequency) -> Weighed:
-        """Equal, near (one digit or swapped day and month), or different."""
+    def weigh(self, a: str, b: str, frequency: Frequency = _no_frequency) -> Weighed:
+        """Equal, one digit off or day and month swapped, two digits off, same year, or not."""
         if a == b:
             return 1.0, self.agree, "exact"
-        if (a.day, a.month, a.year) == (b.month, b.day, b.year):
+        if a[:4] == b[:4] and a[4:6] == b[6:8] and a[6:8] == b[4:6]:
             return 0.8, self.typo, "swapped_day_month"
-        sa, sb = a.strftime("%Y%m%d"), b.strftime("%Y%m%d")
-        if sum(x != y for x, y in zip(sa, sb, strict=True)) == 1:
+        differing = sum(x != y for x, y in zip(a, b, strict=True))
+        if differing == 1:
             return 0.8, self.typo, "one_digit"
+        if differing == 2 and sorted(a) == sorted(b):
+            return 0.7, self.typo, "transposition"
+        if differing == 2:
+            return 0.5, self.near, "two_digits"
+        if a[:4] == b[:4]:
+            return 0.3, self.same_year, "same_year"
         return 0.0, self.disagree, "different"
 
 
@@ -721,10 +741,10 @@ class RuleSet:
     clauses: tuple[Clause, ...] = ()
     match: float = 0.9
     possible: float = 0.5
-    prior: float = -10.0
+    prior: float = -9.0
     max_block_size: int = 100
     window: int = 8
-    cannot_link: float = 0.001
+    cannot_link: float = 0.0001
 
     def __attrs_post_init__(self) -> None:
         _check_probability(self.match, "match")
