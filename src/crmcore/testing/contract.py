@@ -43,6 +43,7 @@ from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.storage.protocols import Filter, Store, where
 from crmcore.testing import _builders as build
+from crmcore.testing.merge_contract import MergeContract
 from crmcore.values import CustomFields
 
 __all__ = ["StorageContract"]
@@ -78,7 +79,7 @@ def _collect(
     raise AssertionError("pagination did not end after 1,000 pages")
 
 
-class StorageContract:
+class StorageContract(MergeContract):
     """The contract of a crmcore store, as pytest tests; subclass it with a ``store`` fixture.
 
     Capability flags (class attributes) say what the adapter claims; checks
