@@ -92,9 +92,6 @@ class MergePolicy:
 
     ``rules`` maps a field name (``"owner"``, ``"notes"``...) to a rule;
     fields not named use the defaults documented in ``docs/merging.md``.
-    ``fill_empty_only`` is read by lead conversion: when true (the default),
-    attaching a lead to an existing customer only fills the customer's empty
-    fields and adds contact points, tags and custom fields it lacks.
     """
 
     rules: Mapping[str, Rule] = attrs.field(factory=_empty_policy_rules)

@@ -122,8 +122,9 @@ BOOKKEEPING = frozenset({"id", "version", "created_at", "updated_at"})
 class UnmergeConflict(CrmError):
     """An unmerge was refused: records changed since the merge in a way it would undo.
 
-    ``record_ids`` and ``fields`` say which (never the values); pass
-    ``force=True`` to :func:`unmerge` to restore anyway.
+    ``record_ids`` and ``fields`` name the records and fields changed since
+    (never the values), ``later_merges`` the merges of the survivor still in
+    effect; pass ``force=True`` to :func:`unmerge` to restore anyway.
     """
 
     def __init__(
@@ -132,10 +133,12 @@ class UnmergeConflict(CrmError):
         *,
         record_ids: Sequence[str] = (),
         fields: Sequence[str] = (),
+        later_merges: Sequence[str] = (),
     ) -> None:
         super().__init__(message)
         self.record_ids = tuple(record_ids)
         self.fields = tuple(fields)
+        self.later_merges = tuple(later_merges)
 
 
 # --------------------------------------------------------------------------- the plan
@@ -670,27 +673,27 @@ def unmerge(
         later = [
             m.id
             for m in store.merges.list_for(record.survivor_id)
-            if m.id != record.id and m.is_active and m.merged_at >= record.merged_at
+            if m.is_active and (m.merged_at, m.id) > (record.merged_at, record.id)
         ]
-        problems.extend((m, "a later merge is still in effect") for m in later)
         writes: list[tuple[StoredRecord, StoredRecord | None]] = []
         for before in record.before:
             after = record.after.get(before.id)
             assert after is not None
             current = ops.find_record(store, before)
             if current is None:
-                problems.append((before.id, "deleted since the merge"))
+                problems.append((before.id, "<deleted>"))
                 writes.append((before, None))
                 continue
             restored, conflicting = restore_plan(before, after, current)
             problems.extend((before.id, field) for field in conflicting)
             writes.append((restored, current))
-        if problems and not force:
+        if (problems or later) and not force:
             raise UnmergeConflict(
                 f"merge {record.id} cannot be undone without force: "
-                f"{len(problems)} conflicting change(s) since",
+                f"{len(problems)} conflicting change(s) and {len(later)} later merge(s) since",
                 record_ids=sorted({p[0] for p in problems}),
                 fields=sorted({p[1] for p in problems}),
+                later_merges=later,
             )
         restored_records: list[StoredRecord] = []
         for restored, current in writes:
@@ -713,7 +716,7 @@ def unmerge(
     return UnmergeResult(
         merge_id=record.id,
         restored=tuple(restored_records),
-        forced=bool(problems),
+        forced=bool(problems or later),
         conflicts=tuple(problems),
     )
 

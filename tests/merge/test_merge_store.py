@@ -212,8 +212,10 @@ def test_unmerge_twice_and_out_of_order_are_refused(make_store: StoreFactory) ->
         first = merge(store, [a.id, b.id], survivor=b.id)
         second = merge(store, [b.id, c.id], survivor=c.id)
         assert store.customers.resolve(a.id).id == c.id
-        with pytest.raises(UnmergeConflict):
+        with pytest.raises(UnmergeConflict) as info:
             unmerge(store, first.merge_id)
+        assert info.value.later_merges == (second.merge_id,)
+        assert info.value.record_ids == ()
         unmerge(store, second.merge_id)
         with pytest.raises(UnmergeConflict):
             unmerge(store, second.merge_id)
@@ -230,8 +232,10 @@ def test_a_deleted_record_blocks_unmerge_until_forced(make_store: StoreFactory) 
         b = store.customers.add(Customer.create(name="Bob"))
         result = merge(store, [a.id, b.id], survivor=a.id)
         store.customers.delete(b.id)
-        with pytest.raises(UnmergeConflict):
+        with pytest.raises(UnmergeConflict) as info:
             unmerge(store, result.merge_id)
+        assert info.value.record_ids == (b.id,)
+        assert info.value.fields == ("<deleted>",)
         unmerge(store, result.merge_id, force=True)
         assert store.customers.get(b.id).merged_into is None
 
