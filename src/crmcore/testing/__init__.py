@@ -6,5 +6,6 @@
 """
 
 from crmcore.testing.contract import StorageContract
+from crmcore.testing.stateful import StoreStateMachine
 
-__all__ = ["StorageContract"]
+__all__ = ["StorageContract", "StoreStateMachine"]
