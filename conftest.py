@@ -67,11 +67,28 @@ def _is_local(address: object) -> bool:
     return False
 
 
+_LOCAL_HOSTS = frozenset({"localhost", "::1", "", "0.0.0.0", "::"})
+
+
+def _is_local_host(host: object) -> bool:
+    if host is None:
+        return True
+    name = host.decode() if isinstance(host, bytes) else str(host)
+    return name.lower() in _LOCAL_HOSTS or name.startswith("127.")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_network() -> Iterator[None]:
-    """Fail any connection that leaves this machine (loopback and Unix sockets stay usable)."""
+    """Fail any connection that leaves this machine (loopback and Unix sockets stay usable).
+
+    Covers TCP connects, UDP datagrams (DNS queries from dnspython are sent with
+    ``sendto``) and name resolution, which would reach a resolver before any
+    connect.
+    """
     original_connect = socket.socket.connect
     original_connect_ex = socket.socket.connect_ex
+    original_sendto = socket.socket.sendto
+    original_getaddrinfo = socket.getaddrinfo
 
     def guarded_connect(self: socket.socket, address: Any) -> None:
         if not _is_local(address):
@@ -83,10 +100,24 @@ def _no_network() -> Iterator[None]:
             raise NetworkBlocked("the test suite runs without network access")
         return original_connect_ex(self, address)
 
+    def guarded_sendto(self: socket.socket, data: Any, *args: Any) -> int:
+        if not _is_local(args[-1]):
+            raise NetworkBlocked("the test suite runs without network access")
+        return original_sendto(self, data, *args)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local_host(host):
+            raise NetworkBlocked("the test suite runs without network access (name lookup)")
+        return original_getaddrinfo(host, *args, **kwargs)
+
     socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
     socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
+    socket.socket.sendto = guarded_sendto  # type: ignore[method-assign,assignment]
+    socket.getaddrinfo = guarded_getaddrinfo
     try:
         yield
     finally:
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
+        socket.socket.sendto = original_sendto  # type: ignore[method-assign]
+        socket.getaddrinfo = original_getaddrinfo

@@ -22,7 +22,7 @@ import attrs
 import email_validator
 import phonenumbers
 
-from crmcore.errors import ValidationError
+from crmcore.errors import ValidationError, join_path
 
 __all__ = [
     "ContactLabel",
@@ -101,6 +101,12 @@ _EMAIL_OPTIONS: dict[str, Any] = {
 if "strict" in (email_validator.validate_email.__kwdefaults__ or {}):  # email-validator >= 2.3
     _EMAIL_OPTIONS["strict"] = False
 
+# email-validator refuses the domains in its module-level SPECIAL_USE_DOMAIN_NAMES
+# list, which host apps edit (its README suggests removing "test" in test
+# suites); crmcore checks its own copy of the shipped list so such edits cannot
+# make it accept reserved domains.
+_SPECIAL_USE_DOMAINS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
 
 @attrs.frozen(repr=False, order=False)
 class EmailAddress:
@@ -137,8 +143,10 @@ class EmailAddress:
             raise ValidationError(field, "is not a valid email address") from None
         except Exception:  # idna and unicodedata failures on exotic input
             raise ValidationError(field, "is not a valid email address") from None
-        domain = valid.ascii_domain or valid.domain
-        return cls(valid.normalized, f"{valid.local_part.casefold()}@{domain.lower()}")
+        domain = (valid.ascii_domain or valid.domain).lower()
+        if domain.rpartition(".")[2] in _SPECIAL_USE_DOMAINS:
+            raise ValidationError(field, "is not a valid email address")
+        return cls(valid.normalized, f"{valid.local_part.casefold()}@{domain}")
 
     @property
     def local_part(self) -> str:
@@ -197,7 +205,7 @@ _PHONE_KINDS = {
 # phonenumbers sees it.
 _PHONE_SHAPE = re.compile(
     r"""
-    \+?\s*
+    [+\uff0b]?\s*
     [\d\s().\-/\u00a0\u2010-\u2015]*\d[\d\s().\-/\u00a0\u2010-\u2015]*
     (?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,10}\s*\#?)?
     """,
@@ -259,21 +267,23 @@ class PhoneNumber:
         if not phonenumbers.is_possible_number(number):
             raise ValidationError(field, "is not a possible phone number")
         e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        return cls(e164, number.extension or None, stripped)
+        # phonenumbers keeps an extension's digits as typed ("١٢" stays Arabic-Indic).
+        extension = phonenumbers.normalize_digits_only(number.extension or "") or None
+        return cls(e164, extension, stripped)
 
     @classmethod
     def from_e164(
         cls, e164: object, *, extension: object = None, raw: object = None, field: str = "phone"
     ) -> PhoneNumber:
         """Rebuild a stored number, checking that ``e164`` really is E.164."""
-        if not isinstance(e164, str) or not re.fullmatch(r"\+[1-9]\d{1,14}", e164):
-            raise ValidationError(f"{field}.e164", "is not an E.164 number")
+        if not isinstance(e164, str) or not re.fullmatch(r"\+[1-9][0-9]{1,14}", e164):
+            raise ValidationError(join_path(field, "e164"), "is not an E.164 number")
         if extension is not None and (
-            not isinstance(extension, str) or not re.fullmatch(r"\d{1,10}", extension)
+            not isinstance(extension, str) or not re.fullmatch(r"[0-9]{1,10}", extension)
         ):
-            raise ValidationError(f"{field}.extension", "must be 1 to 10 digits")
+            raise ValidationError(join_path(field, "extension"), "must be 1 to 10 digits")
         if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH):
-            raise ValidationError(f"{field}.raw", "must be text of at most 64 characters")
+            raise ValidationError(join_path(field, "raw"), "must be text of at most 64 characters")
         return cls(e164, extension, raw)
 
     @cached_property
@@ -544,7 +554,10 @@ def normalize_tags(tags: Iterable[object], field: str = "tags") -> frozenset[str
     problems: list[tuple[str, str]] = []
     for i, tag in enumerate(tags):
         try:
-            result.add(clean_text(tag, f"{field}[{i}]", max_length=MAX_TAG_LENGTH).casefold())
+            # Fold case before the length check: case-folding can lengthen a tag
+            # ("ß" -> "ss"), and a stored tag must pass this function again.
+            folded = tag.casefold() if isinstance(tag, str) else tag
+            result.add(clean_text(folded, f"{field}[{i}]", max_length=MAX_TAG_LENGTH))
         except ValidationError as exc:
             problems.extend(exc.problems)
     if problems:
