@@ -35,9 +35,14 @@ from crmcore.events import (
     RecordsUnmerged,
 )
 from crmcore.merge import UnmergeConflict, plan_merge
+from crmcore.storage import Store
 from tests.merge.records import BASE, customers, groups, interactions_for, leads
 from tests.merge.stores import FACTORIES, StoreFactory, dump
 
+pytest_plugins = ["crmcore.testing.plugin"]
+
+# Property tests build a fresh store per example (function-scoped fixtures
+# cannot serve hypothesis examples); the others use the kit's any_store fixture.
 STORES = pytest.mark.parametrize("make_store", list(FACTORIES.values()), ids=list(FACTORIES))
 
 
@@ -132,136 +137,128 @@ def test_a_stale_participant_changes_nothing(
         assert list(store.merges.list_for(ids[0])) == []
 
 
-@STORES
-def test_a_failure_after_writes_rolls_everything_back(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
-        b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
-        store.interactions.add(
-            Interaction.log(
-                channel=Channel.EMAIL,
-                direction=Direction.INBOUND,
-                occurred_at=BASE,
-                customer_id=b.id,
-            )
+def test_a_failure_after_writes_rolls_everything_back(any_store: Store) -> None:
+    store = any_store
+    a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
+    b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
+    store.interactions.add(
+        Interaction.log(
+            channel=Channel.EMAIL,
+            direction=Direction.INBOUND,
+            occurred_at=BASE,
+            customer_id=b.id,
         )
-        before = dump(store, [a.id, b.id])
-        dispatcher = EventDispatcher()
+    )
+    before = dump(store, [a.id, b.id])
+    dispatcher = EventDispatcher()
 
-        def refuse(event: DomainEvent) -> None:
-            raise RuntimeError("subscriber down")
+    def refuse(event: DomainEvent) -> None:
+        raise RuntimeError("subscriber down")
 
-        dispatcher.subscribe(RecordsMerged, refuse)
-        with pytest.raises(RuntimeError):
-            merge(store, [a.id, b.id], events=dispatcher)
-        assert dump(store, [a.id, b.id]) == before
-        assert list(store.merges.list_for(a.id)) == []
-
-
-@STORES
-def test_a_merge_publishes_events_with_ids_only(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
-        b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
-        dispatcher = EventDispatcher()
-        recorder = EventRecorder(dispatcher)
-        result = merge(store, [a, b], survivor=a.id, events=dispatcher)
-        merged = recorder.of_type(RecordsMerged)
-        assert [(e.merge_id, e.survivor_id, e.merged_ids) for e in merged] == [
-            (result.merge_id, a.id, (b.id,))
-        ]
-        assert recorder.of_type(CustomerUpdated)[0].fields == ("emails",)
-        assert "example.com" not in repr(recorder.events)
-        unmerge(store, result.merge_id, events=dispatcher)
-        (undone,) = recorder.of_type(RecordsUnmerged)
-        assert set(undone.restored_ids) == {a.id, b.id}
+    dispatcher.subscribe(RecordsMerged, refuse)
+    with pytest.raises(RuntimeError):
+        merge(store, [a.id, b.id], events=dispatcher)
+    assert dump(store, [a.id, b.id]) == before
+    assert list(store.merges.list_for(a.id)) == []
 
 
-@STORES
-def test_unmerge_refuses_a_conflicting_change_unless_forced(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
-        b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
-        result = merge(store, [a.id, b.id], survivor=a.id)
-        survivor = store.customers.get(a.id)
-        # A change to a field the merge did not touch is carried over.
-        survivor = store.customers.update(survivor.assigned_to("u9"))
-        # A change to a field the merge changed conflicts.
-        store.customers.update(survivor.without_email("b@example.com"))
-        with pytest.raises(UnmergeConflict) as info:
-            unmerge(store, result.merge_id)
-        assert info.value.record_ids == (a.id,)
-        assert info.value.fields == ("emails",)
-        assert "example.com" not in str(info.value)
-        assert store.customers.get(b.id).merged_into == a.id
-        forced = unmerge(store, result.merge_id, force=True)
-        assert forced.forced
-        restored = store.customers.get(a.id)
-        assert _email_keys(restored) == {"a@example.com"}
-        assert restored.owner == "u9"
-        assert store.customers.get(b.id).merged_into is None
+def test_a_merge_publishes_events_with_ids_only(any_store: Store) -> None:
+    store = any_store
+    a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
+    b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
+    dispatcher = EventDispatcher()
+    recorder = EventRecorder(dispatcher)
+    result = merge(store, [a, b], survivor=a.id, events=dispatcher)
+    merged = recorder.of_type(RecordsMerged)
+    assert [(e.merge_id, e.survivor_id, e.merged_ids) for e in merged] == [
+        (result.merge_id, a.id, (b.id,))
+    ]
+    assert recorder.of_type(CustomerUpdated)[0].fields == ("emails",)
+    assert "example.com" not in repr(recorder.events)
+    unmerge(store, result.merge_id, events=dispatcher)
+    (undone,) = recorder.of_type(RecordsUnmerged)
+    assert set(undone.restored_ids) == {a.id, b.id}
 
 
-@STORES
-def test_unmerge_twice_and_out_of_order_are_refused(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        a, b, c = [
-            store.customers.add(Customer.create(name=n, emails=[f"{n}@example.com"]))
-            for n in ("ada", "bob", "cy")
-        ]
-        first = merge(store, [a.id, b.id], survivor=b.id)
-        second = merge(store, [b.id, c.id], survivor=c.id)
-        assert store.customers.resolve(a.id).id == c.id
-        with pytest.raises(UnmergeConflict) as info:
-            unmerge(store, first.merge_id)
-        assert info.value.later_merges == (second.merge_id,)
-        assert info.value.record_ids == ()
-        unmerge(store, second.merge_id)
-        with pytest.raises(UnmergeConflict):
-            unmerge(store, second.merge_id)
-        unmerge(store, first.merge_id)
-        assert {store.customers.resolve(i).id for i in (a.id, b.id, c.id)} == {a.id, b.id, c.id}
-        with pytest.raises(NotFound):
-            unmerge(store, "mrg_01ARZ3NDEKTSV4RRFFQ69G5FAV")
-
-
-@STORES
-def test_a_deleted_record_blocks_unmerge_until_forced(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        a = store.customers.add(Customer.create(name="Ada"))
-        b = store.customers.add(Customer.create(name="Bob"))
-        result = merge(store, [a.id, b.id], survivor=a.id)
-        store.customers.delete(b.id)
-        with pytest.raises(UnmergeConflict) as info:
-            unmerge(store, result.merge_id)
-        assert info.value.record_ids == (b.id,)
-        assert info.value.fields == ("<deleted>",)
-        unmerge(store, result.merge_id, force=True)
-        assert store.customers.get(b.id).merged_into is None
-
-
-@STORES
-def test_related_records_move_and_come_back(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        org_a = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
-        org_b = store.customers.add(
-            Customer.create(name="ACME Ltd", kind=CustomerKind.ORGANIZATION)
-        )
-        person = store.customers.add(Customer.create(name="Ada").in_organization(org_b.id))
-        lead = store.leads.add(
-            attrs.evolve(
-                Lead.create(name="Ada"),
-                status=LeadStatus.CONVERTED,
-                converted_customer_id=org_b.id,
-            )
-        )
-        result = merge(store, [org_a.id, org_b.id], survivor=org_a.id)
-        assert set(result.record.repointed_ids) == {person.id, lead.id}
-        assert store.customers.get(person.id).organization_id == org_a.id
-        assert store.leads.get(lead.id).converted_customer_id == org_a.id
+def test_unmerge_refuses_a_conflicting_change_unless_forced(any_store: Store) -> None:
+    store = any_store
+    a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
+    b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
+    result = merge(store, [a.id, b.id], survivor=a.id)
+    survivor = store.customers.get(a.id)
+    # A change to a field the merge did not touch is carried over.
+    survivor = store.customers.update(survivor.assigned_to("u9"))
+    # A change to a field the merge changed conflicts.
+    store.customers.update(survivor.without_email("b@example.com"))
+    with pytest.raises(UnmergeConflict) as info:
         unmerge(store, result.merge_id)
-        assert store.customers.get(person.id).organization_id == org_b.id
-        assert store.leads.get(lead.id).converted_customer_id == org_b.id
+    assert info.value.record_ids == (a.id,)
+    assert info.value.fields == ("emails",)
+    assert "example.com" not in str(info.value)
+    assert store.customers.get(b.id).merged_into == a.id
+    forced = unmerge(store, result.merge_id, force=True)
+    assert forced.forced
+    restored = store.customers.get(a.id)
+    assert _email_keys(restored) == {"a@example.com"}
+    assert restored.owner == "u9"
+    assert store.customers.get(b.id).merged_into is None
+
+
+def test_unmerge_twice_and_out_of_order_are_refused(any_store: Store) -> None:
+    store = any_store
+    a, b, c = [
+        store.customers.add(Customer.create(name=n, emails=[f"{n}@example.com"]))
+        for n in ("ada", "bob", "cy")
+    ]
+    first = merge(store, [a.id, b.id], survivor=b.id)
+    second = merge(store, [b.id, c.id], survivor=c.id)
+    assert store.customers.resolve(a.id).id == c.id
+    with pytest.raises(UnmergeConflict) as info:
+        unmerge(store, first.merge_id)
+    assert info.value.later_merges == (second.merge_id,)
+    assert info.value.record_ids == ()
+    unmerge(store, second.merge_id)
+    with pytest.raises(UnmergeConflict):
+        unmerge(store, second.merge_id)
+    unmerge(store, first.merge_id)
+    assert {store.customers.resolve(i).id for i in (a.id, b.id, c.id)} == {a.id, b.id, c.id}
+    with pytest.raises(NotFound):
+        unmerge(store, "mrg_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+
+
+def test_a_deleted_record_blocks_unmerge_until_forced(any_store: Store) -> None:
+    store = any_store
+    a = store.customers.add(Customer.create(name="Ada"))
+    b = store.customers.add(Customer.create(name="Bob"))
+    result = merge(store, [a.id, b.id], survivor=a.id)
+    store.customers.delete(b.id)
+    with pytest.raises(UnmergeConflict) as info:
+        unmerge(store, result.merge_id)
+    assert info.value.record_ids == (b.id,)
+    assert info.value.fields == ("<deleted>",)
+    unmerge(store, result.merge_id, force=True)
+    assert store.customers.get(b.id).merged_into is None
+
+
+def test_related_records_move_and_come_back(any_store: Store) -> None:
+    store = any_store
+    org_a = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
+    org_b = store.customers.add(Customer.create(name="ACME Ltd", kind=CustomerKind.ORGANIZATION))
+    person = store.customers.add(Customer.create(name="Ada").in_organization(org_b.id))
+    lead = store.leads.add(
+        attrs.evolve(
+            Lead.create(name="Ada"),
+            status=LeadStatus.CONVERTED,
+            converted_customer_id=org_b.id,
+        )
+    )
+    result = merge(store, [org_a.id, org_b.id], survivor=org_a.id)
+    assert set(result.record.repointed_ids) == {person.id, lead.id}
+    assert store.customers.get(person.id).organization_id == org_a.id
+    assert store.leads.get(lead.id).converted_customer_id == org_a.id
+    unmerge(store, result.merge_id)
+    assert store.customers.get(person.id).organization_id == org_b.id
+    assert store.leads.get(lead.id).converted_customer_id == org_b.id
 
 
 @STORES
@@ -301,73 +298,66 @@ def test_leads_merged_into_a_customer_are_converted_and_restored(
         assert dump(store, ids, bookkeeping=False) == before
 
 
-@STORES
-def test_a_reviewed_plan_is_applied_with_its_versions(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
-        b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
-        plan = plan_merge([a, b], survivor=b.id)
-        result = merge(store, plan)
-        assert result.survivor.id == b.id
-        assert result.plan.result == attrs.evolve(plan.result)
-        c = store.customers.add(Customer.create(name="Cy"))
-        d = store.customers.add(Customer.create(name="Di"))
-        stale_plan = plan_merge([c, d])
-        store.customers.update(d.add_tag("x"))
-        with pytest.raises(VersionConflict):
-            merge(store, stale_plan)
+def test_a_reviewed_plan_is_applied_with_its_versions(any_store: Store) -> None:
+    store = any_store
+    a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
+    b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
+    plan = plan_merge([a, b], survivor=b.id)
+    result = merge(store, plan)
+    assert result.survivor.id == b.id
+    assert result.plan.result == attrs.evolve(plan.result)
+    c = store.customers.add(Customer.create(name="Cy"))
+    d = store.customers.add(Customer.create(name="Di"))
+    stale_plan = plan_merge([c, d])
+    store.customers.update(d.add_tag("x"))
+    with pytest.raises(VersionConflict):
+        merge(store, stale_plan)
 
 
-@STORES
-def test_merge_duplicates_applies_confident_clusters(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        ada1 = store.customers.add(
-            Customer.create(
-                name="Ada Lovelace", emails=["ada@example.com"], phones=["+14155552671"]
-            )
+def test_merge_duplicates_applies_confident_clusters(any_store: Store) -> None:
+    store = any_store
+    ada1 = store.customers.add(
+        Customer.create(name="Ada Lovelace", emails=["ada@example.com"], phones=["+14155552671"])
+    )
+    ada2 = store.customers.add(
+        Customer.create(name="Ada Lovelace", emails=["ADA@example.com"], phones=["+14155552671"])
+    )
+    bob = store.customers.add(Customer.create(name="Bob Smith", emails=["bob@example.net"]))
+    found = find_duplicates(store.customers.iter_all())
+    assert len(found.clusters) == 1
+    weak = DedupResult(
+        clusters=(
+            Cluster(
+                id="weak",
+                member_ids=(ada1.id, bob.id),
+                pairs=(ScoredPair(ada1.id, bob.id, 0.5, Decision.POSSIBLE),),
+            ),
         )
-        ada2 = store.customers.add(
-            Customer.create(
-                name="Ada Lovelace", emails=["ADA@example.com"], phones=["+14155552671"]
-            )
-        )
-        bob = store.customers.add(Customer.create(name="Bob Smith", emails=["bob@example.net"]))
-        found = find_duplicates(store.customers.iter_all())
-        assert len(found.clusters) == 1
-        weak = DedupResult(
-            clusters=(
-                Cluster(
-                    id="weak",
-                    member_ids=(ada1.id, bob.id),
-                    pairs=(ScoredPair(ada1.id, bob.id, 0.5, Decision.POSSIBLE),),
-                ),
-            )
-        )
-        skipped = merge_duplicates(store, weak, min_confidence=0.9)
-        assert skipped.merged == ()
-        assert skipped.skipped == (("weak", "below min_confidence"),)
-        outcome = merge_duplicates(store, found, min_confidence=0.0)
-        assert len(outcome.merged) == 1
-        assert {store.customers.resolve(ada1.id).id, store.customers.resolve(ada2.id).id} == {
-            outcome.merged[0].survivor.id
-        }
-        assert store.customers.resolve(bob.id).id == bob.id
-        again = merge_duplicates(store, found, min_confidence=0.0)
-        assert again.merged == ()
-        assert again.skipped == ((found.clusters[0].id, "already merged"),)
+    )
+    skipped = merge_duplicates(store, weak, min_confidence=0.9)
+    assert skipped.merged == ()
+    assert skipped.skipped == (("weak", "below min_confidence"),)
+    outcome = merge_duplicates(store, found, min_confidence=0.0)
+    assert len(outcome.merged) == 1
+    assert {store.customers.resolve(ada1.id).id, store.customers.resolve(ada2.id).id} == {
+        outcome.merged[0].survivor.id
+    }
+    assert store.customers.resolve(bob.id).id == bob.id
+    again = merge_duplicates(store, found, min_confidence=0.0)
+    assert again.merged == ()
+    assert again.skipped == ((found.clusters[0].id, "already merged"),)
 
 
-@STORES
-def test_merge_records_are_listed_per_record(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        a = store.customers.add(Customer.create(name="Ada"))
-        b = store.customers.add(Customer.create(name="Bob"))
-        c = store.customers.add(Customer.create(name="Cy"))
-        first = merge(store, [a.id, b.id], survivor=a.id)
-        second = merge(store, [a.id, c.id], survivor=a.id)
-        assert [m.id for m in store.merges.list_for(a.id)] == [second.merge_id, first.merge_id]
-        assert [m.id for m in store.merges.list_for(b.id)] == [first.merge_id]
-        with pytest.raises(NotFound):
-            store.merges.get("mrg_01ARZ3NDEKTSV4RRFFQ69G5FAV")
-        with pytest.raises(CrmError):
-            store.merges.add(first.record)
+def test_merge_records_are_listed_per_record(any_store: Store) -> None:
+    store = any_store
+    a = store.customers.add(Customer.create(name="Ada"))
+    b = store.customers.add(Customer.create(name="Bob"))
+    c = store.customers.add(Customer.create(name="Cy"))
+    first = merge(store, [a.id, b.id], survivor=a.id)
+    second = merge(store, [a.id, c.id], survivor=a.id)
+    assert [m.id for m in store.merges.list_for(a.id)] == [second.merge_id, first.merge_id]
+    assert [m.id for m in store.merges.list_for(b.id)] == [first.merge_id]
+    with pytest.raises(NotFound):
+        store.merges.get("mrg_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    with pytest.raises(CrmError):
+        store.merges.add(first.record)

@@ -32,10 +32,15 @@ from crmcore.events import (
     LeadConverted,
     LeadStatusChanged,
 )
+from crmcore.storage import Store
 from crmcore.workflows import Relation
 from tests.merge.records import BASE, customers, leads
 from tests.merge.stores import FACTORIES, WITH_DEDUP_KEYS, StoreFactory, dump
 
+pytest_plugins = ["crmcore.testing.plugin"]
+
+# Property tests build a fresh store per example (function-scoped fixtures
+# cannot serve hypothesis examples); the others use the kit's any_store fixture.
 STORES = pytest.mark.parametrize("make_store", list(FACTORIES.values()), ids=list(FACTORIES))
 MATCHING_STORES = pytest.mark.parametrize(
     "make_store", list(WITH_DEDUP_KEYS.values()), ids=list(WITH_DEDUP_KEYS)
@@ -60,59 +65,57 @@ def _log(store: Any, lead_id: str, hours: int = 0) -> Interaction:
     return stored
 
 
-@STORES
-def test_a_new_customer_is_created_and_the_history_follows(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        lead = store.leads.add(
-            _qualified(
-                Lead.create(
-                    name="Ada Lovelace",
-                    emails=["ada@example.com"],
-                    phones=["+14155552671"],
-                    tags=["webinar"],
-                )
+def test_a_new_customer_is_created_and_the_history_follows(any_store: Store) -> None:
+    store = any_store
+    lead = store.leads.add(
+        _qualified(
+            Lead.create(
+                name="Ada Lovelace",
+                emails=["ada@example.com"],
+                phones=["+14155552671"],
+                tags=["webinar"],
             )
         )
-        first, second = _log(store, lead.id, 1), _log(store, lead.id, 2)
-        dispatcher = EventDispatcher()
-        recorder = EventRecorder(dispatcher)
-        result = convert_lead(store, lead.id, events=dispatcher)
-        assert result.created
-        assert not result.matched
-        assert result.customer.display_name == "Ada Lovelace"
-        assert result.customer.tags == {"webinar"}
-        assert result.lead.status is LeadStatus.CONVERTED
-        assert result.lead.converted_customer_id == result.customer.id
-        assert store.leads.get(lead.id) == result.lead
-        assert set(result.relinked) == {first.id, second.id}
-        entries = list(timeline(store, result.customer.id))
-        assert [e.interaction.id for e in entries] == [second.id, first.id]
-        assert {(e.record_id, e.relation) for e in entries} == {(lead.id, Relation.CONVERTED_LEAD)}
-        # The lead keeps its own history.
-        assert len(store.interactions.list_for(lead.id, limit=None)) == 2
-        assert [type(e) for e in recorder.events] == [
-            CustomerCreated,
-            LeadStatusChanged,
-            LeadConverted,
-        ]
+    )
+    first, second = _log(store, lead.id, 1), _log(store, lead.id, 2)
+    dispatcher = EventDispatcher()
+    recorder = EventRecorder(dispatcher)
+    result = convert_lead(store, lead.id, events=dispatcher)
+    assert result.created
+    assert not result.matched
+    assert result.customer.display_name == "Ada Lovelace"
+    assert result.customer.tags == {"webinar"}
+    assert result.lead.status is LeadStatus.CONVERTED
+    assert result.lead.converted_customer_id == result.customer.id
+    assert store.leads.get(lead.id) == result.lead
+    assert set(result.relinked) == {first.id, second.id}
+    entries = list(timeline(store, result.customer.id))
+    assert [e.interaction.id for e in entries] == [second.id, first.id]
+    assert {(e.record_id, e.relation) for e in entries} == {(lead.id, Relation.CONVERTED_LEAD)}
+    # The lead keeps its own history.
+    assert len(store.interactions.list_for(lead.id, limit=None)) == 2
+    assert [type(e) for e in recorder.events] == [
+        CustomerCreated,
+        LeadStatusChanged,
+        LeadConverted,
+    ]
 
 
-@STORES
 def test_converting_again_returns_the_same_customer_and_writes_nothing(
-    make_store: StoreFactory,
+    any_store: Store,
 ) -> None:
-    with make_store() as store:
-        lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
-        first = convert_lead(store, lead.id)
-        before = dump(store, [lead.id, first.customer.id])
-        again = convert_lead(store, lead.id)
-        assert again.customer == first.customer
-        assert not again.created
-        assert dump(store, [lead.id, first.customer.id]) == before
-        assert store.customers.count() == 1
-        other = store.customers.add(Customer.create(name="Other"))
-        with pytest.raises(InvalidTransition):
-            convert_lead(store, lead.id, customer_id=other.id)
+    store = any_store
+    lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
+    first = convert_lead(store, lead.id)
+    before = dump(store, [lead.id, first.customer.id])
+    again = convert_lead(store, lead.id)
+    assert again.customer == first.customer
+    assert not again.created
+    assert dump(store, [lead.id, first.customer.id]) == before
+    assert store.customers.count() == 1
+    other = store.customers.add(Customer.create(name="Other"))
+    with pytest.raises(InvalidTransition):
+        convert_lead(store, lead.id, customer_id=other.id)
 
 
 @MATCHING_STORES
@@ -148,54 +151,50 @@ def test_an_existing_customer_is_found_and_filled(make_store: StoreFactory, cont
         assert "owner" in updated.fields
 
 
-@STORES
-def test_a_named_customer_wins_over_the_duplicate_check(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        store.customers.add(Customer.create(name="Ada", emails=["ada@example.com"]))
-        chosen = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
-        lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
-        result = convert_lead(store, lead.id, customer_id=chosen.id, policy={})
-        assert result.customer.id == chosen.id
-        assert result.customer.display_name == "Acme"
+def test_a_named_customer_wins_over_the_duplicate_check(any_store: Store) -> None:
+    store = any_store
+    store.customers.add(Customer.create(name="Ada", emails=["ada@example.com"]))
+    chosen = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
+    lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
+    result = convert_lead(store, lead.id, customer_id=chosen.id, policy={})
+    assert result.customer.id == chosen.id
+    assert result.customer.display_name == "Acme"
 
 
-@STORES
-def test_only_a_qualified_lead_converts(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        lead = store.leads.add(Lead.create(name="Ada"))
-        with pytest.raises(InvalidTransition):
-            convert_lead(store, lead.id)
-        with pytest.raises(ValidationError) as info:
-            convert_lead(store, "cus_01ARZ3NDEKTSV4RRFFQ69G5FAV")
-        assert info.value.paths == ("lead_id",)
+def test_only_a_qualified_lead_converts(any_store: Store) -> None:
+    store = any_store
+    lead = store.leads.add(Lead.create(name="Ada"))
+    with pytest.raises(InvalidTransition):
+        convert_lead(store, lead.id)
+    with pytest.raises(ValidationError) as info:
+        convert_lead(store, "cus_01ARZ3NDEKTSV4RRFFQ69G5FAV")
+    assert info.value.paths == ("lead_id",)
 
 
-@STORES
-def test_a_failing_subscriber_leaves_the_store_untouched(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
-        _log(store, lead.id)
-        before = dump(store, [lead.id])
-        dispatcher = EventDispatcher()
+def test_a_failing_subscriber_leaves_the_store_untouched(any_store: Store) -> None:
+    store = any_store
+    lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
+    _log(store, lead.id)
+    before = dump(store, [lead.id])
+    dispatcher = EventDispatcher()
 
-        def refuse(event: DomainEvent) -> None:
-            raise RuntimeError("subscriber down")
+    def refuse(event: DomainEvent) -> None:
+        raise RuntimeError("subscriber down")
 
-        dispatcher.subscribe(LeadConverted, refuse)
-        with pytest.raises(RuntimeError):
-            convert_lead(store, lead.id, events=dispatcher)
-        assert dump(store, [lead.id]) == before
-        assert store.customers.count() == 0
+    dispatcher.subscribe(LeadConverted, refuse)
+    with pytest.raises(RuntimeError):
+        convert_lead(store, lead.id, events=dispatcher)
+    assert dump(store, [lead.id]) == before
+    assert store.customers.count() == 0
 
 
-@STORES
-def test_a_lead_converted_into_a_customer_later_merged_resolves(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        lead = store.leads.add(_qualified(Lead.create(name="Ada")))
-        result = convert_lead(store, lead.id, find_existing=False)
-        other = store.customers.add(Customer.create(name="Ada L", emails=["x@example.com"]))
-        merged = merge(store, [other.id, result.customer.id], survivor=other.id)
-        assert convert_lead(store, lead.id).customer == merged.survivor
+def test_a_lead_converted_into_a_customer_later_merged_resolves(any_store: Store) -> None:
+    store = any_store
+    lead = store.leads.add(_qualified(Lead.create(name="Ada")))
+    result = convert_lead(store, lead.id, find_existing=False)
+    other = store.customers.add(Customer.create(name="Ada L", emails=["x@example.com"]))
+    merged = merge(store, [other.id, result.customer.id], survivor=other.id)
+    assert convert_lead(store, lead.id).customer == merged.survivor
 
 
 @STORES

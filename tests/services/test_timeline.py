@@ -25,10 +25,15 @@ from crmcore import (
     timeline,
     unmerge,
 )
+from crmcore.storage import Store
 from crmcore.workflows import Relation, TimelineEntry
 from tests.merge.records import BASE
 from tests.merge.stores import FACTORIES, StoreFactory
 
+pytest_plugins = ["crmcore.testing.plugin"]
+
+# Property tests build a fresh store per example (function-scoped fixtures
+# cannot serve hypothesis examples); the others use the kit's any_store fixture.
 STORES = pytest.mark.parametrize("make_store", list(FACTORIES.values()), ids=list(FACTORIES))
 
 
@@ -90,65 +95,61 @@ def test_pages_are_complete_ordered_and_filtered(
         }
 
 
-@STORES
-def test_merged_records_and_converted_leads_are_on_the_timeline(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        ada = store.customers.add(Customer.create(name="Ada", emails=["ada@example.com"]))
-        dup = store.customers.add(Customer.create(name="Ada L", emails=["al@example.com"]))
-        older = store.customers.add(Customer.create(name="A L", emails=["old@example.com"]))
-        lead = store.leads.add(
-            attrs.evolve(Lead.create(name="Ada", company="Acme"), status=LeadStatus.QUALIFIED)
-        )
-        own = _log(store, ada.id, 1)
-        from_dup = _log(store, dup.id, 2)
-        from_older = _log(store, older.id, 3)
-        from_lead = _log(store, lead.id, 4)
-        merge(store, [dup.id, older.id], survivor=dup.id)
-        merge(store, [ada.id, dup.id], survivor=ada.id)
-        convert_lead(store, lead.id, customer_id=ada.id)
-        entries = list(timeline(store, ada.id))
-        assert [(e.interaction.id, e.record_id, e.relation) for e in entries] == [
-            (from_lead.id, lead.id, Relation.CONVERTED_LEAD),
-            (from_older.id, older.id, Relation.MERGED),
-            (from_dup.id, dup.id, Relation.MERGED),
-            (own.id, ada.id, Relation.DIRECT),
-        ]
-        # An id merged away reads the survivor's timeline.
-        assert [e.interaction.id for e in timeline(store, older.id)] == [
-            e.interaction.id for e in entries
-        ]
-        assert "Ada" not in repr(entries)
+def test_merged_records_and_converted_leads_are_on_the_timeline(any_store: Store) -> None:
+    store = any_store
+    ada = store.customers.add(Customer.create(name="Ada", emails=["ada@example.com"]))
+    dup = store.customers.add(Customer.create(name="Ada L", emails=["al@example.com"]))
+    older = store.customers.add(Customer.create(name="A L", emails=["old@example.com"]))
+    lead = store.leads.add(
+        attrs.evolve(Lead.create(name="Ada", company="Acme"), status=LeadStatus.QUALIFIED)
+    )
+    own = _log(store, ada.id, 1)
+    from_dup = _log(store, dup.id, 2)
+    from_older = _log(store, older.id, 3)
+    from_lead = _log(store, lead.id, 4)
+    merge(store, [dup.id, older.id], survivor=dup.id)
+    merge(store, [ada.id, dup.id], survivor=ada.id)
+    convert_lead(store, lead.id, customer_id=ada.id)
+    entries = list(timeline(store, ada.id))
+    assert [(e.interaction.id, e.record_id, e.relation) for e in entries] == [
+        (from_lead.id, lead.id, Relation.CONVERTED_LEAD),
+        (from_older.id, older.id, Relation.MERGED),
+        (from_dup.id, dup.id, Relation.MERGED),
+        (own.id, ada.id, Relation.DIRECT),
+    ]
+    # An id merged away reads the survivor's timeline.
+    assert [e.interaction.id for e in timeline(store, older.id)] == [
+        e.interaction.id for e in entries
+    ]
+    assert "Ada" not in repr(entries)
 
 
-@STORES
-def test_an_unmerge_takes_the_history_back(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        ada = store.customers.add(Customer.create(name="Ada"))
-        dup = store.customers.add(Customer.create(name="Ada L"))
-        mine, theirs = _log(store, ada.id, 1), _log(store, dup.id, 2)
-        result = merge(store, [ada.id, dup.id], survivor=ada.id)
-        assert len(timeline(store, ada.id)) == 2
-        unmerge(store, result.merge_id)
-        assert [e.interaction.id for e in timeline(store, ada.id)] == [mine.id]
-        assert [e.interaction.id for e in timeline(store, dup.id)] == [theirs.id]
+def test_an_unmerge_takes_the_history_back(any_store: Store) -> None:
+    store = any_store
+    ada = store.customers.add(Customer.create(name="Ada"))
+    dup = store.customers.add(Customer.create(name="Ada L"))
+    mine, theirs = _log(store, ada.id, 1), _log(store, dup.id, 2)
+    result = merge(store, [ada.id, dup.id], survivor=ada.id)
+    assert len(timeline(store, ada.id)) == 2
+    unmerge(store, result.merge_id)
+    assert [e.interaction.id for e in timeline(store, ada.id)] == [mine.id]
+    assert [e.interaction.id for e in timeline(store, dup.id)] == [theirs.id]
 
 
-@STORES
-def test_organisation_members_on_request(make_store: StoreFactory) -> None:
-    with make_store() as store:
-        acme = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
-        ada = store.customers.add(Customer.create(name="Ada").in_organization(acme.id))
-        company_call = _log(store, acme.id, 1, Channel.PHONE_CALL)
-        member_mail = _log(store, ada.id, 2)
-        assert [e.interaction.id for e in timeline(store, acme.id)] == [company_call.id]
-        entries = list(timeline(store, acme.id, include_organization_members=True))
-        assert [(e.interaction.id, e.record_id, e.relation) for e in entries] == [
-            (member_mail.id, ada.id, Relation.ORGANIZATION_MEMBER),
-            (company_call.id, acme.id, Relation.DIRECT),
-        ]
+def test_organisation_members_on_request(any_store: Store) -> None:
+    store = any_store
+    acme = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
+    ada = store.customers.add(Customer.create(name="Ada").in_organization(acme.id))
+    company_call = _log(store, acme.id, 1, Channel.PHONE_CALL)
+    member_mail = _log(store, ada.id, 2)
+    assert [e.interaction.id for e in timeline(store, acme.id)] == [company_call.id]
+    entries = list(timeline(store, acme.id, include_organization_members=True))
+    assert [(e.interaction.id, e.record_id, e.relation) for e in entries] == [
+        (member_mail.id, ada.id, Relation.ORGANIZATION_MEMBER),
+        (company_call.id, acme.id, Relation.DIRECT),
+    ]
 
 
-@STORES
 @pytest.mark.parametrize(
     ("kwargs", "path"),
     [
@@ -159,11 +160,9 @@ def test_organisation_members_on_request(make_store: StoreFactory) -> None:
         ({"since": BASE.replace(tzinfo=None)}, "since"),
     ],
 )
-def test_bad_arguments_name_the_field(
-    make_store: StoreFactory, kwargs: dict[str, Any], path: str
-) -> None:
-    with make_store() as store:
-        customer = store.customers.add(Customer.create(name="Ada"))
-        with pytest.raises(ValidationError) as info:
-            timeline(store, customer.id, **kwargs)
-        assert info.value.paths == (path,)
+def test_bad_arguments_name_the_field(any_store: Store, kwargs: dict[str, Any], path: str) -> None:
+    store = any_store
+    customer = store.customers.add(Customer.create(name="Ada"))
+    with pytest.raises(ValidationError) as info:
+        timeline(store, customer.id, **kwargs)
+    assert info.value.paths == (path,)
