@@ -49,6 +49,7 @@ from crmcore.merge_record import MergeRecord, Snapshot, StoredRecord
 
 if TYPE_CHECKING:
     from crmcore.dedup import DedupResult
+    from crmcore.storage import Store
 
 __all__ = [
     "BulkMergeResult",
@@ -497,7 +498,7 @@ def _expected_versions(
 
 
 def merge(
-    store: Any,
+    store: Store,
     ids: Iterable[str | Record] | MergePlan,
     *,
     survivor: str | None = None,
@@ -638,7 +639,7 @@ def restore_plan(
 
 
 def unmerge(
-    store: Any,
+    store: Store,
     merge_id: str,
     *,
     force: bool = False,
@@ -744,7 +745,7 @@ class BulkMergeResult:
 
 
 def merge_duplicates(
-    store: Any,
+    store: Store,
     dedup_result: DedupResult,
     *,
     min_confidence: float = 0.9,

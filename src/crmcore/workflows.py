@@ -10,7 +10,7 @@ import binascii
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -28,12 +28,15 @@ from crmcore.events import (
     LeadStatusChanged,
     publish,
 )
-from crmcore.ids import CustomerId, is_customer_id, is_lead_id
+from crmcore.ids import CustomerId, LeadId, is_customer_id, is_lead_id
 from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadStatus
 from crmcore.merge import plan_merge
 from crmcore.merge_record import MergeRecord
 from crmcore.values import PersonName
+
+if TYPE_CHECKING:
+    from crmcore.storage import Store
 
 __all__ = [
     "ConversionResult",
@@ -71,7 +74,7 @@ class ConversionResult:
 
 
 def convert_lead(
-    store: Any,
+    store: Store,
     lead_id: str,
     *,
     customer_id: str | None = None,
@@ -108,10 +111,13 @@ def convert_lead(
     if customer_id is not None and not is_customer_id(customer_id):
         raise ValidationError("customer_id", "must be a customer id")
     with ops.transaction(store):
-        lead: Lead = store.leads.resolve(lead_id)
+        lead: Lead = store.leads.resolve(LeadId(lead_id))
         if lead.status is LeadStatus.CONVERTED and lead.converted_customer_id is not None:
             existing: Customer = store.customers.resolve(lead.converted_customer_id)
-            if customer_id is not None and store.customers.resolve(customer_id).id != existing.id:
+            if (
+                customer_id is not None
+                and store.customers.resolve(CustomerId(customer_id)).id != existing.id
+            ):
                 raise InvalidTransition("the lead was already converted into another customer")
             return ConversionResult(customer=existing, lead=lead, created=False)
         if not lead.status.can_become(LeadStatus.CONVERTED):
@@ -123,7 +129,7 @@ def convert_lead(
         target: Customer | None = None
         matched = False
         if customer_id is not None:
-            target = store.customers.resolve(customer_id)
+            target = store.customers.resolve(CustomerId(customer_id))
         elif find_existing:
             target = _matching_customer(store, lead)
             matched = target is not None
@@ -134,8 +140,10 @@ def convert_lead(
         else:
             plan = plan_merge([target, lead], survivor=target.id, policy=policy)
             created = False
+            filled = plan.result
+            assert isinstance(filled, Customer)  # a customer survives a lead
             if plan.changed_fields:
-                customer = store.customers.update(plan.result)
+                customer = store.customers.update(filled)
                 found.append(CustomerUpdated(customer_id=customer.id, fields=plan.changed_fields))
             else:
                 customer = target
@@ -367,7 +375,7 @@ class _Origins:
 
 
 def timeline(
-    store: Any,
+    store: Store,
     customer_id: str,
     *,
     since: datetime | None = None,
@@ -408,7 +416,7 @@ def timeline(
     wanted = _channels(channels)
     after = None if cursor is None else _decode_cursor(cursor)
 
-    customer: Customer = store.customers.resolve(customer_id)
+    customer: Customer = store.customers.resolve(CustomerId(customer_id))
     holders: dict[str, Relation] = {customer.id: Relation.DIRECT}
     if include_organization_members:
         for member in ops.members_of(store, [customer.id]):
