@@ -12,7 +12,7 @@ See ``docs/merging.md`` for the default survivorship rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import attrs
@@ -615,26 +615,97 @@ def _fields_of(record: StoredRecord) -> list[str]:
     return [f.name for f in attrs.fields(type(record)) if f.name not in BOOKKEEPING]
 
 
+_ABSENT: Any = object()
+
+
+def _restore_key(field: str, item: Any) -> Hashable:
+    if field == "participants":
+        return item.record_id  # type: ignore[no-any-return]
+    return item_key(field, item)
+
+
+def _keyed(field: str, value: Any) -> dict[Hashable, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, frozenset):
+        return dict.fromkeys(sorted(value, key=repr), True)
+    return {_restore_key(field, item): item for item in value}
+
+
+def _rebuild(original: Any, items: dict[Hashable, Any]) -> Any:
+    if isinstance(original, Mapping):
+        rebuild: Any = type(original)
+        return rebuild(items)
+    if isinstance(original, frozenset):
+        return frozenset(items)
+    return tuple(items.values())
+
+
+def _three_way(field: str, b: Any, a: Any, c: Any) -> tuple[Any, bool]:
+    """Undo one field: ``b`` before the merge, ``a`` as the merge wrote it, ``c`` now.
+
+    Returns the restored value and whether a later change conflicted (the
+    value is then ``b``'s, or per key for collections).
+    """
+    if a == c:
+        return b, False  # untouched since: undo the merge's change
+    if a == b:
+        return c, False  # the merge did not change it: keep later edits
+    if c == b:
+        return b, False
+    if not isinstance(b, tuple | frozenset | Mapping):
+        return b, True
+    # Collections merge per item (emails by match key, interactions'
+    # participants by record id, maps by key): the merge's additions go,
+    # later additions and removals stay, and only an item changed both by
+    # the merge and since conflicts.
+    before, after, now = _keyed(field, b), _keyed(field, a), _keyed(field, c)
+    result: dict[Hashable, Any] = {}
+    conflict = False
+    for key in [*before, *(k for k in now if k not in before), *after]:
+        if key in result:
+            continue
+        kb, ka, kc = (m.get(key, _ABSENT) for m in (before, after, now))
+        value, clash = _three_way_item(kb, ka, kc)
+        conflict = conflict or clash
+        if value is not _ABSENT:
+            result[key] = value
+    return _rebuild(b, result), conflict
+
+
+def _three_way_item(b: Any, a: Any, c: Any) -> tuple[Any, bool]:
+    if a == c:
+        return b, False
+    if a == b:
+        return c, False
+    if c == b:
+        return b, False
+    return b, True
+
+
 def restore_plan(
     before: StoredRecord, after: StoredRecord, current: StoredRecord
 ) -> tuple[StoredRecord, list[str]]:
     """Three-way restore of one record: returns the restored copy and the conflicting fields.
 
-    A field the merge changed (``before != after``) goes back to ``before``;
-    it conflicts when it was changed again since (``current != after``). A
-    field the merge did not change keeps its ``current`` value, so later
-    edits to other fields survive the unmerge.
+    Per field, with ``before`` (just before the merge), ``after`` (as the
+    merge wrote it) and ``current`` (now): a field unchanged since the merge
+    goes back to ``before``; a field the merge did not change keeps
+    ``current`` (later edits survive); a field both the merge and a later
+    edit changed conflicts, except that collections (contact points, tags,
+    maps, an interaction's participants) are restored item by item, so only
+    an item changed by both conflicts. A conflicting field gets ``before``'s
+    value (per item for collections) when the caller forces the unmerge.
     """
     values: dict[str, Any] = {}
     conflicting: list[str] = []
     for field in _fields_of(before):
-        b, a, c = getattr(before, field), getattr(after, field), getattr(current, field)
-        if b != a:
-            values[field] = b
-            if c != a:
-                conflicting.append(field)
-        else:
-            values[field] = c
+        value, clash = _three_way(
+            field, getattr(before, field), getattr(after, field), getattr(current, field)
+        )
+        values[field] = value
+        if clash:
+            conflicting.append(field)
     return attrs.evolve(current, **values), conflicting
 
 
@@ -647,18 +718,20 @@ def unmerge(
 ) -> UnmergeResult:
     """Undo a merge: every participant and re-pointed record goes back to its pre-merge state.
 
-    The rule, per record the merge wrote (see :func:`restore_plan`): fields
-    the merge changed are restored; fields it did not change keep any later
-    edit. The unmerge is refused with :class:`UnmergeConflict` when
+    The rule, per record the merge wrote (see :func:`restore_plan`): what the
+    merge changed is restored; what it did not change keeps any later edit;
+    collections are restored item by item (an email added to the survivor
+    after the merge stays on it). The unmerge is refused with
+    :class:`UnmergeConflict` when
 
-    - a field the merge changed was changed again since (someone edited the
-      survivor's merged emails, say, or re-pointed an interaction again);
+    - a value the merge changed was changed again since (someone replaced the
+      owner the merge filled in, say, or relabelled a merged email);
     - a record the merge wrote was deleted since;
     - the survivor took part in a later merge that is still in effect (undo
       that one first).
 
-    ``force=True`` restores anyway: conflicting fields get their pre-merge
-    values (later edits to them are lost) and deleted records are added back.
+    ``force=True`` restores anyway: conflicting values get their pre-merge
+    state (later edits to them are lost) and deleted records are added back.
     An already undone merge is always refused. Interactions logged against
     the survivor after the merge stay with the survivor.
 

@@ -183,25 +183,57 @@ def test_a_merge_publishes_events_with_ids_only(any_store: Store) -> None:
 def test_unmerge_refuses_a_conflicting_change_unless_forced(any_store: Store) -> None:
     store = any_store
     a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
-    b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
+    b = store.customers.add(
+        Customer.create(name="Ada L", emails=["b@example.com"], owner="u2", tags=["vip"])
+    )
     result = merge(store, [a.id, b.id], survivor=a.id)
     survivor = store.customers.get(a.id)
-    # A change to a field the merge did not touch is carried over.
-    survivor = store.customers.update(survivor.assigned_to("u9"))
-    # A change to a field the merge changed conflicts.
-    store.customers.update(survivor.without_email("b@example.com"))
+    assert survivor.owner == "u2"
+    # Later edits the merge did not make survive the unmerge: a new email and
+    # a removed tag on the survivor, a note.
+    survivor = store.customers.update(
+        attrs.evolve(survivor.with_email("new@example.com").remove_tag("vip"), notes="later")
+    )
+    # Replacing the owner the merge filled in conflicts.
+    store.customers.update(survivor.assigned_to("u9"))
     with pytest.raises(UnmergeConflict) as info:
         unmerge(store, result.merge_id)
     assert info.value.record_ids == (a.id,)
-    assert info.value.fields == ("emails",)
-    assert "example.com" not in str(info.value)
+    assert info.value.fields == ("owner",)
+    assert "u9" not in str(info.value)
     assert store.customers.get(b.id).merged_into == a.id
     forced = unmerge(store, result.merge_id, force=True)
     assert forced.forced
     restored = store.customers.get(a.id)
-    assert _email_keys(restored) == {"a@example.com"}
-    assert restored.owner == "u9"
+    assert _email_keys(restored) == {"a@example.com", "new@example.com"}
+    assert restored.owner is None  # forced: the pre-merge value
+    assert restored.notes == "later"
+    assert restored.tags == frozenset()
     assert store.customers.get(b.id).merged_into is None
+    assert store.customers.get(b.id).tags == {"vip"}
+
+
+def test_unmerge_restores_collections_item_by_item() -> None:
+    from crmcore.merge import restore_plan
+
+    before = Customer.create(name="Ada", emails=["a@example.com"], tags=["x"])
+    after = before.with_email("b@example.com").add_tag("y")
+    # Since the merge: b relabelled (conflict), c added, x removed.
+    from crmcore import ContactLabel
+
+    current = (
+        after.with_email("b@example.com", label=ContactLabel.WORK)
+        .with_email("c@example.com")
+        .remove_tag("x")
+    )
+    restored, conflicts = restore_plan(before, after, current)
+    assert conflicts == ["emails"]
+    assert isinstance(restored, Customer)
+    assert _email_keys(restored) == {"a@example.com", "c@example.com"}
+    assert restored.tags == frozenset()
+    untouched, none = restore_plan(before, after, after)
+    assert none == []
+    assert untouched == before
 
 
 def test_unmerge_twice_and_out_of_order_are_refused(any_store: Store) -> None:
