@@ -18,7 +18,7 @@ from crmcore import _store_ops as ops
 from crmcore._entity import ensure_utc
 from crmcore._survivorship import MergePolicy, Rule
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
-from crmcore.errors import InvalidTransition, ValidationError
+from crmcore.errors import InvalidTransition, NotFound, ValidationError
 from crmcore.events import (
     CustomerCreated,
     CustomerUpdated,
@@ -428,6 +428,7 @@ class _Origins:
         self.store = store
         self._merges: dict[str, list[MergeRecord]] = {}
         self._leads: dict[str, Lead | None] = {}
+        self._live: dict[str, str] = {}
 
     def merges_into(self, survivor_id: str) -> list[MergeRecord]:
         if survivor_id not in self._merges:
@@ -438,11 +439,16 @@ class _Origins:
             ]
         return self._merges[survivor_id]
 
+    def live_id(self, customer_id: str) -> str:
+        if customer_id not in self._live:
+            self._live[customer_id] = ops.resolve(self.store, customer_id).id
+        return self._live[customer_id]
+
     def lead(self, lead_id: str) -> Lead | None:
         if lead_id not in self._leads:
             try:
-                self._leads[lead_id] = self.store.leads.get(lead_id)
-            except Exception:  # a deleted lead leaves the interaction with the customer
+                self._leads[lead_id] = self.store.leads.get(LeadId(lead_id))
+            except NotFound:  # a deleted lead leaves the interaction with the customer
                 self._leads[lead_id] = None
         return self._leads[lead_id]
 
@@ -466,8 +472,7 @@ class _Origins:
         for lead_id in interaction.lead_ids:
             lead = self.lead(lead_id)
             if lead is not None and lead.converted_customer_id is not None:
-                converted_into = ops.resolve(self.store, lead.converted_customer_id).id
-                if converted_into == customer_id:
+                if self.live_id(lead.converted_customer_id) == customer_id:
                     original, _ = self.trace(interaction, lead.id)
                     return original, Relation.CONVERTED_LEAD
         return customer_id, Relation.DIRECT

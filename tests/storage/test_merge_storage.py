@@ -85,3 +85,12 @@ def test_unmerge_survives_reopening_the_file(tmp_path: Path) -> None:
         assert attrs.evolve(store.customers.get(a.id), version=0, updated_at=a.updated_at) == (
             attrs.evolve(a, version=0)
         )
+
+
+class _NoMerges(MergeContract):
+    supports_merges = False
+
+
+def test_an_adapter_without_merges_skips_only_the_merge_checks() -> None:
+    with pytest.raises(pytest.skip.Exception):
+        _NoMerges().test_resolve_leads(InMemoryStore())
