@@ -471,10 +471,13 @@ class _Origins:
             return record_id, Relation.MERGED
         for lead_id in interaction.lead_ids:
             lead = self.lead(lead_id)
-            if lead is not None and lead.converted_customer_id is not None:
-                if self.live_id(lead.converted_customer_id) == customer_id:
-                    original, _ = self.trace(interaction, lead.id)
-                    return original, Relation.CONVERTED_LEAD
+            if (
+                lead is not None
+                and lead.converted_customer_id is not None
+                and self.live_id(lead.converted_customer_id) == customer_id
+            ):
+                original, _ = self.trace(interaction, lead.id)
+                return original, Relation.CONVERTED_LEAD
         return customer_id, Relation.DIRECT
 
 
