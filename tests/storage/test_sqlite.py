@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import crmcore.storage.sqlite as sqlite_module
+from crmcore import Customer, Lead
+from crmcore.errors import StorageError, ValidationError, VersionConflict
 from crmcore.storage import SQLiteStore
+from crmcore.storage.sqlite import SCHEMA_VERSION
 from crmcore.testing import StorageContract
+from crmcore.testing._builders import customer
+from crmcore.values import CustomFields
 
 
 class TestSQLiteFile(StorageContract):
@@ -29,3 +42,294 @@ class TestSQLiteInMemory(StorageContract):
     def store(self) -> Iterator[SQLiteStore]:
         with SQLiteStore(":memory:") as store:
             yield store
+
+
+# --------------------------------------------------------------------------- SQLite specifics
+
+# A child process: `python -c _UPDATER db_path record_id rounds` does read-modify-write
+# updates with retry, and prints how many conflicts it retried.
+_UPDATER = """
+import sys
+from crmcore.errors import VersionConflict
+from crmcore.storage import SQLiteStore
+
+path, record_id, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+retries = 0
+with SQLiteStore(path) as store:
+    for _ in range(rounds):
+        while True:
+            current = store.customers.get(record_id)
+            seen = current.custom_fields.get("seen", ())
+            try:
+                store.customers.update(
+                    current.with_custom_field("seen", [*seen, sys.argv[4]])
+                    .with_custom_field("n", current.custom_fields["n"] + 1)
+                )
+                break
+            except VersionConflict:
+                retries += 1
+print(retries)
+"""
+
+# A child process that adds 10,000 customers in one add_many and is killed in the middle:
+# its key function reports when 5,500 records went through, then waits to be killed.
+_CRASHER = """
+import sys, time
+import attrs
+from crmcore.ids import new_customer_id
+from crmcore.storage import SQLiteStore, default_keys
+from crmcore.testing._builders import customer
+
+path, pause_at = sys.argv[1], int(sys.argv[2])
+calls = 0
+
+def keys(record):
+    global calls
+    calls += 1
+    if calls == pause_at:
+        print("paused", flush=True)
+        time.sleep(600)
+    return default_keys(record)
+
+template = customer(1)
+batch = [attrs.evolve(template, id=new_customer_id()) for _ in range(10_000)]
+with SQLiteStore(path, key_function=keys) as store:
+    print("ready", flush=True)
+    store.customers.add_many(batch)
+print("committed", flush=True)
+"""
+
+
+def _python(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+def test_eight_threads_lose_no_update(tmp_path: Path) -> None:
+    threads, rounds = 8, 250
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        record = store.customers.add(customer(1, custom_fields=CustomFields({"n": 0})))
+        errors: list[BaseException] = []
+        conflicts = [0] * threads
+
+        def work(me: int) -> None:
+            try:
+                for _ in range(rounds):
+                    while True:
+                        current = store.customers.get(record.id)
+                        n = current.custom_fields["n"]
+                        try:
+                            store.customers.update(current.with_custom_field("n", n + 1))
+                            break
+                        except VersionConflict:
+                            conflicts[me] += 1
+            except BaseException as exc:
+                errors.append(exc)
+
+        pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        assert not errors, [type(e).__name__ for e in errors]
+        final = store.customers.get(record.id)
+        assert final.custom_fields["n"] == threads * rounds
+        assert final.version == 1 + threads * rounds
+        assert store.integrity_check()
+
+
+@pytest.mark.slow
+def test_two_processes_lose_no_update(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    rounds = 250
+    with SQLiteStore(path) as store:
+        record = store.customers.add(customer(1, custom_fields=CustomFields({"n": 0})))
+    children = [_python(_UPDATER, str(path), record.id, str(rounds), f"p{i}") for i in range(2)]
+    for child in children:
+        _, err = child.communicate(timeout=240)
+        assert child.returncode == 0, err[-2_000:]
+        assert "sqlite3" not in err
+    with SQLiteStore(path) as store:
+        final = store.customers.get(record.id)
+        assert final.custom_fields["n"] == 2 * rounds
+        seen = list(final.custom_fields["seen"])
+        assert seen.count("p0") == rounds
+        assert seen.count("p1") == rounds
+        assert store.integrity_check()
+
+
+@pytest.mark.slow
+def test_a_process_killed_inside_add_many_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    child = _python(_CRASHER, str(path), "5500")
+    assert child.stdout is not None
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert child.stdout.readline().strip() == "paused"  # 5 chunks already written
+        wal = Path(f"{path}-wal")
+        assert wal.exists()
+        assert wal.stat().st_size > 1_000_000, "nothing reached the WAL yet"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    with SQLiteStore(path) as store:
+        assert store.customers.count() == 0
+        assert store.customers.find_by_email(customer(1).emails[0].address) == []
+        assert store.integrity_check()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.2, 0.5, 1.0])
+def test_a_process_killed_at_any_moment_leaves_all_or_nothing(tmp_path: Path, delay: float) -> None:
+    path = tmp_path / "crm.db"
+    child = _python(_CRASHER, str(path), "0")  # never pauses
+    assert child.stdout is not None
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.communicate(timeout=60)
+    with SQLiteStore(path) as store:
+        assert store.customers.count() in (0, 10_000)
+        assert store.integrity_check()
+
+
+def test_a_locked_database_is_a_storage_error_not_a_driver_error(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path, timeout=0.05) as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            with pytest.raises(StorageError) as info:
+                store.customers.add(customer(1))
+            assert "locked" in str(info.value)
+            assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+            assert store.customers.count() == 0  # readers are not blocked in WAL mode
+        finally:
+            blocker.close()
+        store.customers.add(customer(1))
+        assert store.customers.count() == 1
+
+
+def test_unusable_files_are_storage_errors(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 1_000)
+    with pytest.raises(StorageError):
+        SQLiteStore(garbage)
+    with pytest.raises(StorageError):
+        SQLiteStore(tmp_path / "no" / "such" / "dir" / "crm.db")
+    with pytest.raises(ValidationError):
+        SQLiteStore(42)  # type: ignore[arg-type]
+
+
+def test_a_corrupt_document_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        stored = store.customers.add(customer(1))
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE customers SET doc = '{\"schema_version\": 1}'")
+    raw.commit()
+    raw.close()
+    with SQLiteStore(path) as store, pytest.raises(StorageError):
+        store.customers.get(stored.id)
+
+
+def test_schema_version_is_recorded_and_newer_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE crmcore_meta SET value = '999' WHERE key = 'schema_version'")
+    raw.commit()
+    raw.close()
+    with pytest.raises(StorageError, match="newer crmcore"):
+        SQLiteStore(path)
+
+
+def test_forward_migrations_run_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        stored = store.customers.add(customer(1))
+    extra = ("CREATE TABLE crmcore_test_migration (x INTEGER)",)
+    monkeypatch.setattr(sqlite_module, "_MIGRATIONS", (*sqlite_module._MIGRATIONS, extra))
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with SQLiteStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION + 1
+        assert store.customers.get(stored.id) == stored
+    raw = sqlite3.connect(path)
+    assert raw.execute("SELECT COUNT(*) FROM crmcore_test_migration").fetchone() == (0,)
+    raw.close()
+
+
+def test_the_file_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        store.customers.add(customer(1))
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    raw.close()
+
+
+def test_changing_the_key_function_rebuilds_the_key_index(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        a, b = store.customers.add_many([customer(1), customer(2)])
+        assert store.customers.find_by_keys(["everyone"]) == []
+
+    def everyone(record: Customer | Lead) -> list[str]:
+        return ["everyone"]
+
+    with SQLiteStore(path, key_function=everyone) as store:
+        assert store.customers.find_by_keys(["everyone"]) == [a, b]
+        assert store.customers.find_by_keys(["email:" + a.emails[0].address.match_key]) == []
+        # Lookups by email do not depend on the key function.
+        assert store.customers.find_by_email(a.emails[0].address) == [a]
+    with SQLiteStore(path) as store:
+        assert store.customers.find_by_keys(["everyone"]) == []
+        assert store.customers.find_by_keys(["email:" + a.emails[0].address.match_key]) == [a]
+
+
+def test_a_failing_key_function_leaves_nothing_behind(tmp_path: Path) -> None:
+    def broken(record: Customer | Lead) -> list[str]:
+        raise ValidationError("key_function", "failed on purpose")
+
+    with SQLiteStore(tmp_path / "crm.db", key_function=broken) as store:
+        with pytest.raises(ValidationError):
+            store.customers.add_many([customer(1), customer(2)])
+        assert store.customers.count() == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        store.customers.add(customer(1))
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                store.customers.add(customer(2))
+                code = 0 if store.customers.count() == 2 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert store.customers.count() == 2
+
+
+def test_threads_that_end_do_not_leak_connections(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        for _ in range(20):
+            t = threading.Thread(target=store.customers.count)
+            t.start()
+            t.join()
+        store.customers.count()
+        assert len(store._connections) <= 3

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import (
@@ -44,6 +45,7 @@ from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.storage.protocols import Filter, Store, where
 from crmcore.testing import _builders as build
+from crmcore.testing import strategies
 from crmcore.testing.merge_contract import MergeContract
 from crmcore.values import CustomFields
 
@@ -78,6 +80,14 @@ def _collect(
         if between is not None:
             between()
     raise AssertionError("pagination did not end after 1,000 pages")
+
+
+# The store fixture is function-scoped on purpose (a fresh store per test) and each
+# example uses new ids, so sharing it between examples is safe; every subclass runs
+# the same inherited test function, which is what "differing executors" means here.
+_PROPERTY_SETTINGS = settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors]
+)
 
 
 class StorageContract(MergeContract):
@@ -115,6 +125,56 @@ class StorageContract(MergeContract):
         assert again.updated_at == stored.updated_at
         assert [str(e.address) for e in again.emails] == [str(e.address) for e in stored.emails]
         assert [p.number.raw for p in again.phones] == [p.number.raw for p in stored.phones]
+
+    @_PROPERTY_SETTINGS
+    @given(record=strategies.customers())
+    def test_every_customer_round_trips_and_is_found(self, store: Store, record: Customer) -> None:
+        if store.customers.get_many([record.id]):  # hypothesis may draw an id again
+            store.customers.delete(record.id)
+        stored = store.customers.add(record)
+        assert stored == attrs.evolve(record, version=1, updated_at=stored.updated_at)
+        assert stored.created_at == record.created_at
+        assert store.customers.get(record.id) == stored
+        for entry in record.emails:
+            assert record.id in _ids(store.customers.find_by_email(entry.address))
+        for phone in record.phones:
+            assert record.id in _ids(store.customers.find_by_phone(phone.number))
+        for scheme, value in record.identifiers.items():
+            assert record.id in _ids(store.customers.find_by_identifier(scheme, value))
+        for tag in record.tags:
+            assert store.customers.count(where("id").eq(record.id), where("tags").contains(tag))
+
+    @_PROPERTY_SETTINGS
+    @given(record=strategies.leads())
+    def test_every_lead_round_trips_and_is_found(self, store: Store, record: Lead) -> None:
+        if store.leads.get_many([record.id]):
+            store.leads.delete(record.id)
+        stored = store.leads.add(record)
+        assert stored == attrs.evolve(record, version=1, updated_at=stored.updated_at)
+        assert store.leads.get(record.id) == stored
+        for entry in record.emails:
+            assert record.id in _ids(store.leads.find_by_email(entry.address))
+        for phone in record.phones:
+            assert record.id in _ids(store.leads.find_by_phone(phone.number))
+        if record.score is not None:
+            assert store.leads.count(where("id").eq(record.id), where("score").eq(record.score))
+
+    @_PROPERTY_SETTINGS
+    @given(record=strategies.interactions())
+    def test_every_interaction_round_trips_and_is_on_each_timeline(
+        self, store: Store, record: Interaction
+    ) -> None:
+        if store.interactions.get_many([record.id]):
+            store.interactions.delete(record.id)
+        if record.external_id is not None:
+            earlier = store.interactions.find_by_external_id(record.external_id)
+            if earlier is not None:
+                store.interactions.delete(earlier.id)
+        stored = store.interactions.add(record)
+        assert stored == attrs.evolve(record, version=1, updated_at=stored.updated_at)
+        assert store.interactions.get(record.id) == stored
+        for record_id in record.record_ids:
+            assert record.id in _ids(store.interactions.list_for(record_id).items)
 
     def test_organization_round_trip(self, store: Store) -> None:
         stored = store.customers.add(build.organization(3))
