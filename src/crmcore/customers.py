@@ -208,8 +208,15 @@ class Customer:
             except (TypeError, ValueError):
                 problems.append((name, "is invalid"))
 
-        parse("kind", CustomerKind, kind)
-        parse("stage", LifecycleStage, stage)
+        # Enum lookups by value are slow next to an isinstance check.
+        if isinstance(kind, CustomerKind):
+            values["kind"] = kind
+        else:
+            parse("kind", CustomerKind, kind)
+        if isinstance(stage, LifecycleStage):
+            values["stage"] = stage
+        else:
+            parse("stage", LifecycleStage, stage)
         if "kind" in values:
             parse("name", _customer_name, values["kind"], name)
         if emails:

@@ -207,7 +207,9 @@ _PHONE_SHAPE = re.compile(
     r"""
     [+\uff0b]?\s*
     [\d\s().\-/\u00a0\u2010-\u2015]*\d[\d\s().\-/\u00a0\u2010-\u2015]*
-    (?:\s*(?:ext\.?|extension|x|\#)\s*\d{1,10}\s*\#?)?
+    # An extension: a short word ('ext.', 'extn', 'int.' as phonenumbers formats
+    # Uruguay, 'anexo', 'доб') or '#', ',', '~', then its digits.
+    (?:\s*(?:[^\W\d_]{1,12}\.?|[\#,~])\s*\d{1,10}\s*\#?)?
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -266,7 +268,8 @@ class PhoneNumber:
             raise ValidationError(field, "is not a phone number") from None
         if not phonenumbers.is_possible_number(number):
             raise ValidationError(field, "is not a possible phone number")
-        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        # What format_number(..., E164) returns for a possible number, without its checks.
+        e164 = f"+{number.country_code}{phonenumbers.national_significant_number(number)}"
         # phonenumbers keeps an extension's digits as typed ("١٢" stays Arabic-Indic).
         extension = phonenumbers.normalize_digits_only(number.extension or "") or None
         return cls(e164, extension, stripped)
@@ -344,6 +347,19 @@ class PhoneNumber:
 # --------------------------------------------------------------------------- names
 
 
+def _is_clean_name_part(value: object) -> bool:
+    # The common case, already-clean text, skips clean_text: isprintable()
+    # rules out control characters and every whitespace but the ASCII space.
+    return (
+        type(value) is str
+        and 0 < len(value) <= MAX_NAME_PART_LENGTH
+        and value.isprintable()
+        and value[0] != " "
+        and value[-1] != " "
+        and "  " not in value
+    )
+
+
 def _name_part(value: object, field: str) -> str | None:
     return optional_text(value, field, max_length=MAX_NAME_PART_LENGTH)
 
@@ -368,7 +384,7 @@ class PersonName:
         problems: list[tuple[str, str]] = []
         for part in ("given", "family", "middle", "prefix", "suffix"):
             value = getattr(self, part)
-            if value is None:
+            if value is None or _is_clean_name_part(value):
                 continue
             try:
                 cleaned = _name_part(value, part)
