@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import enum
+import gc
+import math
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from crmcore.customers import Customer
@@ -26,11 +32,16 @@ __all__ = [
 ]
 
 Progress = Callable[[str, int, int], None]
-"""A progress callback: ``(stage, done, total)``; stages are load, prepare, block, score, cluster."""
+"""A progress callback ``(stage, done, total)``; stages: load, prepare, block, score, cluster."""
 
 AnyRecord = Customer | Lead | MatchRecord
 
 _BATCH = 1_000
+_Part = tuple[int, float, float, str]
+_PARALLEL_PAIRS = 200_000
+# At most this many records per key lookup on the on-create path: a switchboard
+# number on thousands of stored records must not turn a check into a scan.
+_CHECK_LIMIT = 200
 
 
 class _Repository(Protocol):
@@ -69,16 +80,81 @@ class _Scorer:
             else:
                 self.slow.append((index, rule))
         self.frequency: Frequency = lambda _key: 1
+        self.calls = [(rule.weigh, features) for _, rule, features in self.fast]
+        # Which fast rules each record has a value for, as a bit mask; per mask,
+        # the rules to weigh and an upper bound of what the rest can still add.
+        self.masks = [0] * len(records)
+        for bit, (_, _, features) in enumerate(self.fast):
+            flag = 1 << bit
+            masks = self.masks
+            for k, f in enumerate(features):
+                if f is not None:
+                    masks[k] |= flag
+        self._plans: dict[int, list[tuple[int, Callable[..., Any], list[Any], float, int]]] = {}
+        self.shared_names = rules.shared_rules
+        self._evidence: dict[tuple[int, float, float, str], Evidence] = {}
 
-    def keys(self, i: int) -> list[str]:
-        out: list[str] = []
-        for _, rule, features in self.fast:
-            f = features[i]
-            if f is not None:
-                out.extend(rule.keys(f))
-        for _, rule in self.slow:
-            out.extend(rule.blocking_keys(self.records[i]))
-        return out
+    def plan(self, mask: int) -> list[tuple[int, Callable[..., Any], list[Any], float, int]]:
+        """The rules both records of a pair have values for: weigh, values, bound after, kind.
+
+        Kind 1 marks a shared-contact rule, 2 the identity rule, 0 any other.
+        """
+        plan = self._plans.get(mask)
+        if plan is None:
+            identity = self.rules.identity_rule
+            present = [
+                (
+                    index,
+                    rule.weigh,
+                    features,
+                    max(rule.max_weight, 0.0),
+                    1 if rule.shared else 2 if rule.name == identity else 0,
+                )
+                for bit, (index, rule, features) in enumerate(self.fast)
+                if mask >> bit & 1
+            ]
+            plan = []
+            for k, (index, weigh, features, _, kind) in enumerate(present):
+                rest = sum(bound for _, _, _, bound, _ in present[k + 1 :])
+                plan.append((index, weigh, features, rest, kind))
+            self._plans[mask] = plan
+        return plan
+
+    def assess(self, i: int, j: int, floor: float) -> tuple[float, list[_Part]] | None:
+        """The summed rule weights of a pair and the per-rule results behind them.
+
+        The hot loop: ``None`` as soon as the total cannot reach ``floor`` any more.
+        """
+        total = 0.0
+        shared = 0.0
+        conflict = False
+        parts: list[_Part] = []
+        if self.slow:
+            a, b = self.records[i], self.records[j]
+            for index, slow_rule in self.slow:
+                ev = slow_rule.compare(a, b)
+                if ev is not None:
+                    parts.append((index, ev.score, ev.weight, ev.method))
+                    if ev.rule in self.shared_names:
+                        shared += ev.weight
+                    else:
+                        total += ev.weight
+        frequency = self.frequency
+        conflict_weight = self.rules.conflict_weight
+        for index, weigh, features, rest, kind in self.plan(self.masks[i] & self.masks[j]):
+            score, weight, method = weigh(features[i], features[j], frequency)
+            parts.append((index, score, weight, method))
+            if kind == 1:
+                shared += weight
+            else:
+                total += weight
+                if kind == 2 and weight <= conflict_weight:
+                    conflict = True
+            if total + shared + rest < floor:
+                return None
+        if conflict and shared > self.rules.shared_cap:
+            shared = self.rules.shared_cap
+        return total + shared, parts
 
     def weigh(self, i: int, j: int) -> tuple[float, list[tuple[int, float, float, str]]]:
         """Total weight of a pair and its raw per-rule results."""
@@ -102,26 +178,38 @@ class _Scorer:
                 parts.append((index, ev.score, ev.weight, ev.method))
         return total, parts
 
-    def evidence(self, parts: list[tuple[int, float, float, str]]) -> list[Evidence]:
+    def evidence(self, parts: Sequence[tuple[int, float, float, str]]) -> list[Evidence]:
         out = []
-        for index, score, weight, method in parts:
-            rule = self.rules.rules[index]
-            field = getattr(rule, "field", "") or rule.name
-            out.append(Evidence(rule.name, field, method, round(score, 4), round(weight, 3)))
+        cache = self._evidence
+        for part in parts:
+            ev = cache.get(part)
+            if ev is None:
+                index, score, weight, method = part
+                rule = self.rules.rules[index]
+                field = getattr(rule, "field", "") or rule.name
+                ev = Evidence(rule.name, field, method, round(score, 4), round(weight, 3))
+                if len(cache) < 100_000:  # evidence is frozen: equal parts share one
+                    cache[part] = ev
+            out.append(ev)
         return out
 
-    def decide(self, i: int, j: int) -> tuple[float, Decision, list[tuple[int, float, float, str]]]:
-        total, parts = self.weigh(i, j)
-        score = self.rules.probability(total)
-        if self.rules.clauses:
-            scores = {self.rules.rules[p[0]].name: p[1] for p in parts}
-            for clause in self.rules.clauses:
-                if clause.fires(scores):
-                    return score, clause.decision, parts
-        return score, self.rules.threshold(score), parts
-
-    def scored_pair(self, i: int, j: int) -> ScoredPair:
+    def decide(self, i: int, j: int) -> tuple[float, Decision]:
+        """Score and decision of a pair, clauses included."""
+        rules = self.rules
+        if not rules.clauses:
+            assessed = self.assess(i, j, -math.inf)
+            assert assessed is not None
+            score = rules.probability(assessed[0])
+            return score, rules.threshold(score)
         _, parts = self.weigh(i, j)
+        score, decision, _ = rules.decide(self.evidence(parts))
+        return score, decision
+
+    def scored_pair(
+        self, i: int, j: int, parts: Sequence[tuple[int, float, float, str]] | None = None
+    ) -> ScoredPair:
+        if parts is None:
+            parts = self.weigh(i, j)[1]
         final, decision, evidence = self.rules.decide(self.evidence(parts))
         return ScoredPair(self.records[i].id, self.records[j].id, final, decision, evidence)
 
@@ -154,7 +242,7 @@ class _Clusters:
             return True
         score = self.known.get(key)
         if score is None:
-            score, _, _ = self.scorer.decide(min(x, y), max(x, y))
+            score, _ = self.scorer.decide(min(x, y), max(x, y))
             self.known[key] = score
         return score < self.scorer.rules.cannot_link
 
@@ -185,11 +273,121 @@ class _Clusters:
         return True
 
 
+_Scored = tuple[
+    list[tuple[float, int, int]],
+    list[tuple[float, int, int]],
+    list[int],
+    list[tuple[int, tuple[_Part, ...]]],
+]
+
+
+def _score_slice(
+    scorer: _Scorer, pairs: Sequence[int], types: Sequence[RecordType] | None, report: Progress
+) -> _Scored:
+    """Score candidate pairs: matches, possible matches, and pairs that clearly differ."""
+    n = len(scorer.records)
+    rules = scorer.rules
+    matched: list[tuple[float, int, int]] = []
+    possible: list[tuple[float, int, int]] = []
+    cannot: list[int] = []
+    # The per-rule results of kept pairs, computed here so that worker processes
+    # share the cost of the explanations too.
+    details: list[tuple[int, tuple[_Part, ...]]] = []
+    assess = scorer.assess
+    probability = rules.probability
+    # Thresholds as bits of log-odds, so that most pairs need no exponentiation.
+    possible_bits = math.log2(rules.possible / (1 - rules.possible)) - rules.prior
+    cannot_bits = math.log2(rules.cannot_link / (1 - rules.cannot_link)) - rules.prior
+    clauses = bool(rules.clauses)
+    step = 0
+    for pair in pairs:
+        i, j = divmod(pair, n)
+        step += 1
+        if step == 50_000:
+            report("score", 0, 0)
+            step = 0
+        if types is not None and not _compatible(types[i], types[j]):
+            continue
+        if clauses:
+            score, decision = scorer.decide(i, j)
+        else:
+            assessed = assess(i, j, possible_bits)
+            if assessed is None:
+                continue
+            total, parts = assessed
+            if total < possible_bits:
+                if total < cannot_bits:
+                    cannot.append(pair)
+                continue
+            score = probability(total)
+            decision = rules.threshold(score)
+        if decision is Decision.MATCH:
+            matched.append((score, i, j))
+        elif decision is Decision.POSSIBLE:
+            possible.append((score, i, j))
+        else:
+            if score < rules.cannot_link:
+                cannot.append(pair)
+            continue
+        details.append((pair, tuple(parts) if not clauses else tuple(scorer.weigh(i, j)[1])))
+    return matched, possible, cannot, details
+
+
+def _score_child(
+    scorer: _Scorer,
+    pairs: Sequence[int],
+    types: Sequence[RecordType] | None,
+    conn: Connection,
+) -> None:
+    conn.send(_score_slice(scorer, pairs, types, lambda _s, _d, _t: None))
+    conn.close()
+
+
+def _score(
+    scorer: _Scorer,
+    pairs: list[int],
+    types: Sequence[RecordType] | None,
+    report: Progress,
+    workers: int | None,
+) -> _Scored:
+    """Score every pair, in forked worker processes when that pays and is safe."""
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(pairs) >= _PARALLEL_PAIRS else 1
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    # Forking a multi-threaded process can deadlock; stay in this process then.
+    if workers <= 1 or not can_fork or threading.active_count() > 1:
+        return _score_slice(scorer, pairs, types, report)
+    context = multiprocessing.get_context("fork")
+    children = []
+    for k in range(1, workers):
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_score_child, args=(scorer, pairs[k::workers], types, writer), daemon=True
+        )
+        process.start()
+        writer.close()
+        children.append((process, reader))
+    matched, possible, cannot, details = _score_slice(scorer, pairs[0::workers], types, report)
+    for process, reader in children:
+        try:
+            more = reader.recv()
+        except EOFError:  # the child died: score its share here
+            k = children.index((process, reader)) + 1
+            more = _score_slice(scorer, pairs[k::workers], types, report)
+        process.join()
+        matched += more[0]
+        possible += more[1]
+        cannot += more[2]
+        details += more[3]
+    return matched, possible, cannot, details
+
+
 def find_duplicates(
     records: Iterable[AnyRecord] | Any,
     rules: RuleSet | None = None,
     *,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> DedupResult:
     """Find records that stand for the same person or organisation.
 
@@ -198,6 +396,8 @@ def find_duplicates(
             ``customers.iter_all`` and ``leads.iter_all``).
         rules: the rule set; :func:`~crmcore.dedup.default_rules` when omitted.
         progress: called as ``progress(stage, done, total)`` while working.
+        workers: processes that score candidate pairs; by default one per core
+            (at most four) for large inputs where ``fork`` is available, else one.
 
     Returns:
         Clusters of two or more records judged to be one entity (each record in
@@ -209,8 +409,24 @@ def find_duplicates(
     Raises:
         ValidationError: two input records share an id.
     """
+    # The run allocates millions of small objects and frees few: the cyclic
+    # garbage collector would rescan them all, over and over, for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _find_duplicates(records, rules or default_rules(), progress, workers)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _find_duplicates(
+    records: Iterable[AnyRecord] | Any,
+    rules: RuleSet,
+    progress: Progress | None,
+    workers: int | None,
+) -> DedupResult:
     started = time.perf_counter()
-    rules = rules or default_rules()
     report = progress or (lambda _stage, _done, _total: None)
 
     items: list[MatchRecord] = []
@@ -228,34 +444,21 @@ def find_duplicates(
 
     candidates, index, blocks, oversized = _candidates(items, scorer, rules)
     total = len(candidates)
-    types = [r.type for r in items]
-    mixed = len(set(types)) > 1
-    report("block", n, n)
 
-    matched: list[tuple[float, int, int]] = []
-    possible: list[tuple[float, int, int]] = []
-    cannot: set[int] = set()
-    cannot_link = rules.cannot_link
-    done = 0
-    for pair in candidates:
-        i, j = divmod(pair, n)
-        done += 1
-        if done % 50_000 == 0:
-            report("score", done, total)
-        if mixed and not _compatible(types[i], types[j]):
-            continue
-        score, decision, _ = scorer.decide(i, j)
-        if decision is Decision.MATCH:
-            matched.append((score, i, j))
-        elif decision is Decision.POSSIBLE:
-            possible.append((score, i, j))
-        elif score < cannot_link:
-            cannot.add(pair)
+    report("block", n, n)
+    pairs = list(candidates)
+    del candidates
+    types = [r.type for r in items] if len({r.type for r in items}) > 1 else None
+    matched, possible, cannot, details = _score(scorer, pairs, types, report, workers)
+    parts_of = dict(details)
+    del details
     report("score", total, total)
 
     # Strongest links first, so a weak link cannot pull a cluster past a strong one.
     matched.sort(key=lambda t: (-t[0], t[1], t[2]))
-    clusters = _Clusters(n, scorer, cannot)
+    clusters = _Clusters(n, scorer, set(cannot))
+    clusters.known.update((i * n + j, score) for score, i, j in matched)
+    clusters.known.update((i * n + j, score) for score, i, j in possible)
     joined: list[tuple[int, int]] = []
     refused: list[tuple[float, int, int]] = []
     for score, i, j in matched:
@@ -273,18 +476,21 @@ def find_duplicates(
         if clusters.find(root) != root or len(members) < 2:
             continue
         ordered_members = sorted(members)
-        pairs = tuple(scorer.scored_pair(i, j) for i, j in by_root.get(root, []))
-        result_clusters.append(
-            (ordered_members[0], tuple(items[m].id for m in ordered_members), pairs)
+        joins = tuple(
+            scorer.scored_pair(i, j, parts_of.get(i * n + j)) for i, j in by_root.get(root, [])
         )
-    result_clusters.sort()
+        result_clusters.append(
+            (ordered_members[0], tuple(items[m].id for m in ordered_members), joins)
+        )
+    # Clusters are numbered in input order of their first record.
+    result_clusters.sort(key=lambda c: c[0])
     built = tuple(
-        Cluster(f"cluster-{k + 1:06d}", ids, pairs)
-        for k, (_, ids, pairs) in enumerate(result_clusters)
+        Cluster(f"cluster-{k + 1:06d}", ids, joins)
+        for k, (_, ids, joins) in enumerate(result_clusters)
     )
 
     review = [
-        scorer.scored_pair(i, j)
+        scorer.scored_pair(i, j, parts_of.get(i * n + j))
         for _, i, j in sorted(possible + refused, key=lambda t: (-t[0], t[1], t[2]))
         if clusters.find(i) != clusters.find(j)
     ]
@@ -311,20 +517,33 @@ def _candidates(
     """Candidate pairs (``i * n + j``, ``i < j``), the key index, block and oversized counts."""
     n = len(items)
     index: dict[str, list[int]] = {}
-    for i in range(n):
-        for key in scorer.keys(i):
-            bucket = index.get(key)
-            if bucket is None:
-                index[key] = [i]
-            elif bucket[-1] != i:
-                bucket.append(i)
+    get = index.get
+    for _, rule, features in scorer.fast:
+        keys_of = rule.keys
+        for i, f in enumerate(features):
+            if f is None:
+                continue
+            for key in keys_of(f):
+                bucket = get(key)
+                if bucket is None:
+                    index[key] = [i]
+                elif bucket[-1] != i:
+                    bucket.append(i)
+    for _, slow_rule in scorer.slow:
+        for i, record in enumerate(items):
+            for key in slow_rule.blocking_keys(record):
+                bucket = get(key)
+                if bucket is None:
+                    index[key] = [i]
+                elif bucket[-1] != i:
+                    bucket.append(i)
     scorer.frequency = lambda key: len(index.get(key, ()))
 
     candidates: set[int] = set()
     oversized = 0
     blocks = 0
     limit = rules.max_block_size
-    sort_keys: list[str] | None = None
+    sort_keys: dict[int, str] = {}
     for bucket in index.values():
         size = len(bucket)
         if size < 2:
@@ -335,14 +554,20 @@ def _candidates(
                 i = bucket[a]
                 base = i * n
                 for b in range(a + 1, size):
-                    candidates.add(base + bucket[b])
+                    j = bucket[b]
+                    if j > i:
+                        candidates.add(base + j)
+                    elif j < i:  # only keys of user rules can arrive out of order
+                        candidates.add(j * n + i)
             continue
         # An oversized block (a switchboard number, a very common name): compare
         # each record only with its neighbours in name order.
         oversized += 1
-        if sort_keys is None:
-            sort_keys = [_sort_key(r) for r in items]
-        ordered = sorted(bucket, key=sort_keys.__getitem__)
+        for i in bucket:
+            if i not in sort_keys:
+                sort_keys[i] = _sort_key(items[i])
+        ordered = sorted(set(bucket), key=sort_keys.__getitem__)
+        size = len(ordered)
         for a in range(size):
             for b in range(a + 1, min(a + 1 + rules.window, size)):
                 i, j = ordered[a], ordered[b]
@@ -400,7 +625,12 @@ def lookup_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     Phonetic keys (those with ``~`` after the rule name) help batch runs find
     typos but match too many stored records to answer in milliseconds.
     """
-    return [k for k in blocking_keys(record, rules) if "~" not in k.partition(":")[0]]
+    return _lookup_keys(MatchRecord.from_record(record), rules or default_rules())
+
+
+# Stores that persist their key index rebuild it when this changes
+# (see crmcore.storage.keys.key_function_name).
+setattr(blocking_keys, "keys_version", "1")  # noqa: B010
 
 
 def check_duplicates(
@@ -412,34 +642,44 @@ def check_duplicates(
 ) -> list[Match]:
     """Stored records that ``candidate`` matches or may match, best first.
 
-    Candidates come from the store's indexed ``find_by_keys`` lookups on the
-    candidate's :func:`lookup_keys`; each is compared with the rules.
+    Candidates come from the store's indexed lookups only: ``find_by_keys`` on
+    the candidate's :func:`lookup_keys` (useful when the store's
+    ``key_function`` is :func:`blocking_keys`), plus ``find_by_email``,
+    ``find_by_phone`` and ``find_by_identifier`` for each of its contact points,
+    which every store indexes. Each candidate is compared with the rules.
+
     Customers are checked against customers; leads against leads and customers
     (``include_leads`` overrides whether stored leads are searched). A stored
     record with the candidate's own id (an update) is skipped.
+
+    Returns:
+        One :class:`~crmcore.dedup.Match` per stored record judged a MATCH or a
+        POSSIBLE match, highest score first.
     """
     rules = rules or default_rules()
     record = MatchRecord.from_record(candidate)
-    keys = [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
-    if not keys:
-        return []
     if include_leads is None:
         include_leads = record.type is RecordType.LEAD
-    found: dict[str, MatchRecord] = {}
+    keys = _lookup_keys(record, rules)
     repos = [store.customers, store.leads] if include_leads else [store.customers]
+    found: dict[str, MatchRecord] = {}
     for repo in repos:
-        for stored in repo.find_by_keys(keys):
+        for stored in _lookup(repo, record, keys):
             other = MatchRecord.from_record(stored)
             if other.id != record.id and _compatible(record.type, other.type):
                 found[other.id] = other
     if not found:
         return []
     # How many of the found records share each key: a switchboard number that
-    # many stored people carry is discounted like in batch runs.
+    # many stored people carry is discounted as in batch runs.
     counts: dict[str, int] = {}
     for other in found.values():
         for key in rules.blocking_keys(other):
             counts[key] = counts.get(key, 0) + 1
+
+    def frequency(key: str) -> int:
+        return counts.get(key, 0) + 1
+
     matches = []
     for other in found.values():
         evidence = []
@@ -448,7 +688,7 @@ def check_duplicates(
                 fa, fb = rule.prepare(record), rule.prepare(other)
                 if fa is None or fb is None:
                     continue
-                score, weight, method = rule.weigh(fa, fb, lambda k: counts.get(k, 0) + 1)
+                score, weight, method = rule.weigh(fa, fb, frequency)
                 evidence.append(
                     Evidence(rule.name, rule.field, method, round(score, 4), round(weight, 3))
                 )
@@ -461,6 +701,21 @@ def check_duplicates(
             matches.append(Match(other.id, score, decision, explained))
     matches.sort(key=lambda m: (-m.score, m.record_id))
     return matches
+
+
+def _lookup_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
+    return [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
+
+
+def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> Iterator[Any]:
+    if keys:
+        yield from repo.find_by_keys(keys, limit=_CHECK_LIMIT)
+    for email in record.emails:
+        yield from repo.find_by_email(email)
+    for phone in record.phones:
+        yield from repo.find_by_phone(phone)
+    for scheme, value in record.identifiers.items():
+        yield from repo.find_by_identifier(scheme, value)
 
 
 class DuplicatePolicy(enum.Enum):

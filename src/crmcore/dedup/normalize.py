@@ -37,9 +37,17 @@ __all__ = [
 
 _CACHE = 1 << 18
 
+
+def _word_list(name: str) -> frozenset[str]:
+    text = resources.files("crmcore.dedup").joinpath("data", name).read_text("utf-8")
+    return frozenset(
+        w for line in text.splitlines() if not line.startswith("#") for w in line.split()
+    )
+
+
 # Letters that Unicode decomposition does not reduce to a base letter plus marks.
 _SPECIAL_LETTERS = str.maketrans(
-    {"æ": "ae", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "œ": "oe", "ı": "i"}
+    {"æ": "ae", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "œ": "oe", "\u0131": "i"}
 )
 # German digraphs written for umlauts (Mueller for Müller): collapsed after a
 # consonant so that Müller, Muller and Mueller share one key.
@@ -199,62 +207,10 @@ def person_name_key(name: PersonName | str | None, nicknames: NicknameTable | No
 # --------------------------------------------------------------------------- emails
 
 _GMAIL = frozenset({"gmail.com", "googlemail.com"})
+_LOCAL_WORDS = re.compile(r"[._\-]")
 
-ROLE_MAILBOXES = frozenset(
-    [
-        "info",
-        "sales",
-        "office",
-        "contact",
-        "contacts",
-        "admin",
-        "administration",
-        "support",
-        "hello",
-        "hi",
-        "team",
-        "enquiries",
-        "enquiry",
-        "inquiries",
-        "inquiry",
-        "mail",
-        "email",
-        "post",
-        "service",
-        "services",
-        "billing",
-        "accounts",
-        "accounting",
-        "finance",
-        "hr",
-        "jobs",
-        "careers",
-        "marketing",
-        "noreply",
-        "no-reply",
-        "reception",
-        "orders",
-        "order",
-        "help",
-        "webmaster",
-        "privacy",
-        "bookings",
-        "booking",
-        "invoice",
-        "invoices",
-        "faktura",
-        "kundservice",
-        "kundenservice",
-        "kontakt",
-        "buero",
-        "büro",
-        "office-manager",
-        "general",
-        "family",
-        "familie",
-        "home",
-    ]
-)
+ROLE_MAILBOXES = _word_list("role_mailboxes.txt")
+"""Local parts of shared mailboxes (info, sales, familie, ...), from ``data/role_mailboxes.txt``."""
 
 
 def email_match_key(email: EmailAddress | str, *, provider_rules: bool = False) -> str:
@@ -293,7 +249,8 @@ def is_role_mailbox(email: EmailAddress | str) -> bool:
     """Whether the address is a shared role mailbox (info@, sales@, ...)."""
     key = email_match_key(email)
     local = key.rpartition("@")[0].partition("+")[0]
-    return local in ROLE_MAILBOXES
+    # "familie.schleich@" and "info-berlin@" are shared as much as "info@".
+    return local in ROLE_MAILBOXES or _LOCAL_WORDS.split(local, 1)[0] in ROLE_MAILBOXES
 
 
 @lru_cache(maxsize=1)
@@ -348,82 +305,7 @@ def phone_match_keys(phone: PhoneNumber | str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- organisations
 
 # Legal forms as words after folding and dropping dots (so "B.V." is "bv").
-_LEGAL_FORMS = frozenset(
-    [
-        "inc",
-        "incorporated",
-        "llc",
-        "lllp",
-        "llp",
-        "lp",
-        "ltd",
-        "limited",
-        "plc",
-        "corp",
-        "corporation",
-        "co",
-        "company",
-        "cos",
-        "pty",
-        "pte",
-        "pvt",
-        "bhd",
-        "sdn",
-        "gmbh",
-        "mbh",
-        "ag",
-        "kg",
-        "ohg",
-        "ug",
-        "gbr",
-        "ev",
-        "eg",
-        "kgaa",
-        "se",
-        "ek",
-        "kft",
-        "sro",
-        "oy",
-        "oyj",
-        "as",
-        "asa",
-        "aps",
-        "ab",
-        "abp",
-        "publ",
-        "hb",
-        "kb",
-        "ek",
-        "pt",
-        "tbk",
-        "cv",
-        "ud",
-        "persero",
-        "bv",
-        "nv",
-        "vof",
-        "cvba",
-        "bvba",
-        "sa",
-        "sas",
-        "sasu",
-        "sarl",
-        "eurl",
-        "sci",
-        "snc",
-        "scs",
-        "sca",
-        "srl",
-        "spa",
-        "sl",
-        "sll",
-        "ltda",
-        "lda",
-        "slu",
-        "sae",
-        "nl",
-    ]
-)
+_LEGAL_FORMS = _word_list("legal_forms.txt")
 _CONNECTIVES = frozenset({"and", "und", "och", "og", "en", "et", "dan", "y", "e", "the"})
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import date
 from functools import lru_cache
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
@@ -102,6 +101,13 @@ class FieldRule(Generic[F]):
 
     name: str = ""
     field: str = ""
+    shared: bool = False
+    """Whether several different people can hold the field's value (a phone, a mailbox)."""
+
+    @property
+    def max_weight(self) -> float:
+        """An upper bound of the weights :meth:`weigh` returns (lets the engine stop early)."""
+        return math.inf
 
     def prepare(self, record: MatchRecord) -> F | None:
         """The normalised values this rule reads, or ``None`` when the field is blank."""
@@ -136,6 +142,19 @@ def _jw(a: str, b: str) -> float:
     return JaroWinkler.normalized_similarity(a, b)
 
 
+def _one_letter_typo(a: str, b: str) -> bool:
+    # Digits and separators in a mailbox name tell people apart (johnr9@ is not
+    # johnr@, a.b@ is not a_b@ nor ab@); a slipped letter is a typo.
+    if Levenshtein.distance(a, b, score_cutoff=1) > 1:
+        return False
+    if _MAILBOX_MARKS.sub("", a) == _MAILBOX_MARKS.sub("", b):
+        return False
+    return [c for c in a if c.isdigit()] == [c for c in b if c.isdigit()]
+
+
+_MAILBOX_MARKS = re.compile(r"[._\-+0-9]")
+
+
 def _shared_discount(frequency: Frequency, key: str) -> float:
     # Term-frequency adjustment: a value on k records is k/2 times less telling
     # than one on exactly the pair being compared.
@@ -160,9 +179,15 @@ class EmailRule(FieldRule[frozenset[str]]):
     field: str = "emails"
     agree: float = 13.0
     role_agree: float = 3.0
-    near: float = 4.0
+    near: float = 3.0
     disagree: float = -1.0
     provider_rules: bool = False
+    shared: bool = True
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of a shared personal mailbox."""
+        return max(self.agree, self.role_agree, self.near, self.disagree)
 
     def prepare(self, record: MatchRecord) -> frozenset[str] | None:
         """The match keys of the record's addresses."""
@@ -191,7 +216,7 @@ class EmailRule(FieldRule[frozenset[str]]):
             lx, _, dx = x.rpartition("@")
             for y in b:
                 ly, _, dy = y.rpartition("@")
-                if dx == dy and len(lx) > 4 and Levenshtein.distance(lx, ly, score_cutoff=1) <= 1:
+                if dx == dy and len(lx) > 5 and _one_letter_typo(lx, ly):
                     return 0.9, self.near, "one_edit"
         return 0.0, self.disagree, "different"
 
@@ -211,6 +236,12 @@ class PhoneRule(FieldRule[tuple[frozenset[str], frozenset[str]]]):
     agree: float = 11.0
     national: float = 8.0
     disagree: float = -1.0
+    shared: bool = True
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of a shared number."""
+        return max(self.agree, self.national, self.disagree)
 
     def prepare(self, record: MatchRecord) -> tuple[frozenset[str], frozenset[str]] | None:
         """E.164 forms and national significant numbers of the record's numbers."""
@@ -247,8 +278,8 @@ class _Name:
     given: str
     family: str
     groups: frozenset[str]
-    given_phonetic: str
-    family_phonetic: str
+    key: str
+    sound_key: str
 
 
 # Weights of (given level, family level); levels: 0 differ, 1 close or initial,
@@ -258,9 +289,9 @@ class _Name:
 _NAME_WEIGHTS: tuple[tuple[float, ...], ...] = (
     # family: 0      1      2      3
     (-10.0, -5.0, -5.0, -5.0),  # given 0
-    (-6.0, 1.0, 4.0, 5.0),  # given 1
+    (-6.0, 0.0, 2.5, 3.5),  # given 1
     (-4.0, 4.0, 8.0, 9.5),  # given 2
-    (-3.0, 5.0, 9.5, 11.0),  # given 3
+    (-3.0, 5.0, 9.5, 12.5),  # given 3
 )
 _GIVEN_ONLY = (-5.0, 0.0, 2.5, 3.5)
 _FAMILY_ONLY = (-5.0, 0.0, 3.5, 4.5)
@@ -289,6 +320,11 @@ class PersonNameRule(FieldRule[_Name]):
         factory=dict, init=False, eq=False
     )
 
+    @property
+    def max_weight(self) -> float:
+        """The weight of the best agreement level."""
+        return max(max(max(row) for row in self.weights), *self.given_only, *self.family_only)
+
     def prepare(self, record: MatchRecord) -> _Name | None:
         """Folded given (first word) and family names, nickname groups, phonetic codes."""
         name = record.name
@@ -315,17 +351,17 @@ class PersonNameRule(FieldRule[_Name]):
         if not given and not family:
             return None
         groups = self.nicknames.canonical(given) if given else frozenset()
-        family_phon = phonetic_key(family_words[-1]) if family_words else ""
-        return _Name(given, family, groups, phonetic_key(given) if given else "", family_phon)
+        if not (given and family):
+            return _Name(given, family, groups, "", "")
+        exact = "|".join(sorted((min(groups), family)))
+        sound = "|".join(sorted((phonetic_key(given), phonetic_key(family_words[-1]))))
+        return _Name(given, family, groups, f"{self.name}:{exact}", f"{self.name}~{sound}")
 
     def keys(self, features: _Name) -> Iterable[str]:
         """The nickname-resolved name and its phonetic code, both order-free."""
-        if not (features.given and features.family):
+        if not features.key:
             return ()
-        canon = min(features.groups)
-        exact = "|".join(sorted((canon, features.family)))
-        sound = "|".join(sorted((features.given_phonetic, features.family_phonetic)))
-        return (f"{self.name}:{exact}", f"{self.name}~{sound}")
+        return (features.key, features.sound_key)
 
     def _given_level(self, a: str, b: str, ga: frozenset[str], gb: frozenset[str]) -> int:
         if a == b or not ga.isdisjoint(gb):
@@ -351,21 +387,31 @@ class PersonNameRule(FieldRule[_Name]):
         return 1 if sim >= self.close else 0
 
     def weigh(self, a: _Name, b: _Name, frequency: Frequency = _no_frequency) -> Weighed:
-        """Best of the direct and the swapped alignment of given and family names."""
+        """Best of the direct and the swapped alignment of given and family names.
+
+        Equal names weigh less the more records carry them (term frequency):
+        two records named "John Smith" among many say less than two "Åsa Lindqvist".
+        """
         if a.given and a.family and b.given and b.family:
+            if a.given == b.given and a.family == b.family:
+                return 1.0, self.weights[3][3] - _shared_discount(frequency, a.key), "exact"
             gl = self._given_level(a.given, b.given, a.groups, b.groups)
             fl = self._family_level(a.family, b.family)
             weight = self.weights[gl][fl]
-            method = "jaro_winkler" if gl < 3 or fl < 3 else "exact"
             if weight < 9.0:
-                sgl = self._given_level(a.given, b.family, a.groups, frozenset((b.family,)))
+                # The swapped alignment only pays when a family name meets a given name.
                 sfl = self._family_level(a.family, b.given)
+                if sfl or weight < -3.5:
+                    sgl = self._given_level(a.given, b.family, a.groups, frozenset((b.family,)))
+                else:
+                    sgl = 0
                 swapped = self.weights[sgl][sfl] - 0.5
                 if swapped > weight:
                     return (sgl + sfl) / 6, swapped, "swapped"
-            if method == "exact" and a.given != b.given:
-                method = "nickname"
-            return (gl + fl) / 6, weight, method
+            if gl == 3 and fl == 3:
+                weight -= _shared_discount(frequency, a.key)
+                return 1.0, weight, "exact" if a.given == b.given else "nickname"
+            return (gl + fl) / 6, weight, "jaro_winkler"
         # One side lacks a part: compare what is there, in either position.
         best_level, table = -1, self.given_only
         for x, y, tab in (
@@ -399,8 +445,14 @@ class OrganizationNameRule(FieldRule[tuple[str, bool]]):
     agree: float = 9.0
     similar: float = 6.0
     disagree: float = -8.0
-    person_agree: float = 1.0
+    person_agree: float = 2.0
     person_disagree: float = -0.5
+    shared: bool = True
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of equal organisation names."""
+        return max(self.agree, self.similar, self.person_agree)
 
     def prepare(self, record: MatchRecord) -> tuple[str, bool] | None:
         """The organisation key and whether the record is an organisation."""
@@ -441,6 +493,12 @@ class EmailDomainRule(FieldRule[tuple[frozenset[str], bool]]):
     field: str = "emails.domain"
     agree: float = 5.0
     disagree: float = -1.0
+    shared: bool = True
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of a shared domain."""
+        return max(self.agree, self.disagree)
 
     def prepare(self, record: MatchRecord) -> tuple[frozenset[str], bool] | None:
         """Non-free-mail domains of an organisation's addresses."""
@@ -483,6 +541,11 @@ class IdentifierRule(FieldRule[Mapping[str, str]]):
     agree: float = 20.0
     one_edit: float = 5.0
     disagree: float = -5.0
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of an equal identifier."""
+        return max(self.agree, self.one_edit, 0.0)
 
     def prepare(self, record: MatchRecord) -> Mapping[str, str] | None:
         """Scheme (folded) to value without spaces, dots, dashes or slashes."""
@@ -585,6 +648,12 @@ class AddressRule(FieldRule[tuple[_Address, ...]]):
     street_only: float = 4.0
     area: float = 1.5
     disagree: float = -2.5
+    shared: bool = True
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of a full agreement."""
+        return max(self.full, self.street_only, self.area, self.disagree)
 
     def prepare(self, record: MatchRecord) -> tuple[_Address, ...] | None:
         """Normalised street, house number, postcode and locality of each address."""
@@ -655,6 +724,11 @@ class BirthDateRule(FieldRule[str]):
     near: float = 1.0
     same_year: float = -2.0
     disagree: float = -5.0
+
+    @property
+    def max_weight(self) -> float:
+        """The weight of equal dates."""
+        return max(self.agree, self.typo, self.near)
 
     def prepare(self, record: MatchRecord) -> str | None:
         """The date as ``YYYYMMDD``."""
@@ -735,6 +809,12 @@ class RuleSet:
     records sharing a key with more records than that are compared only with
     their nearest neighbours in name order. ``cannot_link`` is the probability
     below which a compared pair keeps two clusters apart.
+
+    Shared contact points: when the ``identity_rule`` (the person name) weighs
+    ``conflict_weight`` or less, the records name different people, and the
+    rules marked ``shared`` (phone, email, address, organisation: what a
+    household or an office shares) add at most ``shared_cap`` together; their
+    evidence then carries the clause name ``shared_contact``.
     """
 
     rules: tuple[Rule, ...]
@@ -742,9 +822,12 @@ class RuleSet:
     match: float = 0.9
     possible: float = 0.5
     prior: float = -9.0
-    max_block_size: int = 100
+    max_block_size: int = 16
     window: int = 8
     cannot_link: float = 0.0001
+    identity_rule: str | None = "name"
+    conflict_weight: float = -4.5
+    shared_cap: float = 3.0
 
     def __attrs_post_init__(self) -> None:
         _check_probability(self.match, "match")
@@ -784,11 +867,29 @@ class RuleSet:
             return 1.0
         if bits < -60:
             return 0.0
-        return 1.0 / (1.0 + 2.0**-bits)
+        return 1.0 / (1.0 + math.pow(2.0, -bits))
 
     def decide(self, evidence: Sequence[Evidence]) -> tuple[float, Decision, tuple[Evidence, ...]]:
         """Score, decision and (clause-annotated) evidence for a pair's evidence."""
-        score = self.probability(sum(e.weight for e in evidence))
+        evidence = tuple(evidence)
+        total = 0.0
+        conflict = False
+        for e in evidence:
+            total += e.weight
+            if e.rule == self.identity_rule and e.weight <= self.conflict_weight:
+                conflict = True
+        if conflict:
+            capped = self.combine([(e.rule, e.weight) for e in evidence])
+            if capped is not None:
+                total = capped
+                shared = self.shared_rules
+                evidence = tuple(
+                    attrs.evolve(e, clause="shared_contact") if e.rule in shared else e
+                    for e in evidence
+                )
+        score = self.probability(total)
+        if not self.clauses:
+            return score, self.threshold(score), evidence
         scores = {e.rule: e.score for e in evidence}
         for clause in self.clauses:
             if clause.fires(scores):
@@ -796,8 +897,27 @@ class RuleSet:
                 evidence = tuple(
                     attrs.evolve(e, clause=clause.name) if e.rule in named else e for e in evidence
                 )
-                return self._clamp(score, clause.decision), clause.decision, tuple(evidence)
-        return score, self.threshold(score), tuple(evidence)
+                return self._clamp(score, clause.decision), clause.decision, evidence
+        return score, self.threshold(score), evidence
+
+    @property
+    def shared_rules(self) -> frozenset[str]:
+        """Names of the rules whose values several people can share."""
+        return frozenset(r.name for r in self.rules if getattr(r, "shared", False))
+
+    def combine(self, weights: Sequence[tuple[str, float]]) -> float | None:
+        """The capped total when the shared-contact cap applies to these weights, else ``None``."""
+        if self.identity_rule is None:
+            return None
+        shared = self.shared_rules
+        identity = [w for rule, w in weights if rule == self.identity_rule]
+        if not identity or identity[0] > self.conflict_weight:
+            return None
+        shared_sum = sum(w for rule, w in weights if rule in shared)
+        if shared_sum <= self.shared_cap:
+            return None
+        rest = sum(w for rule, w in weights if rule not in shared)
+        return rest + self.shared_cap
 
     def threshold(self, score: float) -> Decision:
         """The decision the thresholds give a score."""
@@ -840,15 +960,17 @@ def default_rules() -> RuleSet:
     return _DEFAULT
 
 
+# Names first: they are the comparison most often decisive against a pair, which
+# lets the engine stop before weighing the rest.
 _DEFAULT = RuleSet(
     rules=(
+        PersonNameRule(),
         EmailRule(),
         PhoneRule(),
-        PersonNameRule(),
-        OrganizationNameRule(),
-        EmailDomainRule(),
+        BirthDateRule(),
         IdentifierRule(),
         AddressRule(),
-        BirthDateRule(),
+        OrganizationNameRule(),
+        EmailDomainRule(),
     )
 )
