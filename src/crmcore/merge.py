@@ -539,7 +539,9 @@ def merge(
                     expected=expected,
                     actual=record.version,
                 )
-        merged_ids = [r.id for r in records if r.id != survivor]
+        # Only the records that go away have related records to move.
+        keep = survivor if survivor is not None else default_survivor(records).id
+        merged_ids = [r.id for r in records if r.id != keep]
         customer_ids = [i for i in merged_ids if is_customer_id(i)]
         plan = plan_merge(
             records,
