@@ -94,3 +94,29 @@ class _NoMerges(MergeContract):
 def test_an_adapter_without_merges_skips_only_the_merge_checks() -> None:
     with pytest.raises(pytest.skip.Exception):
         _NoMerges().test_resolve_leads(InMemoryStore())
+
+
+def test_the_merge_state_machine_catches_a_shallow_resolve() -> None:
+    from hypothesis import Phase, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from crmcore.storage import Store
+    from crmcore.testing.merge_stateful import MergeStoreStateMachine
+
+    class Machine(MergeStoreStateMachine):
+        def make_store(self) -> Store:
+            return _ShallowResolve()
+
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(
+            Machine,
+            # Deterministic, and no shrinking: finding the bug is the point here.
+            settings=settings(
+                max_examples=60,
+                stateful_step_count=50,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                phases=[Phase.generate],
+            ),
+        )
