@@ -393,3 +393,43 @@ def test_merge_records_are_listed_per_record(any_store: Store) -> None:
         store.merges.get("mrg_01ARZ3NDEKTSV4RRFFQ69G5FAV")
     with pytest.raises(CrmError):
         store.merges.add(first.record)
+
+
+def test_concurrent_overlapping_merges_serialise(tmp_path: Any) -> None:
+    import threading
+
+    from crmcore import SQLiteStore, ValidationError
+
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        people = [
+            store.customers.add(Customer.create(name=f"P {i}", emails=[f"p{i}@example.com"]))
+            for i in range(6)
+        ]
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def work(i: int) -> None:
+            group = [people[i].id, people[(i + 1) % len(people)].id]
+            try:
+                merge(store, group, survivor=group[1])
+                result = "merged"
+            except (ValidationError, VersionConflict, NotFound):
+                result = "refused"
+            with lock:
+                outcomes.append(result)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(people))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(outcomes) == len(people)
+        assert "merged" in outcomes
+        merges = {m.id for p in people for m in store.merges.list_for(p.id)}
+        assert len(merges) == outcomes.count("merged")
+        for person in people:
+            live = store.customers.resolve(person.id)
+            assert live.merged_into is None
+            assert {e.address.match_key for e in person.emails} <= {
+                e.address.match_key for e in live.emails
+            }
