@@ -17,8 +17,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-import attrs
-
 from crmcore._entity import utcnow
 from crmcore.customers import Customer
 from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
@@ -32,7 +30,6 @@ from crmcore.storage._common import (
     NS_IDENTIFIER,
     NS_KEY,
     NS_PHONE,
-    NS_TAG,
     FieldSpec,
     check_expected_version,
     check_interaction,
@@ -46,10 +43,11 @@ from crmcore.storage._common import (
     encode_cursor,
     identifier_key,
     lead_row,
-    lookup_entries,
+    lookup_rows,
     matches,
     micros,
     order_tag,
+    stamped,
 )
 from crmcore.storage.keys import KeyFunction, default_keys
 from crmcore.storage.merges import MemoryMerges, resolve_chain
@@ -131,9 +129,9 @@ class _MemoryRecords(Generic[R, IdT]):
     # ------------------------------------------------------------------ internals
 
     def _entries(self, record: R) -> Iterator[tuple[str, str]]:
-        for ns, key in lookup_entries(record, self._key_function):
-            if ns != NS_TAG:  # tags are filtered from the rows, not looked up
-                yield ns, key
+        # Tags are filtered from the rows, not looked up.
+        for ns, key, _ in lookup_rows(record, self._key_function, tags=False):
+            yield ns, key
 
     def _restore(self, record_id: str, record: Any) -> None:
         entries = [] if record is None else list(self._entries(record))
@@ -165,7 +163,7 @@ class _MemoryRecords(Generic[R, IdT]):
     def _add(self, record: R, now: datetime) -> R:
         if record.id in self._records:
             raise DuplicateRecord(f"a {self._entity} with this id is already stored")
-        stored = attrs.evolve(record, version=1, updated_at=now)
+        stored = stamped(record, 1, now)
         self._put(stored.id, stored)
         return stored
 
@@ -203,7 +201,7 @@ class _MemoryRecords(Generic[R, IdT]):
                     expected=record.version,
                     actual=current.version,
                 )
-            stored = attrs.evolve(record, version=current.version + 1, updated_at=utcnow())
+            stored = stamped(record, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
 
@@ -363,7 +361,7 @@ class _MemoryInteractions:
                 return self._records[existing]
         if interaction.id in self._records:
             raise DuplicateRecord("an interaction with this id is already stored")
-        stored = attrs.evolve(interaction, version=1, updated_at=now)
+        stored = stamped(interaction, 1, now)
         self._put(stored.id, stored)
         return stored
 
@@ -417,7 +415,7 @@ class _MemoryInteractions:
             ext = interaction.external_id
             if ext is not None and self._external.get(ext, interaction.id) != interaction.id:
                 raise DuplicateRecord("another interaction has this external id")
-            stored = attrs.evolve(interaction, version=current.version + 1, updated_at=utcnow())
+            stored = stamped(interaction, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
 
