@@ -247,3 +247,14 @@ def test_payload_dicts_are_not_mutated(payload: dict[str, Any]) -> None:
     before = copy.deepcopy(payload)
     from_dict(Customer, payload)
     assert payload == before
+
+
+def test_text_is_not_read_as_a_list(payload: dict[str, Any]) -> None:
+    payload["emails"] = "ada@example.com"
+    payload["consents"] = "0" * 10_000
+    payload["addresses"] = {"lines": ["x"]}
+    assert _problems(payload) == {
+        "emails": "must be a list",
+        "consents": "must be a list",
+        "addresses": "must be a list",
+    }

@@ -17,6 +17,7 @@ from functools import cache
 from typing import Any, Final, TypeVar
 
 import cattrs
+from cattrs.cols import is_sequence, list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
 from crmcore._entity import ensure_utc
@@ -142,6 +143,20 @@ def _register_primitives(converter: cattrs.Converter) -> None:
     converter.register_structure_hook(int, _strict(int, "an integer"))
     converter.register_structure_hook(float, _strict(float, "a number"))
     converter.register_structure_hook(bool, _strict(bool, "true or false"))
+    converter.register_structure_hook_factory(is_sequence, _strict_sequence)
+
+
+def _strict_sequence(kind: Any, converter: cattrs.Converter) -> Callable[[object, Any], Any]:
+    items = list_structure_factory(kind, converter)
+
+    def structure(value: object, _: Any) -> tuple[Any, ...]:
+        # cattrs iterates whatever it is given: a 10 kB string would become
+        # 10,000 one-character items, each failing on its own (slowly).
+        if not isinstance(value, list | tuple):
+            raise ValidationError("", "must be a list")
+        return tuple(items(value, kind))
+
+    return structure
 
 
 def make_converter() -> cattrs.Converter:

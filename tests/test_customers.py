@@ -1,0 +1,315 @@
+"""Customers: creation from raw input, changes through methods, validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crmcore import (
+    Channel,
+    ConsentStatus,
+    ContactLabel,
+    Customer,
+    CustomerKind,
+    EmailAddress,
+    InvalidTransition,
+    LegalBasis,
+    LifecycleStage,
+    PersonName,
+    PhoneNumber,
+    PostalAddress,
+    ValidationError,
+)
+from crmcore.testing.strategies import customers, email_addresses, phone_numbers
+
+STAGES = list(LifecycleStage)
+FUNNEL = [s for s in STAGES if s is not LifecycleStage.OTHER]
+
+
+def _ada() -> Customer:
+    return Customer.create(
+        name="Ada Lovelace",
+        emails=["ada@example.com", " ADA@Example.com ", "ada@work.example.com"],
+        phones=["08-123 456 78", "+1 650 253 0000"],
+        region="SE",
+        tags=["VIP", " vip ", "Early  Adopter"],
+    )
+
+
+def test_create_parses_raw_input() -> None:
+    ada = _ada()
+    assert ada.kind is CustomerKind.PERSON
+    assert ada.name == PersonName(given="Ada", family="Lovelace")
+    assert ada.display_name == "Ada Lovelace"
+    # The repeat (same match key) is dropped; the first address is primary.
+    assert [str(e.address) for e in ada.emails] == ["ada@example.com", "ada@work.example.com"]
+    assert ada.primary_email == EmailAddress.parse("ada@example.com")
+    assert [p.number.e164 for p in ada.phones] == ["+46812345678", "+16502530000"]
+    assert ada.primary_phone == PhoneNumber.parse("+46 8 123 456 78")
+    assert ada.tags == {"vip", "early adopter"}
+    assert ada.version == 0
+    assert ada.created_at.tzinfo is UTC
+    assert ada.stage is LifecycleStage.CUSTOMER
+    assert ada.id.startswith("cus_")
+
+
+def test_create_accepts_typed_values_and_strings_for_enums() -> None:
+    org = Customer.create(
+        name="Acme AB",
+        kind="organization",
+        stage="opportunity",
+        emails=[EmailAddress.parse("info@acme.example.com")],
+        phones=[PhoneNumber.parse("+46 8 123 456 78")],
+        addresses=[PostalAddress(lines=("Box 1",), locality="Stockholm", country="SE")],
+        custom_fields={"segment": "smb"},
+        identifiers={"vat": "SE556677889901"},
+    )
+    assert org.kind is CustomerKind.ORGANIZATION
+    assert org.name == "Acme AB"
+    assert org.display_name == "Acme AB"
+    assert org.stage is LifecycleStage.OPPORTUNITY
+    assert org.identifiers["vat"] == "SE556677889901"
+    assert org.custom_fields["segment"] == "smb"
+
+
+def test_ids_are_unique_and_time_ordered() -> None:
+    ids = [Customer.create(name="Ada").id for _ in range(200)]
+    assert len(set(ids)) == 200
+    assert ids == sorted(ids)
+
+
+def test_create_reports_every_bad_field_at_once() -> None:
+    with pytest.raises(ValidationError) as info:
+        Customer.create(
+            name="  ",
+            emails=["ada@example.com", "not-an-email", "also@bad"],
+            phones=["08-123 456 78", "12"],  # no region for the first, too short the second
+            tags=["ok", ""],
+            custom_fields={"bad key": 1},
+            identifiers={"vat": 5},  # type: ignore[dict-item]
+            stage="champion",
+        )
+    assert set(info.value.paths) == {
+        "name",
+        "emails[1]",
+        "emails[2]",
+        "phones[0]",
+        "phones[1]",
+        "tags[1]",
+        "custom_fields",
+        "identifiers.vat",
+        "stage",
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"name": PersonName(given="Ada"), "kind": "organization"}, "name"),
+        ({"name": 42}, "name"),
+        ({"name": "Ada", "kind": "robot"}, "kind"),
+        ({"name": "Ada", "birth_date": datetime(1815, 12, 10, tzinfo=UTC)}, "birth_date"),
+        ({"name": "Ada", "notes": "x" * 100_001}, "notes"),
+        ({"name": "Ada", "owner": "\x00"}, "owner"),
+        ({"name": "Ada", "organization_id": "org_1"}, "organization_id"),
+        ({"name": "Ada", "tags": "vip"}, "tags"),
+    ],
+)
+def test_create_refuses(kwargs: dict[str, object], path: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Customer.create(**kwargs)  # type: ignore[arg-type]
+    assert path in info.value.paths
+
+
+def test_constructor_checks_invariants() -> None:
+    ada = _ada()
+    with pytest.raises(ValidationError) as info:
+        attrs.evolve(ada, organization_id=ada.id)
+    assert info.value.paths == ("organization_id",)
+    with pytest.raises(ValidationError) as info:
+        attrs.evolve(ada, created_at=datetime(2024, 1, 1), version=-1)
+    assert set(info.value.paths) == {"created_at", "version"}
+    with pytest.raises(ValidationError):
+        attrs.evolve(ada, id="cus_nope")  # type: ignore[arg-type]
+
+
+def test_aware_datetimes_are_converted_to_utc() -> None:
+    cet = timezone(timedelta(hours=1))
+    ada = attrs.evolve(_ada(), created_at=datetime(2024, 1, 1, 13, tzinfo=cet))
+    assert ada.created_at == datetime(2024, 1, 1, 12, tzinfo=UTC)
+    assert ada.created_at.tzinfo is UTC
+
+
+# --------------------------------------------------------------------------- emails and phones
+
+
+def test_with_email_appends_relabels_and_promotes() -> None:
+    ada = _ada()
+    more = ada.with_email("Ada@Home.example.com", label=ContactLabel.HOME)
+    assert [str(e.address) for e in more.emails][-1] == "Ada@home.example.com"
+    assert more.primary_email == ada.primary_email
+    relabelled = more.with_email("ADA@work.example.com", label=ContactLabel.WORK)
+    assert len(relabelled.emails) == len(more.emails)
+    assert relabelled.emails[1].label is ContactLabel.WORK
+    promoted = relabelled.with_email("ada@home.example.com", primary=True)
+    assert promoted.primary_email == EmailAddress.parse("ada@home.example.com")
+    assert len(promoted.emails) == len(relabelled.emails)
+    assert ada.emails == _ada().emails  # the original is untouched (frozen)
+    assert promoted.without_email("ADA@HOME.EXAMPLE.COM").primary_email == ada.primary_email
+
+
+@given(customers(), email_addresses())
+def test_with_email_primary_puts_it_first_once(customer: Customer, email: EmailAddress) -> None:
+    changed = customer.with_email(email, primary=True)
+    assert changed.primary_email == email
+    keys = [e.address.match_key for e in changed.emails]
+    assert len(keys) == len(set(keys))
+    assert set(keys) == {e.address.match_key for e in customer.emails} | {email.match_key}
+
+
+@given(customers(), phone_numbers())
+def test_with_phone_keeps_numbers_unique(customer: Customer, phone: PhoneNumber) -> None:
+    changed = customer.with_phone(phone)
+    numbers = [p.number for p in changed.phones]
+    assert phone in numbers
+    assert len(numbers) == len(set(numbers))
+    assert changed.with_phone(phone, primary=True).primary_phone == phone
+    assert phone not in [p.number for p in changed.without_phone(phone).phones]
+
+
+def test_with_phone_parses_in_a_region() -> None:
+    ada = _ada().with_phone("070-123 45 67", region="SE", label=ContactLabel.MOBILE)
+    assert ada.phones[-1].number.e164 == "+46701234567"
+    assert ada.phones[-1].label is ContactLabel.MOBILE
+    with pytest.raises(ValidationError):
+        ada.with_phone("070-123 45 67")  # no region, no + prefix
+
+
+# --------------------------------------------------------------------------- tags, fields, ids
+
+
+def test_tags_are_case_insensitive() -> None:
+    ada = _ada().add_tag("  Newsletter ")
+    assert "newsletter" in ada.tags
+    assert "newsletter" not in ada.remove_tag("NEWSLETTER").tags
+    assert ada.remove_tag("absent").tags == ada.tags
+    with pytest.raises(ValidationError):
+        ada.add_tag("")
+
+
+def test_custom_fields_and_identifiers() -> None:
+    ada = _ada().with_custom_field("plan", "pro").with_custom_field("seats", (1, 2))
+    assert ada.custom_fields == {"plan": "pro", "seats": (1, 2)}
+    assert ada.with_custom_field("plan", "free").custom_fields["plan"] == "free"
+    with pytest.raises(ValidationError) as info:
+        ada.with_custom_field("bad key", 1)
+    assert info.value.paths == ("custom_fields",)
+    with pytest.raises(ValidationError):
+        ada.with_custom_field("x", float("inf"))
+    ada = ada.with_identifier("erp", "  C-001 ")
+    assert ada.identifiers == {"erp": "C-001"}
+    with pytest.raises(ValidationError):
+        ada.with_identifier("erp", "")
+
+
+def test_owner_organization_and_addresses() -> None:
+    org = Customer.create(name="Acme AB", kind=CustomerKind.ORGANIZATION)
+    ada = _ada().assigned_to("usr_1").in_organization(org.id)
+    assert (ada.owner, ada.organization_id) == ("usr_1", org.id)
+    assert ada.in_organization(None).organization_id is None
+    with pytest.raises(ValidationError):
+        org.in_organization(ada.id)
+    home = PostalAddress(lines=("12 St James's Square",), locality="London", country="GB")
+    assert ada.with_address(home).with_address(home).addresses == (home,)
+    assert ada.renamed("Augusta Ada King").name == PersonName(
+        given="Augusta", middle="Ada", family="King"
+    )
+
+
+# --------------------------------------------------------------------------- stages
+
+
+@pytest.mark.parametrize("target", STAGES)
+@pytest.mark.parametrize("start", STAGES)
+def test_stage_changes(start: LifecycleStage, target: LifecycleStage) -> None:
+    customer = attrs.evolve(_ada(), stage=start)
+    backwards = target.rank < start.rank
+    if backwards:
+        with pytest.raises(InvalidTransition):
+            customer.advance_stage(target)
+        with pytest.raises(InvalidTransition):
+            customer.advance_stage(target, reason="   ")
+        moved = customer.advance_stage(target, reason="Churned after the price change")
+        assert moved.stage_reason == "Churned after the price change"
+    else:
+        moved = customer.advance_stage(target)
+    assert moved.stage is target
+
+
+def test_funnel_order() -> None:
+    assert [s.rank for s in FUNNEL] == list(range(len(FUNNEL)))
+    assert LifecycleStage.OTHER.rank < LifecycleStage.SUBSCRIBER.rank
+    with pytest.raises(ValidationError):
+        _ada().advance_stage("customer")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- consents
+
+
+def test_consents_per_channel_and_purpose() -> None:
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    ada = _ada().with_consent(
+        Channel.EMAIL, "Marketing", ConsentStatus.GRANTED, at=when, source="web form"
+    )
+    consent = ada.consent_for(Channel.EMAIL, "MARKETING")
+    assert consent is not None
+    assert consent.granted
+    assert (consent.purpose, consent.recorded_at, consent.source) == ("marketing", when, "web form")
+    assert consent.legal_basis is LegalBasis.CONSENT
+    assert ada.consent_for(Channel.SMS, "marketing") is None
+    withdrawn = ada.with_consent(Channel.EMAIL, "marketing", ConsentStatus.WITHDRAWN)
+    assert len(withdrawn.consents) == 1
+    current = withdrawn.consent_for(Channel.EMAIL, "marketing")
+    assert current is not None
+    assert not current.granted
+    both = withdrawn.with_consent(Channel.SMS, "marketing", ConsentStatus.GRANTED)
+    assert len(both.consents) == 2
+
+
+def test_consent_validation() -> None:
+    ada = _ada()
+    with pytest.raises(ValidationError) as info:
+        ada.with_consent(Channel.EMAIL, " ", ConsentStatus.GRANTED)
+    assert info.value.paths == ("purpose",)
+    with pytest.raises(ValidationError) as info:
+        ada.with_consent(
+            Channel.EMAIL,
+            "marketing",
+            ConsentStatus.GRANTED,
+            at=datetime(2024, 5, 1),
+        )
+    assert info.value.paths == ("recorded_at",)
+    granted = ada.with_consent(Channel.EMAIL, "marketing", ConsentStatus.GRANTED)
+    with pytest.raises(ValidationError) as info:
+        attrs.evolve(granted, consents=granted.consents * 2)
+    assert info.value.paths == ("consents",)
+
+
+# --------------------------------------------------------------------------- birth dates
+
+
+def test_birth_date() -> None:
+    ada = Customer.create(name="Ada Lovelace", birth_date=date(1815, 12, 10))
+    assert ada.birth_date == date(1815, 12, 10)
+
+
+@given(customers(), st.sampled_from(STAGES))
+def test_methods_return_new_valid_customers(customer: Customer, stage: LifecycleStage) -> None:
+    moved = customer.advance_stage(stage, reason="re-engaged")
+    assert (moved.stage, moved.stage_reason) == (stage, "re-engaged")
+    # Nothing else changed, and the original is untouched.
+    assert attrs.evolve(moved, stage=customer.stage, stage_reason=customer.stage_reason) == customer

@@ -1,0 +1,284 @@
+"""The testing kit's strategies: valid by construction, varied, fast, registered."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import phonenumbers
+import pytest
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from crmcore import (
+    Consent,
+    Customer,
+    CustomerKind,
+    CustomFields,
+    EmailAddress,
+    ExternalIds,
+    Interaction,
+    Lead,
+    LeadStatus,
+    Money,
+    PersonName,
+    PhoneNumber,
+    PostalAddress,
+    from_dict,
+    to_dict,
+)
+from crmcore.ids import RecordId
+from crmcore.testing import register_strategies
+from crmcore.testing import strategies as kit
+from crmcore.values import clean_text, normalize_tags
+
+
+class _AllSeen(Exception):
+    pass
+
+
+def _covers(strategy: st.SearchStrategy[Any], **conditions: Callable[[Any], object]) -> None:
+    """Assert that ``strategy`` produces an example meeting each condition.
+
+    Only generates (no shrinking), and stops as soon as everything was seen.
+    """
+    missing = dict(conditions)
+
+    @settings(max_examples=1_000, database=None, phases=[Phase.generate])
+    @given(strategy)
+    def probe(value: Any) -> None:
+        for name, condition in list(missing.items()):
+            if condition(value):
+                del missing[name]
+        if not missing:
+            raise _AllSeen
+
+    with contextlib.suppress(_AllSeen):
+        probe()
+    assert not missing, f"never produced: {sorted(missing)}"
+
+
+# --------------------------------------------------------------------------- valid by construction
+
+
+@given(kit.email_addresses())
+def test_email_addresses_are_valid(email: EmailAddress) -> None:
+    assert EmailAddress.parse(email.normalized) == email
+
+
+@given(kit.email_addresses(international=False))
+def test_ascii_email_addresses(email: EmailAddress) -> None:
+    assert email.normalized.isascii()
+
+
+def test_email_addresses_vary() -> None:
+    _covers(
+        kit.email_addresses(),
+        unicode_local=lambda e: not e.local_part.isascii(),
+        idn_domain=lambda e: "xn--" in e.domain,
+        dotted_local=lambda e: "." in e.local_part,
+        specials=lambda e: any(c in e.local_part for c in "+!#$%&'*/=?^_`{|}~-"),
+    )
+
+
+@given(kit.phone_numbers())
+def test_phone_numbers_are_possible(phone: PhoneNumber) -> None:
+    number = phonenumbers.parse(phone.e164)
+    assert phonenumbers.is_possible_number(number)
+    assert PhoneNumber.parse(str(phone)) == phone
+
+
+@given(kit.phone_numbers(regions=["se", "NO"], extensions=False))
+def test_phone_numbers_of_chosen_regions(phone: PhoneNumber) -> None:
+    assert phone.e164.startswith(("+46", "+47"))
+    assert phone.extension is None
+
+
+def test_phone_numbers_vary() -> None:
+    _covers(
+        kit.phone_numbers(),
+        extension=lambda p: p.extension is not None,
+        unassigned=lambda p: not p.is_valid,
+        mobile=lambda p: p.kind.value == "mobile",
+        fixed_line=lambda p: p.kind.value == "fixed_line",
+    )
+
+
+@pytest.mark.parametrize("regions", [[], ["XX"], "SE"])
+def test_phone_numbers_refuse_unknown_regions(regions: Any) -> None:
+    with pytest.raises(InvalidArgument):
+        kit.phone_numbers(regions=regions)
+
+
+def test_every_region_has_example_numbers() -> None:
+    assert set(kit.ALL_REGIONS) == set(phonenumbers.SUPPORTED_REGIONS)
+    assert all(kit._examples(region) for region in kit.ALL_REGIONS)
+
+
+@given(kit.raw_phones(region="US"))
+def test_raw_phones_of_one_region(raw: kit.RawPhone) -> None:
+    assert raw.region == "US"
+    assert PhoneNumber.parse(raw.text, raw.region) == raw.expected
+
+
+def test_raw_input_varies() -> None:
+    _covers(
+        kit.raw_phones(),
+        dialling_prefix=lambda r: r.text.strip().startswith("00"),
+        padded=lambda r: r.text != r.text.strip(),
+        international=lambda r: r.text.strip().startswith("+"),
+        national=lambda r: r.text.strip()[:1].isdigit() and not r.text.strip().startswith("00"),
+        other_digits=lambda r: any(not c.isascii() and c.isdigit() for c in r.text),
+        extension=lambda r: r.expected.extension is not None,
+    )
+    _covers(
+        kit.raw_emails(),
+        idna=lambda r: "xn--" in r.text,
+        mixed_case=lambda r: r.text.strip() != r.expected.normalized,
+    )
+
+
+@given(kit.person_names())
+def test_person_names_are_clean(name: PersonName) -> None:
+    for part in (name.given, name.family, name.middle, name.prefix, name.suffix):
+        assert part is None or clean_text(part, "x") == part
+
+
+def test_person_names_cover_cultures() -> None:
+    _covers(
+        kit.person_names(),
+        mononym=lambda n: n.family is None,
+        family_only=lambda n: n.given is None,
+        family_first=lambda n: n.family_first,
+        diacritics=lambda n: any("\u00c0" <= c <= "\u024f" for c in n.full),
+        cyrillic=lambda n: any("\u0400" <= c <= "\u04ff" for c in n.full),
+        hebrew_or_arabic=lambda n: any("\u0590" <= c <= "\u06ff" for c in n.full),
+        cjk=lambda n: any("\u4e00" <= c <= "\u9fff" for c in n.full),
+        prefix_and_suffix=lambda n: n.prefix is not None and n.suffix is not None,
+    )
+
+
+@given(kit.tags())
+def test_tags_are_normalised(tags: frozenset[str]) -> None:
+    assert normalize_tags(tags) == tags
+
+
+@given(kit.money())
+def test_money(money: Money) -> None:
+    assert money.amount.is_finite()
+    assert money == Money.of(str(money.amount), money.currency)
+
+
+# --------------------------------------------------------------------------- entities
+
+
+@given(kit.customers())
+def test_customers_are_valid_and_round_trip(customer: Customer) -> None:
+    assert from_dict(Customer, to_dict(customer)) == customer
+    if customer.kind is CustomerKind.ORGANIZATION:
+        assert isinstance(customer.name, str)
+        assert customer.organization_id is None
+
+
+def test_customers_exercise_every_field() -> None:
+    _covers(
+        kit.customers(),
+        organization=lambda c: c.kind is CustomerKind.ORGANIZATION,
+        birth_date=lambda c: c.birth_date is not None,
+        in_organization=lambda c: c.organization_id is not None,
+        emails=lambda c: len(c.emails) > 1,
+        phones=lambda c: len(c.phones) > 1,
+        addresses=lambda c: c.addresses,
+        tags=lambda c: c.tags,
+        custom_fields=lambda c: c.custom_fields,
+        identifiers=lambda c: c.identifiers,
+        consents=lambda c: c.consents,
+        merged=lambda c: c.merged_into is not None,
+    )
+
+
+@given(kit.customers(kinds=[CustomerKind.ORGANIZATION], regions=["SE"]))
+def test_customers_of_one_kind_and_region(customer: Customer) -> None:
+    assert customer.kind is CustomerKind.ORGANIZATION
+    assert all(p.number.e164.startswith("+46") for p in customer.phones)
+
+
+@given(kit.leads())
+def test_leads_are_consistent(lead: Lead) -> None:
+    assert lead.name or lead.company or lead.emails or lead.phones
+    if lead.status is LeadStatus.DISQUALIFIED:
+        assert lead.status_reason
+    assert (lead.status is LeadStatus.CONVERTED) == (lead.converted_customer_id is not None)
+
+
+@given(kit.leads(statuses=[LeadStatus.QUALIFIED]))
+def test_leads_of_chosen_statuses(lead: Lead) -> None:
+    assert lead.status is LeadStatus.QUALIFIED
+
+
+def test_empty_choices_are_refused() -> None:
+    with pytest.raises(InvalidArgument):
+        kit.customers(kinds=[])
+    with pytest.raises(InvalidArgument):
+        kit.leads(statuses=[])
+    with pytest.raises(InvalidArgument):
+        kit.interactions(record_ids=[])
+
+
+RECORDS: list[RecordId] = [Customer.create(name="Ada").id, Lead.create(name="Grace").id]
+
+
+@given(kit.interactions(record_ids=RECORDS))
+def test_interactions_about_given_records(ixn: Interaction) -> None:
+    assert set(ixn.record_ids) <= set(RECORDS)
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        Customer,
+        Lead,
+        Interaction,
+        EmailAddress,
+        PhoneNumber,
+        PersonName,
+        PostalAddress,
+        Money,
+        CustomFields,
+        ExternalIds,
+        Consent,
+    ],
+)
+def test_register_strategies_enables_from_type(cls: type[Any]) -> None:
+    register_strategies()
+    register_strategies()  # harmless twice
+
+    @settings(max_examples=5, database=None)
+    @given(st.from_type(cls))
+    def check(value: Any) -> None:
+        assert isinstance(value, cls)
+
+    check()
+
+
+def test_generation_is_fast() -> None:
+    # A relative bound: a customer with everything should take a few ms to
+    # draw; this catches strategies that filter or rebuild themselves per draw.
+    drawn = 0
+    start = time.perf_counter()
+
+    @settings(max_examples=50, database=None)
+    @given(kit.customers())
+    def draw(customer: Customer) -> None:
+        nonlocal drawn
+        drawn += 1
+
+    draw()
+    assert drawn == 50
+    assert (time.perf_counter() - start) / drawn < 0.1
