@@ -61,8 +61,18 @@ def _iter_records(source: Any) -> Iterator[MatchRecord]:
         yield MatchRecord.from_record(record)
 
 
+def _kind(record: MatchRecord) -> RecordType:
+    # A lead is a person when it names one, an organisation when it names only a company.
+    if record.type is RecordType.LEAD:
+        if record.name is not None:
+            return RecordType.PERSON
+        if record.organization:
+            return RecordType.ORGANIZATION
+    return record.type
+
+
 def _compatible(a: RecordType, b: RecordType) -> bool:
-    # People and organisations are never one entity; a lead may be either.
+    # People and organisations are never one entity; a bare lead may be either.
     return {a, b} != {RecordType.PERSON, RecordType.ORGANIZATION}
 
 
@@ -217,7 +227,15 @@ class _Scorer:
 class _Clusters:
     """Union-find over record indices that refuses unions joining clearly different records."""
 
-    def __init__(self, n: int, scorer: _Scorer, cannot: set[int], budget: int = 400) -> None:
+    def __init__(
+        self,
+        n: int,
+        scorer: _Scorer,
+        cannot: set[int],
+        kinds: Sequence[RecordType] | None,
+        budget: int = 400,
+    ) -> None:
+        self.kinds = kinds
         self.parent = list(range(n))
         self.members: dict[int, list[int]] = {}
         self.n = n
@@ -237,6 +255,8 @@ class _Clusters:
         return root
 
     def _clearly_differ(self, x: int, y: int) -> bool:
+        if self.kinds is not None and not _compatible(self.kinds[x], self.kinds[y]):
+            return True
         key = x * self.n + y if x < y else y * self.n + x
         if key in self.cannot:
             return True
@@ -262,7 +282,9 @@ class _Clusters:
             for x in a:
                 for y in b:
                     key = x * self.n + y if x < y else y * self.n + x
-                    if key in self.cannot:
+                    if key in self.cannot or (
+                        self.kinds is not None and not _compatible(self.kinds[x], self.kinds[y])
+                    ):
                         self.refused += 1
                         return False
         if len(a) < len(b):
@@ -448,7 +470,8 @@ def _find_duplicates(
     report("block", n, n)
     pairs = list(candidates)
     del candidates
-    types = [r.type for r in items] if len({r.type for r in items}) > 1 else None
+    kinds = [_kind(r) for r in items]
+    types = kinds if len(set(kinds)) > 1 else None
     matched, possible, cannot, details = _score(scorer, pairs, types, report, workers)
     parts_of = dict(details)
     del details
@@ -456,7 +479,7 @@ def _find_duplicates(
 
     # Strongest links first, so a weak link cannot pull a cluster past a strong one.
     matched.sort(key=lambda t: (-t[0], t[1], t[2]))
-    clusters = _Clusters(n, scorer, set(cannot))
+    clusters = _Clusters(n, scorer, set(cannot), types)
     clusters.known.update((i * n + j, score) for score, i, j in matched)
     clusters.known.update((i * n + j, score) for score, i, j in possible)
     joined: list[tuple[int, int]] = []
@@ -666,7 +689,7 @@ def check_duplicates(
     for repo in repos:
         for stored in _lookup(repo, record, keys):
             other = MatchRecord.from_record(stored)
-            if other.id != record.id and _compatible(record.type, other.type):
+            if other.id != record.id and _compatible(_kind(record), _kind(other)):
                 found[other.id] = other
     if not found:
         return []
