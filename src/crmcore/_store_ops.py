@@ -14,7 +14,7 @@ from typing import Any, TypeVar, cast
 from crmcore.customers import Customer
 from crmcore.errors import NotFound, ValidationError
 from crmcore.ids import is_customer_id, is_lead_id
-from crmcore.interactions import Interaction
+from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 
 R = TypeVar("R", bound=Customer | Lead | Interaction)
@@ -72,12 +72,14 @@ def iter_interactions(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    channel: Channel | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> Iterator[Interaction]:
-    """Every interaction of ``record_id``, newest first, page by page."""
+    """Every interaction of ``record_id``, newest first, read a page at a time as consumed."""
     cursor = None
     while True:
         page = store.interactions.list_for(
-            record_id, since=since, until=until, limit=PAGE_SIZE, cursor=cursor
+            record_id, since=since, until=until, channel=channel, limit=page_size, cursor=cursor
         )
         yield from page.items
         cursor = page.next_cursor

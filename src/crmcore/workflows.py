@@ -8,8 +8,9 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import heapq
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -524,30 +525,43 @@ def timeline(
     after = None if cursor is None else _decode_cursor(cursor)
 
     customer: Customer = store.customers.resolve(CustomerId(customer_id))
-    holders: dict[str, Relation] = {customer.id: Relation.DIRECT}
+    holders = [customer.id]
     if include_organization_members:
-        for member in ops.members_of(store, [customer.id]):
-            holders.setdefault(member.id, Relation.ORGANIZATION_MEMBER)
-    origins = _Origins(store)
-    entries: dict[str, TimelineEntry] = {}
-    for holder, relation in holders.items():
-        for interaction in ops.iter_interactions(store, holder, since=since, until=until):
-            if interaction.id in entries:
-                continue
-            if wanted is not None and interaction.channel not in wanted:
-                continue
-            if relation is Relation.ORGANIZATION_MEMBER:
-                entry = TimelineEntry(interaction, holder, relation)
-            else:
-                entry = TimelineEntry(interaction, *origins.origin(interaction, holder))
-            entries[interaction.id] = entry
-
-    ordered = sorted(
-        entries.values(), key=lambda e: (e.occurred_at, e.interaction.id), reverse=True
-    )
+        holders.extend(m.id for m in ops.members_of(store, [customer.id]) if m.id != customer.id)
     if after is not None:
-        ordered = [e for e in ordered if (e.occurred_at, e.interaction.id) < after]
-    if limit is None or len(ordered) <= limit:
-        return TimelinePage(tuple(ordered))
-    page = tuple(ordered[:limit])
-    return TimelinePage(page, _encode_cursor(page[-1]))
+        # list_for's ``until`` is exclusive: one microsecond past the cursor's
+        # moment keeps the interactions that share it, and the key skips those
+        # already read.
+        bound = after[0] + timedelta(microseconds=1)
+        until = bound if until is None else min(until, bound)
+    single = next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None
+    page_size = ops.PAGE_SIZE if limit is None else min(ops.PAGE_SIZE, limit + 1)
+    streams = [
+        ops.iter_interactions(
+            store, holder, since=since, until=until, channel=single, page_size=page_size
+        )
+        for holder in holders
+    ]
+    # Every stream is newest first by (occurred_at, id); merging them reads only
+    # as far as the page needs.
+    merged = heapq.merge(*streams, key=lambda i: (i.occurred_at, i.id), reverse=True)
+    origins = _Origins(store)
+    entries: list[TimelineEntry] = []
+    seen: set[str] = set()
+    for interaction in merged:
+        if interaction.id in seen:
+            continue
+        seen.add(interaction.id)
+        if after is not None and (interaction.occurred_at, interaction.id) >= after:
+            continue
+        if wanted is not None and interaction.channel not in wanted:
+            continue
+        if limit is not None and len(entries) == limit:
+            return TimelinePage(tuple(entries), _encode_cursor(entries[-1]))
+        if customer.id in interaction.record_ids:
+            entry = TimelineEntry(interaction, *origins.origin(interaction, customer.id))
+        else:
+            member = next(i for i in interaction.record_ids if i in holders)
+            entry = TimelineEntry(interaction, member, Relation.ORGANIZATION_MEMBER)
+        entries.append(entry)
+    return TimelinePage(tuple(entries))

@@ -166,3 +166,36 @@ def test_bad_arguments_name_the_field(any_store: Store, kwargs: dict[str, Any], 
     with pytest.raises(ValidationError) as info:
         timeline(store, customer.id, **kwargs)
     assert info.value.paths == (path,)
+
+
+def test_pages_stay_complete_while_interactions_arrive(any_store: Store) -> None:
+    store = any_store
+    acme = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
+    ada = store.customers.add(Customer.create(name="Ada").in_organization(acme.id))
+    first = [_log(store, acme.id if h % 2 else ada.id, h) for h in range(10)]
+    # Two records on one interaction: it is read once, as the organisation's.
+    both = store.interactions.add(
+        Interaction.log(
+            channel=Channel.MEETING,
+            direction=Direction.INTERNAL,
+            occurred_at=BASE + timedelta(hours=5),
+            participants=[Participant(ada.id), Participant(acme.id)],
+        )
+    )
+    seen: list[TimelineEntry] = []
+    page = timeline(store, acme.id, include_organization_members=True, limit=3)
+    seen.extend(page)
+    while page.next_cursor is not None:
+        _log(store, ada.id, 100)  # newer than anything read: a later read shows it
+        _log(store, acme.id, -1)  # older than everything: still to come
+        page = timeline(
+            store, acme.id, include_organization_members=True, limit=3, cursor=page.next_cursor
+        )
+        seen.extend(page)
+    ids = [e.interaction.id for e in seen]
+    assert len(ids) == len(set(ids))
+    assert {i.id for i in first} | {both.id} <= set(ids)
+    keys = [(e.occurred_at, e.interaction.id) for e in seen]
+    assert keys == sorted(keys, reverse=True)
+    (meeting,) = [e for e in seen if e.interaction.id == both.id]
+    assert meeting.relation is Relation.DIRECT
