@@ -222,3 +222,20 @@ def test_phone_cache_keys_parse_like_the_text_they_stand_for(text: str, region: 
 def test_equal_numbers_typed_differently_share_a_cache_key() -> None:
     assert phone_key("070-123 45 67", "SE") == phone_key("0701234567", "SE")
     assert phone_key("+46 70 123 45 67", "SE") == phone_key("+46701234567", "DE")
+
+
+def test_records_built_with_workers_equal_those_built_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = [
+        [f"Person {i % 40}", f"p{i % 70}@example.com", f"070-{i % 90:03d} 45 67", "SE"]
+        for i in range(200)
+    ]
+    rows.append(["Bad Row", "nope", "12", "Narnia"])
+    t = table(("name", "email", "phone", "country"), *rows)
+    columns = resolve_columns(t.header, [])
+    alone = build_records(t, columns, workers=1)
+    monkeypatch.setattr(_records, "PARALLEL_THRESHOLD", 10)
+    together = build_records(t, columns, workers=2)
+    assert together.records == alone.records
+    assert together.problems.by_column == alone.problems.by_column
