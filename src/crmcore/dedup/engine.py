@@ -38,10 +38,13 @@ AnyRecord = Customer | Lead | MatchRecord
 
 _BATCH = 1_000
 _Part = tuple[int, float, float, str]
-_PARALLEL_PAIRS = 200_000
+_PARALLEL_PAIRS = 100_000
 # At most this many records per key lookup on the on-create path: a switchboard
 # number on thousands of stored records must not turn a check into a scan.
-_CHECK_LIMIT = 200
+_CHECK_LIMIT = 100
+_NAME_LIMIT = 10
+_COMMON_NAME = 100
+_NAME_PREFIXES = ("name:", "organization:")
 
 
 class _Repository(Protocol):
@@ -697,39 +700,47 @@ def check_duplicates(
     keys = _lookup_keys(record, rules)
     repos = [store.customers, store.leads] if include_leads else [store.customers]
     found: dict[str, MatchRecord] = {}
+    common: set[str] = set()
     for repo in repos:
-        for stored in _lookup(repo, record, keys):
+        for stored in _lookup(repo, record, keys, common):
             other = MatchRecord.from_record(stored)
             if other.id != record.id and _compatible(_kind(record), _kind(other)):
                 found[other.id] = other
     if not found:
         return []
+    fast = [rule for rule in rules.rules if isinstance(rule, FieldRule)]
+    mine = [rule.prepare(record) for rule in fast]
+    theirs = {oid: [rule.prepare(other) for rule in fast] for oid, other in found.items()}
     # How many of the found records share each key: a switchboard number that
     # many stored people carry is discounted as in batch runs.
     counts: dict[str, int] = {}
-    for other in found.values():
-        for key in rules.blocking_keys(other):
-            counts[key] = counts.get(key, 0) + 1
+    for features in theirs.values():
+        for rule, f in zip(fast, features, strict=True):
+            if f is not None:
+                for key in rule.keys(f):
+                    counts[key] = counts.get(key, 0) + 1
+
+    for key in common:
+        counts[key] = max(counts.get(key, 0), _COMMON_NAME)
 
     def frequency(key: str) -> int:
         return counts.get(key, 0) + 1
 
+    slow = [rule for rule in rules.rules if not isinstance(rule, FieldRule)]
     matches = []
-    for other in found.values():
+    for oid, other in found.items():
         evidence = []
-        for rule in rules.rules:
-            if isinstance(rule, FieldRule):
-                fa, fb = rule.prepare(record), rule.prepare(other)
-                if fa is None or fb is None:
-                    continue
-                score, weight, method = rule.weigh(fa, fb, frequency)
-                evidence.append(
-                    Evidence(rule.name, rule.field, method, round(score, 4), round(weight, 3))
-                )
-            else:
-                ev = rule.compare(record, other)
-                if ev is not None:
-                    evidence.append(ev)
+        for rule, fa, fb in zip(fast, mine, theirs[oid], strict=True):
+            if fa is None or fb is None:
+                continue
+            score, weight, method = rule.weigh(fa, fb, frequency)
+            evidence.append(
+                Evidence(rule.name, rule.field, method, round(score, 4), round(weight, 3))
+            )
+        for slow_rule in slow:
+            ev = slow_rule.compare(record, other)
+            if ev is not None:
+                evidence.append(ev)
         score, decision, explained = rules.decide(evidence)
         if decision is not Decision.NON_MATCH:
             matches.append(Match(other.id, score, decision, explained))
@@ -741,15 +752,34 @@ def _lookup_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
     return [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
 
 
-def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> Iterator[Any]:
-    if keys:
-        yield from repo.find_by_keys(keys, limit=_CHECK_LIMIT)
+def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str], common: set[str]) -> list[Any]:
+    # One indexed query answers for stores keyed by blocking_keys and for stores
+    # keyed by crmcore.storage's default keys (their email, phone and identifier
+    # keys are in the list too). Only when it finds nothing, which may mean the
+    # store has a key function of its own, do the per-field lookups run.
+    # Names are the least selective keys ("John Smith" among a million customers):
+    # they get their own, smaller limit so that they cannot crowd out a record
+    # found by its email or phone, nor turn a check into a scan.
+    names = [k for k in keys if k.startswith(_NAME_PREFIXES)]
+    wanted = [k for k in keys if not k.startswith(_NAME_PREFIXES)]
+    wanted += [f"phone:{p.e164}" for p in record.phones]
+    wanted += [f"id:{scheme}:{value}" for scheme, value in record.identifiers.items()]
+    found = list(repo.find_by_keys(wanted, limit=_CHECK_LIMIT)) if wanted else []
+    if names:
+        by_name = repo.find_by_keys(names, limit=_NAME_LIMIT)
+        if len(by_name) >= _NAME_LIMIT:
+            # More records carry this name than were read: weigh it as a common one.
+            common.update(names)
+        found += by_name
+    if found:
+        return found
     for email in record.emails:
-        yield from repo.find_by_email(email)
+        found += repo.find_by_email(email)
     for phone in record.phones:
-        yield from repo.find_by_phone(phone)
+        found += repo.find_by_phone(phone)
     for scheme, value in record.identifiers.items():
-        yield from repo.find_by_identifier(scheme, value)
+        found += repo.find_by_identifier(scheme, value)
+    return found
 
 
 class DuplicatePolicy(enum.Enum):
