@@ -11,9 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Any
 
 from crmcore.customers import Customer
+from crmcore.dedup.normalize import organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Match, ScoredPair
 from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
@@ -45,10 +46,6 @@ _CHECK_LIMIT = 100
 _NAME_LIMIT = 10
 _COMMON_NAME = 100
 _NAME_PREFIXES = ("name:", "organization:")
-
-
-class _Repository(Protocol):
-    def iter_all(self, *, batch_size: int = ...) -> Iterable[Any]: ...
 
 
 def _iter_records(source: Any) -> Iterator[MatchRecord]:
@@ -529,7 +526,7 @@ def _find_duplicates(
         for _, i, j in sorted(possible + refused, key=lambda t: (-t[0], t[1], t[2]))
         if clusters.find(i) != clusters.find(j)
     ]
-    review = [p if p.decision is Decision.POSSIBLE else _as_possible(p, rules) for p in review]
+    review = [p if p.decision is Decision.POSSIBLE else _as_possible(p) for p in review]
     stats: dict[str, int | float] = {
         "records": n,
         "blocking_keys": len(index),
@@ -629,14 +626,12 @@ def candidate_pairs(
     return out
 
 
-def _as_possible(pair: ScoredPair, rules: RuleSet) -> ScoredPair:
+def _as_possible(pair: ScoredPair) -> ScoredPair:
     # A link the chaining guard refused goes to a person instead of into a cluster.
     return ScoredPair(pair.a, pair.b, pair.score, Decision.POSSIBLE, pair.evidence)
 
 
 def _sort_key(record: MatchRecord) -> str:
-    from crmcore.dedup.normalize import organization_key, person_name_key
-
     if record.name is not None:
         return person_name_key(record.name)
     if record.organization:

@@ -63,10 +63,11 @@ def fold(text: str) -> str:
     >>> fold("  Åsa  MÜLLER ")
     'asa muller'
     """
-    folded = unicodedata.normalize("NFKC", text).casefold().translate(_SPECIAL_LETTERS)
+    folded = unicodedata.normalize("NFKC", text).casefold()
     decomposed = unicodedata.normalize("NFD", folded)
+    # Special letters are replaced after decomposition: "ǽ" decomposes to "æ" + accent.
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.split())
+    return " ".join(stripped.translate(_SPECIAL_LETTERS).split())
 
 
 @lru_cache(maxsize=_CACHE)

@@ -17,8 +17,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-import attrs
-
 from crmcore._entity import utcnow
 from crmcore.customers import Customer
 from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
@@ -32,7 +30,6 @@ from crmcore.storage._common import (
     NS_IDENTIFIER,
     NS_KEY,
     NS_PHONE,
-    NS_TAG,
     FieldSpec,
     check_expected_version,
     check_interaction,
@@ -46,12 +43,14 @@ from crmcore.storage._common import (
     encode_cursor,
     identifier_key,
     lead_row,
-    lookup_entries,
+    lookup_rows,
     matches,
     micros,
     order_tag,
+    stamped,
 )
 from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.merges import MemoryMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -130,9 +129,9 @@ class _MemoryRecords(Generic[R, IdT]):
     # ------------------------------------------------------------------ internals
 
     def _entries(self, record: R) -> Iterator[tuple[str, str]]:
-        for ns, key in lookup_entries(record, self._key_function):
-            if ns != NS_TAG:  # tags are filtered from the rows, not looked up
-                yield ns, key
+        # Tags are filtered from the rows, not looked up.
+        for ns, key, _ in lookup_rows(record, self._key_function, tags=False):
+            yield ns, key
 
     def _restore(self, record_id: str, record: Any) -> None:
         entries = [] if record is None else list(self._entries(record))
@@ -164,7 +163,7 @@ class _MemoryRecords(Generic[R, IdT]):
     def _add(self, record: R, now: datetime) -> R:
         if record.id in self._records:
             raise DuplicateRecord(f"a {self._entity} with this id is already stored")
-        stored = attrs.evolve(record, version=1, updated_at=now)
+        stored = stamped(record, 1, now)
         self._put(stored.id, stored)
         return stored
 
@@ -202,7 +201,7 @@ class _MemoryRecords(Generic[R, IdT]):
                     expected=record.version,
                     actual=current.version,
                 )
-            stored = attrs.evolve(record, version=current.version + 1, updated_at=utcnow())
+            stored = stamped(record, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
 
@@ -230,6 +229,11 @@ class _MemoryRecords(Generic[R, IdT]):
         if found is None:
             raise NotFound(f"no {self._entity} with this id is stored")
         return found
+
+    def resolve(self, record_id: IdT) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.resolve`."""
+        with self._store._read():
+            return resolve_chain(self.get, record_id)
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
@@ -357,7 +361,7 @@ class _MemoryInteractions:
                 return self._records[existing]
         if interaction.id in self._records:
             raise DuplicateRecord("an interaction with this id is already stored")
-        stored = attrs.evolve(interaction, version=1, updated_at=now)
+        stored = stamped(interaction, 1, now)
         self._put(stored.id, stored)
         return stored
 
@@ -411,7 +415,7 @@ class _MemoryInteractions:
             ext = interaction.external_id
             if ext is not None and self._external.get(ext, interaction.id) != interaction.id:
                 raise DuplicateRecord("another interaction has this external id")
-            stored = attrs.evolve(interaction, version=current.version + 1, updated_at=utcnow())
+            stored = stamped(interaction, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
 
@@ -532,6 +536,7 @@ class InMemoryStore:
             self, Lead, LEAD_FIELDS, lead_row, keys, "lead"
         )
         self._interactions = _MemoryInteractions(self)
+        self._merges = MemoryMerges(self)
 
     @property
     def customers(self) -> _MemoryRecords[Customer, CustomerId]:
@@ -547,6 +552,11 @@ class InMemoryStore:
     def interactions(self) -> _MemoryInteractions:
         """The interactions."""
         return self._interactions
+
+    @property
+    def merges(self) -> MemoryMerges:
+        """The merge records."""
+        return self._merges
 
     def _check_open(self) -> None:
         if self._closed:
@@ -592,6 +602,30 @@ class InMemoryStore:
         with self._write():
             yield
 
+    def load(self, records: Iterable[Customer | Lead | Interaction]) -> None:
+        """Place already-stored copies as they are, keeping their version and timestamps.
+
+        A record with the same id is replaced. For snapshots, test fixtures and
+        adapters that keep an InMemoryStore as their working set (see
+        ``docs/examples/jsonl_store.py``); everything else should go through
+        the repositories, which compare-and-set.
+
+        Raises:
+            ValidationError: for anything but a customer, lead or interaction.
+        """
+        batch = list(records)
+        for i, record in enumerate(batch):
+            if not isinstance(record, Customer | Lead | Interaction):
+                raise ValidationError(f"records[{i}]", "must be a Customer, Lead or Interaction")
+        with self._write():
+            for record in batch:
+                if isinstance(record, Customer):
+                    self._customers._put(record.id, record)
+                elif isinstance(record, Lead):
+                    self._leads._put(record.id, record)
+                else:
+                    self._interactions._put(record.id, record)
+
     def close(self) -> None:
         """Drop everything; the store refuses further use."""
         with self._lock:
@@ -599,6 +633,7 @@ class InMemoryStore:
             self._customers._records.clear()
             self._leads._records.clear()
             self._interactions._records.clear()
+            self._merges.clear()
 
     def __enter__(self) -> Self:
         return self
