@@ -433,3 +433,24 @@ def test_concurrent_overlapping_merges_serialise(tmp_path: Any) -> None:
             assert {e.address.match_key for e in person.emails} <= {
                 e.address.match_key for e in live.emails
             }
+
+
+def test_merge_duplicates_converts_a_lead_clustered_with_a_customer(any_store: Store) -> None:
+    store = any_store
+    ada = store.customers.add(
+        Customer.create(name="Ada Lovelace", emails=["ada@example.com"], phones=["+14155552671"])
+    )
+    lead = store.leads.add(
+        Lead.create(name="Ada Lovelace", emails=["ADA@example.com"], phones=["+1 415 555 2671"])
+    )
+    found = find_duplicates([*store.customers.iter_all(), *store.leads.iter_all()])
+    assert [set(c.member_ids) for c in found.clusters] == [{ada.id, lead.id}]
+    outcome = merge_duplicates(store, found, min_confidence=0.0)
+    assert [r.survivor.id for r in outcome.merged] == [ada.id]
+    converted = store.leads.get(lead.id)
+    assert converted.status is LeadStatus.CONVERTED
+    assert converted.converted_customer_id == ada.id
+    # Applying the same result again finds nothing left to merge.
+    assert merge_duplicates(store, found, min_confidence=0.0).skipped == (
+        (found.clusters[0].id, "already merged"),
+    )
