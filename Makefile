@@ -36,6 +36,7 @@ test: lint typecheck pytest docs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_storage.py --small
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -253,10 +253,11 @@ def test_check_duplicates_against_a_fake_store() -> None:
     matches = check_duplicates(candidate, store)
     assert [m.record_id for m in matches] == [stored.id]
     assert matches[0].decision is Decision.MATCH
-    assert store.leads.calls == 1  # leads are searched for a lead
+    searched = store.leads.calls
+    assert searched >= 1  # leads are searched for a lead
     # An update of the stored record does not match itself.
     assert check_duplicates(stored, store) == []
-    assert store.leads.calls == 1  # customers are checked against customers only
+    assert store.leads.calls == searched  # customers are checked against customers only
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 
+import crmcore.storage.sqlite as sqlite_module
 from crmcore import Customer, Interaction
-from crmcore.storage import InMemoryStore, Page, Store
+from crmcore.storage import InMemoryStore, Page, SQLiteStore, Store
 from crmcore.testing import StorageContract, StoreStateMachine
 
 pytest_plugins = ["pytester"]
@@ -162,6 +163,13 @@ def test_the_state_machine_finds_a_broken_adapter(sabotage: str) -> None:
 
 
 def test_pytest_collects_subclasses_only_and_shows_skips(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        from hypothesis import settings
+        settings.register_profile("tiny", max_examples=5, deadline=None)
+        settings.load_profile("tiny")
+        """
+    )
     pytester.makepyfile(
         test_adapter="""
         import pytest
@@ -197,3 +205,31 @@ def test_a_subclass_without_a_store_fixture_fails_clearly(pytester: pytest.Pytes
     )
     result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "-x")
     result.stdout.fnmatch_lines(["*define a `store` fixture*"])
+
+
+def test_the_state_machine_finds_a_wrong_sql_translation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A range filter whose SQL includes its upper bound: only the differential test sees it."""
+    original = sqlite_module._sql_conditions
+
+    def inclusive_ranges(*args: Any) -> tuple[list[str], list[Any]]:
+        parts, params = original(*args)
+        return [part.replace(" < ?", " <= ?") for part in parts], params
+
+    monkeypatch.setattr(sqlite_module, "_sql_conditions", inclusive_ranges)
+
+    class SloppySQLMachine(StoreStateMachine):
+        def make_store(self) -> Store:
+            return SQLiteStore(":memory:")
+
+    case = SloppySQLMachine.TestCase
+    case.settings = settings(
+        max_examples=300,
+        stateful_step_count=30,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        phases=[Phase.generate],
+    )
+    with pytest.raises((AssertionError, Flaky)):
+        case().runTest()

@@ -94,6 +94,8 @@ def keys(record):
 template = customer(1)
 batch = [attrs.evolve(template, id=new_customer_id()) for _ in range(10_000)]
 with SQLiteStore(path, key_function=keys) as store:
+    # A small page cache makes the batch spill into the WAL long before the kill.
+    store._state().conn.execute("PRAGMA cache_size = -500")
     print("ready", flush=True)
     store.customers.add_many(batch)
 print("committed", flush=True)
@@ -333,3 +335,47 @@ def test_threads_that_end_do_not_leak_connections(tmp_path: Path) -> None:
             t.join()
         store.customers.count()
         assert len(store._connections) <= 3
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        (  # find_by_email / find_by_phone / find_by_identifier
+            "SELECT r.doc FROM customer_lookup l JOIN customers r ON r.id = l.record_id "
+            "WHERE l.key = ? AND l.kinds & ? ORDER BY l.record_id",
+            ("email:a@example.com", 1),
+        ),
+        (  # find_by_keys
+            "SELECT DISTINCT record_id FROM customer_lookup WHERE key IN (?, ?) AND kinds & 8",
+            ("a", "b"),
+        ),
+        (  # a page of list(order_by="created_at") after a cursor
+            "SELECT id, created_at, doc FROM customers WHERE (customers.created_at, customers.id)"
+            " > (?, ?) ORDER BY customers.created_at ASC, customers.id ASC LIMIT ?",
+            (0, "", 10),
+        ),
+        (  # a timeline page
+            "SELECT p.occurred_at, p.interaction_id, i.doc FROM interaction_participants p "
+            "JOIN interactions i ON i.id = p.interaction_id WHERE p.record_id = ? "
+            "ORDER BY p.occurred_at DESC, p.interaction_id DESC LIMIT ?",
+            ("cus_x", 10),
+        ),
+        (  # find_by_external_id
+            "SELECT doc FROM interactions WHERE external_id = ?",
+            ("m-1",),
+        ),
+    ],
+)
+def test_lookups_and_pages_search_indexes_never_scan(
+    tmp_path: Path, sql: str, params: tuple[object, ...]
+) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        store.customers.add_many([customer(i) for i in range(50)])
+    raw = sqlite3.connect(path)
+    try:
+        plan = " | ".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params))
+    finally:
+        raw.close()
+    assert "SEARCH" in plan
+    assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), plan

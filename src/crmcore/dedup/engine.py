@@ -41,7 +41,9 @@ _Part = tuple[int, float, float, str]
 _PARALLEL_PAIRS = 200_000
 # At most this many records per key lookup on the on-create path: a switchboard
 # number on thousands of stored records must not turn a check into a scan.
-_CHECK_LIMIT = 200
+_CHECK_LIMIT = 100
+_NAME_LIMIT = 20
+_NAME_PREFIXES = ("name:", "organization:")
 
 
 class _Repository(Protocol):
@@ -74,6 +76,13 @@ def _kind(record: MatchRecord) -> RecordType:
 def _compatible(a: RecordType, b: RecordType) -> bool:
     # People and organisations are never one entity; a bare lead may be either.
     return {a, b} != {RecordType.PERSON, RecordType.ORGANIZATION}
+
+
+class _Counts(dict[str, int]):
+    """How many records carry each blocking key; one for keys not listed."""
+
+    def __missing__(self, key: str) -> int:
+        return 1
 
 
 class _Scorer:
@@ -151,7 +160,9 @@ class _Scorer:
                         total += ev.weight
         frequency = self.frequency
         conflict_weight = self.rules.conflict_weight
-        for index, weigh, features, rest, kind in self.plan(self.masks[i] & self.masks[j]):
+        mask = self.masks[i] & self.masks[j]
+        plan = self._plans.get(mask) or self.plan(mask)
+        for index, weigh, features, rest, kind in plan:
             score, weight, method = weigh(features[i], features[j], frequency)
             parts.append((index, score, weight, method))
             if kind == 1:
@@ -560,7 +571,9 @@ def _candidates(
                     index[key] = [i]
                 elif bucket[-1] != i:
                     bucket.append(i)
-    scorer.frequency = lambda key: len(index.get(key, ()))
+    # Only keys on more than two records change a weight (term frequency).
+    counts = _Counts({key: len(bucket) for key, bucket in index.items() if len(bucket) > 2})
+    scorer.frequency = counts.__getitem__
 
     candidates: set[int] = set()
     oversized = 0
@@ -693,32 +706,36 @@ def check_duplicates(
                 found[other.id] = other
     if not found:
         return []
+    fast = [rule for rule in rules.rules if isinstance(rule, FieldRule)]
+    mine = [rule.prepare(record) for rule in fast]
+    theirs = {oid: [rule.prepare(other) for rule in fast] for oid, other in found.items()}
     # How many of the found records share each key: a switchboard number that
     # many stored people carry is discounted as in batch runs.
     counts: dict[str, int] = {}
-    for other in found.values():
-        for key in rules.blocking_keys(other):
-            counts[key] = counts.get(key, 0) + 1
+    for features in theirs.values():
+        for rule, f in zip(fast, features, strict=True):
+            if f is not None:
+                for key in rule.keys(f):
+                    counts[key] = counts.get(key, 0) + 1
 
     def frequency(key: str) -> int:
         return counts.get(key, 0) + 1
 
+    slow = [rule for rule in rules.rules if not isinstance(rule, FieldRule)]
     matches = []
-    for other in found.values():
+    for oid, other in found.items():
         evidence = []
-        for rule in rules.rules:
-            if isinstance(rule, FieldRule):
-                fa, fb = rule.prepare(record), rule.prepare(other)
-                if fa is None or fb is None:
-                    continue
-                score, weight, method = rule.weigh(fa, fb, frequency)
-                evidence.append(
-                    Evidence(rule.name, rule.field, method, round(score, 4), round(weight, 3))
-                )
-            else:
-                ev = rule.compare(record, other)
-                if ev is not None:
-                    evidence.append(ev)
+        for rule, fa, fb in zip(fast, mine, theirs[oid], strict=True):
+            if fa is None or fb is None:
+                continue
+            score, weight, method = rule.weigh(fa, fb, frequency)
+            evidence.append(
+                Evidence(rule.name, rule.field, method, round(score, 4), round(weight, 3))
+            )
+        for slow_rule in slow:
+            ev = slow_rule.compare(record, other)
+            if ev is not None:
+                evidence.append(ev)
         score, decision, explained = rules.decide(evidence)
         if decision is not Decision.NON_MATCH:
             matches.append(Match(other.id, score, decision, explained))
@@ -730,15 +747,30 @@ def _lookup_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
     return [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
 
 
-def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> Iterator[Any]:
-    if keys:
-        yield from repo.find_by_keys(keys, limit=_CHECK_LIMIT)
+def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> list[Any]:
+    # One indexed query answers for stores keyed by blocking_keys and for stores
+    # keyed by crmcore.storage's default keys (their email, phone and identifier
+    # keys are in the list too). Only when it finds nothing, which may mean the
+    # store has a key function of its own, do the per-field lookups run.
+    # Names are the least selective keys ("John Smith" among a million customers):
+    # they get their own, smaller limit so that they cannot crowd out a record
+    # found by its email or phone, nor turn a check into a scan.
+    names = [k for k in keys if k.startswith(_NAME_PREFIXES)]
+    wanted = [k for k in keys if not k.startswith(_NAME_PREFIXES)]
+    wanted += [f"phone:{p.e164}" for p in record.phones]
+    wanted += [f"id:{scheme}:{value}" for scheme, value in record.identifiers.items()]
+    found = list(repo.find_by_keys(wanted, limit=_CHECK_LIMIT)) if wanted else []
+    if names:
+        found += repo.find_by_keys(names, limit=_NAME_LIMIT)
+    if found:
+        return found
     for email in record.emails:
-        yield from repo.find_by_email(email)
+        found += repo.find_by_email(email)
     for phone in record.phones:
-        yield from repo.find_by_phone(phone)
+        found += repo.find_by_phone(phone)
     for scheme, value in record.identifiers.items():
-        yield from repo.find_by_identifier(scheme, value)
+        found += repo.find_by_identifier(scheme, value)
+    return found
 
 
 class DuplicatePolicy(enum.Enum):

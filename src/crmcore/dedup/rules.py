@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import attrs
 from rapidfuzz import fuzz
@@ -40,7 +40,7 @@ from crmcore.dedup.normalize import (
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import Decision, Evidence
 from crmcore.errors import ValidationError
-from crmcore.values import PostalAddress
+from crmcore.values import PhoneNumber, PostalAddress
 
 __all__ = [
     "AddressRule",
@@ -224,6 +224,14 @@ class EmailRule(FieldRule[frozenset[str]]):
 # --------------------------------------------------------------------------- phone
 
 
+def _phone_features(phones: tuple[PhoneNumber, ...]) -> tuple[frozenset[str], frozenset[str]]:
+    if len(phones) == 1:
+        e164, national = phone_match_keys(phones[0])
+        return frozenset((e164,)), frozenset((national,) if len(national) >= 6 else ())
+    pairs = [phone_match_keys(p) for p in phones]
+    return frozenset(p[0] for p in pairs), frozenset(p[1] for p in pairs if len(p[1]) >= 6)
+
+
 @attrs.define(repr=False)
 class PhoneRule(FieldRule[tuple[frozenset[str], frozenset[str]]]):
     """Phone numbers, compared in E.164 form, then by national significant number.
@@ -245,10 +253,10 @@ class PhoneRule(FieldRule[tuple[frozenset[str], frozenset[str]]]):
 
     def prepare(self, record: MatchRecord) -> tuple[frozenset[str], frozenset[str]] | None:
         """E.164 forms and national significant numbers of the record's numbers."""
-        if not record.phones:
+        phones = record.phones
+        if not phones:
             return None
-        pairs = [phone_match_keys(p) for p in record.phones]
-        return frozenset(p[0] for p in pairs), frozenset(p[1] for p in pairs if len(p[1]) >= 6)
+        return _phone_features(phones)
 
     def keys(self, features: tuple[frozenset[str], frozenset[str]]) -> Iterable[str]:
         """One key per national significant number (it also catches wrong country codes)."""
@@ -273,13 +281,12 @@ class PhoneRule(FieldRule[tuple[frozenset[str], frozenset[str]]]):
 # --------------------------------------------------------------------------- person name
 
 
-@attrs.frozen
-class _Name:
+class _Name(NamedTuple):
     given: str
     family: str
     groups: frozenset[str]
     key: str
-    sound_key: str
+    sound_keys: tuple[str, str]
 
 
 # Weights of (given level, family level); levels: 0 differ, 1 close or initial,
@@ -352,16 +359,22 @@ class PersonNameRule(FieldRule[_Name]):
             return None
         groups = self.nicknames.canonical(given) if given else frozenset()
         if not (given and family):
-            return _Name(given, family, groups, "", "")
-        exact = "|".join(sorted((min(groups), family)))
-        sound = "|".join(sorted((phonetic_key(given), phonetic_key(family_words[-1]))))
-        return _Name(given, family, groups, f"{self.name}:{exact}", f"{self.name}~{sound}")
+            return _Name(given, family, groups, "", ("", ""))
+        canon = min(groups)
+        exact = "|".join(sorted((canon, family)))
+        # One part exact, the other by sound: a typo in either name still meets,
+        # while blocks stay as small as those of exact names.
+        sounds = (
+            f"{self.name}~{canon}|{phonetic_key(family_words[-1])}",
+            f"{self.name}~{phonetic_key(given)}|{family}",
+        )
+        return _Name(given, family, groups, f"{self.name}:{exact}", sounds)
 
     def keys(self, features: _Name) -> Iterable[str]:
-        """The nickname-resolved name and its phonetic code, both order-free."""
+        """The nickname-resolved name (order-free), and each part exact with the other's sound."""
         if not features.key:
             return ()
-        return (features.key, features.sound_key)
+        return (features.key, *features.sound_keys)
 
     def _given_level(self, a: str, b: str, ga: frozenset[str], gb: frozenset[str]) -> int:
         if a == b or not ga.isdisjoint(gb):
@@ -604,8 +617,7 @@ _STREET_WORDS = {
 }
 
 
-@attrs.frozen
-class _Address:
+class _Address(NamedTuple):
     street: str
     number: str
     postcode: str

@@ -602,6 +602,30 @@ class InMemoryStore:
         with self._write():
             yield
 
+    def load(self, records: Iterable[Customer | Lead | Interaction]) -> None:
+        """Place already-stored copies as they are, keeping their version and timestamps.
+
+        A record with the same id is replaced. For snapshots, test fixtures and
+        adapters that keep an InMemoryStore as their working set (see
+        ``docs/examples/jsonl_store.py``); everything else should go through
+        the repositories, which compare-and-set.
+
+        Raises:
+            ValidationError: for anything but a customer, lead or interaction.
+        """
+        batch = list(records)
+        for i, record in enumerate(batch):
+            if not isinstance(record, Customer | Lead | Interaction):
+                raise ValidationError(f"records[{i}]", "must be a Customer, Lead or Interaction")
+        with self._write():
+            for record in batch:
+                if isinstance(record, Customer):
+                    self._customers._put(record.id, record)
+                elif isinstance(record, Lead):
+                    self._leads._put(record.id, record)
+                else:
+                    self._interactions._put(record.id, record)
+
     def close(self) -> None:
         """Drop everything; the store refuses further use."""
         with self._lock:

@@ -26,11 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import (
@@ -50,6 +51,8 @@ from crmcore.testing.merge_contract import MergeContract
 from crmcore.values import CustomFields
 
 __all__ = ["StorageContract"]
+
+T = TypeVar("T")
 
 _ALL = 10_000  # a page size that holds every record a contract test stores
 
@@ -82,12 +85,16 @@ def _collect(
     raise AssertionError("pagination did not end after 1,000 pages")
 
 
-# The store fixture is function-scoped on purpose (a fresh store per test) and each
-# example uses new ids, so sharing it between examples is safe; every subclass runs
-# the same inherited test function, which is what "differing executors" means here.
-_PROPERTY_SETTINGS = settings(
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.differing_executors]
-)
+def _check_every(strategy: st.SearchStrategy[T], check: Callable[[T], None]) -> None:
+    """Run ``check`` on examples of ``strategy`` under the settings current *now*.
+
+    The property tests take the adapter's ``store`` fixture and run hypothesis
+    inside: settings built at call time follow the profile the adapter's test
+    suite loaded (a ``@settings`` decorator would freeze whatever profile was
+    active when this module was imported), and the fixture is one store for all
+    examples, which is safe because every example draws new ids.
+    """
+    given(strategy)(check)()
 
 
 class StorageContract(MergeContract):
@@ -126,9 +133,12 @@ class StorageContract(MergeContract):
         assert [str(e.address) for e in again.emails] == [str(e.address) for e in stored.emails]
         assert [p.number.raw for p in again.phones] == [p.number.raw for p in stored.phones]
 
-    @_PROPERTY_SETTINGS
-    @given(record=strategies.customers())
-    def test_every_customer_round_trips_and_is_found(self, store: Store, record: Customer) -> None:
+    def test_every_customer_round_trips_and_is_found(self, store: Store) -> None:
+        _check_every(
+            strategies.customers(), lambda record: self._customer_round_trip(store, record)
+        )
+
+    def _customer_round_trip(self, store: Store, record: Customer) -> None:
         if store.customers.get_many([record.id]):  # hypothesis may draw an id again
             store.customers.delete(record.id)
         stored = store.customers.add(record)
@@ -144,9 +154,10 @@ class StorageContract(MergeContract):
         for tag in record.tags:
             assert store.customers.count(where("id").eq(record.id), where("tags").contains(tag))
 
-    @_PROPERTY_SETTINGS
-    @given(record=strategies.leads())
-    def test_every_lead_round_trips_and_is_found(self, store: Store, record: Lead) -> None:
+    def test_every_lead_round_trips_and_is_found(self, store: Store) -> None:
+        _check_every(strategies.leads(), lambda record: self._lead_round_trip(store, record))
+
+    def _lead_round_trip(self, store: Store, record: Lead) -> None:
         if store.leads.get_many([record.id]):
             store.leads.delete(record.id)
         stored = store.leads.add(record)
@@ -159,11 +170,12 @@ class StorageContract(MergeContract):
         if record.score is not None:
             assert store.leads.count(where("id").eq(record.id), where("score").eq(record.score))
 
-    @_PROPERTY_SETTINGS
-    @given(record=strategies.interactions())
-    def test_every_interaction_round_trips_and_is_on_each_timeline(
-        self, store: Store, record: Interaction
-    ) -> None:
+    def test_every_interaction_round_trips_and_is_on_each_timeline(self, store: Store) -> None:
+        _check_every(
+            strategies.interactions(), lambda record: self._interaction_round_trip(store, record)
+        )
+
+    def _interaction_round_trip(self, store: Store, record: Interaction) -> None:
         if store.interactions.get_many([record.id]):
             store.interactions.delete(record.id)
         if record.external_id is not None:

@@ -25,19 +25,19 @@ that makes the two stores disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from crmcore.customers import Customer, LifecycleStage
+from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import CrmError
 from crmcore.ids import CustomerId, LeadId, RecordId, new_customer_id
 from crmcore.interactions import Channel, Interaction
-from crmcore.leads import Lead
+from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.storage.memory import InMemoryStore
 from crmcore.storage.protocols import Filter, Page, Store, where
 from crmcore.testing import _builders as build
@@ -83,6 +83,94 @@ _FILTERS: list[Callable[[list[CustomerId]], tuple[Filter, ...]]] = [
     lambda ids: (where("created_at").range(build.BASE_TIME, None),),
     lambda ids: (where("tags").contains("vip"), where("stage").in_(list(LifecycleStage)[:4])),
 ]
+
+
+def _ids(page: Page[Any]) -> list[str]:
+    return [r.id for r in page.items]
+
+
+_TAGS = st.sampled_from(["vip", "newsletter", "b2b", "VIP", "none"])
+_TIMES = st.integers(-5, 40).map(lambda n: build.BASE_TIME + timedelta(seconds=n))
+_DATES = st.dates(date(1949, 6, 1), date(2001, 1, 1))
+
+
+def _values_for(field: str, records: Sequence[Customer]) -> st.SearchStrategy[Any]:
+    ids = [r.id for r in records]
+    known = st.sampled_from(ids) if ids else st.just("cus_" + "0" * 26)
+    if field == "id":
+        return known
+    if field in ("organization_id", "merged_into"):
+        return st.none() | known
+    if field == "owner":
+        return st.sampled_from([None, "usr_anna", "usr_an", "usr_bo", "usr_an3"])
+    if field == "kind":
+        return st.sampled_from(CustomerKind)
+    if field == "stage":
+        return st.sampled_from(LifecycleStage)
+    # Values of stored records too, so that range bounds land exactly on them.
+    if field == "birth_date":
+        stored_dates = [r.birth_date for r in records if r.birth_date is not None]
+        return st.none() | _DATES | (st.sampled_from(stored_dates) if stored_dates else _DATES)
+    if field == "tags":
+        return _TAGS
+    stored_times = [r.created_at for r in records]
+    return _TIMES | (st.sampled_from(stored_times) if stored_times else _TIMES)
+
+
+@st.composite
+def _filter_on(draw: st.DrawFn, records: Sequence[Customer]) -> Filter:
+    field = draw(
+        st.sampled_from(
+            [
+                "id",
+                "kind",
+                "stage",
+                "owner",
+                "organization_id",
+                "merged_into",
+                "birth_date",
+                "tags",
+                "created_at",
+            ]
+        )
+    )
+    values = _values_for(field, records)
+    ops = {
+        "id": ["eq", "in", "prefix"],
+        "owner": ["eq", "in", "prefix"],
+        "birth_date": ["eq", "in", "range"],
+        "created_at": ["eq", "in", "range"],
+        "tags": ["contains"],
+    }.get(field, ["eq", "in"])
+    op = draw(st.sampled_from(ops))
+    if op == "eq":
+        return where(field).eq(draw(values))
+    if op == "in":
+        return where(field).in_(draw(st.lists(values.filter(lambda v: v is not None), max_size=3)))
+    if op == "contains":
+        return where(field).contains(draw(values))
+    if op == "range":
+        bounds = values.filter(lambda v: v is not None)
+        return where(field).range(draw(st.none() | bounds), draw(st.none() | bounds))
+    return where(field).prefix(draw(st.sampled_from(["", "usr_", "usr_an", "cus_", "x"])))
+
+
+@st.composite
+def _lead_filter(draw: st.DrawFn) -> Filter:
+    choice = draw(st.integers(0, 5))
+    if choice == 0:
+        return where("status").in_(draw(st.lists(st.sampled_from(LeadStatus), max_size=2)))
+    if choice == 1:
+        return where("score").range(
+            draw(st.none() | st.integers(-5, 100)), draw(st.none() | st.integers(-5, 100))
+        )
+    if choice == 2:
+        return where("score").eq(draw(st.none() | st.integers(0, 100)))
+    if choice == 3:
+        return where("source").eq(draw(st.none() | st.sampled_from(LeadSource)))
+    if choice == 4:
+        return where("company").prefix(draw(st.sampled_from(["", "Prospect", "Prospect 1", "x"])))
+    return where("tags").contains(draw(_TAGS))
 
 
 class StoreStateMachine(RuleBasedStateMachine):
@@ -228,6 +316,21 @@ class StoreStateMachine(RuleBasedStateMachine):
 
         self.both(read_all)
         self.both(lambda s: s.customers.count(*filters))
+
+    @rule(data=st.data(), order_by=st.sampled_from(["id", "created_at"]))
+    def random_filters(self, data: st.DataObject, order_by: str) -> None:
+        """One to three filters drawn from the allow-list: SQL and the reference must agree."""
+        records = list(self.model.customers.iter_all())
+        count = data.draw(st.integers(1, 3))
+        filters = tuple(data.draw(_filter_on(records)) for _ in range(count))
+        self.both(lambda s: _ids(s.customers.list(*filters, order_by=order_by, limit=10_000)))
+        self.both(lambda s: s.customers.count(*filters))
+
+    @rule(data=st.data())
+    def random_lead_filters(self, data: st.DataObject) -> None:
+        """Lead filters drawn from the allow-list."""
+        filters = tuple(data.draw(_lead_filter()) for _ in range(2))
+        self.both(lambda s: _ids(s.leads.list(*filters, limit=10_000)))
 
     # ------------------------------------------------------------------ leads
 
