@@ -292,6 +292,13 @@ def test_person_name_forms() -> None:
     assert PersonName(family="Okonkwo").full == "Okonkwo"
 
 
+@pytest.mark.parametrize("text", [",", " , ", ",,", ""])
+def test_person_name_parse_refuses_blank_names(text: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        PersonName.parse(text)
+    assert info.value.paths == ("name",)
+
+
 def test_person_name_parts_are_cleaned() -> None:
     name = PersonName(given="  Ada \n ", family="Love   lace")
     assert (name.given, name.family) == ("Ada", "Love lace")

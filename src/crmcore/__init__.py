@@ -16,9 +16,22 @@ from crmcore.errors import (
     ValidationError,
     VersionConflict,
 )
+from crmcore.events import EventDispatcher
 from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.merge import (
+    MergePlan,
+    MergePolicy,
+    MergeRecord,
+    MergeResult,
+    Survivorship,
+    UnmergeConflict,
+    merge,
+    merge_duplicates,
+    plan_merge,
+    unmerge,
+)
 from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
 from crmcore.storage import InMemoryStore, SQLiteStore, open_store
 from crmcore.values import (
@@ -32,6 +45,7 @@ from crmcore.values import (
     PhoneNumber,
     PostalAddress,
 )
+from crmcore.workflows import ConversionResult, TimelineEntry, TimelinePage, convert_lead, timeline
 
 __all__ = [
     "Channel",
@@ -40,6 +54,7 @@ __all__ = [
     "ContactEmail",
     "ContactLabel",
     "ContactPhone",
+    "ConversionResult",
     "CrmError",
     "CustomFields",
     "Customer",
@@ -48,6 +63,7 @@ __all__ = [
     "Direction",
     "DuplicateRecord",
     "EmailAddress",
+    "EventDispatcher",
     "ExternalIds",
     "InMemoryStore",
     "Interaction",
@@ -60,6 +76,10 @@ __all__ = [
     "LegalBasis",
     "LifecycleStage",
     "MergeId",
+    "MergePlan",
+    "MergePolicy",
+    "MergeRecord",
+    "MergeResult",
     "Money",
     "NotFound",
     "Participant",
@@ -71,14 +91,24 @@ __all__ = [
     "RecordId",
     "SQLiteStore",
     "StorageError",
+    "Survivorship",
+    "TimelineEntry",
+    "TimelinePage",
+    "UnmergeConflict",
     "ValidationError",
     "VersionConflict",
+    "convert_lead",
     "from_dict",
     "from_json",
     "make_converter",
+    "merge",
+    "merge_duplicates",
     "open_store",
+    "plan_merge",
+    "timeline",
     "to_dict",
     "to_json",
+    "unmerge",
 ]
 
 __version__ = "0.1.0.dev0"

@@ -420,6 +420,8 @@ class PersonName:
                 )
             cleaned = " ".join(cleaned.replace(",", " ").split())
         words = cleaned.split()
+        if not words:  # only commas
+            raise ValidationError(field, "must not be blank")
         if len(words) == 1:
             return cls(given=words[0])
         try:

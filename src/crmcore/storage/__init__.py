@@ -14,6 +14,7 @@ from typing import Any, Final
 from crmcore.errors import StorageError, ValidationError
 from crmcore.storage.keys import KeyFunction, default_keys
 from crmcore.storage.memory import InMemoryStore
+from crmcore.storage.merges import MergeRepository
 from crmcore.storage.protocols import (
     CustomerRepository,
     Field,
@@ -37,6 +38,7 @@ __all__ = [
     "InteractionRepository",
     "KeyFunction",
     "LeadRepository",
+    "MergeRepository",
     "Op",
     "Page",
     "RecordRepository",

@@ -50,6 +50,7 @@ from crmcore.storage._common import (
     stamped,
 )
 from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.merges import MemoryMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -228,6 +229,11 @@ class _MemoryRecords(Generic[R, IdT]):
         if found is None:
             raise NotFound(f"no {self._entity} with this id is stored")
         return found
+
+    def resolve(self, record_id: IdT) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.resolve`."""
+        with self._store._read():
+            return resolve_chain(self.get, record_id)
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
@@ -530,6 +536,7 @@ class InMemoryStore:
             self, Lead, LEAD_FIELDS, lead_row, keys, "lead"
         )
         self._interactions = _MemoryInteractions(self)
+        self._merges = MemoryMerges(self)
 
     @property
     def customers(self) -> _MemoryRecords[Customer, CustomerId]:
@@ -545,6 +552,11 @@ class InMemoryStore:
     def interactions(self) -> _MemoryInteractions:
         """The interactions."""
         return self._interactions
+
+    @property
+    def merges(self) -> MemoryMerges:
+        """The merge records."""
+        return self._merges
 
     def _check_open(self) -> None:
         if self._closed:
@@ -621,6 +633,7 @@ class InMemoryStore:
             self._customers._records.clear()
             self._leads._records.clear()
             self._interactions._records.clear()
+            self._merges.clear()
 
     def __enter__(self) -> Self:
         return self

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import attrs
 
@@ -27,6 +27,9 @@ from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.values import EmailAddress, PhoneNumber
+
+if TYPE_CHECKING:
+    from crmcore.storage.merges import MergeRepository
 
 __all__ = [
     "CustomerRepository",
@@ -153,6 +156,15 @@ class RecordRepository(Protocol[R, IdT]):
 
     def get(self, record_id: IdT) -> R:
         """Return the stored record or raise :class:`~crmcore.NotFound`."""
+        ...
+
+    def resolve(self, record_id: IdT) -> R:
+        """The live record ``record_id`` stands for: itself, or the survivor it was merged into.
+
+        Follows ``merged_into`` through chains of merges (A into B, B into C:
+        A resolves to C). Raises :class:`~crmcore.NotFound` when the id (or a
+        record on the chain) is not stored.
+        """
         ...
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
@@ -308,6 +320,11 @@ class Store(Protocol):
     @property
     def interactions(self) -> InteractionRepository:
         """The interactions."""
+        ...
+
+    @property
+    def merges(self) -> MergeRepository:
+        """The merge records (see :mod:`crmcore.merge`)."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -70,6 +70,7 @@ from crmcore.storage._common import (
 )
 from crmcore.storage.keys import KeyFunction, default_keys, key_function_name
 from crmcore.storage.memory import TIMELINE_TAG, check_timeline_args
+from crmcore.storage.merges import MERGES_MIGRATION, SQLiteMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Op, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -176,6 +177,8 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX interaction_participants_interaction "
         "ON interaction_participants (interaction_id)",
     ),
+    # 1 -> 2: merge records (crmcore.merge).
+    MERGES_MIGRATION,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
@@ -278,6 +281,7 @@ class SQLiteStore:
             self, Lead, "lead", "leads", "lead_lookup", LEAD_FIELDS, _LEAD_COLUMNS, lead_row
         )
         self._interactions = _SQLInteractions(self)
+        self._merges = SQLiteMerges(self)
         try:
             self._open()
         except BaseException:
@@ -300,6 +304,11 @@ class SQLiteStore:
     def interactions(self) -> _SQLInteractions:
         """The interactions."""
         return self._interactions
+
+    @property
+    def merges(self) -> SQLiteMerges:
+        """The merge records."""
+        return self._merges
 
     @property
     def path(self) -> str:
@@ -754,6 +763,10 @@ class _SQLRecords(Generic[R, IdT]):
         if row is None:
             raise self._not_found()
         return self._decode_rows([row])[0]
+
+    def resolve(self, record_id: IdT) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.resolve`."""
+        return resolve_chain(self.get, record_id)
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""

@@ -47,6 +47,7 @@ from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.storage.protocols import Filter, Store, where
 from crmcore.testing import _builders as build
 from crmcore.testing import strategies
+from crmcore.testing.merge_contract import MergeContract
 from crmcore.values import CustomFields
 
 __all__ = ["StorageContract"]
@@ -96,7 +97,7 @@ def _check_every(strategy: st.SearchStrategy[T], check: Callable[[T], None]) -> 
     given(strategy)(check)()
 
 
-class StorageContract:
+class StorageContract(MergeContract):
     """The contract of a crmcore store, as pytest tests; subclass it with a ``store`` fixture.
 
     Capability flags (class attributes) say what the adapter claims; checks

@@ -46,6 +46,7 @@ from crmcore.values import (
 )
 
 __all__ = [
+    "ALL_REGIONS",
     "RawEmail",
     "RawPhone",
     "consents",

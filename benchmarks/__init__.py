@@ -1,0 +1,1 @@
+"""Benchmark scripts and the synthetic data generator they share with the tests."""

@@ -1,0 +1,479 @@
+"""Synthetic CRM contact lists with ground truth, for the deduplication benchmark and tests.
+
+Each row is one record of an entity (a person, with an employer or not); an
+entity's later records are corrupted copies of its first, the way the same
+person ends up in a CRM three times (typed by sales, imported from a web shop,
+created by a support form):
+
+- names: typos, dropped diacritics, nicknames (Bob for Robert), given and
+  family name swapped, the given name cut to an initial, case changes;
+- phones: national, international, 00-prefixed and digits-only forms, a
+  different number (work instead of mobile), missing;
+- emails: case changes, stray whitespace, a work address instead of the
+  personal one, missing;
+- companies: legal forms spelled differently or dropped, missing;
+- city and country: missing, country as a code or an English name.
+
+Hard negatives are different entities that look alike: colleagues who share
+the company switchboard number and a family name, and relatives who share a
+family name, a city, a home phone and sometimes a family mailbox.
+
+Names and companies come from Faker in the locales id_ID, sv_SE, de_DE, en_US
+and en_GB; everything else from one ``random.Random``: the output is a function
+of ``count`` and ``seed`` (for one Faker version).
+
+Run: ``.venv/bin/python benchmarks/datagen.py --count 150000 --output contacts.csv``
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import phonenumbers
+from faker import Faker
+
+__all__ = ["COLUMNS", "generate", "true_pairs", "write_csv"]
+
+COLUMNS = (
+    "record_id",
+    "entity_id",
+    "First Name",
+    "Last Name",
+    "Email",
+    "Phone",
+    "Company",
+    "City",
+    "Country",
+)
+
+# locale -> (region, share of entities, country name, free-mail domains, company TLD)
+_LOCALES: dict[str, tuple[str, float, str, tuple[str, ...], str]] = {
+    "en_US": ("US", 0.24, "United States", ("gmail.com", "yahoo.com", "outlook.com"), "com"),
+    "en_GB": (
+        "GB",
+        0.16,
+        "United Kingdom",
+        ("gmail.com", "btinternet.com", "hotmail.co.uk"),
+        "co.uk",
+    ),
+    "de_DE": ("DE", 0.20, "Germany", ("gmx.de", "web.de", "t-online.de", "gmail.com"), "de"),
+    "sv_SE": ("SE", 0.20, "Sweden", ("gmail.com", "telia.com", "hotmail.se"), "se"),
+    "id_ID": ("ID", 0.20, "Indonesia", ("gmail.com", "yahoo.co.id", "yahoo.com"), "co.id"),
+}
+
+_NICKNAMES = {
+    "Robert": ("Bob", "Rob", "Bobby"),
+    "William": ("Bill", "Will"),
+    "Elizabeth": ("Liz", "Beth"),
+    "Margaret": ("Maggie", "Peggy"),
+    "James": ("Jim", "Jimmy"),
+    "John": ("Jack", "Johnny"),
+    "Richard": ("Rick", "Dick"),
+    "Michael": ("Mike",),
+    "Thomas": ("Tom",),
+    "Jennifer": ("Jenny", "Jen"),
+    "Katherine": ("Kate", "Kathy"),
+    "Christopher": ("Chris",),
+    "Daniel": ("Dan", "Danny"),
+    "Matthew": ("Matt",),
+    "Anthony": ("Tony",),
+    "Joseph": ("Joe",),
+    "Charles": ("Charlie",),
+    "Edward": ("Ed", "Ted"),
+    "Susan": ("Sue",),
+    "Patricia": ("Pat", "Patty"),
+    "Rebecca": ("Becky",),
+    "Samuel": ("Sam",),
+    "Benjamin": ("Ben",),
+    "Alexander": ("Alex",),
+    "Andrew": ("Andy",),
+    "Steven": ("Steve",),
+    "Nicholas": ("Nick",),
+    "Jonathan": ("Jon",),
+    "Johannes": ("Hannes",),
+    "Katharina": ("Kathi",),
+    "Stefanie": ("Steffi",),
+    "Friedrich": ("Fritz",),
+    "Wolfgang": ("Wolf",),
+    "Lars": ("Lasse",),
+    "Nils": ("Nisse",),
+    "Hans": ("Hasse",),
+    "Karl": ("Kalle",),
+    "Per": ("Pelle",),
+    "Magnus": ("Mange",),
+    "Kristina": ("Stina", "Kicki"),
+    "Elisabeth": ("Lisa",),
+    "Muhammad": ("Muh.", "Moh."),
+}
+
+# Legal form spellings that name the same thing; one is swapped for another or dropped.
+_LEGAL_FORMS = (
+    ("Inc", "Inc.", "Incorporated"),
+    ("LLC", "L.L.C."),
+    ("Ltd", "Ltd.", "Limited"),
+    ("PLC", "plc"),
+    ("GmbH", "G.m.b.H."),
+    ("AG",),
+    ("KG",),
+    ("AB", "Aktiebolag"),
+    ("HB", "Handelsbolag"),
+    ("PT", "P.T."),
+    ("Tbk", "Tbk."),
+    ("CV", "C.V."),
+)
+_FORM_OF = {form.casefold(): group for group in _LEGAL_FORMS for form in group}
+_FAMILY_WORD = {"US": "family", "GB": "family", "DE": "familie", "SE": "familjen", "ID": "keluarga"}
+_ENGLISH_FORMS = {"US": ("Inc", "LLC", "Corp"), "GB": ("Ltd", "PLC")}
+
+
+@attrs.define
+class _Entity:
+    id: str
+    locale: str
+    region: str
+    given: str
+    family: str
+    email: str
+    phone: str  # national digits, e.g. 0701234567
+    city: str
+    company: str = ""
+    work_email: str = ""
+    work_phone: str = ""
+
+
+def _ascii(text: str) -> str:
+    text = text.replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("Ø", "O")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", _ascii(text).lower())
+
+
+def _mobile(rng: random.Random, region: str) -> str:
+    digits = "".join(str(rng.randrange(10)) for _ in range(8))
+    if region == "SE":
+        return f"07{rng.choice('0236')}{digits[:7]}"
+    if region == "DE":
+        return f"015{rng.choice('1279')}{digits[:7]}"
+    if region == "GB":
+        return f"07{rng.choice('4579')}{digits[:8]}"
+    if region == "US":
+        return f"{rng.randrange(2, 10)}{digits[:2]}{rng.randrange(2, 10)}{digits[2:8]}"
+    return f"08{rng.choice('1235789')}{rng.randrange(1, 10)}{digits}"  # ID
+
+
+def _landline(rng: random.Random, region: str) -> str:
+    digits = "".join(str(rng.randrange(1, 10)) for _ in range(8))
+    prefix = {"SE": "08", "DE": "030", "GB": "020", "ID": "021"}.get(region)
+    if prefix is None:
+        return f"{rng.choice(('212', '415', '312', '617'))}{rng.randrange(2, 10)}{digits[:6]}"
+    return prefix + digits
+
+
+def _format_phone(rng: random.Random, national: str, region: str, international: bool) -> str:
+    number = phonenumbers.parse(national, region)
+    if international:
+        style = rng.random()
+        if style < 0.5:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        if style < 0.75:
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if region in {"SE", "DE", "GB"}:  # their international prefix is 00
+            text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+            return "00" + text[1:]
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if rng.random() < 0.6:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return national  # digits only
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    if len(text) < 4:
+        return text
+    i = rng.randrange(1, len(text) - 1)
+    kind = rng.random()
+    if kind < 0.3:  # transposition
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    if kind < 0.55:  # deletion
+        return text[:i] + text[i + 1 :]
+    if kind < 0.8:  # substitution by a keyboard neighbour-ish letter
+        return text[:i] + rng.choice("aeiourstnl") + text[i + 1 :]
+    return text[:i] + text[i] + text[i:]  # doubled letter
+
+
+def _company_variant(rng: random.Random, company: str) -> str:
+    words = company.split()
+    out = []
+    for word in words:
+        group = _FORM_OF.get(word.strip(",").casefold())
+        if group is None:
+            out.append(word)
+            continue
+        choice = rng.random()
+        if choice < 0.4:
+            continue  # dropped
+        out.append(rng.choice(group))
+    text = " ".join(out) or company
+    if rng.random() < 0.2:
+        text = text.upper()
+    return text
+
+
+class _Pools:
+    def __init__(self, locale: str, size: int, seed: int) -> None:
+        fake = Faker(locale)
+        fake.seed_instance(seed)
+        self.first_female = [fake.first_name_female() for _ in range(size)]
+        self.first_male = [fake.first_name_male() for _ in range(size)]
+        self.last = [fake.last_name() for _ in range(size)]
+        self.city = [fake.city() for _ in range(max(50, size // 10))]
+        self.company = [fake.company() for _ in range(max(50, size // 4))]
+
+
+def _generate_entities(count: int, rng: random.Random, seed: int) -> list[_Entity]:
+    size = max(200, min(5_000, count // 10))
+    pools = {loc: _Pools(loc, size, seed + i) for i, loc in enumerate(_LOCALES)}
+    locales = list(_LOCALES)
+    weights = [_LOCALES[loc][1] for loc in locales]
+    used_emails: set[str] = set()
+    companies: dict[str, tuple[str, str, str]] = {}  # name -> (domain, switchboard, region)
+
+    def unique(local: str, domain: str) -> str:
+        address = f"{local}@{domain}"
+        n = 1
+        while address.casefold() in used_emails:
+            n += 1
+            address = f"{local}{n}@{domain}"
+        used_emails.add(address.casefold())
+        return address
+
+    def personal_email(given: str, family: str, region: str) -> str:
+        g, f = _slug(given) or "x", _slug(family) or "y"
+        local = rng.choice((f"{g}.{f}", f"{g}{f}", f"{g[0]}.{f}", f"{g}_{f}", f"{g}{f[0]}"))
+        if rng.random() < 0.3:
+            local += str(rng.randrange(1, 99))
+        return unique(local, rng.choice(_LOCALES[locale_of[region]][3]))
+
+    locale_of = {v[0]: k for k, v in _LOCALES.items()}
+
+    def company_for(locale: str) -> tuple[str, str, str]:
+        region = _LOCALES[locale][0]
+        name = rng.choice(pools[locale].company)
+        has_form = any(w.strip(",").casefold() in _FORM_OF for w in name.split())
+        if region in _ENGLISH_FORMS and rng.random() < 0.6 and "," not in name and not has_form:
+            name = f"{name} {rng.choice(_ENGLISH_FORMS[region])}"
+        if name not in companies:
+            core = [w for w in name.split() if w.strip(",").casefold() not in _FORM_OF]
+            domain = (_slug(" ".join(core[:2])) or "company") + "." + _LOCALES[locale][4]
+            companies[name] = (domain, _landline(rng, region), region)
+        return (name, *companies[name][:2])
+
+    entities: list[_Entity] = []
+    while len(entities) < count:
+        locale = rng.choices(locales, weights)[0]
+        region = _LOCALES[locale][0]
+        pool = pools[locale]
+        given = rng.choice(pool.first_female if rng.random() < 0.5 else pool.first_male)
+        family = rng.choice(pool.last)
+        entity = _Entity(
+            id=f"e{len(entities):07d}",
+            locale=locale,
+            region=region,
+            given=given,
+            family=family,
+            email=personal_email(given, family, region),
+            phone=_mobile(rng, region),
+            city=rng.choice(pool.city),
+        )
+        if rng.random() < 0.6:
+            company, domain, switchboard = company_for(locale)
+            entity.company = company
+            entity.work_email = unique(f"{_slug(given)}.{_slug(family)}", domain)
+            entity.work_phone = switchboard
+        entities.append(entity)
+
+        roll = rng.random()
+        if roll < 0.04 and entity.company:
+            # A colleague with the same family name, reached through the same switchboard.
+            other = rng.choice(pool.first_female + pool.first_male)
+            if other != given:
+                domain = companies[entity.company][0]
+                entities.append(
+                    attrs.evolve(
+                        entity,
+                        id=f"e{len(entities):07d}",
+                        given=other,
+                        email=personal_email(other, family, region),
+                        phone=entity.work_phone,
+                        city=rng.choice(pool.city),
+                        work_email=unique(f"{_slug(other)}.{_slug(family)}", domain),
+                    )
+                )
+        elif roll < 0.08:
+            # A relative: same family name, city and home phone; sometimes the family mailbox.
+            other = rng.choice(pool.first_female + pool.first_male)
+            if other != given:
+                home = _landline(rng, region)
+                entity.phone = home
+                shared = rng.random() < 0.2
+                family_box = (
+                    unique(
+                        f"{_FAMILY_WORD[region]}.{_slug(family)}", rng.choice(_LOCALES[locale][3])
+                    )
+                    if shared
+                    else ""
+                )
+                if shared:
+                    entity.email = family_box
+                entities.append(
+                    _Entity(
+                        id=f"e{len(entities):07d}",
+                        locale=locale,
+                        region=region,
+                        given=other,
+                        family=family,
+                        email=family_box or personal_email(other, family, region),
+                        phone=home,
+                        city=entity.city,
+                    )
+                )
+    return entities[:count]
+
+
+def _record(rng: random.Random, entity: _Entity, original: bool) -> dict[str, str]:
+    region = entity.region
+    locale = entity.locale
+    given, family = entity.given, entity.family
+    email = entity.email
+    phone_national = entity.phone
+    company = entity.company
+    city = entity.city
+    country = rng.choice((region, _LOCALES[locale][2]))
+    international = rng.random() < 0.3
+
+    if not original:
+        # Which contact points survive decides whether a duplicate can be found at all;
+        # keep at least one of email and phone, or the name exactly, as real duplicates do.
+        email_kind = rng.random()
+        if email_kind < 0.15:
+            email = ""
+        elif email_kind < 0.3 and entity.work_email:
+            email = entity.work_email
+        phone_kind = rng.random()
+        if phone_kind < 0.2:
+            phone_national = ""
+        elif phone_kind < 0.3 and entity.work_phone:
+            phone_national = entity.work_phone
+        if not email and not phone_national and rng.random() < 0.7:
+            # A CRM record with no contact point at all is rare: forms and imports ask for one.
+            email = entity.email
+        strong = bool(email) or bool(phone_national and phone_national != entity.work_phone)
+        if strong:
+            given, family = _corrupt_name(rng, given, family)
+        if email:
+            if rng.random() < 0.2:
+                email = email.upper() if rng.random() < 0.5 else email.capitalize()
+            if rng.random() < 0.15:
+                email = f" {email} "
+        if company and rng.random() < 0.5:
+            company = _company_variant(rng, company) if rng.random() < 0.8 else ""
+        if rng.random() < 0.15:
+            city = ""
+        elif rng.random() < 0.05:
+            city = _typo(rng, city)
+        if rng.random() < 0.1:
+            country = ""
+            international = True
+    phone = _format_phone(rng, phone_national, region, international) if phone_national else ""
+    return {
+        "entity_id": entity.id,
+        "First Name": given,
+        "Last Name": family,
+        "Email": email,
+        "Phone": phone,
+        "Company": company,
+        "City": city,
+        "Country": country,
+    }
+
+
+def _corrupt_name(rng: random.Random, given: str, family: str) -> tuple[str, str]:
+    roll = rng.random()
+    if roll < 0.12:
+        given = _typo(rng, given)
+    elif roll < 0.2:
+        family = _typo(rng, family)
+    elif roll < 0.3 and _ascii(given + family) != given + family:
+        given, family = _ascii(given), _ascii(family)
+    elif roll < 0.38 and given in _NICKNAMES:
+        given = rng.choice(_NICKNAMES[given])
+    elif roll < 0.44:
+        given, family = family, given
+    elif roll < 0.5:
+        given = given[0] + "."
+    elif roll < 0.55:
+        given, family = given.upper(), family.upper()
+    elif roll < 0.58:
+        given, family = given.lower(), family.lower()
+    return given, family
+
+
+def generate(count: int, *, seed: int = 0, duplicate_share: float = 0.4) -> list[dict[str, str]]:
+    """``count`` records as CSV rows (see :data:`COLUMNS`), shuffled, with ``entity_id`` truth.
+
+    About ``duplicate_share`` of entities have one to four more records.
+    """
+    rng = random.Random(seed)
+    dup_counts = (1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4)
+    per_entity: list[int] = []
+    total = 0
+    while total < count:
+        n = 1 + (rng.choice(dup_counts) if rng.random() < duplicate_share else 0)
+        n = min(n, count - total)
+        per_entity.append(n)
+        total += n
+    entities = _generate_entities(len(per_entity), rng, seed)
+    rows: list[dict[str, str]] = []
+    for entity, n in zip(entities, per_entity, strict=True):
+        rows.extend(_record(rng, entity, original=(k == 0)) for k in range(n))
+    rng.shuffle(rows)
+    return [{"record_id": f"r{i:07d}", **row} for i, row in enumerate(rows)]
+
+
+def true_pairs(entity_ids: Sequence[str]) -> int:
+    """How many pairs of records share an entity (the pairwise ground truth's size)."""
+    sizes: dict[str, int] = {}
+    for e in entity_ids:
+        sizes[e] = sizes.get(e, 0) + 1
+    return sum(n * (n - 1) // 2 for n in sizes.values())
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
+    """Write ``rows`` as UTF-8 CSV with :data:`COLUMNS` as the header."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main() -> None:
+    """Write a generated contact list to a CSV file."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args()
+    write_csv(args.output, generate(args.count, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()

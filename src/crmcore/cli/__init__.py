@@ -1,0 +1,204 @@
+"""The ``crmcore`` command line (``pip install "crmcore[cli]"``).
+
+``crmcore dedupe contacts.csv --output clustered.csv`` reads a CSV file of
+contacts, finds the rows that are one person or organisation, and writes every
+row back with a ``cluster_id`` and a ``match_confidence``. See docs/cli.md.
+
+Only this package imports rich; ``import crmcore`` does not import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from crmcore.cli._errors import EXIT_USAGE, CliError
+from crmcore.cli._table import FIELDS
+
+__all__ = ["main"]
+
+_DESCRIPTION = "crmcore: the domain core of a CRM, from the command line."
+
+_DEDUPE_DESCRIPTION = """\
+Find the rows of a CSV file that are the same person or organisation.
+
+Every input row is written to OUT.csv, in input order, with all its columns and two more:
+cluster_id (equal for rows judged to be one entity; a row alone keeps its own) and
+match_confidence (how strongly the row is tied to its cluster, 0 to 1; blank when alone).
+Cells that cannot be read (an email that is no address, a phone without a region, ...)
+never drop a row: it is matched on what could be read, and listed in a warning by row
+number and column.
+
+The input is CSV in UTF-8, with or without a byte order mark. Columns are recognised by
+their header, ignoring case, spaces, '-' and '_': given_name/first_name/firstname,
+family_name/last_name/surname, name/full_name, email/e-mail/email_address,
+phone/mobile/telephone/phone_number, company/organization/organisation, city, country,
+postcode/postal_code/zip, date_of_birth/birth_date/dob. Use --map for any other column.
+
+A phone number without a leading + is read in its row's region: the country column
+(an ISO code such as SE or an English name such as Sweden), else --region-column,
+else --region."""
+
+_FIELDS_EPILOG = "fields for --map:\n" + "\n".join(
+    textwrap.fill(f"{name}: {meaning}", width=92, initial_indent="  ", subsequent_indent="      ")
+    for name, meaning in FIELDS.items()
+)
+
+_EXAMPLES = """\
+examples:
+  crmcore dedupe contacts.csv --output clustered.csv --region SE
+  crmcore dedupe leads.csv --output out.csv --id-column "Lead ID" --report review.html
+  crmcore dedupe febrl.csv --output out.csv --id-column rec_id \\
+      --map street_number=street_number --map address=address_1 --map address=address_2 \\
+      --map city=suburb --map identifier=soc_sec_id
+
+exit status: 0 on success, 1 when the input cannot be read (missing, not UTF-8, not CSV),
+2 when the command line does not fit the input (unknown column or field, bad option)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors raised as one-line CliErrors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see {self.prog} --help)", EXIT_USAGE)
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a positive whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``crmcore`` argument parser, with one sub-command per job."""
+    parser = _Parser(
+        prog="crmcore",
+        description=_DESCRIPTION,
+        epilog="Run 'crmcore COMMAND --help' for a command's options and examples.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    dedupe = commands.add_parser(
+        "dedupe",
+        help="find rows of a CSV file that are the same person or organisation",
+        description=_DEDUPE_DESCRIPTION,
+        epilog=f"{_FIELDS_EPILOG}\n\n{_EXAMPLES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dedupe.add_argument("input", type=Path, metavar="INPUT.csv", help="the CSV file to read")
+    dedupe.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        metavar="OUT.csv",
+        help="where to write every row with cluster_id and match_confidence",
+    )
+    dedupe.add_argument(
+        "--region",
+        metavar="XX",
+        help="default phone region (ISO 3166 alpha-2, e.g. SE) for rows with no country",
+    )
+    dedupe.add_argument(
+        "--region-column",
+        metavar="COL",
+        help="column holding each row's phone region, used when its country cell is blank",
+    )
+    dedupe.add_argument(
+        "--id-column",
+        metavar="COL",
+        help="column of unique row ids; cluster ids and the report use them "
+        "(default: row numbers, the header being row 1)",
+    )
+    dedupe.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        dest="maps",
+        help="read FIELD from COLUMN (repeatable; see the fields below); replaces the "
+        "columns recognised for that field",
+    )
+    dedupe.add_argument(
+        "--report",
+        type=Path,
+        metavar="REPORT.html",
+        help="also write a self-contained HTML page showing each cluster's rows side by "
+        "side with the reasons they matched",
+    )
+    dedupe.add_argument(
+        "--report-limit",
+        type=_positive,
+        default=500,
+        metavar="N",
+        help="show at most N clusters in the report, weakest first (default: 500)",
+    )
+    dedupe.add_argument(
+        "--threshold",
+        type=_threshold,
+        metavar="X",
+        help="match score (0 to 1) from which two rows are one entity "
+        "(default: the rule set's own); higher is stricter",
+    )
+    dedupe.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="processes for parsing emails and phones (default: every available core)",
+    )
+    dedupe.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (warnings still print)"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``crmcore`` command with ``argv`` (default: ``sys.argv[1:]``); return its exit code.
+
+    Problems the user can fix print one line on stderr and return a non-zero code;
+    they never raise.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        from crmcore.cli._dedupe import DedupeOptions, run_dedupe
+
+        options = DedupeOptions(
+            input=args.input,
+            output=args.output,
+            region=args.region,
+            region_column=args.region_column,
+            id_column=args.id_column,
+            maps=tuple(args.maps),
+            report=args.report,
+            threshold=args.threshold,
+            report_limit=args.report_limit,
+            workers=args.workers,
+            quiet=args.quiet,
+        )
+        return run_dedupe(options, sys.stderr)
+    except CliError as exc:
+        print(f"crmcore: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("crmcore: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,308 @@
+"""``crmcore dedupe``: a CSV file in, the same rows with cluster ids out."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+
+from crmcore.cli._errors import EXIT_USAGE, CliError
+from crmcore.cli._records import Problems, build_records
+from crmcore.cli._regions import country_code
+from crmcore.cli._report import write_report
+from crmcore.cli._table import (
+    ColumnMap,
+    Table,
+    find_column,
+    parse_map_options,
+    read_table,
+    resolve_columns,
+)
+from crmcore.dedup.records import MatchRecord
+from crmcore.dedup.results import Cluster, DedupResult
+
+__all__ = ["DedupeOptions", "run_dedupe"]
+
+OUTPUT_COLUMNS = ("cluster_id", "match_confidence")
+_MAX_ROWS_LISTED = 10
+
+
+@attrs.frozen
+class DedupeOptions:
+    """The parsed ``crmcore dedupe`` command line."""
+
+    input: Path
+    output: Path
+    region: str | None = None
+    region_column: str | None = None
+    id_column: str | None = None
+    maps: tuple[str, ...] = ()
+    report: Path | None = None
+    threshold: float | None = None
+    report_limit: int = 500
+    workers: int | None = None
+    quiet: bool = False
+
+
+class _Progress:
+    """A rich progress bar on stderr, or nothing when stderr is no terminal or --quiet."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar: Any = None
+        self._task: Any = None
+        self._drawn = 0.0
+        if enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            console = Console(stderr=True)
+            if console.is_terminal:
+                # No refresh thread: the parsing stage forks worker processes, and forking
+                # a process that runs threads can deadlock.
+                self._bar = Progress(
+                    TextColumn("{task.description:<22}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    console=console,
+                    auto_refresh=False,
+                    transient=False,
+                )
+                self._bar.start()
+
+    def stage(self, description: str, total: int | None) -> None:
+        if self._bar is not None:
+            if self._task is not None:
+                self._bar.update(self._task, completed=self._bar.tasks[-1].total or 0)
+            self._task = self._bar.add_task(description, total=total)
+            self._bar.refresh()
+
+    def set_total(self, total: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, total=total)
+            self._bar.refresh()
+
+    def _refresh(self) -> None:
+        # Redrawing costs far more than counting: at most ten frames a second.
+        now = time.monotonic()
+        if now - self._drawn >= 0.1:
+            self._drawn = now
+            self._bar.refresh()
+
+    def advance(self, amount: int) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task, amount)
+            self._refresh()
+
+    def update(self, done: int, total: int | None) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.update(self._task, completed=done, total=total)
+            self._refresh()
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.refresh()
+            self._bar.stop()
+            self._bar = None
+
+
+def _engine_progress(progress: _Progress) -> Callable[[str, int, int], None]:
+    # One bar per engine stage (prepare, block, score, cluster).
+    current: list[str] = []
+
+    def callback(stage: str, done: int, total: int) -> None:
+        if not current or current[-1] != stage:
+            current.append(stage)
+            progress.stage(f"Matching: {stage}", total)
+        progress.update(done, total)
+
+    return callback
+
+
+def _run_engine(
+    records: list[MatchRecord],
+    threshold: float | None,
+    progress: Callable[[str, int, int], None],
+) -> DedupResult:
+    from crmcore.cli._engine import find_clusters
+
+    return find_clusters(records, threshold=threshold, progress=progress)
+
+
+def _labels(table: Table, id_col: int | None, option: str) -> list[str]:
+    if id_col is None:
+        return [str(i + 2) for i in range(len(table.rows))]
+    labels = [row[id_col].strip() for row in table.rows]
+    first_seen: dict[str, int] = {}
+    for index, label in enumerate(labels):
+        if not label:
+            raise CliError(f"{option}: row {index + 2} has no id", EXIT_USAGE)
+        if label in first_seen:
+            raise CliError(
+                f"{option}: rows {first_seen[label] + 2} and {index + 2} have the same id",
+                EXIT_USAGE,
+            )
+        first_seen[label] = index
+    return labels
+
+
+def _warn(problems: Problems, long_rows: Sequence[int], err: TextIO) -> None:
+    rows = problems.rows | {i + 2 for i in long_rows}
+    if not rows:
+        return
+    print(
+        f"warning: {len(rows)} row{'s' if len(rows) != 1 else ''} had values that could not "
+        "be read; every row is kept in the output and matched on what could be read:",
+        file=err,
+    )
+    for column, numbers in sorted(problems.by_column.items()):
+        listed = ", ".join(str(n) for n in numbers[:_MAX_ROWS_LISTED])
+        more = f" and {len(numbers) - _MAX_ROWS_LISTED} more" if len(numbers) > 10 else ""
+        print(f"  {column}: row{'s' if len(numbers) != 1 else ''} {listed}{more}", file=err)
+    if long_rows:
+        listed = ", ".join(str(i + 2) for i in long_rows[:_MAX_ROWS_LISTED])
+        more = f" and {len(long_rows) - _MAX_ROWS_LISTED} more" if len(long_rows) > 10 else ""
+        print(f"  more cells than the header: rows {listed}{more}", file=err)
+
+
+def _write_output(
+    path: Path,
+    table: Table,
+    cluster_ids: Sequence[str],
+    confidences: Sequence[str],
+) -> None:
+    # Columns named like ours are replaced, so that a file can be deduplicated again.
+    keep = [i for i, h in enumerate(table.header) if h not in OUTPUT_COLUMNS]
+    width = len(table.header)
+    encoding = "utf-8-sig" if table.had_bom else "utf-8"
+    try:
+        with path.open("w", encoding=encoding, newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow([*(table.header[i] for i in keep), *OUTPUT_COLUMNS])
+            for row, cid, conf in zip(table.rows, cluster_ids, confidences, strict=True):
+                writer.writerow([*(row[i] for i in keep), cid, conf, *row[width:]])
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be written ({exc.strerror or 'I/O error'})") from None
+
+
+def run_dedupe(options: DedupeOptions, err: TextIO) -> int:
+    """Run the command; raise :class:`CliError` for problems the user can fix."""
+    started = time.perf_counter()
+    if options.output.resolve() == options.input.resolve():
+        raise CliError("--output must not be the input file", EXIT_USAGE)
+    if options.report is not None and options.report.resolve() in {
+        options.input.resolve(),
+        options.output.resolve(),
+    }:
+        raise CliError("--report must differ from the input and output files", EXIT_USAGE)
+    region = None
+    if options.region is not None:
+        region = country_code(options.region)
+        if region is None:
+            raise CliError(
+                "--region: not a country code with known phone numbering (use e.g. SE)",
+                EXIT_USAGE,
+            )
+    if options.threshold is not None and not 0.0 <= options.threshold <= 1.0:
+        raise CliError("--threshold: must be between 0 and 1", EXIT_USAGE)
+    mapped = parse_map_options(options.maps)
+
+    table = read_table(options.input)
+    header = table.header
+    columns: ColumnMap = resolve_columns(header, mapped)
+    region_col = (
+        find_column(header, options.region_column, "--region-column")
+        if options.region_column is not None
+        else None
+    )
+    id_col = (
+        find_column(header, options.id_column, "--id-column")
+        if options.id_column is not None
+        else None
+    )
+    if not columns.fields:
+        raise CliError(
+            f"{options.input}: no column to match on; name them (email, phone, name, ...) "
+            "or use --map FIELD=COLUMN",
+            EXIT_USAGE,
+        )
+    labels = _labels(table, id_col, f"--id-column {options.id_column}")
+
+    progress = _Progress(enabled=not options.quiet)
+    try:
+        progress.stage("Parsing contacts", None)
+        built = build_records(
+            table,
+            columns,
+            region=region,
+            region_column=region_col,
+            workers=options.workers,
+            advance=progress.advance,
+            on_total=progress.set_total,
+        )
+        result = _run_engine(built.records, options.threshold, _engine_progress(progress))
+    finally:
+        progress.stop()
+
+    cluster_ids, confidences = _assign(result, labels)
+    _write_output(options.output, table, cluster_ids, confidences)
+    if options.report is not None:
+        id_cols = () if id_col is None else (id_col,)
+        shown = list(dict.fromkeys((*id_cols, *columns.used_columns())))
+        try:
+            write_report(
+                options.report,
+                source_name=options.input.name,
+                result=result,
+                header=header,
+                shown_columns=shown,
+                rows=table.rows,
+                label=lambda rid: (
+                    labels[int(rid)] if id_col is not None else f"row {labels[int(rid)]}"
+                ),
+                cluster_label=lambda c: cluster_ids[min(int(m) for m in c.member_ids)],
+                limit=options.report_limit,
+            )
+        except OSError as exc:
+            raise CliError(
+                f"{options.report}: cannot be written ({exc.strerror or 'I/O error'})"
+            ) from None
+
+    _warn(built.problems, table.long_rows, err)
+    in_clusters = sum(len(c.member_ids) for c in result.clusters)
+    entities = len(table.rows) - in_clusters + len(result.clusters)
+    print(
+        f"{len(table.rows)} rows -> {entities} distinct entities "
+        f"({len(result.clusters)} clusters of 2 or more rows hold {in_clusters} rows); "
+        f"wrote {options.output} in {time.perf_counter() - started:.1f} s",
+        file=err,
+    )
+    return 0
+
+
+def _assign(result: DedupResult, labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Each row's cluster id (its first row's label) and its confidence in that cluster."""
+    cluster_ids = list(labels)
+    confidences = [""] * len(labels)
+    cluster: Cluster
+    for cluster in result.clusters:
+        members = [int(m) for m in cluster.member_ids]
+        cid = labels[min(members)]
+        best: dict[int, float] = {}
+        for pair in cluster.pairs:
+            for rid in (int(pair.a), int(pair.b)):
+                best[rid] = max(best.get(rid, 0.0), pair.score)
+        for m in members:
+            cluster_ids[m] = cid
+            confidences[m] = f"{best.get(m, cluster.confidence):.3f}"
+    return cluster_ids, confidences

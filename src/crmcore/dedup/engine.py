@@ -1,0 +1,817 @@
+"""The matching engine: batch deduplication and the on-create duplicate check."""
+
+from __future__ import annotations
+
+import enum
+import gc
+import math
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
+
+from crmcore.customers import Customer
+from crmcore.dedup.records import MatchRecord, RecordType
+from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Match, ScoredPair
+from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
+from crmcore.errors import DuplicateRecord, ValidationError
+from crmcore.leads import Lead
+
+__all__ = [
+    "DuplicatePolicy",
+    "Progress",
+    "blocking_keys",
+    "candidate_pairs",
+    "check_duplicates",
+    "find_duplicates",
+    "guard_duplicates",
+    "lookup_keys",
+]
+
+Progress = Callable[[str, int, int], None]
+"""A progress callback ``(stage, done, total)``; stages: load, prepare, block, score, cluster."""
+
+AnyRecord = Customer | Lead | MatchRecord
+
+_BATCH = 1_000
+_Part = tuple[int, float, float, str]
+_PARALLEL_PAIRS = 200_000
+# At most this many records per key lookup on the on-create path: a switchboard
+# number on thousands of stored records must not turn a check into a scan.
+_CHECK_LIMIT = 100
+_NAME_LIMIT = 20
+_NAME_PREFIXES = ("name:", "organization:")
+
+
+class _Repository(Protocol):
+    def iter_all(self, *, batch_size: int = ...) -> Iterable[Any]: ...
+
+
+def _iter_records(source: Any) -> Iterator[MatchRecord]:
+    customers = getattr(source, "customers", None)
+    leads = getattr(source, "leads", None)
+    if customers is not None and hasattr(customers, "iter_all"):
+        for repo in (customers, leads):
+            if repo is not None and hasattr(repo, "iter_all"):
+                for record in repo.iter_all(batch_size=_BATCH):
+                    yield MatchRecord.from_record(record)
+        return
+    for record in source:
+        yield MatchRecord.from_record(record)
+
+
+def _kind(record: MatchRecord) -> RecordType:
+    # A lead is a person when it names one, an organisation when it names only a company.
+    if record.type is RecordType.LEAD:
+        if record.name is not None:
+            return RecordType.PERSON
+        if record.organization:
+            return RecordType.ORGANIZATION
+    return record.type
+
+
+def _compatible(a: RecordType, b: RecordType) -> bool:
+    # People and organisations are never one entity; a bare lead may be either.
+    return {a, b} != {RecordType.PERSON, RecordType.ORGANIZATION}
+
+
+class _Counts(dict[str, int]):
+    """How many records carry each blocking key; one for keys not listed."""
+
+    def __missing__(self, key: str) -> int:
+        return 1
+
+
+class _Scorer:
+    """Per-record prepared features and the pair-scoring hot loop."""
+
+    def __init__(self, rules: RuleSet, records: Sequence[MatchRecord]) -> None:
+        self.rules = rules
+        self.records = records
+        self.fast: list[tuple[int, FieldRule[Any], list[Any]]] = []
+        self.slow: list[tuple[int, Rule]] = []
+        for index, rule in enumerate(rules.rules):
+            if isinstance(rule, FieldRule):
+                self.fast.append((index, rule, [rule.prepare(r) for r in records]))
+            else:
+                self.slow.append((index, rule))
+        self.frequency: Frequency = lambda _key: 1
+        self.calls = [(rule.weigh, features) for _, rule, features in self.fast]
+        # Which fast rules each record has a value for, as a bit mask; per mask,
+        # the rules to weigh and an upper bound of what the rest can still add.
+        self.masks = [0] * len(records)
+        for bit, (_, _, features) in enumerate(self.fast):
+            flag = 1 << bit
+            masks = self.masks
+            for k, f in enumerate(features):
+                if f is not None:
+                    masks[k] |= flag
+        self._plans: dict[int, list[tuple[int, Callable[..., Any], list[Any], float, int]]] = {}
+        self.shared_names = rules.shared_rules
+        self._evidence: dict[tuple[int, float, float, str], Evidence] = {}
+
+    def plan(self, mask: int) -> list[tuple[int, Callable[..., Any], list[Any], float, int]]:
+        """The rules both records of a pair have values for: weigh, values, bound after, kind.
+
+        Kind 1 marks a shared-contact rule, 2 the identity rule, 0 any other.
+        """
+        plan = self._plans.get(mask)
+        if plan is None:
+            identity = self.rules.identity_rule
+            present = [
+                (
+                    index,
+                    rule.weigh,
+                    features,
+                    max(rule.max_weight, 0.0),
+                    1 if rule.shared else 2 if rule.name == identity else 0,
+                )
+                for bit, (index, rule, features) in enumerate(self.fast)
+                if mask >> bit & 1
+            ]
+            plan = []
+            for k, (index, weigh, features, _, kind) in enumerate(present):
+                rest = sum(bound for _, _, _, bound, _ in present[k + 1 :])
+                plan.append((index, weigh, features, rest, kind))
+            self._plans[mask] = plan
+        return plan
+
+    def assess(self, i: int, j: int, floor: float) -> tuple[float, list[_Part]] | None:
+        """The summed rule weights of a pair and the per-rule results behind them.
+
+        The hot loop: ``None`` as soon as the total cannot reach ``floor`` any more.
+        """
+        total = 0.0
+        shared = 0.0
+        conflict = False
+        parts: list[_Part] = []
+        if self.slow:
+            a, b = self.records[i], self.records[j]
+            for index, slow_rule in self.slow:
+                ev = slow_rule.compare(a, b)
+                if ev is not None:
+                    parts.append((index, ev.score, ev.weight, ev.method))
+                    if ev.rule in self.shared_names:
+                        shared += ev.weight
+                    else:
+                        total += ev.weight
+        frequency = self.frequency
+        conflict_weight = self.rules.conflict_weight
+        mask = self.masks[i] & self.masks[j]
+        plan = self._plans.get(mask) or self.plan(mask)
+        for index, weigh, features, rest, kind in plan:
+            score, weight, method = weigh(features[i], features[j], frequency)
+            parts.append((index, score, weight, method))
+            if kind == 1:
+                shared += weight
+            else:
+                total += weight
+                if kind == 2 and weight <= conflict_weight:
+                    conflict = True
+            if total + shared + rest < floor:
+                return None
+        if conflict and shared > self.rules.shared_cap:
+            shared = self.rules.shared_cap
+        return total + shared, parts
+
+    def weigh(self, i: int, j: int) -> tuple[float, list[tuple[int, float, float, str]]]:
+        """Total weight of a pair and its raw per-rule results."""
+        total = 0.0
+        parts: list[tuple[int, float, float, str]] = []
+        frequency = self.frequency
+        for index, rule, features in self.fast:
+            fa = features[i]
+            if fa is None:
+                continue
+            fb = features[j]
+            if fb is None:
+                continue
+            score, weight, method = rule.weigh(fa, fb, frequency)
+            total += weight
+            parts.append((index, score, weight, method))
+        for index, slow_rule in self.slow:
+            ev = slow_rule.compare(self.records[i], self.records[j])
+            if ev is not None:
+                total += ev.weight
+                parts.append((index, ev.score, ev.weight, ev.method))
+        return total, parts
+
+    def evidence(self, parts: Sequence[tuple[int, float, float, str]]) -> list[Evidence]:
+        out = []
+        cache = self._evidence
+        for part in parts:
+            ev = cache.get(part)
+            if ev is None:
+                index, score, weight, method = part
+                rule = self.rules.rules[index]
+                field = getattr(rule, "field", "") or rule.name
+                ev = Evidence(rule.name, field, method, round(score, 4), round(weight, 3))
+                if len(cache) < 100_000:  # evidence is frozen: equal parts share one
+                    cache[part] = ev
+            out.append(ev)
+        return out
+
+    def decide(self, i: int, j: int) -> tuple[float, Decision]:
+        """Score and decision of a pair, clauses included."""
+        rules = self.rules
+        if not rules.clauses:
+            assessed = self.assess(i, j, -math.inf)
+            assert assessed is not None
+            score = rules.probability(assessed[0])
+            return score, rules.threshold(score)
+        _, parts = self.weigh(i, j)
+        score, decision, _ = rules.decide(self.evidence(parts))
+        return score, decision
+
+    def scored_pair(
+        self, i: int, j: int, parts: Sequence[tuple[int, float, float, str]] | None = None
+    ) -> ScoredPair:
+        if parts is None:
+            parts = self.weigh(i, j)[1]
+        final, decision, evidence = self.rules.decide(self.evidence(parts))
+        return ScoredPair(self.records[i].id, self.records[j].id, final, decision, evidence)
+
+
+class _Clusters:
+    """Union-find over record indices that refuses unions joining clearly different records."""
+
+    def __init__(
+        self,
+        n: int,
+        scorer: _Scorer,
+        cannot: set[int],
+        kinds: Sequence[RecordType] | None,
+        budget: int = 400,
+    ) -> None:
+        self.kinds = kinds
+        self.parent = list(range(n))
+        self.members: dict[int, list[int]] = {}
+        self.n = n
+        self.scorer = scorer
+        self.cannot = cannot
+        self.budget = budget
+        self.known: dict[int, float] = {}
+        self.refused = 0
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        root = i
+        while parent[root] != root:
+            root = parent[root]
+        while parent[i] != root:
+            parent[i], i = root, parent[i]
+        return root
+
+    def _clearly_differ(self, x: int, y: int) -> bool:
+        if self.kinds is not None and not _compatible(self.kinds[x], self.kinds[y]):
+            return True
+        key = x * self.n + y if x < y else y * self.n + x
+        if key in self.cannot:
+            return True
+        score = self.known.get(key)
+        if score is None:
+            score, _ = self.scorer.decide(min(x, y), max(x, y))
+            self.known[key] = score
+        return score < self.scorer.rules.cannot_link
+
+    def union(self, i: int, j: int) -> bool:
+        ri, rj = self.find(i), self.find(j)
+        if ri == rj:
+            return True
+        a = self.members.get(ri, [ri])
+        b = self.members.get(rj, [rj])
+        if len(a) * len(b) <= self.budget:
+            for x in a:
+                for y in b:
+                    if self._clearly_differ(x, y):
+                        self.refused += 1
+                        return False
+        else:
+            for x in a:
+                for y in b:
+                    key = x * self.n + y if x < y else y * self.n + x
+                    if key in self.cannot or (
+                        self.kinds is not None and not _compatible(self.kinds[x], self.kinds[y])
+                    ):
+                        self.refused += 1
+                        return False
+        if len(a) < len(b):
+            ri, rj, a, b = rj, ri, b, a
+        self.parent[rj] = ri
+        self.members[ri] = a + b
+        self.members.pop(rj, None)
+        return True
+
+
+_Scored = tuple[
+    list[tuple[float, int, int]],
+    list[tuple[float, int, int]],
+    list[int],
+    list[tuple[int, tuple[_Part, ...]]],
+]
+
+
+def _score_slice(
+    scorer: _Scorer, pairs: Sequence[int], types: Sequence[RecordType] | None, report: Progress
+) -> _Scored:
+    """Score candidate pairs: matches, possible matches, and pairs that clearly differ."""
+    n = len(scorer.records)
+    rules = scorer.rules
+    matched: list[tuple[float, int, int]] = []
+    possible: list[tuple[float, int, int]] = []
+    cannot: list[int] = []
+    # The per-rule results of kept pairs, computed here so that worker processes
+    # share the cost of the explanations too.
+    details: list[tuple[int, tuple[_Part, ...]]] = []
+    assess = scorer.assess
+    probability = rules.probability
+    # Thresholds as bits of log-odds, so that most pairs need no exponentiation.
+    possible_bits = math.log2(rules.possible / (1 - rules.possible)) - rules.prior
+    cannot_bits = math.log2(rules.cannot_link / (1 - rules.cannot_link)) - rules.prior
+    clauses = bool(rules.clauses)
+    step = 0
+    for pair in pairs:
+        i, j = divmod(pair, n)
+        step += 1
+        if step == 50_000:
+            report("score", 0, 0)
+            step = 0
+        if types is not None and not _compatible(types[i], types[j]):
+            continue
+        if clauses:
+            score, decision = scorer.decide(i, j)
+        else:
+            assessed = assess(i, j, possible_bits)
+            if assessed is None:
+                continue
+            total, parts = assessed
+            if total < possible_bits:
+                if total < cannot_bits:
+                    cannot.append(pair)
+                continue
+            score = probability(total)
+            decision = rules.threshold(score)
+        if decision is Decision.MATCH:
+            matched.append((score, i, j))
+        elif decision is Decision.POSSIBLE:
+            possible.append((score, i, j))
+        else:
+            if score < rules.cannot_link:
+                cannot.append(pair)
+            continue
+        details.append((pair, tuple(parts) if not clauses else tuple(scorer.weigh(i, j)[1])))
+    return matched, possible, cannot, details
+
+
+def _score_child(
+    scorer: _Scorer,
+    pairs: Sequence[int],
+    types: Sequence[RecordType] | None,
+    conn: Connection,
+) -> None:
+    conn.send(_score_slice(scorer, pairs, types, lambda _s, _d, _t: None))
+    conn.close()
+
+
+def _score(
+    scorer: _Scorer,
+    pairs: list[int],
+    types: Sequence[RecordType] | None,
+    report: Progress,
+    workers: int | None,
+) -> _Scored:
+    """Score every pair, in forked worker processes when that pays and is safe."""
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 4) if len(pairs) >= _PARALLEL_PAIRS else 1
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    # Forking a multi-threaded process can deadlock; stay in this process then.
+    if workers <= 1 or not can_fork or threading.active_count() > 1:
+        return _score_slice(scorer, pairs, types, report)
+    context = multiprocessing.get_context("fork")
+    children = []
+    for k in range(1, workers):
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_score_child, args=(scorer, pairs[k::workers], types, writer), daemon=True
+        )
+        process.start()
+        writer.close()
+        children.append((process, reader))
+    matched, possible, cannot, details = _score_slice(scorer, pairs[0::workers], types, report)
+    for process, reader in children:
+        try:
+            more = reader.recv()
+        except EOFError:  # the child died: score its share here
+            k = children.index((process, reader)) + 1
+            more = _score_slice(scorer, pairs[k::workers], types, report)
+        process.join()
+        matched += more[0]
+        possible += more[1]
+        cannot += more[2]
+        details += more[3]
+    return matched, possible, cannot, details
+
+
+def find_duplicates(
+    records: Iterable[AnyRecord] | Any,
+    rules: RuleSet | None = None,
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> DedupResult:
+    """Find records that stand for the same person or organisation.
+
+    Args:
+        records: customers, leads or match records, or a store (anything with
+            ``customers.iter_all`` and ``leads.iter_all``).
+        rules: the rule set; :func:`~crmcore.dedup.default_rules` when omitted.
+        progress: called as ``progress(stage, done, total)`` while working.
+        workers: processes that score candidate pairs; by default one per core
+            (at most four) for large inputs where ``fork`` is available, else one.
+
+    Returns:
+        Clusters of two or more records judged to be one entity (each record in
+        at most one), pairs left for review, and statistics: ``records``,
+        ``blocks``, ``oversized_blocks``, ``candidate_pairs``, ``matched_pairs``,
+        ``possible_pairs``, ``refused_links`` (unions the chaining guard
+        refused), ``clusters`` and ``seconds``.
+
+    Raises:
+        ValidationError: two input records share an id.
+    """
+    # The run allocates millions of small objects and frees few: the cyclic
+    # garbage collector would rescan them all, over and over, for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _find_duplicates(records, rules or default_rules(), progress, workers)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _find_duplicates(
+    records: Iterable[AnyRecord] | Any,
+    rules: RuleSet,
+    progress: Progress | None,
+    workers: int | None,
+) -> DedupResult:
+    started = time.perf_counter()
+    report = progress or (lambda _stage, _done, _total: None)
+
+    items: list[MatchRecord] = []
+    for record in _iter_records(records):
+        items.append(record)
+        if len(items) % 10_000 == 0:
+            report("load", len(items), 0)
+    n = len(items)
+    report("load", n, n)
+    if len({r.id for r in items}) != n:
+        raise ValidationError("records", "record ids must be unique")
+
+    scorer = _Scorer(rules, items)
+    report("prepare", n, n)
+
+    candidates, index, blocks, oversized = _candidates(items, scorer, rules)
+    total = len(candidates)
+
+    report("block", n, n)
+    pairs = list(candidates)
+    del candidates
+    kinds = [_kind(r) for r in items]
+    types = kinds if len(set(kinds)) > 1 else None
+    matched, possible, cannot, details = _score(scorer, pairs, types, report, workers)
+    parts_of = dict(details)
+    del details
+    report("score", total, total)
+
+    # Strongest links first, so a weak link cannot pull a cluster past a strong one.
+    matched.sort(key=lambda t: (-t[0], t[1], t[2]))
+    clusters = _Clusters(n, scorer, set(cannot), types)
+    clusters.known.update((i * n + j, score) for score, i, j in matched)
+    clusters.known.update((i * n + j, score) for score, i, j in possible)
+    joined: list[tuple[int, int]] = []
+    refused: list[tuple[float, int, int]] = []
+    for score, i, j in matched:
+        if clusters.union(i, j):
+            joined.append((i, j))
+        else:
+            refused.append((score, i, j))
+    report("cluster", len(matched), len(matched))
+
+    by_root: dict[int, list[tuple[int, int]]] = {}
+    for i, j in joined:
+        by_root.setdefault(clusters.find(i), []).append((i, j))
+    result_clusters = []
+    for root, members in clusters.members.items():
+        if clusters.find(root) != root or len(members) < 2:
+            continue
+        ordered_members = sorted(members)
+        joins = tuple(
+            scorer.scored_pair(i, j, parts_of.get(i * n + j)) for i, j in by_root.get(root, [])
+        )
+        result_clusters.append(
+            (ordered_members[0], tuple(items[m].id for m in ordered_members), joins)
+        )
+    # Clusters are numbered in input order of their first record.
+    result_clusters.sort(key=lambda c: c[0])
+    built = tuple(
+        Cluster(f"cluster-{k + 1:06d}", ids, joins)
+        for k, (_, ids, joins) in enumerate(result_clusters)
+    )
+
+    review = [
+        scorer.scored_pair(i, j, parts_of.get(i * n + j))
+        for _, i, j in sorted(possible + refused, key=lambda t: (-t[0], t[1], t[2]))
+        if clusters.find(i) != clusters.find(j)
+    ]
+    review = [p if p.decision is Decision.POSSIBLE else _as_possible(p, rules) for p in review]
+    stats: dict[str, int | float] = {
+        "records": n,
+        "blocking_keys": len(index),
+        "blocks": blocks,
+        "oversized_blocks": oversized,
+        "candidate_pairs": total,
+        "matched_pairs": len(matched),
+        "possible_pairs": len(review),
+        "refused_links": len(refused),
+        "clusters": len(built),
+        "records_in_clusters": sum(len(c.member_ids) for c in built),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return DedupResult(built, tuple(review), stats)
+
+
+def _candidates(
+    items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet
+) -> tuple[set[int], dict[str, list[int]], int, int]:
+    """Candidate pairs (``i * n + j``, ``i < j``), the key index, block and oversized counts."""
+    n = len(items)
+    index: dict[str, list[int]] = {}
+    get = index.get
+    for _, rule, features in scorer.fast:
+        keys_of = rule.keys
+        for i, f in enumerate(features):
+            if f is None:
+                continue
+            for key in keys_of(f):
+                bucket = get(key)
+                if bucket is None:
+                    index[key] = [i]
+                elif bucket[-1] != i:
+                    bucket.append(i)
+    for _, slow_rule in scorer.slow:
+        for i, record in enumerate(items):
+            for key in slow_rule.blocking_keys(record):
+                bucket = get(key)
+                if bucket is None:
+                    index[key] = [i]
+                elif bucket[-1] != i:
+                    bucket.append(i)
+    # Only keys on more than two records change a weight (term frequency).
+    counts = _Counts({key: len(bucket) for key, bucket in index.items() if len(bucket) > 2})
+    scorer.frequency = counts.__getitem__
+
+    candidates: set[int] = set()
+    oversized = 0
+    blocks = 0
+    limit = rules.max_block_size
+    sort_keys: dict[int, str] = {}
+    for bucket in index.values():
+        size = len(bucket)
+        if size < 2:
+            continue
+        blocks += 1
+        if size <= limit:
+            for a in range(size):
+                i = bucket[a]
+                base = i * n
+                for b in range(a + 1, size):
+                    j = bucket[b]
+                    if j > i:
+                        candidates.add(base + j)
+                    elif j < i:  # only keys of user rules can arrive out of order
+                        candidates.add(j * n + i)
+            continue
+        # An oversized block (a switchboard number, a very common name): compare
+        # each record only with its neighbours in name order.
+        oversized += 1
+        for i in bucket:
+            if i not in sort_keys:
+                sort_keys[i] = _sort_key(items[i])
+        ordered = sorted(set(bucket), key=sort_keys.__getitem__)
+        size = len(ordered)
+        for a in range(size):
+            for b in range(a + 1, min(a + 1 + rules.window, size)):
+                i, j = ordered[a], ordered[b]
+                candidates.add(i * n + j if i < j else j * n + i)
+    return candidates, index, blocks, oversized
+
+
+def candidate_pairs(
+    records: Iterable[AnyRecord] | Any, rules: RuleSet | None = None
+) -> set[tuple[str, str]]:
+    """The pairs of record ids blocking would compare (for measuring pairs-completeness)."""
+    rules = rules or default_rules()
+    items = list(_iter_records(records))
+    scorer = _Scorer(rules, items)
+    candidates, _, _, _ = _candidates(items, scorer, rules)
+    n = len(items)
+    out = set()
+    for pair in candidates:
+        i, j = divmod(pair, n)
+        a, b = items[i].id, items[j].id
+        out.add((a, b) if a < b else (b, a))
+    return out
+
+
+def _as_possible(pair: ScoredPair, rules: RuleSet) -> ScoredPair:
+    # A link the chaining guard refused goes to a person instead of into a cluster.
+    return ScoredPair(pair.a, pair.b, pair.score, Decision.POSSIBLE, pair.evidence)
+
+
+def _sort_key(record: MatchRecord) -> str:
+    from crmcore.dedup.normalize import organization_key, person_name_key
+
+    if record.name is not None:
+        return person_name_key(record.name)
+    if record.organization:
+        return organization_key(record.organization)
+    return record.id
+
+
+# --------------------------------------------------------------------------- on-create checks
+
+
+def blocking_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
+    """Every blocking key of a customer, lead or match record under ``rules``.
+
+    Stores index these keys (their ``key_function``) so that
+    :func:`check_duplicates` finds candidates with one indexed lookup.
+    """
+    return (rules or default_rules()).blocking_keys(MatchRecord.from_record(record))
+
+
+def lookup_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
+    """The selective subset of :func:`blocking_keys` that the on-create check looks up.
+
+    Phonetic keys (those with ``~`` after the rule name) help batch runs find
+    typos but match too many stored records to answer in milliseconds.
+    """
+    return _lookup_keys(MatchRecord.from_record(record), rules or default_rules())
+
+
+# Stores that persist their key index rebuild it when this changes
+# (see crmcore.storage.keys.key_function_name).
+setattr(blocking_keys, "keys_version", "1")  # noqa: B010
+
+
+def check_duplicates(
+    candidate: AnyRecord,
+    store: Any,
+    rules: RuleSet | None = None,
+    *,
+    include_leads: bool | None = None,
+) -> list[Match]:
+    """Stored records that ``candidate`` matches or may match, best first.
+
+    Candidates come from the store's indexed lookups only: ``find_by_keys`` on
+    the candidate's :func:`lookup_keys` (useful when the store's
+    ``key_function`` is :func:`blocking_keys`), plus ``find_by_email``,
+    ``find_by_phone`` and ``find_by_identifier`` for each of its contact points,
+    which every store indexes. Each candidate is compared with the rules.
+
+    Customers are checked against customers; leads against leads and customers
+    (``include_leads`` overrides whether stored leads are searched). A stored
+    record with the candidate's own id (an update) is skipped.
+
+    Returns:
+        One :class:`~crmcore.dedup.Match` per stored record judged a MATCH or a
+        POSSIBLE match, highest score first.
+    """
+    rules = rules or default_rules()
+    record = MatchRecord.from_record(candidate)
+    if include_leads is None:
+        include_leads = record.type is RecordType.LEAD
+    keys = _lookup_keys(record, rules)
+    repos = [store.customers, store.leads] if include_leads else [store.customers]
+    found: dict[str, MatchRecord] = {}
+    for repo in repos:
+        for stored in _lookup(repo, record, keys):
+            other = MatchRecord.from_record(stored)
+            if other.id != record.id and _compatible(_kind(record), _kind(other)):
+                found[other.id] = other
+    if not found:
+        return []
+    fast = [rule for rule in rules.rules if isinstance(rule, FieldRule)]
+    mine = [rule.prepare(record) for rule in fast]
+    theirs = {oid: [rule.prepare(other) for rule in fast] for oid, other in found.items()}
+    # How many of the found records share each key: a switchboard number that
+    # many stored people carry is discounted as in batch runs.
+    counts: dict[str, int] = {}
+    for features in theirs.values():
+        for rule, f in zip(fast, features, strict=True):
+            if f is not None:
+                for key in rule.keys(f):
+                    counts[key] = counts.get(key, 0) + 1
+
+    def frequency(key: str) -> int:
+        return counts.get(key, 0) + 1
+
+    slow = [rule for rule in rules.rules if not isinstance(rule, FieldRule)]
+    matches = []
+    for oid, other in found.items():
+        evidence = []
+        for rule, fa, fb in zip(fast, mine, theirs[oid], strict=True):
+            if fa is None or fb is None:
+                continue
+            score, weight, method = rule.weigh(fa, fb, frequency)
+            evidence.append(
+                Evidence(rule.name, rule.field, method, round(score, 4), round(weight, 3))
+            )
+        for slow_rule in slow:
+            ev = slow_rule.compare(record, other)
+            if ev is not None:
+                evidence.append(ev)
+        score, decision, explained = rules.decide(evidence)
+        if decision is not Decision.NON_MATCH:
+            matches.append(Match(other.id, score, decision, explained))
+    matches.sort(key=lambda m: (-m.score, m.record_id))
+    return matches
+
+
+def _lookup_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
+    return [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
+
+
+def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> list[Any]:
+    # One indexed query answers for stores keyed by blocking_keys and for stores
+    # keyed by crmcore.storage's default keys (their email, phone and identifier
+    # keys are in the list too). Only when it finds nothing, which may mean the
+    # store has a key function of its own, do the per-field lookups run.
+    # Names are the least selective keys ("John Smith" among a million customers):
+    # they get their own, smaller limit so that they cannot crowd out a record
+    # found by its email or phone, nor turn a check into a scan.
+    names = [k for k in keys if k.startswith(_NAME_PREFIXES)]
+    wanted = [k for k in keys if not k.startswith(_NAME_PREFIXES)]
+    wanted += [f"phone:{p.e164}" for p in record.phones]
+    wanted += [f"id:{scheme}:{value}" for scheme, value in record.identifiers.items()]
+    found = list(repo.find_by_keys(wanted, limit=_CHECK_LIMIT)) if wanted else []
+    if names:
+        found += repo.find_by_keys(names, limit=_NAME_LIMIT)
+    if found:
+        return found
+    for email in record.emails:
+        found += repo.find_by_email(email)
+    for phone in record.phones:
+        found += repo.find_by_phone(phone)
+    for scheme, value in record.identifiers.items():
+        found += repo.find_by_identifier(scheme, value)
+    return found
+
+
+class DuplicatePolicy(enum.Enum):
+    """What to do when a record being created, updated or imported duplicates a stored one."""
+
+    ALLOW = "allow"
+    """Do not check."""
+    ALERT = "alert"
+    """Check and return the matches; the caller decides."""
+    BLOCK = "block"
+    """Check and refuse a record that MATCHes a stored one (possible matches are returned)."""
+
+
+def guard_duplicates(
+    candidate: AnyRecord,
+    store: Any,
+    *,
+    policy: DuplicatePolicy = DuplicatePolicy.ALERT,
+    rules: RuleSet | None = None,
+    bypass: bool = False,
+) -> list[Match]:
+    """Apply a duplicate policy to a record about to be stored.
+
+    Args:
+        candidate: the customer or lead being created, updated or imported.
+        store: the store to check against.
+        policy: allow, alert or block.
+        rules: the rule set; the default rules when omitted.
+        bypass: skip the check explicitly (a person confirmed the record is new).
+
+    Returns:
+        The matches found (empty under ``ALLOW`` or with ``bypass``).
+
+    Raises:
+        DuplicateRecord: under ``BLOCK``, when a stored record is a MATCH;
+            ``matches`` carries every match found.
+    """
+    if bypass or policy is DuplicatePolicy.ALLOW:
+        return []
+    matches = check_duplicates(candidate, store, rules)
+    if policy is DuplicatePolicy.BLOCK and any(m.decision is Decision.MATCH for m in matches):
+        count = sum(m.decision is Decision.MATCH for m in matches)
+        raise DuplicateRecord(f"the record duplicates {count} stored record(s)", matches=matches)
+    return matches

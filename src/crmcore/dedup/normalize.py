@@ -1,0 +1,330 @@
+"""Match keys: normalisation for matching only (stored values stay as entered).
+
+Every function here is pure, idempotent on its own output and cached on the
+distinct values it sees, so that a batch of 150,000 records pays for each
+distinct name, email or phone number once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from importlib import resources
+
+import attrs
+import phonenumbers
+
+from crmcore.values import EmailAddress, PersonName, PhoneNumber
+
+__all__ = [
+    "ROLE_MAILBOXES",
+    "NicknameTable",
+    "email_match_key",
+    "fold",
+    "free_email_domains",
+    "is_role_mailbox",
+    "name_tokens",
+    "organization_domain",
+    "organization_key",
+    "person_name_key",
+    "phone_match_keys",
+    "phonetic_key",
+]
+
+_CACHE = 1 << 18
+
+
+def _word_list(name: str) -> frozenset[str]:
+    text = resources.files("crmcore.dedup").joinpath("data", name).read_text("utf-8")
+    return frozenset(
+        w for line in text.splitlines() if not line.startswith("#") for w in line.split()
+    )
+
+
+# Letters that Unicode decomposition does not reduce to a base letter plus marks.
+_SPECIAL_LETTERS = str.maketrans(
+    {"æ": "ae", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "œ": "oe", "\u0131": "i"}
+)
+# German digraphs written for umlauts (Mueller for Müller): collapsed after a
+# consonant so that Müller, Muller and Mueller share one key.
+_DIGRAPHS = re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])([aou])e+")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_APOSTROPHES = re.compile(r"['\u2019\u02bc`]")
+
+
+@lru_cache(maxsize=_CACHE)
+def fold(text: str) -> str:
+    """Fold ``text`` for comparison: NFKC, case-folded, diacritics removed, spaces squeezed.
+
+    >>> fold("  Åsa  MÜLLER ")
+    'asa muller'
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold().translate(_SPECIAL_LETTERS)
+    decomposed = unicodedata.normalize("NFD", folded)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.split())
+
+
+@lru_cache(maxsize=_CACHE)
+def _name_words(text: str) -> tuple[str, ...]:
+    folded = _APOSTROPHES.sub("", fold(text))
+    folded = _DIGRAPHS.sub(r"\1", folded)
+    return tuple(w for w in _NON_ALNUM.split(folded) if w)
+
+
+def name_tokens(text: str | None) -> tuple[str, ...]:
+    """The words of a name part, folded, with hyphens and punctuation as word breaks.
+
+    >>> name_tokens("Mueller-Lüdenscheidt")
+    ('muller', 'ludenscheidt')
+    """
+    if not text:
+        return ()
+    return _name_words(text)
+
+
+# --------------------------------------------------------------------------- nicknames
+
+
+@attrs.frozen(repr=False)
+class NicknameTable:
+    """Given-name variants that one person goes by (Bob ~ Robert, Liz ~ Elizabeth).
+
+    Each name belongs to one or more groups; two names are equivalent when
+    their groups meet. The default table ships with crmcore as
+    ``crmcore/dedup/data/nicknames.csv`` (``name,variant`` rows); extend it with
+    :meth:`extended` or load your own with :meth:`from_csv`.
+    """
+
+    groups: Mapping[str, frozenset[str]] = attrs.field(factory=dict)
+
+    @classmethod
+    def default(cls) -> NicknameTable:
+        """The table shipped with crmcore."""
+        return _default_nicknames()
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> NicknameTable:
+        """A table from ``(name, variant)`` pairs."""
+        return cls().extended(pairs)
+
+    @classmethod
+    def from_csv(cls, text: str) -> NicknameTable:
+        """A table from CSV text with ``name,variant`` rows (``#`` starts a comment line)."""
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        rows = list(csv.reader(io.StringIO("\n".join(lines))))
+        if rows and [c.strip().lower() for c in rows[0][:2]] == ["name", "variant"]:
+            rows = rows[1:]
+        return cls.from_pairs((r[0], r[1]) for r in rows if len(r) >= 2)
+
+    def extended(self, pairs: Iterable[tuple[str, str]]) -> NicknameTable:
+        """A copy of this table with more ``(name, variant)`` pairs."""
+        groups = {k: set(v) for k, v in self.groups.items()}
+        for name, variant in pairs:
+            head = _one_word(name)
+            other = _one_word(variant)
+            if not head or not other:
+                continue
+            groups.setdefault(head, set()).add(head)
+            groups.setdefault(other, set()).add(head)
+        return NicknameTable({k: frozenset(v) for k, v in groups.items()})
+
+    def canonical(self, token: str) -> frozenset[str]:
+        """The groups of a folded given-name token (the token itself when it has none)."""
+        return self.groups.get(token) or frozenset((token,))
+
+    def equivalent(self, a: str, b: str) -> bool:
+        """Whether two given names are the same name or variants of one."""
+        ta, tb = _one_word(a), _one_word(b)
+        return ta == tb or not self.canonical(ta).isdisjoint(self.canonical(tb))
+
+    def __repr__(self) -> str:
+        return f"NicknameTable({len(self.groups)} names)"
+
+
+def _one_word(text: str) -> str:
+    return "".join(name_tokens(text))
+
+
+@lru_cache(maxsize=1)
+def _default_nicknames() -> NicknameTable:
+    text = resources.files("crmcore.dedup").joinpath("data/nicknames.csv").read_text("utf-8")
+    return NicknameTable.from_csv(text)
+
+
+# --------------------------------------------------------------------------- phonetics
+
+_SOUNDEX = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556")
+
+
+@lru_cache(maxsize=_CACHE)
+def phonetic_key(token: str) -> str:
+    """A Soundex-style code of a folded word, for blocking names that sound alike.
+
+    >>> phonetic_key("meyer") == phonetic_key("maier")
+    True
+    """
+    word = "".join(name_tokens(token))
+    if not word:
+        return ""
+    if not word.isalpha():
+        return word
+    codes = word.translate(_SOUNDEX)
+    out = [word[0]]
+    last = codes[0]
+    for letter, code in zip(word[1:], codes[1:], strict=True):
+        if code.isdigit():
+            if code != last:
+                out.append(code)
+            last = code
+        elif letter not in "hw":  # h and w do not separate equal codes, vowels do
+            last = ""
+    return "".join(out)[:4].ljust(4, "0")
+
+
+# --------------------------------------------------------------------------- person names
+
+
+def person_name_key(name: PersonName | str | None, nicknames: NicknameTable | None = None) -> str:
+    """An order-free key of a whole name: nicknames resolved, words sorted.
+
+    Equal for "Bob Müller" and "Mueller, Robert".
+    """
+    if name is None:
+        return ""
+    table = nicknames or NicknameTable.default()
+    if isinstance(name, str):
+        words = name_tokens(name)
+    else:
+        words = (*name_tokens(name.given), *name_tokens(name.middle), *name_tokens(name.family))
+    return " ".join(sorted(min(table.canonical(w)) for w in words))
+
+
+# --------------------------------------------------------------------------- emails
+
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
+_LOCAL_WORDS = re.compile(r"[._\-]")
+
+ROLE_MAILBOXES = _word_list("role_mailboxes.txt")
+"""Local parts of shared mailboxes (info, sales, familie, ...), from ``data/role_mailboxes.txt``."""
+
+
+def email_match_key(email: EmailAddress | str, *, provider_rules: bool = False) -> str:
+    """The key two email addresses of one mailbox share.
+
+    Without ``provider_rules`` (the default) the key is the address case-folded
+    with its domain in ASCII form, exactly :attr:`EmailAddress.match_key`:
+    ``a.b+news@x.com`` and ``ab@x.com`` stay different, because most mail
+    servers deliver them to different people. With ``provider_rules=True``,
+    a ``+tag`` is dropped for every domain, dots are ignored in Gmail
+    addresses and googlemail.com counts as gmail.com.
+    """
+    base = email.match_key if isinstance(email, EmailAddress) else _plain_email_key(email)
+    return _provider_key(base) if provider_rules else base
+
+
+@lru_cache(maxsize=_CACHE)
+def _plain_email_key(text: str) -> str:
+    local, _, domain = text.strip().rpartition("@")
+    return f"{local.casefold()}@{domain.lower()}" if local else text.strip().casefold()
+
+
+@lru_cache(maxsize=_CACHE)
+def _provider_key(key: str) -> str:
+    local, _, domain = key.rpartition("@")
+    if not local:
+        return key
+    local = local.partition("+")[0] or local
+    if domain in _GMAIL:
+        domain = "gmail.com"
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def is_role_mailbox(email: EmailAddress | str) -> bool:
+    """Whether the address is a shared role mailbox (info@, sales@, ...)."""
+    key = email_match_key(email)
+    local = key.rpartition("@")[0].partition("+")[0]
+    # "familie.schleich@" and "info-berlin@" are shared as much as "info@".
+    return local in ROLE_MAILBOXES or _LOCAL_WORDS.split(local, 1)[0] in ROLE_MAILBOXES
+
+
+@lru_cache(maxsize=1)
+def free_email_domains() -> frozenset[str]:
+    """Free-mail and ISP domains shipped with crmcore (``data/free_email_domains.txt``)."""
+    text = resources.files("crmcore.dedup").joinpath("data/free_email_domains.txt")
+    lines = text.read_text("utf-8").splitlines()
+    return frozenset(x.strip().lower() for x in lines if x.strip() and not x.startswith("#"))
+
+
+def organization_domain(email: EmailAddress | str) -> str | None:
+    """The domain of an address when it can name an organisation (never a free-mail one)."""
+    domain = email_match_key(email).rpartition("@")[2]
+    if not domain or domain in free_email_domains():
+        return None
+    return domain
+
+
+# --------------------------------------------------------------------------- phones
+
+
+def _country_codes() -> frozenset[str]:
+    return frozenset(str(c) for c in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+_COUNTRY_CODES = _country_codes()
+
+
+@lru_cache(maxsize=_CACHE)
+def _split_e164(e164: str) -> tuple[str, str]:
+    digits = e164.lstrip("+")
+    # Country calling codes are prefix-free, so the first known prefix is the code.
+    for size in (1, 2, 3):
+        if digits[:size] in _COUNTRY_CODES:
+            return digits[:size], digits[size:]
+    return "", digits
+
+
+def phone_match_keys(phone: PhoneNumber | str) -> tuple[str, str]:
+    """The E.164 form and the national significant number of a phone number.
+
+    The second key lets a number typed with the wrong country still meet its
+    twin. Extensions are left out: a switchboard and its extensions share a line.
+
+    >>> phone_match_keys(PhoneNumber.parse("08-123 456 78", region="SE"))
+    ('+46812345678', '812345678')
+    """
+    e164 = phone.e164 if isinstance(phone, PhoneNumber) else phone
+    return e164, _split_e164(e164)[1]
+
+
+# --------------------------------------------------------------------------- organisations
+
+# Legal forms as words after folding and dropping dots (so "B.V." is "bv").
+_LEGAL_FORMS = _word_list("legal_forms.txt")
+_CONNECTIVES = frozenset({"and", "und", "och", "og", "en", "et", "dan", "y", "e", "the"})
+
+
+@lru_cache(maxsize=_CACHE)
+def organization_key(name: str) -> str:
+    """A company name without legal forms, connectives, punctuation or case.
+
+    >>> organization_key("PT Maju Jaya Tbk.") == organization_key("maju jaya")
+    True
+    >>> organization_key("Müller & Söhne GmbH & Co. KG") == organization_key("Mueller und Sohne")
+    True
+    """
+    text = fold(name).replace("&", " and ").replace(".", "")
+    words = [w for w in _NON_ALNUM.split(_DIGRAPHS.sub(r"\1", text)) if w]
+    core = [w for w in words if w not in _CONNECTIVES]
+    # Legal forms are dropped from both ends (PT ... Tbk), never from the middle,
+    # and never when nothing else is left ("AB" alone stays a name).
+    while len(core) > 1 and core[-1] in _LEGAL_FORMS:
+        core.pop()
+    while len(core) > 1 and core[0] in _LEGAL_FORMS:
+        core.pop(0)
+    return " ".join(core)

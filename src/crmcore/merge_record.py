@@ -1,0 +1,129 @@
+"""The audit record a merge leaves behind: everything needed to undo it.
+
+A :class:`MergeRecord` is a domain entity like a customer: stores keep it in
+their ``merges`` repository and it imports nothing from storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import attrs
+
+from crmcore._entity import check_version, ensure_utc
+from crmcore.customers import Customer
+from crmcore.errors import ValidationError
+from crmcore.ids import MergeId, is_valid_id
+from crmcore.interactions import Interaction
+from crmcore.leads import Lead
+
+__all__ = ["MergeRecord", "Snapshot", "StoredRecord"]
+
+StoredRecord = Customer | Lead | Interaction
+"""Anything a merge writes: a participant or a re-pointed related record."""
+
+
+@attrs.frozen(repr=False)
+class Snapshot:
+    """Full copies of a set of stored records at one moment."""
+
+    customers: tuple[Customer, ...] = ()
+    leads: tuple[Lead, ...] = ()
+    interactions: tuple[Interaction, ...] = ()
+
+    @classmethod
+    def of(cls, records: tuple[StoredRecord, ...] | list[StoredRecord]) -> Snapshot:
+        """Sort records into a snapshot by type, keeping their order."""
+        return cls(
+            customers=tuple(r for r in records if isinstance(r, Customer)),
+            leads=tuple(r for r in records if isinstance(r, Lead)),
+            interactions=tuple(r for r in records if isinstance(r, Interaction)),
+        )
+
+    def __iter__(self) -> Iterator[StoredRecord]:
+        yield from self.customers
+        yield from self.leads
+        yield from self.interactions
+
+    def __len__(self) -> int:
+        return len(self.customers) + len(self.leads) + len(self.interactions)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The ids of every record in the snapshot."""
+        return tuple(r.id for r in self)
+
+    def get(self, record_id: str) -> StoredRecord | None:
+        """The copy of ``record_id``, or ``None`` when the snapshot does not hold it."""
+        return next((r for r in self if r.id == record_id), None)
+
+    def __repr__(self) -> str:
+        return (
+            f"Snapshot(customers={len(self.customers)}, leads={len(self.leads)}, "
+            f"interactions={len(self.interactions)})"
+        )
+
+
+@attrs.frozen(repr=False)
+class MergeRecord:
+    """What a merge did, with full copies of every record it wrote, before and after.
+
+    ``before`` holds every participant (the survivor included) and every
+    re-pointed related record as stored just before the merge; ``after`` holds
+    the same records as the merge wrote them. :func:`crmcore.unmerge` restores
+    ``before``; ``unmerged_at`` is set once it has.
+    """
+
+    id: MergeId
+    survivor_id: str
+    merged_ids: tuple[str, ...]
+    before: Snapshot
+    after: Snapshot
+    merged_at: datetime
+    unmerged_at: datetime | None = None
+    version: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        problems: list[tuple[str, str]] = []
+        if not is_valid_id(self.id, "mrg_"):
+            problems.append(("id", "must be a merge id"))
+        if not self.merged_ids or self.survivor_id in self.merged_ids:
+            problems.append(("merged_ids", "must name records other than the survivor"))
+        for field in ("merged_at", "unmerged_at"):
+            value = getattr(self, field)
+            if value is None:
+                continue
+            try:
+                object.__setattr__(self, field, ensure_utc(value, field))
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+        try:
+            check_version(self.version)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        if problems:
+            raise ValidationError(problems)
+
+    @property
+    def participant_ids(self) -> tuple[str, ...]:
+        """The survivor's id followed by the merged-away ids."""
+        return (self.survivor_id, *self.merged_ids)
+
+    @property
+    def repointed_ids(self) -> tuple[str, ...]:
+        """The related records the merge re-pointed (interactions, leads, members)."""
+        participants = set(self.participant_ids)
+        return tuple(i for i in self.before.ids if i not in participants)
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the merge is still in effect (not undone)."""
+        return self.unmerged_at is None
+
+    def __repr__(self) -> str:
+        return (
+            f"MergeRecord(id={self.id!r}, survivor_id={self.survivor_id!r}, "
+            f"merged_ids={self.merged_ids!r}, repointed={len(self.repointed_ids)}, "
+            f"active={self.is_active}, version={self.version})"
+        )

@@ -1,0 +1,218 @@
+"""Merge records in a store, and resolving a merged-away id to its survivor.
+
+A store keeps every :class:`~crmcore.merge.MergeRecord` in its ``merges``
+repository (:class:`MergeRepository`). Customer and lead repositories answer
+``resolve(id)`` by following ``merged_into`` (:func:`resolve_chain`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+
+import attrs
+
+from crmcore.customers import Customer
+from crmcore.errors import DuplicateRecord, NotFound, StorageError, VersionConflict
+from crmcore.ids import MergeId
+from crmcore.leads import Lead
+from crmcore.merge_record import MergeRecord
+from crmcore.serialization import from_json, to_json
+from crmcore.storage._common import check_record, micros
+
+if TYPE_CHECKING:
+    from crmcore.storage.memory import InMemoryStore
+    from crmcore.storage.sqlite import SQLiteStore
+
+__all__ = ["MERGES_MIGRATION", "MergeRepository", "resolve_chain"]
+
+R = TypeVar("R", bound=Customer | Lead)
+
+MAX_CHAIN: Final = 1_000
+"""How many merges deep ``resolve`` follows before calling the chain broken."""
+
+MERGES_MIGRATION: Final[tuple[str, ...]] = (
+    "CREATE TABLE merges ("
+    "id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, survivor_id TEXT NOT NULL, "
+    "merged_at INTEGER NOT NULL, doc TEXT NOT NULL)",
+    "CREATE TABLE merge_participants ("
+    "record_id TEXT NOT NULL, "
+    "merge_id TEXT NOT NULL REFERENCES merges (id) ON DELETE CASCADE, "
+    "PRIMARY KEY (record_id, merge_id)) WITHOUT ROWID",
+)
+"""The SQLite schema migration that adds merge records."""
+
+
+class MergeRepository(Protocol):
+    """The merge records of a store: the audit trail that :func:`crmcore.unmerge` reads."""
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        """Store a merge record (version 1); an id already stored raises ``DuplicateRecord``."""
+        ...
+
+    def get(self, merge_id: MergeId | str) -> MergeRecord:
+        """The merge record with this id, or :class:`~crmcore.NotFound`."""
+        ...
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        """Compare-and-set replace (an unmerge marks the record undone)."""
+        ...
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        """Every merge ``record_id`` took part in (as survivor or merged), newest first."""
+        ...
+
+
+def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:
+    """Follow ``merged_into`` from ``record_id`` to the live record.
+
+    Raises:
+        NotFound: a record on the chain is not stored.
+        StorageError: the chain loops or is absurdly long (a corrupt store).
+    """
+    record = get(record_id)
+    seen = {record.id}
+    while record.merged_into is not None:
+        record = get(record.merged_into)
+        if record.id in seen or len(seen) > MAX_CHAIN:
+            raise StorageError("the chain of merges from this record loops")
+        seen.add(record.id)
+    return record
+
+
+def _order(records: builtins.list[MergeRecord]) -> builtins.list[MergeRecord]:
+    return sorted(records, key=lambda m: (m.merged_at, m.id), reverse=True)
+
+
+class MemoryMerges:
+    """The merge records of an :class:`~crmcore.storage.InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._records: dict[str, MergeRecord] = {}
+
+    def _restore(self, record_id: str, record: Any) -> None:
+        if record is None:
+            self._records.pop(record_id, None)
+        else:
+            self._records[record_id] = record
+
+    def _put(self, record: MergeRecord) -> None:
+        self._store._log(self, record.id, self._records.get(record.id))
+        self._records[record.id] = record
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.add`."""
+        check_record(record, MergeRecord)
+        with self._store._write():
+            if record.id in self._records:
+                raise DuplicateRecord("a merge record with this id is already stored")
+            stored = attrs.evolve(record, version=1)
+            self._put(stored)
+            return stored
+
+    def get(self, merge_id: MergeId | str) -> MergeRecord:
+        """See :meth:`MergeRepository.get`."""
+        with self._store._read():
+            found = self._records.get(merge_id) if isinstance(merge_id, str) else None
+        if found is None:
+            raise NotFound("no merge with this id is stored")
+        return found
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.update`."""
+        check_record(record, MergeRecord)
+        with self._store._write():
+            current = self._records.get(record.id)
+            if current is None:
+                raise NotFound("no merge with this id is stored")
+            if current.version != record.version:
+                raise VersionConflict(
+                    "the merge record changed since this copy was read",
+                    expected=record.version,
+                    actual=current.version,
+                )
+            stored = attrs.evolve(record, version=current.version + 1)
+            self._put(stored)
+            return stored
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        """See :meth:`MergeRepository.list_for`."""
+        with self._store._read():
+            return _order([m for m in self._records.values() if record_id in m.participant_ids])
+
+    def clear(self) -> None:
+        """Forget every record (the store is closing)."""
+        self._records.clear()
+
+
+class SQLiteMerges:
+    """The merge records of a :class:`~crmcore.storage.SQLiteStore` (tables ``merges``,
+    ``merge_participants``)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.add`."""
+        check_record(record, MergeRecord)
+        stored = attrs.evolve(record, version=1)
+        doc = to_json(stored)
+        with self._store._write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO merges (id, version, survivor_id, merged_at, doc) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (stored.id, 1, stored.survivor_id, micros(stored.merged_at), doc),
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateRecord("a merge record with this id is already stored") from None
+            conn.executemany(
+                "INSERT INTO merge_participants (record_id, merge_id) VALUES (?, ?)",
+                [(rid, stored.id) for rid in dict.fromkeys(stored.participant_ids)],
+            )
+        return stored
+
+    def get(self, merge_id: MergeId | str) -> MergeRecord:
+        """See :meth:`MergeRepository.get`."""
+        if not isinstance(merge_id, str):
+            raise NotFound("no merge with this id is stored")
+        with self._store._use() as conn:
+            row = conn.execute("SELECT doc FROM merges WHERE id = ?", (merge_id,)).fetchone()
+        if row is None:
+            raise NotFound("no merge with this id is stored")
+        return from_json(MergeRecord, row[0])
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.update`."""
+        check_record(record, MergeRecord)
+        stored = attrs.evolve(record, version=record.version + 1)
+        with self._store._write() as conn:
+            cursor = conn.execute(
+                "UPDATE merges SET version = ?, doc = ? WHERE id = ? AND version = ?",
+                (stored.version, to_json(stored), record.id, record.version),
+            )
+            if cursor.rowcount != 1:
+                found = conn.execute(
+                    "SELECT version FROM merges WHERE id = ?", (record.id,)
+                ).fetchone()
+                if found is None:
+                    raise NotFound("no merge with this id is stored")
+                raise VersionConflict(
+                    "the merge record changed since this copy was read",
+                    expected=record.version,
+                    actual=found[0],
+                )
+        return stored
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        """See :meth:`MergeRepository.list_for`."""
+        with self._store._use() as conn:
+            rows = conn.execute(
+                "SELECT m.doc FROM merge_participants p JOIN merges m ON m.id = p.merge_id "
+                "WHERE p.record_id = ? ORDER BY m.merged_at DESC, m.id DESC",
+                (record_id,),
+            ).fetchall()
+        return [from_json(MergeRecord, row[0]) for row in rows]

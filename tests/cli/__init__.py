@@ -1,0 +1,1 @@
+"""Tests of the crmcore command line."""

@@ -1,0 +1,301 @@
+"""Rules and rule sets: evidence, weights, clauses, symmetry, explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crmcore import ValidationError
+from crmcore.dedup import (
+    BirthDateRule,
+    Clause,
+    Decision,
+    EmailRule,
+    Evidence,
+    IdentifierRule,
+    MatchRecord,
+    PersonNameRule,
+    PhoneRule,
+    Rule,
+    RuleSet,
+    default_rules,
+)
+from crmcore.testing.strategies import email_addresses, person_names, phone_numbers
+from tests.dedup._helpers import organization, person
+
+RULES = default_rules()
+
+
+def decision(a: MatchRecord, b: MatchRecord, rules: RuleSet = RULES) -> Decision:
+    return rules.compare(a, b)[1]
+
+
+def test_rule_set_default_is_default_rules() -> None:
+    assert RuleSet.default() is default_rules()
+    names = [r.name for r in RULES.rules]
+    for expected in (
+        "email",
+        "phone",
+        "name",
+        "organization",
+        "email_domain",
+        "identifier",
+        "address",
+        "birth_date",
+    ):
+        assert expected in names
+    assert all(isinstance(r, Rule) for r in RULES.rules)
+    assert "RuleSet(" in repr(RULES)
+
+
+def test_blank_fields_are_no_evidence_either_way() -> None:
+    a = person("a", "Anna", "Berg", emails=["anna@example.org"])
+    b = person("b", "Anna", "Berg")
+    _, _, evidence = RULES.compare(a, b)
+    assert {e.rule for e in evidence} == {"name"}
+    assert EmailRule().compare(a, b) is None
+    assert PhoneRule().compare(a, b) is None
+
+
+@pytest.mark.parametrize(
+    ("given_a", "family_a", "given_b", "family_b", "method"),
+    [
+        ("Robert", "Smith", "Bob", "Smith", "nickname"),
+        ("Åsa", "Lindqvist", "Asa", "Lindqvist", "exact"),
+        ("Jürgen", "Müller", "Juergen", "Mueller", "exact"),
+        ("Anna", "Berg", "Berg", "Anna", "swapped"),
+        ("Katharina", "Schmidt", "Katarina", "Schmidt", "nickname"),
+        ("Jonathan", "Whitfield", "Jonathon", "Whitfeld", "jaro_winkler"),
+    ],
+)
+def test_name_variants_agree(
+    given_a: str, family_a: str, given_b: str, family_b: str, method: str
+) -> None:
+    evidence = PersonNameRule().compare(
+        person("a", given_a, family_a), person("b", given_b, family_b)
+    )
+    assert evidence is not None
+    assert evidence.method == method
+    assert evidence.weight > 5
+
+
+def test_same_family_different_given_name_counts_against() -> None:
+    evidence = PersonNameRule().compare(person("a", "Anna", "Berg"), person("b", "Karl", "Berg"))
+    assert evidence is not None
+    assert evidence.weight < 0
+
+
+def test_initial_is_weak_evidence() -> None:
+    rule = PersonNameRule()
+    initial = rule.compare(person("a", "A.", "Berg"), person("b", "Anna", "Berg"))
+    full = rule.compare(person("a", "Anna", "Berg"), person("b", "Anna", "Berg"))
+    other = rule.compare(person("a", "K.", "Berg"), person("b", "Anna", "Berg"))
+    assert initial is not None
+    assert full is not None
+    assert other is not None
+    assert 0 < initial.weight < full.weight
+    assert other.weight < 0
+
+
+def test_identifier_typo_and_transposition() -> None:
+    rule = IdentifierRule()
+    base = person("a", "A", "B", ids={"ssn": "1234567"})
+    for value, method in (
+        ("1234567", "exact"),
+        ("1234568", "one_edit"),
+        ("1243567", "transposition"),
+        ("7654321", "different"),
+    ):
+        evidence = rule.compare(base, person("b", "A", "B", ids={"ssn": value}))
+        assert evidence is not None
+        assert evidence.method == method
+    other_scheme = rule.compare(base, person("b", "A", "B", ids={"vat": "1234567"}))
+    assert other_scheme is not None
+    assert other_scheme.weight == 0
+
+
+def test_birth_date_levels() -> None:
+    rule = BirthDateRule()
+    base = person("a", "A", "B", born=date(1980, 3, 4))
+
+    def method(born: date) -> str:
+        evidence = rule.compare(base, person("b", "A", "B", born=born))
+        assert evidence is not None
+        return evidence.method
+
+    assert method(date(1980, 3, 4)) == "exact"
+    assert method(date(1980, 4, 3)) == "swapped_day_month"
+    assert method(date(1981, 3, 4)) == "one_digit"
+    assert method(date(1980, 11, 20)) == "same_year"
+    assert method(date(1955, 11, 20)) == "different"
+
+
+def test_email_typo_only_for_letters() -> None:
+    rule = EmailRule()
+    a = person("a", None, "X", emails=["anna.lindqvist@example.org"])
+    typo = rule.compare(a, person("b", None, "X", emails=["anna.lindqvsit@example.org"]))
+    assert typo is not None
+    assert typo.method == "different"
+    one = rule.compare(a, person("b", None, "X", emails=["anna.lindqist@example.org"]))
+    assert one is not None
+    assert one.method == "one_edit"
+    for other in ("anna_lindqvist@example.org", "anna.lindqvist2@example.org"):
+        evidence = rule.compare(a, person("b", None, "X", emails=[other]))
+        assert evidence is not None
+        assert evidence.method == "different"
+
+
+def test_organisations_match_on_names_and_domains() -> None:
+    a = organization("a", "Acme AB", emails=["info@acme.example"])
+    b = organization("b", "ACME Aktiebolag", emails=["sales@acme.example"])
+    c = organization("c", "Borealis GmbH", emails=["info@borealis.example"])
+    assert decision(a, b) is Decision.MATCH
+    assert decision(a, c) is Decision.NON_MATCH
+
+
+def test_shared_switchboard_does_not_merge_colleagues() -> None:
+    a = person("a", "Anna", "Berg", phones=["08-123 456 78"], company="Acme AB")
+    b = person("b", "Karl", "Berg", phones=["08-123 456 78"], company="Acme AB")
+    score, verdict, evidence = RULES.compare(a, b)
+    assert verdict is Decision.NON_MATCH
+    assert any(e.clause == "shared_contact" for e in evidence)
+    assert score < 0.5
+
+
+def test_family_mailbox_and_home_phone_do_not_merge_relatives() -> None:
+    shared = {"emails": ["familie.schmidt@gmail.com"], "phones": ["+49 30 1234567"]}
+    a = person("a", "Heidi", "Schmidt", city="Berlin", **shared)  # type: ignore[arg-type]
+    b = person("b", "Raik", "Schmidt", city="Berlin", **shared)  # type: ignore[arg-type]
+    assert decision(a, b) is Decision.NON_MATCH
+
+
+def test_personal_email_alone_matches() -> None:
+    a = person("a", None, None, emails=["anna.lindqvist@example.org"], city="Umeå")
+    b = person("b", "Anna", "Lindqvist", emails=["Anna.Lindqvist@Example.org"])
+    assert decision(a, b) is Decision.MATCH
+
+
+def test_same_name_different_contacts_is_only_possible() -> None:
+    a = person("a", "Anna", "Lindqvist", emails=["al@one.example"], phones=["070-111 22 33"])
+    b = person("b", "Anna", "Lindqvist", emails=["al@two.example"], phones=["070-999 88 77"])
+    assert decision(a, b) is not Decision.MATCH
+
+
+def test_clauses_decide_and_are_named_in_the_evidence() -> None:
+    rules = RuleSet(
+        rules=(EmailRule(), PersonNameRule()),
+        clauses=(
+            Clause("email_and_name", at_least={"email": 1.0, "name": 0.8}),
+            Clause("names_differ", below={"name": 0.5}, decision=Decision.NON_MATCH),
+        ),
+    )
+    a = person("a", "Anna", "Berg", emails=["anna@example.org"])
+    b = person("b", "Anna", "Berg", emails=["anna@example.org"])
+    c = person("c", "Karl", "Lund", emails=["anna@example.org"])
+    score, verdict, evidence = rules.compare(a, b)
+    assert verdict is Decision.MATCH
+    assert score >= rules.match
+    assert {e.clause for e in evidence} == {"email_and_name"}
+    score, verdict, evidence = rules.compare(a, c)
+    assert verdict is Decision.NON_MATCH
+    assert score < rules.possible
+    assert any(e.clause == "names_differ" for e in evidence)
+
+
+def test_clause_needs_evidence() -> None:
+    clause = Clause("x", at_least={"email": 0.5})
+    assert not clause.fires({})
+    assert not Clause("empty").fires({"email": 1.0})
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"match": 1.5},
+        {"possible": 0.0},
+        {"match": 0.6, "possible": 0.7},
+        {"rules": ()},
+        {"rules": (EmailRule(), EmailRule())},
+        {"max_block_size": 1},
+        {"window": 0},
+        {"clauses": (Clause("x", at_least={"nope": 1.0}),)},
+    ],
+)
+def test_rule_set_validation(kwargs: dict[str, object]) -> None:
+    arguments: dict[str, object] = {"rules": (EmailRule(),), **kwargs}
+    with pytest.raises(ValidationError):
+        RuleSet(**arguments)  # type: ignore[arg-type]
+
+
+class ShoeSizeRule:
+    """A user rule: neither a FieldRule nor built in."""
+
+    name = "shoe_size"
+
+    def blocking_keys(self, record: MatchRecord) -> Iterable[str]:
+        size = record.identifiers.get("shoe")
+        return [f"shoe_size:{size}"] if size else []
+
+    def compare(self, a: MatchRecord, b: MatchRecord) -> Evidence | None:
+        x, y = a.identifiers.get("shoe"), b.identifiers.get("shoe")
+        if x is None or y is None:
+            return None
+        same = x == y
+        return Evidence(self.name, "shoe", "exact", 1.0 if same else 0.0, 30.0 if same else -30.0)
+
+
+def test_user_rules_take_part_in_scoring() -> None:
+    rules = RULES.with_rules(ShoeSizeRule())
+    a = person("a", "Anna", "Berg", ids={"shoe": "38"})
+    b = person("b", "Karl", "Lund", ids={"shoe": "38"})
+    assert isinstance(ShoeSizeRule(), Rule)
+    assert decision(a, b, rules) is Decision.MATCH
+    assert "shoe_size:38" in rules.blocking_keys(a)
+    replaced = rules.with_rules(ShoeSizeRule())
+    assert [r.name for r in replaced.rules].count("shoe_size") == 1
+
+
+records = st.builds(
+    lambda i, name, email, phone, born: MatchRecord(
+        id=f"r{i}",
+        name=name,
+        emails=(email,) if email else (),
+        phones=(phone,) if phone else (),
+        birth_date=born,
+    ),
+    st.integers(0, 10**6),
+    st.one_of(st.none(), person_names()),
+    st.one_of(st.none(), email_addresses(international=False)),
+    st.one_of(st.none(), phone_numbers()),
+    st.one_of(st.none(), st.dates(date(1900, 1, 1), date(2020, 12, 31))),
+)
+
+
+@given(records, records)
+def test_comparing_is_symmetric(a: MatchRecord, b: MatchRecord) -> None:
+    ab = RULES.compare(a, b)
+    ba = RULES.compare(b, a)
+    assert ab[0] == pytest.approx(ba[0])
+    assert ab[1] is ba[1]
+    assert sorted((e.rule, e.weight) for e in ab[2]) == sorted((e.rule, e.weight) for e in ba[2])
+
+
+@given(records, records)
+def test_explanations_hold_no_personal_data(a: MatchRecord, b: MatchRecord) -> None:
+    _, _, evidence = RULES.compare(a, b)
+    explained = " ".join(f"{e.rule} {e.field} {e.method} {e.clause}" for e in evidence).casefold()
+    for record in (a, b):
+        values = [str(e).casefold() for e in record.emails]
+        values += [p.e164 for p in record.phones]
+        if record.name is not None:
+            values += [p.casefold() for p in (record.name.given, record.name.family) if p]
+        if record.birth_date is not None:
+            values.append(record.birth_date.isoformat())
+        for value in values:
+            if len(value) > 3:
+                assert value not in explained
+        assert repr(record).startswith("MatchRecord(id=")

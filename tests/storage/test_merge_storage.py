@@ -1,0 +1,122 @@
+"""Merge records in SQLite files (the schema migration) and the merge contract's teeth."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from crmcore import Customer, merge
+from crmcore.storage import InMemoryStore, SQLiteStore
+from crmcore.testing.merge_contract import MergeContract
+
+
+def test_a_schema_1_file_gains_merge_records_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with SQLiteStore(path) as store:
+        a = store.customers.add(Customer.create(name="Ada"))
+        b = store.customers.add(Customer.create(name="Bob"))
+    # Turn the file back into what crmcore wrote before merge records existed.
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE merge_participants")
+    conn.execute("DROP TABLE merges")
+    conn.execute("UPDATE crmcore_meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with SQLiteStore(path) as store:
+        assert store.schema_version() == 2
+        result = merge(store, [a.id, b.id], survivor=a.id)
+    with SQLiteStore(path) as store:
+        assert store.merges.get(result.merge_id) == result.record
+        assert store.customers.resolve(b.id).id == a.id
+
+
+class _ShallowResolve(InMemoryStore):
+    """A broken adapter: resolve() follows one merge, not the whole chain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        customers = self._customers
+
+        def resolve(record_id: Any) -> Customer:
+            record = customers.get(record_id)
+            return customers.get(record.merged_into) if record.merged_into else record
+
+        object.__setattr__(customers, "resolve", resolve)
+
+
+class _ForgetfulMerges(InMemoryStore):
+    """A broken adapter: merge records are not kept across a list_for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        object.__setattr__(self._merges, "list_for", lambda record_id: [])
+
+
+@pytest.mark.parametrize(
+    ("broken", "check"),
+    [
+        (_ShallowResolve, MergeContract.test_resolve_follows_chains_of_merges),
+        (_ForgetfulMerges, MergeContract.test_merges_are_listed_per_participant_newest_first),
+    ],
+)
+def test_the_merge_contract_catches_broken_adapters(
+    broken: type[InMemoryStore], check: Any
+) -> None:
+    with pytest.raises(AssertionError):
+        check(MergeContract(), broken())
+    # ... while a correct store passes the same check.
+    check(MergeContract(), InMemoryStore())
+
+
+def test_unmerge_survives_reopening_the_file(tmp_path: Path) -> None:
+    from crmcore import unmerge
+
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
+        b = store.customers.add(Customer.create(name="Bob", emails=["b@example.com"]))
+        result = merge(store, [a.id, b.id], survivor=a.id)
+    with SQLiteStore(path) as store:
+        unmerge(store, result.merge_id)
+        assert attrs.evolve(store.customers.get(a.id), version=0, updated_at=a.updated_at) == (
+            attrs.evolve(a, version=0)
+        )
+
+
+class _NoMerges(MergeContract):
+    supports_merges = False
+
+
+def test_an_adapter_without_merges_skips_only_the_merge_checks() -> None:
+    with pytest.raises(pytest.skip.Exception):
+        _NoMerges().test_resolve_leads(InMemoryStore())
+
+
+def test_the_merge_state_machine_catches_a_shallow_resolve() -> None:
+    from hypothesis import Phase, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from crmcore.storage import Store
+    from crmcore.testing.merge_stateful import MergeStoreStateMachine
+
+    class Machine(MergeStoreStateMachine):
+        def make_store(self) -> Store:
+            return _ShallowResolve()
+
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(
+            Machine,
+            # Deterministic, and no shrinking: finding the bug is the point here.
+            settings=settings(
+                max_examples=60,
+                stateful_step_count=50,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                phases=[Phase.generate],
+            ),
+        )

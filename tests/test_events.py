@@ -1,0 +1,55 @@
+"""The synchronous event dispatcher: explicit, ordered, no global state."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmcore.events import (
+    CustomerCreated,
+    CustomerUpdated,
+    DomainEvent,
+    EventDispatcher,
+    EventRecorder,
+    LeadConverted,
+)
+
+
+def test_subscribers_get_their_type_and_subclasses_in_order() -> None:
+    dispatcher = EventDispatcher()
+    seen: list[str] = []
+    dispatcher.subscribe(CustomerCreated, lambda e: seen.append(f"created:{e.customer_id}"))
+    dispatcher.subscribe(DomainEvent, lambda e: seen.append(type(e).__name__))
+    dispatcher.publish(CustomerCreated(customer_id="cus_1"))
+    dispatcher.publish(CustomerUpdated(customer_id="cus_1", fields=("tags",)))
+    assert seen == ["created:cus_1", "CustomerCreated", "CustomerUpdated"]
+
+
+def test_unsubscribe_stops_delivery_and_is_idempotent() -> None:
+    dispatcher = EventDispatcher()
+    recorder = EventRecorder()
+    unsubscribe = dispatcher.subscribe(DomainEvent, recorder.events.append)
+    dispatcher.publish(CustomerCreated(customer_id="cus_1"))
+    unsubscribe()
+    unsubscribe()
+    dispatcher.publish(CustomerCreated(customer_id="cus_2"))
+    assert len(recorder.events) == 1
+
+
+def test_dispatchers_share_nothing() -> None:
+    first, second = EventDispatcher(), EventDispatcher()
+    recorder = EventRecorder(first)
+    second.publish(LeadConverted(lead_id="led_1", customer_id="cus_1", created=True))
+    assert recorder.events == []
+    first.publish(LeadConverted(lead_id="led_1", customer_id="cus_1", created=True))
+    assert recorder.of_type(LeadConverted)[0].created is True
+
+
+def test_a_failing_subscriber_raises_to_the_publisher() -> None:
+    dispatcher = EventDispatcher()
+
+    def boom(event: DomainEvent) -> None:
+        raise RuntimeError("subscriber failed")
+
+    dispatcher.subscribe(DomainEvent, boom)
+    with pytest.raises(RuntimeError, match="subscriber failed"):
+        dispatcher.publish(CustomerCreated(customer_id="cus_1"))
