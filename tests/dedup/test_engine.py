@@ -308,3 +308,21 @@ def test_lookup_keys_leave_out_phonetic_keys() -> None:
     assert any(k.startswith("name~") for k in keys)
     assert not any(k.startswith("name~") for k in lookup_keys(customer))
     assert "email:anna@example.org" in lookup_keys(customer)
+
+
+def test_a_common_name_alone_is_not_a_match() -> None:
+    with InMemoryStore(key_function=blocking_keys) as store:
+        for i in range(15):
+            store.customers.add(Customer.create(name="Anna Berg", emails=[f"anna{i}@example.org"]))
+        rare = store.customers.add(
+            Customer.create(name="Sigrid Oxenstierna", emails=["so@example.org"])
+        )
+        common = check_duplicates(
+            Customer.create(name="Anna Berg", emails=["new@example.org"]), store
+        )
+        assert all(m.decision is not Decision.MATCH for m in common)
+        assert len(common) <= 10  # name lookups are capped
+        unique = check_duplicates(
+            Customer.create(name="Sigrid Oxenstierna", emails=["sigrid@example.net"]), store
+        )
+        assert [m.record_id for m in unique] == [rare.id]

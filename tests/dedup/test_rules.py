@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmcore import ValidationError
+from crmcore import Lead, ValidationError
 from crmcore.dedup import (
     BirthDateRule,
     Clause,
@@ -299,3 +299,16 @@ def test_explanations_hold_no_personal_data(a: MatchRecord, b: MatchRecord) -> N
             if len(value) > 3:
                 assert value not in explained
         assert repr(record).startswith("MatchRecord(id=")
+
+
+def test_company_lead_meets_its_organisation_by_domain() -> None:
+    org = organization("o", "Acme Holding AB", emails=["info@acme.example"])
+    lead = MatchRecord.from_record(
+        Lead.create(name=None, company="ACME", emails=["ceo@acme.example"])
+    )
+    evidence = {e.rule: e for e in RULES.compare(org, lead)[2]}
+    assert evidence["email_domain"].method == "exact"
+    person_lead = MatchRecord.from_record(
+        Lead.create(name="Eva Berg", company="ACME", emails=["eva@acme.example"])
+    )
+    assert "email_domain" not in {e.rule for e in RULES.compare(org, person_lead)[2]}

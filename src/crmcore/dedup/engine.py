@@ -11,9 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Any
 
 from crmcore.customers import Customer
+from crmcore.dedup.normalize import organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Match, ScoredPair
 from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
@@ -38,16 +39,13 @@ AnyRecord = Customer | Lead | MatchRecord
 
 _BATCH = 1_000
 _Part = tuple[int, float, float, str]
-_PARALLEL_PAIRS = 200_000
+_PARALLEL_PAIRS = 100_000
 # At most this many records per key lookup on the on-create path: a switchboard
 # number on thousands of stored records must not turn a check into a scan.
 _CHECK_LIMIT = 100
-_NAME_LIMIT = 20
+_NAME_LIMIT = 10
+_COMMON_NAME = 100
 _NAME_PREFIXES = ("name:", "organization:")
-
-
-class _Repository(Protocol):
-    def iter_all(self, *, batch_size: int = ...) -> Iterable[Any]: ...
 
 
 def _iter_records(source: Any) -> Iterator[MatchRecord]:
@@ -528,7 +526,7 @@ def _find_duplicates(
         for _, i, j in sorted(possible + refused, key=lambda t: (-t[0], t[1], t[2]))
         if clusters.find(i) != clusters.find(j)
     ]
-    review = [p if p.decision is Decision.POSSIBLE else _as_possible(p, rules) for p in review]
+    review = [p if p.decision is Decision.POSSIBLE else _as_possible(p) for p in review]
     stats: dict[str, int | float] = {
         "records": n,
         "blocking_keys": len(index),
@@ -628,14 +626,12 @@ def candidate_pairs(
     return out
 
 
-def _as_possible(pair: ScoredPair, rules: RuleSet) -> ScoredPair:
+def _as_possible(pair: ScoredPair) -> ScoredPair:
     # A link the chaining guard refused goes to a person instead of into a cluster.
     return ScoredPair(pair.a, pair.b, pair.score, Decision.POSSIBLE, pair.evidence)
 
 
 def _sort_key(record: MatchRecord) -> str:
-    from crmcore.dedup.normalize import organization_key, person_name_key
-
     if record.name is not None:
         return person_name_key(record.name)
     if record.organization:
@@ -699,8 +695,9 @@ def check_duplicates(
     keys = _lookup_keys(record, rules)
     repos = [store.customers, store.leads] if include_leads else [store.customers]
     found: dict[str, MatchRecord] = {}
+    common: set[str] = set()
     for repo in repos:
-        for stored in _lookup(repo, record, keys):
+        for stored in _lookup(repo, record, keys, common):
             other = MatchRecord.from_record(stored)
             if other.id != record.id and _compatible(_kind(record), _kind(other)):
                 found[other.id] = other
@@ -717,6 +714,9 @@ def check_duplicates(
             if f is not None:
                 for key in rule.keys(f):
                     counts[key] = counts.get(key, 0) + 1
+
+    for key in common:
+        counts[key] = max(counts.get(key, 0), _COMMON_NAME)
 
     def frequency(key: str) -> int:
         return counts.get(key, 0) + 1
@@ -747,7 +747,7 @@ def _lookup_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
     return [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
 
 
-def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> list[Any]:
+def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str], common: set[str]) -> list[Any]:
     # One indexed query answers for stores keyed by blocking_keys and for stores
     # keyed by crmcore.storage's default keys (their email, phone and identifier
     # keys are in the list too). Only when it finds nothing, which may mean the
@@ -761,7 +761,11 @@ def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str]) -> list[Any]:
     wanted += [f"id:{scheme}:{value}" for scheme, value in record.identifiers.items()]
     found = list(repo.find_by_keys(wanted, limit=_CHECK_LIMIT)) if wanted else []
     if names:
-        found += repo.find_by_keys(names, limit=_NAME_LIMIT)
+        by_name = repo.find_by_keys(names, limit=_NAME_LIMIT)
+        if len(by_name) >= _NAME_LIMIT:
+            # More records carry this name than were read: weigh it as a common one.
+            common.update(names)
+        found += by_name
     if found:
         return found
     for email in record.emails:

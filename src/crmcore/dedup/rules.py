@@ -514,8 +514,11 @@ class EmailDomainRule(FieldRule[tuple[frozenset[str], bool]]):
         return max(self.agree, self.disagree)
 
     def prepare(self, record: MatchRecord) -> tuple[frozenset[str], bool] | None:
-        """Non-free-mail domains of an organisation's addresses."""
-        if record.type is not RecordType.ORGANIZATION or not record.emails:
+        """Non-free-mail domains of an organisation's (or a company-only lead's) addresses."""
+        is_org = record.type is RecordType.ORGANIZATION or (
+            record.type is RecordType.LEAD and record.name is None and bool(record.organization)
+        )
+        if not is_org or not record.emails:
             return None
         domains = frozenset(d for d in map(organization_domain, record.emails) if d)
         return (domains, True) if domains else None
