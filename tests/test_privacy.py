@@ -12,7 +12,6 @@ from typing import Any
 import attrs
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from crmcore import (
     ContactEmail,
@@ -104,7 +103,7 @@ def test_email_errors_do_not_repeat_the_address(email: EmailAddress) -> None:
     for bad in (f"{email}@", f"{email} {email}", f"<{email}>", f"{email}.test"):
         with pytest.raises(ValidationError) as info:
             EmailAddress.parse(bad)
-        _assert_not_in_error(info.value, str(email), email.local_part, bad)
+        # One fixed message for every address: it cannot carry any of them.
         assert str(info.value) == "email: is not a valid email address"
 
 
@@ -126,30 +125,38 @@ def test_phone_errors_do_not_repeat_the_number(phone: PhoneNumber) -> None:
 def test_name_errors_do_not_repeat_the_name(name: PersonName) -> None:
     with pytest.raises(ValidationError) as info:
         PersonName(given=f"{name.full}\x00", family=f"{name.full}\u202e")
-    _assert_not_in_error(info.value, name.full, *(p for p in (name.given, name.family) if p))
+    with pytest.raises(ValidationError) as stand_in:
+        PersonName(given="Zz\x00", family="Zz\u202e")
+    # The errors do not depend on the name at all (a substring check would flag a
+    # name like "give" inside the path "given").
+    assert info.value.problems == stand_in.value.problems
 
 
-@given(customers(), st.data())
-def test_payload_errors_do_not_repeat_personal_data(
-    customer: Customer, data: st.DataObject
-) -> None:
+def _corrupt(payload: dict[str, Any], email: str, e164: str, name: str, key: str) -> None:
+    if payload["emails"]:
+        payload["emails"][0]["address"] = email + "@"
+    if payload["phones"]:
+        payload["phones"][0]["number"]["e164"] = e164 + "x"
+    if isinstance(payload["name"], dict):
+        payload["name"]["given"] = name + "\x00"
+    payload[key] = True  # an unknown key may itself be pasted personal data
+
+
+@given(customers(), email_addresses())
+def test_payload_errors_do_not_repeat_personal_data(customer: Customer, key: EmailAddress) -> None:
     payload: dict[str, Any] = to_dict(customer)
-    secrets: list[str] = []
-    if customer.emails:
-        secrets.append(str(customer.emails[0].address))
-        payload["emails"][0]["address"] = secrets[-1] + "@"
-    if customer.phones:
-        secrets.append(customer.phones[0].number.e164)
-        payload["phones"][0]["number"]["e164"] = secrets[-1] + "x"
-    if isinstance(customer.name, PersonName):
-        secrets.append(customer.name.full)
-        payload["name"]["given"] = customer.name.full + "\x00"
-    # An unknown key may itself be pasted personal data.
-    secrets.append(data.draw(email_addresses()).normalized)
-    payload[secrets[-1]] = True
+    stand_in: dict[str, Any] = to_dict(customer)
+    name = customer.name.full if isinstance(customer.name, PersonName) else ""
+    email = str(customer.emails[0].address) if customer.emails else ""
+    e164 = customer.phones[0].number.e164 if customer.phones else ""
+    _corrupt(payload, email, e164, name, str(key))
+    _corrupt(stand_in, "zz@zz.example", "+10000000", "Zz", "qq@qq.example")
     with pytest.raises(ValidationError) as info:
         from_dict(Customer, payload)
-    _assert_not_in_error(info.value, *secrets)
+    with pytest.raises(ValidationError) as expected:
+        from_dict(Customer, stand_in)
+    # The same problems whatever the personal data was: none of it is repeated.
+    assert info.value.problems == expected.value.problems
 
 
 def test_json_errors_do_not_repeat_the_document() -> None:

@@ -28,18 +28,21 @@ from typing import Any, Generic, Self, TypeVar
 from crmcore import Customer, Interaction, Lead, StorageError, from_dict, to_dict
 from crmcore.ids import InteractionId, RecordId
 from crmcore.interactions import Channel
+from crmcore.merge_record import MergeRecord
 from crmcore.storage import InMemoryStore, KeyFunction, Page
+from crmcore.storage.merges import MergeRepository
 from crmcore.storage.protocols import Filter, InteractionRepository, RecordRepository
 from crmcore.values import EmailAddress, PhoneNumber
 
 R = TypeVar("R", bound=Customer | Lead)
 I = TypeVar("I", bound=str)  # noqa: E741
-T = TypeVar("T", bound=Customer | Lead | Interaction)
+T = TypeVar("T", bound=Customer | Lead | Interaction | MergeRecord)
 
-_TYPES: dict[str, type[Customer | Lead | Interaction]] = {
+_TYPES: dict[str, type[Customer | Lead | Interaction | MergeRecord]] = {
     "customer": Customer,
     "lead": Lead,
     "interaction": Interaction,
+    "merge": MergeRecord,
 }
 
 
@@ -108,6 +111,31 @@ class _Records(Generic[R, I]):
     def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
         return self._inner.find_by_keys(keys, limit=limit)
 
+    def resolve(self, record_id: I) -> R:
+        return self._inner.resolve(record_id)
+
+
+class _Merges:
+    """Merge records (the audit trail of crmcore.merge), journaled like the rest."""
+
+    def __init__(self, store: JsonLinesStore, inner: MergeRepository) -> None:
+        self._store = store
+        self._inner = inner
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        with self._store.transaction():
+            return self._store._put(self._inner.add(record))
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        with self._store.transaction():
+            return self._store._put(self._inner.update(record))
+
+    def get(self, merge_id: str) -> MergeRecord:
+        return self._inner.get(merge_id)
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        return self._inner.list_for(record_id)
+
 
 class _Interactions:
     def __init__(self, store: JsonLinesStore, inner: InteractionRepository) -> None:
@@ -175,6 +203,7 @@ class JsonLinesStore:
         self.customers = _Records(self, self._memory.customers, "customer")
         self.leads = _Records(self, self._memory.leads, "lead")
         self.interactions = _Interactions(self, self._memory.interactions)
+        self.merges = _Merges(self, self._memory.merges)
 
     def _replay(self) -> None:
         if not self._path.exists():
@@ -202,6 +231,8 @@ class JsonLinesStore:
         kind = "customer" if isinstance(record, Customer) else "lead"
         if isinstance(record, Interaction):
             kind = "interaction"
+        elif isinstance(record, MergeRecord):
+            kind = "merge"
         self._journal({"op": "put", "type": kind, "doc": to_dict(record)})
         return record
 

@@ -9,6 +9,8 @@ import base64
 import binascii
 import enum
 import heapq
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -422,23 +424,54 @@ def _channels(channels: Iterable[Channel | str] | None) -> frozenset[Channel] | 
         raise ValidationError("channels", "names an unknown channel") from None
 
 
+_MOVES_CACHE: OrderedDict[tuple[str, int], dict[str, tuple[str, Interaction]]] = OrderedDict()
+_MOVES_LOCK = threading.Lock()
+_MOVES_CACHE_SIZE = 256
+
+
+def _moves_of(record: MergeRecord) -> dict[str, tuple[str, Interaction]]:
+    """The interactions ``record``'s merge moved: id -> (original record, copy before).
+
+    Cached by merge id and version: a stored merge record never changes without
+    its version changing, and every page of a timeline needs the same index.
+    """
+    key = (record.id, record.version)
+    with _MOVES_LOCK:
+        if key in _MOVES_CACHE:
+            _MOVES_CACHE.move_to_end(key)
+            return _MOVES_CACHE[key]
+    merged = set(record.merged_ids)
+    moves: dict[str, tuple[str, Interaction]] = {}
+    for before in record.before.interactions:
+        original = next((i for i in before.record_ids if i in merged), None)
+        if original is not None:
+            moves[before.id] = (original, before)
+    with _MOVES_LOCK:
+        _MOVES_CACHE[key] = moves
+        while len(_MOVES_CACHE) > _MOVES_CACHE_SIZE:
+            _MOVES_CACHE.popitem(last=False)
+    return moves
+
+
 class _Origins:
     """Finds the record an interaction was first logged against, through merges and leads."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        self._merges: dict[str, list[MergeRecord]] = {}
+        self._moved: dict[str, dict[str, tuple[str, Interaction]]] = {}
         self._leads: dict[str, Lead | None] = {}
         self._live: dict[str, str] = {}
 
-    def merges_into(self, survivor_id: str) -> list[MergeRecord]:
-        if survivor_id not in self._merges:
-            self._merges[survivor_id] = [
-                m
-                for m in self.store.merges.list_for(survivor_id)
-                if m.survivor_id == survivor_id and m.is_active
-            ]
-        return self._merges[survivor_id]
+    def moved_from(self, survivor_id: str) -> dict[str, tuple[str, Interaction]]:
+        """Interactions that merges into ``survivor_id`` moved: id -> (original record, copy)."""
+        if survivor_id not in self._moved:
+            moved: dict[str, tuple[str, Interaction]] = {}
+            for record in self.store.merges.list_for(survivor_id):
+                if record.survivor_id == survivor_id and record.is_active:
+                    for key, value in _moves_of(record).items():
+                        moved.setdefault(key, value)
+            self._moved[survivor_id] = moved
+        return self._moved[survivor_id]
 
     def live_id(self, customer_id: str) -> str:
         if customer_id not in self._live:
@@ -455,16 +488,14 @@ class _Origins:
 
     def trace(self, interaction: Interaction, holder: str, depth: int = 0) -> tuple[str, bool]:
         """Follow merges back from ``holder``; returns (original id, whether it was merged)."""
-        if depth > 50:
+        # A copy never updated (version 1) was never re-pointed by a merge.
+        if depth > 50 or interaction.version <= 1:
             return holder, False
-        for record in self.merges_into(holder):
-            before = record.before.get(interaction.id)
-            if not isinstance(before, Interaction):
-                continue
-            original = next((i for i in before.record_ids if i in record.merged_ids), None)
-            if original is not None:
-                return self.trace(before, original, depth + 1)[0], True
-        return holder, False
+        found = self.moved_from(holder).get(interaction.id)
+        if found is None:
+            return holder, False
+        original, before = found
+        return self.trace(before, original, depth + 1)[0], True
 
     def origin(self, interaction: Interaction, customer_id: str) -> tuple[str, Relation]:
         record_id, merged = self.trace(interaction, customer_id)

@@ -433,3 +433,72 @@ def test_concurrent_overlapping_merges_serialise(tmp_path: Any) -> None:
             assert {e.address.match_key for e in person.emails} <= {
                 e.address.match_key for e in live.emails
             }
+
+
+def test_merge_duplicates_converts_a_lead_clustered_with_a_customer(any_store: Store) -> None:
+    store = any_store
+    ada = store.customers.add(
+        Customer.create(name="Ada Lovelace", emails=["ada@example.com"], phones=["+14155552671"])
+    )
+    lead = store.leads.add(
+        Lead.create(name="Ada Lovelace", emails=["ADA@example.com"], phones=["+1 415 555 2671"])
+    )
+    found = find_duplicates([*store.customers.iter_all(), *store.leads.iter_all()])
+    assert [set(c.member_ids) for c in found.clusters] == [{ada.id, lead.id}]
+    outcome = merge_duplicates(store, found, min_confidence=0.0)
+    assert [r.survivor.id for r in outcome.merged] == [ada.id]
+    converted = store.leads.get(lead.id)
+    assert converted.status is LeadStatus.CONVERTED
+    assert converted.converted_customer_id == ada.id
+    # Applying the same result again finds nothing left to merge.
+    assert merge_duplicates(store, found, min_confidence=0.0).skipped == (
+        (found.clusters[0].id, "already merged"),
+    )
+
+
+@STORES
+@settings(max_examples=15)
+@given(
+    orgs=st.lists(
+        customers(kind=CustomerKind.ORGANIZATION), min_size=2, max_size=3, unique_by=lambda c: c.id
+    ),
+    data=st.data(),
+)
+def test_members_and_converted_leads_follow_and_come_back(
+    make_store: StoreFactory, orgs: list[Customer], data: st.DataObject
+) -> None:
+    with make_store() as store:
+        for org in orgs:
+            store.customers.add(org)
+        org_ids = [o.id for o in orgs]
+        members = [
+            store.customers.add(
+                Customer.create(name=f"Member {i}").in_organization(
+                    data.draw(st.sampled_from(org_ids))
+                )
+            )
+            for i in range(data.draw(st.integers(0, 3)))
+        ]
+        converted = [
+            store.leads.add(
+                attrs.evolve(
+                    Lead.create(name=f"Lead {i}"),
+                    status=LeadStatus.CONVERTED,
+                    converted_customer_id=data.draw(st.sampled_from(org_ids)),
+                )
+            )
+            for i in range(data.draw(st.integers(0, 3)))
+        ]
+        before = dump(store, org_ids, bookkeeping=False)
+        survivor = data.draw(st.sampled_from(org_ids))
+        result = merge(store, org_ids, survivor=survivor)
+        for member in members:
+            assert store.customers.get(member.id).organization_id == survivor
+        for lead in converted:
+            assert store.leads.get(lead.id).converted_customer_id == survivor
+        moved = {m.id for m in members if m.organization_id != survivor} | {
+            lead.id for lead in converted if lead.converted_customer_id != survivor
+        }
+        assert set(result.record.repointed_ids) == moved
+        unmerge(store, result.merge_id)
+        assert dump(store, org_ids, bookkeeping=False) == before

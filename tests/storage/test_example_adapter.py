@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from crmcore import merge
 from crmcore.testing import StorageContract
 from crmcore.testing._builders import customer, interaction
 
@@ -72,3 +73,14 @@ def test_a_torn_last_line_is_a_transaction_that_never_committed(tmp_path: Path) 
     with jsonl_store.JsonLinesStore(path) as again:
         assert again.customers.get(kept.id) == kept
         assert again.customers.count() == 1
+
+
+def test_merges_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "crm.jsonl"
+    with jsonl_store.JsonLinesStore(path) as store:
+        a = store.customers.add(customer(1))
+        b = store.customers.add(customer(2))
+        result = merge(store, [a.id, b.id], survivor=a.id)
+    with jsonl_store.JsonLinesStore(path) as again:
+        assert again.merges.get(result.merge_id) == result.record
+        assert again.customers.resolve(b.id).id == a.id

@@ -47,52 +47,14 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# An unquoted ASCII local part (RFC 5322 dot-atom), which email-validator accepts as it is.
-_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
-_UNSET: tuple[str, str] = ("", "")
-
-
-def _email_domain(domain: str, cache: dict[str, tuple[str, str] | None]) -> tuple[str, str] | None:
-    found = cache.get(domain, _UNSET)
-    if found is _UNSET:
-        try:
-            probe = EmailAddress.parse(f"x@{domain}")
-        except ValidationError:
-            found = None
-        else:
-            found = (probe.normalized[2:], probe.domain)
-        cache[domain] = found
-    return found
-
-
 def parse_emails(texts: Sequence[str]) -> list[EmailResult]:
     """Parse each text; ``(normalized, match_key)`` or ``None`` when it is not an address.
 
-    Addresses with a plain ASCII local part take a fast path: the domain, where
-    email-validator spends most of its time, is validated once per distinct
-    domain (gmail.com comes up a lot), and the local part by the dot-atom
-    grammar. Everything else goes through :meth:`EmailAddress.parse` whole.
-    The two paths agree (a property test holds them to it).
+    :meth:`EmailAddress.parse` validates each distinct domain once, so a list
+    full of gmail.com addresses costs little more than its local parts.
     """
-    domains: dict[str, tuple[str, str] | None] = {}
     out: list[EmailResult] = []
     for text in texts:
-        local, at, domain = text.rpartition("@")
-        if (
-            at
-            and len(local) <= 64
-            and len(text) <= 250
-            and local.isascii()
-            and _DOT_ATOM.fullmatch(local)
-            and domain == domain.strip()
-        ):
-            parsed = _email_domain(domain, domains)
-            out.append(
-                None
-                if parsed is None
-                else (f"{local}@{parsed[0]}", f"{local.casefold()}@{parsed[1]}")
-            )
-            continue
         try:
             email = EmailAddress.parse(text)
         except ValidationError:
@@ -156,6 +118,78 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+class ParseJob:
+    """Distinct emails and phones being parsed, in worker processes when that pays.
+
+    With workers, creating the job returns at once, so that the caller can do
+    other work (names, addresses) while they parse; :meth:`result` waits for
+    them. Without workers, :meth:`result` does the parsing itself.
+    """
+
+    def __init__(
+        self,
+        emails: list[str],
+        phones: list[PhoneKey],
+        *,
+        workers: int,
+        advance: Callable[[int], None] | None = None,
+    ) -> None:
+        self._emails = emails
+        self._phones = phones
+        self._advance = advance
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._futures: dict[concurrent.futures.Future[list[object]], tuple[str, list[object]]]
+        self._futures = {}
+        if workers > 1 and len(emails) + len(phones) >= PARALLEL_THRESHOLD:
+            # Several chunks per worker so that the progress bar moves and a slow chunk
+            # does not leave a core idle at the end.
+            jobs: list[tuple[str, list[object]]] = [
+                *(("email", c) for c in _chunks(list(emails), workers * 4)),
+                *(("phone", c) for c in _chunks(list(phones), workers * 4)),
+            ]
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=_mp_context()
+            )
+            self._futures = {
+                self._pool.submit(_parse_chunk, kind, chunk): (kind, chunk) for kind, chunk in jobs
+            }
+
+    def result(self) -> tuple[dict[str, EmailResult], dict[PhoneKey, PhoneResult]]:
+        """The parsed values: ``text -> (normalized, match_key)``, ``key -> (e164, ext)``."""
+        advance = self._advance
+        if self._pool is None:
+            email_results = parse_emails(self._emails)
+            if advance:
+                advance(len(self._emails))
+            phone_results = parse_phones(self._phones)
+            if advance:
+                advance(len(self._phones))
+            return dict(zip(self._emails, email_results, strict=True)), dict(
+                zip(self._phones, phone_results, strict=True)
+            )
+        email_map: dict[str, EmailResult] = {}
+        phone_map: dict[PhoneKey, PhoneResult] = {}
+        try:
+            for future in concurrent.futures.as_completed(self._futures):
+                kind, chunk = self._futures[future]
+                results = future.result()
+                if kind == "email":
+                    email_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
+                else:
+                    phone_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
+                if advance:
+                    advance(len(chunk))
+        finally:
+            self.close()
+        return email_map, phone_map
+
+    def close(self) -> None:
+        """Stop the workers, waiting for them; safe to call more than once."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
 def parse_distinct(
     emails: list[str],
     phones: list[PhoneKey],
@@ -164,39 +198,7 @@ def parse_distinct(
     advance: Callable[[int], None] | None = None,
 ) -> tuple[dict[str, EmailResult], dict[PhoneKey, PhoneResult]]:
     """Parse distinct emails and phones, in ``workers`` processes when that pays."""
-    total = len(emails) + len(phones)
-    if workers <= 1 or total < PARALLEL_THRESHOLD:
-        email_results = parse_emails(emails)
-        if advance:
-            advance(len(emails))
-        phone_results = parse_phones(phones)
-        if advance:
-            advance(len(phones))
-        return dict(zip(emails, email_results, strict=True)), dict(
-            zip(phones, phone_results, strict=True)
-        )
-    # Several chunks per worker so that the progress bar moves and a slow chunk
-    # does not leave a core idle at the end.
-    jobs: list[tuple[str, list[object]]] = [
-        *(("email", c) for c in _chunks(list(emails), workers * 4)),
-        *(("phone", c) for c in _chunks(list(phones), workers * 4)),
-    ]
-    email_map: dict[str, EmailResult] = {}
-    phone_map: dict[PhoneKey, PhoneResult] = {}
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=_mp_context()
-    ) as pool:
-        futures = {pool.submit(_parse_chunk, kind, chunk): (kind, chunk) for kind, chunk in jobs}
-        for future in concurrent.futures.as_completed(futures):
-            kind, chunk = futures[future]
-            results = future.result()
-            if kind == "email":
-                email_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
-            else:
-                phone_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
-            if advance:
-                advance(len(chunk))
-    return email_map, phone_map
+    return ParseJob(emails, phones, workers=workers, advance=advance).result()
 
 
 class Problems:
@@ -330,10 +332,7 @@ def build_records(
     phones = list(phone_set)
     if on_total:
         on_total(len(emails) + len(phones))
-    email_map, phone_map = parse_distinct(
-        emails, phones, workers=workers or default_workers(), advance=advance
-    )
-    email_objects = {t: EmailAddress(*r) for t, r in email_map.items() if r is not None}
+    job = ParseJob(emails, phones, workers=workers or default_workers(), advance=advance)
 
     # Pass 2: the records.
     given_cols = columns.get("given_name")
@@ -357,7 +356,10 @@ def build_records(
     full_names: dict[str, PersonName | None] = {}
     companies: dict[str, str | None] = {}
 
-    records: list[MatchRecord] = []
+    # First the fields that need no email or phone, while the workers parse those.
+    parts: list[
+        tuple[PersonName | None, str | None, tuple[PostalAddress, ...], date | None, dict[str, str]]
+    ] = []
     for index, row in enumerate(rows):
         row_number = index + 2
         row_region = regions[index]
@@ -404,31 +406,6 @@ def build_records(
             if organization is None:
                 problems.add(header[company_cols[0]], row_number)
 
-        found_emails: list[EmailAddress] = []
-        for i in email_cols:
-            cell = row[i]
-            if not cell:
-                continue
-            for part in _EMAIL_SPLIT.split(cell):
-                part = part.strip()
-                if not part:
-                    continue
-                email = email_objects.get(part)
-                if email is None:
-                    problems.add(header[i], row_number)
-                elif email not in found_emails:
-                    found_emails.append(email)
-
-        found_phones: list[PhoneNumber] = []
-        for i, part, pkey in row_phones[index] if phone_cols else ():
-            parsed = phone_map.get(pkey)
-            if parsed is None:
-                problems.add(header[i], row_number)
-                continue
-            phone = PhoneNumber(parsed[0], parsed[1], part)
-            if phone not in found_phones:
-                found_phones.append(phone)
-
         addresses: tuple[PostalAddress, ...] = ()
         if has_address:
             address = _address(
@@ -462,6 +439,43 @@ def build_records(
                     problems.add(header[i], row_number)
                 else:
                     identifiers[scheme] = " ".join(value.split())
+
+        parts.append((name, organization, addresses, birth_date, identifiers))
+
+    # The workers have been parsing emails and phones meanwhile.
+    try:
+        email_map, phone_map = job.result()
+    finally:
+        job.close()
+    email_objects = {t: EmailAddress(*r) for t, r in email_map.items() if r is not None}
+    records: list[MatchRecord] = []
+    for index, row in enumerate(rows):
+        row_number = index + 2
+        name, organization, addresses, birth_date, identifiers = parts[index]
+        found_emails: list[EmailAddress] = []
+        for i in email_cols:
+            cell = row[i]
+            if not cell:
+                continue
+            for part in _EMAIL_SPLIT.split(cell):
+                part = part.strip()
+                if not part:
+                    continue
+                email = email_objects.get(part)
+                if email is None:
+                    problems.add(header[i], row_number)
+                elif email not in found_emails:
+                    found_emails.append(email)
+
+        found_phones: list[PhoneNumber] = []
+        for i, part, pkey in row_phones[index] if phone_cols else ():
+            parsed = phone_map.get(pkey)
+            if parsed is None:
+                problems.add(header[i], row_number)
+                continue
+            phone = PhoneNumber(parsed[0], parsed[1], part)
+            if phone not in found_phones:
+                found_phones.append(phone)
 
         if name is not None:
             kind = RecordType.PERSON

@@ -23,6 +23,7 @@ from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationEr
 from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId, is_customer_id, is_lead_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
+from crmcore.merge_record import MergeRecord
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
@@ -602,7 +603,7 @@ class InMemoryStore:
         with self._write():
             yield
 
-    def load(self, records: Iterable[Customer | Lead | Interaction]) -> None:
+    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
         """Place already-stored copies as they are, keeping their version and timestamps.
 
         A record with the same id is replaced. For snapshots, test fixtures and
@@ -615,14 +616,18 @@ class InMemoryStore:
         """
         batch = list(records)
         for i, record in enumerate(batch):
-            if not isinstance(record, Customer | Lead | Interaction):
-                raise ValidationError(f"records[{i}]", "must be a Customer, Lead or Interaction")
+            if not isinstance(record, Customer | Lead | Interaction | MergeRecord):
+                raise ValidationError(
+                    f"records[{i}]", "must be a Customer, Lead, Interaction or MergeRecord"
+                )
         with self._write():
             for record in batch:
                 if isinstance(record, Customer):
                     self._customers._put(record.id, record)
                 elif isinstance(record, Lead):
                     self._leads._put(record.id, record)
+                elif isinstance(record, MergeRecord):
+                    self._merges._put(record)
                 else:
                     self._interactions._put(record.id, record)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
@@ -80,6 +82,10 @@ def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:
             raise StorageError("the chain of merges from this record loops")
         seen.add(record.id)
     return record
+
+
+_CACHE_SIZE: Final = 64
+"""How many decoded merge records a SQLite store keeps."""
 
 
 def _order(records: builtins.list[MergeRecord]) -> builtins.list[MergeRecord]:
@@ -154,6 +160,8 @@ class SQLiteMerges:
 
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
+        self._cache: OrderedDict[tuple[str, int], MergeRecord] = OrderedDict()
+        self._lock = threading.Lock()
 
     def add(self, record: MergeRecord) -> MergeRecord:
         """See :meth:`MergeRepository.add`."""
@@ -180,10 +188,12 @@ class SQLiteMerges:
         if not isinstance(merge_id, str):
             raise NotFound("no merge with this id is stored")
         with self._store._use() as conn:
-            row = conn.execute("SELECT doc FROM merges WHERE id = ?", (merge_id,)).fetchone()
-        if row is None:
-            raise NotFound("no merge with this id is stored")
-        return from_json(MergeRecord, row[0])
+            row = conn.execute(
+                "SELECT id, version FROM merges WHERE id = ?", (merge_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound("no merge with this id is stored")
+            return self._load(conn, [(row[0], row[1])])[0]
 
     def update(self, record: MergeRecord) -> MergeRecord:
         """See :meth:`MergeRepository.update`."""
@@ -211,8 +221,37 @@ class SQLiteMerges:
         """See :meth:`MergeRepository.list_for`."""
         with self._store._use() as conn:
             rows = conn.execute(
-                "SELECT m.doc FROM merge_participants p JOIN merges m ON m.id = p.merge_id "
+                "SELECT m.id, m.version FROM merge_participants p "
+                "JOIN merges m ON m.id = p.merge_id "
                 "WHERE p.record_id = ? ORDER BY m.merged_at DESC, m.id DESC",
                 (record_id,),
             ).fetchall()
-        return [from_json(MergeRecord, row[0]) for row in rows]
+            return self._load(conn, [(r[0], r[1]) for r in rows])
+
+    def _load(
+        self, conn: sqlite3.Connection, keys: builtins.list[tuple[str, int]]
+    ) -> builtins.list[MergeRecord]:
+        # Merge records carry full snapshots and can be large; a record never
+        # changes without its version changing, so a copy decoded once is
+        # reused while the stored version matches (timelines read the same
+        # records page after page).
+        found: dict[tuple[str, int], MergeRecord] = {}
+        with self._lock:
+            for key in keys:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    found[key] = self._cache[key]
+        missing = [key for key in keys if key not in found]
+        for key in missing:
+            row = conn.execute(
+                "SELECT doc FROM merges WHERE id = ? AND version = ?", key
+            ).fetchone()
+            if row is None:  # changed between the two reads: decode what is there now
+                row = conn.execute("SELECT doc FROM merges WHERE id = ?", (key[0],)).fetchone()
+            found[key] = from_json(MergeRecord, row[0])
+        with self._lock:
+            for key in missing:
+                self._cache[key] = found[key]
+            while len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return [found[key] for key in keys]

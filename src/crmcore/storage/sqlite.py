@@ -185,10 +185,21 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 """The schema version this crmcore writes; older files are migrated forward on open."""
 
 
-@lru_cache(maxsize=8_192)
-def _decode(cls: Any, doc: str) -> Any:
+_CACHED_DOCUMENT_LENGTH: Final = 8_192
+
+
+@lru_cache(maxsize=4_096)
+def _decode_cached(cls: Any, doc: str) -> Any:
     # Keyed by the document itself, so a cached record is always what is stored:
     # entities are immutable, and the same text always decodes to an equal record.
+    return from_json(cls, doc)
+
+
+def _decode(cls: Any, doc: str) -> Any:
+    # Only small documents are cached (at most ~60 MB in all): a record's notes
+    # alone may be 100,000 characters.
+    if len(doc) <= _CACHED_DOCUMENT_LENGTH:
+        return _decode_cached(cls, doc)
     return from_json(cls, doc)
 
 
