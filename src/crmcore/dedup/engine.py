@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+import attrs
+
 from crmcore.customers import Customer
 from crmcore.dedup.normalize import organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
@@ -313,7 +315,7 @@ _Scored = tuple[
 
 
 def _score_slice(
-    scorer: _Scorer, pairs: Sequence[int], types: Sequence[RecordType] | None, report: Progress
+    scorer: _Scorer, pairs: Iterable[int], types: Sequence[RecordType] | None, report: Progress
 ) -> _Scored:
     """Score candidate pairs: matches, possible matches, and pairs that clearly differ."""
     n = len(scorer.records)
@@ -366,51 +368,66 @@ def _score_slice(
 
 def _score_child(
     scorer: _Scorer,
-    pairs: Sequence[int],
+    blocks: _Blocks,
+    part: int,
+    parts: int,
     types: Sequence[RecordType] | None,
     conn: Connection,
 ) -> None:
-    conn.send(_score_slice(scorer, pairs, types, lambda _s, _d, _t: None))
+    owned = blocks.pairs(part, parts)
+    conn.send((len(owned), _score_slice(scorer, owned, types, lambda _s, _d, _t: None)))
     conn.close()
 
 
 def _score(
     scorer: _Scorer,
-    pairs: list[int],
+    blocks: _Blocks,
     types: Sequence[RecordType] | None,
     report: Progress,
     workers: int | None,
-) -> _Scored:
-    """Score every pair, in forked worker processes when that pays and is safe."""
+) -> tuple[int, _Scored]:
+    """The number of candidate pairs, and every pair scored.
+
+    In forked worker processes when that pays and is safe: each process
+    generates and scores only the pairs it owns (``pair % parts == part``)
+    from the blocks the parent built, which the children share copy-on-write
+    with the prepared features. No process materialises every pair, and the
+    parent's share of the work runs while the children run theirs.
+    """
     if workers is None:
-        workers = min(os.cpu_count() or 1, 4) if len(pairs) >= _PARALLEL_PAIRS else 1
+        workers = min(os.cpu_count() or 1, 4) if blocks.bound >= _PARALLEL_PAIRS else 1
     can_fork = "fork" in multiprocessing.get_all_start_methods()
     # Forking a multi-threaded process can deadlock; stay in this process then.
     if workers <= 1 or not can_fork or threading.active_count() > 1:
-        return _score_slice(scorer, pairs, types, report)
+        owned = blocks.pairs(0, 1)
+        return len(owned), _score_slice(scorer, owned, types, report)
     context = multiprocessing.get_context("fork")
     children = []
     for k in range(1, workers):
         reader, writer = context.Pipe(duplex=False)
         process = context.Process(
-            target=_score_child, args=(scorer, pairs[k::workers], types, writer), daemon=True
+            target=_score_child, args=(scorer, blocks, k, workers, types, writer), daemon=True
         )
         process.start()
         writer.close()
-        children.append((process, reader))
-    matched, possible, cannot, details = _score_slice(scorer, pairs[0::workers], types, report)
-    for process, reader in children:
+        children.append((k, process, reader))
+    owned = blocks.pairs(0, workers)
+    total = len(owned)
+    matched, possible, cannot, details = _score_slice(scorer, owned, types, report)
+    del owned
+    for k, process, reader in children:
         try:
-            more = reader.recv()
+            count, more = reader.recv()
         except EOFError:  # the child died: score its share here
-            k = children.index((process, reader)) + 1
-            more = _score_slice(scorer, pairs[k::workers], types, report)
+            owned = blocks.pairs(k, workers)
+            count, more = len(owned), _score_slice(scorer, owned, types, report)
         process.join()
+        total += count
         matched += more[0]
         possible += more[1]
         cannot += more[2]
         details += more[3]
-    return matched, possible, cannot, details
+    return total, (matched, possible, cannot, details)
 
 
 def find_duplicates(
@@ -473,15 +490,11 @@ def _find_duplicates(
     scorer = _Scorer(rules, items)
     report("prepare", n, n)
 
-    candidates, index, blocks, oversized = _candidates(items, scorer, rules)
-    total = len(candidates)
-
+    blocks = _block(items, scorer, rules)
     report("block", n, n)
-    pairs = list(candidates)
-    del candidates
     kinds = [_kind(r) for r in items]
     types = kinds if len(set(kinds)) > 1 else None
-    matched, possible, cannot, details = _score(scorer, pairs, types, report, workers)
+    total, (matched, possible, cannot, details) = _score(scorer, blocks, types, report, workers)
     parts_of = dict(details)
     del details
     report("score", total, total)
@@ -529,9 +542,9 @@ def _find_duplicates(
     review = [p if p.decision is Decision.POSSIBLE else _as_possible(p) for p in review]
     stats: dict[str, int | float] = {
         "records": n,
-        "blocking_keys": len(index),
-        "blocks": blocks,
-        "oversized_blocks": oversized,
+        "blocking_keys": blocks.keys,
+        "blocks": len(blocks.small) + len(blocks.ordered),
+        "oversized_blocks": len(blocks.ordered),
         "candidate_pairs": total,
         "matched_pairs": len(matched),
         "possible_pairs": len(review),
@@ -543,11 +556,62 @@ def _find_duplicates(
     return DedupResult(built, tuple(review), stats)
 
 
-def _candidates(
-    items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet
-) -> tuple[set[int], dict[str, list[int]], int, int]:
-    """Candidate pairs (``i * n + j``, ``i < j``), the key index, block and oversized counts."""
-    n = len(items)
+@attrs.frozen
+class _Blocks:
+    """Records that share a blocking key: what candidate pairs are generated from.
+
+    ``small`` holds blocks compared in full; ``ordered`` the oversized blocks
+    (a switchboard number, a very common name) in name order, where each record
+    is compared only with its ``window`` nearest neighbours.
+    """
+
+    n: int
+    small: list[list[int]]
+    ordered: list[list[int]]
+    window: int
+    keys: int
+
+    @property
+    def bound(self) -> int:
+        """An upper bound of the number of candidate pairs (pairs in several blocks count twice)."""
+        full = sum(len(b) * (len(b) - 1) // 2 for b in self.small)
+        return full + sum(len(b) * min(self.window, len(b)) for b in self.ordered)
+
+    def pairs(self, part: int = 0, parts: int = 1) -> set[int]:
+        """The distinct candidate pairs (``i * n + j``, ``i < j``) with ``pair % parts == part``."""
+        n = self.n
+        out: set[int] = set()
+        add = out.add
+        whole = parts == 1
+        for bucket in self.small:
+            size = len(bucket)
+            for a in range(size - 1):
+                i = bucket[a]
+                base = i * n
+                for b in range(a + 1, size):
+                    j = bucket[b]
+                    if j > i:
+                        pair = base + j
+                    elif j < i:  # only keys of user rules can arrive out of order
+                        pair = j * n + i
+                    else:
+                        continue
+                    if whole or pair % parts == part:
+                        add(pair)
+        window = self.window
+        for ordered in self.ordered:
+            size = len(ordered)
+            for a in range(size):
+                for b in range(a + 1, min(a + 1 + window, size)):
+                    i, j = ordered[a], ordered[b]
+                    pair = i * n + j if i < j else j * n + i
+                    if whole or pair % parts == part:
+                        add(pair)
+        return out
+
+
+def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Blocks:
+    """Index records by blocking key; set the scorer's key frequencies."""
     index: dict[str, list[int]] = {}
     get = index.get
     for _, rule, features in scorer.fast:
@@ -573,40 +637,22 @@ def _candidates(
     counts = _Counts({key: len(bucket) for key, bucket in index.items() if len(bucket) > 2})
     scorer.frequency = counts.__getitem__
 
-    candidates: set[int] = set()
-    oversized = 0
-    blocks = 0
+    small: list[list[int]] = []
+    ordered: list[list[int]] = []
     limit = rules.max_block_size
     sort_keys: dict[int, str] = {}
     for bucket in index.values():
         size = len(bucket)
         if size < 2:
             continue
-        blocks += 1
         if size <= limit:
-            for a in range(size):
-                i = bucket[a]
-                base = i * n
-                for b in range(a + 1, size):
-                    j = bucket[b]
-                    if j > i:
-                        candidates.add(base + j)
-                    elif j < i:  # only keys of user rules can arrive out of order
-                        candidates.add(j * n + i)
+            small.append(bucket)
             continue
-        # An oversized block (a switchboard number, a very common name): compare
-        # each record only with its neighbours in name order.
-        oversized += 1
         for i in bucket:
             if i not in sort_keys:
                 sort_keys[i] = _sort_key(items[i])
-        ordered = sorted(set(bucket), key=sort_keys.__getitem__)
-        size = len(ordered)
-        for a in range(size):
-            for b in range(a + 1, min(a + 1 + rules.window, size)):
-                i, j = ordered[a], ordered[b]
-                candidates.add(i * n + j if i < j else j * n + i)
-    return candidates, index, blocks, oversized
+        ordered.append(sorted(set(bucket), key=sort_keys.__getitem__))
+    return _Blocks(len(items), small, ordered, rules.window, len(index))
 
 
 def candidate_pairs(
@@ -616,10 +662,9 @@ def candidate_pairs(
     rules = rules or default_rules()
     items = list(_iter_records(records))
     scorer = _Scorer(rules, items)
-    candidates, _, _, _ = _candidates(items, scorer, rules)
     n = len(items)
     out = set()
-    for pair in candidates:
+    for pair in _block(items, scorer, rules).pairs():
         i, j = divmod(pair, n)
         a, b = items[i].id, items[j].id
         out.add((a, b) if a < b else (b, a))
