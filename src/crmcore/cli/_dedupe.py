@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -197,6 +198,20 @@ def _write_output(
 
 def run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     """Run the command; raise :class:`CliError` for problems the user can fix."""
+    # Reading and matching a contact list allocate millions of small objects
+    # (cells, parsed values, records) and free almost none until the end: the
+    # cyclic garbage collector would rescan them all, again and again, for
+    # nothing (about a third of the parsing time at 150,000 rows).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_dedupe(options, err)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     started = time.perf_counter()
     if options.output.resolve() == options.input.resolve():
         raise CliError("--output must not be the input file", EXIT_USAGE)
