@@ -141,11 +141,12 @@ class ParseJob:
         self._futures: dict[concurrent.futures.Future[list[object]], tuple[str, list[object]]]
         self._futures = {}
         if workers > 1 and len(emails) + len(phones) >= PARALLEL_THRESHOLD:
-            # Several chunks per worker so that the progress bar moves and a slow chunk
-            # does not leave a core idle at the end.
+            # Many chunks per worker so that the progress bar moves, a slow chunk does
+            # not leave a core idle at the end, and this process can take over the
+            # chunks not started yet once it has built the rest of the records.
             jobs: list[tuple[str, list[object]]] = [
-                *(("email", c) for c in _chunks(list(emails), workers * 4)),
-                *(("phone", c) for c in _chunks(list(phones), workers * 4)),
+                *(("email", c) for c in _chunks(list(emails), workers * 8)),
+                *(("phone", c) for c in _chunks(list(phones), workers * 8)),
             ]
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=workers, mp_context=_mp_context()
@@ -169,16 +170,26 @@ class ParseJob:
             )
         email_map: dict[str, EmailResult] = {}
         phone_map: dict[PhoneKey, PhoneResult] = {}
+
+        def take(kind: str, chunk: list[object], results: list[object]) -> None:
+            if kind == "email":
+                email_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
+            else:
+                phone_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
+            if advance:
+                advance(len(chunk))
+
         try:
+            # This process is free now: rather than wait, it parses the chunks no
+            # worker has started, from the last one back, while the workers take
+            # theirs from the front.
+            for future in reversed(list(self._futures)):
+                if future.cancel():
+                    kind, chunk = self._futures.pop(future)
+                    take(kind, chunk, _parse_chunk(kind, chunk))
             for future in concurrent.futures.as_completed(self._futures):
                 kind, chunk = self._futures[future]
-                results = future.result()
-                if kind == "email":
-                    email_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
-                else:
-                    phone_map.update(zip(chunk, results, strict=True))  # type: ignore[arg-type]
-                if advance:
-                    advance(len(chunk))
+                take(kind, chunk, future.result())
         finally:
             self.close()
         return email_map, phone_map
