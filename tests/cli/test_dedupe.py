@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import html
 import io
 import os
@@ -17,7 +18,7 @@ from benchmarks.datagen import generate, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmcore.cli import main
+from crmcore.cli import console_main, main
 
 CONTACTS = """\
 First Name,Last Name,E-mail,Mobile,Company,City,Country,Notes
@@ -276,6 +277,19 @@ def test_threshold_trades_recall_for_precision(
         header, rows = read_csv(out)
         predicted[threshold] = len({r[header.index("cluster_id")] for r in rows})
     assert predicted["0.5"] < predicted["0.999999"]
+
+
+def test_the_program_entry_point_exits_with_the_command_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["crmcore"])
+    try:
+        with pytest.raises(SystemExit) as exited:
+            console_main()
+    finally:
+        gc.unfreeze()  # the entry point freezes the heap for the exit that follows
+    assert exited.value.code == main([]) != 0
+    assert "usage" in capsys.readouterr().err
 
 
 def test_progress_goes_to_stderr_on_a_terminal(contacts: Path, tmp_path: Path) -> None:

@@ -1,7 +1,5 @@
 """``python -m crmcore.cli``: the same as the ``crmcore`` command."""
 
-import sys
+from crmcore.cli import console_main
 
-from crmcore.cli import main
-
-sys.exit(main())
+console_main()
