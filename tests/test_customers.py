@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from crmcore import (
     Channel,
     ConsentStatus,
+    ContactEmail,
     ContactLabel,
+    ContactPhone,
     Customer,
     CustomerKind,
     EmailAddress,
@@ -179,6 +181,26 @@ def test_with_phone_keeps_numbers_unique(customer: Customer, phone: PhoneNumber)
     assert len(numbers) == len(set(numbers))
     assert changed.with_phone(phone, primary=True).primary_phone == phone
     assert phone not in [p.number for p in changed.without_phone(phone).phones]
+
+
+def test_contact_entries_check_their_label_and_value() -> None:
+    ada = _ada()
+    # A label given as text is read as a ContactLabel, or refused by name.
+    work: object = "work"
+    assert ada.with_email("b@example.com", label=work).emails[-1].label is ContactLabel.WORK  # type: ignore[arg-type]
+    for bad in ("nope", 5):
+        with pytest.raises(ValidationError) as info:
+            ada.with_email("b@example.com", label=bad)  # type: ignore[arg-type]
+        assert info.value.paths == ("label",)
+        with pytest.raises(ValidationError) as info:
+            ada.with_phone("+46812345679", label=bad)  # type: ignore[arg-type]
+        assert info.value.paths == ("label",)
+    with pytest.raises(ValidationError) as info:
+        ContactEmail("ada@example.com")  # type: ignore[arg-type]
+    assert info.value.paths == ("address",)
+    with pytest.raises(ValidationError) as info:
+        ContactPhone("+46812345678")  # type: ignore[arg-type]
+    assert info.value.paths == ("number",)
 
 
 def test_with_phone_parses_in_a_region() -> None:

@@ -43,6 +43,13 @@ class ContactEmail:
     address: EmailAddress
     label: ContactLabel = ContactLabel.OTHER
 
+    def __attrs_post_init__(self) -> None:
+        # Entities only check that their entries are ContactEmails, so an entry
+        # must be valid on its own (a text label would break repr and storage).
+        if not isinstance(self.address, EmailAddress):
+            raise ValidationError("address", "must be an EmailAddress (use EmailAddress.parse)")
+        object.__setattr__(self, "label", _label(self.label, "label"))
+
     def __repr__(self) -> str:
         return f"ContactEmail(<masked>, label={self.label.value!r})"
 
@@ -53,6 +60,11 @@ class ContactPhone:
 
     number: PhoneNumber
     label: ContactLabel = ContactLabel.OTHER
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.number, PhoneNumber):
+            raise ValidationError("number", "must be a PhoneNumber (use PhoneNumber.parse)")
+        object.__setattr__(self, "label", _label(self.label, "label"))
 
     def __repr__(self) -> str:
         return f"ContactPhone(<masked>, label={self.label.value!r})"
