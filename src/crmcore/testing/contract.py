@@ -571,6 +571,8 @@ class StorageContract(MergeContract):
             where("tags").eq("vip"),
             where("created_at").range("2024-01-01", None),
             where("owner").in_([None]),
+            where("owner").in_("usr_bo"),  # one string, not a collection of them
+            where("owner").in_(5),  # type: ignore[arg-type]
             where("owner").prefix(3),  # type: ignore[arg-type]
             Filter("stage", "eq", "lead"),  # type: ignore[arg-type]
             "stage = 'lead'",
