@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import attrs
 
@@ -25,6 +26,18 @@ def ensure_utc(value: object, field: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, "must be timezone-aware (naive datetimes are ambiguous)")
     return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def items_of(value: object, field: str) -> list[Any]:
+    """The items of a collection argument, as a list.
+
+    One string is refused rather than read as a sequence of characters, and a
+    non-iterable (``emails=5``) is refused by name instead of escaping as a
+    ``TypeError``.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError(field, "must be a collection (a list or tuple, not one value)")
+    return list(value)
 
 
 def check_date(value: object, field: str) -> date | None:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from crmcore._entity import check_version, ensure_utc, utcnow
+from crmcore._entity import check_version, ensure_utc, items_of, utcnow
 from crmcore.errors import ValidationError
 from crmcore.ids import (
     CustomerId,
@@ -187,7 +187,12 @@ class Interaction:
                 problems.append((name, f"must be a {name.removesuffix('_id')} id"))
             else:
                 people.append(Participant(record_id))
-        for i, extra in enumerate(participants):
+        try:
+            extras = items_of(participants, "participants")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            extras = []
+        for i, extra in enumerate(extras):
             if not isinstance(extra, Participant):
                 problems.append((f"participants[{i}]", "must be a Participant"))
             elif extra.record_id not in {p.record_id for p in people}:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._entity import ensure_utc
+from crmcore._entity import ensure_utc, items_of
 from crmcore._survivorship import MergePolicy, Rule
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import InvalidTransition, NotFound, ValidationError
@@ -418,8 +418,9 @@ def _channels(channels: Iterable[Channel | str] | None) -> frozenset[Channel] | 
         return None
     if isinstance(channels, str | Channel):
         channels = (channels,)
+    items = items_of(channels, "channels")
     try:
-        return frozenset(c if isinstance(c, Channel) else Channel(c) for c in channels)
+        return frozenset(c if isinstance(c, Channel) else Channel(c) for c in items)
     except ValueError:
         raise ValidationError("channels", "names an unknown channel") from None
 

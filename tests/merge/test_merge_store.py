@@ -19,6 +19,7 @@ from crmcore import (
     Lead,
     LeadStatus,
     NotFound,
+    ValidationError,
     VersionConflict,
     merge,
     merge_duplicates,
@@ -398,7 +399,7 @@ def test_merge_records_are_listed_per_record(any_store: Store) -> None:
 def test_concurrent_overlapping_merges_serialise(tmp_path: Any) -> None:
     import threading
 
-    from crmcore import SQLiteStore, ValidationError
+    from crmcore import SQLiteStore
 
     with SQLiteStore(tmp_path / "crm.db") as store:
         people = [
@@ -502,3 +503,17 @@ def test_members_and_converted_leads_follow_and_come_back(
         assert set(result.record.repointed_ids) == moved
         unmerge(store, result.merge_id)
         assert dump(store, org_ids, bookkeeping=False) == before
+
+
+def test_odd_arguments_are_refused_by_name(any_store: Store) -> None:
+    store = any_store
+    a, b = (store.customers.add(Customer.create(name=n)) for n in ("Ada", "Bea"))
+    junk: Any = 5
+    with pytest.raises(ValidationError) as info:
+        merge(store, junk)
+    assert info.value.paths == ("ids",)
+    with pytest.raises(ValidationError) as info:
+        merge_duplicates(store, junk)
+    assert info.value.paths == ("dedup_result",)
+    assert store.customers.get(a.id) == a
+    assert store.customers.get(b.id) == b

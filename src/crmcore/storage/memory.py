@@ -17,7 +17,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from crmcore._entity import utcnow
+from crmcore._entity import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
 from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId, is_customer_id, is_lead_id
@@ -184,7 +184,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in records]
+        batch = [self._check(r) for r in items_of(records, "records")]
         with self._store._write():
             now = utcnow()
             return [self._add(r, now) for r in batch]
@@ -238,7 +238,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        wanted = list(record_ids)
+        wanted = items_of(record_ids, "record_ids")
         with self._store._read():
             result: dict[IdT, R] = {}
             for record_id in wanted:
@@ -374,7 +374,7 @@ class _MemoryInteractions:
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
-        batch = [check_interaction(i) for i in interactions]
+        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write():
             now = utcnow()
             return [self._add(i, now) for i in batch]
@@ -391,7 +391,7 @@ class _MemoryInteractions:
         self, interaction_ids: Iterable[InteractionId]
     ) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        wanted = list(interaction_ids)
+        wanted = items_of(interaction_ids, "interaction_ids")
         with self._store._read():
             result: dict[InteractionId, Interaction] = {}
             for i in wanted:

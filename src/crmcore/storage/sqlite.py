@@ -28,7 +28,7 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
-from crmcore._entity import utcnow
+from crmcore._entity import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import (
     DuplicateRecord,
@@ -708,7 +708,7 @@ class _SQLRecords(Generic[R, IdT]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in records]
+        batch = [self._check(r) for r in items_of(records, "records")]
         result: list[R] = []
         with self._store._write() as conn:
             now = utcnow()
@@ -770,7 +770,8 @@ class _SQLRecords(Generic[R, IdT]):
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        wanted = list(dict.fromkeys(i for i in record_ids if isinstance(i, str)))
+        ids: list[IdT] = items_of(record_ids, "record_ids")
+        wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
         found: dict[str, R] = {}
         with self._store._use() as conn:
             for chunk in _chunks(wanted):
@@ -967,7 +968,7 @@ class _SQLInteractions:
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
-        batch = [check_interaction(i) for i in interactions]
+        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write() as conn:
             now = utcnow()
             return [self._add(conn, i, now) for i in batch]
@@ -988,7 +989,8 @@ class _SQLInteractions:
         self, interaction_ids: Iterable[InteractionId]
     ) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        wanted = list(dict.fromkeys(i for i in interaction_ids if isinstance(i, str)))
+        ids: list[InteractionId] = items_of(interaction_ids, "interaction_ids")
+        wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
         found: dict[str, Interaction] = {}
         with self._store._use() as conn:
             for chunk in _chunks(wanted):

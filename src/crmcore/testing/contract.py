@@ -675,6 +675,24 @@ class StorageContract(MergeContract):
         with pytest.raises(ValidationError):
             store.customers.list(order_by="created_at; DROP TABLE customers")
 
+    @pytest.mark.parametrize("junk", [5, None, "cus_01", b"ids"])
+    def test_collection_arguments_must_be_collections(self, store: Store, junk: Any) -> None:
+        """One id or a number where a collection belongs is refused by name, not iterated."""
+        calls: list[tuple[str, Callable[[], object]]] = [
+            ("records", lambda: store.customers.add_many(junk)),
+            ("records", lambda: store.leads.add_many(junk)),
+            ("interactions", lambda: store.interactions.add_many(junk)),
+            ("record_ids", lambda: store.customers.get_many(junk)),
+            ("record_ids", lambda: store.leads.get_many(junk)),
+            ("interaction_ids", lambda: store.interactions.get_many(junk)),
+            ("keys", lambda: store.customers.find_by_keys(junk)),
+        ]
+        for path, call in calls:
+            with pytest.raises(ValidationError) as info:
+                call()
+            assert info.value.paths == (path,)
+        assert store.customers.count() == store.leads.count() == 0
+
     def test_iter_all_yields_every_record_once_in_id_order(self, store: Store) -> None:
         stored = store.customers.add_many([build.customer(i) for i in range(23)])
         assert _ids(list(store.customers.iter_all(batch_size=5))) == sorted(_ids(stored))
