@@ -293,6 +293,13 @@ def test_consents_per_channel_and_purpose() -> None:
     assert (consent.purpose, consent.recorded_at, consent.source) == ("marketing", when, "web form")
     assert consent.legal_basis is LegalBasis.CONSENT
     assert ada.consent_for(Channel.SMS, "marketing") is None
+    # Looked up as stored: folded whitespace and case, and a channel by name.
+    assert ada.consent_for(Channel.EMAIL, "  Marketing ") == consent
+    assert ada.consent_for("email", "marketing") == consent
+    for channel, purpose, path in ((Channel.EMAIL, 5, "purpose"), ("pigeon", "x", "channel")):
+        with pytest.raises(ValidationError) as info:
+            ada.consent_for(channel, purpose)  # type: ignore[arg-type]
+        assert info.value.paths == (path,)
     withdrawn = ada.with_consent(Channel.EMAIL, "marketing", ConsentStatus.WITHDRAWN)
     assert len(withdrawn.consents) == 1
     current = withdrawn.consent_for(Channel.EMAIL, "marketing")

@@ -19,7 +19,7 @@ from crmcore._entity import (
     ensure_utc,
     utcnow,
 )
-from crmcore.consent import Consent, ConsentStatus, LegalBasis
+from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, is_customer_id, new_customer_id
 from crmcore.interactions import Channel
@@ -267,10 +267,18 @@ class Customer:
         """Whether this record was merged into another (a tombstone)."""
         return self.merged_into is not None
 
-    def consent_for(self, channel: Channel, purpose: str) -> Consent | None:
-        """The recorded consent for ``channel`` and ``purpose``, if any."""
-        key = purpose.casefold()
-        return next((c for c in self.consents if c.channel is channel and c.purpose == key), None)
+    def consent_for(self, channel: Channel | str, purpose: str) -> Consent | None:
+        """The recorded consent for ``channel`` and ``purpose``, if any.
+
+        ``purpose`` is compared as :class:`Consent` stores it (trimmed,
+        whitespace- and case-folded), so ``" Newsletter "`` finds ``newsletter``.
+        """
+        try:
+            wanted = channel if isinstance(channel, Channel) else Channel(channel)
+        except ValueError:
+            raise ValidationError("channel", "is not a known channel") from None
+        key = normalize_purpose(purpose)
+        return next((c for c in self.consents if c.channel is wanted and c.purpose == key), None)
 
     # ---------------------------------------------------------------- changing
 
