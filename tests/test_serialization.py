@@ -238,6 +238,12 @@ def test_from_json_rejects_bad_documents(text: str) -> None:
         from_json(Customer, text)
 
 
+@pytest.mark.parametrize("junk", [None, 42, {"schema_version": 1}, ["{}"]])
+def test_from_json_refuses_what_is_not_text(junk: object) -> None:
+    with pytest.raises(ValidationError):
+        from_json(Customer, junk)  # type: ignore[arg-type]
+
+
 def test_from_json_caps_the_document_size() -> None:
     with pytest.raises(ValidationError):
         from_json(Customer, " " * 10_000_001)

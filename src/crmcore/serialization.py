@@ -276,6 +276,8 @@ def to_json(obj: object, *, converter: cattrs.Converter | None = None) -> str:
 
 def from_json(cls: type[T], text: str | bytes, *, converter: cattrs.Converter | None = None) -> T:
     """Parse :func:`to_json` output back into a ``cls``."""
+    if not isinstance(text, str | bytes | bytearray):
+        raise ValidationError("", "must be JSON text")
     if len(text) > MAX_JSON_LENGTH:
         raise ValidationError("", "the document is too large")
     try:
