@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from crmcore.errors import ValidationError
 from crmcore.storage import InMemoryStore
 from crmcore.testing import StorageContract
 
@@ -18,3 +19,9 @@ class TestInMemoryStore(StorageContract):
     def store(self) -> Iterator[InMemoryStore]:
         with InMemoryStore() as store:
             yield store
+
+
+def test_a_key_function_that_is_not_callable_is_refused() -> None:
+    with pytest.raises(ValidationError) as info:
+        InMemoryStore(key_function="email")  # type: ignore[arg-type]
+    assert info.value.paths == ("key_function",)

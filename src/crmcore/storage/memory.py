@@ -50,7 +50,7 @@ from crmcore.storage._common import (
     order_tag,
     stamped,
 )
-from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.keys import KeyFunction, check_key_function
 from crmcore.storage.merges import MemoryMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
@@ -529,7 +529,7 @@ class InMemoryStore:
         self._undo: list[tuple[_Undoable, str, object]] = []
         self._depth = 0
         self._closed = False
-        keys = key_function or default_keys
+        keys = check_key_function(key_function)
         self._customers: _MemoryRecords[Customer, CustomerId] = _MemoryRecords(
             self, Customer, CUSTOMER_FIELDS, customer_row, keys, "customer"
         )

@@ -68,7 +68,7 @@ from crmcore.storage._common import (
     order_tag,
     stamped,
 )
-from crmcore.storage.keys import KeyFunction, default_keys, key_function_name
+from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.memory import TIMELINE_TAG, check_timeline_args
 from crmcore.storage.merges import MERGES_MIGRATION, SQLiteMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Op, Page
@@ -257,13 +257,20 @@ class SQLiteStore:
     ) -> None:
         if not isinstance(path, str | os.PathLike):
             raise ValidationError("path", "must be a file path or ':memory:'")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 <= timeout < 1e9  # also refuses NaN and infinity
+        ):
             raise ValidationError("timeout", "must be a non-negative number of seconds")
         self._path = os.fspath(path)
+        if not isinstance(self._path, str) or "\x00" in self._path:
+            # sqlite3.connect would raise a bare ValueError (embedded null byte).
+            raise ValidationError("path", "must be text without NUL characters")
         self._in_memory = self._path in (":memory:", "")
         self._timeout = float(timeout)
         self._durable = bool(durable)
-        self._keys = key_function or default_keys
+        self._keys = check_key_function(key_function)
         self._local = threading.local()
         self._registry_lock = threading.Lock()
         self._connections: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
