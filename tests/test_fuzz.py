@@ -18,6 +18,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -205,3 +206,52 @@ def test_arbitrary_json_into_from_dict(value: object, fields: dict[str, object])
         assert _timed(partial(from_dict, cls, value)) < BOUND_SECONDS
         # Real field names with arbitrary values get past the first checks.
         assert _timed(partial(from_dict, cls, payload)) < BOUND_SECONDS
+
+
+_ODD = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=5),
+    st.builds(object),
+    st.lists(st.one_of(st.integers(), st.text(max_size=3)), max_size=3),
+    st.tuples(st.text(max_size=3)),
+)
+
+
+def _entities() -> list[Customer | Lead | Interaction]:
+    ada = Customer.create(name="Ada", emails=["ada@example.com"], phones=["+46812345678"])
+    lead = Lead.create(name="Bea", emails=["bea@example.com"], phones=["+46812345679"])
+    log = Interaction.log(
+        channel="email", direction="inbound", occurred_at=ada.created_at, customer_id=ada.id
+    )
+    return [ada, lead, log]
+
+
+@given(st.data())
+def test_odd_values_through_attrs_evolve_raise_only_validation_errors(
+    data: st.DataObject,
+) -> None:
+    """attrs.evolve is the documented way to change an entity: it checks like create()."""
+    entity = data.draw(st.sampled_from(_entities()))
+    field = data.draw(st.sampled_from([f.name for f in attrs.fields(type(entity))]))
+    value = data.draw(_ODD)
+    try:
+        changed = attrs.evolve(entity, **{field: value})
+    except ValidationError:
+        return
+    hash(changed)  # still frozen all the way down: no list slipped in
+
+
+def test_collections_given_as_lists_are_kept_as_tuples() -> None:
+    ada, lead, log = _entities()
+    cases: list[tuple[Any, tuple[str, ...]]] = [
+        (ada, ("emails", "phones", "addresses", "consents")),
+        (lead, ("emails", "phones")),
+        (log, ("participants",)),
+    ]
+    for entity, fields in cases:
+        changed = attrs.evolve(entity, **{f: list(getattr(entity, f)) for f in fields})
+        assert changed == entity
+        assert all(type(getattr(changed, f)) is tuple for f in fields)

@@ -40,6 +40,18 @@ def items_of(value: object, field: str) -> list[Any]:
     return list(value)
 
 
+def tuple_of(value: object, cls: type, field: str) -> tuple[Any, ...]:
+    """A collection field as a tuple of ``cls`` values.
+
+    Entities are frozen and hashable, so a list (from ``attrs.evolve``, say)
+    becomes a tuple; anything else is refused by name.
+    """
+    items = value if type(value) is tuple else tuple(items_of(value, field))
+    if not all(isinstance(item, cls) for item in items):
+        raise ValidationError(field, f"must hold {cls.__name__} values")
+    return items
+
+
 def check_date(value: object, field: str) -> date | None:
     """Accept a ``date`` (not a datetime) or ``None``."""
     if value is None:
@@ -99,6 +111,7 @@ def coerce_emails(items: Iterable[object], field: str = "emails") -> tuple[Conta
     """
     if isinstance(items, str | EmailAddress):
         items = (items,)
+    items = items_of(items, field)
     result: list[ContactEmail] = []
     seen: set[str] = set()
     problems: list[tuple[str, str]] = []
@@ -129,6 +142,7 @@ def coerce_phones(
     """
     if isinstance(items, str | PhoneNumber):
         items = (items,)
+    items = items_of(items, field)
     result: list[ContactPhone] = []
     seen: set[tuple[str, str | None]] = set()
     problems: list[tuple[str, str]] = []

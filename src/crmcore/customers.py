@@ -17,6 +17,7 @@ from crmcore._entity import (
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    tuple_of,
     utcnow,
 )
 from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
@@ -128,12 +129,12 @@ class Customer:
             problems.append(("kind", "must be a CustomerKind"))
         else:
             check("name", _customer_name, self.kind, self.name)
-        if not all(isinstance(e, ContactEmail) for e in self.emails):
+        if type(self.emails) is not tuple or not all(
+            isinstance(e, ContactEmail) for e in self.emails
+        ):
             check("emails", coerce_emails, self.emails)
-        if not all(isinstance(p, ContactPhone) for p in self.phones):
-            problems.append(("phones", "must be ContactPhone entries"))
-        if not all(isinstance(a, PostalAddress) for a in self.addresses):
-            problems.append(("addresses", "must be PostalAddress values"))
+        check("phones", tuple_of, self.phones, ContactPhone, "phones")
+        check("addresses", tuple_of, self.addresses, PostalAddress, "addresses")
         for field in ("organization_id", "merged_into"):
             value = getattr(self, field)
             if value is not None and not is_customer_id(value):
@@ -152,10 +153,14 @@ class Customer:
             problems.append(("identifiers", "must be ExternalIds"))
         if self.owner is not None:
             check("owner", optional_text, self.owner, "owner", max_length=200)
-        if not all(isinstance(c, Consent) for c in self.consents):
-            problems.append(("consents", "must be Consent values"))
-        elif len({(c.channel, c.purpose) for c in self.consents}) != len(self.consents):
-            problems.append(("consents", "holds one channel and purpose twice"))
+        try:
+            consents = tuple_of(self.consents, Consent, "consents")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        else:
+            object.__setattr__(self, "consents", consents)
+            if len({(c.channel, c.purpose) for c in consents}) != len(consents):
+                problems.append(("consents", "holds one channel and purpose twice"))
         if self.birth_date is not None:
             check("birth_date", check_date, self.birth_date, "birth_date")
         if self.notes is not None and (

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from crmcore._entity import check_version, ensure_utc, items_of, utcnow
+from crmcore._entity import check_version, ensure_utc, items_of, tuple_of, utcnow
 from crmcore.errors import ValidationError
 from crmcore.ids import (
     CustomerId,
@@ -120,10 +120,16 @@ class Interaction:
                 object.__setattr__(self, name, ensure_utc(getattr(self, name), name))
             except ValidationError as exc:
                 problems.extend(exc.problems)
-        if not isinstance(self.participants, tuple) or not self.participants:
-            problems.append(("participants", "an interaction needs a customer or a lead"))
-        elif len({p.record_id for p in self.participants}) != len(self.participants):
-            problems.append(("participants", "lists the same record twice"))
+        try:
+            participants = tuple_of(self.participants, Participant, "participants")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        else:
+            object.__setattr__(self, "participants", participants)
+            if not participants:
+                problems.append(("participants", "an interaction needs a customer or a lead"))
+            elif len({p.record_id for p in participants}) != len(participants):
+                problems.append(("participants", "lists the same record twice"))
         if self.duration is not None and (
             not isinstance(self.duration, timedelta) or self.duration < timedelta(0)
         ):

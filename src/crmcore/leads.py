@@ -16,6 +16,7 @@ from crmcore._entity import (
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    tuple_of,
     utcnow,
 )
 from crmcore.errors import InvalidTransition, ValidationError
@@ -118,10 +119,11 @@ class Lead:
         if self.name is not None and not isinstance(self.name, PersonName):
             problems.append(("name", "must be a PersonName"))
         check("company", optional_text, self.company, "company", max_length=300)
-        if not all(isinstance(e, ContactEmail) for e in self.emails):
+        if type(self.emails) is not tuple or not all(
+            isinstance(e, ContactEmail) for e in self.emails
+        ):
             check("emails", coerce_emails, self.emails)
-        if not all(isinstance(p, ContactPhone) for p in self.phones):
-            problems.append(("phones", "must be ContactPhone entries"))
+        check("phones", tuple_of, self.phones, ContactPhone, "phones")
         if self.name is None and self.company is None and not self.emails and not self.phones:
             problems.append(("name", "a lead needs a name, a company, an email or a phone"))
         if self.source is not None and not isinstance(self.source, LeadSource):

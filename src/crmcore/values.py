@@ -566,8 +566,8 @@ class Money:
 
 def normalize_tags(tags: Iterable[object], field: str = "tags") -> frozenset[str]:
     """Return tags trimmed, whitespace-folded and case-folded, as a frozenset."""
-    if isinstance(tags, str):
-        raise ValidationError(field, "must be a collection of tags, not one string")
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        raise ValidationError(field, "must be a collection of tags, not one value")
     result = set()
     problems: list[tuple[str, str]] = []
     for i, tag in enumerate(tags):
