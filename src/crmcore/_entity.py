@@ -73,7 +73,8 @@ class ContactEmail:
         # must be valid on its own (a text label would break repr and storage).
         if not isinstance(self.address, EmailAddress):
             raise ValidationError("address", "must be an EmailAddress (use EmailAddress.parse)")
-        object.__setattr__(self, "label", _label(self.label, "label"))
+        if not isinstance(self.label, ContactLabel):
+            object.__setattr__(self, "label", _label(self.label, "label"))
 
     def __repr__(self) -> str:
         return f"ContactEmail(<masked>, label={self.label.value!r})"
@@ -89,7 +90,8 @@ class ContactPhone:
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.number, PhoneNumber):
             raise ValidationError("number", "must be a PhoneNumber (use PhoneNumber.parse)")
-        object.__setattr__(self, "label", _label(self.label, "label"))
+        if not isinstance(self.label, ContactLabel):
+            object.__setattr__(self, "label", _label(self.label, "label"))
 
     def __repr__(self) -> str:
         return f"ContactPhone(<masked>, label={self.label.value!r})"

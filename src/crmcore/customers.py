@@ -133,8 +133,16 @@ class Customer:
             isinstance(e, ContactEmail) for e in self.emails
         ):
             check("emails", coerce_emails, self.emails)
-        check("phones", tuple_of, self.phones, ContactPhone, "phones")
-        check("addresses", tuple_of, self.addresses, PostalAddress, "addresses")
+        # The common case (tuples of the right type) costs no call: this runs for
+        # every customer built, decoded or merged.
+        if type(self.phones) is not tuple or not all(
+            isinstance(p, ContactPhone) for p in self.phones
+        ):
+            check("phones", tuple_of, self.phones, ContactPhone, "phones")
+        if type(self.addresses) is not tuple or not all(
+            isinstance(a, PostalAddress) for a in self.addresses
+        ):
+            check("addresses", tuple_of, self.addresses, PostalAddress, "addresses")
         for field in ("organization_id", "merged_into"):
             value = getattr(self, field)
             if value is not None and not is_customer_id(value):
@@ -153,14 +161,17 @@ class Customer:
             problems.append(("identifiers", "must be ExternalIds"))
         if self.owner is not None:
             check("owner", optional_text, self.owner, "owner", max_length=200)
-        try:
-            consents = tuple_of(self.consents, Consent, "consents")
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        else:
-            object.__setattr__(self, "consents", consents)
-            if len({(c.channel, c.purpose) for c in consents}) != len(consents):
-                problems.append(("consents", "holds one channel and purpose twice"))
+        if self.consents:
+            try:
+                consents = tuple_of(self.consents, Consent, "consents")
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+            else:
+                object.__setattr__(self, "consents", consents)
+                if len({(c.channel, c.purpose) for c in consents}) != len(consents):
+                    problems.append(("consents", "holds one channel and purpose twice"))
+        elif type(self.consents) is not tuple:
+            check("consents", tuple_of, self.consents, Consent, "consents")
         if self.birth_date is not None:
             check("birth_date", check_date, self.birth_date, "birth_date")
         if self.notes is not None and (

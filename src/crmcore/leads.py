@@ -123,7 +123,10 @@ class Lead:
             isinstance(e, ContactEmail) for e in self.emails
         ):
             check("emails", coerce_emails, self.emails)
-        check("phones", tuple_of, self.phones, ContactPhone, "phones")
+        if type(self.phones) is not tuple or not all(
+            isinstance(p, ContactPhone) for p in self.phones
+        ):
+            check("phones", tuple_of, self.phones, ContactPhone, "phones")
         if self.name is None and self.company is None and not self.emails and not self.phones:
             problems.append(("name", "a lead needs a name, a company, an email or a phone"))
         if self.source is not None and not isinstance(self.source, LeadSource):
