@@ -33,8 +33,13 @@ _FAMILY = ["Lovelace", "Müller", "Andersson", "Wijaya", "Smith", "Nguyen", "O'B
 _DOMAINS = ["example.com", "mail.example.de", "contoh.co.id", "exempel.se", "example.org"]
 
 
-def make_rows(count: int, seed: int = 7) -> list[dict[str, str]]:
-    """Raw customer dicts as an import or a web form would hand them over."""
+def make_rows(count: int, seed: int = 7, *, distinct_domains: bool = False) -> list[dict[str, str]]:
+    """Raw customer dicts as an import or a web form would hand them over.
+
+    Real lists repeat a few domains (gmail.com, the company's own) over and
+    over; ``distinct_domains`` gives every row a domain of its own instead, the
+    worst case for crmcore's once-per-domain validation.
+    """
     rng = random.Random(seed)
     rows = []
     for i in range(count):
@@ -44,7 +49,8 @@ def make_rows(count: int, seed: int = 7) -> list[dict[str, str]]:
             a=rng.randrange(200, 999), b=rng.randrange(100, 999), c=rng.randrange(10, 99)
         )
         given, family = rng.choice(_GIVEN), rng.choice(_FAMILY)
-        email = f" {given.lower()}.{i}@{rng.choice(_DOMAINS)} "
+        domain = f"host{i}.{rng.choice(_DOMAINS)}" if distinct_domains else rng.choice(_DOMAINS)
+        email = f" {given.lower()}.{i}@{domain} "
         rows.append({"name": f"{given} {family}", "email": email, "phone": phone, "region": region})
     return rows
 
@@ -80,8 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--distinct-domains", action="store_true", help="every address on a domain of its own"
+    )
     args = parser.parse_args()
-    rows = make_rows(args.count)
+    rows = make_rows(args.count, distinct_domains=args.distinct_domains)
     crmcore_build(rows[:500])  # warm caches and imports for both sides
     raw_parse(rows[:500])
     raws, ours = [], []

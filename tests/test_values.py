@@ -31,7 +31,7 @@ from crmcore.testing.strategies import (
     raw_phones,
     texts,
 )
-from crmcore.values import clean_text, normalize_tags
+from crmcore.values import _validate_whole, clean_text, normalize_tags
 
 # --------------------------------------------------------------------------- the issue's examples
 
@@ -453,3 +453,42 @@ def test_external_ids() -> None:
     with pytest.raises(ValidationError) as info:
         ExternalIds.parse({"vat": 42, "ok": "1", "": "x"}, field="identifiers")
     assert set(info.value.paths) == {"identifiers.vat", "identifiers"}
+
+
+_LOCAL_PARTS = st.text(alphabet="abcXYZ09.!#$%&'*+/=?^_`{|}~-\"(),;:@<>[]\\ é", max_size=70)
+_DOMAINS = st.sampled_from(
+    [
+        "gmail.com",
+        "EXAMPLE.com",
+        "ex-ample.co.uk",
+        "localhost",
+        "-bad.com",
+        "a..b",
+        "xn--bcher-kva.de",
+        "bücher.de",
+        "ex_ample.com",
+        "example.com.",
+        "[1.2.3.4]",
+        "x" * 64 + ".com",
+        "example.invalid",
+        " gmail.com",
+    ]
+)
+
+
+@given(_LOCAL_PARTS, _DOMAINS)
+def test_the_cached_domain_path_agrees_with_email_validator(local: str, domain: str) -> None:
+    """EmailAddress.parse validates each domain once; the result must not change."""
+    text = f"{local}@{domain}"
+    try:
+        email = EmailAddress.parse(text)
+    except ValidationError:
+        found = None
+    else:
+        found = (email.normalized, email.match_key)
+    assert found == _validate_whole(text.strip())
+
+
+@given(email_addresses())
+def test_every_generated_address_parses_the_same_either_way(email: EmailAddress) -> None:
+    assert _validate_whole(email.normalized) == (email.normalized, email.match_key)

@@ -9,6 +9,7 @@ never repeating the value. Reprs are masked: they never show personal data.
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import math
 import re
@@ -108,6 +109,29 @@ if "strict" in (email_validator.validate_email.__kwdefaults__ or {}):  # email-v
 _SPECIAL_USE_DOMAINS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
 
 
+# An unquoted ASCII local part (RFC 5322 dot-atom), which email-validator keeps as it is.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+def _validate_whole(address: str) -> tuple[str, str] | None:
+    """``(normalized, match_key)`` of an address by email-validator alone, or ``None``."""
+    try:
+        valid = email_validator.validate_email(address, **_EMAIL_OPTIONS)
+    except Exception:  # EmailNotValidError, and idna or unicodedata failures on exotic input
+        return None
+    domain = (valid.ascii_domain or valid.domain).lower()
+    if domain.rpartition(".")[2] in _SPECIAL_USE_DOMAINS:
+        return None
+    return valid.normalized, f"{valid.local_part.casefold()}@{domain}"
+
+
+@functools.lru_cache(maxsize=8192)
+def _domain_parts(domain: str) -> tuple[str, str] | None:
+    """``(normalized domain, ASCII domain)`` as email-validator sees it, or ``None``."""
+    found = _validate_whole(f"x@{domain}")
+    return None if found is None else (found[0][2:], found[1][2:])
+
+
 @attrs.frozen(repr=False, order=False)
 class EmailAddress:
     """A syntactically valid email address.
@@ -137,16 +161,19 @@ class EmailAddress:
             raise ValidationError(field, "must not be blank")
         if len(stripped) > MAX_EMAIL_LENGTH:
             raise ValidationError(field, "is too long to be an email address")
-        try:
-            valid = email_validator.validate_email(stripped, **_EMAIL_OPTIONS)
-        except email_validator.EmailNotValidError:
-            raise ValidationError(field, "is not a valid email address") from None
-        except Exception:  # idna and unicodedata failures on exotic input
-            raise ValidationError(field, "is not a valid email address") from None
-        domain = (valid.ascii_domain or valid.domain).lower()
-        if domain.rpartition(".")[2] in _SPECIAL_USE_DOMAINS:
+        local, _, domain = stripped.rpartition("@")
+        if len(local) <= 64 and len(stripped) <= 250 and _DOT_ATOM.fullmatch(local):
+            # The common case, a plain ASCII local part, which email-validator
+            # takes as it is: only the domain needs its work (most of its time),
+            # and real lists repeat domains, so each is validated once.
+            parts = _domain_parts(domain)
+            if parts is None:
+                raise ValidationError(field, "is not a valid email address")
+            return cls(f"{local}@{parts[0]}", f"{local.lower()}@{parts[1]}")
+        found = _validate_whole(stripped)
+        if found is None:
             raise ValidationError(field, "is not a valid email address")
-        return cls(valid.normalized, f"{valid.local_part.casefold()}@{domain}")
+        return cls(*found)
 
     @property
     def local_part(self) -> str:

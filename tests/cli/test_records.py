@@ -13,14 +13,11 @@ from crmcore.cli._records import (
     build_records,
     parse_birth_date,
     parse_distinct,
-    parse_emails,
     parse_phones,
     phone_key,
 )
 from crmcore.cli._table import Table, parse_map_options, resolve_columns
 from crmcore.dedup import RecordType
-from crmcore.errors import ValidationError
-from crmcore.values import EmailAddress
 
 
 def table(header: tuple[str, ...], *rows: list[str]) -> Table:
@@ -171,41 +168,6 @@ def test_birth_date_parsing_never_raises(text: str) -> None:
 def test_rows_with_nothing_to_match_on_still_become_records() -> None:
     t = table(("email", "notes"), ["", "x"], ["", ""])
     assert len(build(t).records) == 2
-
-
-def _email_whole(text: str) -> _records.EmailResult:
-    try:
-        email = EmailAddress.parse(text)
-    except ValidationError:
-        return None
-    return (email.normalized, email.match_key)
-
-
-_LOCAL_PARTS = st.text(alphabet="abcXYZ09.!#$%&'*+/=?^_`{|}~-\"(),;:@<>[]\\ é", max_size=70)
-_DOMAINS = st.sampled_from(
-    [
-        "gmail.com",
-        "EXAMPLE.com",
-        "ex-ample.co.uk",
-        "localhost",
-        "-bad.com",
-        "a..b",
-        "xn--bcher-kva.de",
-        "bücher.de",
-        "ex_ample.com",
-        "example.com.",
-        "[1.2.3.4]",
-        "x" * 64 + ".com",
-        "example.invalid",
-        " gmail.com",
-    ]
-)
-
-
-@given(_LOCAL_PARTS, _DOMAINS)
-def test_the_email_fast_path_agrees_with_email_address_parse(local: str, domain: str) -> None:
-    text = f"{local}@{domain}"
-    assert parse_emails([text]) == [_email_whole(text)]
 
 
 @given(

@@ -216,7 +216,7 @@ class EmailRule(FieldRule[frozenset[str]]):
             lx, _, dx = x.rpartition("@")
             for y in b:
                 ly, _, dy = y.rpartition("@")
-                if dx == dy and len(lx) > 5 and _one_letter_typo(lx, ly):
+                if dx == dy and len(lx) > 5 and len(ly) > 5 and _one_letter_typo(lx, ly):
                     return 0.9, self.near, "one_edit"
         return 0.0, self.disagree, "different"
 
@@ -412,15 +412,14 @@ class PersonNameRule(FieldRule[_Name]):
             fl = self._family_level(a.family, b.family)
             weight = self.weights[gl][fl]
             if weight < 9.0:
-                # The swapped alignment only pays when a family name meets a given name.
-                sfl = self._family_level(a.family, b.given)
-                if sfl or weight < -3.5:
-                    sgl = self._given_level(a.given, b.family, a.groups, frozenset((b.family,)))
-                else:
-                    sgl = 0
-                swapped = self.weights[sgl][sfl] - 0.5
+                # Given and family names swapped on one side; either cross pair may
+                # play the given-name role, so that comparing stays symmetric.
+                nick = self.nicknames.canonical
+                one = self._given_level(a.given, b.family, a.groups, nick(b.family))
+                two = self._given_level(b.given, a.family, b.groups, nick(a.family))
+                swapped = max(self.weights[one][two], self.weights[two][one]) - 0.5
                 if swapped > weight:
-                    return (sgl + sfl) / 6, swapped, "swapped"
+                    return (one + two) / 6, swapped, "swapped"
             if gl == 3 and fl == 3:
                 weight -= _shared_discount(frequency, a.key)
                 return 1.0, weight, "exact" if a.given == b.given else "nickname"
