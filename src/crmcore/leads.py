@@ -33,6 +33,9 @@ from crmcore.values import (
 
 __all__ = ["Lead", "LeadSource", "LeadStatus"]
 
+MIN_SCORE = -(2**63)
+MAX_SCORE = 2**63 - 1
+
 
 class LeadStatus(enum.Enum):
     """Where a lead stands: ``new -> contacted -> qualified -> converted``.
@@ -135,9 +138,13 @@ class Lead:
             problems.append(("status", "must be a LeadStatus"))
         check("status_reason", optional_text, self.status_reason, "status_reason")
         if self.score is not None and (
-            not isinstance(self.score, int) or isinstance(self.score, bool)
+            not isinstance(self.score, int)
+            or isinstance(self.score, bool)
+            or not MIN_SCORE <= self.score <= MAX_SCORE
         ):
-            problems.append(("score", "must be an integer"))
+            # A 64-bit integer: what every database column holds (SQLite refused more,
+            # so the same lead was valid in memory and not in a file).
+            problems.append(("score", "must be an integer within 64 bits"))
         if self.estimated_value is not None and not isinstance(self.estimated_value, Money):
             problems.append(("estimated_value", "must be Money"))
         check("owner", optional_text, self.owner, "owner", max_length=200)

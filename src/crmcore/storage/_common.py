@@ -142,8 +142,8 @@ def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
             raise ValidationError(path, f"must be text of at most {MAX_TEXT} characters")
         return value.casefold() if kind is Kind.TAGS else value
     if kind is Kind.INT:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationError(path, "must be an integer")
+        if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+            raise ValidationError(path, "must be an integer within 64 bits")
         return value
     if kind is Kind.DATETIME:
         if not isinstance(value, datetime) or value.utcoffset() is None:

@@ -585,6 +585,16 @@ class StorageContract(MergeContract):
         with pytest.raises(ValidationError):
             store.customers.count(bad)
 
+    def test_the_largest_lead_score_is_stored_and_a_larger_one_refused(self, store: Store) -> None:
+        """Scores are 64-bit integers in every store, as values and as filter values."""
+        top = store.leads.add(build.lead(1, score=2**63 - 1))
+        assert store.leads.get(top.id).score == 2**63 - 1
+        assert _ids(store.leads.list(where("score").eq(2**63 - 1)).items) == [top.id]
+        for bad in (where("score").eq(2**63), where("score").range(None, 10**30)):
+            with pytest.raises(ValidationError) as info:
+                store.leads.list(bad)
+            assert all(p.startswith("filters[0].value") for p in info.value.paths)
+
     @pytest.mark.parametrize(
         ("order_by", "descending"),
         [
