@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import attrs
 import pytest
@@ -19,6 +20,7 @@ from crmcore import (
     CustomerKind,
     EmailAddress,
     InvalidTransition,
+    Lead,
     LegalBasis,
     LifecycleStage,
     PersonName,
@@ -221,6 +223,15 @@ def test_tags_are_case_insensitive() -> None:
     assert ada.remove_tag("absent").tags == ada.tags
     with pytest.raises(ValidationError):
         ada.add_tag("")
+
+
+@pytest.mark.parametrize("kind", ["customer", "lead"])
+def test_tags_given_as_a_frozenset_are_normalised_too(kind: str) -> None:
+    record: Any = Customer.create(name="Ada") if kind == "customer" else Lead.create(name="Ada")
+    assert attrs.evolve(record, tags=frozenset({" VIP ", "vip"})).tags == {"vip"}
+    with pytest.raises(ValidationError) as info:
+        attrs.evolve(record, tags=frozenset({5}))
+    assert info.value.paths == ("tags[0]",)
 
 
 def test_custom_fields_and_identifiers() -> None:

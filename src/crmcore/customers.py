@@ -153,7 +153,9 @@ class Customer:
             problems.append(("stage", "must be a LifecycleStage"))
         if self.stage_reason is not None:
             check("stage_reason", optional_text, self.stage_reason, "stage_reason")
-        if not isinstance(self.tags, frozenset):
+        if self.tags or type(self.tags) is not frozenset:
+            # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
+            # "vip", or where("tags").contains("VIP") would not find it.
             check("tags", normalize_tags, self.tags)
         if not isinstance(self.custom_fields, CustomFields):
             problems.append(("custom_fields", "must be CustomFields"))

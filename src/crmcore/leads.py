@@ -148,7 +148,9 @@ class Lead:
         if self.estimated_value is not None and not isinstance(self.estimated_value, Money):
             problems.append(("estimated_value", "must be Money"))
         check("owner", optional_text, self.owner, "owner", max_length=200)
-        if not isinstance(self.tags, frozenset):
+        if self.tags or type(self.tags) is not frozenset:
+            # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
+            # "vip", or where("tags").contains("VIP") would not find it.
             check("tags", normalize_tags, self.tags)
         if not isinstance(self.custom_fields, CustomFields):
             problems.append(("custom_fields", "must be CustomFields"))
