@@ -18,7 +18,9 @@ from crmcore import (
     ContactPhone,
     Customer,
     CustomerKind,
+    CustomFields,
     EmailAddress,
+    Interaction,
     InvalidTransition,
     Lead,
     LegalBasis,
@@ -232,6 +234,36 @@ def test_tags_given_as_a_frozenset_are_normalised_too(kind: str) -> None:
     with pytest.raises(ValidationError) as info:
         attrs.evolve(record, tags=frozenset({5}))
     assert info.value.paths == ("tags[0]",)
+
+
+@pytest.mark.parametrize(
+    ("build", "path"),
+    [
+        (lambda text: attrs.evolve(_ada(), notes=text), "notes"),
+        (lambda text: Customer.create(name="Ada", custom_fields={"hobby": [text]}), "hobby[0]"),
+        (lambda text: _ada().with_custom_field("hobby", text), "custom_fields.hobby"),
+        (
+            lambda text: Interaction.log(
+                channel="email", direction="inbound", occurred_at=_ada().created_at,
+                customer_id=_ada().id, body=text,
+            ),
+            "body",
+        ),
+    ],
+)  # fmt: skip
+def test_free_text_with_a_lone_surrogate_is_refused(build: Any, path: str) -> None:
+    # The in-memory store took it and SQLite could not encode it: refuse it up front.
+    with pytest.raises(ValidationError) as info:
+        build("note \udc80")
+    assert info.value.paths[0].endswith(path)
+    build("note \u00e9\U0001f600 \x07")  # any valid Unicode, control characters included
+
+
+def test_custom_field_numbers_that_cannot_become_text_are_refused() -> None:
+    with pytest.raises(ValidationError) as info:
+        CustomFields.parse({"n": 10**5_000}, field="custom_fields")
+    assert info.value.paths == ("custom_fields.n",)
+    assert CustomFields.parse({"n": 2**64})["n"] == 2**64
 
 
 def test_custom_fields_and_identifiers() -> None:

@@ -33,6 +33,7 @@ from crmcore.values import (
     PersonName,
     PhoneNumber,
     PostalAddress,
+    check_unicode,
     clean_text,
     normalize_tags,
     optional_text,
@@ -180,6 +181,8 @@ class Customer:
             not isinstance(self.notes, str) or len(self.notes) > MAX_NOTES_LENGTH
         ):
             problems.append(("notes", f"must be text of at most {MAX_NOTES_LENGTH} characters"))
+        elif self.notes is not None:
+            check("notes", check_unicode, self.notes, "notes")
         for field in ("created_at", "updated_at"):
             value = getattr(self, field)
             if not (type(value) is datetime and value.tzinfo is UTC):

@@ -20,7 +20,7 @@ from crmcore.ids import (
     is_valid_id,
     new_interaction_id,
 )
-from crmcore.values import MAX_TEXT_LENGTH, optional_text
+from crmcore.values import MAX_TEXT_LENGTH, check_unicode, optional_text
 
 __all__ = ["Channel", "Direction", "Interaction", "Participant", "ParticipantRole"]
 
@@ -150,6 +150,11 @@ class Interaction:
             not isinstance(self.body, str) or len(self.body) > MAX_BODY_LENGTH
         ):
             problems.append(("body", f"must be text of at most {MAX_BODY_LENGTH} characters"))
+        elif self.body is not None:
+            try:
+                check_unicode(self.body, "body")
+            except ValidationError as exc:
+                problems.extend(exc.problems)
         try:
             check_version(self.version)
         except ValidationError as exc:

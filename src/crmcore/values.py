@@ -49,6 +49,7 @@ MAX_TEXT_LENGTH = 1_000
 MAX_TAG_LENGTH = 64
 MAX_KEY_LENGTH = 64
 MAX_CUSTOM_FIELDS_SIZE = 64_000
+MAX_INT_BITS = 1_024
 
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -72,6 +73,20 @@ def clean_text(value: object, field: str, *, max_length: int = MAX_TEXT_LENGTH) 
         unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text
     ):
         raise ValidationError(field, "contains control or format characters")
+    return text
+
+
+def check_unicode(text: str, field: str) -> str:
+    """Refuse text holding a lone surrogate: no UTF-8 store or JSON document can hold it.
+
+    Free text (notes, bodies, custom values) may hold control characters, but
+    not this: the in-memory store would accept it and SQLite would not.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(field, "is not valid Unicode (a lone surrogate)") from None
     return text
 
 
@@ -619,7 +634,15 @@ JSONValue: TypeAlias = (
 def _freeze_json(value: object, field: str, depth: int = 0) -> JSONValue:
     if depth > 16:
         raise ValidationError(field, "is nested too deeply")
-    if value is None or isinstance(value, bool | str | int):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return check_unicode(value, field)
+    if isinstance(value, int):
+        # Python refuses to turn an int of over 4,300 digits into text (a ValueError
+        # from json.dumps); nothing sensible in a custom field comes near this.
+        if value.bit_length() > MAX_INT_BITS:
+            raise ValidationError(field, "is too large a number")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
