@@ -676,10 +676,16 @@ class _FrozenMap(Mapping[str, Any], Hashable):
         self._data = built._data
         self._hash: int | None = None
 
+    _NAME: ClassVar[str] = ""
+
     @classmethod
-    def parse(cls, data: object, *, field: str = "") -> Self:
-        """Validate ``data`` (a mapping); problems are reported under ``field``."""
-        return cast(Self, cls._build(data, field, 0))
+    def parse(cls, data: object, *, field: str | None = None) -> Self:
+        """Validate ``data`` (a mapping); problems are reported under ``field``.
+
+        ``field`` defaults to the entity field's name (``custom_fields`` or
+        ``identifiers``); ``""`` reports paths relative to the mapping itself.
+        """
+        return cast(Self, cls._build(data, cls._NAME if field is None else field, 0))
 
     @classmethod
     def _build(cls, data: object, field: str, depth: int) -> Any:
@@ -733,25 +739,26 @@ class CustomFields(_FrozenMap):
     """App-defined fields: a read-only mapping of text keys to JSON-compatible values."""
 
     __slots__ = ()
+    _NAME = "custom_fields"
 
     @classmethod
     def _build(cls, data: object, field: str, depth: int) -> CustomFields:
         if isinstance(data, CustomFields):
             return data
         if not isinstance(data, Mapping):
-            raise ValidationError(field or "custom_fields", "must be a mapping")
+            raise ValidationError(field, "must be a mapping")
         result: dict[str, JSONValue] = {}
         problems: list[tuple[str, str]] = []
         for key, value in data.items():
             try:
-                name = _check_key(key, field or "custom_fields")
+                name = _check_key(key, field)
                 result[name] = _freeze_json(value, f"{field}.{name}" if field else name, depth)
             except ValidationError as exc:
                 problems.extend(exc.problems)
         if problems:
             raise ValidationError(problems)
         if depth == 0 and result and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
-            raise ValidationError(field or "custom_fields", "is larger than 64 kB")
+            raise ValidationError(field, "is larger than 64 kB")
         return cast(CustomFields, cls._from_checked(result))
 
 
@@ -759,18 +766,19 @@ class ExternalIds(_FrozenMap):
     """Identifiers of a record in other systems: scheme -> value (``{"vat": "SE556..."}``)."""
 
     __slots__ = ()
+    _NAME = "identifiers"
 
     @classmethod
     def _build(cls, data: object, field: str, depth: int) -> ExternalIds:
         if isinstance(data, ExternalIds):
             return data
         if not isinstance(data, Mapping):
-            raise ValidationError(field or "identifiers", "must be a mapping")
+            raise ValidationError(field, "must be a mapping")
         result: dict[str, str] = {}
         problems: list[tuple[str, str]] = []
         for key, value in data.items():
             try:
-                scheme = _check_key(key, field or "identifiers")
+                scheme = _check_key(key, field)
                 result[scheme] = clean_text(
                     value, f"{field}.{scheme}" if field else scheme, max_length=200
                 )
