@@ -49,3 +49,11 @@ def test_iter_all_sorts_once_instead_of_once_per_batch(monkeypatch: pytest.Monke
     assert seen == sorted([r.id for r in stored] + [late.id])
     # Paging through list() built every record's row for every batch: 300 x 43 times.
     assert built <= 301
+
+
+def test_load_refuses_what_is_not_a_collection_of_records() -> None:
+    store = InMemoryStore()
+    for junk in (5, "cus_01", [5]):
+        with pytest.raises(ValidationError) as info:
+            store.load(junk)  # type: ignore[arg-type]
+        assert info.value.paths[0].startswith("records")

@@ -623,7 +623,7 @@ class InMemoryStore:
         Raises:
             ValidationError: for anything but a customer, lead or interaction.
         """
-        batch = list(records)
+        batch = items_of(records, "records")
         for i, record in enumerate(batch):
             if not isinstance(record, Customer | Lead | Interaction | MergeRecord):
                 raise ValidationError(
