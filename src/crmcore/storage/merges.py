@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.errors import DuplicateRecord, NotFound, StorageError, VersionConflict
+from crmcore.errors import (
+    DuplicateRecord,
+    NotFound,
+    StorageError,
+    ValidationError,
+    VersionConflict,
+)
 from crmcore.ids import MergeId
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
@@ -65,6 +71,13 @@ class MergeRepository(Protocol):
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
         """Every merge ``record_id`` took part in (as survivor or merged), newest first."""
         ...
+
+
+def _check_record_id(record_id: object) -> None:
+    # A list reached SQLite as a bad parameter (a StorageError) while the
+    # in-memory store answered [] for it: refuse it the same way everywhere.
+    if not isinstance(record_id, str):
+        raise ValidationError("record_id", "must be a customer or lead id")
 
 
 def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:
@@ -146,6 +159,7 @@ class MemoryMerges:
 
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
         """See :meth:`MergeRepository.list_for`."""
+        _check_record_id(record_id)
         with self._store._read():
             return _order([m for m in self._records.values() if record_id in m.participant_ids])
 
@@ -219,6 +233,7 @@ class SQLiteMerges:
 
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
         """See :meth:`MergeRepository.list_for`."""
+        _check_record_id(record_id)
         with self._store._use() as conn:
             rows = conn.execute(
                 "SELECT m.id, m.version FROM merge_participants p "
