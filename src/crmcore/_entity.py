@@ -40,6 +40,13 @@ def items_of(value: object, field: str) -> list[Any]:
     return list(value)
 
 
+def check_flag(value: object, field: str) -> bool:
+    """A true-or-false argument: ``force="no"`` must not count as true."""
+    if not isinstance(value, bool):
+        raise ValidationError(field, "must be true or false")
+    return value
+
+
 def tuple_of(value: object, cls: type, field: str) -> tuple[Any, ...]:
     """A collection field as a tuple of ``cls`` values.
 

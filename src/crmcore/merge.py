@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._entity import items_of, utcnow
+from crmcore._entity import check_flag, items_of, utcnow
 from crmcore._survivorship import (
     Candidate,
     MergePolicy,
@@ -752,6 +752,7 @@ def unmerge(
         NotFound: no merge has this id.
         UnmergeConflict: see above.
     """
+    check_flag(force, "force")
     with ops.transaction(store):
         record: MergeRecord = store.merges.get(merge_id)
         if not record.is_active:

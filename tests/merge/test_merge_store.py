@@ -203,6 +203,11 @@ def test_unmerge_refuses_a_conflicting_change_unless_forced(any_store: Store) ->
     assert info.value.fields == ("owner",)
     assert "u9" not in str(info.value)
     assert store.customers.get(b.id).merged_into == a.id
+    not_a_flag: Any = "false"  # a string from a form or a CLI must not count as true
+    with pytest.raises(ValidationError) as flag:
+        unmerge(store, result.merge_id, force=not_a_flag)
+    assert flag.value.paths == ("force",)
+    assert store.customers.get(b.id).merged_into == a.id
     forced = unmerge(store, result.merge_id, force=True)
     assert forced.forced
     restored = store.customers.get(a.id)
