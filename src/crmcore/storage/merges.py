@@ -231,6 +231,16 @@ class SQLiteMerges:
                 )
         return stored
 
+    def forget(self) -> None:
+        """Drop every decoded copy: the store calls this when a transaction rolls back.
+
+        The cache is keyed by (id, version); a version written and read inside a
+        transaction that then rolls back may later be written again with other
+        content, so nothing read inside it may outlive it.
+        """
+        with self._lock:
+            self._cache.clear()
+
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
         """See :meth:`MergeRepository.list_for`."""
         _check_record_id(record_id)

@@ -395,11 +395,13 @@ class SQLiteStore:
                 except BaseException:
                     state.depth = 0
                     self._rollback(conn)
+                    self._merges.forget()
                     raise
                 try:
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)
+                    self._merges.forget()
                     raise
                 finally:
                     state.depth = 0
@@ -410,6 +412,7 @@ class SQLiteStore:
                 try:
                     yield conn
                 except BaseException:
+                    self._merges.forget()
                     conn.execute(f"ROLLBACK TO {name}")
                     conn.execute(f"RELEASE {name}")
                     raise
