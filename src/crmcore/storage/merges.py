@@ -273,7 +273,13 @@ class SQLiteMerges:
             ).fetchone()
             if row is None:  # changed between the two reads: decode what is there now
                 row = conn.execute("SELECT doc FROM merges WHERE id = ?", (key[0],)).fetchone()
-            found[key] = from_json(MergeRecord, row[0])
+            if row is None:
+                raise NotFound("no merge with this id is stored")
+            try:
+                found[key] = from_json(MergeRecord, row[0])
+            except ValidationError as exc:
+                # The caller's input is not at fault: the file is.
+                raise StorageError("a stored merge record cannot be read") from exc
         with self._lock:
             for key in missing:
                 self._cache[key] = found[key]
