@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import attrs
 import pytest
@@ -12,11 +13,16 @@ from hypothesis import strategies as st
 from crmcore import (
     Channel,
     ConsentStatus,
+    ContactEmail,
     ContactLabel,
+    ContactPhone,
     Customer,
     CustomerKind,
+    CustomFields,
     EmailAddress,
+    Interaction,
     InvalidTransition,
+    Lead,
     LegalBasis,
     LifecycleStage,
     PersonName,
@@ -181,6 +187,26 @@ def test_with_phone_keeps_numbers_unique(customer: Customer, phone: PhoneNumber)
     assert phone not in [p.number for p in changed.without_phone(phone).phones]
 
 
+def test_contact_entries_check_their_label_and_value() -> None:
+    ada = _ada()
+    # A label given as text is read as a ContactLabel, or refused by name.
+    work: object = "work"
+    assert ada.with_email("b@example.com", label=work).emails[-1].label is ContactLabel.WORK  # type: ignore[arg-type]
+    for bad in ("nope", 5):
+        with pytest.raises(ValidationError) as info:
+            ada.with_email("b@example.com", label=bad)  # type: ignore[arg-type]
+        assert info.value.paths == ("label",)
+        with pytest.raises(ValidationError) as info:
+            ada.with_phone("+46812345679", label=bad)  # type: ignore[arg-type]
+        assert info.value.paths == ("label",)
+    with pytest.raises(ValidationError) as info:
+        ContactEmail("ada@example.com")  # type: ignore[arg-type]
+    assert info.value.paths == ("address",)
+    with pytest.raises(ValidationError) as info:
+        ContactPhone("+46812345678")  # type: ignore[arg-type]
+    assert info.value.paths == ("number",)
+
+
 def test_with_phone_parses_in_a_region() -> None:
     ada = _ada().with_phone("070-123 45 67", region="SE", label=ContactLabel.MOBILE)
     assert ada.phones[-1].number.e164 == "+46701234567"
@@ -199,6 +225,45 @@ def test_tags_are_case_insensitive() -> None:
     assert ada.remove_tag("absent").tags == ada.tags
     with pytest.raises(ValidationError):
         ada.add_tag("")
+
+
+@pytest.mark.parametrize("kind", ["customer", "lead"])
+def test_tags_given_as_a_frozenset_are_normalised_too(kind: str) -> None:
+    record: Any = Customer.create(name="Ada") if kind == "customer" else Lead.create(name="Ada")
+    assert attrs.evolve(record, tags=frozenset({" VIP ", "vip"})).tags == {"vip"}
+    with pytest.raises(ValidationError) as info:
+        attrs.evolve(record, tags=frozenset({5}))
+    assert info.value.paths == ("tags[0]",)
+
+
+@pytest.mark.parametrize(
+    ("build", "path"),
+    [
+        (lambda text: attrs.evolve(_ada(), notes=text), "notes"),
+        (lambda text: Customer.create(name="Ada", custom_fields={"hobby": [text]}), "hobby[0]"),
+        (lambda text: _ada().with_custom_field("hobby", text), "custom_fields.hobby"),
+        (
+            lambda text: Interaction.log(
+                channel="email", direction="inbound", occurred_at=_ada().created_at,
+                customer_id=_ada().id, body=text,
+            ),
+            "body",
+        ),
+    ],
+)  # fmt: skip
+def test_free_text_with_a_lone_surrogate_is_refused(build: Any, path: str) -> None:
+    # The in-memory store took it and SQLite could not encode it: refuse it up front.
+    with pytest.raises(ValidationError) as info:
+        build("note \udc80")
+    assert info.value.paths[0].endswith(path)
+    build("note \u00e9\U0001f600 \x07")  # any valid Unicode, control characters included
+
+
+def test_custom_field_numbers_that_cannot_become_text_are_refused() -> None:
+    with pytest.raises(ValidationError) as info:
+        CustomFields.parse({"n": 10**5_000}, field="custom_fields")
+    assert info.value.paths == ("custom_fields.n",)
+    assert CustomFields.parse({"n": 2**64})["n"] == 2**64
 
 
 def test_custom_fields_and_identifiers() -> None:
@@ -271,6 +336,13 @@ def test_consents_per_channel_and_purpose() -> None:
     assert (consent.purpose, consent.recorded_at, consent.source) == ("marketing", when, "web form")
     assert consent.legal_basis is LegalBasis.CONSENT
     assert ada.consent_for(Channel.SMS, "marketing") is None
+    # Looked up as stored: folded whitespace and case, and a channel by name.
+    assert ada.consent_for(Channel.EMAIL, "  Marketing ") == consent
+    assert ada.consent_for("email", "marketing") == consent
+    for channel, purpose, path in ((Channel.EMAIL, 5, "purpose"), ("pigeon", "x", "channel")):
+        with pytest.raises(ValidationError) as info:
+            ada.consent_for(channel, purpose)  # type: ignore[arg-type]
+        assert info.value.paths == (path,)
     withdrawn = ada.with_consent(Channel.EMAIL, "marketing", ConsentStatus.WITHDRAWN)
     assert len(withdrawn.consents) == 1
     current = withdrawn.consent_for(Channel.EMAIL, "marketing")

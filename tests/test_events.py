@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from crmcore.errors import ValidationError
 from crmcore.events import (
     CustomerCreated,
     CustomerUpdated,
@@ -53,3 +56,15 @@ def test_a_failing_subscriber_raises_to_the_publisher() -> None:
     dispatcher.subscribe(DomainEvent, boom)
     with pytest.raises(RuntimeError, match="subscriber failed"):
         dispatcher.publish(CustomerCreated(customer_id="cus_1"))
+
+
+def test_subscribing_checks_its_arguments_at_once() -> None:
+    dispatcher = EventDispatcher()
+    junk: Any = "CustomerCreated"
+    with pytest.raises(ValidationError) as info:
+        dispatcher.subscribe(junk, print)
+    assert info.value.paths == ("event_type",)
+    with pytest.raises(ValidationError) as info:
+        dispatcher.subscribe(CustomerCreated, junk)
+    assert info.value.paths == ("handler",)
+    dispatcher.publish(CustomerCreated(customer_id="cus_x"))  # nothing bad was kept

@@ -101,6 +101,7 @@ def test_occurred_at_is_kept_in_utc(ada: CustomerId) -> None:
         ({"lead_id": "cus_01JD3Z5V8Q6W7X8Y9Z0A1B2C3D"}, {"lead_id"}),
         ({"channel": "pigeon", "direction": "sideways"}, {"channel", "direction"}),
         ({"participants": ["cus_x"]}, {"participants[0]"}),
+        ({"participants": 5}, {"participants"}),
     ],
 )
 def test_log_refuses(kwargs: dict[str, object], paths: set[str]) -> None:

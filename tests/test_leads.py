@@ -98,6 +98,14 @@ def test_create_reports_every_bad_field() -> None:
     assert set(info.value.paths) == {"emails[0]", "phones[0]", "source", "tags[0]", "custom_fields"}
 
 
+@pytest.mark.parametrize("score", [2**63, -(2**63) - 1, 10**30, "7", 7.0, True])
+def test_a_score_is_a_64_bit_integer(score: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        Lead.create(name="Grace", score=score)  # type: ignore[arg-type]
+    assert info.value.paths == ("score",)
+    assert Lead.create(name="Grace", score=2**63 - 1).score == 2**63 - 1
+
+
 @pytest.mark.parametrize(
     ("start", "target"), PAIRS, ids=[f"{a.value}->{b.value}" for a, b in PAIRS]
 )

@@ -160,6 +160,15 @@ def test_wrong_types_are_rejected_never_coerced(payload: dict[str, Any]) -> None
     }
 
 
+def test_custom_fields_and_identifiers_problems_are_named_once(payload: dict[str, Any]) -> None:
+    payload["custom_fields"] = {"bad key": 1, "ratio": float("nan"), "ok": [1, {"deep": None}]}
+    payload["identifiers"] = 5
+    assert set(_problems(payload)) == {"custom_fields", "custom_fields.ratio", "identifiers"}
+    payload["custom_fields"] = "not a mapping"
+    payload["identifiers"] = {"vat": 5}
+    assert set(_problems(payload)) == {"custom_fields", "identifiers.vat"}
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -236,6 +245,12 @@ def test_non_objects_are_rejected(data: object) -> None:
 def test_from_json_rejects_bad_documents(text: str) -> None:
     with pytest.raises(ValidationError):
         from_json(Customer, text)
+
+
+@pytest.mark.parametrize("junk", [None, 42, {"schema_version": 1}, ["{}"]])
+def test_from_json_refuses_what_is_not_text(junk: object) -> None:
+    with pytest.raises(ValidationError):
+        from_json(Customer, junk)  # type: ignore[arg-type]
 
 
 def test_from_json_caps_the_document_size() -> None:

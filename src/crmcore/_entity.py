@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import attrs
 
@@ -27,6 +28,37 @@ def ensure_utc(value: object, field: str) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
+def items_of(value: object, field: str) -> list[Any]:
+    """The items of a collection argument, as a list.
+
+    One string is refused rather than read as a sequence of characters, and a
+    non-iterable (``emails=5``) is refused by name instead of escaping as a
+    ``TypeError``.
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError(field, "must be a collection (a list or tuple, not one value)")
+    return list(value)
+
+
+def check_flag(value: object, field: str) -> bool:
+    """A true-or-false argument: ``force="no"`` must not count as true."""
+    if not isinstance(value, bool):
+        raise ValidationError(field, "must be true or false")
+    return value
+
+
+def tuple_of(value: object, cls: type, field: str) -> tuple[Any, ...]:
+    """A collection field as a tuple of ``cls`` values.
+
+    Entities are frozen and hashable, so a list (from ``attrs.evolve``, say)
+    becomes a tuple; anything else is refused by name.
+    """
+    items = value if type(value) is tuple else tuple(items_of(value, field))
+    if not all(isinstance(item, cls) for item in items):
+        raise ValidationError(field, f"must hold {cls.__name__} values")
+    return items
+
+
 def check_date(value: object, field: str) -> date | None:
     """Accept a ``date`` (not a datetime) or ``None``."""
     if value is None:
@@ -43,6 +75,14 @@ class ContactEmail:
     address: EmailAddress
     label: ContactLabel = ContactLabel.OTHER
 
+    def __attrs_post_init__(self) -> None:
+        # Entities only check that their entries are ContactEmails, so an entry
+        # must be valid on its own (a text label would break repr and storage).
+        if not isinstance(self.address, EmailAddress):
+            raise ValidationError("address", "must be an EmailAddress (use EmailAddress.parse)")
+        if not isinstance(self.label, ContactLabel):
+            object.__setattr__(self, "label", _label(self.label, "label"))
+
     def __repr__(self) -> str:
         return f"ContactEmail(<masked>, label={self.label.value!r})"
 
@@ -53,6 +93,12 @@ class ContactPhone:
 
     number: PhoneNumber
     label: ContactLabel = ContactLabel.OTHER
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.number, PhoneNumber):
+            raise ValidationError("number", "must be a PhoneNumber (use PhoneNumber.parse)")
+        if not isinstance(self.label, ContactLabel):
+            object.__setattr__(self, "label", _label(self.label, "label"))
 
     def __repr__(self) -> str:
         return f"ContactPhone(<masked>, label={self.label.value!r})"
@@ -74,6 +120,7 @@ def coerce_emails(items: Iterable[object], field: str = "emails") -> tuple[Conta
     """
     if isinstance(items, str | EmailAddress):
         items = (items,)
+    items = items_of(items, field)
     result: list[ContactEmail] = []
     seen: set[str] = set()
     problems: list[tuple[str, str]] = []
@@ -104,6 +151,7 @@ def coerce_phones(
     """
     if isinstance(items, str | PhoneNumber):
         items = (items,)
+    items = items_of(items, field)
     result: list[ContactPhone] = []
     seen: set[tuple[str, str | None]] = set()
     problems: list[tuple[str, str]] = []

@@ -6,7 +6,7 @@ helpers pick the repository from a record's type or id prefix.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -76,11 +76,18 @@ def iter_interactions(
     page_size: int = PAGE_SIZE,
 ) -> Iterator[Interaction]:
     """Every interaction of ``record_id``, newest first, read a page at a time as consumed."""
-    cursor = None
-    while True:
-        page = store.interactions.list_for(
+    return _paged(
+        lambda cursor: store.interactions.list_for(
             record_id, since=since, until=until, channel=channel, limit=page_size, cursor=cursor
         )
+    )
+
+
+def _paged(read: Callable[[str | None], Any]) -> Iterator[Any]:
+    """Every item of a cursor-paginated read, one page at a time as consumed."""
+    cursor = None
+    while True:
+        page = read(cursor)
         yield from page.items
         cursor = page.next_cursor
         if cursor is None:
@@ -99,13 +106,8 @@ def interactions_for(store: Any, record_ids: Iterable[str]) -> list[Interaction]
 def _list_all(repository: Any, field: str, value: str) -> Iterator[Any]:
     from crmcore.storage import where
 
-    cursor = None
-    while True:
-        page = repository.list(where(field).eq(value), limit=PAGE_SIZE, cursor=cursor)
-        yield from page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return
+    condition = where(field).eq(value)
+    return _paged(lambda cursor: repository.list(condition, limit=PAGE_SIZE, cursor=cursor))
 
 
 def leads_converted_into(store: Any, customer_ids: Iterable[str]) -> list[Lead]:

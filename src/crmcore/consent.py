@@ -12,7 +12,7 @@ from crmcore.errors import ValidationError
 from crmcore.interactions import Channel
 from crmcore.values import optional_text
 
-__all__ = ["Consent", "ConsentStatus", "LegalBasis"]
+__all__ = ["Consent", "ConsentStatus", "LegalBasis", "normalize_purpose"]
 
 
 class ConsentStatus(enum.Enum):
@@ -33,6 +33,14 @@ class LegalBasis(enum.Enum):
     LEGITIMATE_INTERESTS = "legitimate_interests"
 
 
+def normalize_purpose(value: object, field: str = "purpose") -> str:
+    """A consent purpose as stored: trimmed, whitespace-folded and case-folded."""
+    purpose = optional_text(value, field, max_length=100)
+    if purpose is None:
+        raise ValidationError(field, "must not be blank")
+    return purpose.casefold()
+
+
 @attrs.frozen
 class Consent:
     """The state of consent for one channel and purpose (``marketing``, ``newsletter``...)."""
@@ -49,10 +57,7 @@ class Consent:
         if not isinstance(self.channel, Channel):
             problems.append(("channel", "must be a Channel"))
         try:
-            purpose = optional_text(self.purpose, "purpose", max_length=100)
-            if purpose is None:
-                raise ValidationError("purpose", "must not be blank")
-            object.__setattr__(self, "purpose", purpose.casefold())
+            object.__setattr__(self, "purpose", normalize_purpose(self.purpose))
         except ValidationError as exc:
             problems.extend(exc.problems)
         if not isinstance(self.status, ConsentStatus):

@@ -17,9 +17,10 @@ from crmcore._entity import (
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    tuple_of,
     utcnow,
 )
-from crmcore.consent import Consent, ConsentStatus, LegalBasis
+from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, is_customer_id, new_customer_id
 from crmcore.interactions import Channel
@@ -32,6 +33,7 @@ from crmcore.values import (
     PersonName,
     PhoneNumber,
     PostalAddress,
+    check_unicode,
     clean_text,
     normalize_tags,
     optional_text,
@@ -128,12 +130,20 @@ class Customer:
             problems.append(("kind", "must be a CustomerKind"))
         else:
             check("name", _customer_name, self.kind, self.name)
-        if not all(isinstance(e, ContactEmail) for e in self.emails):
+        if type(self.emails) is not tuple or not all(
+            isinstance(e, ContactEmail) for e in self.emails
+        ):
             check("emails", coerce_emails, self.emails)
-        if not all(isinstance(p, ContactPhone) for p in self.phones):
-            problems.append(("phones", "must be ContactPhone entries"))
-        if not all(isinstance(a, PostalAddress) for a in self.addresses):
-            problems.append(("addresses", "must be PostalAddress values"))
+        # The common case (tuples of the right type) costs no call: this runs for
+        # every customer built, decoded or merged.
+        if type(self.phones) is not tuple or not all(
+            isinstance(p, ContactPhone) for p in self.phones
+        ):
+            check("phones", tuple_of, self.phones, ContactPhone, "phones")
+        if type(self.addresses) is not tuple or not all(
+            isinstance(a, PostalAddress) for a in self.addresses
+        ):
+            check("addresses", tuple_of, self.addresses, PostalAddress, "addresses")
         for field in ("organization_id", "merged_into"):
             value = getattr(self, field)
             if value is not None and not is_customer_id(value):
@@ -144,7 +154,9 @@ class Customer:
             problems.append(("stage", "must be a LifecycleStage"))
         if self.stage_reason is not None:
             check("stage_reason", optional_text, self.stage_reason, "stage_reason")
-        if not isinstance(self.tags, frozenset):
+        if self.tags or type(self.tags) is not frozenset:
+            # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
+            # "vip", or where("tags").contains("VIP") would not find it.
             check("tags", normalize_tags, self.tags)
         if not isinstance(self.custom_fields, CustomFields):
             problems.append(("custom_fields", "must be CustomFields"))
@@ -152,16 +164,25 @@ class Customer:
             problems.append(("identifiers", "must be ExternalIds"))
         if self.owner is not None:
             check("owner", optional_text, self.owner, "owner", max_length=200)
-        if not all(isinstance(c, Consent) for c in self.consents):
-            problems.append(("consents", "must be Consent values"))
-        elif len({(c.channel, c.purpose) for c in self.consents}) != len(self.consents):
-            problems.append(("consents", "holds one channel and purpose twice"))
+        if self.consents:
+            try:
+                consents = tuple_of(self.consents, Consent, "consents")
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+            else:
+                object.__setattr__(self, "consents", consents)
+                if len({(c.channel, c.purpose) for c in consents}) != len(consents):
+                    problems.append(("consents", "holds one channel and purpose twice"))
+        elif type(self.consents) is not tuple:
+            check("consents", tuple_of, self.consents, Consent, "consents")
         if self.birth_date is not None:
             check("birth_date", check_date, self.birth_date, "birth_date")
         if self.notes is not None and (
             not isinstance(self.notes, str) or len(self.notes) > MAX_NOTES_LENGTH
         ):
             problems.append(("notes", f"must be text of at most {MAX_NOTES_LENGTH} characters"))
+        elif self.notes is not None:
+            check("notes", check_unicode, self.notes, "notes")
         for field in ("created_at", "updated_at"):
             value = getattr(self, field)
             if not (type(value) is datetime and value.tzinfo is UTC):
@@ -267,10 +288,18 @@ class Customer:
         """Whether this record was merged into another (a tombstone)."""
         return self.merged_into is not None
 
-    def consent_for(self, channel: Channel, purpose: str) -> Consent | None:
-        """The recorded consent for ``channel`` and ``purpose``, if any."""
-        key = purpose.casefold()
-        return next((c for c in self.consents if c.channel is channel and c.purpose == key), None)
+    def consent_for(self, channel: Channel | str, purpose: str) -> Consent | None:
+        """The recorded consent for ``channel`` and ``purpose``, if any.
+
+        ``purpose`` is compared as :class:`Consent` stores it (trimmed,
+        whitespace- and case-folded), so ``" Newsletter "`` finds ``newsletter``.
+        """
+        try:
+            wanted = channel if isinstance(channel, Channel) else Channel(channel)
+        except ValueError:
+            raise ValidationError("channel", "is not a known channel") from None
+        key = normalize_purpose(purpose)
+        return next((c for c in self.consents if c.channel is wanted and c.purpose == key), None)
 
     # ---------------------------------------------------------------- changing
 

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import attrs
 
 from crmcore._entity import utcnow
+from crmcore.errors import ValidationError
 
 __all__ = [
     "CustomerCreated",
@@ -119,7 +120,17 @@ class EventDispatcher:
         self._subscribers: list[tuple[type[DomainEvent], Handler]] = []
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
-        """Call ``handler`` for every published ``event_type``; returns an unsubscribe function."""
+        """Call ``handler`` for every published ``event_type``; returns an unsubscribe function.
+
+        Raises:
+            ValidationError: ``event_type`` is not a :class:`DomainEvent` class,
+                or ``handler`` is not callable (checked now, not at the first
+                publish inside someone's transaction).
+        """
+        if not (isinstance(event_type, type) and issubclass(event_type, DomainEvent)):
+            raise ValidationError("event_type", "must be a DomainEvent class")
+        if not callable(handler):
+            raise ValidationError("handler", "must be callable")
         entry: tuple[type[DomainEvent], Handler] = (event_type, handler)
         self._subscribers.append(entry)
 
@@ -156,5 +167,9 @@ class EventRecorder:
 
 def publish(dispatcher: EventDispatcher | None, events: list[DomainEvent]) -> None:
     """Publish to ``dispatcher`` when one was given."""
-    if dispatcher is not None:
-        dispatcher.publish_all(events)
+    if dispatcher is None:
+        return
+    if not isinstance(dispatcher, EventDispatcher):
+        # Raised inside the operation's transaction, so nothing stays written.
+        raise ValidationError("events", "must be an EventDispatcher")
+    dispatcher.publish_all(events)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from crmcore._entity import check_version, ensure_utc, utcnow
+from crmcore._entity import check_version, ensure_utc, items_of, tuple_of, utcnow
 from crmcore.errors import ValidationError
 from crmcore.ids import (
     CustomerId,
@@ -20,7 +20,7 @@ from crmcore.ids import (
     is_valid_id,
     new_interaction_id,
 )
-from crmcore.values import MAX_TEXT_LENGTH, optional_text
+from crmcore.values import MAX_TEXT_LENGTH, check_unicode, optional_text
 
 __all__ = ["Channel", "Direction", "Interaction", "Participant", "ParticipantRole"]
 
@@ -120,10 +120,16 @@ class Interaction:
                 object.__setattr__(self, name, ensure_utc(getattr(self, name), name))
             except ValidationError as exc:
                 problems.extend(exc.problems)
-        if not isinstance(self.participants, tuple) or not self.participants:
-            problems.append(("participants", "an interaction needs a customer or a lead"))
-        elif len({p.record_id for p in self.participants}) != len(self.participants):
-            problems.append(("participants", "lists the same record twice"))
+        try:
+            participants = tuple_of(self.participants, Participant, "participants")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+        else:
+            object.__setattr__(self, "participants", participants)
+            if not participants:
+                problems.append(("participants", "an interaction needs a customer or a lead"))
+            elif len({p.record_id for p in participants}) != len(participants):
+                problems.append(("participants", "lists the same record twice"))
         if self.duration is not None and (
             not isinstance(self.duration, timedelta) or self.duration < timedelta(0)
         ):
@@ -144,6 +150,11 @@ class Interaction:
             not isinstance(self.body, str) or len(self.body) > MAX_BODY_LENGTH
         ):
             problems.append(("body", f"must be text of at most {MAX_BODY_LENGTH} characters"))
+        elif self.body is not None:
+            try:
+                check_unicode(self.body, "body")
+            except ValidationError as exc:
+                problems.extend(exc.problems)
         try:
             check_version(self.version)
         except ValidationError as exc:
@@ -187,7 +198,12 @@ class Interaction:
                 problems.append((name, f"must be a {name.removesuffix('_id')} id"))
             else:
                 people.append(Participant(record_id))
-        for i, extra in enumerate(participants):
+        try:
+            extras = items_of(participants, "participants")
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+            extras = []
+        for i, extra in enumerate(extras):
             if not isinstance(extra, Participant):
                 problems.append((f"participants[{i}]", "must be a Participant"))
             elif extra.record_id not in {p.record_id for p in people}:

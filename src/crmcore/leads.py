@@ -16,6 +16,7 @@ from crmcore._entity import (
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    tuple_of,
     utcnow,
 )
 from crmcore.errors import InvalidTransition, ValidationError
@@ -31,6 +32,9 @@ from crmcore.values import (
 )
 
 __all__ = ["Lead", "LeadSource", "LeadStatus"]
+
+MIN_SCORE = -(2**63)
+MAX_SCORE = 2**63 - 1
 
 
 class LeadStatus(enum.Enum):
@@ -118,10 +122,14 @@ class Lead:
         if self.name is not None and not isinstance(self.name, PersonName):
             problems.append(("name", "must be a PersonName"))
         check("company", optional_text, self.company, "company", max_length=300)
-        if not all(isinstance(e, ContactEmail) for e in self.emails):
+        if type(self.emails) is not tuple or not all(
+            isinstance(e, ContactEmail) for e in self.emails
+        ):
             check("emails", coerce_emails, self.emails)
-        if not all(isinstance(p, ContactPhone) for p in self.phones):
-            problems.append(("phones", "must be ContactPhone entries"))
+        if type(self.phones) is not tuple or not all(
+            isinstance(p, ContactPhone) for p in self.phones
+        ):
+            check("phones", tuple_of, self.phones, ContactPhone, "phones")
         if self.name is None and self.company is None and not self.emails and not self.phones:
             problems.append(("name", "a lead needs a name, a company, an email or a phone"))
         if self.source is not None and not isinstance(self.source, LeadSource):
@@ -130,13 +138,19 @@ class Lead:
             problems.append(("status", "must be a LeadStatus"))
         check("status_reason", optional_text, self.status_reason, "status_reason")
         if self.score is not None and (
-            not isinstance(self.score, int) or isinstance(self.score, bool)
+            not isinstance(self.score, int)
+            or isinstance(self.score, bool)
+            or not MIN_SCORE <= self.score <= MAX_SCORE
         ):
-            problems.append(("score", "must be an integer"))
+            # A 64-bit integer: what every database column holds (SQLite refused more,
+            # so the same lead was valid in memory and not in a file).
+            problems.append(("score", "must be an integer within 64 bits"))
         if self.estimated_value is not None and not isinstance(self.estimated_value, Money):
             problems.append(("estimated_value", "must be Money"))
         check("owner", optional_text, self.owner, "owner", max_length=200)
-        if not isinstance(self.tags, frozenset):
+        if self.tags or type(self.tags) is not frozenset:
+            # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
+            # "vip", or where("tags").contains("VIP") would not find it.
             check("tags", normalize_tags, self.tags)
         if not isinstance(self.custom_fields, CustomFields):
             problems.append(("custom_fields", "must be CustomFields"))

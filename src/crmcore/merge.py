@@ -13,12 +13,12 @@ See ``docs/merging.md`` for the default survivorship rules.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._entity import utcnow
+from crmcore._entity import check_flag, items_of, utcnow
 from crmcore._survivorship import (
     Candidate,
     MergePolicy,
@@ -32,6 +32,7 @@ from crmcore._survivorship import (
     rule_name,
 )
 from crmcore.customers import Customer
+from crmcore.dedup.results import DedupResult
 from crmcore.errors import CrmError, ValidationError, VersionConflict
 from crmcore.events import (
     CustomerUpdated,
@@ -48,7 +49,6 @@ from crmcore.leads import Lead, LeadStatus
 from crmcore.merge_record import MergeRecord, Snapshot, StoredRecord
 
 if TYPE_CHECKING:
-    from crmcore.dedup import DedupResult
     from crmcore.storage import Store
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 Record: TypeAlias = Customer | Lead
+T = TypeVar("T")
 
 CUSTOMER_RULES: Mapping[str, Rule] = {
     "name": Survivorship.PREFER_SURVIVOR,
@@ -305,7 +306,10 @@ def plan_merge(
             merged away, people mixed with organisations, an unknown
             survivor, or a rule that does not apply to its field.
     """
-    group = list(records)
+    group = items_of(records, "records")
+    interactions = _all_of(interactions, Interaction, "interactions")
+    leads = _all_of(leads, Lead, "leads")
+    members = _all_of(members, Customer, "members")
     rules = MergePolicy.of(policy)
     _check_group(group, survivor, rules)
     chosen = (
@@ -375,6 +379,13 @@ def plan_merge(
         related=related,
         policy=rules,
     )
+
+
+def _all_of(value: Iterable[T], cls: type[T], field: str) -> list[T]:
+    items = items_of(value, field)
+    if not all(isinstance(item, cls) for item in items):
+        raise ValidationError(field, f"must hold {cls.__name__} values")
+    return items
 
 
 def _check_group(group: list[Record], survivor: str | None, policy: MergePolicy) -> None:
@@ -486,7 +497,7 @@ def _expected_versions(
         return list(versions), versions, items.survivor_id, items.policy
     ids: list[str] = []
     versions = {}
-    for item in items:
+    for item in items_of(items, "ids"):
         if isinstance(item, Customer | Lead):
             ids.append(item.id)
             versions[item.id] = item.version
@@ -741,6 +752,7 @@ def unmerge(
         NotFound: no merge has this id.
         UnmergeConflict: see above.
     """
+    check_flag(force, "force")
     with ops.transaction(store):
         record: MergeRecord = store.merges.get(merge_id)
         if not record.is_active:
@@ -835,6 +847,8 @@ def merge_duplicates(
     that fails (a concurrent writer, say) is reported in ``failed`` and leaves
     the others merged. Clusters below ``min_confidence`` are skipped.
     """
+    if not isinstance(dedup_result, DedupResult):
+        raise ValidationError("dedup_result", "must be a DedupResult (from find_duplicates)")
     if isinstance(min_confidence, bool) or not isinstance(min_confidence, int | float):
         raise ValidationError("min_confidence", "must be a number between 0 and 1")
     if not 0.0 <= min_confidence <= 1.0:

@@ -183,9 +183,10 @@ def make_converter() -> cattrs.Converter:
         lambda t: t == name_type,
         lambda v: v if isinstance(v, str) else converter.unstructure(v, PersonName),
     )
-    converter.register_structure_hook(CustomFields, lambda v, _: CustomFields.parse(v))
+    # field="": cattrs puts the attribute's name in front of every path itself.
+    converter.register_structure_hook(CustomFields, lambda v, _: CustomFields.parse(v, field=""))
     converter.register_unstructure_hook(CustomFields, CustomFields.to_dict)
-    converter.register_structure_hook(ExternalIds, lambda v, _: ExternalIds.parse(v))
+    converter.register_structure_hook(ExternalIds, lambda v, _: ExternalIds.parse(v, field=""))
     converter.register_unstructure_hook(ExternalIds, ExternalIds.to_dict)
     converter.register_structure_hook_func(lambda t: t == RecordId, _strict(str, "text"))
     converter.register_structure_hook_func(lambda t: t == frozenset[str], _structure_tags)
@@ -276,6 +277,8 @@ def to_json(obj: object, *, converter: cattrs.Converter | None = None) -> str:
 
 def from_json(cls: type[T], text: str | bytes, *, converter: cattrs.Converter | None = None) -> T:
     """Parse :func:`to_json` output back into a ``cls``."""
+    if not isinstance(text, str | bytes | bytearray):
+        raise ValidationError("", "must be JSON text")
     if len(text) > MAX_JSON_LENGTH:
         raise ValidationError("", "the document is too large")
     try:

@@ -49,6 +49,7 @@ MAX_TEXT_LENGTH = 1_000
 MAX_TAG_LENGTH = 64
 MAX_KEY_LENGTH = 64
 MAX_CUSTOM_FIELDS_SIZE = 64_000
+MAX_INT_BITS = 1_024
 
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -72,6 +73,20 @@ def clean_text(value: object, field: str, *, max_length: int = MAX_TEXT_LENGTH) 
         unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text
     ):
         raise ValidationError(field, "contains control or format characters")
+    return text
+
+
+def check_unicode(text: str, field: str) -> str:
+    """Refuse text holding a lone surrogate: no UTF-8 store or JSON document can hold it.
+
+    Free text (notes, bodies, custom values) may hold control characters, but
+    not this: the in-memory store would accept it and SQLite would not.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(field, "is not valid Unicode (a lone surrogate)") from None
     return text
 
 
@@ -593,8 +608,8 @@ class Money:
 
 def normalize_tags(tags: Iterable[object], field: str = "tags") -> frozenset[str]:
     """Return tags trimmed, whitespace-folded and case-folded, as a frozenset."""
-    if isinstance(tags, str):
-        raise ValidationError(field, "must be a collection of tags, not one string")
+    if isinstance(tags, str) or not isinstance(tags, Iterable):
+        raise ValidationError(field, "must be a collection of tags, not one value")
     result = set()
     problems: list[tuple[str, str]] = []
     for i, tag in enumerate(tags):
@@ -619,7 +634,15 @@ JSONValue: TypeAlias = (
 def _freeze_json(value: object, field: str, depth: int = 0) -> JSONValue:
     if depth > 16:
         raise ValidationError(field, "is nested too deeply")
-    if value is None or isinstance(value, bool | str | int):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return check_unicode(value, field)
+    if isinstance(value, int):
+        # Python refuses to turn an int of over 4,300 digits into text (a ValueError
+        # from json.dumps); nothing sensible in a custom field comes near this.
+        if value.bit_length() > MAX_INT_BITS:
+            raise ValidationError(field, "is too large a number")
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -653,10 +676,16 @@ class _FrozenMap(Mapping[str, Any], Hashable):
         self._data = built._data
         self._hash: int | None = None
 
+    _NAME: ClassVar[str] = ""
+
     @classmethod
-    def parse(cls, data: object, *, field: str = "") -> Self:
-        """Validate ``data`` (a mapping); problems are reported under ``field``."""
-        return cast(Self, cls._build(data, field, 0))
+    def parse(cls, data: object, *, field: str | None = None) -> Self:
+        """Validate ``data`` (a mapping); problems are reported under ``field``.
+
+        ``field`` defaults to the entity field's name (``custom_fields`` or
+        ``identifiers``); ``""`` reports paths relative to the mapping itself.
+        """
+        return cast(Self, cls._build(data, cls._NAME if field is None else field, 0))
 
     @classmethod
     def _build(cls, data: object, field: str, depth: int) -> Any:
@@ -710,25 +739,26 @@ class CustomFields(_FrozenMap):
     """App-defined fields: a read-only mapping of text keys to JSON-compatible values."""
 
     __slots__ = ()
+    _NAME = "custom_fields"
 
     @classmethod
     def _build(cls, data: object, field: str, depth: int) -> CustomFields:
         if isinstance(data, CustomFields):
             return data
         if not isinstance(data, Mapping):
-            raise ValidationError(field or "custom_fields", "must be a mapping")
+            raise ValidationError(field, "must be a mapping")
         result: dict[str, JSONValue] = {}
         problems: list[tuple[str, str]] = []
         for key, value in data.items():
             try:
-                name = _check_key(key, field or "custom_fields")
+                name = _check_key(key, field)
                 result[name] = _freeze_json(value, f"{field}.{name}" if field else name, depth)
             except ValidationError as exc:
                 problems.extend(exc.problems)
         if problems:
             raise ValidationError(problems)
         if depth == 0 and result and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
-            raise ValidationError(field or "custom_fields", "is larger than 64 kB")
+            raise ValidationError(field, "is larger than 64 kB")
         return cast(CustomFields, cls._from_checked(result))
 
 
@@ -736,18 +766,19 @@ class ExternalIds(_FrozenMap):
     """Identifiers of a record in other systems: scheme -> value (``{"vat": "SE556..."}``)."""
 
     __slots__ = ()
+    _NAME = "identifiers"
 
     @classmethod
     def _build(cls, data: object, field: str, depth: int) -> ExternalIds:
         if isinstance(data, ExternalIds):
             return data
         if not isinstance(data, Mapping):
-            raise ValidationError(field or "identifiers", "must be a mapping")
+            raise ValidationError(field, "must be a mapping")
         result: dict[str, str] = {}
         problems: list[tuple[str, str]] = []
         for key, value in data.items():
             try:
-                scheme = _check_key(key, field or "identifiers")
+                scheme = _check_key(key, field)
                 result[scheme] = clean_text(
                     value, f"{field}.{scheme}" if field else scheme, max_length=200
                 )

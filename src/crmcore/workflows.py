@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._entity import ensure_utc
+from crmcore._entity import check_flag, ensure_utc, items_of
 from crmcore._survivorship import MergePolicy, Rule
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import InvalidTransition, NotFound, ValidationError
@@ -212,6 +212,7 @@ def convert_lead(
         raise ValidationError("lead_id", "must be a lead id")
     if customer_id is not None and not is_customer_id(customer_id):
         raise ValidationError("customer_id", "must be a customer id")
+    check_flag(find_existing, "find_existing")
     with ops.transaction(store):
         lead: Lead = store.leads.resolve(LeadId(lead_id))
         if lead.status is LeadStatus.CONVERTED and lead.converted_customer_id is not None:
@@ -418,8 +419,9 @@ def _channels(channels: Iterable[Channel | str] | None) -> frozenset[Channel] | 
         return None
     if isinstance(channels, str | Channel):
         channels = (channels,)
+    items = items_of(channels, "channels")
     try:
-        return frozenset(c if isinstance(c, Channel) else Channel(c) for c in channels)
+        return frozenset(c if isinstance(c, Channel) else Channel(c) for c in items)
     except ValueError:
         raise ValidationError("channels", "names an unknown channel") from None
 
@@ -553,6 +555,7 @@ def timeline(
     since = None if since is None else ensure_utc(since, "since")
     until = None if until is None else ensure_utc(until, "until")
     wanted = _channels(channels)
+    check_flag(include_organization_members, "include_organization_members")
     after = None if cursor is None else _decode_cursor(cursor)
 
     customer: Customer = store.customers.resolve(CustomerId(customer_id))

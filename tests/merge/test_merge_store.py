@@ -19,6 +19,7 @@ from crmcore import (
     Lead,
     LeadStatus,
     NotFound,
+    ValidationError,
     VersionConflict,
     merge,
     merge_duplicates,
@@ -201,6 +202,11 @@ def test_unmerge_refuses_a_conflicting_change_unless_forced(any_store: Store) ->
     assert info.value.record_ids == (a.id,)
     assert info.value.fields == ("owner",)
     assert "u9" not in str(info.value)
+    assert store.customers.get(b.id).merged_into == a.id
+    not_a_flag: Any = "false"  # a string from a form or a CLI must not count as true
+    with pytest.raises(ValidationError) as flag:
+        unmerge(store, result.merge_id, force=not_a_flag)
+    assert flag.value.paths == ("force",)
     assert store.customers.get(b.id).merged_into == a.id
     forced = unmerge(store, result.merge_id, force=True)
     assert forced.forced
@@ -398,7 +404,7 @@ def test_merge_records_are_listed_per_record(any_store: Store) -> None:
 def test_concurrent_overlapping_merges_serialise(tmp_path: Any) -> None:
     import threading
 
-    from crmcore import SQLiteStore, ValidationError
+    from crmcore import SQLiteStore
 
     with SQLiteStore(tmp_path / "crm.db") as store:
         people = [
@@ -502,3 +508,17 @@ def test_members_and_converted_leads_follow_and_come_back(
         assert set(result.record.repointed_ids) == moved
         unmerge(store, result.merge_id)
         assert dump(store, org_ids, bookkeeping=False) == before
+
+
+def test_odd_arguments_are_refused_by_name(any_store: Store) -> None:
+    store = any_store
+    a, b = (store.customers.add(Customer.create(name=n)) for n in ("Ada", "Bea"))
+    junk: Any = 5
+    with pytest.raises(ValidationError) as info:
+        merge(store, junk)
+    assert info.value.paths == ("ids",)
+    with pytest.raises(ValidationError) as info:
+        merge_duplicates(store, junk)
+    assert info.value.paths == ("dedup_result",)
+    assert store.customers.get(a.id) == a
+    assert store.customers.get(b.id) == b

@@ -376,6 +376,23 @@ def test_bad_merges_name_the_problem(records: str, kwargs: dict[str, Any], path:
     assert info.value.paths[0] == path
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"records": 5}, "records"),
+        ({"interactions": 5}, "interactions"),
+        ({"interactions": ["ixn"]}, "interactions"),
+        ({"leads": [5]}, "leads"),
+        ({"members": "cus_01"}, "members"),
+    ],
+)
+def test_odd_arguments_are_refused_by_name(kwargs: dict[str, Any], path: str) -> None:
+    a, b = _two(a={"owner": "u1"}, b={"owner": "u2"})
+    with pytest.raises(ValidationError) as info:
+        plan_merge(**({"records": [a, b]} | kwargs))
+    assert info.value.paths == (path,)
+
+
 def test_reprs_hide_personal_data() -> None:
     a, b = _two(a={"owner": "u1"}, b={"owner": "u2"})
     a = a.with_email("secret.person@example.com")

@@ -243,3 +243,13 @@ def test_conversion_attaches_on_a_shared_email_or_phone(
             assert result.matched
         assert (result.customer.id == existing.id) == result.matched
         assert store.customers.count() == 1 + result.created
+
+
+def test_find_existing_must_be_a_flag(any_store: Store) -> None:
+    store = any_store
+    lead = store.leads.add(_qualified(Lead.create(name="Ada")))
+    not_a_flag: Any = "no"
+    with pytest.raises(ValidationError) as info:
+        convert_lead(store, lead.id, find_existing=not_a_flag)
+    assert info.value.paths == ("find_existing",)
+    assert store.leads.get(lead.id) == lead

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from crmcore import (
@@ -12,6 +14,7 @@ from crmcore import (
     InvalidTransition,
     Lead,
     LeadStatus,
+    ValidationError,
 )
 from crmcore.events import (
     CustomerCreated,
@@ -95,3 +98,11 @@ def test_conversion_is_refused_outside_convert_lead(any_store: Store) -> None:
     lead = any_store.leads.add(Lead.create(name="Grace"))
     with pytest.raises(InvalidTransition):
         change_lead_status(any_store, lead.id, LeadStatus.CONVERTED)
+
+
+def test_something_else_as_events_is_refused_and_writes_nothing(any_store: Store) -> None:
+    junk: Any = [EventRecorder()]
+    with pytest.raises(ValidationError) as info:
+        add_customer(any_store, Customer.create(name="Ada"), events=junk)
+    assert info.value.paths == ("events",)
+    assert any_store.customers.count() == 0

@@ -157,6 +157,8 @@ def test_organisation_members_on_request(any_store: Store) -> None:
         ({"limit": True}, "limit"),
         ({"cursor": "not a cursor"}, "cursor"),
         ({"channels": ["carrier pigeon"]}, "channels"),
+        ({"channels": 5}, "channels"),
+        ({"include_organization_members": "no"}, "include_organization_members"),
         ({"since": BASE.replace(tzinfo=None)}, "since"),
     ],
 )

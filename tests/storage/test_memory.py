@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from crmcore.errors import ValidationError
 from crmcore.storage import InMemoryStore
 from crmcore.testing import StorageContract
+from crmcore.testing._builders import customer
 
 
 class TestInMemoryStore(StorageContract):
@@ -18,3 +21,39 @@ class TestInMemoryStore(StorageContract):
     def store(self) -> Iterator[InMemoryStore]:
         with InMemoryStore() as store:
             yield store
+
+
+def test_a_key_function_that_is_not_callable_is_refused() -> None:
+    with pytest.raises(ValidationError) as info:
+        InMemoryStore(key_function="email")  # type: ignore[arg-type]
+    assert info.value.paths == ("key_function",)
+
+
+def test_iter_all_sorts_once_instead_of_once_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = InMemoryStore()
+    stored = store.customers.add_many([customer(i) for i in range(300)])
+    built = 0
+    row = store.customers._row
+
+    def counting_row(record: Any) -> dict[str, Any]:
+        nonlocal built
+        built += 1
+        return row(record)
+
+    monkeypatch.setattr(store.customers, "_row", counting_row)
+    seen = []
+    for record in store.customers.iter_all(batch_size=7):
+        seen.append(record.id)
+        if len(seen) == 150:  # a writer adds one record mid-way: it is still found
+            late = store.customers.add(customer(1_000))
+    assert seen == sorted([r.id for r in stored] + [late.id])
+    # Paging through list() built every record's row for every batch: 300 x 43 times.
+    assert built <= 301
+
+
+def test_load_refuses_what_is_not_a_collection_of_records() -> None:
+    store = InMemoryStore()
+    for junk in (5, "cus_01", [5]):
+        with pytest.raises(ValidationError) as info:
+            store.load(junk)  # type: ignore[arg-type]
+        assert info.value.paths[0].startswith("records")

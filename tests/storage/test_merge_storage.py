@@ -120,3 +120,47 @@ def test_the_merge_state_machine_catches_a_shallow_resolve() -> None:
                 phases=[Phase.generate],
             ),
         )
+
+
+def test_a_rolled_back_merge_record_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    from crmcore import unmerge
+    from crmcore.events import EventDispatcher, RecordsUnmerged
+
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
+        b = store.customers.add(Customer.create(name="Bob", emails=["b@example.com"]))
+        merged = merge(store, [a.id, b.id], survivor=a.id)
+        events = EventDispatcher()
+
+        def peek_then_fail(event: RecordsUnmerged) -> None:
+            store.merges.get(merged.merge_id)  # reads version 2 before it is committed
+            raise RuntimeError("subscriber down")
+
+        events.subscribe(RecordsUnmerged, peek_then_fail)
+        with pytest.raises(RuntimeError):
+            unmerge(store, merged.merge_id, events=events)
+        assert store.merges.get(merged.merge_id).is_active
+        unmerge(store, merged.merge_id)  # writes version 2 again, with another unmerged_at
+        mine = store.merges.get(merged.merge_id)
+    with SQLiteStore(path) as fresh:
+        assert fresh.merges.get(merged.merge_id) == mine
+
+
+def test_a_corrupt_merge_record_is_a_storage_error(tmp_path: Path) -> None:
+    from crmcore.errors import StorageError
+
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
+        b = store.customers.add(Customer.create(name="Bob", emails=["b@example.com"]))
+        merged = merge(store, [a.id, b.id], survivor=a.id)
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE merges SET doc = '{\"schema_version\": 1}'")
+    raw.commit()
+    raw.close()
+    with SQLiteStore(path) as store:
+        with pytest.raises(StorageError):
+            store.merges.get(merged.merge_id)
+        with pytest.raises(StorageError):
+            store.merges.list_for(a.id)

@@ -118,3 +118,11 @@ def test_the_real_entry_point_group_is_readable() -> None:
     # Nothing is registered in this environment: the real lookup runs and finds nothing.
     with pytest.raises(ValidationError):
         open_store("nothing-registered-here://x")
+
+
+def test_an_option_the_store_does_not_take_is_a_validation_error(tmp_path: Path) -> None:
+    for url in ("memory://", f"sqlite:///{tmp_path}/crm.db"):
+        with pytest.raises(ValidationError) as info:
+            open_store(url, no_such_option=1)
+        assert info.value.paths == ("options",)
+    assert not (tmp_path / "crm.db").exists()  # refused before anything was opened

@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import crmcore.storage.sqlite as sqlite_module
 from crmcore import Customer, Lead
 from crmcore.errors import StorageError, ValidationError, VersionConflict
-from crmcore.storage import SQLiteStore
+from crmcore.storage import SQLiteStore, open_store
 from crmcore.storage.sqlite import SCHEMA_VERSION
 from crmcore.testing import StorageContract
 from crmcore.testing._builders import customer
@@ -51,7 +52,7 @@ class TestSQLiteInMemory(StorageContract):
 _UPDATER = """
 import sys
 from crmcore.errors import VersionConflict
-from crmcore.storage import SQLiteStore
+from crmcore.storage import SQLiteStore, open_store
 
 path, record_id, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 retries = 0
@@ -231,6 +232,27 @@ def test_unusable_files_are_storage_errors(tmp_path: Path) -> None:
         SQLiteStore(tmp_path / "no" / "such" / "dir" / "crm.db")
     with pytest.raises(ValidationError):
         SQLiteStore(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"path": "crm\x00.db"}, "path"),
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": float("nan")}, "timeout"),
+        ({"timeout": -1}, "timeout"),
+        ({"key_function": "email"}, "key_function"),
+    ],
+)
+def test_bad_arguments_are_validation_errors(
+    tmp_path: Path, kwargs: dict[str, Any], path: str
+) -> None:
+    arguments: dict[str, Any] = {"path": tmp_path / "crm.db"} | kwargs
+    with pytest.raises(ValidationError) as info:
+        SQLiteStore(**arguments)
+    assert info.value.paths == (path,)
+    with pytest.raises(ValidationError):
+        open_store("sqlite:///crm\x00.db")
 
 
 def test_a_corrupt_document_is_a_storage_error(tmp_path: Path) -> None:

@@ -44,10 +44,13 @@ def _covers(strategy: st.SearchStrategy[Any], **conditions: Callable[[Any], obje
     """Assert that ``strategy`` produces an example meeting each condition.
 
     Only generates (no shrinking), and stops as soon as everything was seen.
+    Derandomized: a rare case found by one seed could be missed by another, so
+    a random seed would make this assertion flaky; the same examples every run
+    make it pass or fail for good.
     """
     missing = dict(conditions)
 
-    @settings(max_examples=1_000, database=None, phases=[Phase.generate])
+    @settings(max_examples=1_000, database=None, phases=[Phase.generate], derandomize=True)
     @given(strategy)
     def probe(value: Any) -> None:
         for name, condition in list(missing.items()):
@@ -270,8 +273,9 @@ def test_register_strategies_enables_from_type(cls: type[Any]) -> None:
 def test_generation_is_fast() -> None:
     # A relative bound: a customer with everything should take a few ms to
     # draw; this catches strategies that filter or rebuild themselves per draw.
+    # CPU time, not wall-clock: waiting for a core on a loaded machine must not count.
     drawn = 0
-    start = time.perf_counter()
+    start = time.process_time()
 
     @settings(max_examples=50, database=None)
     @given(kit.customers())
@@ -281,4 +285,4 @@ def test_generation_is_fast() -> None:
 
     draw()
     assert drawn == 50
-    assert (time.perf_counter() - start) / drawn < 0.1
+    assert (time.process_time() - start) / drawn < 0.1

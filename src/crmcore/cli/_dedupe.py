@@ -296,9 +296,11 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     _warn(built.problems, table.long_rows, err)
     in_clusters = sum(len(c.member_ids) for c in result.clusters)
     entities = len(table.rows) - in_clusters + len(result.clusters)
+    clusters = len(result.clusters)
     print(
         f"{len(table.rows)} rows -> {entities} distinct entities "
-        f"({len(result.clusters)} clusters of 2 or more rows hold {in_clusters} rows); "
+        f"({clusters} {'cluster' if clusters == 1 else 'clusters'} of 2 or more rows "
+        f"{'holds' if clusters == 1 else 'hold'} {in_clusters} rows); "
         f"wrote {options.output} in {time.perf_counter() - started:.1f} s",
         file=err,
     )

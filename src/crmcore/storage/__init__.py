@@ -8,8 +8,10 @@ third parties register more under the entry-point group ``crmcore.stores``.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from importlib.metadata import entry_points
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from crmcore.errors import StorageError, ValidationError
 from crmcore.storage.keys import KeyFunction, default_keys
@@ -54,6 +56,7 @@ ENTRY_POINT_GROUP: Final = "crmcore.stores"
 named after their URL scheme."""
 
 _MAX_URL_LENGTH = 4_096
+T = TypeVar("T")
 
 
 def open_store(url: str, **options: Any) -> Store:
@@ -71,7 +74,8 @@ def open_store(url: str, **options: Any) -> Store:
     Raises:
         ValidationError: naming ``url`` when it is malformed or no store is
             known for its scheme (the URL itself is never repeated: it may
-            hold a password).
+            hold a password), or ``options`` when the store does not take one
+            of them.
         StorageError: when a third-party factory fails to load.
     """
     if not isinstance(url, str) or len(url) > _MAX_URL_LENGTH or "://" not in url:
@@ -80,11 +84,11 @@ def open_store(url: str, **options: Any) -> Store:
     if scheme == "memory":
         if rest:
             raise ValidationError("url", "memory:// takes no path")
-        return InMemoryStore(**options)
+        return _build(InMemoryStore, **options)
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
             raise ValidationError("url", "must be sqlite:///relative.db or sqlite:////abs.db")
-        return SQLiteStore(rest[1:], **options)
+        return _build(SQLiteStore, rest[1:], **options)
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == scheme]
     if not found:
         raise ValidationError("url", "no store is registered for this scheme")
@@ -92,7 +96,18 @@ def open_store(url: str, **options: Any) -> Store:
         factory = found[0].load()
     except Exception as exc:
         raise StorageError("the store registered for this scheme failed to load") from exc
-    store = factory(url, **options)
+    store = _build(factory, url, **options)
     if not isinstance(store, Store):
         raise StorageError("the store registered for this scheme did not return a Store")
     return store
+
+
+def _build(factory: Callable[..., T], *args: Any, **options: Any) -> T:
+    # An unknown or missing option would surface as a TypeError from the call.
+    try:
+        inspect.signature(factory).bind(*args, **options)
+    except TypeError:
+        raise ValidationError("options", "holds an option this store does not take") from None
+    except ValueError:  # no signature to check (a builtin): let the call decide
+        pass
+    return factory(*args, **options)

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar, cast
 
 import attrs
 
+from crmcore._entity import items_of
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction
@@ -141,8 +142,8 @@ def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
             raise ValidationError(path, f"must be text of at most {MAX_TEXT} characters")
         return value.casefold() if kind is Kind.TAGS else value
     if kind is Kind.INT:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationError(path, "must be an integer")
+        if not isinstance(value, int) or isinstance(value, bool) or not -(2**63) <= value < 2**63:
+            raise ValidationError(path, "must be an integer within 64 bits")
         return value
     if kind is Kind.DATETIME:
         if not isinstance(value, datetime) or value.utcoffset() is None:
@@ -361,11 +362,9 @@ def identifier_key(scheme: object, value: object) -> str:
 
 def check_keys(keys: Iterable[str]) -> list[str]:
     """Blocking keys given to ``find_by_keys``: text, deduplicated."""
-    if isinstance(keys, str):
-        raise ValidationError("keys", "must be a collection of keys, not one string")
     result = []
     seen = set()
-    for key in keys:
+    for key in items_of(keys, "keys"):
         if not isinstance(key, str):
             raise ValidationError("keys", "must all be text")
         if key not in seen:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from crmcore.customers import Customer
+from crmcore.errors import ValidationError
 from crmcore.leads import Lead
 
 __all__ = ["KeyFunction", "default_keys", "key_function_name"]
@@ -35,6 +36,19 @@ def default_keys(record: Customer | Lead) -> Iterator[str]:
     if isinstance(record, Customer):
         for scheme, value in record.identifiers.items():
             yield f"id:{scheme}:{value}"
+
+
+def check_key_function(function: object) -> KeyFunction:
+    """A store's ``key_function`` argument: a callable, or ``None`` for :func:`default_keys`.
+
+    Checked when the store is built, so a mistake does not surface as a
+    ``TypeError`` on the first write.
+    """
+    if function is None:
+        return default_keys
+    if not callable(function):
+        raise ValidationError("key_function", "must be a function of a record")
+    return function
 
 
 def key_function_name(function: KeyFunction) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from crmcore._entity import utcnow
+from crmcore._entity import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
 from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId, is_customer_id, is_lead_id
@@ -50,7 +50,7 @@ from crmcore.storage._common import (
     order_tag,
     stamped,
 )
-from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.keys import KeyFunction, check_key_function
 from crmcore.storage.merges import MemoryMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
@@ -184,7 +184,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in records]
+        batch = [self._check(r) for r in items_of(records, "records")]
         with self._store._write():
             now = utcnow()
             return [self._add(r, now) for r in batch]
@@ -238,7 +238,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        wanted = list(record_ids)
+        wanted = items_of(record_ids, "record_ids")
         with self._store._read():
             result: dict[IdT, R] = {}
             for record_id in wanted:
@@ -292,13 +292,22 @@ class _MemoryRecords(Generic[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
         size = check_limit(batch_size, field="batch_size")
         assert size is not None
-        cursor = None
+        # Paging through list() would rebuild and sort every record's row for each
+        # batch (quadratic: hours for a million records); sort the ids once instead.
+        # Records added meanwhile with higher ids are picked up by the next pass,
+        # as keyset pages would; records deleted meanwhile are skipped.
+        position: str | None = None
         while True:
-            page = self.list(limit=size, cursor=cursor)
-            yield from page.items
-            if page.next_cursor is None:
+            with self._store._read():
+                pending = sorted(i for i in self._records if position is None or i > position)
+            if not pending:
                 return
-            cursor = page.next_cursor
+            for start in range(0, len(pending), size):
+                with self._store._read():
+                    records = self._records
+                    batch = [records[i] for i in pending[start : start + size] if i in records]
+                yield from batch
+            position = pending[-1]
 
     def _lookup(self, ns: str, key: str) -> builtins.list[R]:
         with self._store._read():
@@ -374,7 +383,7 @@ class _MemoryInteractions:
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
-        batch = [check_interaction(i) for i in interactions]
+        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write():
             now = utcnow()
             return [self._add(i, now) for i in batch]
@@ -391,7 +400,7 @@ class _MemoryInteractions:
         self, interaction_ids: Iterable[InteractionId]
     ) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        wanted = list(interaction_ids)
+        wanted = items_of(interaction_ids, "interaction_ids")
         with self._store._read():
             result: dict[InteractionId, Interaction] = {}
             for i in wanted:
@@ -529,7 +538,7 @@ class InMemoryStore:
         self._undo: list[tuple[_Undoable, str, object]] = []
         self._depth = 0
         self._closed = False
-        keys = key_function or default_keys
+        keys = check_key_function(key_function)
         self._customers: _MemoryRecords[Customer, CustomerId] = _MemoryRecords(
             self, Customer, CUSTOMER_FIELDS, customer_row, keys, "customer"
         )
@@ -614,7 +623,7 @@ class InMemoryStore:
         Raises:
             ValidationError: for anything but a customer, lead or interaction.
         """
-        batch = list(records)
+        batch = items_of(records, "records")
         for i, record in enumerate(batch):
             if not isinstance(record, Customer | Lead | Interaction | MergeRecord):
                 raise ValidationError(

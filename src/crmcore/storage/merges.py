@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.errors import DuplicateRecord, NotFound, StorageError, VersionConflict
+from crmcore.errors import (
+    DuplicateRecord,
+    NotFound,
+    StorageError,
+    ValidationError,
+    VersionConflict,
+)
 from crmcore.ids import MergeId
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
@@ -65,6 +71,13 @@ class MergeRepository(Protocol):
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
         """Every merge ``record_id`` took part in (as survivor or merged), newest first."""
         ...
+
+
+def _check_record_id(record_id: object) -> None:
+    # A list reached SQLite as a bad parameter (a StorageError) while the
+    # in-memory store answered [] for it: refuse it the same way everywhere.
+    if not isinstance(record_id, str):
+        raise ValidationError("record_id", "must be a customer or lead id")
 
 
 def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:
@@ -146,6 +159,7 @@ class MemoryMerges:
 
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
         """See :meth:`MergeRepository.list_for`."""
+        _check_record_id(record_id)
         with self._store._read():
             return _order([m for m in self._records.values() if record_id in m.participant_ids])
 
@@ -217,8 +231,19 @@ class SQLiteMerges:
                 )
         return stored
 
+    def forget(self) -> None:
+        """Drop every decoded copy: the store calls this when a transaction rolls back.
+
+        The cache is keyed by (id, version); a version written and read inside a
+        transaction that then rolls back may later be written again with other
+        content, so nothing read inside it may outlive it.
+        """
+        with self._lock:
+            self._cache.clear()
+
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
         """See :meth:`MergeRepository.list_for`."""
+        _check_record_id(record_id)
         with self._store._use() as conn:
             rows = conn.execute(
                 "SELECT m.id, m.version FROM merge_participants p "
@@ -248,7 +273,13 @@ class SQLiteMerges:
             ).fetchone()
             if row is None:  # changed between the two reads: decode what is there now
                 row = conn.execute("SELECT doc FROM merges WHERE id = ?", (key[0],)).fetchone()
-            found[key] = from_json(MergeRecord, row[0])
+            if row is None:
+                raise NotFound("no merge with this id is stored")
+            try:
+                found[key] = from_json(MergeRecord, row[0])
+            except ValidationError as exc:
+                # The caller's input is not at fault: the file is.
+                raise StorageError("a stored merge record cannot be read") from exc
         with self._lock:
             for key in missing:
                 self._cache[key] = found[key]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import builtins
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
@@ -94,7 +94,11 @@ class Field:
 
     def in_(self, values: Iterable[object]) -> Filter:
         """Match records whose field equals any of ``values``."""
-        return Filter(self.name, Op.IN, tuple(values))
+        # A string is iterable, but in_("bob") means a mistake, not ("b", "o", "b");
+        # anything but a real collection is left for the store to refuse by name.
+        if isinstance(values, Iterable) and not isinstance(values, str | bytes | Mapping):
+            return Filter(self.name, Op.IN, tuple(values))
+        return Filter(self.name, Op.IN, values)
 
     def contains(self, value: object) -> Filter:
         """Match records whose collection field (``tags``) holds ``value``."""

@@ -28,7 +28,7 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
-from crmcore._entity import utcnow
+from crmcore._entity import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import (
     DuplicateRecord,
@@ -68,7 +68,7 @@ from crmcore.storage._common import (
     order_tag,
     stamped,
 )
-from crmcore.storage.keys import KeyFunction, default_keys, key_function_name
+from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.memory import TIMELINE_TAG, check_timeline_args
 from crmcore.storage.merges import MERGES_MIGRATION, SQLiteMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Op, Page
@@ -257,13 +257,20 @@ class SQLiteStore:
     ) -> None:
         if not isinstance(path, str | os.PathLike):
             raise ValidationError("path", "must be a file path or ':memory:'")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 <= timeout < 1e9  # also refuses NaN and infinity
+        ):
             raise ValidationError("timeout", "must be a non-negative number of seconds")
         self._path = os.fspath(path)
+        if not isinstance(self._path, str) or "\x00" in self._path:
+            # sqlite3.connect would raise a bare ValueError (embedded null byte).
+            raise ValidationError("path", "must be text without NUL characters")
         self._in_memory = self._path in (":memory:", "")
         self._timeout = float(timeout)
         self._durable = bool(durable)
-        self._keys = key_function or default_keys
+        self._keys = check_key_function(key_function)
         self._local = threading.local()
         self._registry_lock = threading.Lock()
         self._connections: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
@@ -388,11 +395,13 @@ class SQLiteStore:
                 except BaseException:
                     state.depth = 0
                     self._rollback(conn)
+                    self._merges.forget()
                     raise
                 try:
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)
+                    self._merges.forget()
                     raise
                 finally:
                     state.depth = 0
@@ -403,6 +412,7 @@ class SQLiteStore:
                 try:
                     yield conn
                 except BaseException:
+                    self._merges.forget()
                     conn.execute(f"ROLLBACK TO {name}")
                     conn.execute(f"RELEASE {name}")
                     raise
@@ -708,7 +718,7 @@ class _SQLRecords(Generic[R, IdT]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in records]
+        batch = [self._check(r) for r in items_of(records, "records")]
         result: list[R] = []
         with self._store._write() as conn:
             now = utcnow()
@@ -770,7 +780,8 @@ class _SQLRecords(Generic[R, IdT]):
 
     def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        wanted = list(dict.fromkeys(i for i in record_ids if isinstance(i, str)))
+        ids: list[IdT] = items_of(record_ids, "record_ids")
+        wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
         found: dict[str, R] = {}
         with self._store._use() as conn:
             for chunk in _chunks(wanted):
@@ -967,7 +978,7 @@ class _SQLInteractions:
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
-        batch = [check_interaction(i) for i in interactions]
+        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write() as conn:
             now = utcnow()
             return [self._add(conn, i, now) for i in batch]
@@ -988,7 +999,8 @@ class _SQLInteractions:
         self, interaction_ids: Iterable[InteractionId]
     ) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        wanted = list(dict.fromkeys(i for i in interaction_ids if isinstance(i, str)))
+        ids: list[InteractionId] = items_of(interaction_ids, "interaction_ids")
+        wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
         found: dict[str, Interaction] = {}
         with self._store._use() as conn:
             for chunk in _chunks(wanted):

@@ -571,6 +571,8 @@ class StorageContract(MergeContract):
             where("tags").eq("vip"),
             where("created_at").range("2024-01-01", None),
             where("owner").in_([None]),
+            where("owner").in_("usr_bo"),  # one string, not a collection of them
+            where("owner").in_(5),  # type: ignore[arg-type]
             where("owner").prefix(3),  # type: ignore[arg-type]
             Filter("stage", "eq", "lead"),  # type: ignore[arg-type]
             "stage = 'lead'",
@@ -582,6 +584,16 @@ class StorageContract(MergeContract):
         assert all(path.startswith("filters[0]") for path in info.value.paths)
         with pytest.raises(ValidationError):
             store.customers.count(bad)
+
+    def test_the_largest_lead_score_is_stored_and_a_larger_one_refused(self, store: Store) -> None:
+        """Scores are 64-bit integers in every store, as values and as filter values."""
+        top = store.leads.add(build.lead(1, score=2**63 - 1))
+        assert store.leads.get(top.id).score == 2**63 - 1
+        assert _ids(store.leads.list(where("score").eq(2**63 - 1)).items) == [top.id]
+        for bad in (where("score").eq(2**63), where("score").range(None, 10**30)):
+            with pytest.raises(ValidationError) as info:
+                store.leads.list(bad)
+            assert all(p.startswith("filters[0].value") for p in info.value.paths)
 
     @pytest.mark.parametrize(
         ("order_by", "descending"),
@@ -672,6 +684,24 @@ class StorageContract(MergeContract):
             store.customers.list(order_by="name")
         with pytest.raises(ValidationError):
             store.customers.list(order_by="created_at; DROP TABLE customers")
+
+    @pytest.mark.parametrize("junk", [5, None, "cus_01", b"ids"])
+    def test_collection_arguments_must_be_collections(self, store: Store, junk: Any) -> None:
+        """One id or a number where a collection belongs is refused by name, not iterated."""
+        calls: list[tuple[str, Callable[[], object]]] = [
+            ("records", lambda: store.customers.add_many(junk)),
+            ("records", lambda: store.leads.add_many(junk)),
+            ("interactions", lambda: store.interactions.add_many(junk)),
+            ("record_ids", lambda: store.customers.get_many(junk)),
+            ("record_ids", lambda: store.leads.get_many(junk)),
+            ("interaction_ids", lambda: store.interactions.get_many(junk)),
+            ("keys", lambda: store.customers.find_by_keys(junk)),
+        ]
+        for path, call in calls:
+            with pytest.raises(ValidationError) as info:
+                call()
+            assert info.value.paths == (path,)
+        assert store.customers.count() == store.leads.count() == 0
 
     def test_iter_all_yields_every_record_once_in_id_order(self, store: Store) -> None:
         stored = store.customers.add_many([build.customer(i) for i in range(23)])

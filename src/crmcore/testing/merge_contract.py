@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from crmcore.customers import Customer, CustomerKind
-from crmcore.errors import DuplicateRecord, NotFound, VersionConflict
+from crmcore.errors import DuplicateRecord, NotFound, ValidationError, VersionConflict
 from crmcore.ids import new_merge_id
 from crmcore.interactions import Channel, Direction, Interaction
 from crmcore.leads import Lead, LeadStatus
@@ -102,6 +102,9 @@ class MergeContract:
         assert [m.id for m in store.merges.list_for(first.survivor_id)] == [second.id, first.id]
         assert [m.id for m in store.merges.list_for(first.merged_ids[0])] == [first.id]
         assert store.merges.list_for(build.customer(99).id) == []
+        junk: Any = [first.survivor_id]
+        with pytest.raises(ValidationError):
+            store.merges.list_for(junk)
 
     def test_a_merge_record_written_in_a_failed_transaction_is_gone(self, store: Store) -> None:
         self._require_merges()
