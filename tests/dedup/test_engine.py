@@ -141,9 +141,15 @@ def test_worker_processes_give_the_same_result() -> None:
         for i, (given, family) in enumerate([("Anna", "Berg"), ("Ana", "Berg"), ("Karl", "Lund")])
     ]
     one = find_duplicates(records, workers=1)
-    two = find_duplicates(records, workers=2)
-    assert one.clusters == two.clusters
-    assert one.possible_matches == two.possible_matches
+    for workers in (2, 3):
+        more = find_duplicates(records, workers=workers)
+        assert more.clusters == one.clusters
+        assert more.possible_matches == one.possible_matches
+        # Each process generates the pairs it owns: together, every pair once.
+        assert {k: v for k, v in more.stats.items() if k != "seconds"} == {
+            k: v for k, v in one.stats.items() if k != "seconds"
+        }
+    assert one.stats["candidate_pairs"] == len(candidate_pairs(records))
 
 
 def test_candidate_pairs_cover_the_blocked_duplicates() -> None:
