@@ -29,8 +29,11 @@ from crmcore.values import EmailAddress, PersonName, PhoneNumber, PostalAddress,
 
 __all__ = ["Problems", "RecordBuild", "build_records", "default_workers"]
 
-# Below this many distinct values, starting worker processes costs more than it saves.
+# Below this many distinct values (or rows), starting worker processes costs more
+# than it saves.
 PARALLEL_THRESHOLD = 4_000
+# Distinct values handed to the workers at a time while the rows are read.
+_BATCH = 4_096
 
 EmailResult = tuple[str, str] | None
 PhoneResult = tuple[str, str | None] | None
@@ -121,9 +124,10 @@ def _mp_context() -> multiprocessing.context.BaseContext:
 class ParseJob:
     """Distinct emails and phones being parsed, in worker processes when that pays.
 
-    With workers, creating the job returns at once, so that the caller can do
-    other work (names, addresses) while they parse; :meth:`result` waits for
-    them. Without workers, :meth:`result` does the parsing itself.
+    With workers, creating the job (and :meth:`add`) returns at once, so that the
+    caller can go on reading rows and building names and addresses while they
+    parse; :meth:`result` waits for them. Without workers, :meth:`result` does
+    the parsing itself.
     """
 
     def __init__(
@@ -133,27 +137,39 @@ class ParseJob:
         *,
         workers: int,
         advance: Callable[[int], None] | None = None,
+        parallel: bool | None = None,
     ) -> None:
-        self._emails = emails
-        self._phones = phones
+        self._emails = list(emails)
+        self._phones = list(phones)
         self._advance = advance
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._futures: dict[concurrent.futures.Future[list[object]], tuple[str, list[object]]]
         self._futures = {}
-        if workers > 1 and len(emails) + len(phones) >= PARALLEL_THRESHOLD:
-            # Many chunks per worker so that the progress bar moves, a slow chunk does
-            # not leave a core idle at the end, and this process can take over the
-            # chunks not started yet once it has built the rest of the records.
-            jobs: list[tuple[str, list[object]]] = [
-                *(("email", c) for c in _chunks(list(emails), workers * 8)),
-                *(("phone", c) for c in _chunks(list(phones), workers * 8)),
-            ]
+        if parallel is None:
+            parallel = len(emails) + len(phones) >= PARALLEL_THRESHOLD
+        if workers > 1 and parallel:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=workers, mp_context=_mp_context()
             )
-            self._futures = {
-                self._pool.submit(_parse_chunk, kind, chunk): (kind, chunk) for kind, chunk in jobs
-            }
+            # Many chunks per worker so that the progress bar moves, a slow chunk does
+            # not leave a core idle at the end, and this process can take over the
+            # chunks not started yet once it has built the rest of the records.
+            self._submit("email", _chunks(list(emails), workers * 8))
+            self._submit("phone", _chunks(list(phones), workers * 8))
+
+    def _submit(self, kind: str, chunks: list[list[object]]) -> None:
+        assert self._pool is not None
+        for chunk in chunks:
+            if chunk:
+                self._futures[self._pool.submit(_parse_chunk, kind, chunk)] = (kind, chunk)
+
+    def add(self, emails: list[str], phones: list[PhoneKey]) -> None:
+        """More distinct values to parse: workers start on them at once."""
+        self._emails += emails
+        self._phones += phones
+        if self._pool is not None:
+            self._submit("email", [list(emails)])
+            self._submit("phone", [list(phones)])
 
     def result(self) -> tuple[dict[str, EmailResult], dict[PhoneKey, PhoneResult]]:
         """The parsed values: ``text -> (normalized, match_key)``, ``key -> (e164, ext)``."""
@@ -298,7 +314,17 @@ def build_records(
     email_cols = columns.get("email")
     phone_cols = columns.get("phone")
 
-    # Pass 1: each row's region, and the distinct values to parse.
+    # Pass 1: each row's region, and the distinct values to parse. Workers parse
+    # them batch by batch while this pass (and the next) goes on.
+    job = ParseJob(
+        [],
+        [],
+        workers=workers or default_workers(),
+        advance=advance,
+        parallel=len(rows) >= PARALLEL_THRESHOLD,
+    )
+    new_emails: list[str] = []
+    new_phones: list[PhoneKey] = []
     regions: list[str | None] = []
     email_set: dict[str, None] = {}
     phone_set: dict[PhoneKey, None] = {}
@@ -324,8 +350,9 @@ def build_records(
             if cell:
                 for part in _EMAIL_SPLIT.split(cell):
                     part = part.strip()
-                    if part:
+                    if part and part not in email_set:
                         email_set[part] = None
+                        new_emails.append(part)
         if phone_cols:
             found: list[tuple[int, str, PhoneKey]] = []
             for i in phone_cols:
@@ -335,15 +362,20 @@ def build_records(
                         part = part.strip()
                         if part:
                             pkey = phone_key(part, row_region)
-                            phone_set[pkey] = None
+                            if pkey not in phone_set:
+                                phone_set[pkey] = None
+                                new_phones.append(pkey)
                             found.append((i, part, pkey))
             row_phones.append(found)
+        if len(new_emails) + len(new_phones) >= _BATCH:
+            job.add(new_emails, new_phones)
+            new_emails, new_phones = [], []
+    job.add(new_emails, new_phones)
 
     emails = list(email_set)
     phones = list(phone_set)
     if on_total:
         on_total(len(emails) + len(phones))
-    job = ParseJob(emails, phones, workers=workers or default_workers(), advance=advance)
 
     # Pass 2: the records.
     given_cols = columns.get("given_name")
