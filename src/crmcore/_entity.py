@@ -14,6 +14,52 @@ from crmcore.values import ContactLabel, EmailAddress, PhoneNumber
 __all__ = ["ContactEmail", "ContactPhone", "ensure_utc", "utcnow"]
 
 
+class Problems:
+    """Every problem a constructor finds, so that one ValidationError reports them all."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, path: str, message: str) -> None:
+        """Record one problem."""
+        self.found.append((path, message))
+
+    def set(self, instance: object, field: str, check: Any, *args: Any, **kwargs: Any) -> None:
+        """Set frozen ``instance``'s ``field`` to ``check(*args, **kwargs)``, or record why not."""
+        try:
+            object.__setattr__(instance, field, check(*args, **kwargs))
+        except ValidationError as exc:
+            self.found.extend(exc.problems)
+
+    def parse_into(
+        self, values: dict[str, Any], name: str, parse: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """Store ``parse(*args, **kwargs)`` under ``name``, or record why not.
+
+        Raw input of the wrong type (``LeadSource(5)``) counts as a problem too.
+        """
+        try:
+            values[name] = parse(*args, **kwargs)
+        except ValidationError as exc:
+            self.found.extend(exc.problems)
+        except (TypeError, ValueError):
+            self.found.append((name, "is invalid"))
+
+    def check_version(self, value: object) -> None:
+        """Record a version that is not a non-negative int."""
+        try:
+            check_version(value)
+        except ValidationError as exc:
+            self.found.extend(exc.problems)
+
+    def raise_if_any(self) -> None:
+        """Raise one ValidationError listing everything recorded."""
+        if self.found:
+            raise ValidationError(self.found)
+
+
 def utcnow() -> datetime:
     """The current time, UTC-aware."""
     return datetime.now(UTC)
