@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -58,6 +59,19 @@ class Problems:
         """Raise one ValidationError listing everything recorded."""
         if self.found:
             raise ValidationError(self.found)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_member(kind: type[E], value: object, field: str) -> E:
+    """``value`` as a member of ``kind``: a member, or its value (``"qualified"``)."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        raise ValidationError(field, f"must be a {kind.__name__}") from None
 
 
 def utcnow() -> datetime:

@@ -17,6 +17,7 @@ from crmcore._entity import (
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    enum_member,
     tuple_of,
     utcnow,
 )
@@ -379,10 +380,9 @@ class Customer:
             raise ValidationError("organization_id", "only a person can belong to an organisation")
         return attrs.evolve(self, organization_id=organization_id)
 
-    def advance_stage(self, stage: LifecycleStage, *, reason: str | None = None) -> Customer:
+    def advance_stage(self, stage: LifecycleStage | str, *, reason: str | None = None) -> Customer:
         """Move to another lifecycle stage; moving backwards needs a ``reason``."""
-        if not isinstance(stage, LifecycleStage):
-            raise ValidationError("stage", "must be a LifecycleStage")
+        stage = enum_member(LifecycleStage, stage, "stage")
         if stage.rank < self.stage.rank and optional_text(reason, "reason") is None:
             raise InvalidTransition(
                 f"moving a customer back from {self.stage.value} to {stage.value} needs a reason"
@@ -391,22 +391,22 @@ class Customer:
 
     def with_consent(
         self,
-        channel: Channel,
+        channel: Channel | str,
         purpose: str,
-        status: ConsentStatus,
+        status: ConsentStatus | str,
         *,
         at: datetime | None = None,
         source: str | None = None,
-        legal_basis: LegalBasis = LegalBasis.CONSENT,
+        legal_basis: LegalBasis | str = LegalBasis.CONSENT,
     ) -> Customer:
         """Record consent (granted or withdrawn) for a channel and purpose."""
         consent = Consent(
-            channel=channel,
+            channel=enum_member(Channel, channel, "channel"),
             purpose=purpose,
-            status=status,
+            status=enum_member(ConsentStatus, status, "status"),
             recorded_at=at or utcnow(),
             source=source,
-            legal_basis=legal_basis,
+            legal_basis=enum_member(LegalBasis, legal_basis, "legal_basis"),
         )
         rest = tuple(
             c

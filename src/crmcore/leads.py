@@ -16,6 +16,7 @@ from crmcore._entity import (
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    enum_member,
     tuple_of,
     utcnow,
 )
@@ -183,8 +184,10 @@ class Lead:
             problems.parse_into(values, "name", PersonName.parse, name)
         if source is not None:
             problems.parse_into(values, "source", LeadSource, source)
-        problems.parse_into(values, "emails", coerce_emails, emails)
-        problems.parse_into(values, "phones", coerce_phones, phones, region)
+        if emails:
+            problems.parse_into(values, "emails", coerce_emails, emails)
+        if phones:
+            problems.parse_into(values, "phones", coerce_phones, phones, region)
         if tags:
             problems.parse_into(values, "tags", normalize_tags, tags)
         if custom_fields:
@@ -221,7 +224,7 @@ class Lead:
 
     def transition_to(
         self,
-        status: LeadStatus,
+        status: LeadStatus | str,
         *,
         reason: str | None = None,
         customer_id: CustomerId | None = None,
@@ -232,8 +235,7 @@ class Lead:
         conversion, the customer the lead became (:func:`crmcore.convert_lead`
         does all of a conversion: this only changes the status).
         """
-        if not isinstance(status, LeadStatus):
-            raise ValidationError("status", "must be a LeadStatus")
+        status = enum_member(LeadStatus, status, "status")
         if not self.status.can_become(status):
             raise InvalidTransition(f"a lead cannot go from {self.status.value} to {status.value}")
         text = optional_text(reason, "reason")
