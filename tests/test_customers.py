@@ -318,8 +318,10 @@ def test_stage_changes(start: LifecycleStage, target: LifecycleStage) -> None:
 def test_funnel_order() -> None:
     assert [s.rank for s in FUNNEL] == list(range(len(FUNNEL)))
     assert LifecycleStage.OTHER.rank < LifecycleStage.SUBSCRIBER.rank
-    with pytest.raises(ValidationError):
-        _ada().advance_stage("customer")  # type: ignore[arg-type]
+    assert _ada().advance_stage("evangelist").stage is LifecycleStage.EVANGELIST
+    with pytest.raises(ValidationError) as bad:
+        _ada().advance_stage("champion")
+    assert bad.value.paths == ("stage",)
 
 
 # --------------------------------------------------------------------------- consents
@@ -385,3 +387,19 @@ def test_methods_return_new_valid_customers(customer: Customer, stage: Lifecycle
     assert (moved.stage, moved.stage_reason) == (stage, "re-engaged")
     # Nothing else changed, and the original is untouched.
     assert attrs.evolve(moved, stage=customer.stage, stage_reason=customer.stage_reason) == customer
+
+
+def test_consent_may_be_given_by_values_and_bad_ones_are_named() -> None:
+    ada = _ada().with_consent("email", "newsletter", "withdrawn", legal_basis="contract")
+    consent = ada.consent_for(Channel.EMAIL, "newsletter")
+    assert consent is not None
+    assert consent.status is ConsentStatus.WITHDRAWN
+    assert consent.legal_basis is LegalBasis.CONTRACT
+    with pytest.raises(ValidationError) as bad:
+        _ada().with_consent("pigeon", "newsletter", "granted")
+    assert bad.value.paths == ("channel",)
+
+
+def test_lead_and_customer_take_none_for_no_contact_points() -> None:
+    assert Lead.create(name="Ada", emails=None, phones=None).emails == ()  # type: ignore[arg-type]
+    assert Customer.create(name="Ada", emails=None, phones=None).phones == ()  # type: ignore[arg-type]

@@ -147,8 +147,11 @@ def test_conversion_records_the_customer() -> None:
     assert info.value.paths == ("customer_id",)
     with pytest.raises(ValidationError):
         _lead(S.QUALIFIED).transition_to(S.CONVERTED, customer_id="cus_bad")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError):
-        _lead().transition_to("contacted")  # type: ignore[arg-type]
+    # A status may be given by its value, like everywhere else in the API.
+    assert _lead().transition_to("contacted").status is S.CONTACTED
+    with pytest.raises(ValidationError) as bad:
+        _lead().transition_to("called")
+    assert bad.value.paths == ("status",)
 
 
 def test_recycling_clears_the_reason() -> None:

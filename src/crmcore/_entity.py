@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -12,6 +13,65 @@ from crmcore.errors import ValidationError
 from crmcore.values import ContactLabel, EmailAddress, PhoneNumber
 
 __all__ = ["ContactEmail", "ContactPhone", "ensure_utc", "utcnow"]
+
+
+class Problems:
+    """Every problem a constructor finds, so that one ValidationError reports them all."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, path: str, message: str) -> None:
+        """Record one problem."""
+        self.found.append((path, message))
+
+    def set(self, instance: object, field: str, check: Any, *args: Any, **kwargs: Any) -> None:
+        """Set frozen ``instance``'s ``field`` to ``check(*args, **kwargs)``, or record why not."""
+        try:
+            object.__setattr__(instance, field, check(*args, **kwargs))
+        except ValidationError as exc:
+            self.found.extend(exc.problems)
+
+    def parse_into(
+        self, values: dict[str, Any], name: str, parse: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        """Store ``parse(*args, **kwargs)`` under ``name``, or record why not.
+
+        Raw input of the wrong type (``LeadSource(5)``) counts as a problem too.
+        """
+        try:
+            values[name] = parse(*args, **kwargs)
+        except ValidationError as exc:
+            self.found.extend(exc.problems)
+        except (TypeError, ValueError):
+            self.found.append((name, "is invalid"))
+
+    def check_version(self, value: object) -> None:
+        """Record a version that is not a non-negative int."""
+        try:
+            check_version(value)
+        except ValidationError as exc:
+            self.found.extend(exc.problems)
+
+    def raise_if_any(self) -> None:
+        """Raise one ValidationError listing everything recorded."""
+        if self.found:
+            raise ValidationError(self.found)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_member(kind: type[E], value: object, field: str) -> E:
+    """``value`` as a member of ``kind``: a member, or its value (``"qualified"``)."""
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except (ValueError, TypeError):
+        raise ValidationError(field, f"must be a {kind.__name__}") from None
 
 
 def utcnow() -> datetime:

@@ -12,11 +12,12 @@ import attrs
 from crmcore._entity import (
     ContactEmail,
     ContactPhone,
+    Problems,
     check_date,
-    check_version,
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    enum_member,
     tuple_of,
     utcnow,
 )
@@ -116,83 +117,73 @@ class Customer:
     updated_at: datetime = attrs.field(factory=utcnow)
 
     def __attrs_post_init__(self) -> None:
-        problems: list[tuple[str, str]] = []
-
-        def check(field: str, fn: Any, *args: Any, **kwargs: Any) -> None:
-            try:
-                object.__setattr__(self, field, fn(*args, **kwargs))
-            except ValidationError as exc:
-                problems.extend(exc.problems)
+        problems = Problems()
 
         if not is_customer_id(self.id):
-            problems.append(("id", "must be a customer id"))
+            problems.add("id", "must be a customer id")
         if not isinstance(self.kind, CustomerKind):
-            problems.append(("kind", "must be a CustomerKind"))
+            problems.add("kind", "must be a CustomerKind")
         else:
-            check("name", _customer_name, self.kind, self.name)
+            problems.set(self, "name", _customer_name, self.kind, self.name)
         if type(self.emails) is not tuple or not all(
             isinstance(e, ContactEmail) for e in self.emails
         ):
-            check("emails", coerce_emails, self.emails)
+            problems.set(self, "emails", coerce_emails, self.emails)
         # The common case (tuples of the right type) costs no call: this runs for
         # every customer built, decoded or merged.
         if type(self.phones) is not tuple or not all(
             isinstance(p, ContactPhone) for p in self.phones
         ):
-            check("phones", tuple_of, self.phones, ContactPhone, "phones")
+            problems.set(self, "phones", tuple_of, self.phones, ContactPhone, "phones")
         if type(self.addresses) is not tuple or not all(
             isinstance(a, PostalAddress) for a in self.addresses
         ):
-            check("addresses", tuple_of, self.addresses, PostalAddress, "addresses")
+            problems.set(self, "addresses", tuple_of, self.addresses, PostalAddress, "addresses")
         for field in ("organization_id", "merged_into"):
             value = getattr(self, field)
             if value is not None and not is_customer_id(value):
-                problems.append((field, "must be a customer id"))
+                problems.add(field, "must be a customer id")
         if self.organization_id is not None and self.organization_id == self.id:
-            problems.append(("organization_id", "a customer cannot belong to itself"))
+            problems.add("organization_id", "a customer cannot belong to itself")
         if not isinstance(self.stage, LifecycleStage):
-            problems.append(("stage", "must be a LifecycleStage"))
+            problems.add("stage", "must be a LifecycleStage")
         if self.stage_reason is not None:
-            check("stage_reason", optional_text, self.stage_reason, "stage_reason")
+            problems.set(self, "stage_reason", optional_text, self.stage_reason, "stage_reason")
         if self.tags or type(self.tags) is not frozenset:
             # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
             # "vip", or where("tags").contains("VIP") would not find it.
-            check("tags", normalize_tags, self.tags)
+            problems.set(self, "tags", normalize_tags, self.tags)
         if not isinstance(self.custom_fields, CustomFields):
-            problems.append(("custom_fields", "must be CustomFields"))
+            problems.add("custom_fields", "must be CustomFields")
         if not isinstance(self.identifiers, ExternalIds):
-            problems.append(("identifiers", "must be ExternalIds"))
+            problems.add("identifiers", "must be ExternalIds")
         if self.owner is not None:
-            check("owner", optional_text, self.owner, "owner", max_length=200)
+            problems.set(self, "owner", optional_text, self.owner, "owner", max_length=200)
         if self.consents:
             try:
                 consents = tuple_of(self.consents, Consent, "consents")
             except ValidationError as exc:
-                problems.extend(exc.problems)
+                problems.found.extend(exc.problems)
             else:
                 object.__setattr__(self, "consents", consents)
                 if len({(c.channel, c.purpose) for c in consents}) != len(consents):
-                    problems.append(("consents", "holds one channel and purpose twice"))
+                    problems.add("consents", "holds one channel and purpose twice")
         elif type(self.consents) is not tuple:
-            check("consents", tuple_of, self.consents, Consent, "consents")
+            problems.set(self, "consents", tuple_of, self.consents, Consent, "consents")
         if self.birth_date is not None:
-            check("birth_date", check_date, self.birth_date, "birth_date")
+            problems.set(self, "birth_date", check_date, self.birth_date, "birth_date")
         if self.notes is not None and (
             not isinstance(self.notes, str) or len(self.notes) > MAX_NOTES_LENGTH
         ):
-            problems.append(("notes", f"must be text of at most {MAX_NOTES_LENGTH} characters"))
+            problems.add("notes", f"must be text of at most {MAX_NOTES_LENGTH} characters")
         elif self.notes is not None:
-            check("notes", check_unicode, self.notes, "notes")
+            problems.set(self, "notes", check_unicode, self.notes, "notes")
         for field in ("created_at", "updated_at"):
             value = getattr(self, field)
             if not (type(value) is datetime and value.tzinfo is UTC):
-                check(field, ensure_utc, value, field)
-        try:
-            check_version(self.version)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+                problems.set(self, field, ensure_utc, value, field)
+        problems.check_version(self.version)
+        problems.raise_if_any()
 
     @classmethod
     def create(
@@ -218,42 +209,37 @@ class Customer:
         Phone numbers typed without a ``+`` prefix are read in ``region``.
         Every problem is reported at once in one ValidationError.
         """
-        problems: list[tuple[str, str]] = []
+        problems = Problems()
         values: dict[str, Any] = {}
-
-        def parse(name: str, fn: Any, *args: Any, **kwargs: Any) -> None:
-            try:
-                values[name] = fn(*args, **kwargs)
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-            except (TypeError, ValueError):
-                problems.append((name, "is invalid"))
 
         # Enum lookups by value are slow next to an isinstance check.
         if isinstance(kind, CustomerKind):
             values["kind"] = kind
         else:
-            parse("kind", CustomerKind, kind)
+            problems.parse_into(values, "kind", CustomerKind, kind)
         if isinstance(stage, LifecycleStage):
             values["stage"] = stage
         else:
-            parse("stage", LifecycleStage, stage)
+            problems.parse_into(values, "stage", LifecycleStage, stage)
         if "kind" in values:
-            parse("name", _customer_name, values["kind"], name)
+            problems.parse_into(values, "name", _customer_name, values["kind"], name)
         if emails:
-            parse("emails", coerce_emails, emails)
+            problems.parse_into(values, "emails", coerce_emails, emails)
         if phones:
-            parse("phones", coerce_phones, phones, region)
+            problems.parse_into(values, "phones", coerce_phones, phones, region)
         if addresses:
-            parse("addresses", tuple, addresses)
+            problems.parse_into(values, "addresses", tuple, addresses)
         if tags:
-            parse("tags", normalize_tags, tags)
+            problems.parse_into(values, "tags", normalize_tags, tags)
         if custom_fields:
-            parse("custom_fields", CustomFields.parse, custom_fields, field="custom_fields")
+            problems.parse_into(
+                values, "custom_fields", CustomFields.parse, custom_fields, field="custom_fields"
+            )
         if identifiers:
-            parse("identifiers", ExternalIds.parse, identifiers, field="identifiers")
-        if problems:
-            raise ValidationError(problems)
+            problems.parse_into(
+                values, "identifiers", ExternalIds.parse, identifiers, field="identifiers"
+            )
+        problems.raise_if_any()
         now = utcnow()
         return cls(
             id=new_customer_id(),
@@ -394,10 +380,9 @@ class Customer:
             raise ValidationError("organization_id", "only a person can belong to an organisation")
         return attrs.evolve(self, organization_id=organization_id)
 
-    def advance_stage(self, stage: LifecycleStage, *, reason: str | None = None) -> Customer:
+    def advance_stage(self, stage: LifecycleStage | str, *, reason: str | None = None) -> Customer:
         """Move to another lifecycle stage; moving backwards needs a ``reason``."""
-        if not isinstance(stage, LifecycleStage):
-            raise ValidationError("stage", "must be a LifecycleStage")
+        stage = enum_member(LifecycleStage, stage, "stage")
         if stage.rank < self.stage.rank and optional_text(reason, "reason") is None:
             raise InvalidTransition(
                 f"moving a customer back from {self.stage.value} to {stage.value} needs a reason"
@@ -406,22 +391,22 @@ class Customer:
 
     def with_consent(
         self,
-        channel: Channel,
+        channel: Channel | str,
         purpose: str,
-        status: ConsentStatus,
+        status: ConsentStatus | str,
         *,
         at: datetime | None = None,
         source: str | None = None,
-        legal_basis: LegalBasis = LegalBasis.CONSENT,
+        legal_basis: LegalBasis | str = LegalBasis.CONSENT,
     ) -> Customer:
         """Record consent (granted or withdrawn) for a channel and purpose."""
         consent = Consent(
-            channel=channel,
+            channel=enum_member(Channel, channel, "channel"),
             purpose=purpose,
-            status=status,
+            status=enum_member(ConsentStatus, status, "status"),
             recorded_at=at or utcnow(),
             source=source,
-            legal_basis=legal_basis,
+            legal_basis=enum_member(LegalBasis, legal_basis, "legal_basis"),
         )
         rest = tuple(
             c

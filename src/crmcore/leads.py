@@ -12,10 +12,11 @@ import attrs
 from crmcore._entity import (
     ContactEmail,
     ContactPhone,
-    check_version,
+    Problems,
     coerce_emails,
     coerce_phones,
     ensure_utc,
+    enum_member,
     tuple_of,
     utcnow,
 )
@@ -109,34 +110,28 @@ class Lead:
     updated_at: datetime = attrs.field(factory=utcnow)
 
     def __attrs_post_init__(self) -> None:
-        problems: list[tuple[str, str]] = []
-
-        def check(field: str, fn: Any, *args: Any, **kwargs: Any) -> None:
-            try:
-                object.__setattr__(self, field, fn(*args, **kwargs))
-            except ValidationError as exc:
-                problems.extend(exc.problems)
+        problems = Problems()
 
         if not is_valid_id(self.id, "led_"):
-            problems.append(("id", "must be a lead id"))
+            problems.add("id", "must be a lead id")
         if self.name is not None and not isinstance(self.name, PersonName):
-            problems.append(("name", "must be a PersonName"))
-        check("company", optional_text, self.company, "company", max_length=300)
+            problems.add("name", "must be a PersonName")
+        problems.set(self, "company", optional_text, self.company, "company", max_length=300)
         if type(self.emails) is not tuple or not all(
             isinstance(e, ContactEmail) for e in self.emails
         ):
-            check("emails", coerce_emails, self.emails)
+            problems.set(self, "emails", coerce_emails, self.emails)
         if type(self.phones) is not tuple or not all(
             isinstance(p, ContactPhone) for p in self.phones
         ):
-            check("phones", tuple_of, self.phones, ContactPhone, "phones")
+            problems.set(self, "phones", tuple_of, self.phones, ContactPhone, "phones")
         if self.name is None and self.company is None and not self.emails and not self.phones:
-            problems.append(("name", "a lead needs a name, a company, an email or a phone"))
+            problems.add("name", "a lead needs a name, a company, an email or a phone")
         if self.source is not None and not isinstance(self.source, LeadSource):
-            problems.append(("source", "must be a LeadSource"))
+            problems.add("source", "must be a LeadSource")
         if not isinstance(self.status, LeadStatus):
-            problems.append(("status", "must be a LeadStatus"))
-        check("status_reason", optional_text, self.status_reason, "status_reason")
+            problems.add("status", "must be a LeadStatus")
+        problems.set(self, "status_reason", optional_text, self.status_reason, "status_reason")
         if self.score is not None and (
             not isinstance(self.score, int)
             or isinstance(self.score, bool)
@@ -144,30 +139,26 @@ class Lead:
         ):
             # A 64-bit integer: what every database column holds (SQLite refused more,
             # so the same lead was valid in memory and not in a file).
-            problems.append(("score", "must be an integer within 64 bits"))
+            problems.add("score", "must be an integer within 64 bits")
         if self.estimated_value is not None and not isinstance(self.estimated_value, Money):
-            problems.append(("estimated_value", "must be Money"))
-        check("owner", optional_text, self.owner, "owner", max_length=200)
+            problems.add("estimated_value", "must be Money")
+        problems.set(self, "owner", optional_text, self.owner, "owner", max_length=200)
         if self.tags or type(self.tags) is not frozenset:
             # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
             # "vip", or where("tags").contains("VIP") would not find it.
-            check("tags", normalize_tags, self.tags)
+            problems.set(self, "tags", normalize_tags, self.tags)
         if not isinstance(self.custom_fields, CustomFields):
-            problems.append(("custom_fields", "must be CustomFields"))
+            problems.add("custom_fields", "must be CustomFields")
         if self.converted_customer_id is not None and not is_customer_id(
             self.converted_customer_id
         ):
-            problems.append(("converted_customer_id", "must be a customer id"))
+            problems.add("converted_customer_id", "must be a customer id")
         if self.merged_into is not None and not is_valid_id(self.merged_into, "led_"):
-            problems.append(("merged_into", "must be a lead id"))
+            problems.add("merged_into", "must be a lead id")
         for field in ("created_at", "updated_at"):
-            check(field, ensure_utc, getattr(self, field), field)
-        try:
-            check_version(self.version)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+            problems.set(self, field, ensure_utc, getattr(self, field), field)
+        problems.check_version(self.version)
+        problems.raise_if_any()
 
     @classmethod
     def create(
@@ -186,29 +177,24 @@ class Lead:
         custom_fields: Mapping[str, object] | None = None,
     ) -> Lead:
         """Capture a new lead from raw strings or typed values (status ``new``)."""
-        problems: list[tuple[str, str]] = []
+        problems = Problems()
         values: dict[str, Any] = {}
 
-        def parse(name: str, fn: Any, *args: Any, **kwargs: Any) -> None:
-            try:
-                values[name] = fn(*args, **kwargs)
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-            except (TypeError, ValueError):
-                problems.append((name, "is invalid"))
-
         if name is not None and not (isinstance(name, str) and not name.strip()):
-            parse("name", PersonName.parse, name)
+            problems.parse_into(values, "name", PersonName.parse, name)
         if source is not None:
-            parse("source", LeadSource, source)
-        parse("emails", coerce_emails, emails)
-        parse("phones", coerce_phones, phones, region)
+            problems.parse_into(values, "source", LeadSource, source)
+        if emails:
+            problems.parse_into(values, "emails", coerce_emails, emails)
+        if phones:
+            problems.parse_into(values, "phones", coerce_phones, phones, region)
         if tags:
-            parse("tags", normalize_tags, tags)
+            problems.parse_into(values, "tags", normalize_tags, tags)
         if custom_fields:
-            parse("custom_fields", CustomFields.parse, custom_fields, field="custom_fields")
-        if problems:
-            raise ValidationError(problems)
+            problems.parse_into(
+                values, "custom_fields", CustomFields.parse, custom_fields, field="custom_fields"
+            )
+        problems.raise_if_any()
         now = utcnow()
         return cls(
             id=new_lead_id(),
@@ -238,7 +224,7 @@ class Lead:
 
     def transition_to(
         self,
-        status: LeadStatus,
+        status: LeadStatus | str,
         *,
         reason: str | None = None,
         customer_id: CustomerId | None = None,
@@ -249,8 +235,7 @@ class Lead:
         conversion, the customer the lead became (:func:`crmcore.convert_lead`
         does all of a conversion: this only changes the status).
         """
-        if not isinstance(status, LeadStatus):
-            raise ValidationError("status", "must be a LeadStatus")
+        status = enum_member(LeadStatus, status, "status")
         if not self.status.can_become(status):
             raise InvalidTransition(f"a lead cannot go from {self.status.value} to {status.value}")
         text = optional_text(reason, "reason")

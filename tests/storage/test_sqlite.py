@@ -401,3 +401,15 @@ def test_lookups_and_pages_search_indexes_never_scan(
         raw.close()
     assert "SEARCH" in plan
     assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", ""), plan
+
+
+def test_decoded_records_do_not_outlive_their_store(tmp_path: Path) -> None:
+    """Decoded customers are cached per store and forgotten on close (no process-wide copy)."""
+    store = SQLiteStore(tmp_path / "crm.db")
+    ada = store.customers.add(Customer.create(name="Ada Lovelace", emails=["ada@example.com"]))
+    assert store.customers.get(ada.id) is store.customers.get(ada.id)  # served from the cache
+    other = SQLiteStore(tmp_path / "crm.db")
+    assert other.customers.get(ada.id) is not store.customers.get(ada.id)
+    store.close()
+    assert store._decode._cached.cache_info().currsize == 0
+    other.close()

@@ -188,19 +188,28 @@ SCHEMA_VERSION: Final = len(_MIGRATIONS)
 _CACHED_DOCUMENT_LENGTH: Final = 8_192
 
 
-@lru_cache(maxsize=4_096)
-def _decode_cached(cls: Any, doc: str) -> Any:
-    # Keyed by the document itself, so a cached record is always what is stored:
-    # entities are immutable, and the same text always decodes to an equal record.
-    return from_json(cls, doc)
+class _Decoder:
+    """Decodes stored documents, caching the small ones, for one store.
 
+    Keyed by the document itself, so a cached record is always what is stored:
+    entities are immutable, and the same text always decodes to an equal
+    record. The cache belongs to its store and is dropped on ``close()``, so
+    customers' data does not outlive the store in a process-wide cache.
+    """
 
-def _decode(cls: Any, doc: str) -> Any:
-    # Only small documents are cached (at most ~60 MB in all): a record's notes
-    # alone may be 100,000 characters.
-    if len(doc) <= _CACHED_DOCUMENT_LENGTH:
-        return _decode_cached(cls, doc)
-    return from_json(cls, doc)
+    def __init__(self) -> None:
+        self._cached = lru_cache(maxsize=4_096)(from_json)
+
+    def __call__(self, cls: Any, doc: str) -> Any:
+        # Only small documents are cached (at most ~60 MB in all): a record's notes
+        # alone may be 100,000 characters.
+        if len(doc) <= _CACHED_DOCUMENT_LENGTH:
+            return self._cached(cls, doc)
+        return from_json(cls, doc)
+
+    def clear(self) -> None:
+        """Forget every cached record."""
+        self._cached.cache_clear()
 
 
 def _translate(exc: sqlite3.Error) -> StorageError:
@@ -275,6 +284,7 @@ class SQLiteStore:
         self._registry_lock = threading.Lock()
         self._connections: list[tuple[int, threading.Thread, sqlite3.Connection]] = []
         self._closed = False
+        self._decode = _Decoder()
         self._shared: _State | None = None
         self._shared_lock: threading.RLock | None = None
         if self._in_memory:
@@ -519,6 +529,7 @@ class SQLiteStore:
     def close(self) -> None:
         """Close every connection this process opened; the store refuses further use."""
         self._closed = True
+        self._decode.clear()
         with self._registry_lock:
             mine = [c for pid, _, c in self._connections if pid == os.getpid()]
             self._connections = []
@@ -671,7 +682,7 @@ class _SQLRecords(Generic[R, IdT]):
     def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> builtins.list[R]:
         cls: Any = self._cls
         try:
-            return [_decode(cls, row[-1]) for row in rows]
+            return [self._store._decode(cls, row[-1]) for row in rows]
         except ValidationError as exc:
             raise StorageError(f"a stored {self._entity} cannot be read") from exc
 
@@ -922,10 +933,9 @@ class _SQLInteractions:
     def __init__(self, store: SQLiteStore) -> None:
         self._store = store
 
-    @staticmethod
-    def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> list[Interaction]:
+    def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> list[Interaction]:
         try:
-            return [_decode(Interaction, row[-1]) for row in rows]
+            return [self._store._decode(Interaction, row[-1]) for row in rows]
         except ValidationError as exc:
             raise StorageError("a stored interaction cannot be read") from exc
 
