@@ -332,3 +332,32 @@ def test_a_common_name_alone_is_not_a_match() -> None:
             Customer.create(name="Sigrid Oxenstierna", emails=["sigrid@example.net"]), store
         )
         assert [m.record_id for m in unique] == [rare.id]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: find_duplicates(5), "records"),
+        (lambda: find_duplicates(None), "records"),
+        (lambda: find_duplicates("Anna Berg"), "records"),
+        (lambda: find_duplicates(["x"]), "records[0]"),
+        (lambda: find_duplicates([person("a", "Anna", "Berg"), None]), "records[1]"),
+        (lambda: find_duplicates([], rules=5), "rules"),  # type: ignore[arg-type]
+        (lambda: find_duplicates([], progress=5), "progress"),  # type: ignore[arg-type]
+        (lambda: find_duplicates([], workers=0), "workers"),
+        (lambda: candidate_pairs(["x"]), "records[0]"),
+        (lambda: blocking_keys(None), "record"),  # type: ignore[arg-type]
+        (lambda: lookup_keys("x"), "record"),  # type: ignore[arg-type]
+        (lambda: check_duplicates(None, InMemoryStore()), "candidate"),  # type: ignore[arg-type]
+        (lambda: check_duplicates(Customer.create(name="Anna Berg"), None), "store"),
+        (lambda: check_duplicates(Customer.create(name="Anna Berg"), 5), "store"),
+        (
+            lambda: check_duplicates(Customer.create(name="Anna Berg"), InMemoryStore(), rules=5),  # type: ignore[arg-type]
+            "rules",
+        ),
+    ],
+)
+def test_odd_arguments_raise_a_validation_error_naming_them(call: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        call()
+    assert caught.value.paths == (field,)

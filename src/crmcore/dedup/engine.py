@@ -59,8 +59,25 @@ def _iter_records(source: Any) -> Iterator[MatchRecord]:
                 for record in repo.iter_all(batch_size=_BATCH):
                     yield MatchRecord.from_record(record)
         return
-    for record in source:
-        yield MatchRecord.from_record(record)
+    # A string is iterable too, but its characters are never records.
+    if isinstance(source, str | bytes) or not isinstance(source, Iterable):
+        raise ValidationError("records", "must be customers, leads or match records, or a store")
+    for i, record in enumerate(source):
+        yield _as_record(record, f"records[{i}]")
+
+
+def _as_record(record: Any, field: str) -> MatchRecord:
+    if not isinstance(record, Customer | Lead | MatchRecord):
+        raise ValidationError(field, "must be a customer, lead or match record")
+    return MatchRecord.from_record(record)
+
+
+def _rules(rules: Any) -> RuleSet:
+    if rules is None:
+        return default_rules()
+    if not isinstance(rules, RuleSet):
+        raise ValidationError("rules", "must be a RuleSet")
+    return rules
 
 
 def _kind(record: MatchRecord) -> RecordType:
@@ -455,14 +472,20 @@ def find_duplicates(
         refused), ``clusters`` and ``seconds``.
 
     Raises:
-        ValidationError: two input records share an id.
+        ValidationError: two input records share an id, or an argument is not
+            of the kind described above (the error names it).
     """
     # The run allocates millions of small objects and frees few: the cyclic
     # garbage collector would rescan them all, over and over, for nothing.
+    ruleset = _rules(rules)
+    if progress is not None and not callable(progress):
+        raise ValidationError("progress", "must be callable")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ValidationError("workers", "must be a whole number of at least 1")
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _find_duplicates(records, rules or default_rules(), progress, workers)
+        return _find_duplicates(records, ruleset, progress, workers)
     finally:
         if enabled:
             gc.enable()
@@ -659,7 +682,7 @@ def candidate_pairs(
     records: Iterable[AnyRecord] | Any, rules: RuleSet | None = None
 ) -> set[tuple[str, str]]:
     """The pairs of record ids blocking would compare (for measuring pairs-completeness)."""
-    rules = rules or default_rules()
+    rules = _rules(rules)
     items = list(_iter_records(records))
     scorer = _Scorer(rules, items)
     n = len(items)
@@ -693,7 +716,7 @@ def blocking_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     Stores index these keys (their ``key_function``) so that
     :func:`check_duplicates` finds candidates with one indexed lookup.
     """
-    return (rules or default_rules()).blocking_keys(MatchRecord.from_record(record))
+    return _rules(rules).blocking_keys(_as_record(record, "record"))
 
 
 def lookup_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
@@ -702,7 +725,7 @@ def lookup_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     Phonetic keys (those with ``~`` after the rule name) help batch runs find
     typos but match too many stored records to answer in milliseconds.
     """
-    return _lookup_keys(MatchRecord.from_record(record), rules or default_rules())
+    return _lookup_keys(_as_record(record, "record"), _rules(rules))
 
 
 # Stores that persist their key index rebuild it when this changes
@@ -732,9 +755,14 @@ def check_duplicates(
     Returns:
         One :class:`~crmcore.dedup.Match` per stored record judged a MATCH or a
         POSSIBLE match, highest score first.
+
+    Raises:
+        ValidationError: ``candidate``, ``store`` or ``rules`` is not what it should be.
     """
-    rules = rules or default_rules()
-    record = MatchRecord.from_record(candidate)
+    rules = _rules(rules)
+    record = _as_record(candidate, "candidate")
+    if not hasattr(store, "customers") or not hasattr(store, "leads"):
+        raise ValidationError("store", "must be a store (with customers and leads)")
     if include_leads is None:
         include_leads = record.type is RecordType.LEAD
     keys = _lookup_keys(record, rules)
