@@ -361,3 +361,10 @@ def test_odd_arguments_raise_a_validation_error_naming_them(call: Any, field: st
     with pytest.raises(ValidationError) as caught:
         call()
     assert caught.value.paths == (field,)
+
+
+@pytest.mark.parametrize("policy", ["nope", "block", 5, None])
+def test_a_policy_that_is_not_a_duplicate_policy_is_refused(policy: Any) -> None:
+    with InMemoryStore() as store, pytest.raises(ValidationError) as caught:
+        guard_duplicates(Customer.create(name="Anna Berg"), store, policy=policy)
+    assert caught.value.paths == ("policy",)

@@ -884,7 +884,11 @@ def guard_duplicates(
     Raises:
         DuplicateRecord: under ``BLOCK``, when a stored record is a MATCH;
             ``matches`` carries every match found.
+        ValidationError: ``policy`` is not a :class:`DuplicatePolicy`.
     """
+    # A misspelt policy must not quietly act as ALERT where BLOCK was meant.
+    if not isinstance(policy, DuplicatePolicy):
+        raise ValidationError("policy", "must be a DuplicatePolicy (ALLOW, ALERT or BLOCK)")
     if bypass or policy is DuplicatePolicy.ALLOW:
         return []
     matches = check_duplicates(candidate, store, rules)
