@@ -231,6 +231,31 @@ def test_rule_set_validation(kwargs: dict[str, object]) -> None:
         RuleSet(**arguments)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"rules": 5}, "rules"),
+        ({"rules": "email"}, "rules"),
+        ({"rules": (x for x in [EmailRule()])}, "rules"),
+        ({"rules": [EmailRule(), 5]}, "rules[1]"),
+        ({"clauses": [5]}, "clauses[0]"),
+        ({"clauses": 5}, "clauses"),
+        ({"max_block_size": "16"}, "max_block_size"),
+        ({"window": 2.5}, "window"),
+        ({"prior": "x"}, "prior"),
+        ({"conflict_weight": float("nan")}, "conflict_weight"),
+        ({"shared_cap": None}, "shared_cap"),
+    ],
+)
+def test_rule_set_names_the_argument_of_the_wrong_kind(
+    kwargs: dict[str, object], field: str
+) -> None:
+    arguments: dict[str, object] = {"rules": (EmailRule(),), **kwargs}
+    with pytest.raises(ValidationError) as caught:
+        RuleSet(**arguments)  # type: ignore[arg-type]
+    assert caught.value.paths == (field,)
+
+
 class ShoeSizeRule:
     """A user rule: neither a FieldRule nor built in."""
 

@@ -844,6 +844,28 @@ class RuleSet:
     shared_cap: float = 3.0
 
     def __attrs_post_init__(self) -> None:
+        # Checked here, not first met deep in a run as a TypeError or AttributeError.
+        if isinstance(self.rules, str) or not isinstance(self.rules, Sequence):
+            raise ValidationError("rules", "must be a sequence of rules")
+        for i, item in enumerate(self.rules):
+            if not isinstance(getattr(item, "name", None), str) or not all(
+                callable(getattr(item, m, None)) for m in ("blocking_keys", "compare")
+            ):
+                raise ValidationError(
+                    f"rules[{i}]", "must be a rule (name, blocking_keys, compare)"
+                )
+        if isinstance(self.clauses, str) or not isinstance(self.clauses, Sequence):
+            raise ValidationError("clauses", "must be a sequence of clauses")
+        for i, clause in enumerate(self.clauses):
+            if not isinstance(clause, Clause):
+                raise ValidationError(f"clauses[{i}]", "must be a Clause")
+        for field in ("prior", "conflict_weight", "shared_cap"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+                raise ValidationError(field, "must be a number")
+        for field in ("max_block_size", "window"):
+            if isinstance(getattr(self, field), bool) or not isinstance(getattr(self, field), int):
+                raise ValidationError(field, "must be a whole number")
         _check_probability(self.match, "match")
         _check_probability(self.possible, "possible")
         _check_probability(self.cannot_link, "cannot_link")
