@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from crmcore import EmailAddress, PersonName, PhoneNumber
+from crmcore import EmailAddress, PersonName, PhoneNumber, ValidationError
 from crmcore.dedup import (
     NicknameTable,
     email_match_key,
@@ -105,6 +105,41 @@ def test_nickname_table_is_package_data_and_extensible() -> None:
     custom = NicknameTable.from_csv("# comment\nname,variant\nTheodor,Teo\n")
     assert custom.equivalent("Teo", "Theodor")
     assert "names" in repr(custom)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"Bob,Robert\n", "must be CSV text"),
+        (None, "must be CSV text"),
+        ("# names\nname,variant\nBob,Robert\n\nBill\n", "line 5 needs a name and a variant"),
+        ("Robert\nBob\n", "line 1 needs a name and a variant"),
+        ('"Bob,Robert\n', "line 1 needs a name and a variant"),
+        ("x" * 200_000 + ",y\n", "is not valid CSV"),
+    ],
+)
+def test_a_bad_nickname_file_is_a_validation_error(text: object, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        NicknameTable.from_csv(text)  # type: ignore[arg-type]
+    assert caught.value.paths == ("text",)
+    assert message in str(caught.value)
+    assert "Bob" not in str(caught.value)
+    assert "Bill" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "field"),
+    [
+        (5, "pairs"),
+        ("Bob", "pairs"),
+        ([("Bob",)], "pairs[0]"),
+        ([("Bob", "Robert"), (1, 2)], "pairs[1]"),
+    ],
+)
+def test_bad_nickname_pairs_are_a_validation_error(pairs: object, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        NicknameTable.from_pairs(pairs)  # type: ignore[arg-type]
+    assert caught.value.paths == (field,)
 
 
 def test_email_provider_rules_are_off_by_default() -> None:

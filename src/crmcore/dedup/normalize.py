@@ -18,6 +18,7 @@ from importlib import resources
 import attrs
 import phonenumbers
 
+from crmcore.errors import ValidationError
 from crmcore.values import EmailAddress, PersonName, PhoneNumber
 
 __all__ = [
@@ -115,17 +116,52 @@ class NicknameTable:
 
     @classmethod
     def from_csv(cls, text: str) -> NicknameTable:
-        """A table from CSV text with ``name,variant`` rows (``#`` starts a comment line)."""
-        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-        rows = list(csv.reader(io.StringIO("\n".join(lines))))
-        if rows and [c.strip().lower() for c in rows[0][:2]] == ["name", "variant"]:
+        """A table from CSV text with ``name,variant`` rows (``#`` starts a comment line).
+
+        Raises:
+            ValidationError: ``text`` is not a string, is not CSV, or has a row
+                without both a name and a variant (the message gives its line
+                number, never its content).
+        """
+        if not isinstance(text, str):
+            raise ValidationError("text", "must be CSV text (read the file first)")
+        kept = [
+            (number, line)
+            for number, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.startswith("#")
+        ]
+        reader = csv.reader(io.StringIO("\n".join(line for _, line in kept)))
+        rows: list[tuple[int, list[str]]] = []
+        try:
+            for row in reader:
+                rows.append((kept[reader.line_num - 1][0], row))
+        except csv.Error:
+            raise ValidationError("text", "is not valid CSV") from None
+        if rows and [c.strip().lower() for c in rows[0][1][:2]] == ["name", "variant"]:
             rows = rows[1:]
-        return cls.from_pairs((r[0], r[1]) for r in rows if len(r) >= 2)
+        # A file of the wrong shape must not load quietly as an empty table.
+        for number, row in rows:
+            if len(row) < 2:
+                raise ValidationError("text", f"line {number} needs a name and a variant")
+        return cls.from_pairs((r[0], r[1]) for _, r in rows)
 
     def extended(self, pairs: Iterable[tuple[str, str]]) -> NicknameTable:
-        """A copy of this table with more ``(name, variant)`` pairs."""
+        """A copy of this table with more ``(name, variant)`` pairs.
+
+        Raises:
+            ValidationError: a pair is not two strings (the path names which).
+        """
+        if isinstance(pairs, str) or not isinstance(pairs, Iterable):
+            raise ValidationError("pairs", "must be (name, variant) pairs")
         groups = {k: set(v) for k, v in self.groups.items()}
-        for name, variant in pairs:
+        for i, pair in enumerate(pairs):
+            if (
+                not isinstance(pair, tuple | list)
+                or len(pair) != 2
+                or not all(isinstance(p, str) for p in pair)
+            ):
+                raise ValidationError(f"pairs[{i}]", "must be a (name, variant) pair of strings")
+            name, variant = pair
             head = _one_word(name)
             other = _one_word(variant)
             if not head or not other:
