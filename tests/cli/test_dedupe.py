@@ -106,6 +106,8 @@ def test_cluster_ids_come_from_the_id_column(tmp_path: Path) -> None:
         (b"name\nx\n", ("--map", "shoe=name"), "unknown field 'shoe'", 2),
         (b"name\nx\n", ("--region", "Narnia"), "--region", 2),
         (b"name\nx\n", ("--threshold", "7"), "--threshold", 2),
+        (b"name\nx\n", ("--threshold", "0"), "--threshold", 2),
+        (b"name\nx\n", ("--threshold", "1"), "--threshold", 2),
         (b"id,name\n1,x\n1,y\n", ("--id-column", "id"), "rows 2 and 3 have the same id", 2),
         (b"notes\nx\n", (), "no column to match on", 2),
     ],

@@ -69,12 +69,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _threshold(text: str) -> float:
+    # Strictly inside (0, 1), as RuleSet demands: 0 and 1 used to end in a traceback.
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError("must be a number between 0 and 1") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("must be a number between 0 and 1")
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1, exclusive") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1, exclusive")
     return value
 
 
@@ -155,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=_threshold,
         metavar="X",
-        help="match score (0 to 1) from which two rows are one entity "
+        help="match score (between 0 and 1, exclusive) from which two rows are one entity "
         "(default: the rule set's own); higher is stricter",
     )
     dedupe.add_argument(

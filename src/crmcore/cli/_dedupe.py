@@ -228,8 +228,8 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
                 "--region: not a country code with known phone numbering (use e.g. SE)",
                 EXIT_USAGE,
             )
-    if options.threshold is not None and not 0.0 <= options.threshold <= 1.0:
-        raise CliError("--threshold: must be between 0 and 1", EXIT_USAGE)
+    if options.threshold is not None and not 0.0 < options.threshold < 1.0:
+        raise CliError("--threshold: must be between 0 and 1, exclusive", EXIT_USAGE)
     mapped = parse_map_options(options.maps)
 
     table = read_table(options.input)
