@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 import pytest
 from hypothesis import example, given
@@ -230,3 +231,21 @@ def test_person_name_key_ignores_diacritics(parts: list[tuple[str, list[str]]]) 
     )
     assert person_name_key(accented) == person_name_key(plain)
     assert organization_key(accented) == organization_key(plain)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: email_match_key(5), "email"),  # type: ignore[arg-type]
+        (lambda: organization_domain(None), "email"),  # type: ignore[arg-type]
+        (lambda: phone_match_keys(5), "phone"),  # type: ignore[arg-type]
+        (lambda: person_name_key(5), "name"),  # type: ignore[arg-type]
+        (lambda: person_name_key("Bob Smith", nicknames={"bob": "robert"}), "nicknames"),  # type: ignore[arg-type]
+        (lambda: organization_key(5), "name"),  # type: ignore[arg-type]
+        (lambda: organization_key(["Acme Inc"]), "name"),  # type: ignore[arg-type]
+    ],
+)
+def test_key_functions_name_an_argument_of_the_wrong_kind(call: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        call()
+    assert caught.value.paths == (field,)

@@ -230,9 +230,16 @@ def person_name_key(name: PersonName | str | None, nicknames: NicknameTable | No
     """An order-free key of a whole name: nicknames resolved, words sorted.
 
     Equal for "Bob Müller" and "Mueller, Robert".
+
+    Raises:
+        ValidationError: ``name`` or ``nicknames`` is of the wrong kind.
     """
+    if nicknames is not None and not isinstance(nicknames, NicknameTable):
+        raise ValidationError("nicknames", "must be a NicknameTable")
     if name is None:
         return ""
+    if not isinstance(name, str | PersonName):
+        raise ValidationError("name", "must be a PersonName or a string")
     table = nicknames or NicknameTable.default()
     if isinstance(name, str):
         words = name_tokens(name)
@@ -259,7 +266,12 @@ def email_match_key(email: EmailAddress | str, *, provider_rules: bool = False) 
     servers deliver them to different people. With ``provider_rules=True``,
     a ``+tag`` is dropped for every domain, dots are ignored in Gmail
     addresses and googlemail.com counts as gmail.com.
+
+    Raises:
+        ValidationError: ``email`` is neither an EmailAddress nor a string.
     """
+    if not isinstance(email, str | EmailAddress):
+        raise ValidationError("email", "must be an EmailAddress or a string")
     base = email.match_key if isinstance(email, EmailAddress) else _plain_email_key(email)
     return _provider_key(base) if provider_rules else base
 
@@ -334,7 +346,12 @@ def phone_match_keys(phone: PhoneNumber | str) -> tuple[str, str]:
 
     >>> phone_match_keys(PhoneNumber.parse("08-123 456 78", region="SE"))
     ('+46812345678', '812345678')
+
+    Raises:
+        ValidationError: ``phone`` is neither a PhoneNumber nor a string.
     """
+    if not isinstance(phone, str | PhoneNumber):
+        raise ValidationError("phone", "must be a PhoneNumber or a string")
     e164 = phone.e164 if isinstance(phone, PhoneNumber) else phone
     return e164, _split_e164(e164)[1]
 
@@ -346,7 +363,6 @@ _LEGAL_FORMS = _word_list("legal_forms.txt")
 _CONNECTIVES = frozenset({"and", "und", "och", "og", "en", "et", "dan", "y", "e", "the"})
 
 
-@lru_cache(maxsize=_CACHE)
 def organization_key(name: str) -> str:
     """A company name without legal forms, connectives, punctuation or case.
 
@@ -354,7 +370,18 @@ def organization_key(name: str) -> str:
     True
     >>> organization_key("Müller & Söhne GmbH & Co. KG") == organization_key("Mueller und Sohne")
     True
+
+    Raises:
+        ValidationError: ``name`` is not a string.
     """
+    # Checked outside the cache: an unhashable argument fails inside lru_cache.
+    if not isinstance(name, str):
+        raise ValidationError("name", "must be a string")
+    return _organization_key(name)
+
+
+@lru_cache(maxsize=_CACHE)
+def _organization_key(name: str) -> str:
     text = fold(name).replace("&", " and ").replace(".", "")
     words = [w for w in _NON_ALNUM.split(_DIGRAPHS.sub(r"\1", text)) if w]
     core = [w for w in words if w not in _CONNECTIVES]
