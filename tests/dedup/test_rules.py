@@ -337,3 +337,10 @@ def test_company_lead_meets_its_organisation_by_domain() -> None:
         Lead.create(name="Eva Berg", company="ACME", emails=["eva@acme.example"])
     )
     assert "email_domain" not in {e.rule for e in RULES.compare(org, person_lead)[2]}
+
+
+@pytest.mark.parametrize("nicknames", ["nicknames.csv", {"bob": "robert"}, None])
+def test_person_name_rule_names_a_nickname_table_of_the_wrong_kind(nicknames: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        PersonNameRule(nicknames=nicknames)  # type: ignore[arg-type]
+    assert caught.value.paths == ("nicknames",)

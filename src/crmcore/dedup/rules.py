@@ -327,6 +327,13 @@ class PersonNameRule(FieldRule[_Name]):
         factory=dict, init=False, eq=False
     )
 
+    def __attrs_post_init__(self) -> None:
+        # A path or a dict given here would otherwise fail mid-run as AttributeError.
+        if not isinstance(self.nicknames, NicknameTable):
+            raise ValidationError(
+                "nicknames", "must be a NicknameTable (see NicknameTable.from_csv)"
+            )
+
     @property
     def max_weight(self) -> float:
         """The weight of the best agreement level."""
