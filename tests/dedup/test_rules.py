@@ -344,3 +344,20 @@ def test_person_name_rule_names_a_nickname_table_of_the_wrong_kind(nicknames: ob
     with pytest.raises(ValidationError) as caught:
         PersonNameRule(nicknames=nicknames)  # type: ignore[arg-type]
     assert caught.value.paths == ("nicknames",)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"name": None}, "name"),
+        ({"at_least": 5}, "at_least"),
+        ({"at_least": {"email": "1.0"}}, "at_least"),
+        ({"below": ["name"]}, "below"),
+        ({"decision": "match"}, "decision"),
+    ],
+)
+def test_clause_names_the_argument_of_the_wrong_kind(kwargs: dict[str, object], field: str) -> None:
+    arguments: dict[str, object] = {"name": "c", "at_least": {"email": 1.0}, **kwargs}
+    with pytest.raises(ValidationError) as caught:
+        Clause(**arguments)  # type: ignore[arg-type]
+    assert caught.value.paths == (field,)

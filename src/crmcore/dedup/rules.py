@@ -800,6 +800,20 @@ class Clause:
     below: Mapping[str, float] = attrs.field(factory=dict)
     decision: Decision = Decision.MATCH
 
+    def __attrs_post_init__(self) -> None:
+        # decision="match" (a string) would fire and silently decide nothing.
+        if not isinstance(self.name, str):
+            raise ValidationError("name", "must be a string")
+        for field in ("at_least", "below"):
+            scores = getattr(self, field)
+            if not isinstance(scores, Mapping) or not all(
+                isinstance(rule, str) and isinstance(score, int | float)
+                for rule, score in scores.items()
+            ):
+                raise ValidationError(field, "must map rule names to scores")
+        if not isinstance(self.decision, Decision):
+            raise ValidationError("decision", "must be a Decision")
+
     def fires(self, scores: Mapping[str, float]) -> bool:
         """Whether the clause holds for the per-rule scores of a pair."""
         for rule, minimum in self.at_least.items():
