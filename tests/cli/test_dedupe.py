@@ -313,3 +313,20 @@ def test_importing_crmcore_does_not_import_rich() -> None:
     code = "import sys, crmcore, crmcore.dedup, crmcore.cli; print('rich' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("option", ["-o", "--report"])
+def test_a_missing_output_directory_is_reported_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("name,email\nAnn Lee,ann@example.com\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    missing = tmp_path / "nope" / "file"
+    args = ["-o", str(missing)] if option == "-o" else ["-o", str(out), "--report", str(missing)]
+    code, stdout, err = run(capsys, "dedupe", str(src), *args, "-q")
+    assert code == 1
+    assert stdout == ""
+    assert err.count("\n") == 1
+    assert "no such directory" in err
+    assert not out.exists()  # nothing half-done: no output without its report

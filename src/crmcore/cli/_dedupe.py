@@ -220,6 +220,11 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
         options.output.resolve(),
     }:
         raise CliError("--report must differ from the input and output files", EXIT_USAGE)
+    # Found only at writing time, a typo in a directory would cost the whole run
+    # (and leave the output written without its report).
+    for target in (options.output, options.report):
+        if target is not None and not target.parent.is_dir():
+            raise CliError(f"{target}: cannot be written (no such directory)")
     region = None
     if options.region is not None:
         region = country_code(options.region)
