@@ -24,6 +24,8 @@ def test_demo_runs_the_whole_job_on_sqlite(capsys: pytest.CaptureFixture[str]) -
     # The shared mailbox and switchboard (rows 6 and 7) must not merge two people:
     # every cluster is one of the three real duplicate groups.
     assert sorted(int(n) for n in clusters) == [2, 2, 3]
+    assert "the merged-away ids resolve to the survivor: True" in out
+    assert "resolve to the survivor: False" not in out
     assert "restored (merged_into=None)" in out
 
 

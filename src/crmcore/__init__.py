@@ -1,7 +1,10 @@
 """crmcore: the domain core of a CRM as a library.
 
 Typed, immutable customers, leads and interactions; normalised emails and phone
-numbers; strict serialisation. Everything public is re-exported here.
+numbers; strict serialisation; stores (in memory, SQLite, your own); merges
+that lose nothing and can be undone; lead conversion and the timeline.
+Duplicate detection lives in :mod:`crmcore.dedup`, the testing kit in
+:mod:`crmcore.testing`, the command line in :mod:`crmcore.cli`.
 """
 
 from crmcore._entity import ContactEmail, ContactPhone

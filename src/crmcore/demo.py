@@ -149,6 +149,12 @@ def main(argv: list[str] | None = None) -> None:
                 f" {len(survivor.emails)} email(s), {len(survivor.phones)} phone(s),"
                 f" {len(page.entries)} interaction(s) on its timeline"
             )
+            resolved = all(
+                store.customers.resolve(CustomerId(old)).id == survivor.id
+                for old in outcome.plan.merged_ids
+                if old.startswith("cus_")
+            )
+            print(f"   the merged-away ids resolve to the survivor: {resolved}")
         live = store.customers.count()
         print(f"   {live} customer records stored (merged ones kept as tombstones)")
 
