@@ -361,3 +361,27 @@ def test_clause_names_the_argument_of_the_wrong_kind(kwargs: dict[str, object], 
     with pytest.raises(ValidationError) as caught:
         Clause(**arguments)  # type: ignore[arg-type]
     assert caught.value.paths == (field,)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"id": 5}, "id"),
+        ({"type": "person"}, "type"),
+        ({"name": "Ann Lee"}, "name"),
+        ({"organization": 5}, "organization"),
+        ({"emails": "ann@example.com"}, "emails"),
+        ({"phones": ("+46701234567",)}, "phones"),
+        ({"addresses": ("Storgatan 1",)}, "addresses"),
+        ({"birth_date": "1990-01-02"}, "birth_date"),
+        ({"identifiers": {"vat": 5}}, "identifiers"),
+    ],
+)
+def test_a_match_record_of_the_wrong_shape_names_the_field(
+    kwargs: dict[str, object], field: str
+) -> None:
+    arguments: dict[str, object] = {"id": "a", **kwargs}
+    with pytest.raises(ValidationError) as caught:
+        MatchRecord(**arguments)  # type: ignore[arg-type]
+    assert caught.value.paths == (field,)
+    assert "Ann" not in str(caught.value)

@@ -9,6 +9,7 @@ from datetime import date
 import attrs
 
 from crmcore.customers import Customer, CustomerKind
+from crmcore.errors import ValidationError
 from crmcore.leads import Lead
 from crmcore.values import EmailAddress, PersonName, PhoneNumber, PostalAddress
 
@@ -21,6 +22,9 @@ class RecordType(enum.Enum):
     PERSON = "person"
     ORGANIZATION = "organization"
     LEAD = "lead"
+
+
+_CONTACTS = (("emails", EmailAddress), ("phones", PhoneNumber), ("addresses", PostalAddress))
 
 
 @attrs.frozen(repr=False)
@@ -42,6 +46,33 @@ class MatchRecord:
     addresses: tuple[PostalAddress, ...] = ()
     birth_date: date | None = None
     identifiers: Mapping[str, str] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        # Built by hand, a record of the wrong shape (name="Ann Lee") would
+        # otherwise fail deep inside a run as AttributeError or TypeError.
+        if not isinstance(self.id, str):
+            raise ValidationError("id", "must be a string")
+        if not isinstance(self.type, RecordType):
+            raise ValidationError("type", "must be a RecordType")
+        if self.name is not None and not isinstance(self.name, PersonName):
+            raise ValidationError("name", "must be a PersonName or None")
+        if self.organization is not None and not isinstance(self.organization, str):
+            raise ValidationError("organization", "must be a string or None")
+        # Plain loops, not all(...): the importer builds one record per row.
+        for field, kind in _CONTACTS:
+            values = getattr(self, field)
+            if not isinstance(values, tuple | list):
+                raise ValidationError(field, f"must be a tuple of {kind.__name__}")
+            for value in values:
+                if not isinstance(value, kind):
+                    raise ValidationError(field, f"must be a tuple of {kind.__name__}")
+        if self.birth_date is not None and not isinstance(self.birth_date, date):
+            raise ValidationError("birth_date", "must be a date or None")
+        if not isinstance(self.identifiers, Mapping):
+            raise ValidationError("identifiers", "must map schemes to string values")
+        for key, value in self.identifiers.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ValidationError("identifiers", "must map schemes to string values")
 
     @classmethod
     def from_record(cls, record: Customer | Lead | MatchRecord) -> MatchRecord:
