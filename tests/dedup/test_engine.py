@@ -113,6 +113,10 @@ def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(ValidationError) as info:
         find_duplicates([person("1", "A", "B"), person("1", "C", "D")])
     assert info.value.problems[0][0] == "records"
+    twice = person("1", "Ann", "Lee", emails=["ann@example.com"])
+    with pytest.raises(ValidationError) as info:
+        candidate_pairs([twice, twice])
+    assert info.value.paths == ("records",)
 
 
 def test_leads_match_customers_and_people_never_match_organisations() -> None:

@@ -681,9 +681,17 @@ def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Bl
 def candidate_pairs(
     records: Iterable[AnyRecord] | Any, rules: RuleSet | None = None
 ) -> set[tuple[str, str]]:
-    """The pairs of record ids blocking would compare (for measuring pairs-completeness)."""
+    """The pairs of record ids blocking would compare (for measuring pairs-completeness).
+
+    Raises:
+        ValidationError: two input records share an id, or an argument is of the
+            wrong kind (as for :func:`find_duplicates`).
+    """
     rules = _rules(rules)
     items = list(_iter_records(records))
+    # As in find_duplicates: a repeated id would come back as a pair with itself.
+    if len({r.id for r in items}) != len(items):
+        raise ValidationError("records", "record ids must be unique")
     scorer = _Scorer(rules, items)
     n = len(items)
     out = set()
