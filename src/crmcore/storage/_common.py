@@ -40,7 +40,6 @@ SORT_FIELDS: Final = ("id", "created_at", "updated_at")
 NS_EMAIL: Final = "e"
 NS_PHONE: Final = "p"
 NS_IDENTIFIER: Final = "i"
-NS_TAG: Final = "t"
 NS_KEY: Final = "k"
 IDENTIFIER_SEPARATOR: Final = "\x1f"  # cannot occur in a scheme, so never ambiguous
 
@@ -280,10 +279,8 @@ def lead_row(lead: Lead) -> dict[str, Any]:
     }
 
 
-def lookup_rows(
-    record: Customer | Lead, key_function: KeyFunction, *, tags: bool = True
-) -> list[tuple[str, str, str]]:
-    """Every (namespace, key, record id) row the lookup index holds for a record, once each.
+def lookup_rows(record: Customer | Lead, key_function: KeyFunction) -> list[tuple[str, str, str]]:
+    """Every (namespace, key, record id) the in-memory lookup indexes hold for a record, once each.
 
     Written for speed (it runs for every record of a batch): plain loops, and
     deduplication only where repeats can occur (phones that differ only by
@@ -302,9 +299,6 @@ def lookup_rows(
     if isinstance(record, Customer):
         for scheme, value in record.identifiers.items():
             rows.append((NS_IDENTIFIER, scheme + IDENTIFIER_SEPARATOR + value, rid))
-    if tags:
-        for tag in record.tags:
-            rows.append((NS_TAG, tag, rid))
     seen: set[str] = set()
     for key in key_function(record):
         if not isinstance(key, str):

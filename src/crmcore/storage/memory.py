@@ -131,7 +131,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def _entries(self, record: R) -> Iterator[tuple[str, str]]:
         # Tags are filtered from the rows, not looked up.
-        for ns, key, _ in lookup_rows(record, self._key_function, tags=False):
+        for ns, key, _ in lookup_rows(record, self._key_function):
             yield ns, key
 
     def _restore(self, record_id: str, record: Any) -> None:
