@@ -385,3 +385,19 @@ def test_a_match_record_of_the_wrong_shape_names_the_field(
         MatchRecord(**arguments)  # type: ignore[arg-type]
     assert caught.value.paths == (field,)
     assert "Ann" not in str(caught.value)
+
+
+@pytest.mark.parametrize("bad", ["11", float("nan"), float("inf"), True, None])
+def test_built_in_rule_weights_must_be_finite_numbers(bad: object) -> None:
+    """A bad weight is refused when the rule is built, not in the middle of a run."""
+    with pytest.raises(ValidationError) as info:
+        EmailRule(agree=bad)  # type: ignore[arg-type]
+    assert info.value.paths == ("agree",)
+    with pytest.raises(ValidationError) as info:
+        PhoneRule(disagree=bad)  # type: ignore[arg-type]
+    assert info.value.paths == ("disagree",)
+
+
+def test_integer_weights_are_taken_as_floats() -> None:
+    assert PhoneRule(agree=10).agree == 10.0
+    assert isinstance(PhoneRule(agree=10).agree, float)

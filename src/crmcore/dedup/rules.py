@@ -104,6 +104,19 @@ class FieldRule(Generic[F]):
     shared: bool = False
     """Whether several different people can hold the field's value (a phone, a mailbox)."""
 
+    def __attrs_post_init__(self) -> None:
+        # Weights are read in the hot loop: a text or NaN weight given here would
+        # otherwise fail (or silently poison every score) in the middle of a run.
+        for spec in attrs.fields(type(self)):  # type: ignore[arg-type]
+            if spec.type not in (float, "float"):
+                continue
+            value = getattr(self, spec.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValidationError(spec.name, "must be a number")
+            if not math.isfinite(value):
+                raise ValidationError(spec.name, "must be a finite number")
+            setattr(self, spec.name, float(value))
+
     @property
     def max_weight(self) -> float:
         """An upper bound of the weights :meth:`weigh` returns (lets the engine stop early)."""
@@ -328,6 +341,7 @@ class PersonNameRule(FieldRule[_Name]):
     )
 
     def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         # A path or a dict given here would otherwise fail mid-run as AttributeError.
         if not isinstance(self.nicknames, NicknameTable):
             raise ValidationError(
