@@ -24,12 +24,12 @@ from pathlib import Path
 import attrs
 
 from crmcore import Customer, Interaction, SQLiteStore, merge
-from crmcore.storage import Store
+from crmcore.storage import MergingStore
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def seed(store: Store, pairs: int, interactions: int) -> list[tuple[str, str]]:
+def seed(store: MergingStore, pairs: int, interactions: int) -> list[tuple[str, str]]:
     """Store ``pairs`` duplicate pairs; return their ids (survivor first)."""
     ids: list[tuple[str, str]] = []
     with store.transaction():
@@ -64,7 +64,7 @@ def seed(store: Store, pairs: int, interactions: int) -> list[tuple[str, str]]:
     return ids
 
 
-def baseline(store: Store, ids: list[tuple[str, str]]) -> None:
+def baseline(store: MergingStore, ids: list[tuple[str, str]]) -> None:
     """The writes a merge cannot avoid, done by hand."""
     for a_id, b_id in ids:
         with store.transaction():
@@ -85,7 +85,7 @@ def baseline(store: Store, ids: list[tuple[str, str]]) -> None:
                 store.interactions.update(interaction.repointed(b.id, a.id))
 
 
-def with_crmcore(store: Store, ids: list[tuple[str, str]]) -> None:
+def with_crmcore(store: MergingStore, ids: list[tuple[str, str]]) -> None:
     """crmcore's merge, pair by pair."""
     for a_id, b_id in ids:
         merge(store, [a_id, b_id], survivor=a_id)

@@ -33,12 +33,12 @@ from crmcore import (
     timeline,
 )
 from crmcore.ids import CustomerId, RecordId
-from crmcore.storage import Store
+from crmcore.storage import MergingStore
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def seed(store: Store, count: int) -> CustomerId:
+def seed(store: MergingStore, count: int) -> CustomerId:
     """One customer whose history comes from itself, two merged records and a lead."""
     main = store.customers.add(Customer.create(name="Ada Lovelace"))
     merged = [store.customers.add(Customer.create(name=f"Ada {i}")) for i in range(2)]

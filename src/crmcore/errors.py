@@ -14,9 +14,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CrmError",
+    "DataError",
+    "DuplicateDetected",
     "DuplicateRecord",
+    "IntegrityError",
     "InvalidTransition",
     "NotFound",
+    "OperationalError",
     "StorageError",
     "ValidationError",
     "VersionConflict",
@@ -98,8 +102,10 @@ class InvalidTransition(CrmError):
 class DuplicateRecord(CrmError):
     """A record was refused because it duplicates one already stored.
 
-    ``matches`` holds whatever the refusing code found (for the duplicate
-    policy, the :class:`crmcore.dedup.Match` objects).
+    Raised as it is when the record's id (or an interaction's external id) is
+    stored already; the duplicate policy raises the subclass
+    :class:`DuplicateDetected`. ``matches`` holds whatever the refusing code
+    found (for the duplicate policy, the :class:`crmcore.dedup.Match` objects).
     """
 
     def __init__(self, message: str, *, matches: Sequence[Any] = ()):
@@ -107,5 +113,34 @@ class DuplicateRecord(CrmError):
         self.matches = tuple(matches)
 
 
+class DuplicateDetected(DuplicateRecord):
+    """The duplicate policy refused a new record that looks like a stored person.
+
+    Unlike its base class this is a judgement, not a key collision: ``matches``
+    holds the :class:`crmcore.dedup.Match` objects that decided it.
+    """
+
+
 class StorageError(CrmError):
-    """The storage backend failed; the original driver error is the ``__cause__``."""
+    """The storage backend failed; the original driver error is the ``__cause__``.
+
+    Three subclasses say what kind of failure it was, so callers can act on it
+    without reading messages (the split follows PEP 249):
+    :class:`OperationalError` (worth retrying), :class:`IntegrityError` and
+    :class:`DataError` (worth an alert).
+    """
+
+
+class OperationalError(StorageError):
+    """The backend could not do the work now: busy, locked, unavailable, out of space.
+
+    Retrying later may succeed; nothing was written.
+    """
+
+
+class IntegrityError(StorageError):
+    """The backend refused a write that breaks one of its constraints."""
+
+
+class DataError(StorageError):
+    """A stored document cannot be read back: the store holds something corrupt."""

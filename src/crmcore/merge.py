@@ -49,7 +49,7 @@ from crmcore.leads import Lead, LeadStatus
 from crmcore.merge_record import MergeRecord, Snapshot, StoredRecord
 
 if TYPE_CHECKING:
-    from crmcore.storage import Store
+    from crmcore.storage import MergingStore
 
 __all__ = [
     "BulkMergeResult",
@@ -509,7 +509,7 @@ def _expected_versions(
 
 
 def merge(
-    store: Store,
+    store: MergingStore,
     ids: Iterable[str | Record] | MergePlan,
     *,
     survivor: str | None = None,
@@ -723,7 +723,7 @@ def restore_plan(
 
 
 def unmerge(
-    store: Store,
+    store: MergingStore,
     merge_id: str,
     *,
     force: bool = False,
@@ -832,7 +832,7 @@ class BulkMergeResult:
 
 
 def merge_duplicates(
-    store: Store,
+    store: MergingStore,
     dedup_result: DedupResult,
     *,
     min_confidence: float = 0.9,

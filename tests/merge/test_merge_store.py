@@ -36,7 +36,7 @@ from crmcore.events import (
     RecordsUnmerged,
 )
 from crmcore.merge import UnmergeConflict, plan_merge
-from crmcore.storage import Store
+from crmcore.storage import MergingStore
 from tests.merge.records import BASE, customers, groups, interactions_for, leads
 from tests.merge.stores import FACTORIES, StoreFactory, dump
 
@@ -138,7 +138,7 @@ def test_a_stale_participant_changes_nothing(
         assert list(store.merges.list_for(ids[0])) == []
 
 
-def test_a_failure_after_writes_rolls_everything_back(any_store: Store) -> None:
+def test_a_failure_after_writes_rolls_everything_back(any_store: MergingStore) -> None:
     store = any_store
     a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
     b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
@@ -163,7 +163,7 @@ def test_a_failure_after_writes_rolls_everything_back(any_store: Store) -> None:
     assert list(store.merges.list_for(a.id)) == []
 
 
-def test_a_merge_publishes_events_with_ids_only(any_store: Store) -> None:
+def test_a_merge_publishes_events_with_ids_only(any_store: MergingStore) -> None:
     store = any_store
     a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
     b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
@@ -181,7 +181,7 @@ def test_a_merge_publishes_events_with_ids_only(any_store: Store) -> None:
     assert set(undone.restored_ids) == {a.id, b.id}
 
 
-def test_unmerge_refuses_a_conflicting_change_unless_forced(any_store: Store) -> None:
+def test_unmerge_refuses_a_conflicting_change_unless_forced(any_store: MergingStore) -> None:
     store = any_store
     a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
     b = store.customers.add(
@@ -242,7 +242,7 @@ def test_unmerge_restores_collections_item_by_item() -> None:
     assert untouched == before
 
 
-def test_unmerge_twice_and_out_of_order_are_refused(any_store: Store) -> None:
+def test_unmerge_twice_and_out_of_order_are_refused(any_store: MergingStore) -> None:
     store = any_store
     a, b, c = [
         store.customers.add(Customer.create(name=n, emails=[f"{n}@example.com"]))
@@ -264,7 +264,7 @@ def test_unmerge_twice_and_out_of_order_are_refused(any_store: Store) -> None:
         unmerge(store, "mrg_01ARZ3NDEKTSV4RRFFQ69G5FAV")
 
 
-def test_a_deleted_record_blocks_unmerge_until_forced(any_store: Store) -> None:
+def test_a_deleted_record_blocks_unmerge_until_forced(any_store: MergingStore) -> None:
     store = any_store
     a = store.customers.add(Customer.create(name="Ada"))
     b = store.customers.add(Customer.create(name="Bob"))
@@ -278,7 +278,7 @@ def test_a_deleted_record_blocks_unmerge_until_forced(any_store: Store) -> None:
     assert store.customers.get(b.id).merged_into is None
 
 
-def test_related_records_move_and_come_back(any_store: Store) -> None:
+def test_related_records_move_and_come_back(any_store: MergingStore) -> None:
     store = any_store
     org_a = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
     org_b = store.customers.add(Customer.create(name="ACME Ltd", kind=CustomerKind.ORGANIZATION))
@@ -336,7 +336,7 @@ def test_leads_merged_into_a_customer_are_converted_and_restored(
         assert dump(store, ids, bookkeeping=False) == before
 
 
-def test_a_reviewed_plan_is_applied_with_its_versions(any_store: Store) -> None:
+def test_a_reviewed_plan_is_applied_with_its_versions(any_store: MergingStore) -> None:
     store = any_store
     a = store.customers.add(Customer.create(name="Ada", emails=["a@example.com"]))
     b = store.customers.add(Customer.create(name="Ada L", emails=["b@example.com"]))
@@ -352,7 +352,7 @@ def test_a_reviewed_plan_is_applied_with_its_versions(any_store: Store) -> None:
         merge(store, stale_plan)
 
 
-def test_merge_duplicates_applies_confident_clusters(any_store: Store) -> None:
+def test_merge_duplicates_applies_confident_clusters(any_store: MergingStore) -> None:
     store = any_store
     ada1 = store.customers.add(
         Customer.create(name="Ada Lovelace", emails=["ada@example.com"], phones=["+14155552671"])
@@ -386,7 +386,7 @@ def test_merge_duplicates_applies_confident_clusters(any_store: Store) -> None:
     assert again.skipped == ((found.clusters[0].id, "already merged"),)
 
 
-def test_merge_records_are_listed_per_record(any_store: Store) -> None:
+def test_merge_records_are_listed_per_record(any_store: MergingStore) -> None:
     store = any_store
     a = store.customers.add(Customer.create(name="Ada"))
     b = store.customers.add(Customer.create(name="Bob"))
@@ -441,7 +441,9 @@ def test_concurrent_overlapping_merges_serialise(tmp_path: Any) -> None:
             }
 
 
-def test_merge_duplicates_converts_a_lead_clustered_with_a_customer(any_store: Store) -> None:
+def test_merge_duplicates_converts_a_lead_clustered_with_a_customer(
+    any_store: MergingStore,
+) -> None:
     store = any_store
     ada = store.customers.add(
         Customer.create(name="Ada Lovelace", emails=["ada@example.com"], phones=["+14155552671"])
@@ -510,7 +512,7 @@ def test_members_and_converted_leads_follow_and_come_back(
         assert dump(store, org_ids, bookkeeping=False) == before
 
 
-def test_odd_arguments_are_refused_by_name(any_store: Store) -> None:
+def test_odd_arguments_are_refused_by_name(any_store: MergingStore) -> None:
     store = any_store
     a, b = (store.customers.add(Customer.create(name=n)) for n in ("Ada", "Bea"))
     junk: Any = 5

@@ -32,7 +32,7 @@ from crmcore.events import (
     LeadConverted,
     LeadStatusChanged,
 )
-from crmcore.storage import Store
+from crmcore.storage import MergingStore
 from crmcore.workflows import Relation
 from tests.merge.records import BASE, customers, leads
 from tests.merge.stores import FACTORIES, WITH_DEDUP_KEYS, StoreFactory, dump
@@ -65,7 +65,7 @@ def _log(store: Any, lead_id: str, hours: int = 0) -> Interaction:
     return stored
 
 
-def test_a_new_customer_is_created_and_the_history_follows(any_store: Store) -> None:
+def test_a_new_customer_is_created_and_the_history_follows(any_store: MergingStore) -> None:
     store = any_store
     lead = store.leads.add(
         _qualified(
@@ -102,7 +102,7 @@ def test_a_new_customer_is_created_and_the_history_follows(any_store: Store) -> 
 
 
 def test_converting_again_returns_the_same_customer_and_writes_nothing(
-    any_store: Store,
+    any_store: MergingStore,
 ) -> None:
     store = any_store
     lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
@@ -151,7 +151,7 @@ def test_an_existing_customer_is_found_and_filled(make_store: StoreFactory, cont
         assert "owner" in updated.fields
 
 
-def test_a_named_customer_wins_over_the_duplicate_check(any_store: Store) -> None:
+def test_a_named_customer_wins_over_the_duplicate_check(any_store: MergingStore) -> None:
     store = any_store
     store.customers.add(Customer.create(name="Ada", emails=["ada@example.com"]))
     chosen = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
@@ -161,7 +161,7 @@ def test_a_named_customer_wins_over_the_duplicate_check(any_store: Store) -> Non
     assert result.customer.display_name == "Acme"
 
 
-def test_only_a_qualified_lead_converts(any_store: Store) -> None:
+def test_only_a_qualified_lead_converts(any_store: MergingStore) -> None:
     store = any_store
     lead = store.leads.add(Lead.create(name="Ada"))
     with pytest.raises(InvalidTransition):
@@ -171,7 +171,7 @@ def test_only_a_qualified_lead_converts(any_store: Store) -> None:
     assert info.value.paths == ("lead_id",)
 
 
-def test_a_failing_subscriber_leaves_the_store_untouched(any_store: Store) -> None:
+def test_a_failing_subscriber_leaves_the_store_untouched(any_store: MergingStore) -> None:
     store = any_store
     lead = store.leads.add(_qualified(Lead.create(name="Ada", emails=["ada@example.com"])))
     _log(store, lead.id)
@@ -188,7 +188,7 @@ def test_a_failing_subscriber_leaves_the_store_untouched(any_store: Store) -> No
     assert store.customers.count() == 0
 
 
-def test_a_lead_converted_into_a_customer_later_merged_resolves(any_store: Store) -> None:
+def test_a_lead_converted_into_a_customer_later_merged_resolves(any_store: MergingStore) -> None:
     store = any_store
     lead = store.leads.add(_qualified(Lead.create(name="Ada")))
     result = convert_lead(store, lead.id, find_existing=False)
@@ -245,7 +245,7 @@ def test_conversion_attaches_on_a_shared_email_or_phone(
         assert store.customers.count() == 1 + result.created
 
 
-def test_find_existing_must_be_a_flag(any_store: Store) -> None:
+def test_find_existing_must_be_a_flag(any_store: MergingStore) -> None:
     store = any_store
     lead = store.leads.add(_qualified(Lead.create(name="Ada")))
     not_a_flag: Any = "no"

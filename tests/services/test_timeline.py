@@ -25,7 +25,7 @@ from crmcore import (
     timeline,
     unmerge,
 )
-from crmcore.storage import Store
+from crmcore.storage import MergingStore
 from crmcore.workflows import Relation, TimelineEntry
 from tests.merge.records import BASE
 from tests.merge.stores import FACTORIES, StoreFactory
@@ -95,7 +95,7 @@ def test_pages_are_complete_ordered_and_filtered(
         }
 
 
-def test_merged_records_and_converted_leads_are_on_the_timeline(any_store: Store) -> None:
+def test_merged_records_and_converted_leads_are_on_the_timeline(any_store: MergingStore) -> None:
     store = any_store
     ada = store.customers.add(Customer.create(name="Ada", emails=["ada@example.com"]))
     dup = store.customers.add(Customer.create(name="Ada L", emails=["al@example.com"]))
@@ -124,7 +124,7 @@ def test_merged_records_and_converted_leads_are_on_the_timeline(any_store: Store
     assert "Ada" not in repr(entries)
 
 
-def test_an_unmerge_takes_the_history_back(any_store: Store) -> None:
+def test_an_unmerge_takes_the_history_back(any_store: MergingStore) -> None:
     store = any_store
     ada = store.customers.add(Customer.create(name="Ada"))
     dup = store.customers.add(Customer.create(name="Ada L"))
@@ -136,7 +136,7 @@ def test_an_unmerge_takes_the_history_back(any_store: Store) -> None:
     assert [e.interaction.id for e in timeline(store, dup.id)] == [theirs.id]
 
 
-def test_organisation_members_on_request(any_store: Store) -> None:
+def test_organisation_members_on_request(any_store: MergingStore) -> None:
     store = any_store
     acme = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
     ada = store.customers.add(Customer.create(name="Ada").in_organization(acme.id))
@@ -162,7 +162,9 @@ def test_organisation_members_on_request(any_store: Store) -> None:
         ({"since": BASE.replace(tzinfo=None)}, "since"),
     ],
 )
-def test_bad_arguments_name_the_field(any_store: Store, kwargs: dict[str, Any], path: str) -> None:
+def test_bad_arguments_name_the_field(
+    any_store: MergingStore, kwargs: dict[str, Any], path: str
+) -> None:
     store = any_store
     customer = store.customers.add(Customer.create(name="Ada"))
     with pytest.raises(ValidationError) as info:
@@ -170,7 +172,7 @@ def test_bad_arguments_name_the_field(any_store: Store, kwargs: dict[str, Any], 
     assert info.value.paths == (path,)
 
 
-def test_pages_stay_complete_while_interactions_arrive(any_store: Store) -> None:
+def test_pages_stay_complete_while_interactions_arrive(any_store: MergingStore) -> None:
     store = any_store
     acme = store.customers.add(Customer.create(name="Acme", kind=CustomerKind.ORGANIZATION))
     ada = store.customers.add(Customer.create(name="Ada").in_organization(acme.id))

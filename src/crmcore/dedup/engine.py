@@ -20,7 +20,7 @@ from crmcore.dedup.normalize import organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Match, ScoredPair
 from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
-from crmcore.errors import DuplicateRecord, ValidationError
+from crmcore.errors import DuplicateDetected, ValidationError
 from crmcore.leads import Lead
 
 __all__ = [
@@ -890,7 +890,7 @@ def guard_duplicates(
         The matches found (empty under ``ALLOW`` or with ``bypass``).
 
     Raises:
-        DuplicateRecord: under ``BLOCK``, when a stored record is a MATCH;
+        DuplicateDetected: under ``BLOCK``, when a stored record is a MATCH;
             ``matches`` carries every match found.
         ValidationError: ``policy`` is not a :class:`DuplicatePolicy`.
     """
@@ -902,5 +902,5 @@ def guard_duplicates(
     matches = check_duplicates(candidate, store, rules)
     if policy is DuplicatePolicy.BLOCK and any(m.decision is Decision.MATCH for m in matches):
         count = sum(m.decision is Decision.MATCH for m in matches)
-        raise DuplicateRecord(f"the record duplicates {count} stored record(s)", matches=matches)
+        raise DuplicateDetected(f"the record duplicates {count} stored record(s)", matches=matches)
     return matches

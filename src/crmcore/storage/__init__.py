@@ -16,17 +16,19 @@ from typing import Any, Final, TypeVar
 from crmcore.errors import StorageError, ValidationError
 from crmcore.storage.keys import KeyFunction, default_keys
 from crmcore.storage.memory import InMemoryStore
-from crmcore.storage.merges import MergeRepository
 from crmcore.storage.protocols import (
     CustomerRepository,
     Field,
     Filter,
     InteractionRepository,
     LeadRepository,
+    MergeRepository,
+    MergingStore,
     Op,
     Page,
     RecordRepository,
     Store,
+    SupportsMerges,
     where,
 )
 from crmcore.storage.sqlite import SQLiteStore
@@ -41,11 +43,13 @@ __all__ = [
     "KeyFunction",
     "LeadRepository",
     "MergeRepository",
+    "MergingStore",
     "Op",
     "Page",
     "RecordRepository",
     "SQLiteStore",
     "Store",
+    "SupportsMerges",
     "default_keys",
     "open_store",
     "where",

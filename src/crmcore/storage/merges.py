@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -29,6 +29,7 @@ from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.serialization import from_json, to_json
 from crmcore.storage._common import check_record, micros
+from crmcore.storage.protocols import MergeRepository
 
 if TYPE_CHECKING:
     from crmcore.storage.memory import InMemoryStore
@@ -51,26 +52,6 @@ MERGES_MIGRATION: Final[tuple[str, ...]] = (
     "PRIMARY KEY (record_id, merge_id)) WITHOUT ROWID",
 )
 """The SQLite schema migration that adds merge records."""
-
-
-class MergeRepository(Protocol):
-    """The merge records of a store: the audit trail that :func:`crmcore.unmerge` reads."""
-
-    def add(self, record: MergeRecord) -> MergeRecord:
-        """Store a merge record (version 1); an id already stored raises ``DuplicateRecord``."""
-        ...
-
-    def get(self, merge_id: MergeId | str) -> MergeRecord:
-        """The merge record with this id, or :class:`~crmcore.NotFound`."""
-        ...
-
-    def update(self, record: MergeRecord) -> MergeRecord:
-        """Compare-and-set replace (an unmerge marks the record undone)."""
-        ...
-
-    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
-        """Every merge ``record_id`` took part in (as survivor or merged), newest first."""
-        ...
 
 
 def _check_record_id(record_id: object) -> None:

@@ -18,18 +18,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Generic, Protocol, Self, TypeVar, runtime_checkable
+from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId
+from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
+from crmcore.merge_record import MergeRecord
 from crmcore.values import EmailAddress, PhoneNumber
-
-if TYPE_CHECKING:
-    from crmcore.storage.merges import MergeRepository
 
 __all__ = [
     "CustomerRepository",
@@ -37,10 +35,13 @@ __all__ = [
     "Filter",
     "InteractionRepository",
     "LeadRepository",
+    "MergeRepository",
+    "MergingStore",
     "Op",
     "Page",
     "RecordRepository",
     "Store",
+    "SupportsMerges",
     "where",
 ]
 
@@ -303,6 +304,26 @@ class InteractionRepository(Protocol):
         ...
 
 
+class MergeRepository(Protocol):
+    """The merge records of a store: the audit trail that :func:`crmcore.unmerge` reads."""
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        """Store a merge record (version 1); an id already stored raises ``DuplicateRecord``."""
+        ...
+
+    def get(self, merge_id: MergeId | str) -> MergeRecord:
+        """The merge record with this id, or :class:`~crmcore.NotFound`."""
+        ...
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        """Compare-and-set replace (an unmerge marks the record undone)."""
+        ...
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        """Every merge ``record_id`` took part in (as survivor or merged), newest first."""
+        ...
+
+
 @runtime_checkable
 class Store(Protocol):
     """A place to keep customers, leads and interactions.
@@ -326,11 +347,6 @@ class Store(Protocol):
         """The interactions."""
         ...
 
-    @property
-    def merges(self) -> MergeRepository:
-        """The merge records (see :mod:`crmcore.merge`)."""
-        ...
-
     def transaction(self) -> AbstractContextManager[None]:
         """Group writes: all of them happen, or (on an exception) none.
 
@@ -351,3 +367,24 @@ class Store(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class SupportsMerges(Protocol):
+    """A store that keeps merge records: what :func:`crmcore.merge` and
+    :func:`crmcore.unmerge` need besides :class:`Store`.
+
+    A store that does not keep them is still a :class:`Store`; the contract
+    kit's ``supports_merges = False`` flag says so to the kit.
+    """
+
+    @property
+    def merges(self) -> MergeRepository:
+        """The merge records (see :mod:`crmcore.merge`)."""
+        ...
+
+
+@runtime_checkable
+class MergingStore(Store, SupportsMerges, Protocol):
+    """A :class:`Store` that :class:`SupportsMerges`: the type merges, unmerges and
+    the timeline ask for."""

@@ -18,7 +18,7 @@ from crmcore.ids import new_merge_id
 from crmcore.interactions import Channel, Direction, Interaction
 from crmcore.leads import Lead, LeadStatus
 from crmcore.merge_record import MergeRecord, Snapshot
-from crmcore.storage.protocols import Store
+from crmcore.storage.protocols import MergingStore
 from crmcore.testing import _builders as build
 
 __all__ = ["MergeContract"]
@@ -28,7 +28,7 @@ class _Abort(Exception):
     """Raised to abort a transaction half-way."""
 
 
-def _record(store: Store, offset: int = 0) -> MergeRecord:
+def _record(store: MergingStore, offset: int = 0) -> MergeRecord:
     survivor = store.customers.add(build.customer(offset))
     other = store.customers.add(build.customer(offset + 1))
     lead = build.lead(offset)
@@ -69,14 +69,14 @@ class MergeContract:
         if not self.supports_merges:
             pytest.skip("the adapter does not claim merge records (supports_merges = False)")
 
-    def test_merge_records_round_trip(self, store: Store) -> None:
+    def test_merge_records_round_trip(self, store: MergingStore) -> None:
         self._require_merges()
         record = _record(store)
         stored = store.merges.add(record)
         assert stored == attrs.evolve(record, version=1)
         assert store.merges.get(record.id) == stored
 
-    def test_merge_records_refuse_a_second_copy_and_unknown_ids(self, store: Store) -> None:
+    def test_merge_records_refuse_a_second_copy_and_unknown_ids(self, store: MergingStore) -> None:
         self._require_merges()
         record = store.merges.add(_record(store))
         with pytest.raises(DuplicateRecord):
@@ -84,7 +84,7 @@ class MergeContract:
         with pytest.raises(NotFound):
             store.merges.get(new_merge_id())
 
-    def test_merge_record_updates_are_compare_and_set(self, store: Store) -> None:
+    def test_merge_record_updates_are_compare_and_set(self, store: MergingStore) -> None:
         self._require_merges()
         record = store.merges.add(_record(store))
         undone = store.merges.update(attrs.evolve(record, unmerged_at=build.BASE_TIME))
@@ -95,7 +95,7 @@ class MergeContract:
         with pytest.raises(NotFound):
             store.merges.update(attrs.evolve(_record(store, 10), version=1))
 
-    def test_merges_are_listed_per_participant_newest_first(self, store: Store) -> None:
+    def test_merges_are_listed_per_participant_newest_first(self, store: MergingStore) -> None:
         self._require_merges()
         first = store.merges.add(_record(store, 0))
         second = store.merges.add(attrs.evolve(_record(store, 5), survivor_id=first.survivor_id))
@@ -106,7 +106,9 @@ class MergeContract:
         with pytest.raises(ValidationError):
             store.merges.list_for(junk)
 
-    def test_a_merge_record_written_in_a_failed_transaction_is_gone(self, store: Store) -> None:
+    def test_a_merge_record_written_in_a_failed_transaction_is_gone(
+        self, store: MergingStore
+    ) -> None:
         self._require_merges()
         record = _record(store)
 
@@ -121,7 +123,7 @@ class MergeContract:
             store.merges.get(record.id)
         assert store.merges.list_for(record.survivor_id) == []
 
-    def test_resolve_follows_chains_of_merges(self, store: Store) -> None:
+    def test_resolve_follows_chains_of_merges(self, store: MergingStore) -> None:
         self._require_merges()
         a, b, c = (store.customers.add(build.customer(i)) for i in range(3))
         store.customers.update(attrs.evolve(a, merged_into=b.id))
@@ -133,14 +135,14 @@ class MergeContract:
         with pytest.raises(NotFound):
             store.customers.resolve(build.customer(99).id)
 
-    def test_resolve_leads(self, store: Store) -> None:
+    def test_resolve_leads(self, store: MergingStore) -> None:
         self._require_merges()
         a, b = (store.leads.add(build.lead(i)) for i in range(2))
         store.leads.update(attrs.evolve(a, merged_into=b.id))
         assert store.leads.resolve(a.id).id == b.id
         assert store.leads.resolve(b.id).id == b.id
 
-    def test_merge_and_unmerge_work_end_to_end(self, store: Store) -> None:
+    def test_merge_and_unmerge_work_end_to_end(self, store: MergingStore) -> None:
         self._require_merges()
         from crmcore.merge import merge, unmerge
 

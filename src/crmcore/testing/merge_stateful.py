@@ -23,10 +23,15 @@ from hypothesis.stateful import precondition, rule
 from crmcore.errors import CrmError
 from crmcore.ids import CustomerId
 from crmcore.merge import merge, unmerge
-from crmcore.storage.protocols import Store
+from crmcore.storage.protocols import MergeRepository, MergingStore, Store, SupportsMerges
 from crmcore.testing.stateful import StoreStateMachine, _normalise
 
 __all__ = ["MergeStoreStateMachine"]
+
+
+def _merges(store: Store) -> MergeRepository:
+    assert isinstance(store, SupportsMerges), "the store under test keeps no merge records"
+    return store.merges
 
 
 class MergeStoreStateMachine(StoreStateMachine):
@@ -90,7 +95,7 @@ class MergeStoreStateMachine(StoreStateMachine):
         """Undo a merge (perhaps refused: a later merge, a conflicting edit) on both stores."""
         model_id, store_id = self.merge_ids[index % len(self.merge_ids)]
 
-        def run(store: Store) -> Any:
+        def run(store: MergingStore) -> Any:
             return unmerge(store, model_id if store is self.model else store_id, force=force)
 
         expected, actual = self._paired(run)
@@ -111,6 +116,6 @@ class MergeStoreStateMachine(StoreStateMachine):
         self.both(
             lambda s: [
                 (m.survivor_id, m.merged_ids, m.is_active, len(m.before), len(m.after))
-                for m in s.merges.list_for(record_id)
+                for m in _merges(s).list_for(record_id)
             ]
         )
