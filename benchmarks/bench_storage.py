@@ -40,7 +40,7 @@ from pathlib import Path
 import attrs
 
 from crmcore import Customer, to_json
-from crmcore._entity import ContactEmail, ContactPhone
+from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.ids import new_customer_id
 from crmcore.storage import InMemoryStore, SQLiteStore
 from crmcore.values import ContactLabel, EmailAddress, PhoneNumber

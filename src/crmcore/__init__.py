@@ -7,8 +7,8 @@ Duplicate detection lives in :mod:`crmcore.dedup`, the testing kit in
 :mod:`crmcore.testing`, the command line in :mod:`crmcore.cli`.
 """
 
-from crmcore._entity import ContactEmail, ContactPhone
 from crmcore.consent import Consent, ConsentStatus, LegalBasis
+from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import (
     CrmError,

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from crmcore._entity import ensure_utc
+from crmcore._validation import ensure_utc
 from crmcore.errors import ValidationError
 from crmcore.interactions import Channel
 from crmcore.values import optional_text

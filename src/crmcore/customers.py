@@ -9,19 +9,9 @@ from typing import Any
 
 import attrs
 
-from crmcore._entity import (
-    ContactEmail,
-    ContactPhone,
-    Problems,
-    check_date,
-    coerce_emails,
-    coerce_phones,
-    ensure_utc,
-    enum_member,
-    tuple_of,
-    utcnow,
-)
+from crmcore._validation import Problems, check_date, ensure_utc, enum_member, tuple_of, utcnow
 from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
+from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, is_customer_id, new_customer_id
 from crmcore.interactions import Channel

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from crmcore._entity import utcnow
+from crmcore._validation import utcnow
 from crmcore.errors import ValidationError
 
 __all__ = [

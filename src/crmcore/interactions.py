@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from crmcore._entity import check_version, ensure_utc, items_of, tuple_of, utcnow
+from crmcore._validation import check_version, ensure_utc, items_of, tuple_of, utcnow
 from crmcore.errors import ValidationError
 from crmcore.ids import (
     CustomerId,

@@ -9,17 +9,8 @@ from typing import Any
 
 import attrs
 
-from crmcore._entity import (
-    ContactEmail,
-    ContactPhone,
-    Problems,
-    coerce_emails,
-    coerce_phones,
-    ensure_utc,
-    enum_member,
-    tuple_of,
-    utcnow,
-)
+from crmcore._validation import Problems, ensure_utc, enum_member, tuple_of, utcnow
+from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, LeadId, is_customer_id, is_valid_id, new_lead_id
 from crmcore.values import (

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._entity import check_flag, items_of, utcnow
 from crmcore._survivorship import (
     Candidate,
     MergePolicy,
@@ -31,6 +30,7 @@ from crmcore._survivorship import (
     item_key,
     rule_name,
 )
+from crmcore._validation import check_flag, items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.dedup.results import DedupResult
 from crmcore.errors import CrmError, ValidationError, VersionConflict

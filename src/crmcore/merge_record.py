@@ -11,7 +11,7 @@ from datetime import datetime
 
 import attrs
 
-from crmcore._entity import check_version, ensure_utc
+from crmcore._validation import check_version, ensure_utc
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.ids import MergeId, is_valid_id

@@ -20,7 +20,7 @@ import cattrs
 from cattrs.cols import is_sequence, list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
-from crmcore._entity import ensure_utc
+from crmcore._validation import ensure_utc
 from crmcore.errors import ValidationError, join_path
 from crmcore.ids import RecordId
 from crmcore.values import (

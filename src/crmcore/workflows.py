@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._entity import check_flag, ensure_utc, items_of
 from crmcore._survivorship import MergePolicy, Rule
+from crmcore._validation import check_flag, ensure_utc, items_of
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import InvalidTransition, NotFound, ValidationError
 from crmcore.events import (

@@ -19,7 +19,7 @@ from typing import Any, Final, TypeVar, cast
 
 import attrs
 
-from crmcore._entity import items_of
+from crmcore._validation import items_of
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction

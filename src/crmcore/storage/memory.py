@@ -17,7 +17,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from crmcore._entity import items_of, utcnow
+from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
 from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId, is_customer_id, is_lead_id

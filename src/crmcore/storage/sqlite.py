@@ -28,7 +28,7 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
-from crmcore._entity import items_of, utcnow
+from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import (
     DuplicateRecord,

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from crmcore._entity import ContactEmail, ContactPhone
 from crmcore.consent import ConsentStatus
+from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.ids import RecordId, new_customer_id, new_interaction_id, new_lead_id
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole

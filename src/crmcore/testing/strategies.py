@@ -26,8 +26,8 @@ import phonenumbers
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from crmcore._entity import ContactEmail, ContactPhone
 from crmcore.consent import Consent, ConsentStatus, LegalBasis
+from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole

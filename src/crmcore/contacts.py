@@ -1,0 +1,123 @@
+"""Labelled contact points: an email address or phone number and what it is used for.
+
+Entities hold them as tuples, primary first; :func:`coerce_emails` and
+:func:`coerce_phones` turn what callers pass (text, values or entries) into
+them, dropping repeats by match key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+
+from crmcore._validation import items_of
+from crmcore.errors import ValidationError
+from crmcore.values import ContactLabel, EmailAddress, PhoneNumber
+
+__all__ = ["ContactEmail", "ContactPhone", "coerce_emails", "coerce_phones"]
+
+
+@attrs.frozen(repr=False)
+class ContactEmail:
+    """An email address with what it is used for."""
+
+    address: EmailAddress
+    label: ContactLabel = ContactLabel.OTHER
+
+    def __attrs_post_init__(self) -> None:
+        # Entities only check that their entries are ContactEmails, so an entry
+        # must be valid on its own (a text label would break repr and storage).
+        if not isinstance(self.address, EmailAddress):
+            raise ValidationError("address", "must be an EmailAddress (use EmailAddress.parse)")
+        if not isinstance(self.label, ContactLabel):
+            object.__setattr__(self, "label", _label(self.label, "label"))
+
+    def __repr__(self) -> str:
+        return f"ContactEmail(<masked>, label={self.label.value!r})"
+
+
+@attrs.frozen(repr=False)
+class ContactPhone:
+    """A phone number with what it is used for."""
+
+    number: PhoneNumber
+    label: ContactLabel = ContactLabel.OTHER
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.number, PhoneNumber):
+            raise ValidationError("number", "must be a PhoneNumber (use PhoneNumber.parse)")
+        if not isinstance(self.label, ContactLabel):
+            object.__setattr__(self, "label", _label(self.label, "label"))
+
+    def __repr__(self) -> str:
+        return f"ContactPhone(<masked>, label={self.label.value!r})"
+
+
+def _label(value: object, field: str) -> ContactLabel:
+    if isinstance(value, ContactLabel):
+        return value
+    try:
+        return ContactLabel(value)
+    except ValueError:
+        raise ValidationError(field, "is not a contact label") from None
+
+
+def coerce_emails(items: Iterable[object], field: str = "emails") -> tuple[ContactEmail, ...]:
+    """Parse strings, addresses or entries into entries, dropping repeats by match key.
+
+    The first entry is the primary address.
+    """
+    if isinstance(items, str | EmailAddress):
+        items = (items,)
+    items = items_of(items, field)
+    result: list[ContactEmail] = []
+    seen: set[str] = set()
+    problems: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, ContactEmail):
+                entry = ContactEmail(EmailAddress.parse(item.address), _label(item.label, ""))
+            else:
+                entry = ContactEmail(EmailAddress.parse(item, field=""))
+        except ValidationError as exc:
+            problems.extend(exc.prefixed(f"{field}[{i}]").problems)
+            continue
+        if entry.address.match_key not in seen:
+            seen.add(entry.address.match_key)
+            result.append(entry)
+    if problems:
+        raise ValidationError(problems)
+    return tuple(result)
+
+
+def coerce_phones(
+    items: Iterable[object], region: str | None, field: str = "phones"
+) -> tuple[ContactPhone, ...]:
+    """Parse strings, numbers or entries into entries, dropping repeats by E.164.
+
+    ``region`` is the default region for numbers typed without a ``+`` prefix.
+    The first entry is the primary number.
+    """
+    if isinstance(items, str | PhoneNumber):
+        items = (items,)
+    items = items_of(items, field)
+    result: list[ContactPhone] = []
+    seen: set[tuple[str, str | None]] = set()
+    problems: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, ContactPhone):
+                entry = ContactPhone(PhoneNumber.parse(item.number), _label(item.label, ""))
+            else:
+                entry = ContactPhone(PhoneNumber.parse(item, region, field=""))
+        except ValidationError as exc:
+            problems.extend(exc.prefixed(f"{field}[{i}]").problems)
+            continue
+        key = (entry.number.e164, entry.number.extension)
+        if key not in seen:
+            seen.add(key)
+            result.append(entry)
+    if problems:
+        raise ValidationError(problems)
+    return tuple(result)
