@@ -342,8 +342,7 @@ def test_the_public_models_are_found() -> None:
 
 @pytest.mark.parametrize("cls", _public_models(), ids=lambda cls: cls.__name__)
 def test_from_type_draws_every_public_model(cls: type[Any]) -> None:
-    register_strategies()
-
+    # No register_strategies() call: hypothesis' entry point registered them.
     @settings(HEALTH_CHECKS_ON, max_examples=5)
     @given(st.from_type(cls))
     def check(value: Any) -> None:
