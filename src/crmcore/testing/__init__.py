@@ -25,14 +25,6 @@ if TYPE_CHECKING:
     from crmcore.testing.stateful import StoreStateMachine
     from crmcore.testing.strategies import register_strategies
 
-__all__ = [
-    "MergeContract",
-    "MergeStoreStateMachine",
-    "StorageContract",
-    "StoreStateMachine",
-    "register_strategies",
-]
-
 _HOMES = {
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
@@ -40,6 +32,14 @@ _HOMES = {
     "StoreStateMachine": "crmcore.testing.stateful",
     "register_strategies": "crmcore.testing.strategies",
 }
+
+__all__ = [
+    "MergeContract",
+    "MergeStoreStateMachine",
+    "StorageContract",
+    "StoreStateMachine",
+    "register_strategies",
+]
 
 # The kit's modules whose failing asserts an adapter author reads: pytest must
 # rewrite them, which it can only do before they are first imported.

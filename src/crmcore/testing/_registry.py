@@ -8,60 +8,32 @@ when a test first asks for one of these types.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from hypothesis import strategies as st
 
-from crmcore.consent import Consent
-from crmcore.contacts import ContactEmail, ContactPhone
-from crmcore.customers import Customer
-from crmcore.interactions import Interaction, Participant
-from crmcore.leads import Lead
-from crmcore.merge import (
-    BulkMergeResult,
-    Candidate,
-    FieldDecision,
-    MergePlan,
-    MergePolicy,
-    MergeRecord,
-    MergeResult,
-    Snapshot,
-)
-from crmcore.values import (
-    CustomFields,
-    EmailAddress,
-    ExternalIds,
-    Money,
-    PersonName,
-    PhoneNumber,
-    PostalAddress,
-)
+# By name, where users import them from; resolved when hypothesis runs the hook.
+_MODELS = {
+    "crmcore": (
+        "Customer", "Lead", "Interaction", "Participant", "Consent", "ContactEmail",
+        "ContactPhone", "EmailAddress", "PhoneNumber", "PersonName", "PostalAddress",
+        "Money", "CustomFields", "ExternalIds",
+    ),
+    "crmcore.merge": (
+        "Snapshot", "MergeRecord", "MergePolicy", "Candidate", "FieldDecision", "MergePlan",
+        "MergeResult", "BulkMergeResult",
+    ),
+}  # fmt: skip
 
-REGISTERED: tuple[type[Any], ...] = (
-    Customer,
-    Lead,
-    Interaction,
-    Participant,
-    Consent,
-    ContactEmail,
-    ContactPhone,
-    EmailAddress,
-    PhoneNumber,
-    PersonName,
-    PostalAddress,
-    Money,
-    CustomFields,
-    ExternalIds,
-    Snapshot,
-    MergeRecord,
-    MergePolicy,
-    Candidate,
-    FieldDecision,
-    MergePlan,
-    MergeResult,
-    BulkMergeResult,
-)
-"""The models with a strategy of their own (the others ``st.builds()`` handles)."""
+
+def registered() -> list[type[Any]]:
+    """The models with a strategy of their own (the others ``st.builds()`` handles)."""
+    return [
+        getattr(importlib.import_module(module), name)
+        for module, names in _MODELS.items()
+        for name in names
+    ]
 
 
 def _resolve(kind: type[Any]) -> st.SearchStrategy[Any]:
@@ -72,5 +44,5 @@ def _resolve(kind: type[Any]) -> st.SearchStrategy[Any]:
 
 def register_lazily() -> None:
     """Point ``st.from_type()`` at the kit's strategy for each registered type."""
-    for kind in REGISTERED:
+    for kind in registered():
         st.register_type_strategy(kind, _resolve)

@@ -850,6 +850,22 @@ def _tombstone(merged: bool) -> st.SearchStrategy[bool]:
     return _ONE_IN_EIGHT if merged else st.just(False)
 
 
+def _shared_fields(
+    draw: st.DrawFn, own: T, ids: st.SearchStrategy[T], merged: bool
+) -> dict[str, Any]:
+    """What customers and leads share: owner, tags, custom fields, tombstone, bookkeeping."""
+    created = draw(_AWARE)
+    return {
+        "owner": draw(_OWNERS),
+        "tags": draw(_TAGS),
+        "custom_fields": draw(_CUSTOM_FIELDS),
+        "merged_into": _other(own, draw(ids)) if draw(_tombstone(merged)) else None,
+        "version": draw(_VERSIONS),
+        "created_at": created,
+        "updated_at": created + draw(_AGE),
+    }
+
+
 def _other(own: T, drawn: T) -> T:
     """``drawn``, or a neighbour of it when it is ``own``: a record never merges into itself."""
     if drawn != own:
@@ -873,7 +889,6 @@ def _customer(
     else:
         name = draw(_ORG_NAME)
         organization, birth_date = None, None
-    created = draw(_AWARE)
     return Customer(
         id=customer_id,
         kind=kind,
@@ -884,17 +899,11 @@ def _customer(
         organization_id=organization,
         stage=draw(_STAGES),
         stage_reason=draw(_OPTIONAL_TEXT),
-        tags=draw(_TAGS),
-        custom_fields=draw(_CUSTOM_FIELDS),
-        owner=draw(_OWNERS),
         identifiers=draw(_EXTERNAL_IDS),
         consents=draw(_CONSENTS),
         birth_date=birth_date,
         notes=draw(_NOTES),
-        merged_into=_other(customer_id, draw(customer_ids())) if draw(_tombstone(merged)) else None,
-        version=draw(_VERSIONS),
-        created_at=created,
-        updated_at=created + draw(_AGE),
+        **_shared_fields(draw, customer_id, customer_ids(), merged),
     )
 
 
@@ -945,7 +954,6 @@ def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any, merge
     disqualified = status is LeadStatus.DISQUALIFIED
     reason = draw(texts()) if disqualified else draw(_OPTIONAL_TEXT)
     converted = draw(customer_ids()) if status is LeadStatus.CONVERTED else None
-    created = draw(_AWARE)
     return Lead(
         id=lead_id,
         name=name,
@@ -957,14 +965,8 @@ def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any, merge
         status_reason=reason,
         score=draw(_OPTIONAL_SCORE),
         estimated_value=draw(_OPTIONAL_MONEY),
-        owner=draw(_OWNERS),
-        tags=draw(_TAGS),
-        custom_fields=draw(_CUSTOM_FIELDS),
         converted_customer_id=converted,
-        merged_into=_other(lead_id, draw(lead_ids())) if draw(_tombstone(merged)) else None,
-        version=draw(_VERSIONS),
-        created_at=created,
-        updated_at=created + draw(_AGE),
+        **_shared_fields(draw, lead_id, lead_ids(), merged),
     )
 
 
