@@ -40,8 +40,6 @@ from crmcore.storage import MergingStore
 from tests.merge.records import BASE, customers, groups, interactions_for, leads
 from tests.merge.stores import FACTORIES, StoreFactory, dump
 
-pytest_plugins = ["crmcore.testing.plugin"]
-
 # Property tests build a fresh store per example (function-scoped fixtures
 # cannot serve hypothesis examples); the others use the kit's any_store fixture.
 STORES = pytest.mark.parametrize("make_store", list(FACTORIES.values()), ids=list(FACTORIES))

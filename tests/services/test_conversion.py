@@ -37,8 +37,6 @@ from crmcore.workflows import Relation
 from tests.merge.records import BASE, customers, leads
 from tests.merge.stores import FACTORIES, WITH_DEDUP_KEYS, StoreFactory, dump
 
-pytest_plugins = ["crmcore.testing.plugin"]
-
 # Property tests build a fresh store per example (function-scoped fixtures
 # cannot serve hypothesis examples); the others use the kit's any_store fixture.
 STORES = pytest.mark.parametrize("make_store", list(FACTORIES.values()), ids=list(FACTORIES))

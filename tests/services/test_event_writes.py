@@ -35,8 +35,6 @@ from crmcore.workflows import (
 )
 from tests.merge.records import BASE
 
-pytest_plugins = ["crmcore.testing.plugin"]
-
 
 def test_each_write_publishes_its_event(any_store: Store) -> None:
     dispatcher = EventDispatcher()

@@ -30,8 +30,6 @@ from crmcore.workflows import Relation, TimelineEntry
 from tests.merge.records import BASE
 from tests.merge.stores import FACTORIES, StoreFactory
 
-pytest_plugins = ["crmcore.testing.plugin"]
-
 # Property tests build a fresh store per example (function-scoped fixtures
 # cannot serve hypothesis examples); the others use the kit's any_store fixture.
 STORES = pytest.mark.parametrize("make_store", list(FACTORIES.values()), ids=list(FACTORIES))

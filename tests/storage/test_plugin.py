@@ -5,8 +5,6 @@ from __future__ import annotations
 from crmcore import Customer
 from crmcore.storage import InMemoryStore, SQLiteStore, Store
 
-pytest_plugins = ["crmcore.testing.plugin"]
-
 
 def test_memory_store_fixture(memory_store: InMemoryStore) -> None:
     assert isinstance(memory_store, InMemoryStore)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import phonenumbers
 import pytest
 from hypothesis import Phase, given, settings
@@ -23,7 +25,10 @@ from crmcore import (
     Interaction,
     Lead,
     LeadStatus,
+    MergePlan,
+    MergeRecord,
     Money,
+    Participant,
     PersonName,
     PhoneNumber,
     PostalAddress,
@@ -31,6 +36,7 @@ from crmcore import (
     to_dict,
 )
 from crmcore.ids import RecordId
+from crmcore.merge import Snapshot
 from crmcore.testing import register_strategies
 from crmcore.testing import strategies as kit
 from crmcore.values import clean_text, normalize_tags
@@ -199,8 +205,33 @@ def test_customers_exercise_every_field() -> None:
         custom_fields=lambda c: c.custom_fields,
         identifiers=lambda c: c.identifiers,
         consents=lambda c: c.consents,
-        merged=lambda c: c.merged_into is not None,
     )
+    _covers(kit.customers(merged=True), merged=lambda c: c.merged_into is not None)
+    _covers(kit.leads(merged=True), merged=lambda lead: lead.merged_into is not None)
+
+
+@given(kit.customers(), kit.leads())
+def test_no_tombstones_unless_asked(customer: Customer, lead: Lead) -> None:
+    assert customer.merged_into is None
+    assert lead.merged_into is None
+
+
+@settings(max_examples=300)
+@given(kit.customers(merged=True), kit.leads(merged=True))
+def test_never_merged_into_itself(customer: Customer, lead: Lead) -> None:
+    assert customer.merged_into != customer.id
+    assert lead.merged_into != lead.id
+
+
+@settings(max_examples=300)
+@given(kit.customer_ids(), kit.lead_ids())
+def test_a_drawn_target_equal_to_the_record_is_moved(customer_id: str, lead_id: str) -> None:
+    # The draw that used to give self-merges: the target id equal to the record's own.
+    for own in (customer_id, lead_id):
+        other = kit._other(own, own)
+        assert other != own
+        assert other[:4] == own[:4]
+        assert len(other) == len(own)
 
 
 @given(kit.customers(kinds=[CustomerKind.ORGANIZATION], regions=["SE"]))
@@ -286,3 +317,57 @@ def test_generation_is_fast() -> None:
     draw()
     assert drawn == 50
     assert (time.process_time() - start) / drawn < 0.1
+
+
+# ----------------------------------------------------------- every model, health checks on
+
+_MODEL_MODULES = ("crmcore", "crmcore.merge")
+
+
+def _public_models() -> list[type[Any]]:
+    found: dict[type[Any], None] = {}
+    for name in _MODEL_MODULES:
+        module = importlib.import_module(name)
+        for attr in module.__all__:
+            value = getattr(module, attr)
+            if isinstance(value, type) and attrs.has(value):
+                found[value] = None
+    return list(found)
+
+
+def test_the_public_models_are_found() -> None:
+    models = _public_models()
+    assert {Customer, Participant, MergeRecord, Snapshot, MergePlan} <= set(models)
+
+
+@pytest.mark.parametrize("cls", _public_models(), ids=lambda cls: cls.__name__)
+def test_from_type_draws_every_public_model(cls: type[Any]) -> None:
+    # No register_strategies() call: hypothesis' entry point registered them.
+    @settings(HEALTH_CHECKS_ON, max_examples=5)
+    @given(st.from_type(cls))
+    def check(value: Any) -> None:
+        assert isinstance(value, cls)
+
+    check()
+
+
+# Hypothesis' defaults, whatever profile the suite runs under (the ci profile
+# suppresses the too-slow check): only the deadline is off, as the machine may be loaded.
+HEALTH_CHECKS_ON = settings(
+    settings.get_profile("default"), deadline=None, database=None, max_examples=20
+)
+
+
+@HEALTH_CHECKS_ON
+@given(st.lists(kit.customers(), min_size=10))
+def test_lists_of_customers_pass_the_health_checks(drawn: list[Customer]) -> None:
+    assert len(drawn) >= 10
+
+
+@HEALTH_CHECKS_ON
+@given(st.lists(kit.leads(), min_size=10), st.lists(kit.interactions(), min_size=10))
+def test_lists_of_leads_and_interactions_pass_the_health_checks(
+    drawn: list[Lead], logged: list[Interaction]
+) -> None:
+    assert len(drawn) >= 10
+    assert len(logged) >= 10

@@ -1,8 +1,9 @@
 """pytest fixtures for crmcore stores.
 
-Enable them in a test module or the root ``conftest.py``::
-
-    pytest_plugins = ["crmcore.testing.plugin"]
+pytest loads this module through the ``pytest11`` entry point that installing
+crmcore registers, so no ``pytest_plugins`` line is needed (an old one is
+harmless: the entry point is named after this module). Switch it off with
+``-p no:crmcore.testing.plugin``.
 
 Every fixture yields a fresh, empty store and closes it after the test:
 
@@ -20,6 +21,11 @@ from pathlib import Path
 import pytest
 
 from crmcore.storage import InMemoryStore, SQLiteStore, Store
+from crmcore.testing import _register_assert_rewrite
+
+# Loaded by pytest before any test module imports the kit: the one moment when
+# the contract kit's asserts can still be rewritten.
+_register_assert_rewrite()
 
 __all__ = ["any_store", "memory_store", "sqlite_memory_store", "sqlite_store"]
 

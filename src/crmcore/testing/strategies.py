@@ -19,8 +19,8 @@ import string
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from functools import cache
-from typing import Any, NamedTuple
+from functools import cache, lru_cache
+from typing import Any, NamedTuple, TypeVar
 
 import phonenumbers
 from hypothesis import strategies as st
@@ -29,9 +29,21 @@ from hypothesis.errors import InvalidArgument
 from crmcore.consent import Consent, ConsentStatus, LegalBasis
 from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
-from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId
+from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.merge import (
+    BulkMergeResult,
+    Candidate,
+    FieldDecision,
+    MergePlan,
+    MergePolicy,
+    MergeRecord,
+    MergeResult,
+    Snapshot,
+    Survivorship,
+    plan_merge,
+)
 from crmcore.values import (
     ContactLabel,
     CustomFields,
@@ -44,6 +56,8 @@ from crmcore.values import (
     PostalAddress,
     normalize_tags,
 )
+
+T = TypeVar("T", bound=str)
 
 __all__ = [
     "ALL_REGIONS",
@@ -73,6 +87,17 @@ __all__ = [
 
 # --------------------------------------------------------------------------- text and ids
 
+_LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+def _joined(*parts: st.SearchStrategy[str] | str) -> st.SearchStrategy[str]:
+    # Fixed and drawn text concatenated. Patterns are spelled out this way and not
+    # with st.from_regex, which spends a choice per character: a list of ten
+    # customers then overruns the choices hypothesis allows its early examples.
+    drawn = [st.just(part) if isinstance(part, str) else part for part in parts]
+    return st.tuples(*drawn).map("".join)
+
+
 # Everything but control, format, private-use, unassigned and separator
 # characters: what clean_text() keeps unchanged inside one word.
 _WORD_CHARS = st.characters(exclude_categories=("C", "Z"))
@@ -94,9 +119,18 @@ def texts(*, max_words: int = 4, max_word_length: int = 12) -> st.SearchStrategy
 @cache
 def _texts(max_words: int, max_word_length: int) -> st.SearchStrategy[str]:
     # Strategies are cached: building them anew inside every draw costs more
-    # than the draw itself.
-    word = st.text(_WORD_CHARS, min_size=1, max_size=max_word_length)
-    return st.lists(word, min_size=1, max_size=max_words).map(" ".join)
+    # than the draw itself. The letters and the number of words are two choices
+    # whatever the length: a list of words would spend two per word, and an
+    # entity holds many texts.
+    letters = st.text(_WORD_CHARS, min_size=1, max_size=max_words * max_word_length)
+    return st.builds(_split_words, letters, st.integers(1, max_words), st.just(max_word_length))
+
+
+def _split_words(letters: str, words: int, longest: int) -> str:
+    """``letters`` cut into about ``words`` equal words, none longer than ``longest``."""
+    words = min(max(words, -(-len(letters) // longest)), len(letters))
+    size = -(-len(letters) // words)
+    return " ".join(letters[i : i + size] for i in range(0, len(letters), size))
 
 
 _ULID_CHARS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -144,8 +178,20 @@ def utc_datetimes(
 
 # Models turn any aware datetime into UTC; drawing other offsets checks they do.
 _OFFSETS = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7))])
-_AWARE = st.datetimes(
-    min_value=datetime(1970, 1, 2), max_value=datetime(2099, 12, 31), timezones=_OFFSETS
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _span(low: timedelta, high: timedelta) -> st.SearchStrategy[timedelta]:
+    # One integer choice instead of st.timedeltas' one per unit (days, seconds, microseconds):
+    # entities hold many timestamps, and every choice counts against hypothesis' budget.
+    return st.integers(low // _MICROSECOND, high // _MICROSECOND).map(lambda n: n * _MICROSECOND)
+
+
+_EPOCH = datetime(1970, 1, 2, tzinfo=UTC)
+_AWARE = st.builds(
+    lambda offset, zone: (_EPOCH + offset).astimezone(zone),
+    _span(timedelta(0), datetime(2099, 12, 31, tzinfo=UTC) - _EPOCH),
+    _OFFSETS,
 )
 
 # --------------------------------------------------------------------------- email
@@ -177,12 +223,19 @@ _IDN_TLDS = ("рф", "中国", "한국", "ελ")
 _ASCII_TLDS = ("com", "org", "net", "de", "se", "io", "co", "uk", "jp", "info", "museum")
 
 
-@cache
-def _ascii_label(max_chunks: int = 3) -> st.SearchStrategy[str]:
-    # Alphanumeric chunks joined by single hyphens: never a leading, trailing or
-    # doubled hyphen, so never an "xn--"-like label that IDNA would inspect.
-    chunk = st.text(st.sampled_from(string.ascii_lowercase + string.digits), min_size=1, max_size=8)
-    return st.lists(chunk, min_size=1, max_size=max_chunks).map("-".join)
+_RUNS_OF_HYPHENS = re.compile("-+")
+_RUNS_OF_DOTS = re.compile(r"\.+")
+
+
+def _label_of(text: str) -> str:
+    # Single hyphens only, never leading or trailing: never an "xn--"-like
+    # label that IDNA would inspect.
+    return _RUNS_OF_HYPHENS.sub("-", text).strip("-") or "x"
+
+
+# One drawn text per label (not a list of chunks): every choice counts against
+# hypothesis' budget for a list of customers.
+_ASCII_LABEL = st.text(_LOWER_ALNUM + "-", min_size=1, max_size=26).map(_label_of)
 
 
 _TLD = st.one_of(
@@ -196,10 +249,12 @@ _TLD = st.one_of(
 @st.composite
 def _email_text(draw: st.DrawFn, international: bool) -> str:
     alphabet = _ATEXT + _INTL_LOCAL if international else _ATEXT
-    # At most 3 atoms of 6 characters of at most 3 UTF-8 octets: under the 64-octet cap.
-    atom = st.text(st.sampled_from(alphabet), min_size=1, max_size=6)
-    local = ".".join(draw(st.lists(atom, min_size=1, max_size=3)))
-    labels = [draw(_ascii_label()) for _ in range(draw(st.integers(1, 2)))]
+    # At most 18 characters of at most 3 UTF-8 octets: under the 64-octet cap.
+    local = draw(st.text(alphabet, min_size=1, max_size=6))
+    rest = draw(st.none() | st.text(alphabet + ".", min_size=1, max_size=12))
+    if rest is not None:  # dot-atoms: single dots, none at either end
+        local = _RUNS_OF_DOTS.sub(".", f"{local}.{rest}").rstrip(".")
+    labels = [draw(_ASCII_LABEL) for _ in range(draw(st.integers(1, 2)))]
     if international and draw(st.booleans()):
         labels[-1] = draw(st.sampled_from(_IDN_LABELS))
         if labels[-1] in _RTL_LABELS:
@@ -224,7 +279,7 @@ def email_addresses(*, international: bool = True) -> st.SearchStrategy[EmailAdd
 
 @cache
 def _email_addresses(international: bool) -> st.SearchStrategy[EmailAddress]:
-    return _email_text(international).map(EmailAddress.parse)
+    return _email_text(international).map(_parsed_email)
 
 
 class RawEmail(NamedTuple):
@@ -285,6 +340,9 @@ _TYPES = (
     phonenumbers.PhoneNumberType.UAN,
     phonenumbers.PhoneNumberType.VOICEMAIL,
 )
+_EXTENSIONS = _joined(  # [1-9][0-9]{0,5}
+    st.text("123456789", min_size=1, max_size=1), st.text(string.digits, max_size=5)
+)
 ALL_REGIONS: tuple[str, ...] = tuple(sorted(phonenumbers.SUPPORTED_REGIONS))
 """Every ISO 3166 alpha-2 region phonenumbers has numbering metadata for."""
 
@@ -335,7 +393,14 @@ def _check_regions(regions: Iterable[str] | None) -> tuple[str, ...]:
 
 @st.composite
 def _phone_in(draw: st.DrawFn, region: str, extensions: bool) -> phonenumbers.PhoneNumber:
-    country_code, nsn = draw(st.sampled_from(_examples(region)))
+    return draw(_phone_from(st.sampled_from(_examples(region)), extensions))
+
+
+@st.composite
+def _phone_from(
+    draw: st.DrawFn, examples: st.SearchStrategy[tuple[int, str]], extensions: bool
+) -> phonenumbers.PhoneNumber:
+    country_code, nsn = draw(examples)
     # Vary the last digits only: the leading ones carry the area or operator
     # prefix (and Italy's leading zero), and possibility depends on length alone.
     tail = min(4, len(nsn) - 2)
@@ -347,13 +412,19 @@ def _phone_in(draw: st.DrawFn, region: str, extensions: bool) -> phonenumbers.Ph
             nsn = varied
     number = phonenumbers.parse(f"+{country_code}{nsn}", None)
     if extensions and draw(st.integers(0, 3)) == 0:
-        number.extension = draw(st.from_regex(r"[1-9][0-9]{0,5}", fullmatch=True))
+        number.extension = draw(_EXTENSIONS)
     return number
 
 
 def _to_value(number: phonenumbers.PhoneNumber) -> PhoneNumber:
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return PhoneNumber.parse(f"{e164} ext. {number.extension}" if number.extension else e164)
+    return _parsed_phone(f"{e164} ext. {number.extension}" if number.extension else e164)
+
+
+# Shrinking and mutation redraw the same inputs over and over; parsing is the
+# costly part of a drawn value. Bounded, and only ever fed generated test data.
+_parsed_phone = lru_cache(maxsize=4096)(PhoneNumber.parse)
+_parsed_email = lru_cache(maxsize=4096)(EmailAddress.parse)
 
 
 def phone_numbers(
@@ -370,8 +441,15 @@ def phone_numbers(
             supports.
         extensions: whether about one number in four gets an extension.
     """
-    chosen = _check_regions(regions)
-    return st.sampled_from(chosen).flatmap(lambda r: _phone_in(r, extensions)).map(_to_value)
+    return _phone_numbers(_check_regions(regions), extensions)
+
+
+@cache
+def _phone_numbers(regions: tuple[str, ...], extensions: bool) -> st.SearchStrategy[PhoneNumber]:
+    # One sampled example number among all of the regions' (not a region, then a
+    # strategy built for it per draw, as flatmap would).
+    examples = [example for region in regions for example in _examples(region)]
+    return _phone_from(st.sampled_from(examples), extensions).map(_to_value)
 
 
 class RawPhone(NamedTuple):
@@ -485,10 +563,19 @@ _SCRIPTS = (
 
 @cache
 def _words(max_words: int) -> st.SearchStrategy[str]:
-    word = st.sampled_from(_SCRIPTS).flatmap(
-        lambda s: st.text(st.sampled_from(s), min_size=1, max_size=10)
+    # one_of, not flatmap (which builds a strategy per draw), and two choices per
+    # name part, not two per word (see _texts).
+    return st.one_of(
+        *(
+            st.builds(
+                _split_words,
+                st.text(script, min_size=1, max_size=10 * max_words),
+                st.integers(1, max_words),
+                st.just(10),
+            )
+            for script in _SCRIPTS
+        )
     )
-    return st.lists(word, min_size=1, max_size=max_words).map(" ".join)
 
 
 @cache
@@ -544,8 +631,11 @@ _COUNTRIES = st.sampled_from(ALL_REGIONS)
 
 _LINES = st.lists(texts(max_words=5), max_size=3).map(tuple)
 _OPTIONAL_PLACE = st.none() | texts(max_words=3)
-_OPTIONAL_POSTAL_CODE = st.none() | st.from_regex(
-    r"[0-9A-Z]{2,5}( ?[0-9A-Z]{2,4})?", fullmatch=True
+_POSTAL_CHARS = string.digits + string.ascii_uppercase
+_OPTIONAL_POSTAL_CODE = st.none() | _joined(  # [0-9A-Z]{2,5}( ?[0-9A-Z]{2,4})?
+    st.text(_POSTAL_CHARS, min_size=2, max_size=5),
+    st.just("")
+    | _joined(st.sampled_from(["", " "]), st.text(_POSTAL_CHARS, min_size=2, max_size=4)),
 )
 _OPTIONAL_COUNTRY = st.none() | _COUNTRIES
 _LABELS = st.sampled_from(ContactLabel)
@@ -597,7 +687,10 @@ def money(*, currencies: Sequence[str] = _CURRENCIES) -> st.SearchStrategy[Money
 
 # --------------------------------------------------------------------------- maps, tags, consents
 
-_KEYS = st.from_regex(r"[A-Za-z][A-Za-z0-9_.:-]{0,15}", fullmatch=True)
+_KEYS = _joined(  # [A-Za-z][A-Za-z0-9_.:-]{0,15}
+    st.text(string.ascii_letters, min_size=1, max_size=1),
+    st.text(string.ascii_letters + string.digits + "_.:-", max_size=15),
+)
 _JSON_LEAVES: st.SearchStrategy[JSONValue] = st.one_of(
     st.none(),
     st.booleans(),
@@ -671,20 +764,52 @@ def consents(*, max_size: int = 3) -> st.SearchStrategy[tuple[Consent, ...]]:
     return _consents(max_size)
 
 
-_CONSENT_KEYS = st.tuples(st.sampled_from(Channel), st.sampled_from(_PURPOSES))
+# One choice per key, not one per part.
+_CONSENT_KEYS = st.sampled_from([(c, p) for c in Channel for p in _PURPOSES])
 
 
-_TAGS = tags()
-_CUSTOM_FIELDS = custom_fields()
-_EXTERNAL_IDS = external_ids()
-_CONSENTS = consents()
+# Smaller collections on entities than the building blocks default to: a list of
+# entities must stay within the choices hypothesis allows its early examples.
+_TAGS = tags(max_size=3)
+# Entities get flat custom fields (lists at most): nested values cost many
+# choices, and custom_fields() covers them on its own.
+_CUSTOM_FIELDS = st.dictionaries(
+    _KEYS, _JSON_LEAVES | st.lists(_JSON_LEAVES, max_size=2), max_size=2
+).map(CustomFields.parse)
+_EXTERNAL_IDS = external_ids(max_size=2)
+_CONSENTS = consents(max_size=2)
 
 # --------------------------------------------------------------------------- entities
 
 
+# Entities draw their contact points from pools of parts known to be valid: two
+# choices per address or number instead of a dozen, so that a list of ten
+# customers draws within hypothesis' health checks. email_addresses() and
+# phone_numbers() exercise the parsing in all its variety on their own.
+_POOLED_LOCALS = (
+    "ada", "grace.hopper", "o'neill", "first.last", "x+tag", "j_doe", "user-1", "a.b.c",
+    "info", "müller", "δοκιμή", "иван.петров", "山田", "!#$%&'*+-/=?^_`{|}~",
+)  # fmt: skip
+_POOLED_DOMAINS = (
+    "example.com", "mail.example.org", "acme.de", "x1-y2.io", "a.b.co", "globex.info",
+    "bücher.se", "münchen.de", "пример.рф", "例え.jp", "테스트.한국", "δοκιμή.ελ",
+)  # fmt: skip
+_POOLED_EMAILS = st.builds(
+    lambda local, domain: _parsed_email(f"{local}@{domain}"),
+    st.sampled_from(_POOLED_LOCALS),
+    st.sampled_from(_POOLED_DOMAINS),
+)
+
+
+@cache
+def _pooled_phones(regions: tuple[str, ...]) -> st.SearchStrategy[PhoneNumber]:
+    examples = [example for region in regions for example in _examples(region)]
+    return st.sampled_from(examples).map(lambda cc_nsn: _parsed_phone(f"+{cc_nsn[0]}{cc_nsn[1]}"))
+
+
 @cache
 def _contact_emails(max_size: int) -> st.SearchStrategy[tuple[ContactEmail, ...]]:
-    entry = st.builds(ContactEmail, email_addresses(), _LABELS)
+    entry = st.builds(ContactEmail, _POOLED_EMAILS, _LABELS)
     return st.lists(entry, max_size=max_size, unique_by=lambda e: e.address.match_key).map(tuple)
 
 
@@ -692,7 +817,7 @@ def _contact_emails(max_size: int) -> st.SearchStrategy[tuple[ContactEmail, ...]
 def _contact_phones(
     regions: Iterable[str] | None, max_size: int
 ) -> st.SearchStrategy[tuple[ContactPhone, ...]]:
-    entry = st.builds(ContactPhone, phone_numbers(regions=regions), _LABELS)
+    entry = st.builds(ContactPhone, _pooled_phones(_check_regions(regions)), _LABELS)
     return st.lists(
         entry, max_size=max_size, unique_by=lambda p: (p.number.e164, p.number.extension)
     ).map(tuple)
@@ -706,21 +831,53 @@ _ORG_NAMES = (
     "\u041e\u041e\u041e «Ромашка»",
 )
 _VERSIONS = st.integers(0, 2**31)
-_OWNERS = st.none() | st.from_regex(r"usr_[a-z0-9]{1,12}", fullmatch=True)
+_OWNERS = st.none() | _joined("usr_", st.text(_LOWER_ALNUM, min_size=1, max_size=12))
 _OPTIONAL_TEXT = st.none() | texts()
 _OPTIONAL_CUSTOMER_ID = st.none() | customer_ids()
-_OPTIONAL_LEAD_ID = st.none() | lead_ids()
-_BIRTH_DATES = st.none() | st.dates(date(1900, 1, 1), date(2020, 12, 31))
+_FIRST_BIRTH_DATE = date(1900, 1, 1)
+_BIRTH_DATES = st.none() | st.integers(0, (date(2020, 12, 31) - _FIRST_BIRTH_DATE).days).map(
+    lambda days: _FIRST_BIRTH_DATE + timedelta(days=days)
+)
 _ORG_NAME = st.sampled_from(_ORG_NAMES) | texts(max_words=4)
 _NOTES = st.none() | st.text(max_size=200)
 _ADDRESSES = st.lists(_POSTAL_ADDRESSES, max_size=2).map(tuple)
 _STAGES = st.sampled_from(LifecycleStage)
-_AGE = st.timedeltas(timedelta(0), timedelta(days=3650))
+_AGE = _span(timedelta(0), timedelta(days=3650))
 _ONE_IN_EIGHT = st.integers(0, 7).map(lambda n: n == 0)
 
 
+def _tombstone(merged: bool) -> st.SearchStrategy[bool]:
+    return _ONE_IN_EIGHT if merged else st.just(False)
+
+
+def _shared_fields(
+    draw: st.DrawFn, own: T, ids: st.SearchStrategy[T], merged: bool
+) -> dict[str, Any]:
+    """What customers and leads share: owner, tags, custom fields, tombstone, bookkeeping."""
+    created = draw(_AWARE)
+    return {
+        "owner": draw(_OWNERS),
+        "tags": draw(_TAGS),
+        "custom_fields": draw(_CUSTOM_FIELDS),
+        "merged_into": _other(own, draw(ids)) if draw(_tombstone(merged)) else None,
+        "version": draw(_VERSIONS),
+        "created_at": created,
+        "updated_at": created + draw(_AGE),
+    }
+
+
+def _other(own: T, drawn: T) -> T:
+    """``drawn``, or a neighbour of it when it is ``own``: a record never merges into itself."""
+    if drawn != own:
+        return drawn
+    last = "1" if drawn[-1] == "0" else "0"
+    return type(drawn)(drawn[:-1] + last)
+
+
 @st.composite
-def _customer(draw: st.DrawFn, kinds: tuple[CustomerKind, ...], regions: Any) -> Customer:
+def _customer(
+    draw: st.DrawFn, kinds: tuple[CustomerKind, ...], regions: Any, merged: bool
+) -> Customer:
     customer_id = draw(customer_ids())
     kind = draw(st.sampled_from(kinds))
     if kind is CustomerKind.PERSON:
@@ -732,7 +889,6 @@ def _customer(draw: st.DrawFn, kinds: tuple[CustomerKind, ...], regions: Any) ->
     else:
         name = draw(_ORG_NAME)
         organization, birth_date = None, None
-    created = draw(_AWARE)
     return Customer(
         id=customer_id,
         kind=kind,
@@ -743,17 +899,11 @@ def _customer(draw: st.DrawFn, kinds: tuple[CustomerKind, ...], regions: Any) ->
         organization_id=organization,
         stage=draw(_STAGES),
         stage_reason=draw(_OPTIONAL_TEXT),
-        tags=draw(_TAGS),
-        custom_fields=draw(_CUSTOM_FIELDS),
-        owner=draw(_OWNERS),
         identifiers=draw(_EXTERNAL_IDS),
         consents=draw(_CONSENTS),
         birth_date=birth_date,
         notes=draw(_NOTES),
-        merged_into=draw(_OPTIONAL_CUSTOMER_ID) if draw(_ONE_IN_EIGHT) else None,
-        version=draw(_VERSIONS),
-        created_at=created,
-        updated_at=created + draw(_AGE),
+        **_shared_fields(draw, customer_id, customer_ids(), merged),
     )
 
 
@@ -761,6 +911,7 @@ def customers(
     *,
     kinds: Iterable[CustomerKind] = tuple(CustomerKind),
     regions: Iterable[str] | None = None,
+    merged: bool = False,
 ) -> st.SearchStrategy[Customer]:
     """Draw customers, persons and organisations, with every field exercised.
 
@@ -772,12 +923,15 @@ def customers(
     Args:
         kinds: the kinds of customer to draw.
         regions: the regions phone numbers are drawn from (default all).
+        merged: also draw tombstones, about one customer in eight: records
+            merged into another one (``merged_into`` set, never to the record's
+            own id). Off by default, since ``resolve`` and ``timeline`` refuse them.
     """
     chosen_kinds = tuple(kinds)
     if not chosen_kinds:
         raise InvalidArgument("kinds must name at least one CustomerKind")
     chosen_regions = _check_regions(regions)
-    return _customer(chosen_kinds, chosen_regions)
+    return _customer(chosen_kinds, chosen_regions, merged)
 
 
 _OPTIONAL_NAME = st.none() | _PERSON_NAMES
@@ -788,7 +942,8 @@ _OPTIONAL_MONEY = st.none() | money()
 
 
 @st.composite
-def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any) -> Lead:
+def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any, merged: bool) -> Lead:
+    lead_id = draw(lead_ids())
     name = draw(_OPTIONAL_NAME)
     company = draw(_OPTIONAL_COMPANY)
     emails = draw(_contact_emails(2))
@@ -799,9 +954,8 @@ def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any) -> Le
     disqualified = status is LeadStatus.DISQUALIFIED
     reason = draw(texts()) if disqualified else draw(_OPTIONAL_TEXT)
     converted = draw(customer_ids()) if status is LeadStatus.CONVERTED else None
-    created = draw(_AWARE)
     return Lead(
-        id=draw(lead_ids()),
+        id=lead_id,
         name=name,
         company=company,
         emails=emails,
@@ -811,14 +965,8 @@ def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any) -> Le
         status_reason=reason,
         score=draw(_OPTIONAL_SCORE),
         estimated_value=draw(_OPTIONAL_MONEY),
-        owner=draw(_OWNERS),
-        tags=draw(_TAGS),
-        custom_fields=draw(_CUSTOM_FIELDS),
         converted_customer_id=converted,
-        merged_into=draw(_OPTIONAL_LEAD_ID) if draw(_ONE_IN_EIGHT) else None,
-        version=draw(_VERSIONS),
-        created_at=created,
-        updated_at=created + draw(_AGE),
+        **_shared_fields(draw, lead_id, lead_ids(), merged),
     )
 
 
@@ -826,6 +974,7 @@ def leads(
     *,
     statuses: Iterable[LeadStatus] = tuple(LeadStatus),
     regions: Iterable[str] | None = None,
+    merged: bool = False,
 ) -> st.SearchStrategy[Lead]:
     """Draw leads in any status: a name, a company or a contact point at least.
 
@@ -835,20 +984,28 @@ def leads(
     Args:
         statuses: the statuses to draw from.
         regions: the regions phone numbers are drawn from (default all).
+        merged: also draw tombstones, about one lead in eight (``merged_into``
+            set, never to the lead's own id).
     """
     chosen = tuple(statuses)
     if not chosen:
         raise InvalidArgument("statuses must name at least one LeadStatus")
-    return _lead(chosen, _check_regions(regions))
+    return _lead(chosen, _check_regions(regions), merged)
 
 
 _ANY_RECORD_ID = st.one_of(customer_ids(), lead_ids())
 _ROLES = st.sampled_from(ParticipantRole)
 _OPTIONAL_LINE = st.none() | texts(max_words=6)
 _BODIES = st.none() | st.text(max_size=300)
-_DURATIONS = st.none() | st.timedeltas(timedelta(0), timedelta(days=7))
-_THREADS = st.none() | st.from_regex(r"thr-[a-z0-9]{1,20}", fullmatch=True)
-_MESSAGE_IDS = st.none() | st.from_regex(r"<[a-z0-9.]{1,20}@[a-z]{1,8}\.com>", fullmatch=True)
+_DURATIONS = st.none() | _span(timedelta(0), timedelta(days=7))
+_THREADS = st.none() | _joined("thr-", st.text(_LOWER_ALNUM, min_size=1, max_size=20))
+_MESSAGE_IDS = st.none() | _joined(  # <[a-z0-9.]{1,20}@[a-z]{1,8}\.com>
+    "<",
+    st.text(_LOWER_ALNUM + ".", min_size=1, max_size=20),
+    "@",
+    st.text(string.ascii_lowercase, min_size=1, max_size=8),
+    ".com>",
+)
 
 
 @cache
@@ -898,22 +1055,81 @@ def interactions(*, record_ids: Sequence[RecordId] | None = None) -> st.SearchSt
     return _interaction(None)
 
 
-# --------------------------------------------------------------------------- registration
+# --------------------------------------------------------------------------- merges
+
+_PARTICIPANTS = st.builds(Participant, _ANY_RECORD_ID, _ROLES)
+_MERGE_IDS = _ULID.map(lambda u: MergeId("mrg_" + u))
+# Rules that suit any single-valued field, on fields both entities have.
+_POLICIES = st.builds(
+    MergePolicy,
+    st.dictionaries(
+        st.sampled_from(["owner", "custom_fields"]),
+        st.sampled_from(
+            [
+                Survivorship.PREFER_SURVIVOR,
+                Survivorship.MOST_RECENT,
+                Survivorship.MOST_COMPLETE,
+                Survivorship.MOST_FREQUENT,
+            ]
+        ),
+        max_size=2,
+    ),
+)
+# People merge with people, organisations with organisations.
+_LIVE_CUSTOMERS = st.one_of(
+    *(
+        st.lists(customers(kinds=[kind]), min_size=2, max_size=3, unique_by=lambda c: c.id)
+        for kind in CustomerKind
+    )
+)
+_LIVE_LEADS = st.lists(leads(), min_size=2, max_size=3, unique_by=lambda lead: lead.id)
 
 
-def register_strategies() -> None:
-    """Make ``st.from_type()`` draw crmcore models with the strategies above.
+@st.composite
+def _merge_plan(draw: st.DrawFn) -> MergePlan:
+    records: list[Customer] | list[Lead] = draw(_LIVE_CUSTOMERS | _LIVE_LEADS)
+    survivor = draw(st.sampled_from([None, *(r.id for r in records)]))
+    return plan_merge(records, survivor=survivor, policy=draw(_POLICIES))
 
-    Covers the entities (:class:`Customer`, :class:`Lead`,
-    :class:`Interaction`) and the value objects (:class:`EmailAddress`,
-    :class:`PhoneNumber`, :class:`PersonName`, :class:`PostalAddress`,
-    :class:`Money`, :class:`CustomFields`, :class:`ExternalIds`). Calling it
-    again is harmless.
-    """
-    registry: dict[type[Any], st.SearchStrategy[Any]] = {
+
+_MERGE_PLANS = _merge_plan()
+
+
+@st.composite
+def _merge_result(draw: st.DrawFn) -> MergeResult:
+    # What merge() returns, without a store: the plan applied as written.
+    plan = draw(_MERGE_PLANS)
+    record = MergeRecord(
+        id=draw(_MERGE_IDS),
+        survivor_id=plan.survivor_id,
+        merged_ids=plan.merged_ids,
+        before=Snapshot.of(plan.records),
+        after=Snapshot.of([plan.result, *plan.retired]),
+        merged_at=draw(_AWARE),
+    )
+    return MergeResult(survivor=plan.result, merge_id=record.id, plan=plan, record=record)
+
+
+_MERGE_RESULTS = _merge_result()
+_CANDIDATES = st.builds(
+    Candidate,
+    record_id=_ANY_RECORD_ID,
+    value=_JSON_LEAVES,
+    is_survivor=st.booleans(),
+    created_at=_AWARE,
+    updated_at=_AWARE,
+)
+_CLUSTER_OUTCOMES = st.lists(st.tuples(texts(max_words=1), texts(max_words=3)), max_size=2)
+
+
+@cache
+def _by_type() -> dict[type[Any], st.SearchStrategy[Any]]:
+    """The strategy ``st.from_type()`` uses for each crmcore model."""
+    return {
         Customer: customers(),
         Lead: leads(),
         Interaction: interactions(),
+        Participant: _PARTICIPANTS,
         EmailAddress: email_addresses(),
         PhoneNumber: phone_numbers(),
         PersonName: person_names(),
@@ -921,9 +1137,40 @@ def register_strategies() -> None:
         Money: money(),
         CustomFields: custom_fields(),
         ExternalIds: external_ids(),
-        Consent: st.tuples(st.sampled_from(Channel), st.sampled_from(_PURPOSES)).flatmap(
-            lambda key: _consent(*key)
+        Consent: _CONSENT_KEYS.flatmap(lambda key: _consent(*key)),
+        ContactEmail: st.builds(ContactEmail, email_addresses(), _LABELS),
+        ContactPhone: st.builds(ContactPhone, phone_numbers(), _LABELS),
+        MergePolicy: _POLICIES,
+        Candidate: _CANDIDATES,
+        MergePlan: _MERGE_PLANS,
+        FieldDecision: _MERGE_PLANS.flatmap(lambda plan: st.sampled_from(plan.decisions)),
+        MergeResult: _MERGE_RESULTS,
+        MergeRecord: _MERGE_RESULTS.map(lambda result: result.record),
+        Snapshot: _MERGE_RESULTS.map(lambda result: result.record.before),
+        BulkMergeResult: st.builds(
+            BulkMergeResult,
+            st.lists(_MERGE_RESULTS, max_size=2).map(tuple),
+            _CLUSTER_OUTCOMES.map(tuple),
+            _CLUSTER_OUTCOMES.map(tuple),
         ),
     }
-    for kind, strategy in registry.items():
+
+
+def _strategy_for(kind: type[Any]) -> st.SearchStrategy[Any]:
+    """The kit's strategy for ``kind`` (hypothesis resolves registered types with it)."""
+    return _by_type()[kind]
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def register_strategies() -> None:
+    """Make ``st.from_type()`` draw crmcore models with the strategies above.
+
+    Installing crmcore already does this through hypothesis' entry point; call
+    it only where plugins are off (``HYPOTHESIS_NO_PLUGINS``). Covers every
+    model: entities, participants, consents, contact points, value objects and
+    the merge types. Calling it again is harmless.
+    """
+    for kind, strategy in _by_type().items():
         st.register_type_strategy(kind, strategy)
