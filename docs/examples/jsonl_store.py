@@ -30,7 +30,7 @@ from crmcore.ids import InteractionId, RecordId
 from crmcore.interactions import Channel
 from crmcore.merge_record import MergeRecord
 from crmcore.storage import InMemoryStore, KeyFunction, Page
-from crmcore.storage.merges import MergeRepository
+from crmcore.storage import MergeRepository
 from crmcore.storage.protocols import Filter, InteractionRepository, RecordRepository
 from crmcore.values import EmailAddress, PhoneNumber
 

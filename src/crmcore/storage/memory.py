@@ -17,10 +17,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
+import attrs
+
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
-from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId, is_customer_id, is_lead_id
+from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
@@ -50,8 +52,8 @@ from crmcore.storage._common import (
     order_tag,
     stamped,
 )
+from crmcore.storage._front import TIMELINE_TAG, check_record_id, check_timeline_args, resolve_chain
 from crmcore.storage.keys import KeyFunction, check_key_function
-from crmcore.storage.merges import MemoryMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -59,7 +61,6 @@ __all__ = ["InMemoryStore"]
 
 R = TypeVar("R", bound=Customer | Lead)
 IdT = TypeVar("IdT", bound=str)
-TIMELINE_TAG = "timeline"
 
 
 class _MultiIndex:
@@ -489,32 +490,71 @@ class _MemoryInteractions:
             return None if found is None else self._records[found]
 
 
-def check_timeline_args(
-    record_id: object,
-    since: object,
-    until: object,
-    channel: object,
-    limit: object,
-    cursor: object,
-) -> tuple[int | None, int | None, Channel | None, int | None, tuple[int, str] | None]:
-    """Check ``list_for``'s arguments; times become microseconds since the epoch."""
-    if not (is_customer_id(record_id) or is_lead_id(record_id)):
-        raise ValidationError("record_id", "must be a customer or lead id")
-    bounds: list[int | None] = []
-    for name, value in (("since", since), ("until", until)):
-        if value is None:
-            bounds.append(None)
-        elif isinstance(value, datetime) and value.utcoffset() is not None:
-            bounds.append(micros(value))
+def _order(records: builtins.list[MergeRecord]) -> builtins.list[MergeRecord]:
+    return sorted(records, key=lambda m: (m.merged_at, m.id), reverse=True)
+
+
+class MemoryMerges:
+    """The merge records of an :class:`~crmcore.storage.InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._records: dict[str, MergeRecord] = {}
+
+    def _restore(self, record_id: str, record: Any) -> None:
+        if record is None:
+            self._records.pop(record_id, None)
         else:
-            raise ValidationError(name, "must be a timezone-aware datetime")
-    if channel is not None and not isinstance(channel, Channel):
-        raise ValidationError("channel", "must be a Channel")
-    size = check_limit(limit, optional=True)
-    after = None
-    if cursor is not None:
-        after = decode_cursor(cursor, TIMELINE_TAG, int)
-    return bounds[0], bounds[1], channel, size, after
+            self._records[record_id] = record
+
+    def _put(self, record: MergeRecord) -> None:
+        self._store._log(self, record.id, self._records.get(record.id))
+        self._records[record.id] = record
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.add`."""
+        check_record(record, MergeRecord)
+        with self._store._write():
+            if record.id in self._records:
+                raise DuplicateRecord("a merge record with this id is already stored")
+            stored = attrs.evolve(record, version=1)
+            self._put(stored)
+            return stored
+
+    def get(self, merge_id: MergeId | str) -> MergeRecord:
+        """See :meth:`MergeRepository.get`."""
+        with self._store._read():
+            found = self._records.get(merge_id) if isinstance(merge_id, str) else None
+        if found is None:
+            raise NotFound("no merge with this id is stored")
+        return found
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.update`."""
+        check_record(record, MergeRecord)
+        with self._store._write():
+            current = self._records.get(record.id)
+            if current is None:
+                raise NotFound("no merge with this id is stored")
+            if current.version != record.version:
+                raise VersionConflict(
+                    "the merge record changed since this copy was read",
+                    expected=record.version,
+                    actual=current.version,
+                )
+            stored = attrs.evolve(record, version=current.version + 1)
+            self._put(stored)
+            return stored
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        """See :meth:`MergeRepository.list_for`."""
+        check_record_id(record_id)
+        with self._store._read():
+            return _order([m for m in self._records.values() if record_id in m.participant_ids])
+
+    def clear(self) -> None:
+        """Forget every record (the store is closing)."""
+        self._records.clear()
 
 
 class InMemoryStore:

@@ -21,12 +21,15 @@ import os
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from datetime import datetime
 from functools import lru_cache
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
+
+import attrs
 
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
@@ -37,9 +40,10 @@ from crmcore.errors import (
     ValidationError,
     VersionConflict,
 )
-from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId
+from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
+from crmcore.merge_record import MergeRecord
 from crmcore.serialization import from_json, to_json
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
@@ -68,9 +72,8 @@ from crmcore.storage._common import (
     order_tag,
     stamped,
 )
+from crmcore.storage._front import TIMELINE_TAG, check_record_id, check_timeline_args, resolve_chain
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
-from crmcore.storage.memory import TIMELINE_TAG, check_timeline_args
-from crmcore.storage.merges import MERGES_MIGRATION, SQLiteMerges, resolve_chain
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Op, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -132,6 +135,18 @@ def _record_tables(table: str, lookup: str, columns: str, indexes: Sequence[str]
 def _pairs(items: Sequence[str]) -> Iterator[tuple[str, str]]:
     for i in range(0, len(items), 2):
         yield items[i], items[i + 1]
+
+
+MERGES_MIGRATION: Final[tuple[str, ...]] = (
+    "CREATE TABLE merges ("
+    "id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, survivor_id TEXT NOT NULL, "
+    "merged_at INTEGER NOT NULL, doc TEXT NOT NULL)",
+    "CREATE TABLE merge_participants ("
+    "record_id TEXT NOT NULL, "
+    "merge_id TEXT NOT NULL REFERENCES merges (id) ON DELETE CASCADE, "
+    "PRIMARY KEY (record_id, merge_id)) WITHOUT ROWID",
+)
+"""The SQLite schema migration that adds merge records."""
 
 
 _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -1131,3 +1146,127 @@ class _SQLInteractions:
             raise ValidationError("external_id", "must be text")
         with self._store._use() as conn:
             return self._by_external(conn, external_id)
+
+
+_MERGE_CACHE_SIZE: Final = 64
+"""How many decoded merge records a SQLite store keeps."""
+
+
+class SQLiteMerges:
+    """The merge records of a :class:`~crmcore.storage.SQLiteStore` (tables ``merges``,
+    ``merge_participants``)."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+        self._cache: OrderedDict[tuple[str, int], MergeRecord] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.add`."""
+        check_record(record, MergeRecord)
+        stored = attrs.evolve(record, version=1)
+        doc = to_json(stored)
+        with self._store._write() as conn:
+            try:
+                conn.execute(
+                    "INSERT INTO merges (id, version, survivor_id, merged_at, doc) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (stored.id, 1, stored.survivor_id, micros(stored.merged_at), doc),
+                )
+            except sqlite3.IntegrityError:
+                raise DuplicateRecord("a merge record with this id is already stored") from None
+            conn.executemany(
+                "INSERT INTO merge_participants (record_id, merge_id) VALUES (?, ?)",
+                [(rid, stored.id) for rid in dict.fromkeys(stored.participant_ids)],
+            )
+        return stored
+
+    def get(self, merge_id: MergeId | str) -> MergeRecord:
+        """See :meth:`MergeRepository.get`."""
+        if not isinstance(merge_id, str):
+            raise NotFound("no merge with this id is stored")
+        with self._store._use() as conn:
+            row = conn.execute(
+                "SELECT id, version FROM merges WHERE id = ?", (merge_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound("no merge with this id is stored")
+            return self._load(conn, [(row[0], row[1])])[0]
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.update`."""
+        check_record(record, MergeRecord)
+        stored = attrs.evolve(record, version=record.version + 1)
+        with self._store._write() as conn:
+            cursor = conn.execute(
+                "UPDATE merges SET version = ?, doc = ? WHERE id = ? AND version = ?",
+                (stored.version, to_json(stored), record.id, record.version),
+            )
+            if cursor.rowcount != 1:
+                found = conn.execute(
+                    "SELECT version FROM merges WHERE id = ?", (record.id,)
+                ).fetchone()
+                if found is None:
+                    raise NotFound("no merge with this id is stored")
+                raise VersionConflict(
+                    "the merge record changed since this copy was read",
+                    expected=record.version,
+                    actual=found[0],
+                )
+        return stored
+
+    def forget(self) -> None:
+        """Drop every decoded copy: the store calls this when a transaction rolls back.
+
+        The cache is keyed by (id, version); a version written and read inside a
+        transaction that then rolls back may later be written again with other
+        content, so nothing read inside it may outlive it.
+        """
+        with self._lock:
+            self._cache.clear()
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        """See :meth:`MergeRepository.list_for`."""
+        check_record_id(record_id)
+        with self._store._use() as conn:
+            rows = conn.execute(
+                "SELECT m.id, m.version FROM merge_participants p "
+                "JOIN merges m ON m.id = p.merge_id "
+                "WHERE p.record_id = ? ORDER BY m.merged_at DESC, m.id DESC",
+                (record_id,),
+            ).fetchall()
+            return self._load(conn, [(r[0], r[1]) for r in rows])
+
+    def _load(
+        self, conn: sqlite3.Connection, keys: builtins.list[tuple[str, int]]
+    ) -> builtins.list[MergeRecord]:
+        # Merge records carry full snapshots and can be large; a record never
+        # changes without its version changing, so a copy decoded once is
+        # reused while the stored version matches (timelines read the same
+        # records page after page).
+        found: dict[tuple[str, int], MergeRecord] = {}
+        with self._lock:
+            for key in keys:
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    found[key] = self._cache[key]
+        missing = [key for key in keys if key not in found]
+        for key in missing:
+            row = conn.execute(
+                "SELECT doc FROM merges WHERE id = ? AND version = ?", key
+            ).fetchone()
+            if row is None:  # changed between the two reads: decode what is there now
+                row = conn.execute("SELECT doc FROM merges WHERE id = ?", (key[0],)).fetchone()
+            if row is None:
+                raise NotFound("no merge with this id is stored")
+            try:
+                found[key] = from_json(MergeRecord, row[0])
+            except ValidationError as exc:
+                # The caller's input is not at fault: the file is.
+                raise StorageError("a stored merge record cannot be read") from exc
+        with self._lock:
+            for key in missing:
+                self._cache[key] = found[key]
+            while len(self._cache) > _MERGE_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return [found[key] for key in keys]
