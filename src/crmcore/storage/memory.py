@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Final, Generic, Protocol, Self, TypeVar
 
 import attrs
 
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
-from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
+from crmcore.errors import StorageError, ValidationError
 from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
@@ -34,25 +34,32 @@ from crmcore.storage._common import (
     NS_KEY,
     NS_PHONE,
     FieldSpec,
-    check_expected_version,
-    check_interaction,
-    check_keys,
-    check_limit,
-    check_order,
-    check_record,
     compile_filters,
     customer_row,
-    decode_cursor,
-    encode_cursor,
     identifier_key,
     lead_row,
     lookup_rows,
     matches,
     micros,
-    order_tag,
     stamped,
 )
-from crmcore.storage._front import TIMELINE_TAG, check_record_id, check_timeline_args, resolve_chain
+from crmcore.storage._front import (
+    TIMELINE_TAG,
+    Errors,
+    check_batch_size,
+    check_expected_version,
+    check_external_id,
+    check_interaction,
+    check_keys,
+    check_limit,
+    check_list_args,
+    check_record,
+    check_record_id,
+    check_timeline_args,
+    external_id_taken,
+    page_of,
+    resolve_chain,
+)
 from crmcore.storage.keys import KeyFunction, check_key_function
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
@@ -61,6 +68,15 @@ __all__ = ["InMemoryStore"]
 
 R = TypeVar("R", bound=Customer | Lead)
 IdT = TypeVar("IdT", bound=str)
+
+
+_INTERACTION: Final = Errors("interaction")
+_MERGE: Final = Errors("merge record")
+
+
+def _third(rows: Iterable[Sequence[Any]]) -> Iterator[Any]:
+    # Page rows are (sort value, id, record).
+    return (row[2] for row in rows)
 
 
 class _MultiIndex:
@@ -125,6 +141,7 @@ class _MemoryRecords(Generic[R, IdT]):
         self._row = row
         self._key_function = key_function
         self._entity = entity
+        self._errors = Errors(entity)
         self._records: dict[str, R] = {}
         self._index = {ns: _MultiIndex() for ns in (NS_EMAIL, NS_PHONE, NS_IDENTIFIER, NS_KEY)}
 
@@ -164,7 +181,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def _add(self, record: R, now: datetime) -> R:
         if record.id in self._records:
-            raise DuplicateRecord(f"a {self._entity} with this id is already stored")
+            raise self._errors.duplicate()
         stored = stamped(record, 1, now)
         self._put(stored.id, stored)
         return stored
@@ -194,15 +211,8 @@ class _MemoryRecords(Generic[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.update`."""
         self._check(record)
         with self._store._write():
-            current = self._records.get(record.id)
-            if current is None:
-                raise NotFound(f"no {self._entity} with this id is stored")
-            if current.version != record.version:
-                raise VersionConflict(
-                    f"the {self._entity} changed since this copy was read",
-                    expected=record.version,
-                    actual=current.version,
-                )
+            current = self._errors.found(self._records.get(record.id))
+            self._errors.check_version(current.version, record.version)
             stored = stamped(record, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
@@ -211,15 +221,8 @@ class _MemoryRecords(Generic[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
         expected = check_expected_version(expected_version)
         with self._store._write():
-            current = self._records.get(record_id) if isinstance(record_id, str) else None
-            if current is None:
-                raise NotFound(f"no {self._entity} with this id is stored")
-            if expected is not None and current.version != expected:
-                raise VersionConflict(
-                    f"the {self._entity} changed since this copy was read",
-                    expected=expected,
-                    actual=current.version,
-                )
+            current = self._errors.found(self._get(record_id))
+            self._errors.check_version(current.version, expected)
             self._put(record_id, None)
 
     # ------------------------------------------------------------------ reads
@@ -227,10 +230,10 @@ class _MemoryRecords(Generic[R, IdT]):
     def get(self, record_id: IdT) -> R:
         """See :meth:`crmcore.storage.RecordRepository.get`."""
         with self._store._read():
-            found = self._records.get(record_id) if isinstance(record_id, str) else None
-        if found is None:
-            raise NotFound(f"no {self._entity} with this id is stored")
-        return found
+            return self._errors.found(self._get(record_id))
+
+    def _get(self, record_id: object) -> R | None:
+        return self._records.get(record_id) if isinstance(record_id, str) else None
 
     def resolve(self, record_id: IdT) -> R:
         """See :meth:`crmcore.storage.RecordRepository.resolve`."""
@@ -243,7 +246,7 @@ class _MemoryRecords(Generic[R, IdT]):
         with self._store._read():
             result: dict[IdT, R] = {}
             for record_id in wanted:
-                found = self._records.get(record_id) if isinstance(record_id, str) else None
+                found = self._get(record_id)
                 if found is not None:
                     result[record_id] = found
             return result
@@ -263,36 +266,26 @@ class _MemoryRecords(Generic[R, IdT]):
         cursor: str | None = None,
     ) -> Page[R]:
         """See :meth:`crmcore.storage.RecordRepository.list`."""
-        conditions = compile_filters(self._fields, filters)
-        order, desc = check_order(order_by, descending)
-        size = check_limit(limit)
-        assert size is not None
-        tag = order_tag(self._entity, order, desc)
-        after = None
-        if cursor is not None:
-            after = decode_cursor(cursor, tag, str if order == "id" else int)
+        q = check_list_args(
+            self._entity, self._fields, filters, order_by, descending, limit, cursor
+        )
         with self._store._read():
             rows = []
             for record in self._records.values():
                 row = self._row(record)
-                if matches(conditions, row):
-                    rows.append((row[order], record.id, record))
-        if after is not None:
-            if desc:
-                rows = [r for r in rows if (r[0], r[1]) < after]
+                if matches(q.conditions, row):
+                    rows.append((row[q.order_by], record.id, record))
+        if q.after is not None:
+            if q.descending:
+                rows = [r for r in rows if (r[0], r[1]) < q.after]
             else:
-                rows = [r for r in rows if (r[0], r[1]) > after]
-        rows.sort(key=lambda r: (r[0], r[1]), reverse=desc)
-        page = rows[:size]
-        next_cursor = None
-        if len(rows) > size:
-            next_cursor = encode_cursor(tag, page[-1][0], page[-1][1])
-        return Page(tuple(r[2] for r in page), next_cursor)
+                rows = [r for r in rows if (r[0], r[1]) > q.after]
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=q.descending)
+        return page_of(rows[: q.size + 1], q.size, q.tag, _third)
 
     def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
         """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
-        size = check_limit(batch_size, field="batch_size")
-        assert size is not None
+        size = check_batch_size(batch_size)
         # Paging through list() would rebuild and sort every record's row for each
         # batch (quadratic: hours for a million records); sort the ids once instead.
         # Records added meanwhile with higher ids are picked up by the next pass,
@@ -371,7 +364,7 @@ class _MemoryInteractions:
             if existing is not None:
                 return self._records[existing]
         if interaction.id in self._records:
-            raise DuplicateRecord("an interaction with this id is already stored")
+            raise _INTERACTION.duplicate()
         stored = stamped(interaction, 1, now)
         self._put(stored.id, stored)
         return stored
@@ -392,10 +385,10 @@ class _MemoryInteractions:
     def get(self, interaction_id: InteractionId) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
         with self._store._read():
-            found = self._records.get(interaction_id) if isinstance(interaction_id, str) else None
-        if found is None:
-            raise NotFound("no interaction with this id is stored")
-        return found
+            return _INTERACTION.found(self._get(interaction_id))
+
+    def _get(self, interaction_id: object) -> Interaction | None:
+        return self._records.get(interaction_id) if isinstance(interaction_id, str) else None
 
     def get_many(
         self, interaction_ids: Iterable[InteractionId]
@@ -405,7 +398,7 @@ class _MemoryInteractions:
         with self._store._read():
             result: dict[InteractionId, Interaction] = {}
             for i in wanted:
-                found = self._records.get(i) if isinstance(i, str) else None
+                found = self._get(i)
                 if found is not None:
                     result[i] = found
             return result
@@ -414,18 +407,11 @@ class _MemoryInteractions:
         """See :meth:`crmcore.storage.InteractionRepository.update`."""
         check_interaction(interaction)
         with self._store._write():
-            current = self._records.get(interaction.id)
-            if current is None:
-                raise NotFound("no interaction with this id is stored")
-            if current.version != interaction.version:
-                raise VersionConflict(
-                    "the interaction changed since this copy was read",
-                    expected=interaction.version,
-                    actual=current.version,
-                )
+            current = _INTERACTION.found(self._records.get(interaction.id))
+            _INTERACTION.check_version(current.version, interaction.version)
             ext = interaction.external_id
             if ext is not None and self._external.get(ext, interaction.id) != interaction.id:
-                raise DuplicateRecord("another interaction has this external id")
+                raise external_id_taken()
             stored = stamped(interaction, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
@@ -434,15 +420,8 @@ class _MemoryInteractions:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
         expected = check_expected_version(expected_version)
         with self._store._write():
-            current = self._records.get(interaction_id) if isinstance(interaction_id, str) else None
-            if current is None:
-                raise NotFound("no interaction with this id is stored")
-            if expected is not None and current.version != expected:
-                raise VersionConflict(
-                    "the interaction changed since this copy was read",
-                    expected=expected,
-                    actual=current.version,
-                )
+            current = _INTERACTION.found(self._get(interaction_id))
+            _INTERACTION.check_version(current.version, expected)
             self._put(interaction_id, None)
 
     def list_for(
@@ -474,17 +453,11 @@ class _MemoryInteractions:
                     continue
                 rows.append((at, i, interaction))
         rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-        if size is None or len(rows) <= size:
-            return Page(tuple(r[2] for r in rows), None)
-        page = rows[:size]
-        return Page(
-            tuple(r[2] for r in page), encode_cursor(TIMELINE_TAG, page[-1][0], page[-1][1])
-        )
+        return page_of(rows, size, TIMELINE_TAG, _third)
 
     def find_by_external_id(self, external_id: str) -> Interaction | None:
         """See :meth:`crmcore.storage.InteractionRepository.find_by_external_id`."""
-        if not isinstance(external_id, str):
-            raise ValidationError("external_id", "must be text")
+        check_external_id(external_id)
         with self._store._read():
             found = self._external.get(external_id)
             return None if found is None else self._records[found]
@@ -516,7 +489,7 @@ class MemoryMerges:
         check_record(record, MergeRecord)
         with self._store._write():
             if record.id in self._records:
-                raise DuplicateRecord("a merge record with this id is already stored")
+                raise _MERGE.duplicate()
             stored = attrs.evolve(record, version=1)
             self._put(stored)
             return stored
@@ -525,23 +498,14 @@ class MemoryMerges:
         """See :meth:`MergeRepository.get`."""
         with self._store._read():
             found = self._records.get(merge_id) if isinstance(merge_id, str) else None
-        if found is None:
-            raise NotFound("no merge with this id is stored")
-        return found
+        return _MERGE.found(found)
 
     def update(self, record: MergeRecord) -> MergeRecord:
         """See :meth:`MergeRepository.update`."""
         check_record(record, MergeRecord)
         with self._store._write():
-            current = self._records.get(record.id)
-            if current is None:
-                raise NotFound("no merge with this id is stored")
-            if current.version != record.version:
-                raise VersionConflict(
-                    "the merge record changed since this copy was read",
-                    expected=record.version,
-                    actual=current.version,
-                )
+            current = _MERGE.found(self._records.get(record.id))
+            _MERGE.check_version(current.version, record.version)
             stored = attrs.evolve(record, version=current.version + 1)
             self._put(stored)
             return stored

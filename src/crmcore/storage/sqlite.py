@@ -34,11 +34,8 @@ import attrs
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import (
-    DuplicateRecord,
-    NotFound,
     StorageError,
     ValidationError,
-    VersionConflict,
 )
 from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Interaction
@@ -55,24 +52,31 @@ from crmcore.storage._common import (
     LEAD_FIELDS,
     Condition,
     FieldSpec,
-    check_expected_version,
-    check_interaction,
-    check_keys,
-    check_limit,
-    check_order,
-    check_record,
     compile_filters,
     customer_row,
-    decode_cursor,
-    encode_cursor,
     identifier_key,
     lead_row,
     lookup_keys,
     micros,
-    order_tag,
     stamped,
 )
-from crmcore.storage._front import TIMELINE_TAG, check_record_id, check_timeline_args, resolve_chain
+from crmcore.storage._front import (
+    TIMELINE_TAG,
+    Errors,
+    check_batch_size,
+    check_expected_version,
+    check_external_id,
+    check_interaction,
+    check_keys,
+    check_limit,
+    check_list_args,
+    check_record,
+    check_record_id,
+    check_timeline_args,
+    external_id_taken,
+    page_of,
+    resolve_chain,
+)
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Op, Page
 from crmcore.values import EmailAddress, PhoneNumber
@@ -234,6 +238,10 @@ def _translate(exc: sqlite3.Error) -> StorageError:
     if isinstance(exc, sqlite3.IntegrityError):
         return StorageError("the database refused a write (an integrity constraint)")
     return StorageError(f"the database failed ({type(exc).__name__})")
+
+
+_INTERACTION: Final = Errors("interaction")
+_MERGE: Final = Errors("merge record")
 
 
 class _State:
@@ -649,6 +657,7 @@ class _SQLRecords(Generic[R, IdT]):
         self._fields = fields
         self._columns = tuple(columns)
         self._row = row
+        self._errors = Errors(entity)
         names = (*self._columns, "tags", "version", "doc")
         self._insert_sql = (
             f"INSERT INTO {table} ({', '.join(names)}) VALUES ({_placeholders(len(names))})"
@@ -684,16 +693,6 @@ class _SQLRecords(Generic[R, IdT]):
         check_record(record, self._cls, self._entity)
         return record  # type: ignore[return-value]
 
-    def _not_found(self) -> NotFound:
-        return NotFound(f"no {self._entity} with this id is stored")
-
-    def _conflict(self, expected: int, actual: int) -> VersionConflict:
-        return VersionConflict(
-            f"the {self._entity} changed since this copy was read",
-            expected=expected,
-            actual=actual,
-        )
-
     def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> builtins.list[R]:
         cls: Any = self._cls
         try:
@@ -713,7 +712,7 @@ class _SQLRecords(Generic[R, IdT]):
             conn.executemany(self._insert_sql, rows)
         except sqlite3.IntegrityError as exc:
             if "UNIQUE" in str(exc) and f"{self._table}.id" in str(exc):
-                raise DuplicateRecord(f"a {self._entity} with this id is already stored") from None
+                raise self._errors.duplicate() from None
             raise
         conn.executemany(self._lookup_sql, lookups)
         return stored
@@ -756,8 +755,7 @@ class _SQLRecords(Generic[R, IdT]):
         found = conn.execute(
             f"SELECT version, doc FROM {self._table} WHERE id = ?", (record_id,)
         ).fetchone()
-        if found is None:
-            raise self._not_found()
+        found = self._errors.found(found)
         return int(found[0]), str(found[1])
 
     def update(self, record: R) -> R:
@@ -767,8 +765,7 @@ class _SQLRecords(Generic[R, IdT]):
         row, lookups = self._prepare(stored)
         with self._store._write() as conn:
             version, old_doc = self._current(conn, record.id)
-            if version != record.version:
-                raise self._conflict(record.version, version)
+            self._errors.check_version(version, record.version)
             conn.execute(self._update_sql, (*row[1:], record.id))
             self._unlookup(conn, old_doc)
             conn.executemany(self._lookup_sql, lookups)
@@ -778,11 +775,10 @@ class _SQLRecords(Generic[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
         expected = check_expected_version(expected_version)
         if not isinstance(record_id, str):
-            raise self._not_found()
+            raise self._errors.not_found()
         with self._store._write() as conn:
             version, old_doc = self._current(conn, record_id)
-            if expected is not None and version != expected:
-                raise self._conflict(expected, version)
+            self._errors.check_version(version, expected)
             conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (record_id,))
             self._unlookup(conn, old_doc)
 
@@ -791,14 +787,12 @@ class _SQLRecords(Generic[R, IdT]):
     def get(self, record_id: IdT) -> R:
         """See :meth:`crmcore.storage.RecordRepository.get`."""
         if not isinstance(record_id, str):
-            raise self._not_found()
+            raise self._errors.not_found()
         with self._store._use() as conn:
             row = conn.execute(
                 f"SELECT doc FROM {self._table} WHERE id = ?", (record_id,)
             ).fetchone()
-        if row is None:
-            raise self._not_found()
-        return self._decode_rows([row])[0]
+        return self._decode_rows([self._errors.found(row)])[0]
 
     def resolve(self, record_id: IdT) -> R:
         """See :meth:`crmcore.storage.RecordRepository.resolve`."""
@@ -841,42 +835,36 @@ class _SQLRecords(Generic[R, IdT]):
         cursor: str | None = None,
     ) -> Page[R]:
         """See :meth:`crmcore.storage.RecordRepository.list`."""
-        parts, params = self._where(filters)
-        order, desc = check_order(order_by, descending)
-        size = check_limit(limit)
-        assert size is not None
-        tag = order_tag(self._entity, order, desc)
-        direction = "DESC" if desc else "ASC"
-        compare = "<" if desc else ">"
-        if cursor is not None:
-            value, last_id = decode_cursor(cursor, tag, str if order == "id" else int)
-            if order == "id":
-                parts.append(f"{self._table}.id {compare} ?")
+        q = check_list_args(
+            self._entity, self._fields, filters, order_by, descending, limit, cursor
+        )
+        table = self._table
+        parts, params = _sql_conditions(q.conditions, table, self._lookup, self._columns)
+        direction = "DESC" if q.descending else "ASC"
+        if q.after is not None:
+            compare = "<" if q.descending else ">"
+            value, last_id = q.after
+            if q.order_by == "id":
+                parts.append(f"{table}.id {compare} ?")
                 params.append(last_id)
             else:
-                parts.append(f"({self._table}.{order}, {self._table}.id) {compare} (?, ?)")
+                parts.append(f"({table}.{q.order_by}, {table}.id) {compare} (?, ?)")
                 params.extend((value, last_id))
-        sql = f"SELECT {self._table}.id, {self._table}.{order}, doc FROM {self._table}"
+        sql = f"SELECT {table}.{q.order_by}, {table}.id, doc FROM {table}"
         if parts:
             sql += " WHERE " + " AND ".join(parts)
-        if order == "id":
-            sql += f" ORDER BY {self._table}.id {direction} LIMIT ?"
+        if q.order_by == "id":
+            sql += f" ORDER BY {table}.id {direction} LIMIT ?"
         else:
-            sql += f" ORDER BY {self._table}.{order} {direction}, {self._table}.id {direction}"
-            sql += " LIMIT ?"
-        params.append(size + 1)
+            sql += f" ORDER BY {table}.{q.order_by} {direction}, {table}.id {direction} LIMIT ?"
+        params.append(q.size + 1)
         with self._store._use() as conn:
             rows = conn.execute(sql, params).fetchall()
-        page = rows[:size]
-        next_cursor = None
-        if len(rows) > size:
-            next_cursor = encode_cursor(tag, page[-1][1], page[-1][0])
-        return Page(tuple(self._decode_rows(page)), next_cursor)
+        return page_of(rows, q.size, q.tag, self._decode_rows)
 
     def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
         """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
-        size = check_limit(batch_size, field="batch_size")
-        assert size is not None
+        size = check_batch_size(batch_size)
         cursor = None
         while True:
             page = self.list(limit=size, cursor=cursor)
@@ -990,7 +978,7 @@ class _SQLInteractions:
             conn.execute(self._INSERT, self._row(stored))
         except sqlite3.IntegrityError as exc:
             if "interactions.id" in str(exc):
-                raise DuplicateRecord("an interaction with this id is already stored") from None
+                raise _INTERACTION.duplicate() from None
             raise
         conn.executemany(self._PARTICIPANT, self._participants(stored))
         return stored
@@ -1011,14 +999,12 @@ class _SQLInteractions:
     def get(self, interaction_id: InteractionId) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
         if not isinstance(interaction_id, str):
-            raise NotFound("no interaction with this id is stored")
+            raise _INTERACTION.not_found()
         with self._store._use() as conn:
             row = conn.execute(
                 "SELECT doc FROM interactions WHERE id = ?", (interaction_id,)
             ).fetchone()
-        if row is None:
-            raise NotFound("no interaction with this id is stored")
-        return self._decode_rows([row])[0]
+        return self._decode_rows([_INTERACTION.found(row)])[0]
 
     def get_many(
         self, interaction_ids: Iterable[InteractionId]
@@ -1050,7 +1036,7 @@ class _SQLInteractions:
                     (ext, interaction.id),
                 ).fetchone()
                 if other is not None:
-                    raise DuplicateRecord("another interaction has this external id")
+                    raise external_id_taken()
             cursor = conn.execute(
                 "UPDATE interactions SET version = ?, channel = ?, occurred_at = ?, "
                 "external_id = ?, created_at = ?, updated_at = ?, doc = ? "
@@ -1061,13 +1047,8 @@ class _SQLInteractions:
                 found = conn.execute(
                     "SELECT version FROM interactions WHERE id = ?", (interaction.id,)
                 ).fetchone()
-                if found is None:
-                    raise NotFound("no interaction with this id is stored")
-                raise VersionConflict(
-                    "the interaction changed since this copy was read",
-                    expected=interaction.version,
-                    actual=found[0],
-                )
+                actual = None if found is None else int(found[0])
+                _INTERACTION.check_version(actual, interaction.version)
             conn.execute(
                 "DELETE FROM interaction_participants WHERE interaction_id = ?", (interaction.id,)
             )
@@ -1078,19 +1059,12 @@ class _SQLInteractions:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
         expected = check_expected_version(expected_version)
         if not isinstance(interaction_id, str):
-            raise NotFound("no interaction with this id is stored")
+            raise _INTERACTION.not_found()
         with self._store._write() as conn:
             found = conn.execute(
                 "SELECT version FROM interactions WHERE id = ?", (interaction_id,)
             ).fetchone()
-            if found is None:
-                raise NotFound("no interaction with this id is stored")
-            if expected is not None and found[0] != expected:
-                raise VersionConflict(
-                    "the interaction changed since this copy was read",
-                    expected=expected,
-                    actual=found[0],
-                )
+            _INTERACTION.check_version(None if found is None else int(found[0]), expected)
             conn.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
 
     def list_for(
@@ -1132,18 +1106,11 @@ class _SQLInteractions:
             params.append(size + 1)
         with self._store._use() as conn:
             rows = conn.execute(sql, params).fetchall()
-        if size is None or len(rows) <= size:
-            return Page(tuple(self._decode_rows(rows)), None)
-        page = rows[:size]
-        return Page(
-            tuple(self._decode_rows(page)),
-            encode_cursor(TIMELINE_TAG, page[-1][0], page[-1][1]),
-        )
+        return page_of(rows, size, TIMELINE_TAG, self._decode_rows)
 
     def find_by_external_id(self, external_id: str) -> Interaction | None:
         """See :meth:`crmcore.storage.InteractionRepository.find_by_external_id`."""
-        if not isinstance(external_id, str):
-            raise ValidationError("external_id", "must be text")
+        check_external_id(external_id)
         with self._store._use() as conn:
             return self._by_external(conn, external_id)
 
@@ -1174,7 +1141,7 @@ class SQLiteMerges:
                     (stored.id, 1, stored.survivor_id, micros(stored.merged_at), doc),
                 )
             except sqlite3.IntegrityError:
-                raise DuplicateRecord("a merge record with this id is already stored") from None
+                raise _MERGE.duplicate() from None
             conn.executemany(
                 "INSERT INTO merge_participants (record_id, merge_id) VALUES (?, ?)",
                 [(rid, stored.id) for rid in dict.fromkeys(stored.participant_ids)],
@@ -1184,13 +1151,11 @@ class SQLiteMerges:
     def get(self, merge_id: MergeId | str) -> MergeRecord:
         """See :meth:`MergeRepository.get`."""
         if not isinstance(merge_id, str):
-            raise NotFound("no merge with this id is stored")
+            raise _MERGE.not_found()
         with self._store._use() as conn:
-            row = conn.execute(
-                "SELECT id, version FROM merges WHERE id = ?", (merge_id,)
-            ).fetchone()
-            if row is None:
-                raise NotFound("no merge with this id is stored")
+            row = _MERGE.found(
+                conn.execute("SELECT id, version FROM merges WHERE id = ?", (merge_id,)).fetchone()
+            )
             return self._load(conn, [(row[0], row[1])])[0]
 
     def update(self, record: MergeRecord) -> MergeRecord:
@@ -1206,13 +1171,7 @@ class SQLiteMerges:
                 found = conn.execute(
                     "SELECT version FROM merges WHERE id = ?", (record.id,)
                 ).fetchone()
-                if found is None:
-                    raise NotFound("no merge with this id is stored")
-                raise VersionConflict(
-                    "the merge record changed since this copy was read",
-                    expected=record.version,
-                    actual=found[0],
-                )
+                _MERGE.check_version(None if found is None else int(found[0]), record.version)
         return stored
 
     def forget(self) -> None:
@@ -1257,8 +1216,7 @@ class SQLiteMerges:
             ).fetchone()
             if row is None:  # changed between the two reads: decode what is there now
                 row = conn.execute("SELECT doc FROM merges WHERE id = ?", (key[0],)).fetchone()
-            if row is None:
-                raise NotFound("no merge with this id is stored")
+            row = _MERGE.found(row)
             try:
                 found[key] = from_json(MergeRecord, row[0])
             except ValidationError as exc:
