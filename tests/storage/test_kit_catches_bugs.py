@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 
-import crmcore.storage.sqlite as sqlite_module
+import crmcore.storage.sqlite._records as sqlite_module
 from crmcore import Customer, Interaction
 from crmcore.storage import InMemoryStore, Page, SQLiteStore, Store
 from crmcore.testing import StorageContract, StoreStateMachine

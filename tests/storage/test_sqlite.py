@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import crmcore.storage.sqlite as sqlite_module
+import crmcore.storage.sqlite._schema as sqlite_module
 from crmcore import Customer, Lead
 from crmcore.errors import StorageError, ValidationError, VersionConflict
 from crmcore.storage import SQLiteStore, open_store
