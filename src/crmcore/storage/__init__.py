@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any, Final, TypeVar
 
 from crmcore.errors import StorageError, ValidationError
-from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.keys import KeyFunction, default_keys, email_key, identifier_key, phone_key
 from crmcore.storage.memory import InMemoryStore
 from crmcore.storage.protocols import (
     CustomerRepository,
@@ -51,7 +51,10 @@ __all__ = [
     "Store",
     "SupportsMerges",
     "default_keys",
+    "email_key",
+    "identifier_key",
     "open_store",
+    "phone_key",
     "where",
 ]
 

@@ -20,7 +20,7 @@ from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead, LeadSource, LeadStatus
-from crmcore.storage.keys import KeyFunction
+from crmcore.storage.keys import EMAIL_PREFIX, PHONE_PREFIX, KeyFunction, identifier_key
 from crmcore.storage.protocols import Filter, Op
 from crmcore.values import normalize_tags
 
@@ -314,24 +314,24 @@ FLAG_IDENTIFIER: Final = 4
 FLAG_KEY: Final = 8
 
 
-def lookup_keys(record: Customer | Lead, key_function: KeyFunction) -> dict[str, int]:
+def lookup_flags(record: Customer | Lead, key_function: KeyFunction) -> dict[str, int]:
     """The lookup table's keys of a record, each with its FLAG_* bits.
 
-    The store's own keys use :func:`~crmcore.storage.default_keys`' format
+    The store's own keys are those of :mod:`crmcore.storage.keys`
     (``email:``, ``phone:``, ``id:``); the flags keep them apart from blocking
     keys, so ``find_by_email`` never depends on the key function and
     ``find_by_keys`` never sees a key the key function did not yield.
     """
     found: dict[str, int] = {}
     for entry in record.emails:
-        key = "email:" + entry.address.match_key
+        key = EMAIL_PREFIX + entry.address.match_key
         found[key] = found.get(key, 0) | FLAG_EMAIL
     for phone in record.phones:
-        key = "phone:" + phone.number.e164
+        key = PHONE_PREFIX + phone.number.e164
         found[key] = found.get(key, 0) | FLAG_PHONE
     if isinstance(record, Customer):
         for scheme, value in record.identifiers.items():
-            key = f"id:{scheme}:{value}"
+            key = identifier_key(scheme, value)
             found[key] = found.get(key, 0) | FLAG_IDENTIFIER
     for key in key_function(record):
         if not isinstance(key, str):
@@ -340,8 +340,8 @@ def lookup_keys(record: Customer | Lead, key_function: KeyFunction) -> dict[str,
     return found
 
 
-def identifier_key(scheme: object, value: object) -> str:
-    """The lookup key of an identifier (checked: both must be text)."""
+def identifier_index_key(scheme: object, value: object) -> str:
+    """The in-memory index key of an identifier (checked: both must be text)."""
     if not isinstance(scheme, str) or not scheme:
         raise ValidationError("scheme", "must be non-empty text")
     if not isinstance(value, str):

@@ -36,7 +36,7 @@ from crmcore.storage._common import (
     FieldSpec,
     compile_filters,
     customer_row,
-    identifier_key,
+    identifier_index_key,
     lead_row,
     lookup_rows,
     matches,
@@ -319,7 +319,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
-        return self._lookup(NS_IDENTIFIER, identifier_key(scheme, value))
+        return self._lookup(NS_IDENTIFIER, identifier_index_key(scheme, value))
 
     def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""

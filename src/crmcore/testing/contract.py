@@ -44,6 +44,7 @@ from crmcore.errors import (
 from crmcore.ids import CustomerId, new_customer_id, new_interaction_id, new_lead_id
 from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import Filter, Store, where
 from crmcore.testing import _builders as build
 from crmcore.testing import strategies
@@ -752,21 +753,21 @@ class StorageContract(MergeContract):
         b = store.customers.add(build.customer(2, phones=a.phones))
         c = store.customers.add(build.customer(3))
         both = sorted([a, b], key=lambda r: r.id)
-        phone_key = "phone:" + a.phones[0].number.e164
-        email_key = "email:" + a.emails[0].address.match_key
-        assert store.customers.find_by_keys([phone_key]) == both
-        assert store.customers.find_by_keys([phone_key, email_key, phone_key]) == both
-        assert store.customers.find_by_keys([phone_key], limit=1) == both[:1]
+        by_phone = phone_key(a.phones[0].number.e164)
+        by_email = email_key(a.emails[0].address.match_key)
+        assert store.customers.find_by_keys([by_phone]) == both
+        assert store.customers.find_by_keys([by_phone, by_email, by_phone]) == both
+        assert store.customers.find_by_keys([by_phone], limit=1) == both[:1]
         assert store.customers.find_by_keys(["no such key"]) == []
         assert store.customers.find_by_keys([]) == []
-        assert store.customers.find_by_keys(["email:" + c.emails[0].address.match_key]) == [c]
-        assert store.customers.find_by_keys([f"id:crm:{c.identifiers['crm']}"]) == [c]
+        assert store.customers.find_by_keys([email_key(c.emails[0].address.match_key)]) == [c]
+        assert store.customers.find_by_keys([identifier_key("crm", c.identifiers["crm"])]) == [c]
         with pytest.raises(ValidationError):
             store.customers.find_by_keys("phone:+46")
 
     def test_lookups_follow_updates_and_deletes(self, store: Store) -> None:
         stored = store.customers.add(build.customer(1))
-        key = "email:" + build.email(1).match_key
+        key = email_key(build.email(1).match_key)
         moved = store.customers.update(
             stored.without_email(build.email(1))
             .with_email(build.email(50))
@@ -781,14 +782,14 @@ class StorageContract(MergeContract):
         assert store.customers.find_by_email(build.email(50)) == []
         assert store.customers.find_by_phone(build.phone(1)) == []
         assert store.customers.find_by_identifier("crm", "C-1") == []
-        assert store.customers.find_by_keys(["email:" + build.email(50).match_key]) == []
+        assert store.customers.find_by_keys([email_key(build.email(50).match_key)]) == []
 
     def test_lead_lookups(self, store: Store) -> None:
         lead = store.leads.add(build.lead(1))
         store.customers.add(build.customer(10_001))  # same email as the lead, other table
         assert store.leads.find_by_email(build.email(10_001)) == [lead]
         assert store.leads.find_by_phone(build.phone(10_001)) == [lead]
-        assert store.leads.find_by_keys(["email:" + build.email(10_001).match_key]) == [lead]
+        assert store.leads.find_by_keys([email_key(build.email(10_001).match_key)]) == [lead]
         assert store.leads.find_by_email(build.email(1)) == []
 
     # ================================================================= interactions

@@ -25,8 +25,8 @@ from crmcore.storage._common import (
     Condition,
     FieldSpec,
     compile_filters,
-    identifier_key,
-    lookup_keys,
+    identifier_index_key,
+    lookup_flags,
     stamped,
 )
 from crmcore.storage._front import (
@@ -40,6 +40,7 @@ from crmcore.storage._front import (
     page_of,
     resolve_chain,
 )
+from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Op, Page
 from crmcore.storage.sqlite._connection import ADD_CHUNK, Handle, chunks, placeholders
 from crmcore.values import EmailAddress, PhoneNumber
@@ -134,7 +135,7 @@ class SQLRecords(Generic[R, IdT]):
 
     def _lookups(self, record: R) -> list[tuple[str, str, int]]:
         rid: str = record.id
-        return [(key, rid, kinds) for key, kinds in lookup_keys(record, self._store._keys).items()]
+        return [(key, rid, kinds) for key, kinds in lookup_flags(record, self._store._keys).items()]
 
     def _prepare(self, record: R) -> tuple[tuple[Any, ...], list[tuple[str, str, int]]]:
         """The table row of a record (every column, in ``_insert_sql`` order) and its lookups."""
@@ -348,19 +349,19 @@ class SQLRecords(Generic[R, IdT]):
     def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_email`."""
         match_key = EmailAddress.parse(email, field="email").match_key
-        return self._lookup_docs(FLAG_EMAIL, "email:" + match_key)
+        return self._lookup_docs(FLAG_EMAIL, email_key(match_key))
 
     def find_by_phone(
         self, phone: PhoneNumber | str, region: str | None = None
     ) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_phone`."""
         e164 = PhoneNumber.parse(phone, region, field="phone").e164
-        return self._lookup_docs(FLAG_PHONE, "phone:" + e164)
+        return self._lookup_docs(FLAG_PHONE, phone_key(e164))
 
     def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
-        scheme, _, folded = identifier_key(scheme, value).partition(IDENTIFIER_SEPARATOR)
-        found = self._lookup_docs(FLAG_IDENTIFIER, f"id:{scheme}:{folded}")
+        scheme, _, folded = identifier_index_key(scheme, value).partition(IDENTIFIER_SEPARATOR)
+        found = self._lookup_docs(FLAG_IDENTIFIER, identifier_key(scheme, folded))
         # "id:a:b:c" is both (a, b:c) and (a:b, c): keep the records that really match.
         return [r for r in found if isinstance(r, Customer) and r.identifiers.get(scheme) == folded]
 
