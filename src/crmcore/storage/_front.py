@@ -20,7 +20,13 @@ import attrs
 
 from crmcore._validation import items_of
 from crmcore.customers import Customer
-from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
+from crmcore.errors import (
+    DataError,
+    DuplicateRecord,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+)
 from crmcore.ids import is_customer_id, is_lead_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
@@ -64,6 +70,10 @@ class Errors:
         """A record with this id is already stored."""
         article = "an" if self.noun[0] in "aeiou" else "a"
         return DuplicateRecord(f"{article} {self.noun} with this id is already stored")
+
+    def unreadable(self) -> DataError:
+        """A stored document of this kind cannot be decoded (the store is at fault)."""
+        return DataError(f"a stored {self.noun} cannot be read")
 
     def found(self, current: T | None) -> T:
         """``current``, or :class:`~crmcore.NotFound` when it is ``None``."""
@@ -250,14 +260,14 @@ def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:
 
     Raises:
         NotFound: a record on the chain is not stored.
-        StorageError: the chain loops or is absurdly long (a corrupt store).
+        DataError: the chain loops or is absurdly long (a corrupt store).
     """
     record = get(record_id)
     seen = {record.id}
     while record.merged_into is not None:
         record = get(record.merged_into)
         if record.id in seen or len(seen) > MAX_CHAIN:
-            raise StorageError("the chain of merges from this record loops")
+            raise DataError("the chain of merges from this record loops")
         seen.add(record.id)
     return record
 

@@ -9,9 +9,7 @@ from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
-from crmcore.errors import (
-    StorageError,
-)
+from crmcore.errors import IntegrityError, OperationalError, StorageError
 from crmcore.serialization import from_json
 from crmcore.storage.keys import KeyFunction
 
@@ -48,11 +46,20 @@ class Decoder:
 
 
 def translate(exc: sqlite3.Error) -> StorageError:
+    """The crmcore error for a driver error (the caller chains ``exc`` as the cause).
+
+    Busy, locked, unavailable, read-only, full or failing disks are
+    :class:`~crmcore.OperationalError` (worth retrying); constraint failures
+    that are not id collisions (those the repositories turn into
+    ``DuplicateRecord`` first) are :class:`~crmcore.IntegrityError`.
+    """
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
-        return StorageError("the database stayed locked longer than the busy timeout")
+        return OperationalError("the database stayed locked longer than the busy timeout")
     if isinstance(exc, sqlite3.IntegrityError):
-        return StorageError("the database refused a write (an integrity constraint)")
+        return IntegrityError("the database refused a write (an integrity constraint)")
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError(f"the database cannot do this now ({type(exc).__name__})")
     return StorageError(f"the database failed ({type(exc).__name__})")
 
 

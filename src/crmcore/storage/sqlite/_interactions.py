@@ -10,7 +10,6 @@ from typing import Any, Final
 
 from crmcore._validation import items_of, utcnow
 from crmcore.errors import (
-    StorageError,
     ValidationError,
 )
 from crmcore.ids import InteractionId, RecordId
@@ -55,7 +54,7 @@ class SQLInteractions:
         try:
             return [self._store._decode(Interaction, row[-1]) for row in rows]
         except ValidationError as exc:
-            raise StorageError("a stored interaction cannot be read") from exc
+            raise _INTERACTION.unreadable() from exc
 
     @staticmethod
     def _row(i: Interaction) -> tuple[Any, ...]:

@@ -11,7 +11,6 @@ from typing import Final
 import attrs
 
 from crmcore.errors import (
-    StorageError,
     ValidationError,
 )
 from crmcore.ids import MergeId
@@ -135,7 +134,7 @@ class SQLiteMerges:
                 found[key] = from_json(MergeRecord, row[0])
             except ValidationError as exc:
                 # The caller's input is not at fault: the file is.
-                raise StorageError("a stored merge record cannot be read") from exc
+                raise _MERGE.unreadable() from exc
         with self._lock:
             for key in missing:
                 self._cache[key] = found[key]

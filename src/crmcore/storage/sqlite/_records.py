@@ -11,7 +11,6 @@ from typing import Any, Final, Generic, TypeVar
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import (
-    StorageError,
     ValidationError,
 )
 from crmcore.leads import Lead
@@ -162,7 +161,7 @@ class SQLRecords(Generic[R, IdT]):
         try:
             return [self._store._decode(cls, row[-1]) for row in rows]
         except ValidationError as exc:
-            raise StorageError(f"a stored {self._entity} cannot be read") from exc
+            raise self._errors.unreadable() from exc
 
     def _insert(self, conn: sqlite3.Connection, batch: Sequence[R], now: datetime) -> list[R]:
         stored = [stamped(r, 1, now) for r in batch]

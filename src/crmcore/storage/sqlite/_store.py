@@ -13,6 +13,7 @@ from typing import Self
 
 from crmcore.customers import Customer
 from crmcore.errors import (
+    OperationalError,
     StorageError,
     ValidationError,
 )
@@ -144,7 +145,7 @@ class SQLiteStore:
                 check_same_thread=False,
             )
         except sqlite3.Error as exc:
-            raise StorageError("the database file cannot be opened") from exc
+            raise OperationalError("the database file cannot be opened") from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
