@@ -103,7 +103,14 @@ def open_store(url: str, **options: Any) -> Store:
         factory = found[0].load()
     except Exception as exc:
         raise StorageError("the store registered for this scheme failed to load") from exc
-    store = _build(factory, url, **options)
+    try:
+        store = _build(factory, url, **options)
+    except TypeError as exc:
+        if not options:
+            raise
+        # A factory taking **options binds anything; its body then refuses an
+        # option with a TypeError, which is the caller's mistake, not a crash.
+        raise ValidationError("options", "holds an option this store does not take") from exc
     if not isinstance(store, Store):
         raise StorageError("the store registered for this scheme did not return a Store")
     return store

@@ -22,7 +22,7 @@ import attrs
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import StorageError, ValidationError
-from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
+from crmcore.ids import CustomerId, InteractionId, LeadId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
@@ -217,7 +217,7 @@ class _MemoryRecords(Generic[R, IdT]):
             self._put(stored.id, stored)
             return stored
 
-    def delete(self, record_id: IdT, *, expected_version: int | None = None) -> None:
+    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
         expected = check_expected_version(expected_version)
         with self._store._write():
@@ -227,7 +227,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, record_id: IdT) -> R:
+    def get(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.get`."""
         with self._store._read():
             return self._errors.found(self._get(record_id))
@@ -235,12 +235,12 @@ class _MemoryRecords(Generic[R, IdT]):
     def _get(self, record_id: object) -> R | None:
         return self._records.get(record_id) if isinstance(record_id, str) else None
 
-    def resolve(self, record_id: IdT) -> R:
+    def resolve(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.resolve`."""
         with self._store._read():
             return resolve_chain(self.get, record_id)
 
-    def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
+    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
         wanted = items_of(record_ids, "record_ids")
         with self._store._read():
@@ -382,7 +382,7 @@ class _MemoryInteractions:
             now = utcnow()
             return [self._add(i, now) for i in batch]
 
-    def get(self, interaction_id: InteractionId) -> Interaction:
+    def get(self, interaction_id: str) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
         with self._store._read():
             return _INTERACTION.found(self._get(interaction_id))
@@ -390,9 +390,7 @@ class _MemoryInteractions:
     def _get(self, interaction_id: object) -> Interaction | None:
         return self._records.get(interaction_id) if isinstance(interaction_id, str) else None
 
-    def get_many(
-        self, interaction_ids: Iterable[InteractionId]
-    ) -> dict[InteractionId, Interaction]:
+    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
         wanted = items_of(interaction_ids, "interaction_ids")
         with self._store._read():
@@ -416,7 +414,7 @@ class _MemoryInteractions:
             self._put(stored.id, stored)
             return stored
 
-    def delete(self, interaction_id: InteractionId, *, expected_version: int | None = None) -> None:
+    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
         expected = check_expected_version(expected_version)
         with self._store._write():
@@ -426,7 +424,7 @@ class _MemoryInteractions:
 
     def list_for(
         self,
-        record_id: RecordId,
+        record_id: str,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -494,7 +492,7 @@ class MemoryMerges:
             self._put(stored)
             return stored
 
-    def get(self, merge_id: MergeId | str) -> MergeRecord:
+    def get(self, merge_id: str) -> MergeRecord:
         """See :meth:`MergeRepository.get`."""
         with self._store._read():
             found = self._records.get(merge_id) if isinstance(merge_id, str) else None

@@ -12,7 +12,7 @@ from crmcore._validation import items_of, utcnow
 from crmcore.errors import (
     ValidationError,
 )
-from crmcore.ids import InteractionId, RecordId
+from crmcore.ids import InteractionId
 from crmcore.interactions import Channel, Interaction
 from crmcore.serialization import to_json
 from crmcore.storage._common import (
@@ -110,7 +110,7 @@ class SQLInteractions:
             now = utcnow()
             return [self._add(conn, i, now) for i in batch]
 
-    def get(self, interaction_id: InteractionId) -> Interaction:
+    def get(self, interaction_id: str) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
         if not isinstance(interaction_id, str):
             raise _INTERACTION.not_found()
@@ -120,9 +120,7 @@ class SQLInteractions:
             ).fetchone()
         return self._decode_rows([_INTERACTION.found(row)])[0]
 
-    def get_many(
-        self, interaction_ids: Iterable[InteractionId]
-    ) -> dict[InteractionId, Interaction]:
+    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
         ids: list[InteractionId] = items_of(interaction_ids, "interaction_ids")
         wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
@@ -169,7 +167,7 @@ class SQLInteractions:
             conn.executemany(self._PARTICIPANT, self._participants(stored))
         return stored
 
-    def delete(self, interaction_id: InteractionId, *, expected_version: int | None = None) -> None:
+    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
         expected = check_expected_version(expected_version)
         if not isinstance(interaction_id, str):
@@ -183,7 +181,7 @@ class SQLInteractions:
 
     def list_for(
         self,
-        record_id: RecordId,
+        record_id: str,
         *,
         since: datetime | None = None,
         until: datetime | None = None,

@@ -13,7 +13,6 @@ import attrs
 from crmcore.errors import (
     ValidationError,
 )
-from crmcore.ids import MergeId
 from crmcore.merge_record import MergeRecord
 from crmcore.serialization import from_json, to_json
 from crmcore.storage._common import (
@@ -61,7 +60,7 @@ class SQLiteMerges:
             )
         return stored
 
-    def get(self, merge_id: MergeId | str) -> MergeRecord:
+    def get(self, merge_id: str) -> MergeRecord:
         """See :meth:`MergeRepository.get`."""
         if not isinstance(merge_id, str):
             raise _MERGE.not_found()

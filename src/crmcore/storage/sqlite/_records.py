@@ -234,7 +234,7 @@ class SQLRecords(Generic[R, IdT]):
             conn.executemany(self._lookup_sql, lookups)
         return stored
 
-    def delete(self, record_id: IdT, *, expected_version: int | None = None) -> None:
+    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
         expected = check_expected_version(expected_version)
         if not isinstance(record_id, str):
@@ -247,7 +247,7 @@ class SQLRecords(Generic[R, IdT]):
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, record_id: IdT) -> R:
+    def get(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.get`."""
         if not isinstance(record_id, str):
             raise self._errors.not_found()
@@ -257,11 +257,11 @@ class SQLRecords(Generic[R, IdT]):
             ).fetchone()
         return self._decode_rows([self._errors.found(row)])[0]
 
-    def resolve(self, record_id: IdT) -> R:
+    def resolve(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.resolve`."""
         return resolve_chain(self.get, record_id)
 
-    def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
+    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
         ids: list[IdT] = items_of(record_ids, "record_ids")
         wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
@@ -381,4 +381,4 @@ class SQLRecords(Generic[R, IdT]):
         if size is not None:
             chosen = chosen[:size]
         # Read the documents in one go; a record deleted in between is simply left out.
-        return list(self.get_many(chosen).values())  # type: ignore[arg-type]
+        return list(self.get_many(chosen).values())
