@@ -38,6 +38,7 @@ from crmcore.errors import (
     CrmError,
     DuplicateRecord,
     NotFound,
+    StorageError,
     ValidationError,
     VersionConflict,
 )
@@ -228,8 +229,10 @@ class StorageContract(MergeContract):
 
     def test_adding_an_existing_id_is_refused(self, store: Store) -> None:
         first = store.customers.add(build.customer(1))
-        with pytest.raises(DuplicateRecord):
+        with pytest.raises(DuplicateRecord) as collision:
             store.customers.add(attrs.evolve(build.customer(2), id=first.id))
+        # An id collision is the caller's to handle, not a storage failure.
+        assert not isinstance(collision.value, StorageError)
         assert store.customers.get(first.id) == first
         assert store.customers.count() == 1
         lead = store.leads.add(build.lead(1))
