@@ -14,7 +14,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
@@ -38,9 +38,10 @@ from crmcore.storage._common import (
     compile_filters,
     micros,
 )
-from crmcore.storage.protocols import Page
+from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
 
 R = TypeVar("R", bound=Customer | Lead)
+IdT = TypeVar("IdT", bound=str)
 T = TypeVar("T")
 
 MAX_CHAIN: Final = 1_000
@@ -253,6 +254,95 @@ def page_of(
         return Page(tuple(items(rows)), None)
     page = rows[:size]
     return Page(tuple(items(page)), encode_cursor(tag, page[-1][0], page[-1][1]))
+
+
+def get_many_of(
+    ids: Iterable[str], field: str, fetch: Callable[[list[str]], Mapping[str, T]]
+) -> dict[Any, T]:
+    """``get_many``: check the collection, ask ``fetch`` for the distinct text ids once.
+
+    The result keeps the order asked; ids that are not stored (or not text)
+    are left out.
+    """
+    wanted = list(dict.fromkeys(i for i in items_of(ids, field) if isinstance(i, str)))
+    found = fetch(wanted)
+    return {i: found[i] for i in wanted if i in found}
+
+
+class RecordsFront(Generic[R, IdT]):
+    """The argument side of a customer or lead repository; a backend implements ``_list``.
+
+    A subclass sets ``_entity`` (the noun: ``"customer"``) and ``_fields`` (the
+    allow-list: :data:`CUSTOMER_FIELDS`, :data:`LEAD_FIELDS`).
+    """
+
+    _entity: str
+    _fields: Mapping[str, FieldSpec]
+
+    def list(
+        self,
+        *filters: Filter,
+        order_by: str = "id",
+        descending: bool = False,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[R]:
+        """See :meth:`crmcore.storage.RecordRepository.list`."""
+        query = check_list_args(
+            self._entity, self._fields, filters, order_by, descending, limit, cursor
+        )
+        return self._list(query)
+
+    def _list(self, query: ListQuery) -> Page[R]:
+        """One page for checked arguments (build it with :func:`page_of`)."""
+        raise NotImplementedError
+
+
+class InteractionsFront:
+    """The argument side of an interaction repository.
+
+    A backend implements ``_timeline`` (checked ``list_for`` arguments) and
+    ``_find_external`` (a checked external id).
+    """
+
+    def list_for(
+        self,
+        record_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        channel: Channel | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.list_for`."""
+        low, high, chan, size, after = check_timeline_args(
+            record_id, since, until, channel, limit, cursor
+        )
+        return self._timeline(record_id, Timeline(low, high, chan, size, after))
+
+    def find_by_external_id(self, external_id: str) -> Interaction | None:
+        """See :meth:`crmcore.storage.InteractionRepository.find_by_external_id`."""
+        return self._find_external(check_external_id(external_id))
+
+    def _timeline(self, record_id: str, query: Timeline) -> Page[Interaction]:
+        """One timeline page, newest first (build it with :func:`page_of`, ``TIMELINE_TAG``)."""
+        raise NotImplementedError
+
+    def _find_external(self, external_id: str) -> Interaction | None:
+        """The interaction with this external id, if any."""
+        raise NotImplementedError
+
+
+@attrs.frozen
+class Timeline:
+    """The checked arguments of ``list_for``: bounds (microseconds), channel, size, resume."""
+
+    since: int | None
+    until: int | None
+    channel: Channel | None
+    size: int | None
+    after: tuple[int, str] | None
 
 
 def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:

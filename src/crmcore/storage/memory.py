@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, Generic, Protocol, Self, TypeVar
+from typing import Any, Final, Protocol, Self, TypeVar
 
 import attrs
 
@@ -23,7 +23,7 @@ from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import StorageError, ValidationError
 from crmcore.ids import CustomerId, InteractionId, LeadId
-from crmcore.interactions import Channel, Interaction
+from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.storage._common import (
@@ -46,22 +46,24 @@ from crmcore.storage._common import (
 from crmcore.storage._front import (
     TIMELINE_TAG,
     Errors,
+    InteractionsFront,
+    ListQuery,
+    RecordsFront,
+    Timeline,
     check_batch_size,
     check_expected_version,
-    check_external_id,
     check_interaction,
     check_keys,
     check_limit,
-    check_list_args,
     check_record,
     check_record_id,
-    check_timeline_args,
     external_id_taken,
+    get_many_of,
     page_of,
     resolve_chain,
 )
 from crmcore.storage.keys import KeyFunction, check_key_function
-from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
+from crmcore.storage.protocols import Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = ["InMemoryStore"]
@@ -123,7 +125,7 @@ class _Undoable(Protocol):
     def _restore(self, record_id: str, record: Any) -> None: ...
 
 
-class _MemoryRecords(Generic[R, IdT]):
+class _MemoryRecords(RecordsFront[R, IdT]):
     """Customers or leads: a dict of records plus the lookup indexes."""
 
     def __init__(
@@ -242,14 +244,12 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        wanted = items_of(record_ids, "record_ids")
+        return get_many_of(record_ids, "record_ids", self._fetch)
+
+    def _fetch(self, ids: Iterable[str]) -> dict[str, R]:
         with self._store._read():
-            result: dict[IdT, R] = {}
-            for record_id in wanted:
-                found = self._get(record_id)
-                if found is not None:
-                    result[record_id] = found
-            return result
+            records = self._records
+            return {i: records[i] for i in ids if i in records}
 
     def count(self, *filters: Filter) -> int:
         """See :meth:`crmcore.storage.RecordRepository.count`."""
@@ -257,18 +257,7 @@ class _MemoryRecords(Generic[R, IdT]):
         with self._store._read():
             return sum(1 for r in self._records.values() if matches(conditions, self._row(r)))
 
-    def list(
-        self,
-        *filters: Filter,
-        order_by: str = "id",
-        descending: bool = False,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
-    ) -> Page[R]:
-        """See :meth:`crmcore.storage.RecordRepository.list`."""
-        q = check_list_args(
-            self._entity, self._fields, filters, order_by, descending, limit, cursor
-        )
+    def _list(self, q: ListQuery) -> Page[R]:
         with self._store._read():
             rows = []
             for record in self._records.values():
@@ -331,7 +320,7 @@ class _MemoryRecords(Generic[R, IdT]):
             return self._sorted(ids, size)
 
 
-class _MemoryInteractions:
+class _MemoryInteractions(InteractionsFront):
     """Interactions, indexed by participant and by external id."""
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -392,14 +381,12 @@ class _MemoryInteractions:
 
     def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        wanted = items_of(interaction_ids, "interaction_ids")
+        return get_many_of(interaction_ids, "interaction_ids", self._fetch)
+
+    def _fetch(self, ids: Iterable[str]) -> dict[str, Interaction]:
         with self._store._read():
-            result: dict[InteractionId, Interaction] = {}
-            for i in wanted:
-                found = self._get(i)
-                if found is not None:
-                    result[i] = found
-            return result
+            records = self._records
+            return {i: records[i] for i in ids if i in records}
 
     def update(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.update`."""
@@ -422,20 +409,8 @@ class _MemoryInteractions:
             _INTERACTION.check_version(current.version, expected)
             self._put(interaction_id, None)
 
-    def list_for(
-        self,
-        record_id: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        channel: Channel | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[Interaction]:
-        """See :meth:`crmcore.storage.InteractionRepository.list_for`."""
-        low, high, chan, size, after = check_timeline_args(
-            record_id, since, until, channel, limit, cursor
-        )
+    def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
+        low, high, chan, after = q.since, q.until, q.channel, q.after
         with self._store._read():
             rows = []
             for i in self._by_record.get(record_id):
@@ -451,11 +426,9 @@ class _MemoryInteractions:
                     continue
                 rows.append((at, i, interaction))
         rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-        return page_of(rows, size, TIMELINE_TAG, _third)
+        return page_of(rows, q.size, TIMELINE_TAG, _third)
 
-    def find_by_external_id(self, external_id: str) -> Interaction | None:
-        """See :meth:`crmcore.storage.InteractionRepository.find_by_external_id`."""
-        check_external_id(external_id)
+    def _find_external(self, external_id: str) -> Interaction | None:
         with self._store._read():
             found = self._external.get(external_id)
             return None if found is None else self._records[found]

@@ -83,6 +83,17 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def fetch_docs(
+    conn: sqlite3.Connection, table: str, ids: Sequence[str]
+) -> Iterator[tuple[str, str]]:
+    """The ``(id, doc)`` rows of ``table`` among ``ids`` (``table`` is a constant)."""
+    for chunk in chunks(ids):
+        yield from conn.execute(
+            f"SELECT id, doc FROM {table} WHERE id IN ({placeholders(len(chunk))})",
+            tuple(chunk),
+        ).fetchall()
+
+
 class Handle(Protocol):
     """What a SQLite repository uses of its store."""
 

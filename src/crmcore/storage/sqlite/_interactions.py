@@ -13,7 +13,7 @@ from crmcore.errors import (
     ValidationError,
 )
 from crmcore.ids import InteractionId
-from crmcore.interactions import Channel, Interaction
+from crmcore.interactions import Interaction
 from crmcore.serialization import to_json
 from crmcore.storage._common import (
     micros,
@@ -22,20 +22,21 @@ from crmcore.storage._common import (
 from crmcore.storage._front import (
     TIMELINE_TAG,
     Errors,
+    InteractionsFront,
+    Timeline,
     check_expected_version,
-    check_external_id,
     check_interaction,
-    check_timeline_args,
     external_id_taken,
+    get_many_of,
     page_of,
 )
 from crmcore.storage.protocols import Page
-from crmcore.storage.sqlite._connection import Handle, chunks, placeholders
+from crmcore.storage.sqlite._connection import Handle, fetch_docs
 
 _INTERACTION: Final = Errors("interaction")
 
 
-class SQLInteractions:
+class SQLInteractions(InteractionsFront):
     """Interactions in SQLite, with a participants table for timelines."""
 
     _INSERT = (
@@ -122,18 +123,12 @@ class SQLInteractions:
 
     def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        ids: list[InteractionId] = items_of(interaction_ids, "interaction_ids")
-        wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
-        found: dict[str, Interaction] = {}
+        return get_many_of(interaction_ids, "interaction_ids", self._fetch)
+
+    def _fetch(self, ids: list[str]) -> dict[str, Interaction]:
         with self._store._use() as conn:
-            for chunk in chunks(wanted):
-                rows = conn.execute(
-                    f"SELECT id, doc FROM interactions WHERE id IN ({placeholders(len(chunk))})",
-                    tuple(chunk),
-                ).fetchall()
-                for row, record in zip(rows, self._decode_rows(rows), strict=True):
-                    found[row[0]] = record
-        return {InteractionId(i): found[i] for i in wanted if i in found}
+            rows = list(fetch_docs(conn, "interactions", ids))
+        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
     def update(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.update`."""
@@ -179,20 +174,8 @@ class SQLInteractions:
             _INTERACTION.check_version(None if found is None else int(found[0]), expected)
             conn.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
 
-    def list_for(
-        self,
-        record_id: str,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        channel: Channel | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[Interaction]:
-        """See :meth:`crmcore.storage.InteractionRepository.list_for`."""
-        low, high, chan, size, after = check_timeline_args(
-            record_id, since, until, channel, limit, cursor
-        )
+    def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
+        low, high, chan, size, after = q.since, q.until, q.channel, q.size, q.after
         parts = ["p.record_id = ?"]
         params: list[Any] = [record_id]
         if low is not None:
@@ -220,8 +203,6 @@ class SQLInteractions:
             rows = conn.execute(sql, params).fetchall()
         return page_of(rows, size, TIMELINE_TAG, self._decode_rows)
 
-    def find_by_external_id(self, external_id: str) -> Interaction | None:
-        """See :meth:`crmcore.storage.InteractionRepository.find_by_external_id`."""
-        check_external_id(external_id)
+    def _find_external(self, external_id: str) -> Interaction | None:
         with self._store._use() as conn:
             return self._by_external(conn, external_id)

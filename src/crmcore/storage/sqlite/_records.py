@@ -6,7 +6,7 @@ import builtins
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, TypeVar
 
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
@@ -30,18 +30,20 @@ from crmcore.storage._common import (
 )
 from crmcore.storage._front import (
     Errors,
+    ListQuery,
+    RecordsFront,
     check_batch_size,
     check_expected_version,
     check_keys,
     check_limit,
-    check_list_args,
     check_record,
+    get_many_of,
     page_of,
     resolve_chain,
 )
 from crmcore.storage.keys import email_key, identifier_key, phone_key
-from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Op, Page
-from crmcore.storage.sqlite._connection import ADD_CHUNK, Handle, chunks, placeholders
+from crmcore.storage.protocols import Filter, Op, Page
+from crmcore.storage.sqlite._connection import ADD_CHUNK, Handle, chunks, fetch_docs, placeholders
 from crmcore.values import EmailAddress, PhoneNumber
 
 R = TypeVar("R", bound=Customer | Lead)
@@ -98,7 +100,7 @@ def _sql_conditions(
     return parts, params
 
 
-class SQLRecords(Generic[R, IdT]):
+class SQLRecords(RecordsFront[R, IdT]):
     """Customers or leads in SQLite."""
 
     def __init__(
@@ -263,18 +265,12 @@ class SQLRecords(Generic[R, IdT]):
 
     def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        ids: list[IdT] = items_of(record_ids, "record_ids")
-        wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
-        found: dict[str, R] = {}
+        return get_many_of(record_ids, "record_ids", self._fetch)
+
+    def _fetch(self, ids: builtins.list[str]) -> dict[str, R]:
         with self._store._use() as conn:
-            for chunk in chunks(wanted):
-                rows = conn.execute(
-                    f"SELECT id, doc FROM {self._table} WHERE id IN ({placeholders(len(chunk))})",
-                    tuple(chunk),
-                ).fetchall()
-                for row, record in zip(rows, self._decode_rows(rows), strict=True):
-                    found[row[0]] = record
-        return {i: found[i] for i in wanted if i in found}
+            rows = list(fetch_docs(conn, self._table, ids))
+        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
     def _where(self, filters: Sequence[Filter]) -> tuple[list[str], list[Any]]:
         conditions = compile_filters(self._fields, filters)
@@ -289,18 +285,7 @@ class SQLRecords(Generic[R, IdT]):
         with self._store._use() as conn:
             return int(conn.execute(sql, params).fetchone()[0])
 
-    def list(
-        self,
-        *filters: Filter,
-        order_by: str = "id",
-        descending: bool = False,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
-    ) -> Page[R]:
-        """See :meth:`crmcore.storage.RecordRepository.list`."""
-        q = check_list_args(
-            self._entity, self._fields, filters, order_by, descending, limit, cursor
-        )
+    def _list(self, q: ListQuery) -> Page[R]:
         table = self._table
         parts, params = _sql_conditions(q.conditions, table, self._lookup, self._columns)
         direction = "DESC" if q.descending else "ASC"
