@@ -6,6 +6,11 @@ the contract kit (:class:`crmcore.testing.StorageContract`) passes without
 re-deriving rules from its code. Everything here is public and documented in
 ``docs/adapters.md``:
 
+- base classes: :class:`RecordsFront` (``list()``: a backend implements
+  ``_list`` for a checked :class:`ListQuery`) and :class:`InteractionsFront`
+  (``list_for`` and ``find_by_external_id``: a backend implements
+  ``_timeline`` for a checked :class:`Timeline` and ``_find_external``), and
+  :func:`get_many_of` (``get_many`` over a backend's fetch of distinct ids);
 - argument checks: :func:`check_record`, :func:`check_interaction`,
   :func:`check_limit`, :func:`check_batch_size`, :func:`check_order`,
   :func:`check_expected_version`, :func:`check_keys`,
@@ -46,7 +51,10 @@ from crmcore.storage._front import (
     MAX_CHAIN,
     TIMELINE_TAG,
     Errors,
+    InteractionsFront,
     ListQuery,
+    RecordsFront,
+    Timeline,
     check_batch_size,
     check_expected_version,
     check_external_id,
@@ -61,6 +69,7 @@ from crmcore.storage._front import (
     decode_cursor,
     encode_cursor,
     external_id_taken,
+    get_many_of,
     order_tag,
     page_of,
     resolve_chain,
@@ -77,8 +86,11 @@ __all__ = [
     "Condition",
     "Errors",
     "FieldSpec",
+    "InteractionsFront",
     "Kind",
     "ListQuery",
+    "RecordsFront",
+    "Timeline",
     "check_batch_size",
     "check_expected_version",
     "check_external_id",
@@ -95,6 +107,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "external_id_taken",
+    "get_many_of",
     "lead_row",
     "matches",
     "micros",
