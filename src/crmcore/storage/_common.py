@@ -1,4 +1,4 @@
-"""What every crmcore store shares: field allow-lists, filter checking, cursors, index rows.
+"""The row and filter layer every crmcore store shares: allow-lists, filters, index rows.
 
 Both reference stores go through these functions, so a filter means the same
 thing in memory and in SQL: values are normalised once here (enums to their

@@ -14,7 +14,8 @@ import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, Generic, TypeVar
+from types import TracebackType
+from typing import Any, Final, Generic, Self, TypeVar
 
 import attrs
 
@@ -267,6 +268,60 @@ def get_many_of(
     wanted = list(dict.fromkeys(i for i in items_of(ids, field) if isinstance(i, str)))
     found = fetch(wanted)
     return {i: found[i] for i in wanted if i in found}
+
+
+C = TypeVar("C")
+L = TypeVar("L")
+In = TypeVar("In")
+M = TypeVar("M")
+
+
+class StoreFront(Generic[C, L, In, M]):
+    """A store's repositories as properties, and use as a context manager.
+
+    A backend sets ``_customers``, ``_leads``, ``_interactions`` and ``_merges``
+    in its constructor and implements ``close()``.
+    """
+
+    _customers: C
+    _leads: L
+    _interactions: In
+    _merges: M
+
+    @property
+    def customers(self) -> C:
+        """The customers."""
+        return self._customers
+
+    @property
+    def leads(self) -> L:
+        """The leads."""
+        return self._leads
+
+    @property
+    def interactions(self) -> In:
+        """The interactions."""
+        return self._interactions
+
+    @property
+    def merges(self) -> M:
+        """The merge records."""
+        return self._merges
+
+    def close(self) -> None:
+        """Release the store; it refuses further use."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class RecordsFront(Generic[R, IdT]):

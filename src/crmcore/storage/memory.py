@@ -14,8 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Final, Protocol, Self, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 import attrs
 
@@ -49,6 +48,7 @@ from crmcore.storage._front import (
     InteractionsFront,
     ListQuery,
     RecordsFront,
+    StoreFront,
     Timeline,
     check_batch_size,
     check_expected_version,
@@ -492,7 +492,14 @@ class MemoryMerges:
         self._records.clear()
 
 
-class InMemoryStore:
+class InMemoryStore(
+    StoreFront[
+        _MemoryRecords[Customer, CustomerId],
+        _MemoryRecords[Lead, LeadId],
+        _MemoryInteractions,
+        MemoryMerges,
+    ]
+):
     """A store in this process's memory: the reference semantics, thread-safe.
 
     Args:
@@ -522,26 +529,6 @@ class InMemoryStore:
         )
         self._interactions = _MemoryInteractions(self)
         self._merges = MemoryMerges(self)
-
-    @property
-    def customers(self) -> _MemoryRecords[Customer, CustomerId]:
-        """The customers."""
-        return self._customers
-
-    @property
-    def leads(self) -> _MemoryRecords[Lead, LeadId]:
-        """The leads."""
-        return self._leads
-
-    @property
-    def interactions(self) -> _MemoryInteractions:
-        """The interactions."""
-        return self._interactions
-
-    @property
-    def merges(self) -> MemoryMerges:
-        """The merge records."""
-        return self._merges
 
     def _check_open(self) -> None:
         if self._closed:
@@ -623,17 +610,6 @@ class InMemoryStore:
             self._leads._records.clear()
             self._interactions._records.clear()
             self._merges.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "InMemoryStore()"

@@ -8,8 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
-from types import TracebackType
-from typing import Self
 
 from crmcore.customers import Customer
 from crmcore.errors import (
@@ -25,6 +23,7 @@ from crmcore.storage._common import (
     customer_row,
     lead_row,
 )
+from crmcore.storage._front import StoreFront
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sqlite import _schema
 from crmcore.storage.sqlite._connection import Decoder, State, translate
@@ -34,7 +33,14 @@ from crmcore.storage.sqlite._records import SQLRecords
 from crmcore.storage.sqlite._schema import CUSTOMER_COLUMNS, LEAD_COLUMNS
 
 
-class SQLiteStore:
+class SQLiteStore(
+    StoreFront[
+        SQLRecords[Customer, CustomerId],
+        SQLRecords[Lead, LeadId],
+        SQLInteractions,
+        SQLiteMerges,
+    ]
+):
     """A store in one SQLite file (or in memory with ``":memory:"``).
 
     Args:
@@ -108,26 +114,6 @@ class SQLiteStore:
             raise
 
     # ------------------------------------------------------------------ repositories
-
-    @property
-    def customers(self) -> SQLRecords[Customer, CustomerId]:
-        """The customers."""
-        return self._customers
-
-    @property
-    def leads(self) -> SQLRecords[Lead, LeadId]:
-        """The leads."""
-        return self._leads
-
-    @property
-    def interactions(self) -> SQLInteractions:
-        """The interactions."""
-        return self._interactions
-
-    @property
-    def merges(self) -> SQLiteMerges:
-        """The merge records."""
-        return self._merges
 
     @property
     def path(self) -> str:
@@ -338,17 +324,6 @@ class SQLiteStore:
         for conn in mine:
             with suppress(sqlite3.Error):  # best effort: the process may be exiting
                 conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "SQLiteStore(:memory:)" if self._in_memory else "SQLiteStore(<file>)"
