@@ -68,8 +68,8 @@ def baseline(store: MergingStore, ids: list[tuple[str, str]]) -> None:
     """The writes a merge cannot avoid, done by hand."""
     for a_id, b_id in ids:
         with store.transaction():
-            a = store.customers.get(a_id)  # type: ignore[arg-type]
-            b = store.customers.get(b_id)  # type: ignore[arg-type]
+            a = store.customers.get(a_id)
+            b = store.customers.get(b_id)
             keys = {e.address.match_key for e in a.emails}
             numbers = {p.number.e164 for p in a.phones}
             survivor = attrs.evolve(

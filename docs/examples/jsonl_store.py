@@ -26,11 +26,10 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 from crmcore import Customer, Interaction, Lead, StorageError, from_dict, to_dict
-from crmcore.ids import InteractionId, RecordId
+from crmcore.ids import InteractionId
 from crmcore.interactions import Channel
 from crmcore.merge_record import MergeRecord
-from crmcore.storage import InMemoryStore, KeyFunction, Page
-from crmcore.storage.merges import MergeRepository
+from crmcore.storage import InMemoryStore, KeyFunction, MergeRepository, Page
 from crmcore.storage.protocols import Filter, InteractionRepository, RecordRepository
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -44,6 +43,7 @@ _TYPES: dict[str, type[Customer | Lead | Interaction | MergeRecord]] = {
     "interaction": Interaction,
     "merge": MergeRecord,
 }
+_KINDS: dict[type, str] = {cls: kind for kind, cls in _TYPES.items()}
 
 
 class _Records(Generic[R, I]):
@@ -67,16 +67,16 @@ class _Records(Generic[R, I]):
         with self._store.transaction():
             return self._store._put(self._inner.update(record))
 
-    def delete(self, record_id: I, *, expected_version: int | None = None) -> None:
+    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         with self._store.transaction():
             self._inner.delete(record_id, expected_version=expected_version)
             self._store._journal({"op": "delete", "type": self._kind, "id": record_id})
 
     # Reads: straight from the working set.
-    def get(self, record_id: I) -> R:
+    def get(self, record_id: str) -> R:
         return self._inner.get(record_id)
 
-    def get_many(self, record_ids: Iterable[I]) -> dict[I, R]:
+    def get_many(self, record_ids: Iterable[str]) -> dict[I, R]:
         return self._inner.get_many(record_ids)
 
     def count(self, *filters: Filter) -> int:
@@ -111,7 +111,7 @@ class _Records(Generic[R, I]):
     def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
         return self._inner.find_by_keys(keys, limit=limit)
 
-    def resolve(self, record_id: I) -> R:
+    def resolve(self, record_id: str) -> R:
         return self._inner.resolve(record_id)
 
 
@@ -154,22 +154,20 @@ class _Interactions:
         with self._store.transaction():
             return self._store._put(self._inner.update(interaction))
 
-    def delete(self, interaction_id: InteractionId, *, expected_version: int | None = None) -> None:
+    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         with self._store.transaction():
             self._inner.delete(interaction_id, expected_version=expected_version)
             self._store._journal({"op": "delete", "type": "interaction", "id": interaction_id})
 
-    def get(self, interaction_id: InteractionId) -> Interaction:
+    def get(self, interaction_id: str) -> Interaction:
         return self._inner.get(interaction_id)
 
-    def get_many(
-        self, interaction_ids: Iterable[InteractionId]
-    ) -> dict[InteractionId, Interaction]:
+    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         return self._inner.get_many(interaction_ids)
 
     def list_for(
         self,
-        record_id: RecordId,
+        record_id: str,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -228,12 +226,7 @@ class JsonLinesStore:
         self._pending.append(operation)
 
     def _put(self, record: T) -> T:
-        kind = "customer" if isinstance(record, Customer) else "lead"
-        if isinstance(record, Interaction):
-            kind = "interaction"
-        elif isinstance(record, MergeRecord):
-            kind = "merge"
-        self._journal({"op": "put", "type": kind, "doc": to_dict(record)})
+        self._journal({"op": "put", "type": _KINDS[type(record)], "doc": to_dict(record)})
         return record
 
     @contextmanager

@@ -14,6 +14,8 @@ import threading
 import time
 from typing import NewType
 
+from crmcore.errors import ValidationError
+
 __all__ = [
     "CustomerId",
     "InteractionId",
@@ -24,6 +26,11 @@ __all__ = [
     "new_interaction_id",
     "new_lead_id",
     "new_merge_id",
+    "parse_customer_id",
+    "parse_interaction_id",
+    "parse_lead_id",
+    "parse_merge_id",
+    "parse_record_id",
 ]
 
 CustomerId = NewType("CustomerId", str)
@@ -103,3 +110,46 @@ def is_customer_id(value: object) -> bool:
 def is_lead_id(value: object) -> bool:
     """Tell whether ``value`` is a lead id."""
     return is_valid_id(value, LEAD_PREFIX)
+
+
+def _parse(text: object, prefix: str, field: str, what: str) -> str:
+    if not is_valid_id(text, prefix):
+        raise ValidationError(field, f"must be {what} id ({prefix} and 26 base32 digits)")
+    assert isinstance(text, str)
+    return text
+
+
+def parse_customer_id(text: object, *, field: str = "id") -> CustomerId:
+    """Check that ``text`` (say, from a URL) is a well-formed customer id and type it.
+
+    Raises:
+        ValidationError: naming ``field`` (never the value) when it is not one.
+
+    Example:
+        >>> customer_id = parse_customer_id(new_customer_id())
+    """
+    return CustomerId(_parse(text, CUSTOMER_PREFIX, field, "a customer"))
+
+
+def parse_lead_id(text: object, *, field: str = "id") -> LeadId:
+    """Check that ``text`` is a well-formed lead id and type it (see :func:`parse_customer_id`)."""
+    return LeadId(_parse(text, LEAD_PREFIX, field, "a lead"))
+
+
+def parse_interaction_id(text: object, *, field: str = "id") -> InteractionId:
+    """Check that ``text`` is a well-formed interaction id and type it."""
+    return InteractionId(_parse(text, INTERACTION_PREFIX, field, "an interaction"))
+
+
+def parse_merge_id(text: object, *, field: str = "id") -> MergeId:
+    """Check that ``text`` is a well-formed merge id and type it."""
+    return MergeId(_parse(text, MERGE_PREFIX, field, "a merge"))
+
+
+def parse_record_id(text: object, *, field: str = "id") -> RecordId:
+    """Check that ``text`` is a well-formed customer or lead id and type it."""
+    if is_lead_id(text):
+        return parse_lead_id(text, field=field)
+    if is_customer_id(text):
+        return parse_customer_id(text, field=field)
+    raise ValidationError(field, "must be a customer or lead id")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import Flaky
 
-import crmcore.storage.sqlite as sqlite_module
+import crmcore.storage.sqlite._records as sqlite_module
 from crmcore import Customer, Interaction
 from crmcore.storage import InMemoryStore, Page, SQLiteStore, Store
 from crmcore.testing import StorageContract, StoreStateMachine
@@ -238,3 +238,46 @@ def test_the_state_machine_finds_a_wrong_sql_translation(monkeypatch: pytest.Mon
     )
     with pytest.raises((AssertionError, Flaky)):
         case().runTest()
+
+
+class _NoMerges:
+    """An InMemoryStore seen without its merges repository (a store that lacks the feature)."""
+
+    def __init__(self) -> None:
+        self._inner = InMemoryStore()
+        self.customers = self._inner.customers
+        self.leads = self._inner.leads
+        self.interactions = self._inner.interactions
+        self.transaction = self._inner.transaction
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> _NoMerges:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_the_contract_catches_a_merge_flag_that_disagrees_with_the_store() -> None:
+    name = "test_supports_merges_agrees_with_the_store"
+    assert _run(name, InMemoryStore()) is None
+
+    class WithoutMerges(StorageContract):
+        supports_merges = False
+
+    assert isinstance(_run(name, _NoMerges()), AssertionError)
+    assert getattr(WithoutMerges(), name)(_NoMerges()) is None
+
+
+def test_the_contract_catches_a_merge_loop_that_is_not_a_data_error() -> None:
+    name = "test_resolve_refuses_a_loop_as_data_error"
+    assert _run(name, InMemoryStore()) is None
+    broken = InMemoryStore()
+
+    def endless(record_id: str) -> Customer:
+        raise RecursionError("followed the loop forever")
+
+    setattr(broken.customers, "resolve", endless)  # noqa: B010 - sabotage on purpose
+    assert _run(name, broken) is not None

@@ -71,6 +71,7 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any
             EntryPoint("fake", f"{__name__}:fake_factory", group),
             EntryPoint("broken", f"{__name__}:does_not_exist", group),
             EntryPoint("notastore", f"{__name__}:not_a_store", group),
+            EntryPoint("picky", f"{__name__}:picky_factory", group),
         ]
 
     monkeypatch.setattr(crmcore.storage, "entry_points", fake_entry_points)
@@ -90,6 +91,26 @@ def fake_factory(url: str, **options: Any) -> Store:
 def not_a_store(url: str, **options: Any) -> object:
     """A factory returning something that is not a store."""
     return object()
+
+
+def picky_factory(url: str, **options: Any) -> Store:
+    """A factory whose signature binds any option but whose body refuses unknown ones."""
+
+    def build(*, key_function: Any = None) -> Store:
+        return InMemoryStore(key_function=key_function)
+
+    return build(**options)
+
+
+def test_an_option_a_permissive_factory_refuses_is_a_validation_error(
+    registered: list[tuple[str, dict[str, Any]]],
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        open_store("picky://x", no_such_option=1)
+    assert info.value.paths == ("options",)
+    assert "no_such_option" not in str(info.value)
+    with open_store("picky://x", key_function=None) as store:
+        assert isinstance(store, InMemoryStore)
 
 
 def test_third_party_schemes_come_from_entry_points(

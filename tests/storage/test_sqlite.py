@@ -15,13 +15,23 @@ from typing import Any
 
 import pytest
 
-import crmcore.storage.sqlite as sqlite_module
+import crmcore.storage.sqlite._schema as sqlite_module
 from crmcore import Customer, Lead
-from crmcore.errors import StorageError, ValidationError, VersionConflict
+from crmcore.errors import (
+    DataError,
+    DuplicateRecord,
+    IntegrityError,
+    OperationalError,
+    StorageError,
+    ValidationError,
+    VersionConflict,
+)
+from crmcore.merge import merge
 from crmcore.storage import SQLiteStore, open_store
 from crmcore.storage.sqlite import SCHEMA_VERSION
 from crmcore.testing import StorageContract
-from crmcore.testing._builders import customer
+from crmcore.testing._builders import customer, interaction
+from crmcore.testing._builders import lead as build_lead
 from crmcore.values import CustomFields
 
 
@@ -79,7 +89,8 @@ import sys, time
 import attrs
 from crmcore.ids import new_customer_id
 from crmcore.storage import SQLiteStore, default_keys
-from crmcore.testing._builders import customer
+from crmcore.testing._builders import customer, interaction
+from crmcore.testing._builders import lead as build_lead
 
 path, pause_at = sys.argv[1], int(sys.argv[2])
 calls = 0
@@ -265,6 +276,81 @@ def test_a_corrupt_document_is_a_storage_error(tmp_path: Path) -> None:
     raw.close()
     with SQLiteStore(path) as store, pytest.raises(StorageError):
         store.customers.get(stored.id)
+
+
+def test_a_locked_database_is_an_operational_error(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path, timeout=0.05) as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(OperationalError):
+                store.customers.add(customer(1))
+            with pytest.raises(OperationalError):
+                store.customers.add_many([customer(2), customer(3)])
+        finally:
+            blocker.close()
+        assert store.customers.count() == 0
+
+
+def test_a_file_that_cannot_be_opened_is_an_operational_error(tmp_path: Path) -> None:
+    with pytest.raises(OperationalError):
+        SQLiteStore(tmp_path / "no" / "such" / "dir" / "crm.db")
+
+
+def test_a_refused_constraint_is_an_integrity_error_and_an_id_collision_stays_duplicate(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        first = store.customers.add(customer(1))
+    raw = sqlite3.connect(path)
+    raw.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON customers WHEN NEW.owner = 'nobody' "
+        "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    )
+    raw.commit()
+    raw.close()
+    with SQLiteStore(path) as store:
+        with pytest.raises(IntegrityError) as info:
+            store.customers.add(customer(2, owner="nobody"))
+        assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
+        with pytest.raises(DuplicateRecord) as duplicate:
+            store.customers.add(first)
+        assert not isinstance(duplicate.value, StorageError)
+        assert store.customers.count() == 1
+
+
+def _corrupt(path: Path, sql: str) -> None:
+    raw = sqlite3.connect(path)
+    raw.execute(sql)
+    raw.commit()
+    raw.close()
+
+
+@pytest.mark.parametrize("doc", ['{"schema_version": 1}', "not json at all", "[]"])
+def test_a_stored_document_that_cannot_be_decoded_is_a_data_error(tmp_path: Path, doc: str) -> None:
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        stored = store.customers.add(customer(1))
+        lead = store.leads.add(build_lead(1))
+        entry = store.interactions.add(interaction(stored.id))
+        other = store.customers.add(customer(2))
+        merged = merge(store, [stored.id, other.id], survivor=stored.id)
+    for table in ("customers", "leads", "interactions", "merges"):
+        _corrupt(path, f"UPDATE {table} SET doc = '{doc}'")
+    with SQLiteStore(path) as store:
+        for read in (
+            lambda: store.customers.get(stored.id),
+            lambda: store.customers.list(),
+            lambda: store.leads.get(lead.id),
+            lambda: store.interactions.get(entry.id),
+            lambda: store.interactions.list_for(stored.id),
+            lambda: store.merges.get(merged.merge_id),
+            lambda: store.merges.list_for(stored.id),
+        ):
+            with pytest.raises(DataError):
+                read()
 
 
 def test_schema_version_is_recorded_and_newer_files_are_refused(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from crmcore.dedup.engine import (
     find_duplicates,
     guard_duplicates,
     lookup_keys,
+    selective_keys,
 )
 from crmcore.dedup.normalize import (
     NicknameTable,
@@ -72,4 +73,5 @@ __all__ = [
     "organization_key",
     "person_name_key",
     "phone_match_keys",
+    "selective_keys",
 ]

@@ -22,6 +22,7 @@ from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Matc
 from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
 from crmcore.errors import DuplicateDetected, ValidationError
 from crmcore.leads import Lead
+from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key
 
 __all__ = [
     "DuplicatePolicy",
@@ -32,6 +33,7 @@ __all__ = [
     "find_duplicates",
     "guard_duplicates",
     "lookup_keys",
+    "selective_keys",
 ]
 
 Progress = Callable[[str, int, int], None]
@@ -47,7 +49,6 @@ _PARALLEL_PAIRS = 100_000
 _CHECK_LIMIT = 100
 _NAME_LIMIT = 10
 _COMMON_NAME = 100
-_NAME_PREFIXES = ("name:", "organization:")
 
 
 def _iter_records(source: Any) -> Iterator[MatchRecord]:
@@ -727,13 +728,17 @@ def blocking_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     return _rules(rules).blocking_keys(_as_record(record, "record"))
 
 
-def lookup_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
+def selective_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     """The selective subset of :func:`blocking_keys` that the on-create check looks up.
 
     Phonetic keys (those with ``~`` after the rule name) help batch runs find
     typos but match too many stored records to answer in milliseconds.
     """
-    return _lookup_keys(_as_record(record, "record"), _rules(rules))
+    return _selective_keys(_as_record(record, "record"), _rules(rules))
+
+
+lookup_keys = selective_keys
+"""The former name of :func:`selective_keys`, kept as an alias (not deprecated)."""
 
 
 # Stores that persist their key index rebuild it when this changes
@@ -751,7 +756,7 @@ def check_duplicates(
     """Stored records that ``candidate`` matches or may match, best first.
 
     Candidates come from the store's indexed lookups only: ``find_by_keys`` on
-    the candidate's :func:`lookup_keys` (useful when the store's
+    the candidate's :func:`selective_keys` (useful when the store's
     ``key_function`` is :func:`blocking_keys`), plus ``find_by_email``,
     ``find_by_phone`` and ``find_by_identifier`` for each of its contact points,
     which every store indexes. Each candidate is compared with the rules.
@@ -773,7 +778,7 @@ def check_duplicates(
         raise ValidationError("store", "must be a store (with customers and leads)")
     if include_leads is None:
         include_leads = record.type is RecordType.LEAD
-    keys = _lookup_keys(record, rules)
+    keys = _selective_keys(record, rules)
     repos = [store.customers, store.leads] if include_leads else [store.customers]
     found: dict[str, MatchRecord] = {}
     common: set[str] = set()
@@ -824,7 +829,7 @@ def check_duplicates(
     return matches
 
 
-def _lookup_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
+def _selective_keys(record: MatchRecord, rules: RuleSet) -> list[str]:
     return [k for k in rules.blocking_keys(record) if "~" not in k.partition(":")[0]]
 
 
@@ -836,10 +841,10 @@ def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str], common: set[str
     # Names are the least selective keys ("John Smith" among a million customers):
     # they get their own, smaller limit so that they cannot crowd out a record
     # found by its email or phone, nor turn a check into a scan.
-    names = [k for k in keys if k.startswith(_NAME_PREFIXES)]
-    wanted = [k for k in keys if not k.startswith(_NAME_PREFIXES)]
-    wanted += [f"phone:{p.e164}" for p in record.phones]
-    wanted += [f"id:{scheme}:{value}" for scheme, value in record.identifiers.items()]
+    names = [k for k in keys if k.startswith(NAME_PREFIXES)]
+    wanted = [k for k in keys if not k.startswith(NAME_PREFIXES)]
+    wanted += [phone_key(p.e164) for p in record.phones]
+    wanted += [identifier_key(scheme, value) for scheme, value in record.identifiers.items()]
     found = list(repo.find_by_keys(wanted, limit=_CHECK_LIMIT)) if wanted else []
     if names:
         by_name = repo.find_by_keys(names, limit=_NAME_LIMIT)

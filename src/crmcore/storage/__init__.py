@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import Any, Final, TypeVar
 
 from crmcore.errors import StorageError, ValidationError
-from crmcore.storage.keys import KeyFunction, default_keys
+from crmcore.storage.keys import KeyFunction, default_keys, email_key, identifier_key, phone_key
 from crmcore.storage.memory import InMemoryStore
 from crmcore.storage.protocols import (
     CustomerRepository,
@@ -51,7 +51,10 @@ __all__ = [
     "Store",
     "SupportsMerges",
     "default_keys",
+    "email_key",
+    "identifier_key",
     "open_store",
+    "phone_key",
     "where",
 ]
 
@@ -100,7 +103,14 @@ def open_store(url: str, **options: Any) -> Store:
         factory = found[0].load()
     except Exception as exc:
         raise StorageError("the store registered for this scheme failed to load") from exc
-    store = _build(factory, url, **options)
+    try:
+        store = _build(factory, url, **options)
+    except TypeError as exc:
+        if not options:
+            raise
+        # A factory taking **options binds anything; its body then refuses an
+        # option with a TypeError, which is the caller's mistake, not a crash.
+        raise ValidationError("options", "holds an option this store does not take") from exc
     if not isinstance(store, Store):
         raise StorageError("the store registered for this scheme did not return a Store")
     return store

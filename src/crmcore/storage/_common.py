@@ -1,4 +1,4 @@
-"""What every crmcore store shares: field allow-lists, filter checking, cursors, index rows.
+"""The row and filter layer every crmcore store shares: allow-lists, filters, index rows.
 
 Both reference stores go through these functions, so a filter means the same
 thing in memory and in SQL: values are normalised once here (enums to their
@@ -8,23 +8,19 @@ and the stores compare the normalised forms.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import functools
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, TypeVar, cast
 
 import attrs
 
-from crmcore._validation import items_of
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead, LeadSource, LeadStatus
-from crmcore.storage.keys import KeyFunction
+from crmcore.storage.keys import EMAIL_PREFIX, PHONE_PREFIX, KeyFunction, identifier_key
 from crmcore.storage.protocols import Filter, Op
 from crmcore.values import normalize_tags
 
@@ -318,24 +314,24 @@ FLAG_IDENTIFIER: Final = 4
 FLAG_KEY: Final = 8
 
 
-def lookup_keys(record: Customer | Lead, key_function: KeyFunction) -> dict[str, int]:
+def lookup_flags(record: Customer | Lead, key_function: KeyFunction) -> dict[str, int]:
     """The lookup table's keys of a record, each with its FLAG_* bits.
 
-    The store's own keys use :func:`~crmcore.storage.default_keys`' format
+    The store's own keys are those of :mod:`crmcore.storage.keys`
     (``email:``, ``phone:``, ``id:``); the flags keep them apart from blocking
     keys, so ``find_by_email`` never depends on the key function and
     ``find_by_keys`` never sees a key the key function did not yield.
     """
     found: dict[str, int] = {}
     for entry in record.emails:
-        key = "email:" + entry.address.match_key
+        key = EMAIL_PREFIX + entry.address.match_key
         found[key] = found.get(key, 0) | FLAG_EMAIL
     for phone in record.phones:
-        key = "phone:" + phone.number.e164
+        key = PHONE_PREFIX + phone.number.e164
         found[key] = found.get(key, 0) | FLAG_PHONE
     if isinstance(record, Customer):
         for scheme, value in record.identifiers.items():
-            key = f"id:{scheme}:{value}"
+            key = identifier_key(scheme, value)
             found[key] = found.get(key, 0) | FLAG_IDENTIFIER
     for key in key_function(record):
         if not isinstance(key, str):
@@ -344,92 +340,14 @@ def lookup_keys(record: Customer | Lead, key_function: KeyFunction) -> dict[str,
     return found
 
 
-def identifier_key(scheme: object, value: object) -> str:
-    """The lookup key of an identifier (checked: both must be text)."""
+def identifier_index_key(scheme: object, value: object) -> str:
+    """The in-memory index key of an identifier (checked: both must be text)."""
     if not isinstance(scheme, str) or not scheme:
         raise ValidationError("scheme", "must be non-empty text")
     if not isinstance(value, str):
         raise ValidationError("value", "must be text")
     # Stored identifiers are whitespace-folded (clean_text); fold the query the same way.
     return f"{scheme}{IDENTIFIER_SEPARATOR}{' '.join(value.split())}"
-
-
-def check_keys(keys: Iterable[str]) -> list[str]:
-    """Blocking keys given to ``find_by_keys``: text, deduplicated."""
-    result = []
-    seen = set()
-    for key in items_of(keys, "keys"):
-        if not isinstance(key, str):
-            raise ValidationError("keys", "must all be text")
-        if key not in seen:
-            seen.add(key)
-            result.append(key)
-    return result
-
-
-def check_limit(limit: object, *, optional: bool = False, field: str = "limit") -> int | None:
-    """A page size: 1 to MAX_LIMIT (``None`` allowed when ``optional``)."""
-    if limit is None and optional:
-        return None
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(field, f"must be an integer from 1 to {MAX_LIMIT}")
-    return limit
-
-
-def check_order(order_by: object, descending: object) -> tuple[str, bool]:
-    """An ordering: a sortable field and a direction."""
-    if order_by not in SORT_FIELDS:
-        raise ValidationError("order_by", f"must be one of {', '.join(SORT_FIELDS)}")
-    if not isinstance(descending, bool):
-        raise ValidationError("descending", "must be true or false")
-    assert isinstance(order_by, str)
-    return order_by, descending
-
-
-def check_expected_version(value: object) -> int | None:
-    """An ``expected_version`` argument: ``None`` or a positive integer."""
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValidationError("expected_version", "must be a positive integer")
-    return value
-
-
-def encode_cursor(tag: str, sort_value: str | int, record_id: str) -> str:
-    """An opaque cursor: where the previous page stopped, for one ordering."""
-    raw = json.dumps([tag, sort_value, record_id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]:
-    """Read a cursor made by :func:`encode_cursor` for the same ordering ``tag``.
-
-    Raises:
-        ValidationError: naming ``cursor`` when it is malformed or was made
-            for another ordering.
-    """
-    if not isinstance(cursor, str) or len(cursor) > 2_000:
-        raise ValidationError("cursor", "is not a cursor")
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        raise ValidationError("cursor", "is not a cursor") from None
-    if (
-        not isinstance(data, list)
-        or len(data) != 3
-        or not isinstance(data[2], str)
-        or isinstance(data[1], bool)
-        or not isinstance(data[1], value_type)
-    ):
-        raise ValidationError("cursor", "is not a cursor")
-    if data[0] != tag:
-        raise ValidationError("cursor", "belongs to another ordering")
-    return data[1], data[2]
-
-
-def order_tag(entity: str, order_by: str, descending: bool) -> str:
-    """What a cursor records about its ordering, so it is refused under another one."""
-    return f"{entity}:{order_by}:{'desc' if descending else 'asc'}"
 
 
 @functools.cache
@@ -456,16 +374,3 @@ def stamped(record: E, version: int, updated_at: datetime) -> E:
     """
     cls: Any = type(record)
     return cast(E, _stamper(cls)(record, version, updated_at))
-
-
-def check_record(record: object, cls: type, field: str = "record") -> None:
-    """Refuse anything but the repository's entity type."""
-    if not isinstance(record, cls):
-        raise ValidationError(field, f"must be a {cls.__name__}")
-
-
-def check_interaction(interaction: object) -> Interaction:
-    """Refuse anything but an Interaction."""
-    check_record(interaction, Interaction, "interaction")
-    assert isinstance(interaction, Interaction)
-    return interaction

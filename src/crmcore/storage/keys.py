@@ -1,4 +1,6 @@
-"""Blocking keys: the strings a store indexes so that ``find_by_keys`` finds candidates.
+"""Index keys: every key format a store or the deduplication engine writes, in one place.
+
+Blocking keys are the strings a store indexes so that ``find_by_keys`` finds candidates.
 
 A store is given a *key function* (``key_function=`` of its constructor); on
 every write it computes the record's keys with it and keeps them in an index.
@@ -12,12 +14,70 @@ A key function must be pure: the same record always gives the same keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import Final
 
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.leads import Lead
 
-__all__ = ["KeyFunction", "default_keys", "key_function_name"]
+__all__ = [
+    "EMAIL_PREFIX",
+    "IDENTIFIER_PREFIX",
+    "NAME_PREFIX",
+    "NAME_PREFIXES",
+    "ORGANIZATION_PREFIX",
+    "PHONE_PREFIX",
+    "KeyFunction",
+    "default_keys",
+    "email_key",
+    "identifier_key",
+    "key_function_name",
+    "phone_key",
+]
+
+EMAIL_PREFIX: Final = "email:"
+"""Keys of email addresses: ``email:<match key>``."""
+PHONE_PREFIX: Final = "phone:"
+"""Keys of phone numbers: ``phone:<E.164>``."""
+IDENTIFIER_PREFIX: Final = "id:"
+"""Keys of external identifiers: ``id:<scheme>:<value>``."""
+NAME_PREFIX: Final = "name:"
+"""Blocking keys of person names (the deduplication rule ``name``)."""
+ORGANIZATION_PREFIX: Final = "organization:"
+"""Blocking keys of organization names (the deduplication rule ``organization``)."""
+NAME_PREFIXES: Final = (NAME_PREFIX, ORGANIZATION_PREFIX)
+"""The least selective blocking keys: many records share a name."""
+
+
+def email_key(match_key: str) -> str:
+    """The index key of an email address, from its ``match_key``.
+
+    Example:
+        >>> email_key("ada@example.org")
+        'email:ada@example.org'
+    """
+    return EMAIL_PREFIX + match_key
+
+
+def phone_key(e164: str) -> str:
+    """The index key of a phone number, from its E.164 form.
+
+    Example:
+        >>> phone_key("+46701234567")
+        'phone:+46701234567'
+    """
+    return PHONE_PREFIX + e164
+
+
+def identifier_key(scheme: str, value: str) -> str:
+    """The index key of an external identifier.
+
+    Example:
+        >>> identifier_key("crm", "42")
+        'id:crm:42'
+    """
+    return f"{IDENTIFIER_PREFIX}{scheme}:{value}"
+
 
 KeyFunction = Callable[[Customer | Lead], Iterable[str]]
 """The type of a key function: a record in, its blocking keys out."""
@@ -30,12 +90,12 @@ def default_keys(record: Customer | Lead) -> Iterator[str]:
     ``id:<scheme>:<value>``.
     """
     for email in record.emails:
-        yield "email:" + email.address.match_key
+        yield EMAIL_PREFIX + email.address.match_key
     for phone in record.phones:
-        yield "phone:" + phone.number.e164
+        yield PHONE_PREFIX + phone.number.e164
     if isinstance(record, Customer):
         for scheme, value in record.identifiers.items():
-            yield f"id:{scheme}:{value}"
+            yield identifier_key(scheme, value)
 
 
 def check_key_function(function: object) -> KeyFunction:

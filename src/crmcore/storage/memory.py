@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, Final, Protocol, TypeVar
+
+import attrs
 
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
-from crmcore.errors import DuplicateRecord, NotFound, StorageError, ValidationError, VersionConflict
-from crmcore.ids import CustomerId, InteractionId, LeadId, RecordId, is_customer_id, is_lead_id
-from crmcore.interactions import Channel, Interaction
+from crmcore.errors import StorageError, ValidationError
+from crmcore.ids import CustomerId, InteractionId, LeadId
+from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.storage._common import (
@@ -32,34 +33,52 @@ from crmcore.storage._common import (
     NS_KEY,
     NS_PHONE,
     FieldSpec,
-    check_expected_version,
-    check_interaction,
-    check_keys,
-    check_limit,
-    check_order,
-    check_record,
     compile_filters,
     customer_row,
-    decode_cursor,
-    encode_cursor,
-    identifier_key,
+    identifier_index_key,
     lead_row,
     lookup_rows,
     matches,
     micros,
-    order_tag,
     stamped,
 )
+from crmcore.storage._front import (
+    TIMELINE_TAG,
+    Errors,
+    InteractionsFront,
+    ListQuery,
+    RecordsFront,
+    StoreFront,
+    Timeline,
+    check_batch_size,
+    check_expected_version,
+    check_interaction,
+    check_keys,
+    check_limit,
+    check_record,
+    check_record_id,
+    external_id_taken,
+    get_many_of,
+    page_of,
+    resolve_chain,
+)
 from crmcore.storage.keys import KeyFunction, check_key_function
-from crmcore.storage.merges import MemoryMerges, resolve_chain
-from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
+from crmcore.storage.protocols import Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = ["InMemoryStore"]
 
 R = TypeVar("R", bound=Customer | Lead)
 IdT = TypeVar("IdT", bound=str)
-TIMELINE_TAG = "timeline"
+
+
+_INTERACTION: Final = Errors("interaction")
+_MERGE: Final = Errors("merge record")
+
+
+def _third(rows: Iterable[Sequence[Any]]) -> Iterator[Any]:
+    # Page rows are (sort value, id, record).
+    return (row[2] for row in rows)
 
 
 class _MultiIndex:
@@ -106,7 +125,7 @@ class _Undoable(Protocol):
     def _restore(self, record_id: str, record: Any) -> None: ...
 
 
-class _MemoryRecords(Generic[R, IdT]):
+class _MemoryRecords(RecordsFront[R, IdT]):
     """Customers or leads: a dict of records plus the lookup indexes."""
 
     def __init__(
@@ -124,6 +143,7 @@ class _MemoryRecords(Generic[R, IdT]):
         self._row = row
         self._key_function = key_function
         self._entity = entity
+        self._errors = Errors(entity)
         self._records: dict[str, R] = {}
         self._index = {ns: _MultiIndex() for ns in (NS_EMAIL, NS_PHONE, NS_IDENTIFIER, NS_KEY)}
 
@@ -163,7 +183,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def _add(self, record: R, now: datetime) -> R:
         if record.id in self._records:
-            raise DuplicateRecord(f"a {self._entity} with this id is already stored")
+            raise self._errors.duplicate()
         stored = stamped(record, 1, now)
         self._put(stored.id, stored)
         return stored
@@ -193,59 +213,43 @@ class _MemoryRecords(Generic[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.update`."""
         self._check(record)
         with self._store._write():
-            current = self._records.get(record.id)
-            if current is None:
-                raise NotFound(f"no {self._entity} with this id is stored")
-            if current.version != record.version:
-                raise VersionConflict(
-                    f"the {self._entity} changed since this copy was read",
-                    expected=record.version,
-                    actual=current.version,
-                )
+            current = self._errors.found(self._records.get(record.id))
+            self._errors.check_version(current.version, record.version)
             stored = stamped(record, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
 
-    def delete(self, record_id: IdT, *, expected_version: int | None = None) -> None:
+    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
         expected = check_expected_version(expected_version)
         with self._store._write():
-            current = self._records.get(record_id) if isinstance(record_id, str) else None
-            if current is None:
-                raise NotFound(f"no {self._entity} with this id is stored")
-            if expected is not None and current.version != expected:
-                raise VersionConflict(
-                    f"the {self._entity} changed since this copy was read",
-                    expected=expected,
-                    actual=current.version,
-                )
+            current = self._errors.found(self._get(record_id))
+            self._errors.check_version(current.version, expected)
             self._put(record_id, None)
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, record_id: IdT) -> R:
+    def get(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.get`."""
         with self._store._read():
-            found = self._records.get(record_id) if isinstance(record_id, str) else None
-        if found is None:
-            raise NotFound(f"no {self._entity} with this id is stored")
-        return found
+            return self._errors.found(self._get(record_id))
 
-    def resolve(self, record_id: IdT) -> R:
+    def _get(self, record_id: object) -> R | None:
+        return self._records.get(record_id) if isinstance(record_id, str) else None
+
+    def resolve(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.resolve`."""
         with self._store._read():
             return resolve_chain(self.get, record_id)
 
-    def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
+    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        wanted = items_of(record_ids, "record_ids")
+        return get_many_of(record_ids, "record_ids", self._fetch)
+
+    def _fetch(self, ids: Iterable[str]) -> dict[str, R]:
         with self._store._read():
-            result: dict[IdT, R] = {}
-            for record_id in wanted:
-                found = self._records.get(record_id) if isinstance(record_id, str) else None
-                if found is not None:
-                    result[record_id] = found
-            return result
+            records = self._records
+            return {i: records[i] for i in ids if i in records}
 
     def count(self, *filters: Filter) -> int:
         """See :meth:`crmcore.storage.RecordRepository.count`."""
@@ -253,45 +257,24 @@ class _MemoryRecords(Generic[R, IdT]):
         with self._store._read():
             return sum(1 for r in self._records.values() if matches(conditions, self._row(r)))
 
-    def list(
-        self,
-        *filters: Filter,
-        order_by: str = "id",
-        descending: bool = False,
-        limit: int = DEFAULT_PAGE_SIZE,
-        cursor: str | None = None,
-    ) -> Page[R]:
-        """See :meth:`crmcore.storage.RecordRepository.list`."""
-        conditions = compile_filters(self._fields, filters)
-        order, desc = check_order(order_by, descending)
-        size = check_limit(limit)
-        assert size is not None
-        tag = order_tag(self._entity, order, desc)
-        after = None
-        if cursor is not None:
-            after = decode_cursor(cursor, tag, str if order == "id" else int)
+    def _list(self, q: ListQuery) -> Page[R]:
         with self._store._read():
             rows = []
             for record in self._records.values():
                 row = self._row(record)
-                if matches(conditions, row):
-                    rows.append((row[order], record.id, record))
-        if after is not None:
-            if desc:
-                rows = [r for r in rows if (r[0], r[1]) < after]
+                if matches(q.conditions, row):
+                    rows.append((row[q.order_by], record.id, record))
+        if q.after is not None:
+            if q.descending:
+                rows = [r for r in rows if (r[0], r[1]) < q.after]
             else:
-                rows = [r for r in rows if (r[0], r[1]) > after]
-        rows.sort(key=lambda r: (r[0], r[1]), reverse=desc)
-        page = rows[:size]
-        next_cursor = None
-        if len(rows) > size:
-            next_cursor = encode_cursor(tag, page[-1][0], page[-1][1])
-        return Page(tuple(r[2] for r in page), next_cursor)
+                rows = [r for r in rows if (r[0], r[1]) > q.after]
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=q.descending)
+        return page_of(rows[: q.size + 1], q.size, q.tag, _third)
 
     def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
         """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
-        size = check_limit(batch_size, field="batch_size")
-        assert size is not None
+        size = check_batch_size(batch_size)
         # Paging through list() would rebuild and sort every record's row for each
         # batch (quadratic: hours for a million records); sort the ids once instead.
         # Records added meanwhile with higher ids are picked up by the next pass,
@@ -325,7 +308,7 @@ class _MemoryRecords(Generic[R, IdT]):
 
     def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
-        return self._lookup(NS_IDENTIFIER, identifier_key(scheme, value))
+        return self._lookup(NS_IDENTIFIER, identifier_index_key(scheme, value))
 
     def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
@@ -337,7 +320,7 @@ class _MemoryRecords(Generic[R, IdT]):
             return self._sorted(ids, size)
 
 
-class _MemoryInteractions:
+class _MemoryInteractions(InteractionsFront):
     """Interactions, indexed by participant and by external id."""
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -370,7 +353,7 @@ class _MemoryInteractions:
             if existing is not None:
                 return self._records[existing]
         if interaction.id in self._records:
-            raise DuplicateRecord("an interaction with this id is already stored")
+            raise _INTERACTION.duplicate()
         stored = stamped(interaction, 1, now)
         self._put(stored.id, stored)
         return stored
@@ -388,76 +371,46 @@ class _MemoryInteractions:
             now = utcnow()
             return [self._add(i, now) for i in batch]
 
-    def get(self, interaction_id: InteractionId) -> Interaction:
+    def get(self, interaction_id: str) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
         with self._store._read():
-            found = self._records.get(interaction_id) if isinstance(interaction_id, str) else None
-        if found is None:
-            raise NotFound("no interaction with this id is stored")
-        return found
+            return _INTERACTION.found(self._get(interaction_id))
 
-    def get_many(
-        self, interaction_ids: Iterable[InteractionId]
-    ) -> dict[InteractionId, Interaction]:
+    def _get(self, interaction_id: object) -> Interaction | None:
+        return self._records.get(interaction_id) if isinstance(interaction_id, str) else None
+
+    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        wanted = items_of(interaction_ids, "interaction_ids")
+        return get_many_of(interaction_ids, "interaction_ids", self._fetch)
+
+    def _fetch(self, ids: Iterable[str]) -> dict[str, Interaction]:
         with self._store._read():
-            result: dict[InteractionId, Interaction] = {}
-            for i in wanted:
-                found = self._records.get(i) if isinstance(i, str) else None
-                if found is not None:
-                    result[i] = found
-            return result
+            records = self._records
+            return {i: records[i] for i in ids if i in records}
 
     def update(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.update`."""
         check_interaction(interaction)
         with self._store._write():
-            current = self._records.get(interaction.id)
-            if current is None:
-                raise NotFound("no interaction with this id is stored")
-            if current.version != interaction.version:
-                raise VersionConflict(
-                    "the interaction changed since this copy was read",
-                    expected=interaction.version,
-                    actual=current.version,
-                )
+            current = _INTERACTION.found(self._records.get(interaction.id))
+            _INTERACTION.check_version(current.version, interaction.version)
             ext = interaction.external_id
             if ext is not None and self._external.get(ext, interaction.id) != interaction.id:
-                raise DuplicateRecord("another interaction has this external id")
+                raise external_id_taken()
             stored = stamped(interaction, current.version + 1, utcnow())
             self._put(stored.id, stored)
             return stored
 
-    def delete(self, interaction_id: InteractionId, *, expected_version: int | None = None) -> None:
+    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
         expected = check_expected_version(expected_version)
         with self._store._write():
-            current = self._records.get(interaction_id) if isinstance(interaction_id, str) else None
-            if current is None:
-                raise NotFound("no interaction with this id is stored")
-            if expected is not None and current.version != expected:
-                raise VersionConflict(
-                    "the interaction changed since this copy was read",
-                    expected=expected,
-                    actual=current.version,
-                )
+            current = _INTERACTION.found(self._get(interaction_id))
+            _INTERACTION.check_version(current.version, expected)
             self._put(interaction_id, None)
 
-    def list_for(
-        self,
-        record_id: RecordId,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        channel: Channel | None = None,
-        limit: int | None = None,
-        cursor: str | None = None,
-    ) -> Page[Interaction]:
-        """See :meth:`crmcore.storage.InteractionRepository.list_for`."""
-        low, high, chan, size, after = check_timeline_args(
-            record_id, since, until, channel, limit, cursor
-        )
+    def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
+        low, high, chan, after = q.since, q.until, q.channel, q.after
         with self._store._read():
             rows = []
             for i in self._by_record.get(record_id):
@@ -473,51 +426,80 @@ class _MemoryInteractions:
                     continue
                 rows.append((at, i, interaction))
         rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
-        if size is None or len(rows) <= size:
-            return Page(tuple(r[2] for r in rows), None)
-        page = rows[:size]
-        return Page(
-            tuple(r[2] for r in page), encode_cursor(TIMELINE_TAG, page[-1][0], page[-1][1])
-        )
+        return page_of(rows, q.size, TIMELINE_TAG, _third)
 
-    def find_by_external_id(self, external_id: str) -> Interaction | None:
-        """See :meth:`crmcore.storage.InteractionRepository.find_by_external_id`."""
-        if not isinstance(external_id, str):
-            raise ValidationError("external_id", "must be text")
+    def _find_external(self, external_id: str) -> Interaction | None:
         with self._store._read():
             found = self._external.get(external_id)
             return None if found is None else self._records[found]
 
 
-def check_timeline_args(
-    record_id: object,
-    since: object,
-    until: object,
-    channel: object,
-    limit: object,
-    cursor: object,
-) -> tuple[int | None, int | None, Channel | None, int | None, tuple[int, str] | None]:
-    """Check ``list_for``'s arguments; times become microseconds since the epoch."""
-    if not (is_customer_id(record_id) or is_lead_id(record_id)):
-        raise ValidationError("record_id", "must be a customer or lead id")
-    bounds: list[int | None] = []
-    for name, value in (("since", since), ("until", until)):
-        if value is None:
-            bounds.append(None)
-        elif isinstance(value, datetime) and value.utcoffset() is not None:
-            bounds.append(micros(value))
+def _order(records: builtins.list[MergeRecord]) -> builtins.list[MergeRecord]:
+    return sorted(records, key=lambda m: (m.merged_at, m.id), reverse=True)
+
+
+class MemoryMerges:
+    """The merge records of an :class:`~crmcore.storage.InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._records: dict[str, MergeRecord] = {}
+
+    def _restore(self, record_id: str, record: Any) -> None:
+        if record is None:
+            self._records.pop(record_id, None)
         else:
-            raise ValidationError(name, "must be a timezone-aware datetime")
-    if channel is not None and not isinstance(channel, Channel):
-        raise ValidationError("channel", "must be a Channel")
-    size = check_limit(limit, optional=True)
-    after = None
-    if cursor is not None:
-        after = decode_cursor(cursor, TIMELINE_TAG, int)
-    return bounds[0], bounds[1], channel, size, after
+            self._records[record_id] = record
+
+    def _put(self, record: MergeRecord) -> None:
+        self._store._log(self, record.id, self._records.get(record.id))
+        self._records[record.id] = record
+
+    def add(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.add`."""
+        check_record(record, MergeRecord)
+        with self._store._write():
+            if record.id in self._records:
+                raise _MERGE.duplicate()
+            stored = attrs.evolve(record, version=1)
+            self._put(stored)
+            return stored
+
+    def get(self, merge_id: str) -> MergeRecord:
+        """See :meth:`MergeRepository.get`."""
+        with self._store._read():
+            found = self._records.get(merge_id) if isinstance(merge_id, str) else None
+        return _MERGE.found(found)
+
+    def update(self, record: MergeRecord) -> MergeRecord:
+        """See :meth:`MergeRepository.update`."""
+        check_record(record, MergeRecord)
+        with self._store._write():
+            current = _MERGE.found(self._records.get(record.id))
+            _MERGE.check_version(current.version, record.version)
+            stored = attrs.evolve(record, version=current.version + 1)
+            self._put(stored)
+            return stored
+
+    def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
+        """See :meth:`MergeRepository.list_for`."""
+        check_record_id(record_id)
+        with self._store._read():
+            return _order([m for m in self._records.values() if record_id in m.participant_ids])
+
+    def clear(self) -> None:
+        """Forget every record (the store is closing)."""
+        self._records.clear()
 
 
-class InMemoryStore:
+class InMemoryStore(
+    StoreFront[
+        _MemoryRecords[Customer, CustomerId],
+        _MemoryRecords[Lead, LeadId],
+        _MemoryInteractions,
+        MemoryMerges,
+    ]
+):
     """A store in this process's memory: the reference semantics, thread-safe.
 
     Args:
@@ -547,26 +529,6 @@ class InMemoryStore:
         )
         self._interactions = _MemoryInteractions(self)
         self._merges = MemoryMerges(self)
-
-    @property
-    def customers(self) -> _MemoryRecords[Customer, CustomerId]:
-        """The customers."""
-        return self._customers
-
-    @property
-    def leads(self) -> _MemoryRecords[Lead, LeadId]:
-        """The leads."""
-        return self._leads
-
-    @property
-    def interactions(self) -> _MemoryInteractions:
-        """The interactions."""
-        return self._interactions
-
-    @property
-    def merges(self) -> MemoryMerges:
-        """The merge records."""
-        return self._merges
 
     def _check_open(self) -> None:
         if self._closed:
@@ -648,17 +610,6 @@ class InMemoryStore:
             self._leads._records.clear()
             self._interactions._records.clear()
             self._merges.clear()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return "InMemoryStore()"

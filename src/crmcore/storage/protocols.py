@@ -23,7 +23,7 @@ from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
+from crmcore.ids import CustomerId, InteractionId, LeadId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
@@ -159,11 +159,16 @@ class RecordRepository(Protocol[R, IdT]):
         """Store many new records, all or none; return the stored copies in order."""
         ...
 
-    def get(self, record_id: IdT) -> R:
-        """Return the stored record or raise :class:`~crmcore.NotFound`."""
+    def get(self, record_id: str) -> R:
+        """Return the stored record or raise :class:`~crmcore.NotFound`.
+
+        Like every repository method, it takes ids as plain ``str`` (an id
+        from a URL needs no cast; check it with :func:`crmcore.ids.parse_customer_id` and friends
+        first if it must be well formed) and returns them typed.
+        """
         ...
 
-    def resolve(self, record_id: IdT) -> R:
+    def resolve(self, record_id: str) -> R:
         """The live record ``record_id`` stands for: itself, or the survivor it was merged into.
 
         Follows ``merged_into`` through chains of merges (A into B, B into C:
@@ -172,7 +177,7 @@ class RecordRepository(Protocol[R, IdT]):
         """
         ...
 
-    def get_many(self, record_ids: Iterable[IdT]) -> dict[IdT, R]:
+    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """Return the stored records among ``record_ids``, keyed by id, in the order asked.
 
         Ids not stored are left out (no error); repeated ids appear once.
@@ -188,7 +193,7 @@ class RecordRepository(Protocol[R, IdT]):
         """
         ...
 
-    def delete(self, record_id: IdT, *, expected_version: int | None = None) -> None:
+    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         """Delete a record (``NotFound`` if absent; ``VersionConflict`` if the version differs)."""
         ...
 
@@ -264,13 +269,11 @@ class InteractionRepository(Protocol):
         """Store many interactions, all or none, with ``add``'s external-id rule."""
         ...
 
-    def get(self, interaction_id: InteractionId) -> Interaction:
+    def get(self, interaction_id: str) -> Interaction:
         """Return the stored interaction or raise :class:`~crmcore.NotFound`."""
         ...
 
-    def get_many(
-        self, interaction_ids: Iterable[InteractionId]
-    ) -> dict[InteractionId, Interaction]:
+    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         """Return the stored interactions among the ids, keyed by id, in the order asked."""
         ...
 
@@ -278,13 +281,13 @@ class InteractionRepository(Protocol):
         """Compare-and-set replace (used to repoint participants after a merge)."""
         ...
 
-    def delete(self, interaction_id: InteractionId, *, expected_version: int | None = None) -> None:
+    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         """Delete an interaction (``NotFound`` if absent)."""
         ...
 
     def list_for(
         self,
-        record_id: RecordId,
+        record_id: str,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -311,7 +314,7 @@ class MergeRepository(Protocol):
         """Store a merge record (version 1); an id already stored raises ``DuplicateRecord``."""
         ...
 
-    def get(self, merge_id: MergeId | str) -> MergeRecord:
+    def get(self, merge_id: str) -> MergeRecord:
         """The merge record with this id, or :class:`~crmcore.NotFound`."""
         ...
 

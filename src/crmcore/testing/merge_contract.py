@@ -13,12 +13,12 @@ import attrs
 import pytest
 
 from crmcore.customers import Customer, CustomerKind
-from crmcore.errors import DuplicateRecord, NotFound, ValidationError, VersionConflict
+from crmcore.errors import DataError, DuplicateRecord, NotFound, ValidationError, VersionConflict
 from crmcore.ids import new_merge_id
 from crmcore.interactions import Channel, Direction, Interaction
 from crmcore.leads import Lead, LeadStatus
 from crmcore.merge_record import MergeRecord, Snapshot
-from crmcore.storage.protocols import MergingStore
+from crmcore.storage.protocols import MergingStore, Store, SupportsMerges
 from crmcore.testing import _builders as build
 
 __all__ = ["MergeContract"]
@@ -134,6 +134,24 @@ class MergeContract:
         assert store.customers.resolve(c.id) == live
         with pytest.raises(NotFound):
             store.customers.resolve(build.customer(99).id)
+
+    def test_resolve_refuses_a_loop_as_data_error(self, store: MergingStore) -> None:
+        """A chain of merges that loops is a corrupt store: DataError, never a hang."""
+        self._require_merges()
+        a, b = (store.customers.add(build.customer(i)) for i in range(2))
+        store.customers.update(attrs.evolve(a, merged_into=b.id))
+        store.customers.update(attrs.evolve(b, merged_into=a.id))
+        with pytest.raises(DataError):
+            store.customers.resolve(a.id)
+
+    def test_supports_merges_agrees_with_the_store(self, store: Store) -> None:
+        """The capability flag and the ``SupportsMerges`` protocol tell the same story.
+
+        ``crmcore.merge`` and ``timeline`` check ``isinstance(store, SupportsMerges)``;
+        a flag that disagrees would skip checks of a feature the store has, or
+        claim one it lacks.
+        """
+        assert isinstance(store, SupportsMerges) == self.supports_merges
 
     def test_resolve_leads(self, store: MergingStore) -> None:
         self._require_merges()

@@ -38,6 +38,7 @@ from crmcore.errors import CrmError
 from crmcore.ids import CustomerId, LeadId, RecordId, new_customer_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.storage.keys import email_key, phone_key
 from crmcore.storage.memory import InMemoryStore
 from crmcore.storage.protocols import Filter, Page, Store, where
 from crmcore.testing import _builders as build
@@ -293,7 +294,7 @@ class StoreStateMachine(RuleBasedStateMachine):
         self.both(lambda s: s.customers.find_by_email(build.email(slot)))
         self.both(lambda s: s.customers.find_by_phone(build.phone(slot)))
         self.both(lambda s: s.customers.find_by_identifier("crm", f"C-{slot}"))
-        keys = ["email:" + build.email(slot).match_key, "phone:" + build.phone(slot + 1).e164]
+        keys = [email_key(build.email(slot).match_key), phone_key(build.phone(slot + 1).e164)]
         self.both(lambda s: s.customers.find_by_keys(keys))
         self.both(lambda s: s.customers.find_by_keys(keys, limit=1))
 

@@ -1,0 +1,105 @@
+"""The SQLite connection layer: a connection per thread, decoding, driver errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from functools import lru_cache
+from typing import Any, Final, Protocol, TypeVar
+
+from crmcore.errors import IntegrityError, OperationalError, StorageError
+from crmcore.serialization import from_json
+from crmcore.storage.keys import KeyFunction
+
+T = TypeVar("T")
+
+CHUNK: Final = 500  # ids or rows per statement: well under SQLite's variable limit
+ADD_CHUNK: Final = 1_000
+
+CACHED_DOCUMENT_LENGTH: Final = 8_192
+
+
+class Decoder:
+    """Decodes stored documents, caching the small ones, for one store.
+
+    Keyed by the document itself, so a cached record is always what is stored:
+    entities are immutable, and the same text always decodes to an equal
+    record. The cache belongs to its store and is dropped on ``close()``, so
+    customers' data does not outlive the store in a process-wide cache.
+    """
+
+    def __init__(self) -> None:
+        self._cached = lru_cache(maxsize=4_096)(from_json)
+
+    def __call__(self, cls: Any, doc: str) -> Any:
+        # Only small documents are cached (at most ~60 MB in all): a record's notes
+        # alone may be 100,000 characters.
+        if len(doc) <= CACHED_DOCUMENT_LENGTH:
+            return self._cached(cls, doc)
+        return from_json(cls, doc)
+
+    def clear(self) -> None:
+        """Forget every cached record."""
+        self._cached.cache_clear()
+
+
+def translate(exc: sqlite3.Error) -> StorageError:
+    """The crmcore error for a driver error (the caller chains ``exc`` as the cause).
+
+    Busy, locked, unavailable, read-only, full or failing disks are
+    :class:`~crmcore.OperationalError` (worth retrying); constraint failures
+    that are not id collisions (those the repositories turn into
+    ``DuplicateRecord`` first) are :class:`~crmcore.IntegrityError`.
+    """
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return OperationalError("the database stayed locked longer than the busy timeout")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return IntegrityError("the database refused a write (an integrity constraint)")
+    if isinstance(exc, sqlite3.OperationalError):
+        return OperationalError(f"the database cannot do this now ({type(exc).__name__})")
+    return StorageError(f"the database failed ({type(exc).__name__})")
+
+
+class State:
+    """One thread's connection and how deep its transactions are nested."""
+
+    __slots__ = ("conn", "depth", "pid")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.depth = 0
+        self.pid = os.getpid()
+
+
+def placeholders(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def fetch_docs(
+    conn: sqlite3.Connection, table: str, ids: Sequence[str]
+) -> Iterator[tuple[str, str]]:
+    """The ``(id, doc)`` rows of ``table`` among ``ids`` (``table`` is a constant)."""
+    for chunk in chunks(ids):
+        yield from conn.execute(
+            f"SELECT id, doc FROM {table} WHERE id IN ({placeholders(len(chunk))})",
+            tuple(chunk),
+        ).fetchall()
+
+
+class Handle(Protocol):
+    """What a SQLite repository uses of its store."""
+
+    _keys: KeyFunction
+    _decode: Decoder
+
+    def _use(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...

@@ -1,0 +1,208 @@
+"""Interactions in SQLite, with a participants table for timelines."""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from crmcore._validation import items_of, utcnow
+from crmcore.errors import (
+    ValidationError,
+)
+from crmcore.ids import InteractionId
+from crmcore.interactions import Interaction
+from crmcore.serialization import to_json
+from crmcore.storage._common import (
+    micros,
+    stamped,
+)
+from crmcore.storage._front import (
+    TIMELINE_TAG,
+    Errors,
+    InteractionsFront,
+    Timeline,
+    check_expected_version,
+    check_interaction,
+    external_id_taken,
+    get_many_of,
+    page_of,
+)
+from crmcore.storage.protocols import Page
+from crmcore.storage.sqlite._connection import Handle, fetch_docs
+
+_INTERACTION: Final = Errors("interaction")
+
+
+class SQLInteractions(InteractionsFront):
+    """Interactions in SQLite, with a participants table for timelines."""
+
+    _INSERT = (
+        "INSERT INTO interactions (id, version, channel, occurred_at, external_id, "
+        "created_at, updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    _PARTICIPANT = (
+        "INSERT INTO interaction_participants (record_id, occurred_at, interaction_id, channel) "
+        "VALUES (?, ?, ?, ?)"
+    )
+
+    def __init__(self, store: Handle) -> None:
+        self._store = store
+
+    def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> list[Interaction]:
+        try:
+            return [self._store._decode(Interaction, row[-1]) for row in rows]
+        except ValidationError as exc:
+            raise _INTERACTION.unreadable() from exc
+
+    @staticmethod
+    def _row(i: Interaction) -> tuple[Any, ...]:
+        return (
+            i.id,
+            i.version,
+            i.channel.value,
+            micros(i.occurred_at),
+            i.external_id,
+            micros(i.created_at),
+            micros(i.updated_at),
+            to_json(i),
+        )
+
+    @staticmethod
+    def _participants(i: Interaction) -> list[tuple[Any, ...]]:
+        at = micros(i.occurred_at)
+        return [(rid, at, i.id, i.channel.value) for rid in i.record_ids]
+
+    def _by_external(self, conn: sqlite3.Connection, external_id: str) -> Interaction | None:
+        row = conn.execute(
+            "SELECT doc FROM interactions WHERE external_id = ?", (external_id,)
+        ).fetchone()
+        return None if row is None else self._decode_rows([row])[0]
+
+    def _add(
+        self, conn: sqlite3.Connection, interaction: Interaction, now: datetime
+    ) -> Interaction:
+        if interaction.external_id is not None:
+            existing = self._by_external(conn, interaction.external_id)
+            if existing is not None:
+                return existing
+        stored = stamped(interaction, 1, now)
+        try:
+            conn.execute(self._INSERT, self._row(stored))
+        except sqlite3.IntegrityError as exc:
+            if "interactions.id" in str(exc):
+                raise _INTERACTION.duplicate() from None
+            raise
+        conn.executemany(self._PARTICIPANT, self._participants(stored))
+        return stored
+
+    def add(self, interaction: Interaction) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.add`."""
+        check_interaction(interaction)
+        with self._store._write() as conn:
+            return self._add(conn, interaction, utcnow())
+
+    def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
+        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
+        with self._store._write() as conn:
+            now = utcnow()
+            return [self._add(conn, i, now) for i in batch]
+
+    def get(self, interaction_id: str) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.get`."""
+        if not isinstance(interaction_id, str):
+            raise _INTERACTION.not_found()
+        with self._store._use() as conn:
+            row = conn.execute(
+                "SELECT doc FROM interactions WHERE id = ?", (interaction_id,)
+            ).fetchone()
+        return self._decode_rows([_INTERACTION.found(row)])[0]
+
+    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
+        return get_many_of(interaction_ids, "interaction_ids", self._fetch)
+
+    def _fetch(self, ids: list[str]) -> dict[str, Interaction]:
+        with self._store._use() as conn:
+            rows = list(fetch_docs(conn, "interactions", ids))
+        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
+
+    def update(self, interaction: Interaction) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.update`."""
+        check_interaction(interaction)
+        stored = stamped(interaction, interaction.version + 1, utcnow())
+        row = self._row(stored)
+        with self._store._write() as conn:
+            ext = interaction.external_id
+            if ext is not None:
+                other = conn.execute(
+                    "SELECT id FROM interactions WHERE external_id = ? AND id != ?",
+                    (ext, interaction.id),
+                ).fetchone()
+                if other is not None:
+                    raise external_id_taken()
+            cursor = conn.execute(
+                "UPDATE interactions SET version = ?, channel = ?, occurred_at = ?, "
+                "external_id = ?, created_at = ?, updated_at = ?, doc = ? "
+                "WHERE id = ? AND version = ?",
+                (*row[1:], interaction.id, interaction.version),
+            )
+            if cursor.rowcount != 1:
+                found = conn.execute(
+                    "SELECT version FROM interactions WHERE id = ?", (interaction.id,)
+                ).fetchone()
+                actual = None if found is None else int(found[0])
+                _INTERACTION.check_version(actual, interaction.version)
+            conn.execute(
+                "DELETE FROM interaction_participants WHERE interaction_id = ?", (interaction.id,)
+            )
+            conn.executemany(self._PARTICIPANT, self._participants(stored))
+        return stored
+
+    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
+        """See :meth:`crmcore.storage.InteractionRepository.delete`."""
+        expected = check_expected_version(expected_version)
+        if not isinstance(interaction_id, str):
+            raise _INTERACTION.not_found()
+        with self._store._write() as conn:
+            found = conn.execute(
+                "SELECT version FROM interactions WHERE id = ?", (interaction_id,)
+            ).fetchone()
+            _INTERACTION.check_version(None if found is None else int(found[0]), expected)
+            conn.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
+
+    def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
+        low, high, chan, size, after = q.since, q.until, q.channel, q.size, q.after
+        parts = ["p.record_id = ?"]
+        params: list[Any] = [record_id]
+        if low is not None:
+            parts.append("p.occurred_at >= ?")
+            params.append(low)
+        if high is not None:
+            parts.append("p.occurred_at < ?")
+            params.append(high)
+        if chan is not None:
+            parts.append("p.channel = ?")
+            params.append(chan.value)
+        if after is not None:
+            parts.append("(p.occurred_at, p.interaction_id) < (?, ?)")
+            params.extend(after)
+        sql = (
+            "SELECT p.occurred_at, p.interaction_id, i.doc FROM interaction_participants p "
+            "JOIN interactions i ON i.id = p.interaction_id WHERE "
+            + " AND ".join(parts)
+            + " ORDER BY p.occurred_at DESC, p.interaction_id DESC"
+        )
+        if size is not None:
+            sql += " LIMIT ?"
+            params.append(size + 1)
+        with self._store._use() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return page_of(rows, size, TIMELINE_TAG, self._decode_rows)
+
+    def _find_external(self, external_id: str) -> Interaction | None:
+        with self._store._use() as conn:
+            return self._by_external(conn, external_id)

@@ -1,0 +1,369 @@
+"""Customers and leads in SQLite: a table of documents and indexed columns, and a lookup table."""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+from crmcore._validation import items_of, utcnow
+from crmcore.customers import Customer
+from crmcore.errors import (
+    ValidationError,
+)
+from crmcore.leads import Lead
+from crmcore.serialization import to_json
+from crmcore.storage._common import (
+    FLAG_EMAIL,
+    FLAG_IDENTIFIER,
+    FLAG_KEY,
+    FLAG_PHONE,
+    IDENTIFIER_SEPARATOR,
+    Condition,
+    FieldSpec,
+    compile_filters,
+    identifier_index_key,
+    lookup_flags,
+    stamped,
+)
+from crmcore.storage._front import (
+    Errors,
+    ListQuery,
+    RecordsFront,
+    check_batch_size,
+    check_expected_version,
+    check_keys,
+    check_limit,
+    check_record,
+    get_many_of,
+    page_of,
+    resolve_chain,
+)
+from crmcore.storage.keys import email_key, identifier_key, phone_key
+from crmcore.storage.protocols import Filter, Op, Page
+from crmcore.storage.sqlite._connection import ADD_CHUNK, Handle, chunks, fetch_docs, placeholders
+from crmcore.values import EmailAddress, PhoneNumber
+
+R = TypeVar("R", bound=Customer | Lead)
+IdT = TypeVar("IdT", bound=str)
+
+TAG_SEPARATOR: Final = "\x1f"  # tags are clean text: no control characters
+
+
+def _tags_text(tags: frozenset[str]) -> str:
+    if not tags:
+        return ""
+    return TAG_SEPARATOR + TAG_SEPARATOR.join(sorted(tags)) + TAG_SEPARATOR
+
+
+def _sql_conditions(
+    conditions: Iterable[Condition], table: str, lookup: str, columns: Iterable[str]
+) -> tuple[list[str], list[Any]]:
+    """Turn checked conditions into SQL: column names come from the allow-list only."""
+    allowed = set(columns)
+    parts: list[str] = []
+    params: list[Any] = []
+    for c in conditions:
+        if c.op is Op.CONTAINS:
+            parts.append(f"instr({table}.tags, ?) > 0")
+            params.append(f"{TAG_SEPARATOR}{c.value}{TAG_SEPARATOR}")
+            continue
+        if c.field not in allowed:
+            raise ValidationError("filters", "names a field this store cannot filter on")
+        col = f"{table}.{c.field}"
+        if c.op is Op.EQ:
+            if c.value is None:
+                parts.append(f"{col} IS NULL")
+            else:
+                parts.append(f"{col} = ?")
+                params.append(c.value)
+        elif c.op is Op.IN:
+            if not c.value:
+                parts.append("0")
+            else:
+                parts.append(f"{col} IN ({placeholders(len(c.value))})")
+                params.extend(c.value)
+        elif c.op is Op.RANGE:
+            low, high = c.value
+            parts.append(f"{col} IS NOT NULL")
+            if low is not None:
+                parts.append(f"{col} >= ?")
+                params.append(low)
+            if high is not None:
+                parts.append(f"{col} < ?")
+                params.append(high)
+        else:  # PREFIX
+            parts.append(f"substr({col}, 1, ?) = ?")
+            params.extend((len(c.value), c.value))
+    return parts, params
+
+
+class SQLRecords(RecordsFront[R, IdT]):
+    """Customers or leads in SQLite."""
+
+    def __init__(
+        self,
+        store: Handle,
+        cls: type[R],
+        entity: str,
+        table: str,
+        lookup: str,
+        fields: Mapping[str, FieldSpec],
+        columns: Sequence[str],
+        row: Callable[[R], dict[str, Any]],
+    ) -> None:
+        self._store = store
+        self._cls = cls
+        self._entity = entity
+        self._table = table
+        self._lookup = lookup
+        self._fields = fields
+        self._columns = tuple(columns)
+        self._row = row
+        self._errors = Errors(entity)
+        names = (*self._columns, "tags", "version", "doc")
+        self._insert_sql = (
+            f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders(len(names))})"
+        )
+        sets = ", ".join(f"{c} = ?" for c in names[1:])
+        self._update_sql = f"UPDATE {table} SET {sets} WHERE id = ?"
+        self._lookup_sql = f"INSERT INTO {lookup} (key, record_id, kinds) VALUES (?, ?, ?)"
+        self._unlookup_sql = f"DELETE FROM {lookup} WHERE key = ? AND record_id = ?"
+
+    # ------------------------------------------------------------------ internals
+
+    def _lookups(self, record: R) -> list[tuple[str, str, int]]:
+        rid: str = record.id
+        return [(key, rid, kinds) for key, kinds in lookup_flags(record, self._store._keys).items()]
+
+    def _prepare(self, record: R) -> tuple[tuple[Any, ...], list[tuple[str, str, int]]]:
+        """The table row of a record (every column, in ``_insert_sql`` order) and its lookups."""
+        lookups = self._lookups(record)
+        row = self._row(record)
+        return (
+            *[row[c] for c in self._columns],
+            _tags_text(record.tags),
+            record.version,
+            to_json(record),
+        ), lookups
+
+    def _unlookup(self, conn: sqlite3.Connection, doc: str) -> None:
+        """Delete the lookup rows of a stored document (the key function must be pure)."""
+        old = self._decode_rows([(doc,)])[0]
+        conn.executemany(self._unlookup_sql, [(k, rid) for k, rid, _ in self._lookups(old)])
+
+    def _check(self, record: object) -> R:
+        check_record(record, self._cls, self._entity)
+        return record  # type: ignore[return-value]
+
+    def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> builtins.list[R]:
+        cls: Any = self._cls
+        try:
+            return [self._store._decode(cls, row[-1]) for row in rows]
+        except ValidationError as exc:
+            raise self._errors.unreadable() from exc
+
+    def _insert(self, conn: sqlite3.Connection, batch: Sequence[R], now: datetime) -> list[R]:
+        stored = [stamped(r, 1, now) for r in batch]
+        rows = []
+        lookups: list[tuple[str, str, int]] = []
+        for record in stored:
+            row, entries = self._prepare(record)
+            rows.append(row)
+            lookups.extend(entries)
+        try:
+            conn.executemany(self._insert_sql, rows)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc) and f"{self._table}.id" in str(exc):
+                raise self._errors.duplicate() from None
+            raise
+        conn.executemany(self._lookup_sql, lookups)
+        return stored
+
+    def _rebuild_keys(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"DELETE FROM {self._lookup}")
+        last = ""
+        while True:
+            rows = conn.execute(
+                f"SELECT id, doc FROM {self._table} WHERE id > ? ORDER BY id LIMIT ?",
+                (last, ADD_CHUNK),
+            ).fetchall()
+            if not rows:
+                return
+            conn.executemany(
+                self._lookup_sql,
+                [entry for record in self._decode_rows(rows) for entry in self._lookups(record)],
+            )
+            last = rows[-1][0]
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, record: R) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.add`."""
+        self._check(record)
+        with self._store._write() as conn:
+            return self._insert(conn, [record], utcnow())[0]
+
+    def add_many(self, records: Iterable[R]) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.add_many`."""
+        batch = [self._check(r) for r in items_of(records, "records")]
+        result: list[R] = []
+        with self._store._write() as conn:
+            now = utcnow()
+            for chunk in chunks(batch, ADD_CHUNK):
+                result.extend(self._insert(conn, chunk, now))
+        return result
+
+    def _current(self, conn: sqlite3.Connection, record_id: str) -> tuple[int, str]:
+        found = conn.execute(
+            f"SELECT version, doc FROM {self._table} WHERE id = ?", (record_id,)
+        ).fetchone()
+        found = self._errors.found(found)
+        return int(found[0]), str(found[1])
+
+    def update(self, record: R) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.update`."""
+        self._check(record)
+        stored = stamped(record, record.version + 1, utcnow())
+        row, lookups = self._prepare(stored)
+        with self._store._write() as conn:
+            version, old_doc = self._current(conn, record.id)
+            self._errors.check_version(version, record.version)
+            conn.execute(self._update_sql, (*row[1:], record.id))
+            self._unlookup(conn, old_doc)
+            conn.executemany(self._lookup_sql, lookups)
+        return stored
+
+    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
+        """See :meth:`crmcore.storage.RecordRepository.delete`."""
+        expected = check_expected_version(expected_version)
+        if not isinstance(record_id, str):
+            raise self._errors.not_found()
+        with self._store._write() as conn:
+            version, old_doc = self._current(conn, record_id)
+            self._errors.check_version(version, expected)
+            conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (record_id,))
+            self._unlookup(conn, old_doc)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, record_id: str) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.get`."""
+        if not isinstance(record_id, str):
+            raise self._errors.not_found()
+        with self._store._use() as conn:
+            row = conn.execute(
+                f"SELECT doc FROM {self._table} WHERE id = ?", (record_id,)
+            ).fetchone()
+        return self._decode_rows([self._errors.found(row)])[0]
+
+    def resolve(self, record_id: str) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.resolve`."""
+        return resolve_chain(self.get, record_id)
+
+    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
+        """See :meth:`crmcore.storage.RecordRepository.get_many`."""
+        return get_many_of(record_ids, "record_ids", self._fetch)
+
+    def _fetch(self, ids: builtins.list[str]) -> dict[str, R]:
+        with self._store._use() as conn:
+            rows = list(fetch_docs(conn, self._table, ids))
+        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
+
+    def _where(self, filters: Sequence[Filter]) -> tuple[list[str], list[Any]]:
+        conditions = compile_filters(self._fields, filters)
+        return _sql_conditions(conditions, self._table, self._lookup, self._columns)
+
+    def count(self, *filters: Filter) -> int:
+        """See :meth:`crmcore.storage.RecordRepository.count`."""
+        parts, params = self._where(filters)
+        sql = f"SELECT COUNT(*) FROM {self._table}"
+        if parts:
+            sql += " WHERE " + " AND ".join(parts)
+        with self._store._use() as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    def _list(self, q: ListQuery) -> Page[R]:
+        table = self._table
+        parts, params = _sql_conditions(q.conditions, table, self._lookup, self._columns)
+        direction = "DESC" if q.descending else "ASC"
+        if q.after is not None:
+            compare = "<" if q.descending else ">"
+            value, last_id = q.after
+            if q.order_by == "id":
+                parts.append(f"{table}.id {compare} ?")
+                params.append(last_id)
+            else:
+                parts.append(f"({table}.{q.order_by}, {table}.id) {compare} (?, ?)")
+                params.extend((value, last_id))
+        sql = f"SELECT {table}.{q.order_by}, {table}.id, doc FROM {table}"
+        if parts:
+            sql += " WHERE " + " AND ".join(parts)
+        if q.order_by == "id":
+            sql += f" ORDER BY {table}.id {direction} LIMIT ?"
+        else:
+            sql += f" ORDER BY {table}.{q.order_by} {direction}, {table}.id {direction} LIMIT ?"
+        params.append(q.size + 1)
+        with self._store._use() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return page_of(rows, q.size, q.tag, self._decode_rows)
+
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
+        """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
+        size = check_batch_size(batch_size)
+        cursor = None
+        while True:
+            page = self.list(limit=size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def _lookup_docs(self, flag: int, key: str) -> builtins.list[R]:
+        with self._store._use() as conn:
+            rows = conn.execute(
+                f"SELECT r.doc FROM {self._lookup} l JOIN {self._table} r ON r.id = l.record_id "
+                "WHERE l.key = ? AND l.kinds & ? ORDER BY l.record_id",
+                (key, flag),
+            ).fetchall()
+        return self._decode_rows(rows)
+
+    def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_email`."""
+        match_key = EmailAddress.parse(email, field="email").match_key
+        return self._lookup_docs(FLAG_EMAIL, email_key(match_key))
+
+    def find_by_phone(
+        self, phone: PhoneNumber | str, region: str | None = None
+    ) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_phone`."""
+        e164 = PhoneNumber.parse(phone, region, field="phone").e164
+        return self._lookup_docs(FLAG_PHONE, phone_key(e164))
+
+    def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
+        scheme, _, folded = identifier_index_key(scheme, value).partition(IDENTIFIER_SEPARATOR)
+        found = self._lookup_docs(FLAG_IDENTIFIER, identifier_key(scheme, folded))
+        # "id:a:b:c" is both (a, b:c) and (a:b, c): keep the records that really match.
+        return [r for r in found if isinstance(r, Customer) and r.identifiers.get(scheme) == folded]
+
+    def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
+        wanted = check_keys(keys)
+        size = check_limit(limit, optional=True)
+        ids: set[str] = set()
+        with self._store._use() as conn:
+            for chunk in chunks(wanted):
+                rows = conn.execute(
+                    f"SELECT DISTINCT record_id FROM {self._lookup} "
+                    f"WHERE key IN ({placeholders(len(chunk))}) AND kinds & {FLAG_KEY}",
+                    tuple(chunk),
+                ).fetchall()
+                ids.update(r[0] for r in rows)
+        chosen = sorted(ids)
+        if size is not None:
+            chosen = chosen[:size]
+        # Read the documents in one go; a record deleted in between is simply left out.
+        return list(self.get_many(chosen).values())

@@ -1,0 +1,119 @@
+"""The SQLite schema: tables, indexes and the forward migrations, by version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+CUSTOMER_COLUMNS: Final = (
+    "id",
+    "kind",
+    "stage",
+    "owner",
+    "organization_id",
+    "merged_into",
+    "birth_date",
+    "created_at",
+    "updated_at",
+)
+LEAD_COLUMNS: Final = (
+    "id",
+    "status",
+    "source",
+    "owner",
+    "company",
+    "score",
+    "converted_customer_id",
+    "merged_into",
+    "created_at",
+    "updated_at",
+)
+
+
+def _record_tables(table: str, lookup: str, columns: str, indexes: Sequence[str]) -> list[str]:
+    return [
+        # tags: "\x1ftag\x1fother\x1f" (tags hold no control characters), for filters.
+        f"CREATE TABLE {table} ("
+        f"id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, {columns}, "
+        "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, tags TEXT NOT NULL, "
+        "doc TEXT NOT NULL)",
+        f"CREATE INDEX {table}_created ON {table} (created_at, id)",
+        f"CREATE INDEX {table}_updated ON {table} (updated_at, id)",
+        *(f"CREATE INDEX {table}_{name} ON {table} {spec}" for name, spec in _pairs(indexes)),
+        # One table answers every lookup: a key, a record, and what the key stands for
+        # (kinds: FLAG_* bits: email, phone, identifier, blocking key).
+        # No foreign key and no index on record_id: the store writes and deletes these
+        # rows itself, in the record's transaction (an update or a delete recomputes the
+        # old rows from the stored document); each would cost a tenth of add_many.
+        f"CREATE TABLE {lookup} ("
+        "key TEXT NOT NULL, record_id TEXT NOT NULL, kinds INTEGER NOT NULL, "
+        "PRIMARY KEY (key, record_id)) WITHOUT ROWID",
+    ]
+
+
+def _pairs(items: Sequence[str]) -> Iterator[tuple[str, str]]:
+    for i in range(0, len(items), 2):
+        yield items[i], items[i + 1]
+
+
+MERGES_MIGRATION: Final[tuple[str, ...]] = (
+    "CREATE TABLE merges ("
+    "id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, survivor_id TEXT NOT NULL, "
+    "merged_at INTEGER NOT NULL, doc TEXT NOT NULL)",
+    "CREATE TABLE merge_participants ("
+    "record_id TEXT NOT NULL, "
+    "merge_id TEXT NOT NULL REFERENCES merges (id) ON DELETE CASCADE, "
+    "PRIMARY KEY (record_id, merge_id)) WITHOUT ROWID",
+)
+"""The SQLite schema migration that adds merge records."""
+
+
+_MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    # 0 -> 1: the first schema.
+    (
+        *_record_tables(
+            "customers",
+            "customer_lookup",
+            "kind TEXT NOT NULL, stage TEXT NOT NULL, owner TEXT, organization_id TEXT, "
+            "merged_into TEXT, birth_date TEXT",
+            (
+                "owner",
+                "(owner)",
+                "organization",
+                "(organization_id) WHERE organization_id IS NOT NULL",
+                "merged",
+                "(merged_into) WHERE merged_into IS NOT NULL",
+            ),
+        ),
+        *_record_tables(
+            "leads",
+            "lead_lookup",
+            "status TEXT NOT NULL, source TEXT, owner TEXT, company TEXT, score INTEGER, "
+            "converted_customer_id TEXT, merged_into TEXT",
+            (
+                "owner",
+                "(owner)",
+                "converted",
+                "(converted_customer_id) WHERE converted_customer_id IS NOT NULL",
+                "merged",
+                "(merged_into) WHERE merged_into IS NOT NULL",
+            ),
+        ),
+        "CREATE TABLE interactions ("
+        "id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, channel TEXT NOT NULL, "
+        "occurred_at INTEGER NOT NULL, external_id TEXT UNIQUE, "
+        "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, doc TEXT NOT NULL)",
+        "CREATE TABLE interaction_participants ("
+        "record_id TEXT NOT NULL, occurred_at INTEGER NOT NULL, "
+        "interaction_id TEXT NOT NULL REFERENCES interactions (id) ON DELETE CASCADE, "
+        "channel TEXT NOT NULL, "
+        "PRIMARY KEY (record_id, occurred_at, interaction_id)) WITHOUT ROWID",
+        "CREATE INDEX interaction_participants_interaction "
+        "ON interaction_participants (interaction_id)",
+    ),
+    # 1 -> 2: merge records (crmcore.merge).
+    MERGES_MIGRATION,
+)
+
+SCHEMA_VERSION: Final = len(_MIGRATIONS)
+"""The schema version this crmcore writes; older files are migrated forward on open."""
