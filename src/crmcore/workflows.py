@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._survivorship import MergePolicy, Rule
 from crmcore._validation import check_flag, ensure_utc, items_of
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import InvalidTransition, NotFound, ValidationError
@@ -35,7 +34,7 @@ from crmcore.events import (
 from crmcore.ids import CustomerId, LeadId, is_customer_id, is_lead_id
 from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadStatus
-from crmcore.merge import plan_merge
+from crmcore.merge import MergePolicy, Rule, plan_merge
 from crmcore.merge_record import MergeRecord
 from crmcore.values import PersonName
 
