@@ -47,6 +47,7 @@ from crmcore.values import (
 )
 
 if TYPE_CHECKING:
+    from crmcore.conversion import ConversionResult, convert_lead
     from crmcore.events import EventDispatcher
     from crmcore.merge import (
         MergePlan,
@@ -62,13 +63,7 @@ if TYPE_CHECKING:
     )
     from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
     from crmcore.storage import InMemoryStore, SQLiteStore, open_store
-    from crmcore.workflows import (
-        ConversionResult,
-        TimelineEntry,
-        TimelinePage,
-        convert_lead,
-        timeline,
-    )
+    from crmcore.timeline import TimelineEntry, TimelinePage, timeline
 
 # The models load with the package; the services, the stores and the converter
 # (sqlite3, cattrs, importlib.metadata...) on first use, so that an app or a
@@ -95,10 +90,8 @@ _LAZY: dict[str, str] = {
         "crmcore.serialization",
     ),
     **dict.fromkeys(["InMemoryStore", "SQLiteStore", "open_store"], "crmcore.storage"),
-    **dict.fromkeys(
-        ["ConversionResult", "TimelineEntry", "TimelinePage", "convert_lead", "timeline"],
-        "crmcore.workflows",
-    ),
+    **dict.fromkeys(["ConversionResult", "convert_lead"], "crmcore.conversion"),
+    **dict.fromkeys(["TimelineEntry", "TimelinePage", "timeline"], "crmcore.timeline"),
 }
 
 # ``crmcore.merge`` and ``crmcore.timeline`` name both a module and the function
