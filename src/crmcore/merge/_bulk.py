@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -84,7 +84,7 @@ def merge_duplicates(
     return BulkMergeResult(tuple(merged), tuple(skipped), tuple(failed))
 
 
-def _live_ids(store: Any, member_ids: Iterable[str]) -> list[str]:
+def _live_ids(store: MergingStore, member_ids: Iterable[str]) -> list[str]:
     seen: dict[str, None] = {}
     for member_id in member_ids:
         record = ops.resolve(store, member_id)
