@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from crmcore import _store_ops as ops
-from crmcore._validation import check_flag, ensure_utc, items_of
+from crmcore._validation import check_flag, ensure_utc, enum_member, items_of
 from crmcore.customers import Customer
 from crmcore.errors import NotFound, ValidationError
 from crmcore.ids import CustomerId, LeadId, is_customer_id
@@ -98,10 +98,7 @@ def _channels(channels: Iterable[Channel | str] | None) -> frozenset[Channel] | 
     if isinstance(channels, str | Channel):
         channels = (channels,)
     items = items_of(channels, "channels")
-    try:
-        return frozenset(c if isinstance(c, Channel) else Channel(c) for c in items)
-    except ValueError:
-        raise ValidationError("channels", "names an unknown channel") from None
+    return frozenset(enum_member(Channel, c, "channels", "names an unknown channel") for c in items)
 
 
 def _moves_of(record: MergeRecord) -> dict[str, tuple[str, Interaction]]:
