@@ -3,7 +3,8 @@
 :class:`Party` is the base of both entities (no fields of its own: attrs
 collects those from each entity); :func:`check_party_fields` and
 :func:`parse_party_fields` are the checks their constructor and their
-``create`` method run on the shared fields.
+``create`` method run on the shared fields, :func:`stamped` the timestamps of
+a new record.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from typing import Any, Self
 
 import attrs
 
-from crmcore._validation import Problems, tuple_of
+from crmcore._validation import Problems, tuple_of, utcnow
 from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
 from crmcore.values import CustomFields, EmailAddress, PhoneNumber, normalize_tags
 
 
 class Party:
-    """Contact points (primary first) and tags, as customers and leads hold them."""
+    """Contact points (primary first), tags and merge state, as customers and leads hold them."""
 
     __slots__ = ()
 
@@ -27,6 +28,7 @@ class Party:
     phones: tuple[ContactPhone, ...]
     tags: frozenset[str]
     custom_fields: CustomFields
+    merged_into: str | None
 
     @property
     def primary_email(self) -> EmailAddress | None:
@@ -37,6 +39,11 @@ class Party:
     def primary_phone(self) -> PhoneNumber | None:
         """The first phone number, if any."""
         return self.phones[0].number if self.phones else None
+
+    @property
+    def is_merged(self) -> bool:
+        """Whether this record was merged into another of its kind (a tombstone)."""
+        return self.merged_into is not None
 
     def add_tag(self, tag: str) -> Self:
         """Add a tag (tags are case-insensitive)."""
@@ -66,7 +73,6 @@ def check_party_fields(record: Party, problems: Problems) -> None:
 def parse_party_fields(
     problems: Problems,
     values: dict[str, Any],
-    *,
     emails: Iterable[object],
     phones: Iterable[object],
     region: str | None,
@@ -88,3 +94,9 @@ def parse_party_fields(
         problems.parse_into(
             values, "custom_fields", CustomFields.parse, custom_fields, field="custom_fields"
         )
+
+
+def stamped(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` of a new record with ``created_at`` and ``updated_at`` set to now, alike."""
+    now = utcnow()
+    return {**values, "created_at": now, "updated_at": now}

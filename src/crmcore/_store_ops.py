@@ -19,10 +19,11 @@ from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 
 if TYPE_CHECKING:
-    from crmcore.storage import Page, RecordRepository, Store
+    from crmcore.storage import Filter, Page, RecordRepository, Store
 
 StoredRecord = Customer | Lead | Interaction
 R = TypeVar("R", bound=StoredRecord)
+P = TypeVar("P", bound=Customer | Lead)
 T = TypeVar("T")
 
 PAGE_SIZE = 500
@@ -33,26 +34,25 @@ def transaction(store: Store) -> AbstractContextManager[None]:
     return store.transaction()
 
 
-def _not_a_record_id() -> ValidationError:
-    return ValidationError("ids", "must be customer or lead ids")
+def _read(store: Store, record_id: str, *, follow_merges: bool) -> Customer | Lead:
+    if is_customer_id(record_id):
+        customer_id = CustomerId(record_id)
+        customers = store.customers
+        return customers.resolve(customer_id) if follow_merges else customers.get(customer_id)
+    if is_lead_id(record_id):
+        lead_id, leads = LeadId(record_id), store.leads
+        return leads.resolve(lead_id) if follow_merges else leads.get(lead_id)
+    raise ValidationError("ids", "must be customer or lead ids")
 
 
 def get_record(store: Store, record_id: str) -> Customer | Lead:
     """The stored customer or lead with ``record_id`` (NotFound if none)."""
-    if is_customer_id(record_id):
-        return store.customers.get(CustomerId(record_id))
-    if is_lead_id(record_id):
-        return store.leads.get(LeadId(record_id))
-    raise _not_a_record_id()
+    return _read(store, record_id, follow_merges=False)
 
 
 def resolve(store: Store, record_id: str) -> Customer | Lead:
     """The live record an id stands for, following merges."""
-    if is_customer_id(record_id):
-        return store.customers.resolve(CustomerId(record_id))
-    if is_lead_id(record_id):
-        return store.leads.resolve(LeadId(record_id))
-    raise _not_a_record_id()
+    return _read(store, record_id, follow_merges=True)
 
 
 def _stored_copy(store: Store, record: StoredRecord) -> StoredRecord:
@@ -72,28 +72,26 @@ def find_record(store: Store, record: R) -> R | None:
         return None
 
 
-def update_record(store: Store, record: R) -> R:
-    """Compare-and-set ``record`` into its repository."""
+def _write(store: Store, record: R, *, new: bool) -> R:
     written: StoredRecord
     if isinstance(record, Customer):
-        written = store.customers.update(record)
+        written = store.customers.add(record) if new else store.customers.update(record)
     elif isinstance(record, Lead):
-        written = store.leads.update(record)
+        written = store.leads.add(record) if new else store.leads.update(record)
     else:
-        written = store.interactions.update(record)
+        written = store.interactions.add(record) if new else store.interactions.update(record)
+    # The repository of R's type returns an R.
     return cast(R, written)
+
+
+def update_record(store: Store, record: R) -> R:
+    """Compare-and-set ``record`` into its repository."""
+    return _write(store, record, new=False)
 
 
 def add_record(store: Store, record: R) -> R:
     """Add ``record`` to its repository."""
-    written: StoredRecord
-    if isinstance(record, Customer):
-        written = store.customers.add(record)
-    elif isinstance(record, Lead):
-        written = store.leads.add(record)
-    else:
-        written = store.interactions.add(record)
-    return cast(R, written)
+    return _write(store, record, new=True)
 
 
 def iter_interactions(
@@ -134,26 +132,25 @@ def interactions_for(store: Store, record_ids: Iterable[str]) -> list[Interactio
     return list(found.values())
 
 
-def _list_all(repository: RecordRepository[T, Any], field: str, value: str) -> Iterator[T]:
+def _having(repository: RecordRepository[P, Any], field: str, values: Iterable[str]) -> list[P]:
+    """The records whose ``field`` is one of ``values``, each once."""
     from crmcore.storage import where
 
-    condition = where(field).eq(value)
-    return _paged(lambda cursor: repository.list(condition, limit=PAGE_SIZE, cursor=cursor))
+    def pages(condition: Filter) -> Iterator[P]:
+        return _paged(lambda cursor: repository.list(condition, limit=PAGE_SIZE, cursor=cursor))
+
+    found: dict[str, P] = {}
+    for value in values:
+        for record in pages(where(field).eq(value)):
+            found.setdefault(record.id, record)
+    return list(found.values())
 
 
 def leads_converted_into(store: Store, customer_ids: Iterable[str]) -> list[Lead]:
     """The leads whose ``converted_customer_id`` is one of ``customer_ids``."""
-    found: dict[str, Lead] = {}
-    for customer_id in customer_ids:
-        for lead in _list_all(store.leads, "converted_customer_id", customer_id):
-            found.setdefault(lead.id, lead)
-    return list(found.values())
+    return _having(store.leads, "converted_customer_id", customer_ids)
 
 
 def members_of(store: Store, organization_ids: Iterable[str]) -> list[Customer]:
     """The people whose ``organization_id`` is one of ``organization_ids``."""
-    found: dict[str, Customer] = {}
-    for organization_id in organization_ids:
-        for member in _list_all(store.customers, "organization_id", organization_id):
-            found.setdefault(member.id, member)
-    return list(found.values())
+    return _having(store.customers, "organization_id", organization_ids)

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from crmcore._party import Party, check_party_fields, parse_party_fields
+from crmcore._party import Party, check_party_fields, parse_party_fields, stamped
 from crmcore._validation import Problems, check_date, enum_member, tuple_of, utcnow
 from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
 from crmcore.contacts import ContactEmail, ContactPhone
@@ -189,15 +189,7 @@ class Customer(Party):
         problems.parse_into(values, "stage", enum_member, LifecycleStage, stage, "stage")
         if "kind" in values:
             problems.parse_into(values, "name", _customer_name, values["kind"], name)
-        parse_party_fields(
-            problems,
-            values,
-            emails=emails,
-            phones=phones,
-            region=region,
-            tags=tags,
-            custom_fields=custom_fields,
-        )
+        parse_party_fields(problems, values, emails, phones, region, tags, custom_fields)
         if addresses:
             problems.parse_into(values, "addresses", tuple, addresses)
         if identifiers:
@@ -205,16 +197,13 @@ class Customer(Party):
                 values, "identifiers", ExternalIds.parse, identifiers, field="identifiers"
             )
         problems.raise_if_any()
-        now = utcnow()
         return cls(
             id=new_customer_id(),
             organization_id=organization_id,
             owner=owner,
             birth_date=birth_date,
             notes=notes,
-            created_at=now,
-            updated_at=now,
-            **values,
+            **stamped(values),
         )
 
     # ---------------------------------------------------------------- reading
@@ -223,11 +212,6 @@ class Customer(Party):
     def display_name(self) -> str:
         """The name as text: a person's full name or the organisation's name."""
         return self.name.full if isinstance(self.name, PersonName) else self.name
-
-    @property
-    def is_merged(self) -> bool:
-        """Whether this record was merged into another (a tombstone)."""
-        return self.merged_into is not None
 
     def consent_for(self, channel: Channel | str, purpose: str) -> Consent | None:
         """The recorded consent for ``channel`` and ``purpose``, if any.

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from crmcore._party import Party, check_party_fields, parse_party_fields
+from crmcore._party import Party, check_party_fields, parse_party_fields, stamped
 from crmcore._validation import Problems, enum_member, utcnow
 from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
 from crmcore.errors import InvalidTransition, ValidationError
@@ -161,32 +161,16 @@ class Lead(Party):
             problems.parse_into(values, "name", PersonName.parse, name)
         if source is not None:
             problems.parse_into(values, "source", enum_member, LeadSource, source, "source")
-        parse_party_fields(
-            problems,
-            values,
-            emails=emails,
-            phones=phones,
-            region=region,
-            tags=tags,
-            custom_fields=custom_fields,
-        )
+        parse_party_fields(problems, values, emails, phones, region, tags, custom_fields)
         problems.raise_if_any()
-        now = utcnow()
         return cls(
             id=new_lead_id(),
             company=company,
             score=score,
             estimated_value=estimated_value,
             owner=owner,
-            created_at=now,
-            updated_at=now,
-            **values,
+            **stamped(values),
         )
-
-    @property
-    def is_merged(self) -> bool:
-        """Whether this record was merged into another lead (a tombstone)."""
-        return self.merged_into is not None
 
     def transition_to(
         self,
