@@ -6,7 +6,8 @@ their ``merges`` repository and it imports nothing from storage.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 import attrs
@@ -105,6 +106,21 @@ class MergeRecord:
         """The related records the merge re-pointed (interactions, leads, members)."""
         participants = set(self.participant_ids)
         return tuple(i for i in self.before.ids if i not in participants)
+
+    @functools.cached_property
+    def moved_interactions(self) -> Mapping[str, tuple[str, Interaction]]:
+        """The interactions the merge moved: id -> (the merged record it was on, its copy before).
+
+        Computed once per copy of the record (every page of a timeline needs it)
+        and kept on that copy: it lives no longer than the record does.
+        """
+        merged = set(self.merged_ids)
+        moves: dict[str, tuple[str, Interaction]] = {}
+        for before in self.before.interactions:
+            original = next((i for i in before.record_ids if i in merged), None)
+            if original is not None:
+                moves[before.id] = (original, before)
+        return moves
 
     @property
     def is_active(self) -> bool:

@@ -19,7 +19,6 @@ from crmcore.errors import NotFound, ValidationError
 from crmcore.ids import CustomerId, LeadId, is_customer_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
-from crmcore.merge_record import MergeRecord
 
 if TYPE_CHECKING:
     from crmcore.storage import MergingStore
@@ -101,22 +100,13 @@ def _channels(channels: Iterable[Channel | str] | None) -> frozenset[Channel] | 
     return frozenset(enum_member(Channel, c, "channels", "names an unknown channel") for c in items)
 
 
-def _moves_of(record: MergeRecord) -> dict[str, tuple[str, Interaction]]:
-    """The interactions ``record``'s merge moved: id -> (original record, copy before)."""
-    merged = set(record.merged_ids)
-    moves: dict[str, tuple[str, Interaction]] = {}
-    for before in record.before.interactions:
-        original = next((i for i in before.record_ids if i in merged), None)
-        if original is not None:
-            moves[before.id] = (original, before)
-    return moves
-
-
 class _Origins:
     """Finds the record an interaction was first logged against, through merges and leads.
 
-    One per call: the copies it keeps (interactions' bodies included) are the
-    store's data and must not outlive the call in a process-wide cache.
+    One per call, and no process-wide cache: the copies it reads (interactions'
+    bodies included) are the store's data, which must not outlive the store. The
+    index of what a merge moved is kept on the merge record itself
+    (:attr:`~crmcore.MergeRecord.moved_interactions`).
     """
 
     def __init__(self, store: MergingStore) -> None:
@@ -131,7 +121,7 @@ class _Origins:
             moved: dict[str, tuple[str, Interaction]] = {}
             for record in self.store.merges.list_for(survivor_id):
                 if record.survivor_id == survivor_id and record.is_active:
-                    for key, value in _moves_of(record).items():
+                    for key, value in record.moved_interactions.items():
                         moved.setdefault(key, value)
             self._moved[survivor_id] = moved
         return self._moved[survivor_id]

@@ -251,3 +251,19 @@ def test_the_workflows_module_still_exports_the_services() -> None:
         "TimelinePage",
         "timeline",
     }
+
+
+def test_a_merge_record_indexes_the_interactions_it_moved_once() -> None:
+    store = InMemoryStore()
+    ada = store.customers.add(Customer.create(name="Ada"))
+    dup = store.customers.add(Customer.create(name="Ada L"))
+    moved = _log(store, dup.id, 1)
+    _log(store, ada.id, 2)
+    record = merge(store, [ada.id, dup.id], survivor=ada.id).record
+    index = record.moved_interactions
+    assert {i: original for i, (original, _) in index.items()} == {moved.id: dup.id}
+    assert index[moved.id][1] == moved  # the copy before the merge
+    assert record.moved_interactions is index  # computed once per copy
+    # Not a field: equality, copies and the stored form do not see it.
+    assert "moved_interactions" not in attrs.asdict(record, recurse=False)
+    assert attrs.evolve(record) == record
