@@ -37,6 +37,7 @@ test: lint typecheck pytest docs
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_storage.py --small
+	$(BIN)/python benchmarks/bench_import_time.py
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

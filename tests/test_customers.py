@@ -403,3 +403,32 @@ def test_consent_may_be_given_by_values_and_bad_ones_are_named() -> None:
 def test_lead_and_customer_take_none_for_no_contact_points() -> None:
     assert Lead.create(name="Ada", emails=None, phones=None).emails == ()  # type: ignore[arg-type]
     assert Customer.create(name="Ada", emails=None, phones=None).phones == ()  # type: ignore[arg-type]
+
+
+ONE_VALUE = [
+    ("emails", "ada@example.com"),
+    ("emails", EmailAddress.parse("ada@example.com")),
+    ("phones", "+46 70 123 45 67"),
+    ("phones", PhoneNumber.parse("+46 70 123 45 67")),
+    ("tags", "vip"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), ONE_VALUE)
+def test_one_value_for_a_collection_is_refused_alike(field: str, value: object) -> None:
+    # One rule for emails, phones and tags: a collection argument takes a
+    # collection (emails="a@x" was read as one email while tags="vip" was refused).
+    with pytest.raises(ValidationError) as info:
+        Customer.create(name="Ada", **{field: value})  # type: ignore[arg-type]
+    assert info.value.paths == (field,)
+    assert "ada" not in str(info.value)
+    assert "vip" not in str(info.value)
+    with pytest.raises(ValidationError) as info:
+        attrs.evolve(_ada(), **{field: value})  # type: ignore[arg-type]
+    assert info.value.paths == (field,)
+
+
+@pytest.mark.parametrize(("field", "value"), ONE_VALUE)
+def test_one_value_in_a_list_is_taken(field: str, value: object) -> None:
+    customer = Customer.create(name="Ada", **{field: [value]})  # type: ignore[arg-type]
+    assert len(getattr(customer, field)) == 1

@@ -190,3 +190,15 @@ def test_other_changes() -> None:
         lead.with_email("not an email")
     with pytest.raises(ValidationError):
         attrs.evolve(lead, score=True)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("emails", "ada@example.com"), ("phones", "+46 70 123 45 67"), ("tags", "vip")],
+)
+def test_one_string_for_a_collection_is_refused_alike(field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Lead.create(name="Ada", **{field: value})  # type: ignore[arg-type]
+    assert info.value.paths == (field,)
+    lead = Lead.create(name="Ada", **{field: [value]})  # type: ignore[arg-type]
+    assert len(getattr(lead, field)) == 1

@@ -7,6 +7,14 @@ Duplicate detection lives in :mod:`crmcore.dedup`, the testing kit in
 :mod:`crmcore.testing`, the command line in :mod:`crmcore.cli`.
 """
 
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from crmcore.consent import Consent, ConsentStatus, LegalBasis
 from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
@@ -23,24 +31,9 @@ from crmcore.errors import (
     ValidationError,
     VersionConflict,
 )
-from crmcore.events import EventDispatcher
 from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
 from crmcore.leads import Lead, LeadSource, LeadStatus
-from crmcore.merge import (
-    MergePlan,
-    MergePolicy,
-    MergeRecord,
-    MergeResult,
-    Survivorship,
-    UnmergeConflict,
-    merge,
-    merge_duplicates,
-    plan_merge,
-    unmerge,
-)
-from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
-from crmcore.storage import InMemoryStore, SQLiteStore, open_store
 from crmcore.values import (
     ContactLabel,
     CustomFields,
@@ -52,7 +45,94 @@ from crmcore.values import (
     PhoneNumber,
     PostalAddress,
 )
-from crmcore.workflows import ConversionResult, TimelineEntry, TimelinePage, convert_lead, timeline
+
+if TYPE_CHECKING:
+    from crmcore.conversion import ConversionResult, convert_lead
+    from crmcore.events import EventDispatcher
+    from crmcore.merge import (
+        MergePlan,
+        MergePolicy,
+        MergeRecord,
+        MergeResult,
+        Survivorship,
+        UnmergeConflict,
+        merge,
+        merge_duplicates,
+        plan_merge,
+        unmerge,
+    )
+    from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
+    from crmcore.storage import InMemoryStore, SQLiteStore, open_store
+    from crmcore.timeline import TimelineEntry, TimelinePage, timeline
+
+# The models load with the package; the services, the stores and the converter
+# (sqlite3, cattrs, importlib.metadata...) on first use, so that an app or a
+# command that only builds models does not pay for them.
+_LAZY: dict[str, str] = {
+    "EventDispatcher": "crmcore.events",
+    **dict.fromkeys(
+        [
+            "MergePlan",
+            "MergePolicy",
+            "MergeRecord",
+            "MergeResult",
+            "Survivorship",
+            "UnmergeConflict",
+            "merge",
+            "merge_duplicates",
+            "plan_merge",
+            "unmerge",
+        ],
+        "crmcore.merge",
+    ),
+    **dict.fromkeys(
+        ["from_dict", "from_json", "make_converter", "to_dict", "to_json"],
+        "crmcore.serialization",
+    ),
+    **dict.fromkeys(["InMemoryStore", "SQLiteStore", "open_store"], "crmcore.storage"),
+    **dict.fromkeys(["ConversionResult", "convert_lead"], "crmcore.conversion"),
+    **dict.fromkeys(["TimelineEntry", "TimelinePage", "timeline"], "crmcore.timeline"),
+}
+
+# ``crmcore.merge`` and ``crmcore.timeline`` name both a module and the function
+# it defines, and the attribute has always been the function. Importing the
+# module (``from crmcore.merge import plan_merge``, from anywhere) makes Python
+# set the package attribute to the module; keep the function there instead.
+_SHADOWED = frozenset({"merge", "timeline"})
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+def _is_submodule(name: str) -> bool:
+    return (
+        name.isidentifier()
+        and not name.startswith("_")
+        and importlib.util.find_spec(f"{__name__}.{name}") is not None
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Load a lazily exported name, or a submodule (``crmcore.storage``), on first use."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif _is_submodule(name):
+        value = importlib.import_module(f"{__name__}.{name}")
+        if name in _SHADOWED:
+            value = getattr(value, name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "Channel",
@@ -123,3 +203,5 @@ __all__ = [
 ]
 
 __version__ = "0.1.0.dev0"
+
+sys.modules[__name__].__class__ = _Package

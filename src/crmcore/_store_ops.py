@@ -1,7 +1,8 @@
 """The few store operations the merge and workflow services need, by record type.
 
-Services take any object that follows :class:`crmcore.storage.Store`; these
-helpers pick the repository from a record's type or id prefix.
+Services take a :class:`crmcore.storage.Store`; these helpers pick the
+repository from a record's type or id prefix, so that every call below is
+checked against the repository protocol it goes to.
 """
 
 from __future__ import annotations
@@ -9,65 +10,92 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from crmcore.customers import Customer
 from crmcore.errors import NotFound, ValidationError
-from crmcore.ids import is_customer_id, is_lead_id
+from crmcore.ids import CustomerId, LeadId, is_customer_id, is_lead_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 
-R = TypeVar("R", bound=Customer | Lead | Interaction)
+if TYPE_CHECKING:
+    from crmcore.storage import Filter, Page, RecordRepository, Store
+
+StoredRecord = Customer | Lead | Interaction
+R = TypeVar("R", bound=StoredRecord)
+P = TypeVar("P", bound=Customer | Lead)
+T = TypeVar("T")
 
 PAGE_SIZE = 500
 
 
-def transaction(store: Any) -> AbstractContextManager[Any]:
+def transaction(store: Store) -> AbstractContextManager[None]:
     """The store's unit of work."""
-    return cast(AbstractContextManager[Any], store.transaction())
+    return store.transaction()
 
 
-def repository_for(store: Any, record: object) -> Any:
-    """The repository that holds ``record`` (a record or an id)."""
-    if isinstance(record, Customer) or is_customer_id(record):
-        return store.customers
-    if isinstance(record, Lead) or is_lead_id(record):
-        return store.leads
-    if isinstance(record, Interaction):
-        return store.interactions
+def _read(store: Store, record_id: str, *, follow_merges: bool) -> Customer | Lead:
+    if is_customer_id(record_id):
+        customer_id = CustomerId(record_id)
+        customers = store.customers
+        return customers.resolve(customer_id) if follow_merges else customers.get(customer_id)
+    if is_lead_id(record_id):
+        lead_id, leads = LeadId(record_id), store.leads
+        return leads.resolve(lead_id) if follow_merges else leads.get(lead_id)
     raise ValidationError("ids", "must be customer or lead ids")
 
 
-def get_record(store: Any, record_id: str) -> Customer | Lead:
+def get_record(store: Store, record_id: str) -> Customer | Lead:
     """The stored customer or lead with ``record_id`` (NotFound if none)."""
-    return cast(Customer | Lead, repository_for(store, record_id).get(record_id))
+    return _read(store, record_id, follow_merges=False)
 
 
-def find_record(store: Any, record: R) -> R | None:
+def resolve(store: Store, record_id: str) -> Customer | Lead:
+    """The live record an id stands for, following merges."""
+    return _read(store, record_id, follow_merges=True)
+
+
+def _stored_copy(store: Store, record: StoredRecord) -> StoredRecord:
+    if isinstance(record, Customer):
+        return store.customers.get(record.id)
+    if isinstance(record, Lead):
+        return store.leads.get(record.id)
+    return store.interactions.get(record.id)
+
+
+def find_record(store: Store, record: R) -> R | None:
     """The stored copy of ``record``, or ``None`` when it was deleted."""
     try:
-        return cast(R, repository_for(store, record).get(record.id))
+        # The repository of R's type returns an R.
+        return cast(R, _stored_copy(store, record))
     except NotFound:
         return None
 
 
-def update_record(store: Any, record: R) -> R:
+def _write(store: Store, record: R, *, new: bool) -> R:
+    written: StoredRecord
+    if isinstance(record, Customer):
+        written = store.customers.add(record) if new else store.customers.update(record)
+    elif isinstance(record, Lead):
+        written = store.leads.add(record) if new else store.leads.update(record)
+    else:
+        written = store.interactions.add(record) if new else store.interactions.update(record)
+    # The repository of R's type returns an R.
+    return cast(R, written)
+
+
+def update_record(store: Store, record: R) -> R:
     """Compare-and-set ``record`` into its repository."""
-    return cast(R, repository_for(store, record).update(record))
+    return _write(store, record, new=False)
 
 
-def add_record(store: Any, record: R) -> R:
+def add_record(store: Store, record: R) -> R:
     """Add ``record`` to its repository."""
-    return cast(R, repository_for(store, record).add(record))
-
-
-def resolve(store: Any, record_id: str) -> Customer | Lead:
-    """The live record an id stands for, following merges."""
-    return cast(Customer | Lead, repository_for(store, record_id).resolve(record_id))
+    return _write(store, record, new=True)
 
 
 def iter_interactions(
-    store: Any,
+    store: Store,
     record_id: str,
     *,
     since: datetime | None = None,
@@ -76,14 +104,15 @@ def iter_interactions(
     page_size: int = PAGE_SIZE,
 ) -> Iterator[Interaction]:
     """Every interaction of ``record_id``, newest first, read a page at a time as consumed."""
+    holder = CustomerId(record_id) if is_customer_id(record_id) else LeadId(record_id)
     return _paged(
         lambda cursor: store.interactions.list_for(
-            record_id, since=since, until=until, channel=channel, limit=page_size, cursor=cursor
+            holder, since=since, until=until, channel=channel, limit=page_size, cursor=cursor
         )
     )
 
 
-def _paged(read: Callable[[str | None], Any]) -> Iterator[Any]:
+def _paged(read: Callable[[str | None], Page[T]]) -> Iterator[T]:
     """Every item of a cursor-paginated read, one page at a time as consumed."""
     cursor = None
     while True:
@@ -94,7 +123,7 @@ def _paged(read: Callable[[str | None], Any]) -> Iterator[Any]:
             return
 
 
-def interactions_for(store: Any, record_ids: Iterable[str]) -> list[Interaction]:
+def interactions_for(store: Store, record_ids: Iterable[str]) -> list[Interaction]:
     """Every interaction of any of ``record_ids``, each once."""
     found: dict[str, Interaction] = {}
     for record_id in record_ids:
@@ -103,26 +132,25 @@ def interactions_for(store: Any, record_ids: Iterable[str]) -> list[Interaction]
     return list(found.values())
 
 
-def _list_all(repository: Any, field: str, value: str) -> Iterator[Any]:
+def _having(repository: RecordRepository[P, Any], field: str, values: Iterable[str]) -> list[P]:
+    """The records whose ``field`` is one of ``values``, each once."""
     from crmcore.storage import where
 
-    condition = where(field).eq(value)
-    return _paged(lambda cursor: repository.list(condition, limit=PAGE_SIZE, cursor=cursor))
+    def pages(condition: Filter) -> Iterator[P]:
+        return _paged(lambda cursor: repository.list(condition, limit=PAGE_SIZE, cursor=cursor))
+
+    found: dict[str, P] = {}
+    for value in values:
+        for record in pages(where(field).eq(value)):
+            found.setdefault(record.id, record)
+    return list(found.values())
 
 
-def leads_converted_into(store: Any, customer_ids: Iterable[str]) -> list[Lead]:
+def leads_converted_into(store: Store, customer_ids: Iterable[str]) -> list[Lead]:
     """The leads whose ``converted_customer_id`` is one of ``customer_ids``."""
-    found: dict[str, Lead] = {}
-    for customer_id in customer_ids:
-        for lead in _list_all(store.leads, "converted_customer_id", customer_id):
-            found.setdefault(lead.id, lead)
-    return list(found.values())
+    return _having(store.leads, "converted_customer_id", customer_ids)
 
 
-def members_of(store: Any, organization_ids: Iterable[str]) -> list[Customer]:
+def members_of(store: Store, organization_ids: Iterable[str]) -> list[Customer]:
     """The people whose ``organization_id`` is one of ``organization_ids``."""
-    found: dict[str, Customer] = {}
-    for organization_id in organization_ids:
-        for member in _list_all(store.customers, "organization_id", organization_id):
-            found.setdefault(member.id, member)
-    return list(found.values())
+    return _having(store.customers, "organization_id", organization_ids)

@@ -56,6 +56,14 @@ class Problems:
         except (TypeError, ValueError):
             self.found.append((name, "is invalid"))
 
+    def utc(self, instance: object, *fields: str) -> None:
+        """Set each of frozen ``instance``'s datetime ``fields`` to UTC, or record why not."""
+        for field in fields:
+            value = getattr(instance, field)
+            # The common case costs no call: this runs for every record decoded.
+            if not (type(value) is datetime and value.tzinfo is UTC):
+                self.set(instance, field, ensure_utc, value, field)
+
     def check_version(self, value: object) -> None:
         """Record a version that is not a non-negative int."""
         try:
@@ -72,14 +80,17 @@ class Problems:
 E = TypeVar("E", bound=enum.Enum)
 
 
-def enum_member(kind: type[E], value: object, field: str) -> E:
-    """``value`` as a member of ``kind``: a member, or its value (``"qualified"``)."""
+def enum_member(kind: type[E], value: object, field: str, message: str | None = None) -> E:
+    """``value`` as a member of ``kind``: a member, or its value (``"qualified"``).
+
+    ``message`` says what is wrong (by default "must be a <kind>").
+    """
     if isinstance(value, kind):
         return value
     try:
         return kind(value)
     except (ValueError, TypeError):
-        raise ValidationError(field, f"must be a {kind.__name__}") from None
+        raise ValidationError(field, message or f"must be a {kind.__name__}") from None
 
 
 def utcnow() -> datetime:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import attrs
 
-from crmcore._validation import ensure_utc
+from crmcore._validation import Problems
 from crmcore.errors import ValidationError
 from crmcore.interactions import Channel
 from crmcore.values import optional_text
@@ -53,24 +53,17 @@ class Consent:
     legal_basis: LegalBasis = LegalBasis.CONSENT
 
     def __attrs_post_init__(self) -> None:
-        problems: list[tuple[str, str]] = []
+        problems = Problems()
         if not isinstance(self.channel, Channel):
-            problems.append(("channel", "must be a Channel"))
-        try:
-            object.__setattr__(self, "purpose", normalize_purpose(self.purpose))
-        except ValidationError as exc:
-            problems.extend(exc.problems)
+            problems.add("channel", "must be a Channel")
+        problems.set(self, "purpose", normalize_purpose, self.purpose)
         if not isinstance(self.status, ConsentStatus):
-            problems.append(("status", "must be a ConsentStatus"))
+            problems.add("status", "must be a ConsentStatus")
         if not isinstance(self.legal_basis, LegalBasis):
-            problems.append(("legal_basis", "must be a LegalBasis"))
-        try:
-            object.__setattr__(self, "recorded_at", ensure_utc(self.recorded_at, "recorded_at"))
-            object.__setattr__(self, "source", optional_text(self.source, "source", max_length=200))
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+            problems.add("legal_basis", "must be a LegalBasis")
+        problems.utc(self, "recorded_at")
+        problems.set(self, "source", optional_text, self.source, "source", max_length=200)
+        problems.raise_if_any()
 
     @property
     def granted(self) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from crmcore._validation import items_of
+from crmcore._validation import Problems, enum_member, items_of
 from crmcore.errors import ValidationError
 from crmcore.values import ContactLabel, EmailAddress, PhoneNumber
 
@@ -55,25 +55,19 @@ class ContactPhone:
 
 
 def _label(value: object, field: str) -> ContactLabel:
-    if isinstance(value, ContactLabel):
-        return value
-    try:
-        return ContactLabel(value)
-    except ValueError:
-        raise ValidationError(field, "is not a contact label") from None
+    return enum_member(ContactLabel, value, field, "is not a contact label")
 
 
 def coerce_emails(items: Iterable[object], field: str = "emails") -> tuple[ContactEmail, ...]:
     """Parse strings, addresses or entries into entries, dropping repeats by match key.
 
-    The first entry is the primary address.
+    The first entry is the primary address. ``items`` is a collection: one
+    string or address is refused, as for every collection argument.
     """
-    if isinstance(items, str | EmailAddress):
-        items = (items,)
     items = items_of(items, field)
     result: list[ContactEmail] = []
     seen: set[str] = set()
-    problems: list[tuple[str, str]] = []
+    problems = Problems()
     for i, item in enumerate(items):
         try:
             if isinstance(item, ContactEmail):
@@ -81,13 +75,12 @@ def coerce_emails(items: Iterable[object], field: str = "emails") -> tuple[Conta
             else:
                 entry = ContactEmail(EmailAddress.parse(item, field=""))
         except ValidationError as exc:
-            problems.extend(exc.prefixed(f"{field}[{i}]").problems)
+            problems.found.extend(exc.prefixed(f"{field}[{i}]").problems)
             continue
         if entry.address.match_key not in seen:
             seen.add(entry.address.match_key)
             result.append(entry)
-    if problems:
-        raise ValidationError(problems)
+    problems.raise_if_any()
     return tuple(result)
 
 
@@ -97,14 +90,13 @@ def coerce_phones(
     """Parse strings, numbers or entries into entries, dropping repeats by E.164.
 
     ``region`` is the default region for numbers typed without a ``+`` prefix.
-    The first entry is the primary number.
+    The first entry is the primary number. ``items`` is a collection: one
+    string or number is refused, as for every collection argument.
     """
-    if isinstance(items, str | PhoneNumber):
-        items = (items,)
     items = items_of(items, field)
     result: list[ContactPhone] = []
     seen: set[tuple[str, str | None]] = set()
-    problems: list[tuple[str, str]] = []
+    problems = Problems()
     for i, item in enumerate(items):
         try:
             if isinstance(item, ContactPhone):
@@ -112,12 +104,11 @@ def coerce_phones(
             else:
                 entry = ContactPhone(PhoneNumber.parse(item, region, field=""))
         except ValidationError as exc:
-            problems.extend(exc.prefixed(f"{field}[{i}]").problems)
+            problems.found.extend(exc.prefixed(f"{field}[{i}]").problems)
             continue
         key = (entry.number.e164, entry.number.extension)
         if key not in seen:
             seen.add(key)
             result.append(entry)
-    if problems:
-        raise ValidationError(problems)
+    problems.raise_if_any()
     return tuple(result)

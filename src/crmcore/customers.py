@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
 
-from crmcore._validation import Problems, check_date, ensure_utc, enum_member, tuple_of, utcnow
+from crmcore._party import Party, check_party_fields, parse_party_fields, stamped
+from crmcore._validation import Problems, check_date, enum_member, tuple_of, utcnow
 from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
-from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
+from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, is_customer_id, new_customer_id
 from crmcore.interactions import Channel
@@ -76,7 +77,7 @@ def _customer_name(kind: CustomerKind, name: object, field: str = "name") -> Per
 
 
 @attrs.frozen(repr=False)
-class Customer:
+class Customer(Party):
     """A person or an organisation the business has a relationship with.
 
     Build one with :meth:`create`; change one with the methods that return a new
@@ -115,16 +116,7 @@ class Customer:
             problems.add("kind", "must be a CustomerKind")
         else:
             problems.set(self, "name", _customer_name, self.kind, self.name)
-        if type(self.emails) is not tuple or not all(
-            isinstance(e, ContactEmail) for e in self.emails
-        ):
-            problems.set(self, "emails", coerce_emails, self.emails)
-        # The common case (tuples of the right type) costs no call: this runs for
-        # every customer built, decoded or merged.
-        if type(self.phones) is not tuple or not all(
-            isinstance(p, ContactPhone) for p in self.phones
-        ):
-            problems.set(self, "phones", tuple_of, self.phones, ContactPhone, "phones")
+        check_party_fields(self, problems)
         if type(self.addresses) is not tuple or not all(
             isinstance(a, PostalAddress) for a in self.addresses
         ):
@@ -139,12 +131,6 @@ class Customer:
             problems.add("stage", "must be a LifecycleStage")
         if self.stage_reason is not None:
             problems.set(self, "stage_reason", optional_text, self.stage_reason, "stage_reason")
-        if self.tags or type(self.tags) is not frozenset:
-            # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
-            # "vip", or where("tags").contains("VIP") would not find it.
-            problems.set(self, "tags", normalize_tags, self.tags)
-        if not isinstance(self.custom_fields, CustomFields):
-            problems.add("custom_fields", "must be CustomFields")
         if not isinstance(self.identifiers, ExternalIds):
             problems.add("identifiers", "must be ExternalIds")
         if self.owner is not None:
@@ -168,10 +154,7 @@ class Customer:
             problems.add("notes", f"must be text of at most {MAX_NOTES_LENGTH} characters")
         elif self.notes is not None:
             problems.set(self, "notes", check_unicode, self.notes, "notes")
-        for field in ("created_at", "updated_at"):
-            value = getattr(self, field)
-            if not (type(value) is datetime and value.tzinfo is UTC):
-                problems.set(self, field, ensure_utc, value, field)
+        problems.utc(self, "created_at", "updated_at")
         problems.check_version(self.version)
         problems.raise_if_any()
 
@@ -202,67 +185,33 @@ class Customer:
         problems = Problems()
         values: dict[str, Any] = {}
 
-        # Enum lookups by value are slow next to an isinstance check.
-        if isinstance(kind, CustomerKind):
-            values["kind"] = kind
-        else:
-            problems.parse_into(values, "kind", CustomerKind, kind)
-        if isinstance(stage, LifecycleStage):
-            values["stage"] = stage
-        else:
-            problems.parse_into(values, "stage", LifecycleStage, stage)
+        problems.parse_into(values, "kind", enum_member, CustomerKind, kind, "kind")
+        problems.parse_into(values, "stage", enum_member, LifecycleStage, stage, "stage")
         if "kind" in values:
             problems.parse_into(values, "name", _customer_name, values["kind"], name)
-        if emails:
-            problems.parse_into(values, "emails", coerce_emails, emails)
-        if phones:
-            problems.parse_into(values, "phones", coerce_phones, phones, region)
+        parse_party_fields(problems, values, emails, phones, region, tags, custom_fields)
         if addresses:
             problems.parse_into(values, "addresses", tuple, addresses)
-        if tags:
-            problems.parse_into(values, "tags", normalize_tags, tags)
-        if custom_fields:
-            problems.parse_into(
-                values, "custom_fields", CustomFields.parse, custom_fields, field="custom_fields"
-            )
         if identifiers:
             problems.parse_into(
                 values, "identifiers", ExternalIds.parse, identifiers, field="identifiers"
             )
         problems.raise_if_any()
-        now = utcnow()
         return cls(
             id=new_customer_id(),
             organization_id=organization_id,
             owner=owner,
             birth_date=birth_date,
             notes=notes,
-            created_at=now,
-            updated_at=now,
-            **values,
+            **stamped(values),
         )
 
     # ---------------------------------------------------------------- reading
 
     @property
-    def primary_email(self) -> EmailAddress | None:
-        """The first email address, if any."""
-        return self.emails[0].address if self.emails else None
-
-    @property
-    def primary_phone(self) -> PhoneNumber | None:
-        """The first phone number, if any."""
-        return self.phones[0].number if self.phones else None
-
-    @property
     def display_name(self) -> str:
         """The name as text: a person's full name or the organisation's name."""
         return self.name.full if isinstance(self.name, PersonName) else self.name
-
-    @property
-    def is_merged(self) -> bool:
-        """Whether this record was merged into another (a tombstone)."""
-        return self.merged_into is not None
 
     def consent_for(self, channel: Channel | str, purpose: str) -> Consent | None:
         """The recorded consent for ``channel`` and ``purpose``, if any.
@@ -270,10 +219,7 @@ class Customer:
         ``purpose`` is compared as :class:`Consent` stores it (trimmed,
         whitespace- and case-folded), so ``" Newsletter "`` finds ``newsletter``.
         """
-        try:
-            wanted = channel if isinstance(channel, Channel) else Channel(channel)
-        except ValueError:
-            raise ValidationError("channel", "is not a known channel") from None
+        wanted = enum_member(Channel, channel, "channel", "is not a known channel")
         key = normalize_purpose(purpose)
         return next((c for c in self.consents if c.channel is wanted and c.purpose == key), None)
 
@@ -339,10 +285,6 @@ class Customer:
     def renamed(self, name: PersonName | str) -> Customer:
         """Return the customer with a new name."""
         return attrs.evolve(self, name=_customer_name(self.kind, name))
-
-    def add_tag(self, tag: str) -> Customer:
-        """Add a tag (tags are case-insensitive)."""
-        return attrs.evolve(self, tags=self.tags | normalize_tags([tag], "tag"))
 
     def remove_tag(self, tag: str) -> Customer:
         """Remove a tag if present."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
-from crmcore._validation import check_version, ensure_utc, items_of, tuple_of, utcnow
+from crmcore._validation import Problems, enum_member, items_of, tuple_of, utcnow
 from crmcore.errors import ValidationError
 from crmcore.ids import (
     CustomerId,
@@ -108,59 +109,43 @@ class Interaction:
     updated_at: datetime = attrs.field(factory=utcnow)
 
     def __attrs_post_init__(self) -> None:
-        problems: list[tuple[str, str]] = []
+        problems = Problems()
         if not is_valid_id(self.id, "ixn_"):
-            problems.append(("id", "must be an interaction id"))
+            problems.add("id", "must be an interaction id")
         if not isinstance(self.channel, Channel):
-            problems.append(("channel", "must be a Channel"))
+            problems.add("channel", "must be a Channel")
         if not isinstance(self.direction, Direction):
-            problems.append(("direction", "must be a Direction"))
-        for name in ("occurred_at", "created_at", "updated_at"):
-            try:
-                object.__setattr__(self, name, ensure_utc(getattr(self, name), name))
-            except ValidationError as exc:
-                problems.extend(exc.problems)
+            problems.add("direction", "must be a Direction")
+        problems.utc(self, "occurred_at", "created_at", "updated_at")
         try:
             participants = tuple_of(self.participants, Participant, "participants")
         except ValidationError as exc:
-            problems.extend(exc.problems)
+            problems.found.extend(exc.problems)
         else:
             object.__setattr__(self, "participants", participants)
             if not participants:
-                problems.append(("participants", "an interaction needs a customer or a lead"))
+                problems.add("participants", "an interaction needs a customer or a lead")
             elif len({p.record_id for p in participants}) != len(participants):
-                problems.append(("participants", "lists the same record twice"))
+                problems.add("participants", "lists the same record twice")
         if self.duration is not None and (
             not isinstance(self.duration, timedelta) or self.duration < timedelta(0)
         ):
-            problems.append(("duration", "must be a non-negative timedelta"))
+            problems.add("duration", "must be a non-negative timedelta")
         for name, limit in (
             ("subject", MAX_TEXT_LENGTH),
             ("outcome", MAX_TEXT_LENGTH),
             ("thread_id", 500),
             ("external_id", 500),
         ):
-            try:
-                object.__setattr__(
-                    self, name, optional_text(getattr(self, name), name, max_length=limit)
-                )
-            except ValidationError as exc:
-                problems.extend(exc.problems)
+            problems.set(self, name, optional_text, getattr(self, name), name, max_length=limit)
         if self.body is not None and (
             not isinstance(self.body, str) or len(self.body) > MAX_BODY_LENGTH
         ):
-            problems.append(("body", f"must be text of at most {MAX_BODY_LENGTH} characters"))
+            problems.add("body", f"must be text of at most {MAX_BODY_LENGTH} characters")
         elif self.body is not None:
-            try:
-                check_unicode(self.body, "body")
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        try:
-            check_version(self.version)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+            problems.set(self, "body", check_unicode, self.body, "body")
+        problems.check_version(self.version)
+        problems.raise_if_any()
 
     @classmethod
     def log(
@@ -180,41 +165,45 @@ class Interaction:
         external_id: str | None = None,
     ) -> Interaction:
         """Record a communication with a customer and/or lead (``occurred_at`` must be aware)."""
-        problems: list[tuple[str, str]] = []
-        try:
-            chan = channel if isinstance(channel, Channel) else Channel(channel)
-        except ValueError:
-            problems.append(("channel", "is not a known channel"))
-        try:
-            way = direction if isinstance(direction, Direction) else Direction(direction)
-        except ValueError:
-            problems.append(("direction", "is not inbound, outbound or internal"))
+        problems = Problems()
+        values: dict[str, Any] = {}
+        problems.parse_into(
+            values, "channel", enum_member, Channel, channel, "channel", "is not a known channel"
+        )
+        problems.parse_into(
+            values,
+            "direction",
+            enum_member,
+            Direction,
+            direction,
+            "direction",
+            "is not inbound, outbound or internal",
+        )
         people: list[Participant] = []
         for name, record_id in (("customer_id", customer_id), ("lead_id", lead_id)):
             if record_id is None:
                 continue
             check = is_customer_id if name == "customer_id" else is_lead_id
             if not check(record_id):
-                problems.append((name, f"must be a {name.removesuffix('_id')} id"))
+                problems.add(name, f"must be a {name.removesuffix('_id')} id")
             else:
                 people.append(Participant(record_id))
         try:
             extras = items_of(participants, "participants")
         except ValidationError as exc:
-            problems.extend(exc.problems)
+            problems.found.extend(exc.problems)
             extras = []
         for i, extra in enumerate(extras):
             if not isinstance(extra, Participant):
-                problems.append((f"participants[{i}]", "must be a Participant"))
+                problems.add(f"participants[{i}]", "must be a Participant")
             elif extra.record_id not in {p.record_id for p in people}:
                 people.append(extra)
-        if problems:
-            raise ValidationError(problems)
+        problems.raise_if_any()
         now = utcnow()
         return cls(
             id=new_interaction_id(),
-            channel=chan,
-            direction=way,
+            channel=values["channel"],
+            direction=values["direction"],
             occurred_at=occurred_at,
             participants=tuple(people),
             subject=subject,

@@ -9,7 +9,8 @@ from typing import Any
 
 import attrs
 
-from crmcore._validation import Problems, ensure_utc, enum_member, tuple_of, utcnow
+from crmcore._party import Party, check_party_fields, parse_party_fields, stamped
+from crmcore._validation import Problems, enum_member, utcnow
 from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, LeadId, is_customer_id, is_valid_id, new_lead_id
@@ -19,7 +20,6 @@ from crmcore.values import (
     Money,
     PersonName,
     PhoneNumber,
-    normalize_tags,
     optional_text,
 )
 
@@ -78,7 +78,7 @@ class LeadSource(enum.Enum):
 
 
 @attrs.frozen(repr=False)
-class Lead:
+class Lead(Party):
     """A prospect, as captured: possibly only a name, a company or a contact point."""
 
     id: LeadId
@@ -108,14 +108,7 @@ class Lead:
         if self.name is not None and not isinstance(self.name, PersonName):
             problems.add("name", "must be a PersonName")
         problems.set(self, "company", optional_text, self.company, "company", max_length=300)
-        if type(self.emails) is not tuple or not all(
-            isinstance(e, ContactEmail) for e in self.emails
-        ):
-            problems.set(self, "emails", coerce_emails, self.emails)
-        if type(self.phones) is not tuple or not all(
-            isinstance(p, ContactPhone) for p in self.phones
-        ):
-            problems.set(self, "phones", tuple_of, self.phones, ContactPhone, "phones")
+        check_party_fields(self, problems)
         if self.name is None and self.company is None and not self.emails and not self.phones:
             problems.add("name", "a lead needs a name, a company, an email or a phone")
         if self.source is not None and not isinstance(self.source, LeadSource):
@@ -134,20 +127,13 @@ class Lead:
         if self.estimated_value is not None and not isinstance(self.estimated_value, Money):
             problems.add("estimated_value", "must be Money")
         problems.set(self, "owner", optional_text, self.owner, "owner", max_length=200)
-        if self.tags or type(self.tags) is not frozenset:
-            # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
-            # "vip", or where("tags").contains("VIP") would not find it.
-            problems.set(self, "tags", normalize_tags, self.tags)
-        if not isinstance(self.custom_fields, CustomFields):
-            problems.add("custom_fields", "must be CustomFields")
         if self.converted_customer_id is not None and not is_customer_id(
             self.converted_customer_id
         ):
             problems.add("converted_customer_id", "must be a customer id")
         if self.merged_into is not None and not is_valid_id(self.merged_into, "led_"):
             problems.add("merged_into", "must be a lead id")
-        for field in ("created_at", "updated_at"):
-            problems.set(self, field, ensure_utc, getattr(self, field), field)
+        problems.utc(self, "created_at", "updated_at")
         problems.check_version(self.version)
         problems.raise_if_any()
 
@@ -174,44 +160,17 @@ class Lead:
         if name is not None and not (isinstance(name, str) and not name.strip()):
             problems.parse_into(values, "name", PersonName.parse, name)
         if source is not None:
-            problems.parse_into(values, "source", LeadSource, source)
-        if emails:
-            problems.parse_into(values, "emails", coerce_emails, emails)
-        if phones:
-            problems.parse_into(values, "phones", coerce_phones, phones, region)
-        if tags:
-            problems.parse_into(values, "tags", normalize_tags, tags)
-        if custom_fields:
-            problems.parse_into(
-                values, "custom_fields", CustomFields.parse, custom_fields, field="custom_fields"
-            )
+            problems.parse_into(values, "source", enum_member, LeadSource, source, "source")
+        parse_party_fields(problems, values, emails, phones, region, tags, custom_fields)
         problems.raise_if_any()
-        now = utcnow()
         return cls(
             id=new_lead_id(),
             company=company,
             score=score,
             estimated_value=estimated_value,
             owner=owner,
-            created_at=now,
-            updated_at=now,
-            **values,
+            **stamped(values),
         )
-
-    @property
-    def primary_email(self) -> EmailAddress | None:
-        """The first email address, if any."""
-        return self.emails[0].address if self.emails else None
-
-    @property
-    def primary_phone(self) -> PhoneNumber | None:
-        """The first phone number, if any."""
-        return self.phones[0].number if self.phones else None
-
-    @property
-    def is_merged(self) -> bool:
-        """Whether this record was merged into another lead (a tombstone)."""
-        return self.merged_into is not None
 
     def transition_to(
         self,
@@ -260,10 +219,6 @@ class Lead:
     def assigned_to(self, owner: str | None) -> Lead:
         """Return the lead with a new owner."""
         return attrs.evolve(self, owner=owner)
-
-    def add_tag(self, tag: str) -> Lead:
-        """Add a tag (tags are case-insensitive)."""
-        return attrs.evolve(self, tags=self.tags | normalize_tags([tag], "tag"))
 
     def __repr__(self) -> str:
         return f"Lead(id={self.id!r}, status={self.status.value!r}, version={self.version})"

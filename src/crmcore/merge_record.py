@@ -6,14 +6,14 @@ their ``merges`` repository and it imports nothing from storage.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 import attrs
 
-from crmcore._validation import check_version, ensure_utc
+from crmcore._validation import Problems
 from crmcore.customers import Customer
-from crmcore.errors import ValidationError
 from crmcore.ids import MergeId, is_valid_id
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
@@ -85,25 +85,16 @@ class MergeRecord:
     version: int = 0
 
     def __attrs_post_init__(self) -> None:
-        problems: list[tuple[str, str]] = []
+        problems = Problems()
         if not is_valid_id(self.id, "mrg_"):
-            problems.append(("id", "must be a merge id"))
+            problems.add("id", "must be a merge id")
         if not self.merged_ids or self.survivor_id in self.merged_ids:
-            problems.append(("merged_ids", "must name records other than the survivor"))
-        for field in ("merged_at", "unmerged_at"):
-            value = getattr(self, field)
-            if value is None:
-                continue
-            try:
-                object.__setattr__(self, field, ensure_utc(value, field))
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        try:
-            check_version(self.version)
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+            problems.add("merged_ids", "must name records other than the survivor")
+        problems.utc(self, "merged_at")
+        if self.unmerged_at is not None:
+            problems.utc(self, "unmerged_at")
+        problems.check_version(self.version)
+        problems.raise_if_any()
 
     @property
     def participant_ids(self) -> tuple[str, ...]:
@@ -115,6 +106,21 @@ class MergeRecord:
         """The related records the merge re-pointed (interactions, leads, members)."""
         participants = set(self.participant_ids)
         return tuple(i for i in self.before.ids if i not in participants)
+
+    @functools.cached_property
+    def moved_interactions(self) -> Mapping[str, tuple[str, Interaction]]:
+        """The interactions the merge moved: id -> (the merged record it was on, its copy before).
+
+        Computed once per copy of the record (every page of a timeline needs it)
+        and kept on that copy: it lives no longer than the record does.
+        """
+        merged = set(self.merged_ids)
+        moves: dict[str, tuple[str, Interaction]] = {}
+        for before in self.before.interactions:
+            original = next((i for i in before.record_ids if i in merged), None)
+            if original is not None:
+                moves[before.id] = (original, before)
+        return moves
 
     @property
     def is_active(self) -> bool:

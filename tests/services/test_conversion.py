@@ -33,7 +33,7 @@ from crmcore.events import (
     LeadStatusChanged,
 )
 from crmcore.storage import MergingStore
-from crmcore.workflows import Relation
+from crmcore.timeline import Relation
 from tests.merge.records import BASE, customers, leads
 from tests.merge.stores import FACTORIES, WITH_DEDUP_KEYS, StoreFactory, dump
 

@@ -26,7 +26,7 @@ from crmcore.events import (
     LeadStatusChanged,
 )
 from crmcore.storage import Store
-from crmcore.workflows import (
+from crmcore.writes import (
     add_customer,
     add_lead,
     change_lead_status,

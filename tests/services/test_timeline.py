@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -25,8 +27,8 @@ from crmcore import (
     timeline,
     unmerge,
 )
-from crmcore.storage import MergingStore
-from crmcore.workflows import Relation, TimelineEntry
+from crmcore.storage import InMemoryStore, MergingStore
+from crmcore.timeline import Relation, TimelineEntry
 from tests.merge.records import BASE
 from tests.merge.stores import FACTORIES, StoreFactory
 
@@ -201,3 +203,65 @@ def test_pages_stay_complete_while_interactions_arrive(any_store: MergingStore) 
     assert keys == sorted(keys, reverse=True)
     (meeting,) = [e for e in seen if e.interaction.id == both.id]
     assert meeting.relation is Relation.DIRECT
+
+
+def _read_a_merged_timeline(body: str) -> None:
+    store = InMemoryStore()
+    ada = store.customers.add(Customer.create(name="Ada"))
+    dup = store.customers.add(Customer.create(name="Ada L"))
+    store.interactions.add(
+        Interaction.log(
+            channel=Channel.EMAIL,
+            direction=Direction.INBOUND,
+            occurred_at=BASE,
+            customer_id=dup.id,
+            body=body,
+        )
+    )
+    merge(store, [ada.id, dup.id], survivor=ada.id)
+    (entry,) = timeline(store, ada.id)
+    assert entry.relation is Relation.MERGED  # the merge record's copies were read
+
+
+def test_no_copy_of_an_interaction_outlives_its_store() -> None:
+    # Customer data must not outlive its store in a process-wide cache: the
+    # timeline once kept the merge records' interaction copies, bodies included.
+    body = f"private note {uuid.uuid4()}"
+    _read_a_merged_timeline(body)
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, Interaction) and o.body == body]
+
+
+def test_the_workflows_module_still_exports_the_services() -> None:
+    import crmcore.workflows as workflows
+    from crmcore import conversion, writes
+    from crmcore import timeline as timeline_function
+
+    assert workflows.timeline is timeline_function
+    assert workflows.Relation is Relation
+    assert workflows.convert_lead is conversion.convert_lead
+    assert workflows.add_customer is writes.add_customer
+    assert set(workflows.__all__) == {
+        *conversion.__all__,
+        *writes.__all__,
+        "Relation",
+        "TimelineEntry",
+        "TimelinePage",
+        "timeline",
+    }
+
+
+def test_a_merge_record_indexes_the_interactions_it_moved_once() -> None:
+    store = InMemoryStore()
+    ada = store.customers.add(Customer.create(name="Ada"))
+    dup = store.customers.add(Customer.create(name="Ada L"))
+    moved = _log(store, dup.id, 1)
+    _log(store, ada.id, 2)
+    record = merge(store, [ada.id, dup.id], survivor=ada.id).record
+    index = record.moved_interactions
+    assert {i: original for i, (original, _) in index.items()} == {moved.id: dup.id}
+    assert index[moved.id][1] == moved  # the copy before the merge
+    assert record.moved_interactions is index  # computed once per copy
+    # Not a field: equality, copies and the stored form do not see it.
+    assert "moved_interactions" not in attrs.asdict(record, recurse=False)
+    assert attrs.evolve(record) == record

@@ -13,6 +13,7 @@ from crmcore.dedup.engine import (
 )
 from crmcore.dedup.normalize import (
     NicknameTable,
+    clear_caches,
     email_match_key,
     organization_domain,
     organization_key,
@@ -64,6 +65,7 @@ __all__ = [
     "blocking_keys",
     "candidate_pairs",
     "check_duplicates",
+    "clear_caches",
     "default_rules",
     "email_match_key",
     "find_duplicates",

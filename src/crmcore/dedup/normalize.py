@@ -2,7 +2,9 @@
 
 Every function here is pure, idempotent on its own output and cached on the
 distinct values it sees, so that a batch of 150,000 records pays for each
-distinct name, email or phone number once.
+distinct name, email or phone number once. The caches over such values are
+bounded and :func:`clear_caches` empties them (erasing a person must not leave
+their name in a process-wide cache).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import phonenumbers
@@ -21,9 +24,13 @@ import phonenumbers
 from crmcore.errors import ValidationError
 from crmcore.values import EmailAddress, PersonName, PhoneNumber
 
+if TYPE_CHECKING:
+    from functools import _lru_cache_wrapper
+
 __all__ = [
     "ROLE_MAILBOXES",
     "NicknameTable",
+    "clear_caches",
     "email_match_key",
     "fold",
     "free_email_domains",
@@ -37,6 +44,23 @@ __all__ = [
 ]
 
 _CACHE = 1 << 18
+
+R = TypeVar("R")
+
+_VALUE_CACHES: list[Callable[[], None]] = []
+
+
+def value_cache(function: Callable[..., R]) -> _lru_cache_wrapper[R]:
+    """Cache ``function`` on the values it sees (names, addresses...), bounded and clearable."""
+    cached = lru_cache(maxsize=_CACHE)(function)
+    _VALUE_CACHES.append(cached.cache_clear)
+    return cached
+
+
+def clear_caches() -> None:
+    """Empty every cache of match keys over personal data (names, emails, phones, addresses)."""
+    for cache_clear in _VALUE_CACHES:
+        cache_clear()
 
 
 def _word_list(name: str) -> frozenset[str]:
@@ -57,7 +81,7 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _APOSTROPHES = re.compile(r"['\u2019\u02bc`]")
 
 
-@lru_cache(maxsize=_CACHE)
+@value_cache
 def fold(text: str) -> str:
     """Fold ``text`` for comparison: NFKC, case-folded, diacritics removed, spaces squeezed.
 
@@ -71,7 +95,7 @@ def fold(text: str) -> str:
     return " ".join(stripped.translate(_SPECIAL_LETTERS).split())
 
 
-@lru_cache(maxsize=_CACHE)
+@value_cache
 def _name_words(text: str) -> tuple[str, ...]:
     folded = _APOSTROPHES.sub("", fold(text))
     folded = _DIGRAPHS.sub(r"\1", folded)
@@ -198,7 +222,7 @@ def _default_nicknames() -> NicknameTable:
 _SOUNDEX = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556")
 
 
-@lru_cache(maxsize=_CACHE)
+@value_cache
 def phonetic_key(token: str) -> str:
     """A Soundex-style code of a folded word, for blocking names that sound alike.
 
@@ -276,13 +300,13 @@ def email_match_key(email: EmailAddress | str, *, provider_rules: bool = False) 
     return _provider_key(base) if provider_rules else base
 
 
-@lru_cache(maxsize=_CACHE)
+@value_cache
 def _plain_email_key(text: str) -> str:
     local, _, domain = text.strip().rpartition("@")
     return f"{local.casefold()}@{domain.lower()}" if local else text.strip().casefold()
 
 
-@lru_cache(maxsize=_CACHE)
+@value_cache
 def _provider_key(key: str) -> str:
     local, _, domain = key.rpartition("@")
     if not local:
@@ -328,7 +352,7 @@ def _country_codes() -> frozenset[str]:
 _COUNTRY_CODES = _country_codes()
 
 
-@lru_cache(maxsize=_CACHE)
+@value_cache
 def _split_e164(e164: str) -> tuple[str, str]:
     digits = e164.lstrip("+")
     # Country calling codes are prefix-free, so the first known prefix is the code.
@@ -380,7 +404,7 @@ def organization_key(name: str) -> str:
     return _organization_key(name)
 
 
-@lru_cache(maxsize=_CACHE)
+@value_cache
 def _organization_key(name: str) -> str:
     text = fold(name).replace("&", " and ").replace(".", "")
     words = [w for w in _NON_ALNUM.split(_DIGRAPHS.sub(r"\1", text)) if w]

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Generic, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import attrs
@@ -36,6 +35,7 @@ from crmcore.dedup.normalize import (
     organization_key,
     phone_match_keys,
     phonetic_key,
+    value_cache,
 )
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import Decision, Evidence
@@ -647,7 +647,7 @@ class _Address(NamedTuple):
     locality: str
 
 
-@lru_cache(maxsize=1 << 18)
+@value_cache
 def _street(lines: tuple[str, ...]) -> tuple[str, str]:
     words = [w for line in lines for w in name_tokens(line)]
     number = next((w for w in words if any(c.isdigit() for c in w)), "")

@@ -1,7 +1,8 @@
 """Survivorship: which value of a field survives when records are merged.
 
-The rules here are pure functions over :class:`Candidate` values; the merge
-planner in :mod:`crmcore.merge` picks a rule per field and applies it.
+The rules here are pure functions over :class:`Candidate` values; the default
+rule of every field that merges is in ``CUSTOMER_RULES`` and ``LEAD_RULES``; the
+planner (:func:`crmcore.merge.plan_merge`) picks a rule per field and applies it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,17 @@ from crmcore.errors import ValidationError
 from crmcore.leads import LeadStatus
 from crmcore.values import PersonName, PostalAddress
 
-__all__ = ["Candidate", "MergePolicy", "Rule", "Survivorship"]
+__all__ = [
+    "BOOKKEEPING",
+    "CUSTOMER_RULES",
+    "FOLLOWERS",
+    "LEAD_RULES",
+    "MERGE_MANAGED",
+    "Candidate",
+    "MergePolicy",
+    "Rule",
+    "Survivorship",
+]
 
 NOTES_SEPARATOR = "\n\n"
 
@@ -73,6 +84,58 @@ CustomRule: TypeAlias = Callable[[str, Sequence[Candidate]], Any]
 
 Rule: TypeAlias = Survivorship | CustomRule
 """A built-in :class:`Survivorship` rule or a :data:`CustomRule`."""
+
+
+CUSTOMER_RULES: Mapping[str, Rule] = {
+    "name": Survivorship.PREFER_SURVIVOR,
+    "emails": Survivorship.UNION,
+    "phones": Survivorship.UNION,
+    "addresses": Survivorship.UNION,
+    "organization_id": Survivorship.PREFER_SURVIVOR,
+    "stage": Survivorship.FURTHEST,
+    "stage_reason": Survivorship.PREFER_SURVIVOR,
+    "tags": Survivorship.UNION,
+    "custom_fields": Survivorship.UNION,
+    "owner": Survivorship.PREFER_SURVIVOR,
+    "identifiers": Survivorship.UNION,
+    "consents": Survivorship.MOST_RESTRICTIVE,
+    "birth_date": Survivorship.PREFER_SURVIVOR,
+    "notes": Survivorship.CONCATENATE,
+}
+"""The default rule of every customer field that merges."""
+
+LEAD_RULES: Mapping[str, Rule] = {
+    "name": Survivorship.PREFER_SURVIVOR,
+    "company": Survivorship.PREFER_SURVIVOR,
+    "emails": Survivorship.UNION,
+    "phones": Survivorship.UNION,
+    "source": Survivorship.PREFER_SURVIVOR,
+    "status": Survivorship.FURTHEST,
+    "status_reason": Survivorship.PREFER_SURVIVOR,
+    "score": Survivorship.MAX,
+    "estimated_value": Survivorship.PREFER_SURVIVOR,
+    "owner": Survivorship.PREFER_SURVIVOR,
+    "tags": Survivorship.UNION,
+    "custom_fields": Survivorship.UNION,
+    "converted_customer_id": Survivorship.PREFER_SURVIVOR,
+}
+"""The default rule of every lead field that merges."""
+
+# A reason or a link only makes sense with the status it explains: by default
+# it comes from the record whose stage or status won.
+FOLLOWERS: Mapping[str, str] = {
+    "stage_reason": "stage",
+    "status_reason": "status",
+    "converted_customer_id": "status",
+}
+
+# Bookkeeping fields: never merged, never compared when undoing.
+BOOKKEEPING = frozenset({"id", "version", "created_at", "updated_at"})
+
+# Fields no rule decides: the group must agree on ``kind`` (people and
+# organisations never merge) and the merge itself sets ``merged_into`` on the
+# records it retires. Unlike bookkeeping, undoing restores them.
+MERGE_MANAGED = frozenset({"kind", "merged_into"})
 
 
 def rule_name(rule: Rule) -> str:

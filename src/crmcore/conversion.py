@@ -1,0 +1,226 @@
+"""Lead conversion: a qualified lead becomes a customer (a new one or one found), once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from crmcore import _store_ops as ops
+from crmcore._validation import check_flag
+from crmcore.customers import Customer, CustomerKind, LifecycleStage
+from crmcore.errors import InvalidTransition, ValidationError
+from crmcore.events import (
+    CustomerCreated,
+    CustomerUpdated,
+    DomainEvent,
+    EventDispatcher,
+    LeadConverted,
+    LeadStatusChanged,
+    publish,
+)
+from crmcore.ids import CustomerId, LeadId, is_customer_id, is_lead_id
+from crmcore.interactions import Participant
+from crmcore.leads import Lead, LeadStatus
+from crmcore.merge import MergePolicy, Rule, plan_merge
+from crmcore.values import PersonName
+
+if TYPE_CHECKING:
+    from crmcore.storage import Store
+
+__all__ = ["ConversionResult", "convert_lead"]
+
+
+@attrs.frozen(repr=False)
+class ConversionResult:
+    """A converted lead and the customer it became.
+
+    ``created`` tells whether the customer is new; ``matched`` whether an
+    existing customer was found by the duplicate check; ``relinked`` lists the
+    interactions newly linked to the customer.
+    """
+
+    customer: Customer
+    lead: Lead
+    created: bool
+    matched: bool = False
+    relinked: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"ConversionResult(lead_id={self.lead.id!r}, customer_id={self.customer.id!r}, "
+            f"created={self.created}, matched={self.matched})"
+        )
+
+
+def convert_lead(
+    store: Store,
+    lead_id: str,
+    *,
+    customer_id: str | None = None,
+    policy: MergePolicy | Mapping[str, Rule] | None = None,
+    find_existing: bool = True,
+    stage: LifecycleStage = LifecycleStage.CUSTOMER,
+    events: EventDispatcher | None = None,
+) -> ConversionResult:
+    """Convert a qualified lead into a customer, in one transaction; idempotent.
+
+    The customer is, in order: ``customer_id`` when given; else the best
+    ``match`` of the duplicate check (:func:`crmcore.dedup.check_duplicates`)
+    among customers, when ``find_existing``; else a new customer built from
+    the lead (kind person when the lead has a name, organisation when it has
+    only a company), at lifecycle ``stage``. An existing customer keeps its
+    values and gains what the lead adds: by default its empty fields are
+    filled and the lead's emails, phones, tags and custom fields are added
+    (the rules of :func:`crmcore.plan_merge`; ``policy`` overrides them).
+
+    Every interaction of the lead gains the customer as a participant (the
+    lead stays on it, so the timeline can tell where it was logged), and the
+    lead becomes ``converted`` with ``converted_customer_id``. Converting a
+    converted lead again returns its customer (following merges) and writes
+    nothing. Events (``CustomerCreated`` or ``CustomerUpdated``,
+    ``LeadStatusChanged``, ``LeadConverted``) are published before the commit.
+
+    Raises:
+        NotFound: no such lead or customer.
+        InvalidTransition: the lead is not qualified, or was converted into
+            another customer than ``customer_id``.
+    """
+    if not is_lead_id(lead_id):
+        raise ValidationError("lead_id", "must be a lead id")
+    if customer_id is not None and not is_customer_id(customer_id):
+        raise ValidationError("customer_id", "must be a customer id")
+    check_flag(find_existing, "find_existing")
+    with ops.transaction(store):
+        lead: Lead = store.leads.resolve(LeadId(lead_id))
+        if lead.status is LeadStatus.CONVERTED and lead.converted_customer_id is not None:
+            existing: Customer = store.customers.resolve(lead.converted_customer_id)
+            if (
+                customer_id is not None
+                and store.customers.resolve(CustomerId(customer_id)).id != existing.id
+            ):
+                raise InvalidTransition("the lead was already converted into another customer")
+            return ConversionResult(customer=existing, lead=lead, created=False)
+        if not lead.status.can_become(LeadStatus.CONVERTED):
+            raise InvalidTransition(
+                f"only a qualified lead converts, not a {lead.status.value} one"
+            )
+
+        found: list[DomainEvent] = []
+        target: Customer | None = None
+        matched = False
+        if customer_id is not None:
+            target = store.customers.resolve(CustomerId(customer_id))
+        elif find_existing:
+            target = _matching_customer(store, lead)
+            matched = target is not None
+        if target is None:
+            customer = store.customers.add(_customer_from(lead, stage))
+            created = True
+            found.append(CustomerCreated(customer_id=customer.id))
+        else:
+            plan = plan_merge([target, lead], survivor=target.id, policy=policy)
+            created = False
+            filled = plan.result
+            assert isinstance(filled, Customer)  # a customer survives a lead
+            if plan.changed_fields:
+                customer = store.customers.update(filled)
+                found.append(CustomerUpdated(customer_id=customer.id, fields=plan.changed_fields))
+            else:
+                customer = target
+
+        relinked = []
+        for interaction in list(ops.iter_interactions(store, lead.id)):
+            if customer.id in interaction.record_ids:
+                continue
+            role = next(p.role for p in interaction.participants if p.record_id == lead.id)
+            linked = attrs.evolve(
+                interaction,
+                participants=(*interaction.participants, Participant(customer.id, role)),
+            )
+            relinked.append(store.interactions.update(linked).id)
+
+        converted = store.leads.update(
+            lead.transition_to(LeadStatus.CONVERTED, customer_id=CustomerId(customer.id))
+        )
+        found.append(
+            LeadStatusChanged(
+                lead_id=lead.id, old_status=lead.status.value, new_status=converted.status.value
+            )
+        )
+        found.append(LeadConverted(lead_id=lead.id, customer_id=customer.id, created=created))
+        publish(events, found)
+    return ConversionResult(
+        customer=customer,
+        lead=converted,
+        created=created,
+        matched=matched,
+        relinked=tuple(relinked),
+    )
+
+
+def _matching_customer(store: Store, lead: Lead) -> Customer | None:
+    # Imported here: importing crmcore must not load the dedup engine.
+    from crmcore.dedup import Decision, check_duplicates, find_duplicates
+
+    best: Customer | None = None
+    best_score = -1.0
+    for match in check_duplicates(lead, store, include_leads=False):
+        if match.decision is not Decision.MATCH or not is_customer_id(match.record_id):
+            continue
+        if match.score > best_score:
+            candidate = store.customers.resolve(CustomerId(match.record_id))
+            best, best_score = candidate, match.score
+    if best is not None:
+        return best
+    # find_by_keys only knows the keys the store's key function indexed; the
+    # email and phone indexes every store keeps catch exact contact points
+    # whatever that function is, and the same rules then judge them.
+    found: dict[CustomerId, Customer] = {}
+    for email in lead.emails:
+        for customer in store.customers.find_by_email(email.address):
+            found.setdefault(customer.id, customer)
+    for phone in lead.phones:
+        for customer in store.customers.find_by_phone(phone.number):
+            found.setdefault(customer.id, customer)
+    live: dict[str, Customer] = {c.id: c for c in (store.customers.resolve(i) for i in found)}
+    if not live:
+        return None
+    cluster = find_duplicates([lead, *live.values()]).cluster_of(lead.id)
+    if cluster is None:
+        return None
+    scores: dict[str, float] = {}
+    for pair in cluster.pairs:
+        if pair.decision is not Decision.MATCH or lead.id not in (pair.a, pair.b):
+            continue
+        other = pair.b if pair.a == lead.id else pair.a
+        scores[other] = max(scores.get(other, 0.0), pair.score)
+    if not scores:
+        return None
+    return live[max(scores, key=lambda i: (scores[i], i))]
+
+
+def _customer_from(lead: Lead, stage: LifecycleStage) -> Customer:
+    kind = CustomerKind.PERSON
+    name: PersonName | str
+    if lead.name is not None:
+        name = lead.name
+    elif lead.company is not None:
+        kind, name = CustomerKind.ORGANIZATION, lead.company
+    elif lead.emails:
+        # Nothing better is known: the address's local part is how the
+        # person signed up; the CRM user renames them later.
+        name = PersonName.parse(lead.emails[0].address.local_part)
+    else:
+        raise ValidationError("name", "a lead needs a name, a company or an email to convert")
+    return Customer.create(
+        name=name,
+        kind=kind,
+        emails=lead.emails,
+        phones=lead.phones,
+        tags=lead.tags,
+        custom_fields=lead.custom_fields,
+        owner=lead.owner,
+        stage=stage,
+    )

@@ -1,0 +1,160 @@
+"""Applying a merge to a store: one transaction, compare-and-set, a :class:`MergeRecord` kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import attrs
+
+from crmcore import _store_ops as ops
+from crmcore._validation import items_of, utcnow
+from crmcore.customers import Customer
+from crmcore.errors import ValidationError, VersionConflict
+from crmcore.events import (
+    CustomerUpdated,
+    DomainEvent,
+    EventDispatcher,
+    LeadStatusChanged,
+    RecordsMerged,
+    publish,
+)
+from crmcore.ids import MergeId, is_customer_id, is_lead_id, new_merge_id
+from crmcore.leads import Lead
+from crmcore.merge._plan import MergePlan, Record, default_survivor, plan_merge
+from crmcore.merge._survivorship import MergePolicy, Rule
+from crmcore.merge_record import MergeRecord, Snapshot, StoredRecord
+
+if TYPE_CHECKING:
+    from crmcore.storage import MergingStore
+
+__all__ = ["MergeResult", "merge"]
+
+
+@attrs.frozen(repr=False)
+class MergeResult:
+    """What :func:`merge` did: the stored survivor, the merge's id, the plan and the record."""
+
+    survivor: Record
+    merge_id: MergeId
+    plan: MergePlan
+    record: MergeRecord
+
+    def __repr__(self) -> str:
+        return f"MergeResult(merge_id={self.merge_id!r}, survivor_id={self.survivor.id!r})"
+
+
+def _expected_versions(
+    items: Iterable[str | Record] | MergePlan,
+) -> tuple[list[str], dict[str, int], str | None, MergePolicy | None]:
+    if isinstance(items, MergePlan):
+        versions: dict[str, int] = {r.id: r.version for r in items.records}
+        return list(versions), versions, items.survivor_id, items.policy
+    ids: list[str] = []
+    versions = {}
+    for item in items_of(items, "ids"):
+        if isinstance(item, Customer | Lead):
+            ids.append(item.id)
+            versions[item.id] = item.version
+        elif isinstance(item, str) and (is_customer_id(item) or is_lead_id(item)):
+            ids.append(item)
+        else:
+            raise ValidationError("ids", "must be customer or lead ids (or stored copies)")
+    return ids, versions, None, None
+
+
+def merge(
+    store: MergingStore,
+    ids: Iterable[str | Record] | MergePlan,
+    *,
+    survivor: str | None = None,
+    policy: MergePolicy | Mapping[str, Rule] | None = None,
+    events: EventDispatcher | None = None,
+) -> MergeResult:
+    """Merge stored records into one survivor, in one transaction.
+
+    Every participant is read inside the transaction and written with
+    compare-and-set. Pass stored copies (or a reviewed :class:`MergePlan`)
+    instead of ids to also require that nobody changed them since you read
+    them: a stale copy raises :class:`~crmcore.VersionConflict` and nothing is
+    written. The survivor is updated; the others are kept as tombstones
+    (``merged_into``), or for leads merged into a customer, marked converted;
+    interactions, converted leads and organisation members are re-pointed to
+    the survivor; a :class:`MergeRecord` with full before/after copies is
+    stored. Events (``RecordsMerged``, ``CustomerUpdated``/``LeadStatusChanged``)
+    are published before the commit: a subscriber that raises rolls it back.
+
+    Raises:
+        ValidationError: see :func:`plan_merge`.
+        NotFound: an id is not stored.
+        VersionConflict: a stored copy passed in is stale, or a concurrent
+            writer won.
+    """
+    wanted, versions, plan_survivor, plan_policy = _expected_versions(ids)
+    survivor = survivor if survivor is not None else plan_survivor
+    policy = policy if policy is not None else plan_policy
+    if len(set(wanted)) < 2:
+        raise ValidationError("ids", "a merge needs at least two different records")
+    with ops.transaction(store):
+        records = [ops.get_record(store, record_id) for record_id in wanted]
+        for record in records:
+            expected = versions.get(record.id)
+            if expected is not None and expected != record.version:
+                raise VersionConflict(
+                    f"{record.id} changed since it was read",
+                    expected=expected,
+                    actual=record.version,
+                )
+        # Only the records that go away have related records to move.
+        keep = survivor if survivor is not None else default_survivor(records).id
+        merged_ids = [r.id for r in records if r.id != keep]
+        customer_ids = [i for i in merged_ids if is_customer_id(i)]
+        plan = plan_merge(
+            records,
+            survivor=survivor,
+            policy=policy,
+            interactions=ops.interactions_for(store, merged_ids),
+            leads=ops.leads_converted_into(store, customer_ids),
+            members=ops.members_of(store, customer_ids),
+        )
+        written_survivor = ops.update_record(store, plan.result)
+        written: list[StoredRecord] = [written_survivor]
+        written.extend(ops.update_record(store, r) for r in plan.retired)
+        written.extend(ops.update_record(store, change.after) for change in plan.related)
+        before: list[StoredRecord] = [*plan.records, *(c.before for c in plan.related)]
+        merge_record = MergeRecord(
+            id=new_merge_id(),
+            survivor_id=plan.survivor_id,
+            merged_ids=plan.merged_ids,
+            before=Snapshot.of(before),
+            after=Snapshot.of(written),
+            merged_at=utcnow(),
+        )
+        stored_record: MergeRecord = store.merges.add(merge_record)
+        publish(events, _merge_events(plan, stored_record))
+    return MergeResult(
+        survivor=written_survivor, merge_id=stored_record.id, plan=plan, record=stored_record
+    )
+
+
+def _merge_events(plan: MergePlan, record: MergeRecord) -> list[DomainEvent]:
+    found: list[DomainEvent] = [
+        RecordsMerged(
+            merge_id=record.id,
+            survivor_id=record.survivor_id,
+            merged_ids=record.merged_ids,
+            repointed_ids=record.repointed_ids,
+        )
+    ]
+    if isinstance(plan.result, Customer) and plan.changed_fields:
+        found.append(CustomerUpdated(customer_id=plan.survivor_id, fields=plan.changed_fields))
+    for before, after in zip(plan.records[1:], plan.retired, strict=True):
+        if isinstance(before, Lead) and isinstance(after, Lead) and before.status != after.status:
+            found.append(
+                LeadStatusChanged(
+                    lead_id=before.id,
+                    old_status=before.status.value,
+                    new_status=after.status.value,
+                )
+            )
+    return found
