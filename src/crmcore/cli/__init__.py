@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from crmcore.cli._errors import EXIT_USAGE, CliError
-from crmcore.cli._table import FIELDS
+from crmcore.io import FIELDS
 
 __all__ = ["console_main", "main"]
 

@@ -12,19 +12,11 @@ from typing import Any, TextIO
 import attrs
 
 from crmcore.cli._errors import EXIT_USAGE, CliError
-from crmcore.cli._records import Problems, build_records
-from crmcore.cli._regions import country_code
 from crmcore.cli._report import write_report
-from crmcore.cli._table import (
-    ColumnMap,
-    Table,
-    find_column,
-    parse_map_options,
-    read_table,
-    resolve_columns,
-)
+from crmcore.cli._table import find_column, parse_map_options, read_table, resolve_columns
 from crmcore.dedup.records import MatchRecord
 from crmcore.dedup.results import Cluster, DedupResult
+from crmcore.io import CellProblems, ColumnPlan, Table, country_code, match_records
 
 __all__ = ["DedupeOptions", "run_dedupe"]
 
@@ -157,7 +149,7 @@ def _labels(table: Table, id_col: int | None, option: str) -> list[str]:
     return labels
 
 
-def _warn(problems: Problems, long_rows: Sequence[int], err: TextIO) -> None:
+def _warn(problems: CellProblems, long_rows: Sequence[int], err: TextIO) -> None:
     rows = problems.rows | {i + 2 for i in long_rows}
     if not rows:
         return
@@ -239,7 +231,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
 
     table = read_table(options.input)
     header = table.header
-    columns: ColumnMap = resolve_columns(header, mapped)
+    columns: ColumnPlan = resolve_columns(header, mapped)
     region_col = (
         find_column(header, options.region_column, "--region-column")
         if options.region_column is not None
@@ -261,7 +253,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     progress = _Progress(enabled=not options.quiet)
     try:
         progress.stage("Parsing contacts", None)
-        built = build_records(
+        built = match_records(
             table,
             columns,
             region=region,
