@@ -407,7 +407,7 @@ def _row_contacts(
         if parsed is None:
             problems.add_cell(header[i], row_number)
             continue
-        phone = PhoneNumber(parsed[0], parsed[1], part)
+        phone = PhoneNumber.trusted(parsed[0], parsed[1], part)
         if phone not in found_phones:
             found_phones.append(phone)
     return tuple(found_emails), tuple(found_phones)
@@ -452,7 +452,7 @@ def _parse_table(
         email_map, phone_map = job.result()
     finally:
         job.close()
-    emails = {t: EmailAddress(*r) for t, r in email_map.items() if r is not None}
+    emails = {t: EmailAddress.trusted(*r) for t, r in email_map.items() if r is not None}
     contacts = [
         _row_contacts(table, plan, index, scan.row_phones[index], emails, phone_map, problems)
         for index in range(len(table.rows))
