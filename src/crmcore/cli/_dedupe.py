@@ -7,7 +7,7 @@ import gc
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import attrs
 
@@ -39,6 +39,11 @@ class DedupeOptions:
     report_limit: int = 500
     workers: int | None = None
     quiet: bool = False
+
+
+class _ProgressLike(Protocol):
+    def stage(self, description: str, total: int | None) -> None: ...
+    def update(self, done: int, total: int | None) -> None: ...
 
 
 class _Progress:
@@ -109,15 +114,18 @@ class _Progress:
             self._bar = None
 
 
-def _engine_progress(progress: _Progress) -> Callable[[str, int, int], None]:
+def _engine_progress(progress: _ProgressLike) -> Callable[[str, int, int], None]:
     # One bar per engine stage (prepare, block, score, cluster).
     current: list[str] = []
 
     def callback(stage: str, done: int, total: int) -> None:
+        # The engine reports a total of 0 while it cannot know one yet (loading an
+        # iterable of records): shown as a count, not as "10000/0".
+        known = total if total > 0 or done == 0 else None
         if not current or current[-1] != stage:
             current.append(stage)
-            progress.stage(f"Matching: {stage}", total)
-        progress.update(done, total)
+            progress.stage(f"Matching: {stage}", known)
+        progress.update(done, known)
 
     return callback
 
@@ -294,8 +302,10 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     in_clusters = sum(len(c.member_ids) for c in result.clusters)
     entities = len(table.rows) - in_clusters + len(result.clusters)
     clusters = len(result.clusters)
+    rows = len(table.rows)
     print(
-        f"{len(table.rows)} rows -> {entities} distinct entities "
+        f"{rows} {'row' if rows == 1 else 'rows'} -> {entities} distinct "
+        f"{'entity' if entities == 1 else 'entities'} "
         f"({clusters} {'cluster' if clusters == 1 else 'clusters'} of 2 or more rows "
         f"{'holds' if clusters == 1 else 'hold'} {in_clusters} rows); "
         f"wrote {options.output} in {time.perf_counter() - started:.1f} s",
