@@ -14,10 +14,10 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Any, ClassVar, Self, TypeAlias, cast
+from typing import Any, ClassVar, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import email_validator
@@ -98,6 +98,11 @@ def optional_text(value: object, field: str, *, max_length: int = MAX_TEXT_LENGT
 
 
 # --------------------------------------------------------------------------- email
+
+# The trusted constructors fill a frozen instance's slots directly (module-level
+# names: they run once for every email and phone a contact list holds).
+_new = object.__new__
+_set = object.__setattr__
 
 _EMAIL_OPTIONS: dict[str, Any] = {
     # Every option is passed explicitly: email-validator reads module-level
@@ -190,9 +195,9 @@ class EmailAddress:
         worker processes and sends back the parts. Parts that did not come from
         :meth:`parse` make a value that a store may be unable to read back.
         """
-        email = object.__new__(cls)
-        object.__setattr__(email, "normalized", normalized)
-        object.__setattr__(email, "match_key", match_key)
+        email = _new(cls)
+        _set(email, "normalized", normalized)
+        _set(email, "match_key", match_key)
         return email
 
     @classmethod
@@ -356,10 +361,10 @@ class PhoneNumber:
         worker processes and sends back the parts. Parts that were not checked
         make a value that a store may be unable to read back.
         """
-        phone = object.__new__(cls)
-        object.__setattr__(phone, "e164", e164)
-        object.__setattr__(phone, "extension", extension)
-        object.__setattr__(phone, "raw", raw)
+        phone = _new(cls)
+        _set(phone, "e164", e164)
+        _set(phone, "extension", extension)
+        _set(phone, "raw", raw)
         return phone
 
     @classmethod
@@ -804,6 +809,26 @@ def _check_key(key: object, field: str) -> str:
     return key
 
 
+V = TypeVar("V")
+
+
+def _checked_items(data: object, field: str, check: Callable[[object, str], V]) -> dict[str, V]:
+    """``data``'s items, keys checked and values as ``check(value, path)`` returns them."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(field, "must be a mapping")
+    result: dict[str, V] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in data.items():
+        try:
+            name = _check_key(key, field)
+            result[name] = check(value, f"{field}.{name}" if field else name)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return result
+
+
 class CustomFields(_FrozenMap):
     """App-defined fields: a read-only mapping of text keys to JSON-compatible values."""
 
@@ -814,18 +839,7 @@ class CustomFields(_FrozenMap):
     def _build(cls, data: object, field: str, depth: int) -> CustomFields:
         if isinstance(data, CustomFields):
             return data
-        if not isinstance(data, Mapping):
-            raise ValidationError(field, "must be a mapping")
-        result: dict[str, JSONValue] = {}
-        problems: list[tuple[str, str]] = []
-        for key, value in data.items():
-            try:
-                name = _check_key(key, field)
-                result[name] = _freeze_json(value, f"{field}.{name}" if field else name, depth)
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+        result = _checked_items(data, field, lambda value, path: _freeze_json(value, path, depth))
         if depth == 0 and result and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
             raise ValidationError(field, "is larger than 64 kB")
         return cast(CustomFields, cls._from_checked(result))
@@ -841,20 +855,9 @@ class ExternalIds(_FrozenMap):
     def _build(cls, data: object, field: str, depth: int) -> ExternalIds:
         if isinstance(data, ExternalIds):
             return data
-        if not isinstance(data, Mapping):
-            raise ValidationError(field, "must be a mapping")
-        result: dict[str, str] = {}
-        problems: list[tuple[str, str]] = []
-        for key, value in data.items():
-            try:
-                scheme = _check_key(key, field)
-                result[scheme] = clean_text(
-                    value, f"{field}.{scheme}" if field else scheme, max_length=200
-                )
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+        result = _checked_items(
+            data, field, lambda value, path: clean_text(value, path, max_length=200)
+        )
         return cast(ExternalIds, cls._from_checked(result))
 
 
