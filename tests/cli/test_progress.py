@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,15 @@ def test_the_summary_counts_in_singular_and_plural(
     source.write_text("name,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
     assert main(["dedupe", str(source), "-o", str(tmp_path / "out.csv"), "--quiet"]) == 0
     assert summary in capsys.readouterr().err
+
+
+def test_the_command_runs_without_rich(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `pip install crmcore` without the cli extra: python -m crmcore must still work.
+    monkeypatch.setitem(sys.modules, "rich.console", None)
+    monkeypatch.setitem(sys.modules, "rich.progress", None)
+    source = tmp_path / "in.csv"
+    source.write_text("name,email\nAda Lovelace,ada@example.com\n", encoding="utf-8")
+    assert main(["dedupe", str(source), "-o", str(tmp_path / "out.csv")]) == 0
+    assert "1 row -> 1 distinct entity" in capsys.readouterr().err

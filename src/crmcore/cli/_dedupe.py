@@ -54,14 +54,17 @@ class _Progress:
         self._task: Any = None
         self._drawn = 0.0
         if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
+            try:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                )
+            except ImportError:  # installed without the cli extra: no bar, same result
+                return
 
             console = Console(stderr=True)
             if console.is_terminal:
