@@ -10,8 +10,8 @@ The same code serves the ``crmcore`` command and an app:
 
 :func:`plan_columns` decides which column feeds which field (headers such as
 ``First Name`` or ``e-mail`` are recognised; ``(field, column)`` pairs map the
-rest), :func:`match_records` turns a whole table into dedup
-:class:`~crmcore.dedup.MatchRecord`\\ s (distinct values parsed once, on every
+rest), :func:`match_records` turns a whole table into dedup match records
+(:class:`~crmcore.dedup.MatchRecord`; distinct values parsed once, on every
 core), and :func:`row_to_customer` / :func:`row_to_lead` build one entity per
 row with the model constructors. See docs/io.md.
 """
