@@ -46,9 +46,8 @@ if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks.datagen`` im
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.datagen import generate, write_csv  # noqa: E402
-from crmcore.cli._records import build_records  # noqa: E402
-from crmcore.cli._table import parse_map_options, read_table, resolve_columns  # noqa: E402
 from crmcore.dedup import candidate_pairs, default_rules  # noqa: E402
+from crmcore.io import match_records, plan_columns, read_csv  # noqa: E402
 
 FEBRL = ROOT.parent / "shared" / "data" / "febrl"
 FEBRL_ARGS = (
@@ -156,10 +155,10 @@ def read_column(path: Path, column: str) -> list[str]:
 
 def pairs_completeness(input_csv: Path, truth: Sequence[str], extra: Sequence[str]) -> float:
     """Share of true pairs that blocking compares, on the records the command builds."""
-    table = read_table(input_csv)
-    maps = [extra[i + 1] for i, a in enumerate(extra) if a == "--map"]
-    columns = resolve_columns(table.header, parse_map_options(maps))
-    records = build_records(table, columns).records
+    table = read_csv(input_csv)
+    maps = [extra[i + 1].partition("=") for i, a in enumerate(extra) if a == "--map"]
+    plan = plan_columns(table.header, [(field, column) for field, _, column in maps])
+    records = match_records(table, plan).records
     candidates = candidate_pairs(records, default_rules())
     by_entity: dict[str, list[int]] = {}
     for index, entity in enumerate(truth):

@@ -245,8 +245,8 @@ def generate(n: int, seed: int = 7) -> tuple[list[MatchRecord], dict[str, int]]:
                     id=rid,
                     name=PersonName(given=g, family=f),
                     organization=companies[company_index] if company_index is not None else None,
-                    emails=(EmailAddress(e, e.lower()),) if e else (),
-                    phones=(PhoneNumber(p),) if p else (),
+                    emails=(EmailAddress.trusted(e, e.lower()),) if e else (),
+                    phones=(PhoneNumber.trusted(p),) if p else (),
                     addresses=(PostalAddress(locality=city, country=region),),
                 )
             )

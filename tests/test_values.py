@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import phonenumbers
 import pytest
@@ -492,3 +493,76 @@ def test_the_cached_domain_path_agrees_with_email_validator(local: str, domain: 
 @given(email_addresses())
 def test_every_generated_address_parses_the_same_either_way(email: EmailAddress) -> None:
     assert _validate_whole(email.normalized) == (email.normalized, email.match_key)
+
+
+# --------------------------------------------------------------------------- direct constructors
+
+
+@given(email_addresses())
+def test_the_email_constructor_accepts_what_parse_makes(email: EmailAddress) -> None:
+    rebuilt = EmailAddress(email.normalized, email.match_key)
+    assert rebuilt == email
+    assert rebuilt.match_key == email.match_key
+    assert EmailAddress.trusted(email.normalized, email.match_key) == email
+
+
+@given(phone_numbers())
+def test_the_phone_constructor_accepts_what_parse_makes(phone: PhoneNumber) -> None:
+    rebuilt = PhoneNumber(phone.e164, phone.extension, phone.raw)
+    assert rebuilt == phone
+    assert rebuilt.raw == phone.raw
+    assert PhoneNumber.trusted(phone.e164, phone.extension, phone.raw) == phone
+
+
+@pytest.mark.parametrize(
+    ("normalized", "match_key"),
+    [
+        ("not an email", "not an email"),
+        ("Ada@Example.com", "ada@example.com"),  # parse lower-cases the domain
+        ("ada@example.com", "someone.else@example.com"),
+        ("ada@example.test", "ada@example.test"),
+        (42, "x"),
+    ],
+)
+def test_the_email_constructor_refuses_parts_parse_would_not_make(
+    normalized: object, match_key: object
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        EmailAddress(normalized, match_key)  # type: ignore[arg-type]
+    assert info.value.paths == ("email",)
+    assert "EmailAddress.parse" in str(info.value)
+    assert "example" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("parts", "path"),
+    [
+        (("0701234567",), "phone.e164"),
+        (("+46 70 123 45 67",), "phone.e164"),
+        (("+46701234567", "ext 1"), "phone.extension"),
+        (("+46701234567", None, "x" * 65), "phone.raw"),
+    ],
+)
+def test_the_phone_constructor_refuses_what_a_store_could_not_read(
+    parts: tuple[str, ...], path: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        PhoneNumber(*parts)
+    assert info.value.paths == (path,)
+    assert "0701234567" not in str(info.value)
+
+
+def test_an_unvalidated_value_cannot_poison_a_store(tmp_path: Path) -> None:
+    from crmcore import ContactEmail, ContactPhone, Customer
+    from crmcore.dedup import find_duplicates
+    from crmcore.storage import SQLiteStore
+
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        store.customers.add(Customer.create(name="Ada Lovelace", emails=["ada@example.com"]))
+        with pytest.raises(ValidationError):
+            Customer.create(name="Poison", emails=[ContactEmail(EmailAddress("nope", "nope"))])
+        with pytest.raises(ValidationError):
+            Customer.create(name="Poison", phones=[ContactPhone(PhoneNumber("12345"))])
+        assert len(store.customers.list().items) == 1
+        assert len(list(store.customers.iter_all())) == 1
+        assert find_duplicates(store).clusters == ()

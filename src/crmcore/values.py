@@ -14,10 +14,10 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Any, ClassVar, Self, TypeAlias, cast
+from typing import Any, ClassVar, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import email_validator
@@ -99,6 +99,11 @@ def optional_text(value: object, field: str, *, max_length: int = MAX_TEXT_LENGT
 
 # --------------------------------------------------------------------------- email
 
+# The trusted constructors fill a frozen instance's slots directly (module-level
+# names: they run once for every email and phone a contact list holds).
+_new = object.__new__
+_set = object.__setattr__
+
 _EMAIL_OPTIONS: dict[str, Any] = {
     # Every option is passed explicitly: email-validator reads module-level
     # defaults that the host app may have changed, and crmcore's behaviour must
@@ -155,12 +160,45 @@ class EmailAddress:
     ``match_key`` is the whole address case-folded with the domain in its ASCII
     (IDNA) form, the key duplicate detection compares.
 
+    Build one from raw input with :meth:`parse`. The constructor
+    (``EmailAddress(normalized, match_key)``) checks that its parts are what
+    :meth:`parse` makes of ``normalized``, so a value that was never validated
+    cannot reach a store; :meth:`trusted` skips that check for parts that were.
+
     >>> EmailAddress.parse("  Ada.Lovelace@EXAMPLE.com ").match_key
     'ada.lovelace@example.com'
     """
 
     normalized: str
     match_key: str = attrs.field(eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.normalized, str) or not isinstance(self.match_key, str):
+            raise ValidationError("email", "must be text; EmailAddress.parse reads raw input")
+        try:
+            checked = EmailAddress.parse(self.normalized)
+        except ValidationError:
+            raise ValidationError(
+                "email", "is not a valid email address; EmailAddress.parse reads raw input"
+            ) from None
+        if (checked.normalized, checked.match_key) != (self.normalized, self.match_key):
+            raise ValidationError(
+                "email", "is not in normalised form; build it with EmailAddress.parse"
+            )
+
+    @classmethod
+    def trusted(cls, normalized: str, match_key: str) -> EmailAddress:
+        """Build from parts :meth:`parse` produced before, without checking them again.
+
+        For code that has validated the address already: crmcore's own
+        :meth:`parse`, and :mod:`crmcore.io`'s parallel parsing, which parses in
+        worker processes and sends back the parts. Parts that did not come from
+        :meth:`parse` make a value that a store may be unable to read back.
+        """
+        email = _new(cls)
+        _set(email, "normalized", normalized)
+        _set(email, "match_key", match_key)
+        return email
 
     @classmethod
     def parse(cls, text: object, *, field: str = "email") -> EmailAddress:
@@ -184,11 +222,11 @@ class EmailAddress:
             parts = _domain_parts(domain)
             if parts is None:
                 raise ValidationError(field, "is not a valid email address")
-            return cls(f"{local}@{parts[0]}", f"{local.lower()}@{parts[1]}")
+            return cls.trusted(f"{local}@{parts[0]}", f"{local.lower()}@{parts[1]}")
         found = _validate_whole(stripped)
         if found is None:
             raise ValidationError(field, "is not a valid email address")
-        return cls(*found)
+        return cls.trusted(*found)
 
     @property
     def local_part(self) -> str:
@@ -268,6 +306,25 @@ def normalize_region(region: object, field: str = "region") -> str:
     return code
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_EXTENSION = re.compile(r"[0-9]{1,10}")
+
+
+def _check_phone_parts(
+    e164: object, extension: object, raw: object, field: str
+) -> tuple[str, str | None, str | None]:
+    """The parts of a stored number, checked as a store reads them back."""
+    if not isinstance(e164, str) or not _E164.fullmatch(e164):
+        raise ValidationError(join_path(field, "e164"), "is not an E.164 number")
+    if extension is not None and (
+        not isinstance(extension, str) or not _EXTENSION.fullmatch(extension)
+    ):
+        raise ValidationError(join_path(field, "extension"), "must be 1 to 10 digits")
+    if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH):
+        raise ValidationError(join_path(field, "raw"), "must be text of at most 64 characters")
+    return e164, extension, raw
+
+
 @attrs.frozen(repr=False, order=False)
 class PhoneNumber:
     """A possible phone number, kept in E.164 form with its extension.
@@ -277,6 +334,11 @@ class PhoneNumber:
     asked: they are informational, so a stored number is never refused later
     because the metadata changed.
 
+    Build one from raw input with :meth:`parse`, or from stored parts with
+    :meth:`from_e164`. The constructor (``PhoneNumber(e164, extension, raw)``)
+    makes the same checks as :meth:`from_e164`, so a value that was never
+    validated cannot reach a store; :meth:`trusted` skips them for parts that were.
+
     >>> PhoneNumber.parse("08-123 456 78", region="SE").e164
     '+46812345678'
     """
@@ -284,6 +346,26 @@ class PhoneNumber:
     e164: str
     extension: str | None = None
     raw: str | None = attrs.field(default=None, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        _check_phone_parts(self.e164, self.extension, self.raw, "phone")
+
+    @classmethod
+    def trusted(
+        cls, e164: str, extension: str | None = None, raw: str | None = None
+    ) -> PhoneNumber:
+        """Build from parts :meth:`parse` or :meth:`from_e164` produced, without checking again.
+
+        For code that has validated the number already: crmcore's own
+        constructors, and :mod:`crmcore.io`'s parallel parsing, which parses in
+        worker processes and sends back the parts. Parts that were not checked
+        make a value that a store may be unable to read back.
+        """
+        phone = _new(cls)
+        _set(phone, "e164", e164)
+        _set(phone, "extension", extension)
+        _set(phone, "raw", raw)
+        return phone
 
     @classmethod
     def parse(cls, text: object, region: str | None = None, *, field: str = "phone") -> PhoneNumber:
@@ -314,22 +396,14 @@ class PhoneNumber:
         e164 = f"+{number.country_code}{phonenumbers.national_significant_number(number)}"
         # phonenumbers keeps an extension's digits as typed ("١٢" stays Arabic-Indic).
         extension = phonenumbers.normalize_digits_only(number.extension or "") or None
-        return cls(e164, extension, stripped)
+        return cls.trusted(e164, extension, stripped)
 
     @classmethod
     def from_e164(
         cls, e164: object, *, extension: object = None, raw: object = None, field: str = "phone"
     ) -> PhoneNumber:
         """Rebuild a stored number, checking that ``e164`` really is E.164."""
-        if not isinstance(e164, str) or not re.fullmatch(r"\+[1-9][0-9]{1,14}", e164):
-            raise ValidationError(join_path(field, "e164"), "is not an E.164 number")
-        if extension is not None and (
-            not isinstance(extension, str) or not re.fullmatch(r"[0-9]{1,10}", extension)
-        ):
-            raise ValidationError(join_path(field, "extension"), "must be 1 to 10 digits")
-        if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH):
-            raise ValidationError(join_path(field, "raw"), "must be text of at most 64 characters")
-        return cls(e164, extension, raw)
+        return cls.trusted(*_check_phone_parts(e164, extension, raw, field))
 
     @cached_property
     def _parsed(self) -> phonenumbers.PhoneNumber:
@@ -735,6 +809,26 @@ def _check_key(key: object, field: str) -> str:
     return key
 
 
+V = TypeVar("V")
+
+
+def _checked_items(data: object, field: str, check: Callable[[object, str], V]) -> dict[str, V]:
+    """``data``'s items, keys checked and values as ``check(value, path)`` returns them."""
+    if not isinstance(data, Mapping):
+        raise ValidationError(field, "must be a mapping")
+    result: dict[str, V] = {}
+    problems: list[tuple[str, str]] = []
+    for key, value in data.items():
+        try:
+            name = _check_key(key, field)
+            result[name] = check(value, f"{field}.{name}" if field else name)
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    return result
+
+
 class CustomFields(_FrozenMap):
     """App-defined fields: a read-only mapping of text keys to JSON-compatible values."""
 
@@ -745,18 +839,7 @@ class CustomFields(_FrozenMap):
     def _build(cls, data: object, field: str, depth: int) -> CustomFields:
         if isinstance(data, CustomFields):
             return data
-        if not isinstance(data, Mapping):
-            raise ValidationError(field, "must be a mapping")
-        result: dict[str, JSONValue] = {}
-        problems: list[tuple[str, str]] = []
-        for key, value in data.items():
-            try:
-                name = _check_key(key, field)
-                result[name] = _freeze_json(value, f"{field}.{name}" if field else name, depth)
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+        result = _checked_items(data, field, lambda value, path: _freeze_json(value, path, depth))
         if depth == 0 and result and len(json.dumps(_thaw_json(result))) > MAX_CUSTOM_FIELDS_SIZE:
             raise ValidationError(field, "is larger than 64 kB")
         return cast(CustomFields, cls._from_checked(result))
@@ -772,20 +855,9 @@ class ExternalIds(_FrozenMap):
     def _build(cls, data: object, field: str, depth: int) -> ExternalIds:
         if isinstance(data, ExternalIds):
             return data
-        if not isinstance(data, Mapping):
-            raise ValidationError(field, "must be a mapping")
-        result: dict[str, str] = {}
-        problems: list[tuple[str, str]] = []
-        for key, value in data.items():
-            try:
-                scheme = _check_key(key, field)
-                result[scheme] = clean_text(
-                    value, f"{field}.{scheme}" if field else scheme, max_length=200
-                )
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        if problems:
-            raise ValidationError(problems)
+        result = _checked_items(
+            data, field, lambda value, path: clean_text(value, path, max_length=200)
+        )
         return cast(ExternalIds, cls._from_checked(result))
 
 

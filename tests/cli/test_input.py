@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmcore.cli._errors import EXIT_INPUT, EXIT_USAGE, CliError
-from crmcore.cli._regions import country_code
-from crmcore.cli._table import FIELDS, parse_map_options, read_table, resolve_columns
+from crmcore.cli._table import parse_map_options, read_table, resolve_columns
+from crmcore.io import FIELDS, country_code
 
 
 def write(tmp_path: Path, data: bytes, name: str = "in.csv") -> Path:

@@ -8,24 +8,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmcore.cli import _records
-from crmcore.cli._records import (
-    build_records,
-    parse_birth_date,
-    parse_distinct,
-    parse_phones,
-    phone_key,
-)
-from crmcore.cli._table import Table, parse_map_options, resolve_columns
 from crmcore.dedup import RecordType
+from crmcore.io import RecordBuild, Table, parse_birth_date, phone_key
+from crmcore.io import match_records as build_records
+from crmcore.io import parsing as _records
+from crmcore.io import plan_columns as resolve_columns
+from crmcore.io.parsing import EmailResult, parse_distinct, parse_phones
 
 
 def table(header: tuple[str, ...], *rows: list[str]) -> Table:
     return Table(header, [list(r) for r in rows], had_bom=False)
 
 
-def build(t: Table, maps: tuple[str, ...] = (), **kwargs: object) -> _records.RecordBuild:
-    columns = resolve_columns(t.header, parse_map_options(maps))
+def build(t: Table, maps: tuple[str, ...] = (), **kwargs: object) -> RecordBuild:
+    mapped = [(field, column) for field, _, column in (m.partition("=") for m in maps)]
+    columns = resolve_columns(t.header, mapped)
     return build_records(t, columns, workers=1, **kwargs)  # type: ignore[arg-type]
 
 
@@ -67,7 +64,7 @@ def test_each_distinct_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> 
     seen: list[int] = []
     original = _records.parse_emails
 
-    def counting(texts: list[str]) -> list[_records.EmailResult]:
+    def counting(texts: list[str]) -> list[EmailResult]:
         seen.append(len(texts))
         return original(texts)
 

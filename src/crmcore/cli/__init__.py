@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from crmcore import __version__
 from crmcore.cli._errors import EXIT_USAGE, CliError
-from crmcore.cli._table import FIELDS
+from crmcore.io import FIELDS
 
 __all__ = ["console_main", "main"]
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=_DESCRIPTION,
         epilog="Run 'crmcore COMMAND --help' for a command's options and examples.",
     )
+    parser.add_argument("--version", action="version", version=f"crmcore {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     dedupe = commands.add_parser(
         "dedupe",

@@ -7,24 +7,16 @@ import gc
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import attrs
 
 from crmcore.cli._errors import EXIT_USAGE, CliError
-from crmcore.cli._records import Problems, build_records
-from crmcore.cli._regions import country_code
 from crmcore.cli._report import write_report
-from crmcore.cli._table import (
-    ColumnMap,
-    Table,
-    find_column,
-    parse_map_options,
-    read_table,
-    resolve_columns,
-)
+from crmcore.cli._table import find_column, parse_map_options, read_table, resolve_columns
 from crmcore.dedup.records import MatchRecord
 from crmcore.dedup.results import Cluster, DedupResult
+from crmcore.io import CellProblems, ColumnPlan, Table, country_code, match_records
 
 __all__ = ["DedupeOptions", "run_dedupe"]
 
@@ -49,6 +41,11 @@ class DedupeOptions:
     quiet: bool = False
 
 
+class _ProgressLike(Protocol):
+    def stage(self, description: str, total: int | None) -> None: ...
+    def update(self, done: int, total: int | None) -> None: ...
+
+
 class _Progress:
     """A rich progress bar on stderr, or nothing when stderr is no terminal or --quiet."""
 
@@ -57,14 +54,17 @@ class _Progress:
         self._task: Any = None
         self._drawn = 0.0
         if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
+            try:
+                from rich.console import Console
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    Progress,
+                    TextColumn,
+                    TimeElapsedColumn,
+                )
+            except ImportError:  # installed without the cli extra: no bar, same result
+                return
 
             console = Console(stderr=True)
             if console.is_terminal:
@@ -117,15 +117,18 @@ class _Progress:
             self._bar = None
 
 
-def _engine_progress(progress: _Progress) -> Callable[[str, int, int], None]:
+def _engine_progress(progress: _ProgressLike) -> Callable[[str, int, int], None]:
     # One bar per engine stage (prepare, block, score, cluster).
     current: list[str] = []
 
     def callback(stage: str, done: int, total: int) -> None:
+        # The engine reports a total of 0 while it cannot know one yet (loading an
+        # iterable of records): shown as a count, not as "10000/0".
+        known = total if total > 0 or done == 0 else None
         if not current or current[-1] != stage:
             current.append(stage)
-            progress.stage(f"Matching: {stage}", total)
-        progress.update(done, total)
+            progress.stage(f"Matching: {stage}", known)
+        progress.update(done, known)
 
     return callback
 
@@ -157,7 +160,7 @@ def _labels(table: Table, id_col: int | None, option: str) -> list[str]:
     return labels
 
 
-def _warn(problems: Problems, long_rows: Sequence[int], err: TextIO) -> None:
+def _warn(problems: CellProblems, long_rows: Sequence[int], err: TextIO) -> None:
     rows = problems.rows | {i + 2 for i in long_rows}
     if not rows:
         return
@@ -239,7 +242,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
 
     table = read_table(options.input)
     header = table.header
-    columns: ColumnMap = resolve_columns(header, mapped)
+    columns: ColumnPlan = resolve_columns(header, mapped)
     region_col = (
         find_column(header, options.region_column, "--region-column")
         if options.region_column is not None
@@ -261,7 +264,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     progress = _Progress(enabled=not options.quiet)
     try:
         progress.stage("Parsing contacts", None)
-        built = build_records(
+        built = match_records(
             table,
             columns,
             region=region,
@@ -302,8 +305,10 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     in_clusters = sum(len(c.member_ids) for c in result.clusters)
     entities = len(table.rows) - in_clusters + len(result.clusters)
     clusters = len(result.clusters)
+    rows = len(table.rows)
     print(
-        f"{len(table.rows)} rows -> {entities} distinct entities "
+        f"{rows} {'row' if rows == 1 else 'rows'} -> {entities} distinct "
+        f"{'entity' if entities == 1 else 'entities'} "
         f"({clusters} {'cluster' if clusters == 1 else 'clusters'} of 2 or more rows "
         f"{'holds' if clusters == 1 else 'hold'} {in_clusters} rows); "
         f"wrote {options.output} in {time.perf_counter() - started:.1f} s",

@@ -1,4 +1,4 @@
-"""Country cells to ISO 3166 alpha-2 region codes, for phone parsing."""
+"""Country cells to ISO 3166 alpha-2 region codes, for phone parsing and addresses."""
 
 from __future__ import annotations
 

@@ -1,0 +1,56 @@
+"""Rows in: tables from CSV, JSON Lines or an app's dicts, turned into crmcore records.
+
+The same code serves the ``crmcore`` command and an app:
+
+>>> from crmcore.io import Table, match_records, plan_columns
+>>> table = Table.from_dicts([{"Name": "Ada Lovelace", "Email": "ada@example.com"}])
+>>> built = match_records(table, plan_columns(table.header), workers=1)
+>>> built.records[0].emails[0].match_key
+'ada@example.com'
+
+:func:`plan_columns` decides which column feeds which field (headers such as
+``First Name`` or ``e-mail`` are recognised; ``(field, column)`` pairs map the
+rest), :func:`match_records` turns a whole table into dedup match records
+(:class:`~crmcore.dedup.MatchRecord`; distinct values parsed once, on every
+core), and :func:`row_to_customer` / :func:`row_to_lead` build one entity per
+row with the model constructors. See docs/io.md.
+"""
+
+from crmcore.io import parsing
+from crmcore.io._columns import FIELDS, MULTI_VALUED, ColumnPlan, column_index, plan_columns
+from crmcore.io._errors import ColumnError, InputError
+from crmcore.io._records import (
+    CellProblems,
+    RecordBuild,
+    RowFields,
+    match_records,
+    row_to_customer,
+    row_to_lead,
+)
+from crmcore.io._regions import country_code
+from crmcore.io._tables import Table, read_csv, read_jsonl, read_rows
+from crmcore.io.parsing import parse_birth_date, phone_key
+
+__all__ = [
+    "FIELDS",
+    "MULTI_VALUED",
+    "CellProblems",
+    "ColumnError",
+    "ColumnPlan",
+    "InputError",
+    "RecordBuild",
+    "RowFields",
+    "Table",
+    "column_index",
+    "country_code",
+    "match_records",
+    "parse_birth_date",
+    "parsing",
+    "phone_key",
+    "plan_columns",
+    "read_csv",
+    "read_jsonl",
+    "read_rows",
+    "row_to_customer",
+    "row_to_lead",
+]
