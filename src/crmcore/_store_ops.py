@@ -29,6 +29,16 @@ T = TypeVar("T")
 PAGE_SIZE = 500
 
 
+def check_merging_store(store: object) -> None:
+    """Refuse a store that keeps no merge records, naming ``store``.
+
+    The check :class:`~crmcore.storage.SupportsMerges` makes at run time (the
+    ``merges`` property), done without importing the storage package.
+    """
+    if not hasattr(store, "merges"):
+        raise ValidationError("store", "must keep merge records (SupportsMerges)")
+
+
 def transaction(store: Store) -> AbstractContextManager[None]:
     """The store's unit of work."""
     return store.transaction()

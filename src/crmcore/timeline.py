@@ -197,8 +197,10 @@ def timeline(
 
     Raises:
         NotFound: no such customer.
-        ValidationError: a bad ``limit``, ``cursor``, ``channels`` or datetime.
+        ValidationError: a bad ``limit``, ``cursor``, ``channels`` or datetime, or a
+            store that keeps no merge records (``store``).
     """
+    ops.check_merging_store(store)
     if not is_customer_id(customer_id):
         raise ValidationError("customer_id", "must be a customer id")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):

@@ -85,11 +85,13 @@ def merge(
     are published before the commit: a subscriber that raises rolls it back.
 
     Raises:
-        ValidationError: see :func:`plan_merge`.
+        ValidationError: see :func:`plan_merge`; naming ``store`` when the store
+            keeps no merge records.
         NotFound: an id is not stored.
         VersionConflict: a stored copy passed in is stale, or a concurrent
             writer won.
     """
+    ops.check_merging_store(store)
     wanted, versions, plan_survivor, plan_policy = _expected_versions(ids)
     survivor = survivor if survivor is not None else plan_survivor
     policy = policy if policy is not None else plan_policy

@@ -55,11 +55,16 @@ def merge_duplicates(
     merged meanwhile is resolved to the current survivors first, and a cluster
     that fails (a concurrent writer, say) is reported in ``failed`` and leaves
     the others merged. Clusters below ``min_confidence`` are skipped.
+
+    Raises:
+        ValidationError: naming ``store`` (it keeps no merge records),
+            ``dedup_result`` or ``min_confidence``.
     """
     # Imported here: importing crmcore must not load the dedup engine, and a
     # caller holding a DedupResult has loaded it already.
     from crmcore.dedup.results import DedupResult
 
+    ops.check_merging_store(store)
     if not isinstance(dedup_result, DedupResult):
         raise ValidationError("dedup_result", "must be a DedupResult (from find_duplicates)")
     if isinstance(min_confidence, bool) or not isinstance(min_confidence, int | float):

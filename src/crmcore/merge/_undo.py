@@ -186,7 +186,10 @@ def unmerge(
     Raises:
         NotFound: no merge has this id.
         UnmergeConflict: see above.
+        ValidationError: ``force`` is not a bool, or the store keeps no merge
+            records (``store``).
     """
+    ops.check_merging_store(store)
     check_flag(force, "force")
     with ops.transaction(store):
         record: MergeRecord = store.merges.get(merge_id)
