@@ -122,8 +122,6 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif _is_submodule(name):
         value = importlib.import_module(f"{__name__}.{name}")
-        if name in _SHADOWED:
-            value = getattr(value, name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value

@@ -499,3 +499,25 @@ def test_decoded_records_do_not_outlive_their_store(tmp_path: Path) -> None:
     store.close()
     assert store._decode._cached.cache_info().currsize == 0
     other.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    path.write_bytes(b"this is a spreadsheet, not a database\n" * 200)
+    with pytest.raises(DataError):
+        SQLiteStore(path)
+
+
+def test_a_missing_table_is_not_worth_retrying(tmp_path: Path) -> None:
+    # "no such table" is a sqlite3.OperationalError, but retrying cannot help:
+    # it must not be reported as crmcore's (retryable) OperationalError.
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        store.customers.add(customer(1))
+        raw = sqlite3.connect(path)
+        raw.execute("DROP TABLE interactions")
+        raw.commit()
+        raw.close()
+        with pytest.raises(StorageError) as raised:
+            store.interactions.list_for(store.customers.list().items[0].id)
+        assert not isinstance(raised.value, OperationalError | DataError)

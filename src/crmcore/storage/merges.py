@@ -6,5 +6,6 @@ Each store keeps its own merge repository beside it; ``resolve`` follows
 
 from crmcore.storage._front import MAX_CHAIN, resolve_chain
 from crmcore.storage.protocols import MergeRepository
+from crmcore.storage.sqlite._schema import MERGES_MIGRATION
 
-__all__ = ["MAX_CHAIN", "MergeRepository", "resolve_chain"]
+__all__ = ["MAX_CHAIN", "MERGES_MIGRATION", "MergeRepository", "resolve_chain"]

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
-from crmcore.errors import IntegrityError, OperationalError, StorageError
+from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
 from crmcore.serialization import from_json
 from crmcore.storage.keys import KeyFunction
 
@@ -45,21 +45,45 @@ class Decoder:
         self._cached.cache_clear()
 
 
+# SQLite's primary result codes (the low byte of ``sqlite_errorcode``) that
+# mean "not now" rather than "never": worth retrying later.
+_TRANSIENT: Final = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+_CORRUPT: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
 def translate(exc: sqlite3.Error) -> StorageError:
     """The crmcore error for a driver error (the caller chains ``exc`` as the cause).
 
     Busy, locked, unavailable, read-only, full or failing disks are
-    :class:`~crmcore.OperationalError` (worth retrying); constraint failures
-    that are not id collisions (those the repositories turn into
-    ``DuplicateRecord`` first) are :class:`~crmcore.IntegrityError`.
+    :class:`~crmcore.OperationalError` (worth retrying); a file that is not a
+    database or is corrupt is a :class:`~crmcore.DataError`; constraint
+    failures that are not id collisions (those the repositories turn into
+    ``DuplicateRecord`` first) are :class:`~crmcore.IntegrityError`. Anything
+    else (a missing table, a bad statement) is a plain ``StorageError``:
+    retrying would not help.
     """
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc).lower()
-    if "locked" in text or "busy" in text:
+    if primary in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED} or "locked" in text:
         return OperationalError("the database stayed locked longer than the busy timeout")
     if isinstance(exc, sqlite3.IntegrityError):
         return IntegrityError("the database refused a write (an integrity constraint)")
-    if isinstance(exc, sqlite3.OperationalError):
-        return OperationalError(f"the database cannot do this now ({type(exc).__name__})")
+    if primary in _CORRUPT:
+        return DataError("the database file is not a database or is corrupt")
+    if primary in _TRANSIENT:
+        return OperationalError(f"the database cannot do this now ({exc.sqlite_errorname})")
     return StorageError(f"the database failed ({type(exc).__name__})")
 
 

@@ -10,14 +10,10 @@ from typing import Final
 
 import attrs
 
-from crmcore.errors import (
-    ValidationError,
-)
+from crmcore.errors import ValidationError
 from crmcore.merge_record import MergeRecord
 from crmcore.serialization import from_json, to_json
-from crmcore.storage._common import (
-    micros,
-)
+from crmcore.storage._common import micros
 from crmcore.storage._front import (
     Errors,
     check_record,
