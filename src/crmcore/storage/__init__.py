@@ -14,49 +14,27 @@ from importlib.metadata import entry_points
 from typing import Any, Final, TypeVar
 
 from crmcore.errors import StorageError, ValidationError
+from crmcore.storage import protocols
 from crmcore.storage.keys import KeyFunction, default_keys, email_key, identifier_key, phone_key
 from crmcore.storage.memory import InMemoryStore
-from crmcore.storage.protocols import (
-    CustomerRepository,
-    Field,
-    Filter,
-    InteractionRepository,
-    LeadRepository,
-    MergeRepository,
-    MergingStore,
-    Op,
-    Page,
-    RecordRepository,
-    Store,
-    SupportsMerges,
-    where,
-)
+
+# The package re-exports the protocols module's whole surface (see __all__).
+from crmcore.storage.protocols import *  # noqa: F403
+from crmcore.storage.protocols import Store
 from crmcore.storage.sqlite import SQLiteStore
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "CustomerRepository",
-    "Field",
-    "Filter",
     "InMemoryStore",
-    "InteractionRepository",
     "KeyFunction",
-    "LeadRepository",
-    "MergeRepository",
-    "MergingStore",
-    "Op",
-    "Page",
-    "RecordRepository",
     "SQLiteStore",
-    "Store",
-    "SupportsMerges",
     "default_keys",
     "email_key",
     "identifier_key",
     "open_store",
     "phone_key",
-    "where",
 ]
+__all__ += protocols.__all__
 
 ENTRY_POINT_GROUP: Final = "crmcore.stores"
 """Third-party stores register a factory ``(url, **options) -> Store`` under this group,
