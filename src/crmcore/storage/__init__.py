@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Final, TypeVar
 
 from crmcore.errors import StorageError, ValidationError
@@ -74,6 +73,9 @@ def open_store(url: str, **options: Any) -> Store:
         if not rest.startswith("/") or rest == "/":
             raise ValidationError("url", "must be sqlite:///relative.db or sqlite:////abs.db")
         return _build(SQLiteStore, rest[1:], **options)
+    # Imported here, not at the top: it costs ~30 ms and only third-party schemes need it.
+    from importlib.metadata import entry_points
+
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == scheme]
     if not found:
         raise ValidationError("url", "no store is registered for this scheme")
