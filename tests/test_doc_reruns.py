@@ -16,8 +16,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
-_PAGES = ["README.md", "docs/cli.md", "docs/dedup.md", "docs/index.md", "docs/io.md"]
-_PAGES += ["docs/quickstart.md", "docs/serialization.md", "docs/values.md"]
+_PAGES = ["README.md", "docs/adapters.md", "docs/cli.md", "docs/dedup.md", "docs/index.md"]
+_PAGES += ["docs/io.md", "docs/leads.md", "docs/merging.md", "docs/model.md"]
+_PAGES += ["docs/quickstart.md", "docs/serialization.md", "docs/storage.md"]
+_PAGES += ["docs/strategies.md", "docs/values.md"]
 
 
 def run_examples(page: Path) -> None:

@@ -4,7 +4,7 @@ collection arguments, flags, dates and versions."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -23,6 +23,9 @@ __all__ = [
 ]
 
 
+T = TypeVar("T")
+
+
 class Problems:
     """Every problem a constructor finds, so that one ValidationError reports them all."""
 
@@ -34,6 +37,14 @@ class Problems:
     def add(self, path: str, message: str) -> None:
         """Record one problem."""
         self.found.append((path, message))
+
+    def value(self, check: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``check(*args, **kwargs)``, or ``None`` with why recorded."""
+        try:
+            return check(*args, **kwargs)
+        except ValidationError as exc:
+            self.found.extend(exc.problems)
+            return None
 
     def set(self, instance: object, field: str, check: Any, *args: Any, **kwargs: Any) -> None:
         """Set frozen ``instance``'s ``field`` to ``check(*args, **kwargs)``, or record why not."""

@@ -9,7 +9,6 @@ never repeating the value. Reprs are masked: they never show personal data.
 from __future__ import annotations
 
 import enum
-import functools
 import json
 import math
 import re
@@ -23,6 +22,8 @@ import attrs
 import email_validator
 import phonenumbers
 
+from crmcore._caches import personal_cache
+from crmcore._validation import Problems
 from crmcore.errors import ValidationError, join_path
 
 __all__ = [
@@ -145,7 +146,9 @@ def _validate_whole(address: str) -> tuple[str, str] | None:
     return valid.normalized, f"{valid.local_part.casefold()}@{domain}"
 
 
-@functools.lru_cache(maxsize=8192)
+# Registered with the personal-data caches: a domain can name a person
+# (ada@lovelace.example), so clear_caches() forgets it with the rest.
+@personal_cache(maxsize=8192)
 def _domain_parts(domain: str) -> tuple[str, str] | None:
     """``(normalized domain, ASCII domain)`` as email-validator sees it, or ``None``."""
     found = _validate_whole(f"x@{domain}")
@@ -597,35 +600,22 @@ class PostalAddress:
     label: ContactLabel = ContactLabel.OTHER
 
     def __attrs_post_init__(self) -> None:
-        problems: list[tuple[str, str]] = []
+        problems = Problems()
         cleaned_lines: list[str] = []
         if not isinstance(self.lines, tuple | list):
-            problems.append(("lines", "must be a sequence of text lines"))
+            problems.add("lines", "must be a sequence of text lines")
         else:
             for i, line in enumerate(self.lines):
-                try:
-                    text = optional_text(line, f"lines[{i}]")
-                except ValidationError as exc:
-                    problems.extend(exc.problems)
-                    continue
+                text = problems.value(optional_text, line, f"lines[{i}]")
                 if text is not None:
                     cleaned_lines.append(text)
         object.__setattr__(self, "lines", tuple(cleaned_lines))
         for name, limit in (("locality", 200), ("region", 200), ("postal_code", 20)):
-            try:
-                object.__setattr__(
-                    self, name, optional_text(getattr(self, name), name, max_length=limit)
-                )
-            except ValidationError as exc:
-                problems.extend(exc.problems)
-        try:
-            object.__setattr__(self, "country", _country(self.country, "country"))
-        except ValidationError as exc:
-            problems.extend(exc.problems)
-        if not problems and not (self.lines or self.locality or self.postal_code):
-            problems.append(("lines", "an address needs lines, a locality or a postal code"))
-        if problems:
-            raise ValidationError(problems)
+            problems.set(self, name, optional_text, getattr(self, name), name, max_length=limit)
+        problems.set(self, "country", _country, self.country, "country")
+        if not problems.found and not (self.lines or self.locality or self.postal_code):
+            problems.add("lines", "an address needs lines, a locality or a postal code")
+        problems.raise_if_any()
 
     def __repr__(self) -> str:
         return f"PostalAddress(<masked>, country={self.country!r})"

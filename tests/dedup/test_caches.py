@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 import crmcore.dedup.normalize as normalize
 import crmcore.dedup.rules as rules
-from crmcore import Customer, PostalAddress
+import crmcore.values as values
+from crmcore import Customer, EmailAddress, PostalAddress
 from crmcore.dedup import (
     clear_caches,
     email_match_key,
@@ -73,3 +74,26 @@ def test_keys_are_the_same_after_clearing(name: str) -> None:
     before = (person_name_key(name), organization_key(name))
     clear_caches()
     assert (person_name_key(name), organization_key(name)) == before
+
+
+def test_clear_caches_forgets_the_email_domains_parsing_validated() -> None:
+    domains = values._domain_parts
+    clear_caches()
+    EmailAddress.parse("ada@lovelace-engines.se")
+    assert domains.cache_info().currsize == 1
+    clear_caches()
+    assert domains.cache_info().currsize == 0
+    # Parsed again, the domain is validated again: a miss, not a hit.
+    misses = domains.cache_info().misses
+    EmailAddress.parse("ada@lovelace-engines.se")
+    assert domains.cache_info().misses == misses + 1
+
+
+def test_every_value_cache_of_the_models_is_bounded_and_cleared() -> None:
+    cached = [v for v in vars(values).values() if callable(getattr(v, "cache_info", None))]
+    assert cached, "crmcore.values caches the email domains it validates"
+    EmailAddress.parse("grace@hopper-navy.se")
+    clear_caches()
+    for function in cached:
+        assert function.cache_info().maxsize is not None
+        assert function.cache_info().currsize == 0

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import subprocess
+import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import crmcore.storage
 from crmcore import Customer, InMemoryStore, SQLiteStore, ValidationError, open_store
 from crmcore.errors import StorageError
 from crmcore.storage import ENTRY_POINT_GROUP, Store
@@ -74,7 +76,7 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any
             EntryPoint("picky", f"{__name__}:picky_factory", group),
         ]
 
-    monkeypatch.setattr(crmcore.storage, "entry_points", fake_entry_points)
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
     _CALLS[:] = []
     return _CALLS
 
@@ -147,3 +149,10 @@ def test_an_option_the_store_does_not_take_is_a_validation_error(tmp_path: Path)
             open_store(url, no_such_option=1)
         assert info.value.paths == ("options",)
     assert not (tmp_path / "crm.db").exists()  # refused before anything was opened
+
+
+def test_importing_storage_leaves_entry_point_metadata_unloaded() -> None:
+    # importlib.metadata costs ~30 ms at import; only a third-party scheme needs it.
+    code = "import sys, crmcore.storage; print('importlib.metadata' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

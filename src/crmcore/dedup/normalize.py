@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 import phonenumbers
 
+from crmcore._caches import clear_all, personal_cache
 from crmcore.errors import ValidationError
 from crmcore.values import EmailAddress, PersonName, PhoneNumber
 
@@ -47,20 +48,19 @@ _CACHE = 1 << 18
 
 R = TypeVar("R")
 
-_VALUE_CACHES: list[Callable[[], None]] = []
-
 
 def value_cache(function: Callable[..., R]) -> _lru_cache_wrapper[R]:
     """Cache ``function`` on the values it sees (names, addresses...), bounded and clearable."""
-    cached = lru_cache(maxsize=_CACHE)(function)
-    _VALUE_CACHES.append(cached.cache_clear)
-    return cached
+    return personal_cache(_CACHE)(function)
 
 
 def clear_caches() -> None:
-    """Empty every cache of match keys over personal data (names, emails, phones, addresses)."""
-    for cache_clear in _VALUE_CACHES:
-        cache_clear()
+    """Empty every process-wide cache over personal data.
+
+    The match keys of names, emails, phones and addresses, and the email
+    domains :meth:`crmcore.EmailAddress.parse` has validated.
+    """
+    clear_all()
 
 
 def _word_list(name: str) -> frozenset[str]:

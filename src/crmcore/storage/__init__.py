@@ -10,53 +10,30 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Final, TypeVar
 
 from crmcore.errors import StorageError, ValidationError
+from crmcore.storage import protocols
 from crmcore.storage.keys import KeyFunction, default_keys, email_key, identifier_key, phone_key
 from crmcore.storage.memory import InMemoryStore
-from crmcore.storage.protocols import (
-    CustomerRepository,
-    Field,
-    Filter,
-    InteractionRepository,
-    LeadRepository,
-    MergeRepository,
-    MergingStore,
-    Op,
-    Page,
-    RecordRepository,
-    Store,
-    SupportsMerges,
-    where,
-)
+
+# The package re-exports the protocols module's whole surface (see __all__).
+from crmcore.storage.protocols import *  # noqa: F403
+from crmcore.storage.protocols import Store
 from crmcore.storage.sqlite import SQLiteStore
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "CustomerRepository",
-    "Field",
-    "Filter",
     "InMemoryStore",
-    "InteractionRepository",
     "KeyFunction",
-    "LeadRepository",
-    "MergeRepository",
-    "MergingStore",
-    "Op",
-    "Page",
-    "RecordRepository",
     "SQLiteStore",
-    "Store",
-    "SupportsMerges",
     "default_keys",
     "email_key",
     "identifier_key",
     "open_store",
     "phone_key",
-    "where",
 ]
+__all__ += protocols.__all__
 
 ENTRY_POINT_GROUP: Final = "crmcore.stores"
 """Third-party stores register a factory ``(url, **options) -> Store`` under this group,
@@ -96,6 +73,9 @@ def open_store(url: str, **options: Any) -> Store:
         if not rest.startswith("/") or rest == "/":
             raise ValidationError("url", "must be sqlite:///relative.db or sqlite:////abs.db")
         return _build(SQLiteStore, rest[1:], **options)
+    # Imported here, not at the top: it costs ~30 ms and only third-party schemes need it.
+    from importlib.metadata import entry_points
+
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == scheme]
     if not found:
         raise ValidationError("url", "no store is registered for this scheme")

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 
@@ -125,7 +125,36 @@ class _Undoable(Protocol):
     def _restore(self, record_id: str, record: Any) -> None: ...
 
 
-class _MemoryRecords(RecordsFront[R, IdT]):
+Row = TypeVar("Row", bound=Customer | Lead | Interaction)
+
+
+class _Rows(Generic[Row]):
+    """What both memory repositories are: rows by id, read under the store's lock."""
+
+    _store: InMemoryStore
+    _records: dict[str, Row]
+
+    def _put(self, record_id: str, record: Row | None) -> None:
+        raise NotImplementedError
+
+    def _get(self, record_id: object) -> Row | None:
+        return self._records.get(record_id) if isinstance(record_id, str) else None
+
+    def _fetch(self, ids: Iterable[str]) -> dict[str, Row]:
+        with self._store._read():
+            records = self._records
+            return {i: records[i] for i in ids if i in records}
+
+    def _delete(self, errors: Errors, record_id: str, expected_version: int | None) -> None:
+        """Compare-and-set delete: ``NotFound`` if absent, ``VersionConflict`` if stale."""
+        expected = check_expected_version(expected_version)
+        with self._store._write():
+            current = errors.found(self._get(record_id))
+            errors.check_version(current.version, expected)
+            self._put(record_id, None)
+
+
+class _MemoryRecords(RecordsFront[R, IdT], _Rows[R]):
     """Customers or leads: a dict of records plus the lookup indexes."""
 
     def __init__(
@@ -221,11 +250,7 @@ class _MemoryRecords(RecordsFront[R, IdT]):
 
     def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
-        expected = check_expected_version(expected_version)
-        with self._store._write():
-            current = self._errors.found(self._get(record_id))
-            self._errors.check_version(current.version, expected)
-            self._put(record_id, None)
+        self._delete(self._errors, record_id, expected_version)
 
     # ------------------------------------------------------------------ reads
 
@@ -233,9 +258,6 @@ class _MemoryRecords(RecordsFront[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.get`."""
         with self._store._read():
             return self._errors.found(self._get(record_id))
-
-    def _get(self, record_id: object) -> R | None:
-        return self._records.get(record_id) if isinstance(record_id, str) else None
 
     def resolve(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.resolve`."""
@@ -245,11 +267,6 @@ class _MemoryRecords(RecordsFront[R, IdT]):
     def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
         return get_many_of(record_ids, "record_ids", self._fetch)
-
-    def _fetch(self, ids: Iterable[str]) -> dict[str, R]:
-        with self._store._read():
-            records = self._records
-            return {i: records[i] for i in ids if i in records}
 
     def count(self, *filters: Filter) -> int:
         """See :meth:`crmcore.storage.RecordRepository.count`."""
@@ -320,7 +337,7 @@ class _MemoryRecords(RecordsFront[R, IdT]):
             return self._sorted(ids, size)
 
 
-class _MemoryInteractions(InteractionsFront):
+class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
     """Interactions, indexed by participant and by external id."""
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -376,17 +393,9 @@ class _MemoryInteractions(InteractionsFront):
         with self._store._read():
             return _INTERACTION.found(self._get(interaction_id))
 
-    def _get(self, interaction_id: object) -> Interaction | None:
-        return self._records.get(interaction_id) if isinstance(interaction_id, str) else None
-
     def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
         return get_many_of(interaction_ids, "interaction_ids", self._fetch)
-
-    def _fetch(self, ids: Iterable[str]) -> dict[str, Interaction]:
-        with self._store._read():
-            records = self._records
-            return {i: records[i] for i in ids if i in records}
 
     def update(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.update`."""
@@ -403,11 +412,7 @@ class _MemoryInteractions(InteractionsFront):
 
     def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
-        expected = check_expected_version(expected_version)
-        with self._store._write():
-            current = _INTERACTION.found(self._get(interaction_id))
-            _INTERACTION.check_version(current.version, expected)
-            self._put(interaction_id, None)
+        self._delete(_INTERACTION, interaction_id, expected_version)
 
     def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
         low, high, chan, after = q.since, q.until, q.channel, q.after

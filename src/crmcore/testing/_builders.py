@@ -12,22 +12,32 @@ from typing import Any
 
 import attrs
 
-from crmcore.consent import ConsentStatus
-from crmcore.contacts import ContactEmail, ContactPhone
-from crmcore.customers import Customer, CustomerKind, LifecycleStage
-from crmcore.ids import RecordId, new_customer_id, new_interaction_id, new_lead_id
-from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
-from crmcore.leads import Lead, LeadSource, LeadStatus
-from crmcore.values import (
+from crmcore import (
+    Channel,
+    ConsentStatus,
+    ContactEmail,
     ContactLabel,
+    ContactPhone,
+    Customer,
+    CustomerKind,
     CustomFields,
+    Direction,
     EmailAddress,
     ExternalIds,
+    Interaction,
+    Lead,
+    LeadSource,
+    LeadStatus,
+    LifecycleStage,
     Money,
+    Participant,
+    ParticipantRole,
     PersonName,
     PhoneNumber,
     PostalAddress,
+    RecordId,
 )
+from crmcore.ids import new_customer_id, new_interaction_id, new_lead_id
 
 BASE_TIME = datetime(2024, 1, 1, 9, 0, 0, 123456, tzinfo=UTC)
 _STAGES = tuple(LifecycleStage)

@@ -249,20 +249,18 @@ class StorageContract(MergeContract):
             )
 
     def test_unknown_ids_raise_not_found(self, store: Store) -> None:
-        with pytest.raises(NotFound):
-            store.customers.get(new_customer_id())
-        with pytest.raises(NotFound):
-            store.leads.get(new_lead_id())
-        with pytest.raises(NotFound):
-            store.interactions.get(new_interaction_id())
-        with pytest.raises(NotFound):
-            store.customers.update(build.customer(1, version=1))
-        with pytest.raises(NotFound):
-            store.customers.delete(new_customer_id())
-        with pytest.raises(NotFound):
-            store.leads.delete(new_lead_id())
-        with pytest.raises(NotFound):
-            store.interactions.delete(new_interaction_id())
+        calls: list[Callable[[], object]] = [
+            lambda: store.customers.get(new_customer_id()),
+            lambda: store.leads.get(new_lead_id()),
+            lambda: store.interactions.get(new_interaction_id()),
+            lambda: store.customers.update(build.customer(1, version=1)),
+            lambda: store.customers.delete(new_customer_id()),
+            lambda: store.leads.delete(new_lead_id()),
+            lambda: store.interactions.delete(new_interaction_id()),
+        ]
+        for call in calls:
+            with pytest.raises(NotFound):
+                call()
 
     def test_get_many_returns_what_exists_in_the_order_asked(self, store: Store) -> None:
         a, _, c = store.customers.add_many([build.customer(i) for i in range(3)])

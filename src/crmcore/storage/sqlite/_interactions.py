@@ -151,11 +151,7 @@ class SQLInteractions(InteractionsFront):
                 (*row[1:], interaction.id, interaction.version),
             )
             if cursor.rowcount != 1:
-                found = conn.execute(
-                    "SELECT version FROM interactions WHERE id = ?", (interaction.id,)
-                ).fetchone()
-                actual = None if found is None else int(found[0])
-                _INTERACTION.check_version(actual, interaction.version)
+                self._check_version(conn, interaction.id, interaction.version)
             conn.execute(
                 "DELETE FROM interaction_participants WHERE interaction_id = ?", (interaction.id,)
             )
@@ -168,11 +164,16 @@ class SQLInteractions(InteractionsFront):
         if not isinstance(interaction_id, str):
             raise _INTERACTION.not_found()
         with self._store._write() as conn:
-            found = conn.execute(
-                "SELECT version FROM interactions WHERE id = ?", (interaction_id,)
-            ).fetchone()
-            _INTERACTION.check_version(None if found is None else int(found[0]), expected)
+            self._check_version(conn, interaction_id, expected)
             conn.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
+
+    @staticmethod
+    def _check_version(conn: sqlite3.Connection, interaction_id: str, expected: int | None) -> None:
+        """Raise ``NotFound`` or ``VersionConflict`` unless the stored version is ``expected``."""
+        found = conn.execute(
+            "SELECT version FROM interactions WHERE id = ?", (interaction_id,)
+        ).fetchone()
+        _INTERACTION.check_version(None if found is None else int(found[0]), expected)
 
     def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
         low, high, chan, size, after = q.since, q.until, q.channel, q.size, q.after
