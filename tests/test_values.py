@@ -404,8 +404,9 @@ def test_normalize_tags_is_idempotent(raw: list[str]) -> None:
 
 def test_normalize_tags() -> None:
     assert normalize_tags([" VIP ", "vip", "Big  Spender"]) == {"vip", "big spender"}
+    assert normalize_tags(" VIP ") == {"vip"}  # one tag, not its characters
     with pytest.raises(ValidationError) as info:
-        normalize_tags("vip")
+        normalize_tags(5)  # type: ignore[arg-type]
     assert info.value.paths == ("tags",)
     with pytest.raises(ValidationError) as info:
         normalize_tags(["ok", "", None])

@@ -61,10 +61,12 @@ def _label(value: object, field: str) -> ContactLabel:
 def coerce_emails(items: Iterable[object], field: str = "emails") -> tuple[ContactEmail, ...]:
     """Parse strings, addresses or entries into entries, dropping repeats by match key.
 
-    The first entry is the primary address. ``items`` is a collection: one
-    string or address is refused, as for every collection argument.
+    The first entry is the primary address. One string, address or entry on
+    its own counts as a collection of one (``emails="ada@example.com"``).
     """
-    items = items_of(items, field)
+    items = (
+        [items] if isinstance(items, str | EmailAddress | ContactEmail) else items_of(items, field)
+    )
     result: list[ContactEmail] = []
     seen: set[str] = set()
     problems = Problems()
@@ -90,10 +92,12 @@ def coerce_phones(
     """Parse strings, numbers or entries into entries, dropping repeats by E.164.
 
     ``region`` is the default region for numbers typed without a ``+`` prefix.
-    The first entry is the primary number. ``items`` is a collection: one
-    string or number is refused, as for every collection argument.
+    The first entry is the primary number. One string, number or entry on its
+    own counts as a collection of one (``phones="+46 70 123 45 67"``).
     """
-    items = items_of(items, field)
+    items = (
+        [items] if isinstance(items, str | PhoneNumber | ContactPhone) else items_of(items, field)
+    )
     result: list[ContactPhone] = []
     seen: set[tuple[str, str | None]] = set()
     problems = Problems()

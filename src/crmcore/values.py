@@ -671,9 +671,15 @@ class Money:
 
 
 def normalize_tags(tags: Iterable[object], field: str = "tags") -> frozenset[str]:
-    """Return tags trimmed, whitespace-folded and case-folded, as a frozenset."""
-    if isinstance(tags, str) or not isinstance(tags, Iterable):
-        raise ValidationError(field, "must be a collection of tags, not one value")
+    """Return tags trimmed, whitespace-folded and case-folded, as a frozenset.
+
+    One string counts as one tag (``tags="vip"``), as one email or phone does
+    for ``emails`` and ``phones``: never as a collection of characters.
+    """
+    if isinstance(tags, str):
+        tags = (tags,)
+    elif not isinstance(tags, Iterable):
+        raise ValidationError(field, "must be a collection of tags")
     result = set()
     problems: list[tuple[str, str]] = []
     for i, tag in enumerate(tags):
