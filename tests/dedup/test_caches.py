@@ -11,7 +11,10 @@ import crmcore.dedup.rules as rules
 import crmcore.values as values
 from crmcore import Customer, EmailAddress, PostalAddress
 from crmcore.dedup import (
+    MatchRecord,
+    PersonNameRule,
     clear_caches,
+    default_rules,
     email_match_key,
     find_duplicates,
     organization_key,
@@ -97,3 +100,19 @@ def test_every_value_cache_of_the_models_is_bounded_and_cleared() -> None:
     for function in cached:
         assert function.cache_info().maxsize is not None
         assert function.cache_info().currsize == 0
+
+
+def test_clear_caches_empties_the_names_a_rule_prepared() -> None:
+    # The default rule set lives as long as the process, and its name rule
+    # keeps the (given, family) pairs it has prepared.
+    rule = next(r for r in default_rules().rules if isinstance(r, PersonNameRule))
+    own = PersonNameRule()
+    a = Customer.create(name="Ada Lovelace", emails=["ada@example.com"])
+    b = Customer.create(name="Ada Lovelace", emails=["ada@example.com"])
+    find_duplicates([a, b])
+    own.prepare(MatchRecord.from_record(a))
+    assert rule._cache
+    assert own._cache
+    clear_caches()
+    assert not rule._cache
+    assert not own._cache

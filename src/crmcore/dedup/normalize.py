@@ -57,8 +57,10 @@ def value_cache(function: Callable[..., R]) -> _lru_cache_wrapper[R]:
 def clear_caches() -> None:
     """Empty every process-wide cache over personal data.
 
-    The match keys of names, emails, phones and addresses, and the email
-    domains :meth:`crmcore.EmailAddress.parse` has validated.
+    The match keys of names, emails, phones and addresses, the names every
+    living :class:`~crmcore.dedup.PersonNameRule` has prepared (the default rule
+    set's included), and the email domains :meth:`crmcore.EmailAddress.parse`
+    has validated.
     """
     clear_all()
 

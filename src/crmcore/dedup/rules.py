@@ -25,6 +25,7 @@ import attrs
 from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
+from crmcore._caches import track
 from crmcore.dedup.normalize import (
     NicknameTable,
     email_match_key,
@@ -347,6 +348,13 @@ class PersonNameRule(FieldRule[_Name]):
             raise ValidationError(
                 "nicknames", "must be a NicknameTable (see NicknameTable.from_csv)"
             )
+        # The cache holds people's names, and the default rule set lives as long
+        # as the process: crmcore.dedup.clear_caches() must reach it.
+        track(self)
+
+    def clear_cache(self) -> None:
+        """Forget the prepared names (:func:`crmcore.dedup.clear_caches` calls this)."""
+        self._cache.clear()
 
     @property
     def max_weight(self) -> float:
