@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 
 from crmcore import (
+    Consent,
     ContactEmail,
     ContactPhone,
     Customer,
@@ -32,6 +33,7 @@ from crmcore import (
     to_json,
 )
 from crmcore.testing.strategies import (
+    consents,
     customers,
     email_addresses,
     interactions,
@@ -179,3 +181,15 @@ def test_create_errors_do_not_repeat_input() -> None:
             tags=["Lovelace fan club" * 10],
         )
     _assert_not_in_error(info.value, "Lovelace", "ada.lovelace", "46 8 123", "4681234")
+
+
+@given(consents(max_size=1).filter(bool))
+def test_consent_repr_masks_its_free_text(drawn: tuple[Consent, ...]) -> None:
+    consent = drawn[0]
+    source = None if consent.source is None else "a web form"
+    stand_in = attrs.evolve(consent, purpose="placeholder", source=source)
+    assert repr(consent) == repr(stand_in)
+    filled = attrs.evolve(consent, purpose="placeholder", source="a web form")
+    assert "placeholder" not in repr(filled)
+    assert "a web form" not in repr(filled)
+    assert "source=None" in repr(attrs.evolve(consent, source=None))

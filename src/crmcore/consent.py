@@ -41,15 +41,24 @@ def normalize_purpose(value: object, field: str = "purpose") -> str:
     return purpose.casefold()
 
 
+def _masked(value: object) -> str:
+    # Free text typed by whoever recorded the consent ("phoned Ada Lovelace on
+    # 0701234567") can hold personal data, and reprs end up in logs.
+    return "None" if value is None else "<masked>"
+
+
 @attrs.frozen
 class Consent:
-    """The state of consent for one channel and purpose (``marketing``, ``newsletter``...)."""
+    """The state of consent for one channel and purpose (``marketing``, ``newsletter``...).
+
+    Its repr masks the free-text ``purpose`` and ``source``.
+    """
 
     channel: Channel
-    purpose: str
+    purpose: str = attrs.field(repr=_masked)
     status: ConsentStatus
     recorded_at: datetime
-    source: str | None = None
+    source: str | None = attrs.field(default=None, repr=_masked)
     legal_basis: LegalBasis = LegalBasis.CONSENT
 
     def __attrs_post_init__(self) -> None:

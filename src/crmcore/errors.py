@@ -28,7 +28,23 @@ __all__ = [
 
 
 class CrmError(Exception):
-    """Base class of every exception crmcore raises on purpose."""
+    """Base class of every exception crmcore raises on purpose.
+
+    Every crmcore error pickles exactly (its message, its attributes and its
+    notes), whatever its constructor's signature: errors cross process
+    boundaries (worker pools, task queues) and must arrive unchanged.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default pickling calls ``cls(*self.args)``: ValidationError would
+        # read its rendered message as a path and come back with another message.
+        return (_restore, (type(self), self.args), self.__dict__ or None)
+
+
+def _restore(cls: type[CrmError], args: tuple[Any, ...]) -> CrmError:
+    # BaseException.__new__ sets ``args`` without running ``__init__``; pickle then
+    # restores ``__dict__`` (problems, expected/actual, matches, notes).
+    return cls.__new__(cls, *args)
 
 
 class ValidationError(CrmError, ValueError):

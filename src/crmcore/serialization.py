@@ -109,9 +109,7 @@ def _structure_phone(value: object, _: type[Any]) -> PhoneNumber:
         raise ValidationError("", "must be an object with e164, extension and raw")
     extra = set(value) - {"e164", "extension", "raw"}
     if extra:
-        raise ValidationError(
-            [(_safe_key(k), "is not a known field") for k in sorted(map(str, extra))]
-        )
+        raise ValidationError("", _unknown_fields(len(extra)))
     if "e164" not in value:
         raise ValidationError("e164", "is required")
     return PhoneNumber.from_e164(
@@ -200,29 +198,25 @@ def _structure_tags(value: object, _: type[Any]) -> frozenset[str]:
     return normalize_tags(value, "")
 
 
-_KEY_SHAPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-
-
-def _safe_key(key: str) -> str:
-    # An unknown key could itself be personal data (a pasted address): name it
-    # only when it looks like a field name.
-    return key if _KEY_SHAPE.fullmatch(key) else "<unknown key>"
+def _unknown_fields(count: int) -> str:
+    # The keys themselves are never repeated: a key can be personal data (a
+    # pasted address, or a surname, which looks just like a field name).
+    return "has an unknown field" if count == 1 else f"has {count} unknown fields"
 
 
 def _problems(exc: BaseException, path: str = "") -> list[tuple[str, str]]:
     if isinstance(exc, ValidationError):
         return [(join_path(path, p), m) for p, m in exc.problems]
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [
-            (join_path(path, _safe_key(str(k))), "is not a known field")
-            for k in sorted(map(str, exc.extra_fields))
-        ]
+        return [(path, _unknown_fields(len(exc.extra_fields)))]
     if isinstance(exc, IterableValidationError):
         found: list[tuple[str, str]] = []
         with_notes, without = exc.group_exceptions()
         for sub, note in with_notes:
-            index = note.index if isinstance(note.index, int) else _safe_key(str(note.index))
-            found.extend(_problems(sub, f"{path}[{index}]"))
+            # A mapping's key is data: its entry is named by the mapping's path alone.
+            found.extend(
+                _problems(sub, f"{path}[{note.index}]" if isinstance(note.index, int) else path)
+            )
         for sub in without:
             found.extend(_problems(sub, path))
         return found

@@ -814,10 +814,13 @@ def _checked_items(data: object, field: str, check: Callable[[object, str], V]) 
         raise ValidationError(field, "must be a mapping")
     result: dict[str, V] = {}
     problems: list[tuple[str, str]] = []
-    for key, value in data.items():
+    for position, (key, value) in enumerate(data.items(), start=1):
         try:
             name = _check_key(key, field)
-            result[name] = check(value, f"{field}.{name}" if field else name)
+            # An entry is named by its position, never by its key: the keys of a
+            # free-form map are data too (a surname, a phone number).
+            entry = f"#{position}"
+            result[name] = check(value, f"{field}.{entry}" if field else entry)
         except ValidationError as exc:
             problems.extend(exc.problems)
     if problems:

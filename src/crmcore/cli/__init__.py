@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import signal
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 from crmcore import __version__
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
+from crmcore.io.parsing import terminate_workers
 
 __all__ = ["console_main", "main"]
 
@@ -58,8 +61,9 @@ examples:
       --map street_number=street_number --map address=address_1 --map address=address_2 \\
       --map city=suburb --map identifier=soc_sec_id
 
-exit status: 0 on success, 1 when the input cannot be read (missing, not UTF-8, not CSV),
-2 when the command line does not fit the input (unknown column or field, bad option)."""
+exit status: 0 on success, 1 when the input cannot be read (missing, not UTF-8, not CSV,
+over a size limit), 2 when the command line does not fit the input (unknown column or
+field, bad option), 130 when interrupted, 143 when terminated."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -173,12 +177,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwinds like KeyboardInterrupt, past any ``except Exception``."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Kill the parsing workers first, then unwind as an interrupt would: the
+    # workers hold memory and the terminal's stdout and stderr.
+    terminate_workers()
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``crmcore`` command with ``argv`` (default: ``sys.argv[1:]``); return its exit code.
 
     Problems the user can fix print one line on stderr and return a non-zero code;
-    they never raise.
+    they never raise. SIGTERM ends the command like an interrupt (exit 143).
     """
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        return _main(argv)
+    try:
+        return _main(argv)
+    except _Terminated:
+        print("crmcore: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import gc
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -199,6 +200,16 @@ def _write_output(
         raise CliError(f"{path}: cannot be written ({exc.strerror or 'I/O error'})") from None
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether writing ``a`` would overwrite ``b``: one path, a symlink or a hard link."""
+    # Resolved paths miss hard links (and bind mounts): the files themselves are
+    # compared, by device and inode, whenever both exist.
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
 def run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     """Run the command; raise :class:`CliError` for problems the user can fix."""
     # Reading and matching a contact list allocate millions of small objects
@@ -216,12 +227,11 @@ def run_dedupe(options: DedupeOptions, err: TextIO) -> int:
 
 def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     started = time.perf_counter()
-    if options.output.resolve() == options.input.resolve():
+    if _same_file(options.output, options.input):
         raise CliError("--output must not be the input file", EXIT_USAGE)
-    if options.report is not None and options.report.resolve() in {
-        options.input.resolve(),
-        options.output.resolve(),
-    }:
+    if options.report is not None and (
+        _same_file(options.report, options.input) or _same_file(options.report, options.output)
+    ):
         raise CliError("--report must differ from the input and output files", EXIT_USAGE)
     # Found only at writing time, a typo in a directory would cost the whole run
     # (and leave the output written without its report).

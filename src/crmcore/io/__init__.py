@@ -28,7 +28,7 @@ from crmcore.io._records import (
     row_to_lead,
 )
 from crmcore.io._regions import country_code
-from crmcore.io._tables import Table, read_csv, read_jsonl, read_rows
+from crmcore.io._tables import InputLimits, Table, read_csv, read_jsonl, read_rows
 from crmcore.io.parsing import parse_birth_date, phone_key
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "ColumnError",
     "ColumnPlan",
     "InputError",
+    "InputLimits",
     "RecordBuild",
     "RowFields",
     "Table",

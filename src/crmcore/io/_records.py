@@ -450,6 +450,10 @@ def _parse_table(
         # The workers parse emails and phones meanwhile.
         fields = _read_cells(table, plan, scan.regions, problems)
         email_map, phone_map = job.result()
+    except BaseException:
+        # Interrupted or failed: the workers' results are not wanted, stop them now.
+        job.close(kill=True)
+        raise
     finally:
         job.close()
     emails = {t: EmailAddress.trusted(*r) for t, r in email_map.items() if r is not None}

@@ -11,10 +11,15 @@ chunks while the rest of each row is read.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import re
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import date
 
@@ -33,6 +38,7 @@ __all__ = [
     "parse_emails",
     "parse_phones",
     "phone_key",
+    "terminate_workers",
 ]
 
 # Below this many distinct values (or rows), starting worker processes costs more
@@ -122,6 +128,60 @@ def _parse_chunk(kind: str, items: list[object]) -> list[object]:
     return list(parse_phones(items))  # type: ignore[arg-type]
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with(parent: int) -> None:
+    """Worker initializer: end this worker when ``parent`` ends, however it ends.
+
+    A parent killed with SIGKILL runs no clean-up, and its workers would wait on
+    their queue forever, holding memory and the terminal's stdout and stderr.
+    """
+    # Forked workers inherit the parent's handlers: the CLI's SIGTERM handler
+    # belongs to the parent, a worker simply ends.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
+                # The parent may have died before prctl took effect.
+                if os.getppid() != parent:
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # pragma: no cover - no usable libc
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:  # pragma: no cover - where prctl is unavailable
+    # Once the parent is gone the worker is re-parented: its parent id changes.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+# The pools of the jobs still running, so that a signal handler can end them.
+_LIVE_POOLS: set[concurrent.futures.ProcessPoolExecutor] = set()
+
+
+def terminate_workers() -> None:
+    """Kill the worker processes of every running :class:`ParseJob` at once.
+
+    Safe in a signal handler (the CLI calls it on SIGTERM before it exits): it
+    only sends signals; the jobs' own clean-up then finds their workers gone.
+    """
+    for pool in list(_LIVE_POOLS):
+        _kill_processes(pool)
+
+
+def _kill_processes(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    # The executor has no public way to reach its processes before Python 3.14.
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(OSError, ValueError):  # exited already, or closed
+            process.kill()
+
+
 def _mp_context() -> multiprocessing.context.BaseContext:
     # fork shares the already imported dependencies with the workers at no cost;
     # where it is unavailable (Windows, macOS default), spawn still works, only slower.
@@ -157,8 +217,12 @@ class ParseJob:
             parallel = len(emails) + len(phones) >= PARALLEL_THRESHOLD
         if workers > 1 and parallel:
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=workers, mp_context=_mp_context()
+                max_workers=workers,
+                mp_context=_mp_context(),
+                initializer=_die_with,
+                initargs=(os.getpid(),),
             )
+            _LIVE_POOLS.add(self._pool)
             # Many chunks per worker so that the progress bar moves, a slow chunk does
             # not leave a core idle at the end, and this process can take over the
             # chunks not started yet once it has built the rest of the records.
@@ -214,15 +278,27 @@ class ParseJob:
             for future in concurrent.futures.as_completed(self._futures):
                 kind, chunk = self._futures[future]
                 take(kind, chunk, future.result())
+        except BaseException:
+            self.close(kill=True)
+            raise
         finally:
             self.close()
         return email_map, phone_map
 
-    def close(self) -> None:
-        """Stop the workers, waiting for them; safe to call more than once."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the workers, waiting for them; safe to call more than once.
+
+        Args:
+            kill: kill the workers rather than let them finish their chunks (on
+                an interrupt or an error, when their results are not wanted).
+        """
+        pool = self._pool
+        if pool is not None:
             self._pool = None
+            _LIVE_POOLS.discard(pool)
+            if kill:
+                _kill_processes(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def parse_distinct(

@@ -1,0 +1,81 @@
+"""A terminated or killed ``crmcore dedupe`` leaves no worker process behind.
+
+Run through the real command on a file large enough for parallel parsing;
+the signal is sent once the parsing workers exist.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from benchmarks.datagen import generate, write_csv
+
+from crmcore.io import parsing
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads the process table from /proc"
+)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            # The command name (in parentheses) may hold spaces: split after it.
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; only its exit status is left
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("signals") / "large.csv"
+    write_csv(path, generate(max(60_000, 6 * parsing.PARALLEL_THRESHOLD), seed=3))
+    return path
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
+def test_no_worker_outlives_the_command(large: Path, tmp_path: Path, sig: signal.Signals) -> None:
+    command = [sys.executable, "-m", "crmcore.cli", "dedupe", str(large)]
+    command += ["-o", str(tmp_path / "out.csv"), "--workers", "2", "-q"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+            workers = _children(process.pid)
+            time.sleep(0.01)
+        assert len(workers) >= 2, "the parsing workers never started"
+        process.send_signal(sig)
+        _, err = process.communicate(timeout=30)
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers), (sig, err)
+        if sig is signal.SIGTERM:
+            assert process.returncode == 128 + signal.SIGTERM
+            assert err == "crmcore: terminated\n"
+        if sig is signal.SIGINT:
+            assert process.returncode == 130
+    finally:
+        process.kill()
+        process.wait()
