@@ -29,14 +29,12 @@ from crmcore.storage._common import (
     stamped,
 )
 from crmcore.storage._front import (
-    Errors,
     ListQuery,
-    RecordsFront,
+    TypedRecords,
     check_batch_size,
     check_expected_version,
     check_keys,
     check_limit,
-    check_record,
     get_many_of,
     page_of,
     resolve_chain,
@@ -100,7 +98,7 @@ def _sql_conditions(
     return parts, params
 
 
-class SQLRecords(RecordsFront[R, IdT]):
+class SQLRecords(TypedRecords[R, IdT]):
     """Customers or leads in SQLite."""
 
     def __init__(
@@ -114,15 +112,11 @@ class SQLRecords(RecordsFront[R, IdT]):
         columns: Sequence[str],
         row: Callable[[R], dict[str, Any]],
     ) -> None:
+        super().__init__(cls, entity, fields, row)
         self._store = store
-        self._cls = cls
-        self._entity = entity
         self._table = table
         self._lookup = lookup
-        self._fields = fields
         self._columns = tuple(columns)
-        self._row = row
-        self._errors = Errors(entity)
         names = (*self._columns, "tags", "version", "doc")
         self._insert_sql = (
             f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders(len(names))})"
@@ -153,10 +147,6 @@ class SQLRecords(RecordsFront[R, IdT]):
         """Delete the lookup rows of a stored document (the key function must be pure)."""
         old = self._decode_rows([(doc,)])[0]
         conn.executemany(self._unlookup_sql, [(k, rid) for k, rid, _ in self._lookups(old)])
-
-    def _check(self, record: object) -> R:
-        check_record(record, self._cls, self._entity)
-        return record  # type: ignore[return-value]
 
     def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> builtins.list[R]:
         cls: Any = self._cls
