@@ -45,8 +45,10 @@ from crmcore.storage._common import (
 from crmcore.storage._front import (
     TIMELINE_TAG,
     Errors,
+    IdT,
     InteractionsFront,
     ListQuery,
+    R,
     StoreFront,
     Timeline,
     TypedRecords,
@@ -67,9 +69,6 @@ from crmcore.storage.protocols import Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = ["InMemoryStore"]
-
-R = TypeVar("R", bound=Customer | Lead)
-IdT = TypeVar("IdT", bound=str)
 
 
 _INTERACTION: Final = Errors("interaction")

@@ -6,14 +6,13 @@ import builtins
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import (
     ValidationError,
 )
-from crmcore.leads import Lead
 from crmcore.serialization import to_json
 from crmcore.storage._common import (
     FLAG_EMAIL,
@@ -29,7 +28,9 @@ from crmcore.storage._common import (
     stamped,
 )
 from crmcore.storage._front import (
+    IdT,
     ListQuery,
+    R,
     TypedRecords,
     check_batch_size,
     check_expected_version,
@@ -43,9 +44,6 @@ from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import Filter, Op, Page
 from crmcore.storage.sqlite._connection import ADD_CHUNK, Handle, chunks, fetch_docs, placeholders
 from crmcore.values import EmailAddress, PhoneNumber
-
-R = TypeVar("R", bound=Customer | Lead)
-IdT = TypeVar("IdT", bound=str)
 
 TAG_SEPARATOR: Final = "\x1f"  # tags are clean text: no control characters
 
