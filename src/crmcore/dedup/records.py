@@ -8,7 +8,7 @@ from datetime import date
 
 import attrs
 
-from crmcore.customers import Customer, CustomerKind
+from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.leads import Lead
 from crmcore.values import EmailAddress, PersonName, PhoneNumber, PostalAddress
@@ -79,34 +79,28 @@ class MatchRecord:
         """The match view of a customer or lead (a match record is returned as is)."""
         if isinstance(record, MatchRecord):
             return record
+        emails = tuple(e.address for e in record.emails)
+        phones = tuple(p.number for p in record.phones)
         if isinstance(record, Lead):
             return cls(
                 id=record.id,
                 type=RecordType.LEAD,
                 name=record.name,
                 organization=record.company,
-                emails=tuple(e.address for e in record.emails),
-                phones=tuple(p.number for p in record.phones),
+                emails=emails,
+                phones=phones,
             )
-        if record.kind is CustomerKind.ORGANIZATION:
-            return cls(
-                id=record.id,
-                type=RecordType.ORGANIZATION,
-                organization=record.display_name,
-                emails=tuple(e.address for e in record.emails),
-                phones=tuple(p.number for p in record.phones),
-                addresses=record.addresses,
-                identifiers=dict(record.identifiers),
-            )
-        assert isinstance(record.name, PersonName)
+        # A person is named by a PersonName, an organisation by text.
+        person = record.name if isinstance(record.name, PersonName) else None
         return cls(
             id=record.id,
-            type=RecordType.PERSON,
-            name=record.name,
-            emails=tuple(e.address for e in record.emails),
-            phones=tuple(p.number for p in record.phones),
+            type=RecordType.ORGANIZATION if person is None else RecordType.PERSON,
+            name=person,
+            organization=record.display_name if person is None else None,
+            emails=emails,
+            phones=phones,
             addresses=record.addresses,
-            birth_date=record.birth_date,
+            birth_date=None if person is None else record.birth_date,
             identifiers=dict(record.identifiers),
         )
 

@@ -353,6 +353,31 @@ class RecordsFront(Generic[R, IdT]):
         raise NotImplementedError
 
 
+class TypedRecords(RecordsFront[R, IdT]):
+    """What both built-in record repositories hold besides their storage.
+
+    Not part of :mod:`crmcore.storage.front`: a third party's subclass of
+    :class:`RecordsFront` keeps setting ``_entity`` and ``_fields`` its own way.
+    """
+
+    def __init__(
+        self,
+        cls: type[R],
+        entity: str,
+        fields: Mapping[str, FieldSpec],
+        row: Callable[[R], dict[str, Any]],
+    ) -> None:
+        self._cls = cls
+        self._entity = entity
+        self._fields = fields
+        self._row = row
+        self._errors = Errors(entity)
+
+    def _check(self, record: object) -> R:
+        check_record(record, self._cls, self._entity)
+        return record  # type: ignore[return-value]
+
+
 class InteractionsFront:
     """The argument side of an interaction repository.
 

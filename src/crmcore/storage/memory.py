@@ -45,11 +45,13 @@ from crmcore.storage._common import (
 from crmcore.storage._front import (
     TIMELINE_TAG,
     Errors,
+    IdT,
     InteractionsFront,
     ListQuery,
-    RecordsFront,
+    R,
     StoreFront,
     Timeline,
+    TypedRecords,
     check_batch_size,
     check_expected_version,
     check_interaction,
@@ -67,9 +69,6 @@ from crmcore.storage.protocols import Filter, Page
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = ["InMemoryStore"]
-
-R = TypeVar("R", bound=Customer | Lead)
-IdT = TypeVar("IdT", bound=str)
 
 
 _INTERACTION: Final = Errors("interaction")
@@ -154,7 +153,7 @@ class _Rows(Generic[Row]):
             self._put(record_id, None)
 
 
-class _MemoryRecords(RecordsFront[R, IdT], _Rows[R]):
+class _MemoryRecords(TypedRecords[R, IdT], _Rows[R]):
     """Customers or leads: a dict of records plus the lookup indexes."""
 
     def __init__(
@@ -166,13 +165,9 @@ class _MemoryRecords(RecordsFront[R, IdT], _Rows[R]):
         key_function: KeyFunction,
         entity: str,
     ) -> None:
+        super().__init__(cls, entity, fields, row)
         self._store = store
-        self._cls = cls
-        self._fields = fields
-        self._row = row
         self._key_function = key_function
-        self._entity = entity
-        self._errors = Errors(entity)
         self._records: dict[str, R] = {}
         self._index = {ns: _MultiIndex() for ns in (NS_EMAIL, NS_PHONE, NS_IDENTIFIER, NS_KEY)}
 
@@ -205,10 +200,6 @@ class _MemoryRecords(RecordsFront[R, IdT], _Rows[R]):
         entries = [] if record is None else list(self._entries(record))
         self._store._log(self, record_id, self._records.get(record_id))
         self._apply(record_id, record, entries)
-
-    def _check(self, record: object) -> R:
-        check_record(record, self._cls, self._entity)
-        return record  # type: ignore[return-value]
 
     def _add(self, record: R, now: datetime) -> R:
         if record.id in self._records:

@@ -6,14 +6,13 @@ import builtins
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import (
     ValidationError,
 )
-from crmcore.leads import Lead
 from crmcore.serialization import to_json
 from crmcore.storage._common import (
     FLAG_EMAIL,
@@ -29,14 +28,14 @@ from crmcore.storage._common import (
     stamped,
 )
 from crmcore.storage._front import (
-    Errors,
+    IdT,
     ListQuery,
-    RecordsFront,
+    R,
+    TypedRecords,
     check_batch_size,
     check_expected_version,
     check_keys,
     check_limit,
-    check_record,
     get_many_of,
     page_of,
     resolve_chain,
@@ -45,9 +44,6 @@ from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import Filter, Op, Page
 from crmcore.storage.sqlite._connection import ADD_CHUNK, Handle, chunks, fetch_docs, placeholders
 from crmcore.values import EmailAddress, PhoneNumber
-
-R = TypeVar("R", bound=Customer | Lead)
-IdT = TypeVar("IdT", bound=str)
 
 TAG_SEPARATOR: Final = "\x1f"  # tags are clean text: no control characters
 
@@ -100,7 +96,7 @@ def _sql_conditions(
     return parts, params
 
 
-class SQLRecords(RecordsFront[R, IdT]):
+class SQLRecords(TypedRecords[R, IdT]):
     """Customers or leads in SQLite."""
 
     def __init__(
@@ -114,15 +110,11 @@ class SQLRecords(RecordsFront[R, IdT]):
         columns: Sequence[str],
         row: Callable[[R], dict[str, Any]],
     ) -> None:
+        super().__init__(cls, entity, fields, row)
         self._store = store
-        self._cls = cls
-        self._entity = entity
         self._table = table
         self._lookup = lookup
-        self._fields = fields
         self._columns = tuple(columns)
-        self._row = row
-        self._errors = Errors(entity)
         names = (*self._columns, "tags", "version", "doc")
         self._insert_sql = (
             f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders(len(names))})"
@@ -153,10 +145,6 @@ class SQLRecords(RecordsFront[R, IdT]):
         """Delete the lookup rows of a stored document (the key function must be pure)."""
         old = self._decode_rows([(doc,)])[0]
         conn.executemany(self._unlookup_sql, [(k, rid) for k, rid, _ in self._lookups(old)])
-
-    def _check(self, record: object) -> R:
-        check_record(record, self._cls, self._entity)
-        return record  # type: ignore[return-value]
 
     def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> builtins.list[R]:
         cls: Any = self._cls
