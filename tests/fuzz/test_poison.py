@@ -16,10 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from crmcore import (
+    ContactEmail,
     ContactPhone,
+    EmailAddress,
     Interaction,
     Money,
     PhoneNumber,
@@ -28,7 +31,9 @@ from crmcore import (
     to_dict,
 )
 from crmcore.dedup import find_duplicates
+from crmcore.ids import new_merge_id
 from crmcore.interactions import MAX_DURATION
+from crmcore.merge_record import MergeRecord, Snapshot
 from crmcore.storage import InMemoryStore, MergingStore, SQLiteStore, Store
 from crmcore.testing import _builders as build
 from crmcore.values import MAX_AMOUNT_DIGITS
@@ -170,3 +175,66 @@ def test_a_raw_phone_text_at_the_cap_is_stored_and_read_back(store: Store) -> No
     stored = store.customers.add(build.customer(1, phones=(ContactPhone(phone),)))
     assert store.customers.get(stored.id).phones[0].number.raw == raw
     _reads_everything(store)
+
+
+# --------------------------------------------------------------------------- trusted values
+
+
+_BAD_PHONES = {
+    "phones[0].number.raw": PhoneNumber.trusted("+46812345678", None, "0" * 65),
+    "phones[0].number.e164": PhoneNumber.trusted("0812345678"),
+    "phones[0].number.extension": PhoneNumber.trusted("+46812345678", "12a"),
+}
+_BAD_EMAILS = {
+    "emails[0].address": EmailAddress.trusted("not an address", "not an address"),
+    "emails[0].address ": EmailAddress.trusted("Ada@Example.com", "ada@example.com"),
+}
+
+
+@pytest.mark.parametrize("path", sorted(_BAD_PHONES))
+def test_a_trusted_phone_no_store_could_read_back_is_refused(store: Store, path: str) -> None:
+    phones = (ContactPhone(_BAD_PHONES[path]),)
+    _check_refused_everywhere(store, path, phones=phones)
+
+
+@pytest.mark.parametrize("path", sorted(_BAD_EMAILS))
+def test_a_trusted_email_no_store_could_read_back_is_refused(store: Store, path: str) -> None:
+    emails = (ContactEmail(_BAD_EMAILS[path]),)
+    _check_refused_everywhere(store, path.strip(), emails=emails)
+
+
+def _check_refused_everywhere(store: Store, path: str, **bad: Any) -> None:
+    good_customer = store.customers.add(build.customer(1))
+    good_lead = store.leads.add(build.lead(2))
+    customer = build.customer(3, **bad)
+    lead = build.lead(4, **bad)
+    assert _refused(lambda: store.customers.add(customer)) == (path,)
+    assert _refused(lambda: store.customers.add_many([build.customer(5), customer])) == (
+        f"records[1].{path}",
+    )
+    assert _refused(lambda: store.customers.update(attrs.evolve(good_customer, **bad))) == (path,)
+    assert _refused(lambda: store.leads.add(lead)) == (path,)
+    assert _refused(lambda: store.leads.add_many([lead])) == (f"records[0].{path}",)
+    assert _refused(lambda: store.leads.update(attrs.evolve(good_lead, **bad))) == (path,)
+    # Nothing was written: the good records are as they were, and every read works.
+    assert store.customers.count() == 1
+    assert store.leads.count() == 1
+    assert store.customers.get(good_customer.id) == good_customer
+    _reads_everything(store)
+
+
+def test_a_merge_record_holding_a_trusted_value_is_refused(store: MergingStore) -> None:
+    bad = build.customer(3, phones=(ContactPhone(_BAD_PHONES["phones[0].number.raw"]),))
+    other = build.customer(4)
+    record = MergeRecord(
+        id=new_merge_id(),
+        survivor_id=other.id,
+        merged_ids=(bad.id,),
+        before=Snapshot.of([other, bad]),
+        after=Snapshot.of([other]),
+        merged_at=build.BASE_TIME,
+    )
+    assert _refused(lambda: store.merges.add(record)) == (
+        "before.customers[1].phones[0].number.raw",
+    )
+    assert store.merges.list_for(other.id) == []

@@ -177,8 +177,8 @@ class _MemoryRecords(RecordsFront[R, IdT]):
         self._store._log(self, record_id, self._records.get(record_id))
         self._apply(record_id, record, entries)
 
-    def _check(self, record: object) -> R:
-        check_record(record, self._cls, self._entity)
+    def _check(self, record: object, at: str = "") -> R:
+        check_record(record, self._cls, self._entity, at=at)
         return record  # type: ignore[return-value]
 
     def _add(self, record: R, now: datetime) -> R:
@@ -204,7 +204,9 @@ class _MemoryRecords(RecordsFront[R, IdT]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in items_of(records, "records")]
+        batch = [
+            self._check(r, f"records[{i}]") for i, r in enumerate(items_of(records, "records"))
+        ]
         with self._store._write():
             now = utcnow()
             return [self._add(r, now) for r in batch]

@@ -154,8 +154,8 @@ class SQLRecords(RecordsFront[R, IdT]):
         old = self._decode_rows([(doc,)])[0]
         conn.executemany(self._unlookup_sql, [(k, rid) for k, rid, _ in self._lookups(old)])
 
-    def _check(self, record: object) -> R:
-        check_record(record, self._cls, self._entity)
+    def _check(self, record: object, at: str = "") -> R:
+        check_record(record, self._cls, self._entity, at=at)
         return record  # type: ignore[return-value]
 
     def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> builtins.list[R]:
@@ -208,7 +208,9 @@ class SQLRecords(RecordsFront[R, IdT]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in items_of(records, "records")]
+        batch = [
+            self._check(r, f"records[{i}]") for i, r in enumerate(items_of(records, "records"))
+        ]
         result: list[R] = []
         with self._store._write() as conn:
             now = utcnow()
