@@ -10,20 +10,25 @@ up front, for what only a store can catch.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crmcore import (
     ContactEmail,
     ContactPhone,
+    Customer,
     EmailAddress,
     Interaction,
+    Lead,
     Money,
     PhoneNumber,
     ValidationError,
@@ -238,3 +243,91 @@ def test_a_merge_record_holding_a_trusted_value_is_refused(store: MergingStore) 
         "before.customers[1].phones[0].number.raw",
     )
     assert store.merges.list_for(other.id) == []
+
+
+# --------------------------------------------------------------------------- fuzz
+# Hostile values for every field that had a mismatch, through the constructors
+# and into both stores: refused naming a field, or read back exactly.
+
+
+def _in_utc_range(moment: datetime) -> bool:
+    # Datetimes whose UTC time leaves the range raise OverflowError: another
+    # finding of issue 9, fixed on its own; here only the round trip counts.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+_UTC_SAFE_DATETIMES = st.builds(
+    lambda moment, minutes: moment.replace(tzinfo=timezone(timedelta(minutes=minutes))),
+    st.datetimes(),
+    st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+).filter(_in_utc_range)
+_HOSTILE: dict[str, st.SearchStrategy[Any]] = {
+    "duration": st.timedeltas(min_value=timedelta(0))
+    | st.sampled_from([timedelta.max, MAX_DURATION, MAX_DURATION + timedelta(microseconds=1)]),
+    "amount": st.decimals(allow_nan=False, allow_infinity=False)
+    | st.integers(-(10**80), 10**80)
+    | st.from_regex(r"-?[0-9]{0,70}(\.[0-9]{0,70})?(E[+-]?[0-9]{1,7})?", fullmatch=True),
+    "raw": st.text(max_size=80) | st.text(st.characters(codec="utf-8"), min_size=60, max_size=70),
+    "occurred_at": _UTC_SAFE_DATETIMES,
+}
+FUZZED: Counter[str] = Counter()
+
+
+def _build(kind: str, value: Any, record_id: str) -> Customer | Lead | Interaction:
+    if kind == "duration":
+        return build.interaction(record_id, 1, duration=value)  # type: ignore[arg-type]
+    if kind == "occurred_at":
+        return build.interaction(record_id, 1, occurred_at=value)  # type: ignore[arg-type]
+    if kind == "amount":
+        return build.lead(1, estimated_value=Money.of(value, "EUR", field="estimated_value"))
+    return build.customer(1, phones=(ContactPhone(PhoneNumber("+46812345678", None, value)),))
+
+
+def test_hostile_values_are_refused_by_name_or_read_back_exactly(tmp_path: Path) -> None:
+    FUZZED.clear()
+    with InMemoryStore() as memory, SQLiteStore(tmp_path / "fuzz.db") as sqlite:
+        stores: tuple[Store, ...] = (memory, sqlite)
+        owner = build.customer(0)
+        for store in stores:
+            store.customers.add(owner)
+
+        @given(
+            st.sampled_from(sorted(_HOSTILE)).flatmap(lambda k: st.tuples(st.just(k), _HOSTILE[k]))
+        )
+        def check(case: tuple[str, Any]) -> None:
+            kind, value = case
+            FUZZED["tried"] += 1
+            paths: tuple[str, ...] = ()
+            try:
+                record = _build(kind, value, owner.id)
+            except ValidationError as exc:
+                paths = exc.paths or ("",)
+            if paths:
+                FUZZED["refused by the constructor"] += 1
+                assert all(paths), "a refusal must name the field"
+                return
+            for store in stores:
+                repo: Any = (
+                    store.interactions
+                    if isinstance(record, Interaction)
+                    else store.leads
+                    if isinstance(record, Lead)
+                    else store.customers
+                )
+                stored = repo.add(record)
+                _same(repo.get(record.id), stored)
+            FUZZED["stored and read back"] += 1
+
+        check()
+        for store in stores:
+            _reads_everything(store)
+    print(dict(FUZZED))  # the figures docs/reliability.md quotes (pytest -s shows them)
+
+
+def _same(read: object, stored: object) -> None:
+    assert read == stored
+    assert to_dict(read) == to_dict(stored)
