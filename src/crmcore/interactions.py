@@ -26,6 +26,12 @@ from crmcore.values import MAX_TEXT_LENGTH, check_unicode, optional_text
 __all__ = ["Channel", "Direction", "Interaction", "Participant", "ParticipantRole"]
 
 MAX_BODY_LENGTH = 100_000
+MAX_DURATION = timedelta(days=36_525)
+"""The longest ``duration`` (100 years): every one is stored to the microsecond.
+
+Payloads keep a duration as seconds in a float, which holds every
+microsecond up to 2**32 seconds (136 years) and loses some beyond 142.
+"""
 
 
 class Channel(enum.Enum):
@@ -131,6 +137,8 @@ class Interaction:
             not isinstance(self.duration, timedelta) or self.duration < timedelta(0)
         ):
             problems.add("duration", "must be a non-negative timedelta")
+        elif self.duration is not None and self.duration > MAX_DURATION:
+            problems.add("duration", "must be at most 36,525 days (100 years)")
         for name, limit in (
             ("subject", MAX_TEXT_LENGTH),
             ("outcome", MAX_TEXT_LENGTH),

@@ -51,6 +51,12 @@ MAX_TAG_LENGTH = 64
 MAX_KEY_LENGTH = 64
 MAX_CUSTOM_FIELDS_SIZE = 64_000
 MAX_INT_BITS = 1_024
+MAX_AMOUNT_DIGITS = 38
+"""The most digits a :class:`Money` amount holds, before and after the point together.
+
+As in SQL's ``DECIMAL(38, s)``: every amount a store accepts it can read back,
+and its text form stays within the 64 characters the converter reads.
+"""
 
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
@@ -155,6 +161,20 @@ def _domain_parts(domain: str) -> tuple[str, str] | None:
     return None if found is None else (found[0][2:], found[1][2:])
 
 
+def _check_email_parts(normalized: object, match_key: object, field: str) -> None:
+    """The parts of an address, checked as a store reads them back."""
+    if not isinstance(normalized, str) or not isinstance(match_key, str):
+        raise ValidationError(field, "must be text; EmailAddress.parse reads raw input")
+    try:
+        checked = EmailAddress.parse(normalized)
+    except ValidationError:
+        raise ValidationError(
+            field, "is not a valid email address; EmailAddress.parse reads raw input"
+        ) from None
+    if (checked.normalized, checked.match_key) != (normalized, match_key):
+        raise ValidationError(field, "is not in normalised form; build it with EmailAddress.parse")
+
+
 @attrs.frozen(repr=False, order=False)
 class EmailAddress:
     """A syntactically valid email address.
@@ -176,18 +196,7 @@ class EmailAddress:
     match_key: str = attrs.field(eq=False, hash=False)
 
     def __attrs_post_init__(self) -> None:
-        if not isinstance(self.normalized, str) or not isinstance(self.match_key, str):
-            raise ValidationError("email", "must be text; EmailAddress.parse reads raw input")
-        try:
-            checked = EmailAddress.parse(self.normalized)
-        except ValidationError:
-            raise ValidationError(
-                "email", "is not a valid email address; EmailAddress.parse reads raw input"
-            ) from None
-        if (checked.normalized, checked.match_key) != (self.normalized, self.match_key):
-            raise ValidationError(
-                "email", "is not in normalised form; build it with EmailAddress.parse"
-            )
+        _check_email_parts(self.normalized, self.match_key, "email")
 
     @classmethod
     def trusted(cls, normalized: str, match_key: str) -> EmailAddress:
@@ -323,9 +332,44 @@ def _check_phone_parts(
         not isinstance(extension, str) or not _EXTENSION.fullmatch(extension)
     ):
         raise ValidationError(join_path(field, "extension"), "must be 1 to 10 digits")
-    if raw is not None and (not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH):
-        raise ValidationError(join_path(field, "raw"), "must be text of at most 64 characters")
+    if raw is not None:
+        if not isinstance(raw, str) or len(raw) > MAX_PHONE_LENGTH:
+            raise ValidationError(join_path(field, "raw"), "must be text of at most 64 characters")
+        # A lone surrogate: the in-memory store would keep it and SQLite would not.
+        check_unicode(raw, join_path(field, "raw"))
     return e164, extension, raw
+
+
+def recheck_email(email: EmailAddress, field: str) -> None:
+    """Check an address as a store reads it back: it may have been built with ``trusted``.
+
+    Raises:
+        ValidationError: naming ``field`` when the parts are not what
+            :meth:`EmailAddress.parse` makes of ``normalized``.
+    """
+    normalized, match_key = email.normalized, email.match_key
+    if type(normalized) is str and type(match_key) is str:
+        # parse's own fast path, without building a value: a store checks every
+        # address of every record it writes. Anything else gets the full check.
+        local, _, domain = normalized.rpartition("@")
+        if len(local) <= 64 and len(normalized) <= 250 and _DOT_ATOM.fullmatch(local):
+            parts = _domain_parts(domain)
+            if (
+                parts is not None
+                and normalized == f"{local}@{parts[0]}"
+                and match_key == f"{local.lower()}@{parts[1]}"
+            ):
+                return
+    _check_email_parts(normalized, match_key, field)
+
+
+def recheck_phone(phone: PhoneNumber, field: str) -> None:
+    """Check a number as a store reads it back: it may have been built with ``trusted``.
+
+    Raises:
+        ValidationError: naming the part (``field.raw``, ...) that no store could read back.
+    """
+    _check_phone_parts(phone.e164, phone.extension, phone.raw, field)
 
 
 @attrs.frozen(repr=False, order=False)
@@ -626,9 +670,26 @@ class PostalAddress:
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
+def _digits(amount: Decimal) -> int:
+    """How many digits ``amount`` (finite) has written out: before and after the point."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    if exponent >= 0:  # 12E+3 is 12000
+        return len(digits) + exponent
+    return max(len(digits), -exponent)  # 1.25 has three digits, 0.005 three
+
+
+_AMOUNT_TOO_LONG = f"must have at most {MAX_AMOUNT_DIGITS} digits"
+_AMOUNT_LIMIT = 10**MAX_AMOUNT_DIGITS
+
+
 @attrs.frozen
 class Money:
-    """An amount in an ISO 4217 currency; never a float."""
+    """An amount in an ISO 4217 currency; never a float.
+
+    The amount has at most :data:`MAX_AMOUNT_DIGITS` (38) digits, counting
+    those before and after the decimal point (``0.005`` has three).
+    """
 
     amount: Decimal
     currency: str
@@ -637,6 +698,10 @@ class Money:
         problems = []
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
             problems.append(("amount", "must be a finite decimal"))
+        elif _digits(self.amount) > MAX_AMOUNT_DIGITS:
+            # No store could read back the text of 10**70 (and the converter
+            # reads at most 64 characters of a decimal).
+            problems.append(("amount", _AMOUNT_TOO_LONG))
         if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
             problems.append(("currency", "must be an ISO 4217 code such as 'EUR'"))
         if problems:
@@ -649,6 +714,9 @@ class Money:
             raise ValidationError(
                 f"{field}.amount" if field else "amount", "must be a Decimal, int or decimal string"
             )
+        if isinstance(amount, int) and not -_AMOUNT_LIMIT < amount < _AMOUNT_LIMIT:
+            # Before converting: Decimal() of an int with a million digits takes seconds.
+            raise ValidationError(f"{field}.amount" if field else "amount", _AMOUNT_TOO_LONG)
         try:
             value = Decimal(amount) if isinstance(amount, int | str) else amount
             if isinstance(amount, str) and len(amount) > 64:

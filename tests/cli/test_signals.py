@@ -79,3 +79,5 @@ def test_no_worker_outlives_the_command(large: Path, tmp_path: Path, sig: signal
     finally:
         process.kill()
         process.wait()
+        if process.stderr is not None:
+            process.stderr.close()

@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
@@ -36,10 +37,11 @@ from crmcore import (
     to_dict,
 )
 from crmcore.ids import RecordId
+from crmcore.interactions import MAX_DURATION
 from crmcore.merge import Snapshot
 from crmcore.testing import register_strategies
 from crmcore.testing import strategies as kit
-from crmcore.values import clean_text, normalize_tags
+from crmcore.values import MAX_AMOUNT_DIGITS, clean_text, normalize_tags
 
 
 class _AllSeen(Exception):
@@ -371,3 +373,39 @@ def test_lists_of_leads_and_interactions_pass_the_health_checks(
 ) -> None:
     assert len(drawn) >= 10
     assert len(logged) >= 10
+
+
+# --------------------------------------------------------------------------- edge values
+
+
+@pytest.mark.parametrize(
+    ("strategy", "reached"),
+    [
+        (kit.interactions(edge=True), lambda i: i.occurred_at.year == datetime.max.year),
+        (
+            kit.interactions(edge=True),
+            lambda i: (i.duration or timedelta(0)) > MAX_DURATION - timedelta(days=1),
+        ),
+        (kit.customers(edge=True), lambda c: c.created_at.year == datetime.min.year),
+        (kit.customers(edge=True), lambda c: any(len(p.number.raw or "") == 64 for p in c.phones)),
+        (kit.money(edge=True), lambda m: len(m.amount.as_tuple().digits) == MAX_AMOUNT_DIGITS),
+        (kit.leads(edge=True), lambda lead: lead.score == 2**63 - 1),
+        (kit.merge_records(edge=True), lambda m: m.merged_at.year in (1, 9999)),
+    ],
+)
+# Hypothesis reports the example that reached the edge; a 100 kB body makes a long repr.
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+def test_edge_strategies_reach_the_ends_of_every_range(strategy: Any, reached: Any) -> None:
+    class Reached(Exception):
+        pass
+
+    # Generation only, stopping at the first example at the edge (find() would
+    # shrink it, which costs seconds for a merge record).
+    @settings(database=None, max_examples=1_000, phases=[Phase.generate])
+    @given(strategy)
+    def probe(value: Any) -> None:
+        if reached(value):
+            raise Reached
+
+    with pytest.raises(Reached):
+        probe()

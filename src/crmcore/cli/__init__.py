@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import signal
 import sys
 import textwrap
@@ -177,22 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Terminated(BaseException):
-    """SIGTERM arrived: unwinds like KeyboardInterrupt, past any ``except Exception``."""
-
-
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Kill the parsing workers first, then unwind as an interrupt would: the
-    # workers hold memory and the terminal's stdout and stderr.
+    # Kill the parsing workers (they hold memory and the terminal's stdout and
+    # stderr), then end at once. Unwinding instead, by raising here, can leave
+    # a lock of the process pool held by the frame the signal interrupted, and
+    # the pool's shutdown then waits for it forever: seen under load.
     terminate_workers()
-    raise _Terminated
+    os.write(2, b"crmcore: terminated\n")
+    os._exit(128 + signal.SIGTERM)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``crmcore`` command with ``argv`` (default: ``sys.argv[1:]``); return its exit code.
 
     Problems the user can fix print one line on stderr and return a non-zero code;
-    they never raise. SIGTERM ends the command like an interrupt (exit 143).
+    they never raise. SIGTERM kills the parsing workers and ends the command at
+    once (exit 143); an output being written is left as far as it got.
     """
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -200,9 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _main(argv)
     try:
         return _main(argv)
-    except _Terminated:
-        print("crmcore: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
 

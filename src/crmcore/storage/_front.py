@@ -27,10 +27,12 @@ from crmcore.errors import (
     NotFound,
     ValidationError,
     VersionConflict,
+    join_path,
 )
 from crmcore.ids import is_customer_id, is_lead_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
+from crmcore.merge_record import MergeRecord, Snapshot
 from crmcore.storage._common import (
     MAX_LIMIT,
     SORT_FIELDS,
@@ -40,6 +42,7 @@ from crmcore.storage._common import (
     micros,
 )
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
+from crmcore.values import recheck_email, recheck_phone
 
 R = TypeVar("R", bound=Customer | Lead)
 IdT = TypeVar("IdT", bound=str)
@@ -194,10 +197,54 @@ def order_tag(entity: str, order_by: str, descending: bool) -> str:
     return f"{entity}:{order_by}:{'desc' if descending else 'asc'}"
 
 
-def check_record(record: object, cls: type, field: str = "record") -> None:
-    """Refuse anything but the repository's entity type."""
+def check_record(record: object, cls: type, field: str = "record", *, at: str = "") -> None:
+    """Refuse anything but the repository's entity type, and what no store could read back.
+
+    The entity constructors check every field; what they cannot see is an
+    email or a phone number built with ``trusted()`` from parts that were never
+    validated. Such a record would make every later read of the store fail
+    (``get``, the pages and timelines holding it, ``iter_all``, duplicate
+    detection), so it is refused before anything is written.
+
+    Args:
+        record: what the caller asks to write.
+        cls: the repository's entity type.
+        field: the name a record of the wrong type is refused under.
+        at: where the record sits in the call (``records[3]`` in a batch), put
+            in front of the path of a value that no store could read back.
+
+    Raises:
+        ValidationError: naming ``field``, or the value's path
+            (``records[3].emails[0].address``).
+    """
     if not isinstance(record, cls):
         raise ValidationError(field, f"must be a {cls.__name__}")
+    if isinstance(record, Customer | Lead):
+        _check_contact_points(record, at)
+    elif isinstance(record, MergeRecord):
+        for side in ("before", "after"):
+            snapshot: Snapshot = getattr(record, side)
+            for i, customer in enumerate(snapshot.customers):
+                _check_contact_points(customer, join_path(at, f"{side}.customers[{i}]"))
+            for i, lead in enumerate(snapshot.leads):
+                _check_contact_points(lead, join_path(at, f"{side}.leads[{i}]"))
+
+
+def _check_contact_points(record: Customer | Lead, at: str) -> None:
+    # Emails and phones are the only values a record holds that can skip
+    # validation (their trusted() constructors); everything else was checked
+    # when the record was built.
+    # The path is only spelled out for a refusal: this runs for every record written.
+    for i, email in enumerate(record.emails):
+        try:
+            recheck_email(email.address, "")
+        except ValidationError as exc:
+            raise exc.prefixed(join_path(at, f"emails[{i}].address")) from None
+    for i, phone in enumerate(record.phones):
+        try:
+            recheck_phone(phone.number, "")
+        except ValidationError as exc:
+            raise exc.prefixed(join_path(at, f"phones[{i}].number")) from None
 
 
 def check_interaction(interaction: object) -> Interaction:
@@ -373,8 +420,8 @@ class TypedRecords(RecordsFront[R, IdT]):
         self._row = row
         self._errors = Errors(entity)
 
-    def _check(self, record: object) -> R:
-        check_record(record, self._cls, self._entity)
+    def _check(self, record: object, at: str = "") -> R:
+        check_record(record, self._cls, self._entity, at=at)
         return record  # type: ignore[return-value]
 
 

@@ -224,7 +224,9 @@ class _MemoryRecords(TypedRecords[R, IdT], _Rows[R]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in items_of(records, "records")]
+        batch = [
+            self._check(r, f"records[{i}]") for i, r in enumerate(items_of(records, "records"))
+        ]
         with self._store._write():
             now = utcnow()
             return [self._add(r, now) for r in batch]

@@ -28,10 +28,18 @@ from hypothesis.errors import InvalidArgument
 
 from crmcore.consent import Consent, ConsentStatus, LegalBasis
 from crmcore.contacts import ContactEmail, ContactPhone
-from crmcore.customers import Customer, CustomerKind, LifecycleStage
+from crmcore.customers import MAX_NOTES_LENGTH, Customer, CustomerKind, LifecycleStage
 from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
-from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
-from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.interactions import (
+    MAX_BODY_LENGTH,
+    MAX_DURATION,
+    Channel,
+    Direction,
+    Interaction,
+    Participant,
+    ParticipantRole,
+)
+from crmcore.leads import MAX_SCORE, MIN_SCORE, Lead, LeadSource, LeadStatus
 from crmcore.merge import (
     BulkMergeResult,
     Candidate,
@@ -45,6 +53,9 @@ from crmcore.merge import (
     plan_merge,
 )
 from crmcore.values import (
+    MAX_AMOUNT_DIGITS,
+    MAX_PHONE_LENGTH,
+    MAX_TEXT_LENGTH,
     ContactLabel,
     CustomFields,
     EmailAddress,
@@ -73,6 +84,7 @@ __all__ = [
     "interactions",
     "lead_ids",
     "leads",
+    "merge_records",
     "money",
     "person_names",
     "phone_numbers",
@@ -193,6 +205,43 @@ _AWARE = st.builds(
     _span(timedelta(0), datetime(2099, 12, 31, tzinfo=UTC) - _EPOCH),
     _OFFSETS,
 )
+
+# Edge values (``edge=True``): the ends of every range a model accepts. Each is
+# one choice more than the ordinary value it stands beside, and the ordinary
+# strategies stay as they were.
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+_A_YEAR = timedelta(days=366)
+# Year 1 and year 9999, in UTC and at the offsets (+14:00, -14:00) that keep the
+# local time in range; shrinking goes to the very first and last microsecond.
+_EXTREME_AWARE = st.one_of(
+    st.builds(
+        lambda offset, zone: (_EARLIEST + offset).astimezone(zone),
+        _span(timedelta(0), _A_YEAR),
+        st.sampled_from([UTC, timezone(timedelta(hours=14))]),
+    ),
+    st.builds(
+        lambda offset, zone: (_LATEST - offset).astimezone(zone),
+        _span(timedelta(0), _A_YEAR),
+        st.sampled_from([UTC, timezone(timedelta(hours=-14))]),
+    ),
+)
+_EDGE_AWARE = _AWARE | _EXTREME_AWARE
+
+
+def _aware(edge: bool) -> st.SearchStrategy[datetime]:
+    return _EDGE_AWARE if edge else _AWARE
+
+
+def _later(start: datetime, age: timedelta) -> datetime:
+    """``start + age``, or ``start`` where that would leave the range of datetimes."""
+    return start + age if start <= _LATEST - age else start
+
+
+def _at_cap(length: int, letters: str = "xä山\U0001f4de") -> st.SearchStrategy[str]:
+    # One choice: a text of exactly ``length`` characters (an emoji is four UTF-8 bytes).
+    return st.sampled_from(letters).map(lambda letter: letter * length)
+
 
 # --------------------------------------------------------------------------- email
 
@@ -669,20 +718,52 @@ _POSTAL_ADDRESSES = _postal_address()
 _CURRENCIES = ("EUR", "USD", "SEK", "GBP", "JPY", "CHF", "INR", "BRL", "KWD", "CNY")
 
 
-def money(*, currencies: Sequence[str] = _CURRENCIES) -> st.SearchStrategy[Money]:
+_AMOUNTS = st.decimals(
+    min_value=Decimal("-1e12"),
+    max_value=Decimal("1e12"),
+    allow_nan=False,
+    allow_infinity=False,
+    places=3,
+)
+_LARGEST_COEFFICIENT = 10**MAX_AMOUNT_DIGITS - 1
+# Amounts of up to MAX_AMOUNT_DIGITS digits, with up to as many decimal places
+# (built from text: Decimal arithmetic would round to 28 digits).
+_EDGE_AMOUNTS = _AMOUNTS | st.one_of(
+    st.builds(
+        lambda coefficient, places: Decimal(f"{coefficient}E-{places}"),
+        st.integers(-_LARGEST_COEFFICIENT, _LARGEST_COEFFICIENT),
+        st.integers(0, MAX_AMOUNT_DIGITS),
+    ),
+    # 38 digits, as many of them decimal places as drawn.
+    st.builds(
+        lambda coefficient, places: Decimal(f"{coefficient}E-{places}"),
+        st.integers(10 ** (MAX_AMOUNT_DIGITS - 1), _LARGEST_COEFFICIENT),
+        st.integers(0, MAX_AMOUNT_DIGITS),
+    ),
+    st.sampled_from(
+        [
+            Decimal("9" * MAX_AMOUNT_DIGITS),
+            Decimal("-" + "9" * MAX_AMOUNT_DIGITS),
+            Decimal("0." + "9" * MAX_AMOUNT_DIGITS),
+            Decimal(f"-0E-{MAX_AMOUNT_DIGITS}"),
+            Decimal(f"1E+{MAX_AMOUNT_DIGITS - 1}"),
+        ]
+    ),
+)
+
+
+def money(
+    *, currencies: Sequence[str] = _CURRENCIES, edge: bool = False
+) -> st.SearchStrategy[Money]:
     """Draw amounts of money: finite decimals with up to three places, ISO 4217 codes.
 
     Args:
         currencies: the currency codes to draw from.
+        edge: also draw amounts at the cap, about half the time: up to 38
+            digits (:data:`~crmcore.values.MAX_AMOUNT_DIGITS`) before and
+            after the point, the largest and smallest amounts there are.
     """
-    amounts = st.decimals(
-        min_value=Decimal("-1e12"),
-        max_value=Decimal("1e12"),
-        allow_nan=False,
-        allow_infinity=False,
-        places=3,
-    )
-    return st.builds(Money, amounts, st.sampled_from(list(currencies)))
+    return st.builds(Money, _EDGE_AMOUNTS if edge else _AMOUNTS, st.sampled_from(list(currencies)))
 
 
 # --------------------------------------------------------------------------- maps, tags, consents
@@ -778,6 +859,13 @@ _CUSTOM_FIELDS = st.dictionaries(
 ).map(CustomFields.parse)
 _EXTERNAL_IDS = external_ids(max_size=2)
 _CONSENTS = consents(max_size=2)
+_EDGE_CUSTOM_FIELDS = _CUSTOM_FIELDS | st.sampled_from(
+    [
+        CustomFields({"big": 2**1024 - 1, "small": -(2**1024 - 1)}),
+        CustomFields({"max": 1.7976931348623157e308, "tiny": 5e-324, "zero": -0.0}),
+        CustomFields({"text": '\U0001f4de\u2028\x00"\\' * 2_000}),
+    ]
+)
 
 # --------------------------------------------------------------------------- entities
 
@@ -813,11 +901,26 @@ def _contact_emails(max_size: int) -> st.SearchStrategy[tuple[ContactEmail, ...]
     return st.lists(entry, max_size=max_size, unique_by=lambda e: e.address.match_key).map(tuple)
 
 
+# Raw texts as typed, at the cap (what parse keeps is at most 64 characters).
+_EDGE_RAW = _at_cap(MAX_PHONE_LENGTH, '0 ä\U0001f4de"\\\u2028')
+
+
+@cache
+def _edge_phones(regions: tuple[str, ...]) -> st.SearchStrategy[PhoneNumber]:
+    pooled = _pooled_phones(regions)
+    return pooled | st.builds(
+        lambda phone, raw: PhoneNumber(phone.e164, phone.extension, raw), pooled, _EDGE_RAW
+    )
+
+
 @cache
 def _contact_phones(
-    regions: Iterable[str] | None, max_size: int
+    regions: Iterable[str] | None, max_size: int, edge: bool = False
 ) -> st.SearchStrategy[tuple[ContactPhone, ...]]:
-    entry = st.builds(ContactPhone, _pooled_phones(_check_regions(regions)), _LABELS)
+    chosen = _check_regions(regions)
+    entry = st.builds(
+        ContactPhone, _edge_phones(chosen) if edge else _pooled_phones(chosen), _LABELS
+    )
     return st.lists(
         entry, max_size=max_size, unique_by=lambda p: (p.number.e164, p.number.extension)
     ).map(tuple)
@@ -851,18 +954,18 @@ def _tombstone(merged: bool) -> st.SearchStrategy[bool]:
 
 
 def _shared_fields(
-    draw: st.DrawFn, own: T, ids: st.SearchStrategy[T], merged: bool
+    draw: st.DrawFn, own: T, ids: st.SearchStrategy[T], merged: bool, edge: bool
 ) -> dict[str, Any]:
     """What customers and leads share: owner, tags, custom fields, tombstone, bookkeeping."""
-    created = draw(_AWARE)
+    created = draw(_aware(edge))
     return {
         "owner": draw(_OWNERS),
         "tags": draw(_TAGS),
-        "custom_fields": draw(_CUSTOM_FIELDS),
+        "custom_fields": draw(_EDGE_CUSTOM_FIELDS if edge else _CUSTOM_FIELDS),
         "merged_into": _other(own, draw(ids)) if draw(_tombstone(merged)) else None,
         "version": draw(_VERSIONS),
         "created_at": created,
-        "updated_at": created + draw(_AGE),
+        "updated_at": _later(created, draw(_AGE)),
     }
 
 
@@ -874,9 +977,14 @@ def _other(own: T, drawn: T) -> T:
     return type(drawn)(drawn[:-1] + last)
 
 
+_EDGE_BIRTH_DATES = _BIRTH_DATES | st.sampled_from([date.min, date.max])
+_EDGE_NOTES = _NOTES | _at_cap(MAX_NOTES_LENGTH, "x\x00\u2028\U0001f4de")
+_EDGE_REASONS = _OPTIONAL_TEXT | _at_cap(MAX_TEXT_LENGTH)
+
+
 @st.composite
 def _customer(
-    draw: st.DrawFn, kinds: tuple[CustomerKind, ...], regions: Any, merged: bool
+    draw: st.DrawFn, kinds: tuple[CustomerKind, ...], regions: Any, merged: bool, edge: bool
 ) -> Customer:
     customer_id = draw(customer_ids())
     kind = draw(st.sampled_from(kinds))
@@ -885,7 +993,7 @@ def _customer(
         organization = draw(_OPTIONAL_CUSTOMER_ID)
         if organization == customer_id:
             organization = None
-        birth_date = draw(_BIRTH_DATES)
+        birth_date = draw(_EDGE_BIRTH_DATES if edge else _BIRTH_DATES)
     else:
         name = draw(_ORG_NAME)
         organization, birth_date = None, None
@@ -894,16 +1002,16 @@ def _customer(
         kind=kind,
         name=name,
         emails=draw(_contact_emails(3)),
-        phones=draw(_contact_phones(regions, 3)),
+        phones=draw(_contact_phones(regions, 3, edge)),
         addresses=draw(_ADDRESSES),
         organization_id=organization,
         stage=draw(_STAGES),
-        stage_reason=draw(_OPTIONAL_TEXT),
+        stage_reason=draw(_EDGE_REASONS if edge else _OPTIONAL_TEXT),
         identifiers=draw(_EXTERNAL_IDS),
         consents=draw(_CONSENTS),
         birth_date=birth_date,
-        notes=draw(_NOTES),
-        **_shared_fields(draw, customer_id, customer_ids(), merged),
+        notes=draw(_EDGE_NOTES if edge else _NOTES),
+        **_shared_fields(draw, customer_id, customer_ids(), merged, edge),
     )
 
 
@@ -912,6 +1020,7 @@ def customers(
     kinds: Iterable[CustomerKind] = tuple(CustomerKind),
     regions: Iterable[str] | None = None,
     merged: bool = False,
+    edge: bool = False,
 ) -> st.SearchStrategy[Customer]:
     """Draw customers, persons and organisations, with every field exercised.
 
@@ -926,12 +1035,17 @@ def customers(
         merged: also draw tombstones, about one customer in eight: records
             merged into another one (``merged_into`` set, never to the record's
             own id). Off by default, since ``resolve`` and ``timeline`` refuse them.
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: timestamps in year 1 and year 9999 (in UTC and
+            at +14:00 and -14:00), birth dates of 0001-01-01 and 9999-12-31,
+            raw phone texts and notes at their caps, the largest integers and
+            floats in custom fields. For round trips through a store.
     """
     chosen_kinds = tuple(kinds)
     if not chosen_kinds:
         raise InvalidArgument("kinds must name at least one CustomerKind")
     chosen_regions = _check_regions(regions)
-    return _customer(chosen_kinds, chosen_regions, merged)
+    return _customer(chosen_kinds, chosen_regions, merged, edge)
 
 
 _OPTIONAL_NAME = st.none() | _PERSON_NAMES
@@ -939,15 +1053,20 @@ _OPTIONAL_COMPANY = st.none() | st.sampled_from(_ORG_NAMES) | texts(max_words=3)
 _OPTIONAL_SOURCE = st.none() | st.sampled_from(LeadSource)
 _OPTIONAL_SCORE = st.none() | st.integers(-1000, 1000)
 _OPTIONAL_MONEY = st.none() | money()
+_EDGE_SCORES = _OPTIONAL_SCORE | st.sampled_from([MIN_SCORE, MAX_SCORE])
+_EDGE_MONEY = st.none() | money(edge=True)
+_EDGE_COMPANY = _OPTIONAL_COMPANY | _at_cap(300)
 
 
 @st.composite
-def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any, merged: bool) -> Lead:
+def _lead(
+    draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any, merged: bool, edge: bool
+) -> Lead:
     lead_id = draw(lead_ids())
     name = draw(_OPTIONAL_NAME)
-    company = draw(_OPTIONAL_COMPANY)
+    company = draw(_EDGE_COMPANY if edge else _OPTIONAL_COMPANY)
     emails = draw(_contact_emails(2))
-    phones = draw(_contact_phones(regions, 2))
+    phones = draw(_contact_phones(regions, 2, edge))
     if name is None and company is None and not emails and not phones:
         name = draw(_PERSON_NAMES)
     status = draw(st.sampled_from(statuses))
@@ -963,10 +1082,10 @@ def _lead(draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any, merge
         source=draw(_OPTIONAL_SOURCE),
         status=status,
         status_reason=reason,
-        score=draw(_OPTIONAL_SCORE),
-        estimated_value=draw(_OPTIONAL_MONEY),
+        score=draw(_EDGE_SCORES if edge else _OPTIONAL_SCORE),
+        estimated_value=draw(_EDGE_MONEY if edge else _OPTIONAL_MONEY),
         converted_customer_id=converted,
-        **_shared_fields(draw, lead_id, lead_ids(), merged),
+        **_shared_fields(draw, lead_id, lead_ids(), merged, edge),
     )
 
 
@@ -975,6 +1094,7 @@ def leads(
     statuses: Iterable[LeadStatus] = tuple(LeadStatus),
     regions: Iterable[str] | None = None,
     merged: bool = False,
+    edge: bool = False,
 ) -> st.SearchStrategy[Lead]:
     """Draw leads in any status: a name, a company or a contact point at least.
 
@@ -986,11 +1106,15 @@ def leads(
         regions: the regions phone numbers are drawn from (default all).
         merged: also draw tombstones, about one lead in eight (``merged_into``
             set, never to the lead's own id).
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: the timestamps, raw phone texts and custom
+            fields of ``customers(edge=True)``, the largest and smallest
+            scores, amounts of 38 digits, a company name at its cap.
     """
     chosen = tuple(statuses)
     if not chosen:
         raise InvalidArgument("statuses must name at least one LeadStatus")
-    return _lead(chosen, _check_regions(regions), merged)
+    return _lead(chosen, _check_regions(regions), merged, edge)
 
 
 _ANY_RECORD_ID = st.one_of(customer_ids(), lead_ids())
@@ -998,6 +1122,10 @@ _ROLES = st.sampled_from(ParticipantRole)
 _OPTIONAL_LINE = st.none() | texts(max_words=6)
 _BODIES = st.none() | st.text(max_size=300)
 _DURATIONS = st.none() | _span(timedelta(0), timedelta(days=7))
+# The longest durations, to the microsecond (shrinking goes to MAX_DURATION itself).
+_EDGE_DURATIONS = _DURATIONS | _span(timedelta(0), _A_YEAR).map(lambda short: MAX_DURATION - short)
+_EDGE_LINES = _OPTIONAL_LINE | _at_cap(MAX_TEXT_LENGTH)
+_EDGE_BODIES = _BODIES | _at_cap(MAX_BODY_LENGTH, "x\x00\u2028\U0001f4de")
 _THREADS = st.none() | _joined("thr-", st.text(_LOWER_ALNUM, min_size=1, max_size=20))
 _MESSAGE_IDS = st.none() | _joined(  # <[a-z0-9.]{1,20}@[a-z]{1,8}\.com>
     "<",
@@ -1020,39 +1148,48 @@ def _participants(record_ids: tuple[RecordId, ...] | None) -> st.SearchStrategy[
 
 
 @st.composite
-def _interaction(draw: st.DrawFn, record_ids: tuple[RecordId, ...] | None) -> Interaction:
-    created = draw(_AWARE)
+def _interaction(
+    draw: st.DrawFn, record_ids: tuple[RecordId, ...] | None, edge: bool
+) -> Interaction:
+    created = draw(_aware(edge))
     return Interaction(
         id=draw(interaction_ids()),
         channel=draw(st.sampled_from(Channel)),
         direction=draw(st.sampled_from(Direction)),
-        occurred_at=draw(_AWARE),
+        occurred_at=draw(_aware(edge)),
         participants=tuple(draw(_participants(record_ids))),
-        subject=draw(_OPTIONAL_LINE),
-        body=draw(_BODIES),
-        duration=draw(_DURATIONS),
+        subject=draw(_EDGE_LINES if edge else _OPTIONAL_LINE),
+        body=draw(_EDGE_BODIES if edge else _BODIES),
+        duration=draw(_EDGE_DURATIONS if edge else _DURATIONS),
         outcome=draw(_OPTIONAL_LINE),
         thread_id=draw(_THREADS),
         external_id=draw(_MESSAGE_IDS),
         version=draw(_VERSIONS),
         created_at=created,
-        updated_at=created + draw(_AGE),
+        updated_at=_later(created, draw(_AGE)),
     )
 
 
-def interactions(*, record_ids: Sequence[RecordId] | None = None) -> st.SearchStrategy[Interaction]:
+def interactions(
+    *, record_ids: Sequence[RecordId] | None = None, edge: bool = False
+) -> st.SearchStrategy[Interaction]:
     """Draw interactions on every channel, with one to three participants.
 
     Args:
         record_ids: the customer and lead ids participants are drawn from (to
             log interactions about records a test created); default fresh ids.
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: timestamps in year 1 and year 9999 (in UTC and
+            at +14:00 and -14:00), durations up to
+            :data:`~crmcore.interactions.MAX_DURATION`, subjects and bodies at
+            their caps.
     """
     if record_ids is not None:
         chosen = tuple(dict.fromkeys(record_ids))
         if not chosen:
             raise InvalidArgument("record_ids must hold at least one customer or lead id")
-        return _interaction(chosen)
-    return _interaction(None)
+        return _interaction(chosen, edge)
+    return _interaction(None, edge)
 
 
 # --------------------------------------------------------------------------- merges
@@ -1085,9 +1222,23 @@ _LIVE_CUSTOMERS = st.one_of(
 _LIVE_LEADS = st.lists(leads(), min_size=2, max_size=3, unique_by=lambda lead: lead.id)
 
 
+_EDGE_LIVE_CUSTOMERS = st.one_of(
+    *(
+        st.lists(
+            customers(kinds=[kind], edge=True), min_size=2, max_size=3, unique_by=lambda c: c.id
+        )
+        for kind in CustomerKind
+    )
+)
+_EDGE_LIVE_LEADS = st.lists(
+    leads(edge=True), min_size=2, max_size=3, unique_by=lambda lead: lead.id
+)
+
+
 @st.composite
-def _merge_plan(draw: st.DrawFn) -> MergePlan:
-    records: list[Customer] | list[Lead] = draw(_LIVE_CUSTOMERS | _LIVE_LEADS)
+def _merge_plan(draw: st.DrawFn, edge: bool = False) -> MergePlan:
+    live = _EDGE_LIVE_CUSTOMERS | _EDGE_LIVE_LEADS if edge else _LIVE_CUSTOMERS | _LIVE_LEADS
+    records: list[Customer] | list[Lead] = draw(live)
     survivor = draw(st.sampled_from([None, *(r.id for r in records)]))
     return plan_merge(records, survivor=survivor, policy=draw(_POLICIES))
 
@@ -1096,21 +1247,41 @@ _MERGE_PLANS = _merge_plan()
 
 
 @st.composite
-def _merge_result(draw: st.DrawFn) -> MergeResult:
+def _merge_result(draw: st.DrawFn, edge: bool = False) -> MergeResult:
     # What merge() returns, without a store: the plan applied as written.
-    plan = draw(_MERGE_PLANS)
+    plan = draw(_merge_plan(edge) if edge else _MERGE_PLANS)
+    merged_at = draw(_aware(edge))
     record = MergeRecord(
         id=draw(_MERGE_IDS),
         survivor_id=plan.survivor_id,
         merged_ids=plan.merged_ids,
         before=Snapshot.of(plan.records),
         after=Snapshot.of([plan.result, *plan.retired]),
-        merged_at=draw(_AWARE),
+        merged_at=merged_at,
+        unmerged_at=_later(merged_at, draw(_AGE)) if edge and draw(st.booleans()) else None,
     )
     return MergeResult(survivor=plan.result, merge_id=record.id, plan=plan, record=record)
 
 
 _MERGE_RESULTS = _merge_result()
+_EDGE_MERGE_RECORDS = _merge_result(edge=True).map(lambda result: result.record)
+
+
+def merge_records(*, edge: bool = False) -> st.SearchStrategy[MergeRecord]:
+    """Draw merge records: two or three customers (or leads) merged as planned.
+
+    ``before`` holds the records, ``after`` the survivor and the tombstones,
+    as :func:`crmcore.merge` writes them (without a store).
+
+    Args:
+        edge: draw the records with ``customers(edge=True)`` and
+            ``leads(edge=True)``, the merge time at the ends of the range
+            too, and records that were unmerged (``unmerged_at`` set) half
+            the time.
+    """
+    return _EDGE_MERGE_RECORDS if edge else _by_type()[MergeRecord]
+
+
 _CANDIDATES = st.builds(
     Candidate,
     record_id=_ANY_RECORD_ID,

@@ -196,7 +196,9 @@ class SQLRecords(TypedRecords[R, IdT]):
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [self._check(r) for r in items_of(records, "records")]
+        batch = [
+            self._check(r, f"records[{i}]") for i, r in enumerate(items_of(records, "records"))
+        ]
         result: list[R] = []
         with self._store._write() as conn:
             now = utcnow()
