@@ -12,8 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
@@ -163,8 +164,28 @@ def encode_cursor(tag: str, sort_value: str | int, record_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# The exact JSON text encode_cursor writes: a list of a tag, a sort value (text
+# or a bare integer) and an id, without spaces. ``json.dumps`` escapes every
+# non-ASCII character, so a string is printable ASCII and escapes (never of a
+# lone surrogate, which no id holds and no SQLite driver can bind). Matching
+# this before ``json.loads`` refuses a crafted cursor (1,400 ``[``) without the
+# parser recursing, and keeps an integer to at most 19 digits.
+_STRING: Final = r'"(?:[ !#-\[\]-~]|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4})*"'
+_INTEGER: Final = r"-?(?:0|[1-9][0-9]{0,18})"
+_CURSOR_TEXT: Final = re.compile(rf"\[{_STRING},(?:{_STRING}|{_INTEGER}),{_STRING}\]")
+
+MIN_MICROS: Final = micros(datetime.min.replace(tzinfo=UTC))
+"""The earliest timestamp a cursor can hold, in microseconds since the epoch."""
+MAX_MICROS: Final = micros(datetime.max.replace(tzinfo=UTC))
+"""The latest timestamp a cursor can hold (well inside SQLite's 64-bit integers)."""
+
+
 def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]:
     """Read a cursor made by :func:`encode_cursor` for the same ordering ``tag``.
+
+    Only the exact shape :func:`encode_cursor` writes is read; an integer sort
+    value must be a timestamp (microseconds within ``datetime``'s range), so
+    every store answers a forged one the same way.
 
     Raises:
         ValidationError: naming ``cursor`` when it is malformed or was made
@@ -173,20 +194,20 @@ def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]
     if not isinstance(cursor, str) or len(cursor) > 2_000:
         raise ValidationError("cursor", "is not a cursor")
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        if _CURSOR_TEXT.fullmatch(text) is None:
+            raise ValueError("not the shape encode_cursor writes")
+        data = json.loads(text)
     except (ValueError, binascii.Error):
         raise ValidationError("cursor", "is not a cursor") from None
-    if (
-        not isinstance(data, list)
-        or len(data) != 3
-        or not isinstance(data[2], str)
-        or isinstance(data[1], bool)
-        or not isinstance(data[1], value_type)
+    value = data[1]
+    if type(value) is not value_type or (
+        type(value) is int and not MIN_MICROS <= value <= MAX_MICROS
     ):
         raise ValidationError("cursor", "is not a cursor")
     if data[0] != tag:
         raise ValidationError("cursor", "belongs to another ordering")
-    return data[1], data[2]
+    return value, data[2]
 
 
 def order_tag(entity: str, order_by: str, descending: bool) -> str:

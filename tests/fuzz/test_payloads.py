@@ -1,0 +1,134 @@
+"""Hand-written hostile payloads that once escaped as foreign exceptions.
+
+Each payload is one an attack found (issue 9): a crafted cursor that makes
+``json.loads`` recurse, aware datetimes whose UTC value is past either end of
+``datetime``'s range, unhashable mapping keys, integers too large for SQLite
+or for ``repr``, a corrupt schema version. Hypothesis raises the recursion
+limit while it runs, so the recursion payload is only caught by a direct test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from crmcore import (
+    Channel,
+    Consent,
+    ConsentStatus,
+    Customer,
+    DataError,
+    Direction,
+    Interaction,
+    Lead,
+    MergeRecord,
+    ValidationError,
+    from_dict,
+    merge,
+    timeline,
+    to_dict,
+    to_json,
+)
+from crmcore.storage import InMemoryStore, SQLiteStore
+from crmcore.storage.front import check_expected_version, decode_cursor, encode_cursor, micros
+
+WEST = timezone(timedelta(hours=-5))
+EAST = timezone(timedelta(hours=5))
+# Both are valid datetimes whose UTC value is not: 9999-12-31 23:00 at -05:00
+# is 10000-01-01 04:00 UTC, 0001-01-01 01:00 at +05:00 is year 0.
+TOO_LATE = datetime(9999, 12, 31, 23, tzinfo=WEST)
+TOO_EARLY = datetime(1, 1, 1, 1, tzinfo=EAST)
+EDGES = pytest.mark.parametrize("moment", [TOO_LATE, TOO_EARLY], ids=["late", "early"])
+HUGE_VERSION = 10**5000
+
+STORES = pytest.mark.parametrize(
+    "make_store", [InMemoryStore, lambda: SQLiteStore(":memory:")], ids=["memory", "sqlite"]
+)
+
+
+def _b64(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+RECURSIVE_CURSOR = _b64("[" * 1_400)
+
+
+def _refused(call: Callable[[], object], *paths: str) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        call()
+    assert set(paths) <= set(info.value.paths), info.value.paths
+    return info.value
+
+
+def _customer() -> Customer:
+    return Customer.create(name="Ada Lovelace", emails=["ada@example.com"])
+
+
+# ----------------------------------------------------------------- cursors
+
+
+def test_the_recursive_cursor_is_under_the_length_cap() -> None:
+    assert len(RECURSIVE_CURSOR) < 2_000
+
+
+@STORES
+def test_a_cursor_that_makes_json_recurse_is_refused(make_store: Callable[[], Any]) -> None:
+    with make_store() as store:
+        customer = store.customers.add(_customer())
+        _refused(lambda: store.customers.list(cursor=RECURSIVE_CURSOR), "cursor")
+        _refused(lambda: store.leads.list(cursor=RECURSIVE_CURSOR), "cursor")
+        _refused(lambda: store.interactions.list_for(customer.id, cursor=RECURSIVE_CURSOR), "cursor")
+        _refused(lambda: timeline(store, customer.id, cursor=RECURSIVE_CURSOR), "cursor")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '["customer:id:asc","a","b"] ',
+        ' ["customer:id:asc","a","b"]',
+        '["customer:id:asc", "a","b"]',
+        '["customer:id:asc",["a"],"b"]',
+        '["customer:id:asc",{"a":1},"b"]',
+        '["customer:id:asc","a","b","c"]',
+        '["customer:id:asc",1.5,"b"]',
+        '["customer:id:asc",true,"b"]',
+        '["customer:id:asc",null,"b"]',
+        '["customer:id:asc","a"]',
+        '"customer:id:asc"',
+        "[" * 500 + "]" * 500,
+    ],
+)
+def test_a_cursor_not_in_the_shape_we_write_is_refused(raw: str) -> None:
+    _refused(lambda: decode_cursor(_b64(raw), "customer:id:asc", str), "cursor")
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30, 10**1400], ids=["2**63", "-2**63-1", "10**30", "10**1400"])
+@STORES
+def test_a_cursor_integer_too_large_for_sqlite_is_refused_by_both_stores(
+    make_store: Callable[[], Any], value: int
+) -> None:
+    raw = json.dumps(["customer:created_at:asc", value, "cus_x"], separators=(",", ":"))
+    cursor = _b64(raw)
+    assert len(cursor) <= 2_000
+    with make_store() as store:
+        store.customers.add(_customer())
+        _refused(lambda: store.customers.list(order_by="created_at", cursor=cursor), "cursor")
+
+
+def test_the_cursors_we_write_still_decode() -> None:
+    for tag, value, record_id in [
+        ("customer:id:asc", "cus_\u00e9\"\\x", "cus_1"),
+        ("lead:created_at:desc", micros(datetime.max.replace(tzinfo=UTC)), "lead_1"),
+        ("timeline", micros(datetime.min.replace(tzinfo=UTC)), "ixn_1"),
+        ("timeline", 0, "ixn_\ud7ff"),
+    ]:
+        kind = str if isinstance(value, str) else int
+        assert decode_cursor(encode_cursor(tag, value, record_id), tag, kind) == (value, record_id)
