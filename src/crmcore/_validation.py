@@ -99,12 +99,22 @@ def utcnow() -> datetime:
 
 
 def ensure_utc(value: object, field: str) -> datetime:
-    """Return an aware datetime converted to UTC; naive datetimes are refused."""
+    """Return an aware datetime converted to UTC.
+
+    Naive datetimes are refused, and so is an aware one whose UTC value is
+    outside ``datetime``'s range (9999-12-31 23:00 at -05:00 is year 10000 in
+    UTC): converting it would raise ``OverflowError``.
+    """
     if not isinstance(value, datetime):
         raise ValidationError(field, "must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, "must be timezone-aware (naive datetimes are ambiguous)")
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
+    if value.tzinfo is UTC:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(field, "is outside the range of datetimes in UTC") from None
 
 
 def items_of(value: object, field: str) -> list[Any]:

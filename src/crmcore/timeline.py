@@ -7,7 +7,7 @@ import binascii
 import enum
 import heapq
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import attrs
@@ -74,6 +74,9 @@ class TimelinePage:
 
     def __repr__(self) -> str:
         return f"TimelinePage(entries={len(self.entries)}, more={self.next_cursor is not None})"
+
+
+_LAST = datetime.max.replace(tzinfo=UTC)
 
 
 def _encode_cursor(entry: TimelineEntry) -> str:
@@ -217,8 +220,11 @@ def timeline(
         # list_for's ``until`` is exclusive: one microsecond past the cursor's
         # moment keeps the interactions that share it, and the key skips those
         # already read.
-        bound = after[0] + timedelta(microseconds=1)
-        until = bound if until is None else min(until, bound)
+        # At the last representable microsecond there is no later bound to
+        # take, and none is needed.
+        if after[0] < _LAST:
+            bound = after[0] + timedelta(microseconds=1)
+            until = bound if until is None else min(until, bound)
     single = next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None
     page_size = ops.PAGE_SIZE if limit is None else min(ops.PAGE_SIZE, limit + 1)
     streams = [

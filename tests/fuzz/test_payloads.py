@@ -132,3 +132,96 @@ def test_the_cursors_we_write_still_decode() -> None:
     ]:
         kind = str if isinstance(value, str) else int
         assert decode_cursor(encode_cursor(tag, value, record_id), tag, kind) == (value, record_id)
+
+
+@STORES
+def test_a_timeline_cursor_past_the_range_of_datetimes_is_refused(
+    make_store: Callable[[], Any],
+) -> None:
+    with make_store() as store:
+        customer = store.customers.add(_customer())
+        for stamp in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
+            cursor = base64.urlsafe_b64encode(f"{stamp}|ixn_x".encode()).decode()
+            _refused(lambda: timeline(store, customer.id, cursor=cursor), "cursor")
+
+
+@STORES
+def test_a_timeline_cursor_at_the_last_microsecond_reads_on(make_store: Callable[[], Any]) -> None:
+    with make_store() as store:
+        customer = store.customers.add(_customer())
+        last = datetime.max.replace(tzinfo=UTC)
+        for _ in range(2):
+            store.interactions.add(
+                Interaction.log(
+                    customer_id=customer.id,
+                    channel=Channel.EMAIL,
+                    direction=Direction.INBOUND,
+                    occurred_at=last,
+                )
+            )
+        first = timeline(store, customer.id, limit=1)
+        assert first.next_cursor is not None
+        rest = timeline(store, customer.id, limit=1, cursor=first.next_cursor)
+        assert len(rest) == 1
+        assert rest.entries[0].interaction.id != first.entries[0].interaction.id
+
+
+# --------------------------------------------------------------- datetimes
+
+
+@EDGES
+def test_models_refuse_a_datetime_whose_utc_value_is_out_of_range(moment: datetime) -> None:
+    customer = _customer()
+    _refused(
+        lambda: Interaction.log(
+            customer_id=customer.id,
+            channel=Channel.EMAIL,
+            direction=Direction.INBOUND,
+            occurred_at=moment,
+        ),
+        "occurred_at",
+    )
+    _refused(
+        lambda: Consent(
+            channel=Channel.EMAIL,
+            purpose="newsletter",
+            status=ConsentStatus.GRANTED,
+            recorded_at=moment,
+        ),
+        "recorded_at",
+    )
+    _refused(lambda: customer.with_consent("email", "newsletter", "granted", at=moment), "recorded_at")
+    _refused(lambda: attrs.evolve(customer, created_at=moment), "created_at")
+    _refused(lambda: attrs.evolve(customer, updated_at=moment), "updated_at")
+    _refused(lambda: Customer(customer.id, customer.kind, customer.name, created_at=moment), "created_at")
+    lead = Lead.create(name="Ada Lovelace", emails=["ada@example.com"])
+    _refused(lambda: attrs.evolve(lead, updated_at=moment), "updated_at")
+
+
+@EDGES
+@STORES
+def test_reads_refuse_a_bound_whose_utc_value_is_out_of_range(
+    make_store: Callable[[], Any], moment: datetime
+) -> None:
+    with make_store() as store:
+        customer = store.customers.add(_customer())
+        _refused(lambda: timeline(store, customer.id, since=moment), "since")
+        _refused(lambda: timeline(store, customer.id, until=moment), "until")
+        _refused(lambda: store.interactions.list_for(customer.id, since=moment), "since")
+        _refused(lambda: store.interactions.list_for(customer.id, until=moment), "until")
+        _refused(
+            lambda: store.customers.list(("created_at", ">=", moment)), "filters[0]"
+        )
+
+
+@EDGES
+def test_micros_refuses_a_datetime_whose_utc_value_is_out_of_range(moment: datetime) -> None:
+    _refused(lambda: micros(moment, "at"), "at")
+
+
+def test_micros_at_the_ends_of_the_range_is_unchanged() -> None:
+    assert micros(datetime(1970, 1, 1, tzinfo=UTC)) == 0
+    assert micros(datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=EAST)) == -5 * 3600 * 10**6 + 1
+    assert micros(datetime.max.replace(tzinfo=UTC)) > 0
+
+

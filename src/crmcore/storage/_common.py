@@ -40,9 +40,26 @@ NS_KEY: Final = "k"
 IDENTIFIER_SEPARATOR: Final = "\x1f"  # cannot occur in a scheme, so never ambiguous
 
 
-def micros(value: datetime) -> int:
-    """Microseconds since the epoch: an exact, sortable integer form of a timestamp."""
-    return (value - EPOCH) // _MICRO
+def micros(value: datetime, field: str = "datetime") -> int:
+    """Microseconds since the epoch: an exact, sortable integer form of a timestamp.
+
+    Raises:
+        ValidationError: naming ``field`` when ``value``'s UTC moment is
+            outside ``datetime``'s range (year 9999 at -05:00): no record can
+            hold it, and it could not be turned back into a datetime.
+    """
+    # Subtracting aware datetimes never overflows, so the range is checked on
+    # the integer rather than by converting to UTC first.
+    result = (value - EPOCH) // _MICRO
+    if not MIN_MICROS <= result <= MAX_MICROS:
+        raise ValidationError(field, "is outside the range of datetimes in UTC")
+    return result
+
+
+MIN_MICROS: Final = (datetime.min.replace(tzinfo=UTC) - EPOCH) // _MICRO
+"""The earliest timestamp, in microseconds since the epoch."""
+MAX_MICROS: Final = (datetime.max.replace(tzinfo=UTC) - EPOCH) // _MICRO
+"""The latest timestamp, in microseconds since the epoch (well inside 64 bits)."""
 
 
 class Kind(enum.Enum):
@@ -143,7 +160,7 @@ def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
     if kind is Kind.DATETIME:
         if not isinstance(value, datetime) or value.utcoffset() is None:
             raise ValidationError(path, "must be a timezone-aware datetime")
-        return micros(value)
+        return micros(value, path)
     if kind is Kind.DATE:
         if not isinstance(value, date) or isinstance(value, datetime):
             raise ValidationError(path, "must be a date")

@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
@@ -34,6 +34,8 @@ from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.storage._common import (
     MAX_LIMIT,
+    MAX_MICROS,
+    MIN_MICROS,
     SORT_FIELDS,
     Condition,
     FieldSpec,
@@ -174,10 +176,6 @@ _STRING: Final = r'"(?:[ !#-\[\]-~]|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-
 _INTEGER: Final = r"-?(?:0|[1-9][0-9]{0,18})"
 _CURSOR_TEXT: Final = re.compile(rf"\[{_STRING},(?:{_STRING}|{_INTEGER}),{_STRING}\]")
 
-MIN_MICROS: Final = micros(datetime.min.replace(tzinfo=UTC))
-"""The earliest timestamp a cursor can hold, in microseconds since the epoch."""
-MAX_MICROS: Final = micros(datetime.max.replace(tzinfo=UTC))
-"""The latest timestamp a cursor can hold (well inside SQLite's 64-bit integers)."""
 
 
 def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]:
@@ -461,7 +459,7 @@ def check_timeline_args(
         if value is None:
             bounds.append(None)
         elif isinstance(value, datetime) and value.utcoffset() is not None:
-            bounds.append(micros(value))
+            bounds.append(micros(value, name))
         else:
             raise ValidationError(name, "must be a timezone-aware datetime")
     if channel is not None and not isinstance(channel, Channel):
