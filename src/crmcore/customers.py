@@ -292,12 +292,17 @@ class Customer(Party):
 
     def with_custom_field(self, key: str, value: JSONValue) -> Customer:
         """Set one custom field."""
+        # An unhashable key (a list) would escape from the dict as a TypeError.
+        if not isinstance(key, str):
+            raise ValidationError("key", "must be text")
         data = dict(self.custom_fields)
         data[key] = value
         return attrs.evolve(self, custom_fields=CustomFields.parse(data, field="custom_fields"))
 
     def with_identifier(self, scheme: str, value: str) -> Customer:
         """Set the identifier under ``scheme`` (a customer number, a tax id...)."""
+        if not isinstance(scheme, str):
+            raise ValidationError("scheme", "must be text")
         data = dict(self.identifiers)
         data[scheme] = value
         return attrs.evolve(self, identifiers=ExternalIds.parse(data, field="identifiers"))

@@ -225,3 +225,20 @@ def test_micros_at_the_ends_of_the_range_is_unchanged() -> None:
     assert micros(datetime.max.replace(tzinfo=UTC)) > 0
 
 
+
+
+# -------------------------------------------------------- mapping arguments
+
+
+def test_with_custom_field_refuses_a_key_that_is_not_text() -> None:
+    customer = _customer()
+    _refused(lambda: customer.with_custom_field(["k"], 1), "key")  # type: ignore[arg-type]
+    _refused(lambda: customer.with_custom_field(None, 1), "key")  # type: ignore[arg-type]
+
+
+def test_with_identifier_refuses_a_scheme_that_is_not_text() -> None:
+    customer = _customer()
+    _refused(lambda: customer.with_identifier({}, "x"), "scheme")  # type: ignore[arg-type]
+    _refused(lambda: customer.with_identifier(b"vat", "x"), "scheme")  # type: ignore[arg-type]
+
+
