@@ -6,11 +6,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from crmcore.errors import ValidationError
 
 __all__ = [
+    "MAX_VERSION",
     "Problems",
     "check_date",
     "check_flag",
@@ -65,7 +66,7 @@ class Problems:
                 self.set(instance, field, ensure_utc, value, field)
 
     def check_version(self, value: object) -> None:
-        """Record a version that is not a non-negative int."""
+        """Record a version that is not a non-negative 64-bit int."""
         try:
             check_version(value)
         except ValidationError as exc:
@@ -157,7 +158,16 @@ def check_date(value: object, field: str) -> date | None:
     return value
 
 
-def check_version(value: object) -> None:
-    """A version is a non-negative int: 0 for a record no store has seen yet."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError("version", "must be a non-negative integer")
+MAX_VERSION: Final = 2**63 - 1
+"""The largest version: versions are 64-bit integers, as every SQL store keeps them."""
+
+
+def check_version(value: object, field: str = "version", *, least: int = 0) -> None:
+    """A version is an int from ``least`` to :data:`MAX_VERSION`.
+
+    0 is a record no store has seen yet. The upper bound keeps a version
+    storable, and printable: ``repr`` and JSON of 10**5000 would raise.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= MAX_VERSION:
+        kind = "non-negative" if least == 0 else "positive"
+        raise ValidationError(field, f"must be a {kind} integer within 64 bits")

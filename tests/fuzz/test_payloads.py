@@ -242,3 +242,68 @@ def test_with_identifier_refuses_a_scheme_that_is_not_text() -> None:
     _refused(lambda: customer.with_identifier(b"vat", "x"), "scheme")  # type: ignore[arg-type]
 
 
+
+
+# ---------------------------------------------------------------- versions
+
+
+def test_versions_are_64_bit_integers() -> None:
+    customer = _customer()
+    _refused(lambda: attrs.evolve(customer, version=HUGE_VERSION), "version")
+    _refused(lambda: attrs.evolve(customer, version=2**63), "version")
+    assert attrs.evolve(customer, version=2**63 - 1).version == 2**63 - 1
+    lead = Lead.create(name="Ada Lovelace", emails=["ada@example.com"])
+    _refused(lambda: attrs.evolve(lead, version=HUGE_VERSION), "version")
+    interaction = Interaction.log(
+        customer_id=customer.id,
+        channel=Channel.EMAIL,
+        direction=Direction.INBOUND,
+        occurred_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    _refused(lambda: attrs.evolve(interaction, version=HUGE_VERSION), "version")
+    data = to_dict(customer)
+    data["version"] = HUGE_VERSION
+    _refused(lambda: from_dict(Customer, data), "version")
+
+
+def _merge_record(**changes: Any) -> MergeRecord:
+    with InMemoryStore() as store:
+        one = store.customers.add(_customer())
+        two = store.customers.add(_customer())
+        record = merge(store, [one.id, two.id], survivor=one.id).record
+    return attrs.evolve(record, **changes)
+
+
+def test_a_merge_record_refuses_a_huge_version() -> None:
+    _refused(lambda: _merge_record(version=HUGE_VERSION), "version")
+    _refused(lambda: _merge_record(version=2**63), "version")
+
+
+@EDGES
+def test_a_merge_record_refuses_an_out_of_range_moment(moment: datetime) -> None:
+    _refused(lambda: _merge_record(merged_at=moment), "merged_at")
+    _refused(lambda: _merge_record(unmerged_at=moment), "unmerged_at")
+
+
+@pytest.mark.parametrize("value", [2**63, HUGE_VERSION], ids=["2**63", "10**5000"])
+def test_expected_version_is_a_64_bit_integer(value: int) -> None:
+    _refused(lambda: check_expected_version(value), "expected_version")
+
+
+@STORES
+def test_stores_refuse_a_huge_expected_version(make_store: Callable[[], Any]) -> None:
+    with make_store() as store:
+        customer = store.customers.add(_customer())
+        _refused(
+            lambda: store.customers.delete(customer.id, expected_version=HUGE_VERSION),
+            "expected_version",
+        )
+        assert store.customers.get(customer.id) == customer
+
+
+def test_repr_and_json_of_the_largest_version_work() -> None:
+    customer = attrs.evolve(_customer(), version=2**63 - 1)
+    assert "version" not in repr(customer) or str(2**63 - 1) in repr(customer)
+    assert str(2**63 - 1) in to_json(customer)
+
+

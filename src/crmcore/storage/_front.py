@@ -20,7 +20,7 @@ from typing import Any, Final, Generic, Self, TypeVar
 
 import attrs
 
-from crmcore._validation import items_of
+from crmcore._validation import check_version, items_of
 from crmcore.customers import Customer
 from crmcore.errors import (
     DataError,
@@ -152,11 +152,11 @@ def check_order(order_by: object, descending: object) -> tuple[str, bool]:
 
 
 def check_expected_version(value: object) -> int | None:
-    """An ``expected_version`` argument: ``None`` or a positive integer."""
+    """An ``expected_version`` argument: ``None`` or a positive 64-bit integer."""
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValidationError("expected_version", "must be a positive integer")
+    check_version(value, "expected_version", least=1)
+    assert isinstance(value, int)
     return value
 
 
