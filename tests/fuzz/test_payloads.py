@@ -307,3 +307,17 @@ def test_repr_and_json_of_the_largest_version_work() -> None:
     assert str(2**63 - 1) in to_json(customer)
 
 
+
+
+# ------------------------------------------------------------ SQLite meta
+
+
+@pytest.mark.parametrize("value", ["abc", "", "1.5", "-1", "9" * 5000])
+def test_an_unreadable_schema_version_is_a_data_error(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "crm.db"
+    SQLiteStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE crmcore_meta SET value = ? WHERE key = 'schema_version'", (value,))
+    conn.close()
+    with pytest.raises(DataError, match="schema version"):
+        SQLiteStore(path)
