@@ -30,6 +30,7 @@ from crmcore import (
     Interaction,
     Lead,
     MergeRecord,
+    NotFound,
     ValidationError,
     from_dict,
     merge,
@@ -321,3 +322,40 @@ def test_an_unreadable_schema_version_is_a_data_error(tmp_path: Path, value: str
     conn.close()
     with pytest.raises(DataError, match="schema version"):
         SQLiteStore(path)
+
+
+# --------------------------------------------------- text that is not Unicode
+
+
+@STORES
+def test_both_stores_refuse_a_lone_surrogate_by_name(make_store: Callable[[], Any]) -> None:
+    with make_store() as store:
+        _refused(lambda: store.merges.list_for("cus_\ud800"), "record_id")
+        _refused(lambda: store.interactions.find_by_external_id("\ud800"), "external_id")
+
+
+@STORES
+def test_both_stores_answer_the_same_to_lone_surrogates_in_collections(
+    make_store: Callable[[], Any],
+) -> None:
+    with make_store() as store:
+        customer = store.customers.add(_customer())
+        assert store.customers.get_many([customer.id, "cus_\ud800"]) == {customer.id: customer}
+        assert store.interactions.get_many(["ixn_\ud800"]) == {}
+        _refused(lambda: store.customers.find_by_keys(["\ud800"]), "keys")
+
+
+@STORES
+def test_both_stores_answer_the_same_to_lone_surrogates_in_reads(
+    make_store: Callable[[], Any],
+) -> None:
+    with make_store() as store:
+        for read in (store.customers.get, store.leads.get, store.interactions.get):
+            with pytest.raises(NotFound):
+                read("\ud800")
+        with pytest.raises(NotFound):
+            store.merges.get("mrg_\ud800")
+        with pytest.raises(NotFound):
+            store.customers.delete("cus_\ud800")
+        _refused(lambda: store.customers.find_by_identifier("vat\ud800", "1"), "scheme")
+        _refused(lambda: store.customers.find_by_identifier("vat", "\ud800"), "value")

@@ -357,11 +357,24 @@ def lookup_flags(record: Customer | Lead, key_function: KeyFunction) -> dict[str
     return found
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode: no lone surrogate, which no SQL driver can bind.
+
+    Text that is not matches nothing in memory but cannot reach SQLite at all;
+    checking it before any backend keeps every store's answer the same.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def identifier_index_key(scheme: object, value: object) -> str:
     """The in-memory index key of an identifier (checked: both must be text)."""
-    if not isinstance(scheme, str) or not scheme:
+    if not isinstance(scheme, str) or not scheme or not is_unicode(scheme):
         raise ValidationError("scheme", "must be non-empty text")
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not is_unicode(value):
         raise ValidationError("value", "must be text")
     # Stored identifiers are whitespace-folded (clean_text); fold the query the same way.
     return f"{scheme}{IDENTIFIER_SEPARATOR}{' '.join(value.split())}"

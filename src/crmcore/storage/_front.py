@@ -40,6 +40,7 @@ from crmcore.storage._common import (
     Condition,
     FieldSpec,
     compile_filters,
+    is_unicode,
     micros,
 )
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
@@ -107,7 +108,9 @@ def external_id_taken() -> DuplicateRecord:
 
 def check_external_id(external_id: object) -> str:
     """The argument of ``find_by_external_id``: text."""
-    if not isinstance(external_id, str):
+    # A lone surrogate matches nothing in memory but cannot reach SQLite at
+    # all: refused here, both stores answer the same.
+    if not isinstance(external_id, str) or not is_unicode(external_id):
         raise ValidationError("external_id", "must be text")
     return external_id
 
@@ -124,7 +127,7 @@ def check_keys(keys: Iterable[str]) -> list[str]:
     result = []
     seen = set()
     for key in items_of(keys, "keys"):
-        if not isinstance(key, str):
+        if not isinstance(key, str) or not is_unicode(key):
             raise ValidationError("keys", "must all be text")
         if key not in seen:
             seen.add(key)
@@ -175,7 +178,6 @@ def encode_cursor(tag: str, sort_value: str | int, record_id: str) -> str:
 _STRING: Final = r'"(?:[ !#-\[\]-~]|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4})*"'
 _INTEGER: Final = r"-?(?:0|[1-9][0-9]{0,18})"
 _CURSOR_TEXT: Final = re.compile(rf"\[{_STRING},(?:{_STRING}|{_INTEGER}),{_STRING}\]")
-
 
 
 def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]:
@@ -281,10 +283,12 @@ def get_many_of(
 ) -> dict[Any, T]:
     """``get_many``: check the collection, ask ``fetch`` for the distinct text ids once.
 
-    The result keeps the order asked; ids that are not stored (or not text)
-    are left out.
+    The result keeps the order asked; ids that are not stored (or not text,
+    or not valid Unicode, which no id is) are left out.
     """
-    wanted = list(dict.fromkeys(i for i in items_of(ids, field) if isinstance(i, str)))
+    wanted = list(
+        dict.fromkeys(i for i in items_of(ids, field) if isinstance(i, str) and is_unicode(i))
+    )
     found = fetch(wanted)
     return {i: found[i] for i in wanted if i in found}
 
@@ -438,7 +442,7 @@ def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:
 
 def check_record_id(record_id: object) -> str:
     """The ``record_id`` of ``merges.list_for``: text (a list must not reach a driver)."""
-    if not isinstance(record_id, str):
+    if not isinstance(record_id, str) or not is_unicode(record_id):
         raise ValidationError("record_id", "must be a customer or lead id")
     return record_id
 

@@ -342,4 +342,3 @@ def _schema_version(value: object) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 9):
         raise DataError("the database's schema version is unreadable")
     return int(text)
-
