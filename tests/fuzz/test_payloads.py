@@ -86,7 +86,9 @@ def test_a_cursor_that_makes_json_recurse_is_refused(make_store: Callable[[], An
         customer = store.customers.add(_customer())
         _refused(lambda: store.customers.list(cursor=RECURSIVE_CURSOR), "cursor")
         _refused(lambda: store.leads.list(cursor=RECURSIVE_CURSOR), "cursor")
-        _refused(lambda: store.interactions.list_for(customer.id, cursor=RECURSIVE_CURSOR), "cursor")
+        _refused(
+            lambda: store.interactions.list_for(customer.id, cursor=RECURSIVE_CURSOR), "cursor"
+        )
         _refused(lambda: timeline(store, customer.id, cursor=RECURSIVE_CURSOR), "cursor")
 
 
@@ -111,7 +113,11 @@ def test_a_cursor_not_in_the_shape_we_write_is_refused(raw: str) -> None:
     _refused(lambda: decode_cursor(_b64(raw), "customer:id:asc", str), "cursor")
 
 
-@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 10**30, 10**1400], ids=["2**63", "-2**63-1", "10**30", "10**1400"])
+@pytest.mark.parametrize(
+    "value",
+    [2**63, -(2**63) - 1, 10**30, 10**1400],
+    ids=["2**63", "-2**63-1", "10**30", "10**1400"],
+)
 @STORES
 def test_a_cursor_integer_too_large_for_sqlite_is_refused_by_both_stores(
     make_store: Callable[[], Any], value: int
@@ -125,12 +131,13 @@ def test_a_cursor_integer_too_large_for_sqlite_is_refused_by_both_stores(
 
 
 def test_the_cursors_we_write_still_decode() -> None:
-    for tag, value, record_id in [
-        ("customer:id:asc", "cus_\u00e9\"\\x", "cus_1"),
+    cases: list[tuple[str, str | int, str]] = [
+        ("customer:id:asc", 'cus_\u00e9"\\x', "cus_1"),
         ("lead:created_at:desc", micros(datetime.max.replace(tzinfo=UTC)), "lead_1"),
         ("timeline", micros(datetime.min.replace(tzinfo=UTC)), "ixn_1"),
         ("timeline", 0, "ixn_\ud7ff"),
-    ]:
+    ]
+    for tag, value, record_id in cases:
         kind = str if isinstance(value, str) else int
         assert decode_cursor(encode_cursor(tag, value, record_id), tag, kind) == (value, record_id)
 
@@ -141,9 +148,12 @@ def test_a_timeline_cursor_past_the_range_of_datetimes_is_refused(
 ) -> None:
     with make_store() as store:
         customer = store.customers.add(_customer())
-        for stamp in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"):
-            cursor = base64.urlsafe_b64encode(f"{stamp}|ixn_x".encode()).decode()
-            _refused(lambda: timeline(store, customer.id, cursor=cursor), "cursor")
+        late, early = (
+            base64.urlsafe_b64encode(f"{stamp}|ixn_x".encode()).decode()
+            for stamp in ("9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00")
+        )
+        _refused(lambda: timeline(store, customer.id, cursor=late), "cursor")
+        _refused(lambda: timeline(store, customer.id, cursor=early), "cursor")
 
 
 @STORES
@@ -191,10 +201,14 @@ def test_models_refuse_a_datetime_whose_utc_value_is_out_of_range(moment: dateti
         ),
         "recorded_at",
     )
-    _refused(lambda: customer.with_consent("email", "newsletter", "granted", at=moment), "recorded_at")
+    _refused(
+        lambda: customer.with_consent("email", "newsletter", "granted", at=moment), "recorded_at"
+    )
     _refused(lambda: attrs.evolve(customer, created_at=moment), "created_at")
     _refused(lambda: attrs.evolve(customer, updated_at=moment), "updated_at")
-    _refused(lambda: Customer(customer.id, customer.kind, customer.name, created_at=moment), "created_at")
+    _refused(
+        lambda: Customer(customer.id, customer.kind, customer.name, created_at=moment), "created_at"
+    )
     lead = Lead.create(name="Ada Lovelace", emails=["ada@example.com"])
     _refused(lambda: attrs.evolve(lead, updated_at=moment), "updated_at")
 
@@ -210,9 +224,7 @@ def test_reads_refuse_a_bound_whose_utc_value_is_out_of_range(
         _refused(lambda: timeline(store, customer.id, until=moment), "until")
         _refused(lambda: store.interactions.list_for(customer.id, since=moment), "since")
         _refused(lambda: store.interactions.list_for(customer.id, until=moment), "until")
-        _refused(
-            lambda: store.customers.list(("created_at", ">=", moment)), "filters[0]"
-        )
+        _refused(lambda: store.customers.list(("created_at", ">=", moment)), "filters[0]")
 
 
 @EDGES
@@ -224,8 +236,6 @@ def test_micros_at_the_ends_of_the_range_is_unchanged() -> None:
     assert micros(datetime(1970, 1, 1, tzinfo=UTC)) == 0
     assert micros(datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=EAST)) == -5 * 3600 * 10**6 + 1
     assert micros(datetime.max.replace(tzinfo=UTC)) > 0
-
-
 
 
 # -------------------------------------------------------- mapping arguments
@@ -241,8 +251,6 @@ def test_with_identifier_refuses_a_scheme_that_is_not_text() -> None:
     customer = _customer()
     _refused(lambda: customer.with_identifier({}, "x"), "scheme")  # type: ignore[arg-type]
     _refused(lambda: customer.with_identifier(b"vat", "x"), "scheme")  # type: ignore[arg-type]
-
-
 
 
 # ---------------------------------------------------------------- versions
@@ -306,8 +314,6 @@ def test_repr_and_json_of_the_largest_version_work() -> None:
     customer = attrs.evolve(_customer(), version=2**63 - 1)
     assert "version" not in repr(customer) or str(2**63 - 1) in repr(customer)
     assert str(2**63 - 1) in to_json(customer)
-
-
 
 
 # ------------------------------------------------------------ SQLite meta
