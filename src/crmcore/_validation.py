@@ -18,6 +18,7 @@ __all__ = [
     "check_version",
     "ensure_utc",
     "enum_member",
+    "given",
     "items_of",
     "tuple_of",
     "utcnow",
@@ -116,6 +117,21 @@ def ensure_utc(value: object, field: str) -> datetime:
         return value.astimezone(UTC)
     except OverflowError:
         raise ValidationError(field, "is outside the range of datetimes in UTC") from None
+
+
+_EMPTY_TYPES: Final = (tuple, list, dict, set, frozenset, str, bytes)
+
+
+def given(value: object) -> bool:
+    """Whether an optional collection argument was passed: not ``None``, not empty.
+
+    Only built-in collections count as empty; the truth of anything else is
+    never asked (``bool()`` of ``NotImplemented`` warns, of a numpy array
+    raises), so it goes on to be checked, and refused, by name.
+    """
+    if value is None:
+        return False
+    return not (type(value) in _EMPTY_TYPES and len(value) == 0)  # type: ignore[arg-type]
 
 
 def items_of(value: object, field: str) -> list[Any]:

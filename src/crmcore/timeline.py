@@ -216,15 +216,13 @@ def timeline(
     holders = [customer.id]
     if include_organization_members:
         holders.extend(m.id for m in ops.members_of(store, [customer.id]) if m.id != customer.id)
-    if after is not None:
-        # list_for's ``until`` is exclusive: one microsecond past the cursor's
-        # moment keeps the interactions that share it, and the key skips those
-        # already read.
-        # At the last representable microsecond there is no later bound to
-        # take, and none is needed.
-        if after[0] < _LAST:
-            bound = after[0] + timedelta(microseconds=1)
-            until = bound if until is None else min(until, bound)
+    # list_for's ``until`` is exclusive: one microsecond past the cursor's
+    # moment keeps the interactions that share it, and the key skips those
+    # already read. At the last representable microsecond there is no later
+    # bound to take, and none is needed.
+    if after is not None and after[0] < _LAST:
+        bound = after[0] + timedelta(microseconds=1)
+        until = bound if until is None else min(until, bound)
     single = next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None
     page_size = ops.PAGE_SIZE if limit is None else min(ops.PAGE_SIZE, limit + 1)
     streams = [

@@ -63,7 +63,7 @@ from crmcore.storage.front import CUSTOMER_FIELDS, LEAD_FIELDS, encode_cursor
 
 # Twice the profile's examples: each one is cheap (the whole module takes about
 # 10 s under the ``ci`` profile), and breadth is the point of this module.
-MORE = settings(max_examples=2 * settings.default.max_examples)
+MORE = settings(max_examples=2 * settings().max_examples)
 
 CALLS: Counter[str] = Counter()
 """How many hostile calls each entry point received in this run."""

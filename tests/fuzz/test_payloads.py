@@ -365,3 +365,26 @@ def test_both_stores_answer_the_same_to_lone_surrogates_in_reads(
             store.customers.delete("cus_\ud800")
         _refused(lambda: store.customers.find_by_identifier("vat\ud800", "1"), "scheme")
         _refused(lambda: store.customers.find_by_identifier("vat", "\ud800"), "value")
+
+
+# ---------------------------------------------------- objects without a truth
+
+
+class _NoTruth:
+    """Like a numpy array: asking whether it is empty raises."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+    def __len__(self) -> int:
+        raise ValueError("the truth value is ambiguous")
+
+
+@pytest.mark.parametrize("value", [_NoTruth(), NotImplemented], ids=["no-truth", "NotImplemented"])
+@pytest.mark.parametrize(
+    "field", ["emails", "phones", "tags", "custom_fields", "addresses", "identifiers"]
+)
+def test_create_never_asks_a_collection_argument_for_its_truth(field: str, value: Any) -> None:
+    _refused(lambda: Customer.create(name="Ada Lovelace", **{field: value}), field)
+    if field not in ("addresses", "identifiers"):
+        _refused(lambda: Lead.create(name="Ada Lovelace", **{field: value}), field)

@@ -26,9 +26,9 @@ re-deriving rules from its code. Everything here is public and documented in
 - rows and filters: the allow-lists :data:`CUSTOMER_FIELDS` and
   :data:`LEAD_FIELDS`, :func:`compile_filters` (checked :class:`Condition`
   objects), :func:`matches` (their reference semantics), :func:`customer_row`
-  and :func:`lead_row` (the filterable columns), :func:`micros` (timestamps as
-  integers, from :data:`MIN_MICROS` to :data:`MAX_MICROS`) and :func:`stamped` (a record with the store's version and
-  ``updated_at``).
+  and :func:`lead_row` (the filterable columns), :func:`micros` (timestamps
+  as integers, from :data:`MIN_MICROS` to :data:`MAX_MICROS`) and
+  :func:`stamped` (a record with the store's version and ``updated_at``).
 """
 
 from crmcore.storage._common import (
