@@ -14,6 +14,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -388,3 +389,21 @@ def test_create_never_asks_a_collection_argument_for_its_truth(field: str, value
     _refused(lambda: Customer.create(name="Ada Lovelace", **{field: value}), field)
     if field not in ("addresses", "identifiers"):
         _refused(lambda: Lead.create(name="Ada Lovelace", **{field: value}), field)
+
+
+# ------------------------------------------------------------ documents
+
+
+@pytest.mark.parametrize("version", [Decimal("sNaN"), Decimal("NaN"), True, "1", None], ids=repr)
+def test_from_dict_refuses_a_schema_version_that_cannot_be_compared(version: object) -> None:
+    data = to_dict(_customer())
+    data["schema_version"] = version
+    _refused(lambda: from_dict(Customer, data), "schema_version")
+
+
+def test_from_dict_still_reads_schema_version_one() -> None:
+    customer = _customer()
+    data = to_dict(customer)
+    assert from_dict(Customer, data) == customer
+    data["schema_version"] = 1.0
+    assert from_dict(Customer, data) == customer
