@@ -14,7 +14,7 @@ from typing import Any, Self
 
 import attrs
 
-from crmcore._validation import Problems, tuple_of, utcnow
+from crmcore._validation import Problems, given, tuple_of, utcnow
 from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
 from crmcore.values import CustomFields, EmailAddress, PhoneNumber, normalize_tags
 
@@ -84,13 +84,13 @@ def parse_party_fields(
     Emails, phones and tags are collections: one string (``tags="vip"``) is
     refused for each alike, rather than read as one item or as characters.
     """
-    if emails:
+    if given(emails):
         problems.parse_into(values, "emails", coerce_emails, emails)
-    if phones:
+    if given(phones):
         problems.parse_into(values, "phones", coerce_phones, phones, region)
-    if tags:
+    if given(tags):
         problems.parse_into(values, "tags", normalize_tags, tags)
-    if custom_fields:
+    if given(custom_fields):
         problems.parse_into(
             values, "custom_fields", CustomFields.parse, custom_fields, field="custom_fields"
         )

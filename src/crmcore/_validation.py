@@ -6,17 +6,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from crmcore.errors import ValidationError
 
 __all__ = [
+    "MAX_VERSION",
     "Problems",
     "check_date",
     "check_flag",
     "check_version",
     "ensure_utc",
     "enum_member",
+    "given",
     "items_of",
     "tuple_of",
     "utcnow",
@@ -76,7 +78,7 @@ class Problems:
                 self.set(instance, field, ensure_utc, value, field)
 
     def check_version(self, value: object) -> None:
-        """Record a version that is not a non-negative int."""
+        """Record a version that is not a non-negative 64-bit int."""
         try:
             check_version(value)
         except ValidationError as exc:
@@ -110,12 +112,37 @@ def utcnow() -> datetime:
 
 
 def ensure_utc(value: object, field: str) -> datetime:
-    """Return an aware datetime converted to UTC; naive datetimes are refused."""
+    """Return an aware datetime converted to UTC.
+
+    Naive datetimes are refused, and so is an aware one whose UTC value is
+    outside ``datetime``'s range (9999-12-31 23:00 at -05:00 is year 10000 in
+    UTC): converting it would raise ``OverflowError``.
+    """
     if not isinstance(value, datetime):
         raise ValidationError(field, "must be a datetime")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValidationError(field, "must be timezone-aware (naive datetimes are ambiguous)")
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
+    if value.tzinfo is UTC:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(field, "is outside the range of datetimes in UTC") from None
+
+
+_EMPTY_TYPES: Final = (tuple, list, dict, set, frozenset, str, bytes)
+
+
+def given(value: object) -> bool:
+    """Whether an optional collection argument was passed: not ``None``, not empty.
+
+    Only built-in collections count as empty; the truth of anything else is
+    never asked (``bool()`` of ``NotImplemented`` warns, of a numpy array
+    raises), so it goes on to be checked, and refused, by name.
+    """
+    if value is None:
+        return False
+    return not (type(value) in _EMPTY_TYPES and len(value) == 0)  # type: ignore[arg-type]
 
 
 def items_of(value: object, field: str) -> list[Any]:
@@ -158,7 +185,16 @@ def check_date(value: object, field: str) -> date | None:
     return value
 
 
-def check_version(value: object) -> None:
-    """A version is a non-negative int: 0 for a record no store has seen yet."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValidationError("version", "must be a non-negative integer")
+MAX_VERSION: Final = 2**63 - 1
+"""The largest version: versions are 64-bit integers, as every SQL store keeps them."""
+
+
+def check_version(value: object, field: str = "version", *, least: int = 0) -> None:
+    """A version is an int from ``least`` to :data:`MAX_VERSION`.
+
+    0 is a record no store has seen yet. The upper bound keeps a version
+    storable, and printable: ``repr`` and JSON of 10**5000 would raise.
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= MAX_VERSION:
+        kind = "non-negative" if least == 0 else "positive"
+        raise ValidationError(field, f"must be a {kind} integer within 64 bits")

@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from crmcore._party import Party, check_party_fields, parse_party_fields, stamped
-from crmcore._validation import Problems, check_date, enum_member, tuple_of, utcnow
+from crmcore._validation import Problems, check_date, enum_member, given, tuple_of, utcnow
 from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
 from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.errors import InvalidTransition, ValidationError
@@ -190,9 +190,9 @@ class Customer(Party):
         if "kind" in values:
             problems.parse_into(values, "name", _customer_name, values["kind"], name)
         parse_party_fields(problems, values, emails, phones, region, tags, custom_fields)
-        if addresses:
+        if given(addresses):
             problems.parse_into(values, "addresses", tuple, addresses)
-        if identifiers:
+        if given(identifiers):
             problems.parse_into(
                 values, "identifiers", ExternalIds.parse, identifiers, field="identifiers"
             )
@@ -292,12 +292,17 @@ class Customer(Party):
 
     def with_custom_field(self, key: str, value: JSONValue) -> Customer:
         """Set one custom field."""
+        # An unhashable key (a list) would escape from the dict as a TypeError.
+        if not isinstance(key, str):
+            raise ValidationError("key", "must be text")
         data = dict(self.custom_fields)
         data[key] = value
         return attrs.evolve(self, custom_fields=CustomFields.parse(data, field="custom_fields"))
 
     def with_identifier(self, scheme: str, value: str) -> Customer:
         """Set the identifier under ``scheme`` (a customer number, a tax id...)."""
+        if not isinstance(scheme, str):
+            raise ValidationError("scheme", "must be text")
         data = dict(self.identifiers)
         data[scheme] = value
         return attrs.evolve(self, identifiers=ExternalIds.parse(data, field="identifiers"))

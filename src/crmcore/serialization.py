@@ -253,7 +253,9 @@ def from_dict(cls: type[T], data: object, *, converter: cattrs.Converter | None 
     if not isinstance(data, Mapping):
         raise ValidationError("", f"a {cls.__name__} must be an object")
     version = data.get(SCHEMA_KEY)
-    if version != SCHEMA_VERSION or isinstance(version, bool):
+    # Compared only as a JSON number: Decimal("sNaN") == 1 raises, and a
+    # caller's object may define == as it likes.
+    if type(version) not in (int, float) or version != SCHEMA_VERSION:
         raise ValidationError(SCHEMA_KEY, f"must be {SCHEMA_VERSION}")
     body = {k: v for k, v in data.items() if k != SCHEMA_KEY}
     try:

@@ -7,7 +7,7 @@ import binascii
 import enum
 import heapq
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import attrs
@@ -74,6 +74,9 @@ class TimelinePage:
 
     def __repr__(self) -> str:
         return f"TimelinePage(entries={len(self.entries)}, more={self.next_cursor is not None})"
+
+
+_LAST = datetime.max.replace(tzinfo=UTC)
 
 
 def _encode_cursor(entry: TimelineEntry) -> str:
@@ -215,10 +218,11 @@ def timeline(
     holders = [customer.id]
     if include_organization_members:
         holders.extend(m.id for m in ops.members_of(store, [customer.id]) if m.id != customer.id)
-    if after is not None:
-        # list_for's ``until`` is exclusive: one microsecond past the cursor's
-        # moment keeps the interactions that share it, and the key skips those
-        # already read.
+    # list_for's ``until`` is exclusive: one microsecond past the cursor's
+    # moment keeps the interactions that share it, and the key skips those
+    # already read. At the last representable microsecond there is no later
+    # bound to take, and none is needed.
+    if after is not None and after[0] < _LAST:
         bound = after[0] + timedelta(microseconds=1)
         until = bound if until is None else min(until, bound)
     single = next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None

@@ -40,9 +40,26 @@ NS_KEY: Final = "k"
 IDENTIFIER_SEPARATOR: Final = "\x1f"  # cannot occur in a scheme, so never ambiguous
 
 
-def micros(value: datetime) -> int:
-    """Microseconds since the epoch: an exact, sortable integer form of a timestamp."""
-    return (value - EPOCH) // _MICRO
+def micros(value: datetime, field: str = "datetime") -> int:
+    """Microseconds since the epoch: an exact, sortable integer form of a timestamp.
+
+    Raises:
+        ValidationError: naming ``field`` when ``value``'s UTC moment is
+            outside ``datetime``'s range (year 9999 at -05:00): no record can
+            hold it, and it could not be turned back into a datetime.
+    """
+    # Subtracting aware datetimes never overflows, so the range is checked on
+    # the integer rather than by converting to UTC first.
+    result = (value - EPOCH) // _MICRO
+    if not MIN_MICROS <= result <= MAX_MICROS:
+        raise ValidationError(field, "is outside the range of datetimes in UTC")
+    return result
+
+
+MIN_MICROS: Final = (datetime.min.replace(tzinfo=UTC) - EPOCH) // _MICRO
+"""The earliest timestamp, in microseconds since the epoch."""
+MAX_MICROS: Final = (datetime.max.replace(tzinfo=UTC) - EPOCH) // _MICRO
+"""The latest timestamp, in microseconds since the epoch (well inside 64 bits)."""
 
 
 class Kind(enum.Enum):
@@ -143,7 +160,7 @@ def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
     if kind is Kind.DATETIME:
         if not isinstance(value, datetime) or value.utcoffset() is None:
             raise ValidationError(path, "must be a timezone-aware datetime")
-        return micros(value)
+        return micros(value, path)
     if kind is Kind.DATE:
         if not isinstance(value, date) or isinstance(value, datetime):
             raise ValidationError(path, "must be a date")
@@ -340,11 +357,24 @@ def lookup_flags(record: Customer | Lead, key_function: KeyFunction) -> dict[str
     return found
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode: no lone surrogate, which no SQL driver can bind.
+
+    Text that is not matches nothing in memory but cannot reach SQLite at all;
+    checking it before any backend keeps every store's answer the same.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def identifier_index_key(scheme: object, value: object) -> str:
     """The in-memory index key of an identifier (checked: both must be text)."""
-    if not isinstance(scheme, str) or not scheme:
+    if not isinstance(scheme, str) or not scheme or not is_unicode(scheme):
         raise ValidationError("scheme", "must be non-empty text")
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not is_unicode(value):
         raise ValidationError("value", "must be text")
     # Stored identifiers are whitespace-folded (clean_text); fold the query the same way.
     return f"{scheme}{IDENTIFIER_SEPARATOR}{' '.join(value.split())}"

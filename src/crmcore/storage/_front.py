@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -19,7 +20,7 @@ from typing import Any, Final, Generic, Self, TypeVar
 
 import attrs
 
-from crmcore._validation import items_of
+from crmcore._validation import check_version, items_of
 from crmcore.customers import Customer
 from crmcore.errors import (
     DataError,
@@ -35,10 +36,13 @@ from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord, Snapshot
 from crmcore.storage._common import (
     MAX_LIMIT,
+    MAX_MICROS,
+    MIN_MICROS,
     SORT_FIELDS,
     Condition,
     FieldSpec,
     compile_filters,
+    is_unicode,
     micros,
 )
 from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
@@ -107,7 +111,9 @@ def external_id_taken() -> DuplicateRecord:
 
 def check_external_id(external_id: object) -> str:
     """The argument of ``find_by_external_id``: text."""
-    if not isinstance(external_id, str):
+    # A lone surrogate matches nothing in memory but cannot reach SQLite at
+    # all: refused here, both stores answer the same.
+    if not isinstance(external_id, str) or not is_unicode(external_id):
         raise ValidationError("external_id", "must be text")
     return external_id
 
@@ -124,7 +130,7 @@ def check_keys(keys: Iterable[str]) -> list[str]:
     result = []
     seen = set()
     for key in items_of(keys, "keys"):
-        if not isinstance(key, str):
+        if not isinstance(key, str) or not is_unicode(key):
             raise ValidationError("keys", "must all be text")
         if key not in seen:
             seen.add(key)
@@ -152,11 +158,11 @@ def check_order(order_by: object, descending: object) -> tuple[str, bool]:
 
 
 def check_expected_version(value: object) -> int | None:
-    """An ``expected_version`` argument: ``None`` or a positive integer."""
+    """An ``expected_version`` argument: ``None`` or a positive 64-bit integer."""
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValidationError("expected_version", "must be a positive integer")
+    check_version(value, "expected_version", least=1)
+    assert isinstance(value, int)
     return value
 
 
@@ -166,8 +172,23 @@ def encode_cursor(tag: str, sort_value: str | int, record_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# The exact JSON text encode_cursor writes: a list of a tag, a sort value (text
+# or a bare integer) and an id, without spaces. ``json.dumps`` escapes every
+# non-ASCII character, so a string is printable ASCII and escapes (never of a
+# lone surrogate, which no id holds and no SQLite driver can bind). Matching
+# this before ``json.loads`` refuses a crafted cursor (1,400 ``[``) without the
+# parser recursing, and keeps an integer to at most 19 digits.
+_STRING: Final = r'"(?:[ !#-\[\]-~]|\\["\\/bfnrt]|\\u(?![dD][89a-fA-F])[0-9a-fA-F]{4})*"'
+_INTEGER: Final = r"-?(?:0|[1-9][0-9]{0,18})"
+_CURSOR_TEXT: Final = re.compile(rf"\[{_STRING},(?:{_STRING}|{_INTEGER}),{_STRING}\]")
+
+
 def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]:
     """Read a cursor made by :func:`encode_cursor` for the same ordering ``tag``.
+
+    Only the exact shape :func:`encode_cursor` writes is read; an integer sort
+    value must be a timestamp (microseconds within ``datetime``'s range), so
+    every store answers a forged one the same way.
 
     Raises:
         ValidationError: naming ``cursor`` when it is malformed or was made
@@ -176,20 +197,20 @@ def decode_cursor(cursor: object, tag: str, value_type: type) -> tuple[Any, str]
     if not isinstance(cursor, str) or len(cursor) > 2_000:
         raise ValidationError("cursor", "is not a cursor")
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        if _CURSOR_TEXT.fullmatch(text) is None:
+            raise ValueError("not the shape encode_cursor writes")
+        data = json.loads(text)
     except (ValueError, binascii.Error):
         raise ValidationError("cursor", "is not a cursor") from None
-    if (
-        not isinstance(data, list)
-        or len(data) != 3
-        or not isinstance(data[2], str)
-        or isinstance(data[1], bool)
-        or not isinstance(data[1], value_type)
+    value = data[1]
+    if type(value) is not value_type or (
+        type(value) is int and not MIN_MICROS <= value <= MAX_MICROS
     ):
         raise ValidationError("cursor", "is not a cursor")
     if data[0] != tag:
         raise ValidationError("cursor", "belongs to another ordering")
-    return data[1], data[2]
+    return value, data[2]
 
 
 def order_tag(entity: str, order_by: str, descending: bool) -> str:
@@ -309,10 +330,12 @@ def get_many_of(
 ) -> dict[Any, T]:
     """``get_many``: check the collection, ask ``fetch`` for the distinct text ids once.
 
-    The result keeps the order asked; ids that are not stored (or not text)
-    are left out.
+    The result keeps the order asked; ids that are not stored (or not text,
+    or not valid Unicode, which no id is) are left out.
     """
-    wanted = list(dict.fromkeys(i for i in items_of(ids, field) if isinstance(i, str)))
+    wanted = list(
+        dict.fromkeys(i for i in items_of(ids, field) if isinstance(i, str) and is_unicode(i))
+    )
     found = fetch(wanted)
     return {i: found[i] for i in wanted if i in found}
 
@@ -491,7 +514,7 @@ def resolve_chain(get: Callable[[Any], R], record_id: Any) -> R:
 
 def check_record_id(record_id: object) -> str:
     """The ``record_id`` of ``merges.list_for``: text (a list must not reach a driver)."""
-    if not isinstance(record_id, str):
+    if not isinstance(record_id, str) or not is_unicode(record_id):
         raise ValidationError("record_id", "must be a customer or lead id")
     return record_id
 
@@ -512,7 +535,7 @@ def check_timeline_args(
         if value is None:
             bounds.append(None)
         elif isinstance(value, datetime) and value.utcoffset() is not None:
-            bounds.append(micros(value))
+            bounds.append(micros(value, name))
         else:
             raise ValidationError(name, "must be a timezone-aware datetime")
     if channel is not None and not isinstance(channel, Channel):

@@ -14,7 +14,7 @@ re-deriving rules from its code. Everything here is public and documented in
 - argument checks: :func:`check_record`, :func:`check_interaction`,
   :func:`check_limit`, :func:`check_batch_size`, :func:`check_order`,
   :func:`check_expected_version`, :func:`check_keys`,
-  :func:`check_external_id`, :func:`check_record_id`,
+  :func:`check_external_id`, :func:`check_record_id`, :func:`is_unicode`,
   :func:`check_list_args` (all of ``list()``'s arguments, filters included)
   and :func:`check_timeline_args` (all of ``list_for``'s);
 - errors: :class:`Errors` (not found, version conflict, duplicate id, an
@@ -26,22 +26,25 @@ re-deriving rules from its code. Everything here is public and documented in
 - rows and filters: the allow-lists :data:`CUSTOMER_FIELDS` and
   :data:`LEAD_FIELDS`, :func:`compile_filters` (checked :class:`Condition`
   objects), :func:`matches` (their reference semantics), :func:`customer_row`
-  and :func:`lead_row` (the filterable columns), :func:`micros` (timestamps as
-  integers) and :func:`stamped` (a record with the store's version and
-  ``updated_at``).
+  and :func:`lead_row` (the filterable columns), :func:`micros` (timestamps
+  as integers, from :data:`MIN_MICROS` to :data:`MAX_MICROS`) and
+  :func:`stamped` (a record with the store's version and ``updated_at``).
 """
 
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
     MAX_LIMIT,
+    MAX_MICROS,
     MAX_TEXT,
+    MIN_MICROS,
     SORT_FIELDS,
     Condition,
     FieldSpec,
     Kind,
     compile_filters,
     customer_row,
+    is_unicode,
     lead_row,
     matches,
     micros,
@@ -80,7 +83,9 @@ __all__ = [
     "LEAD_FIELDS",
     "MAX_CHAIN",
     "MAX_LIMIT",
+    "MAX_MICROS",
     "MAX_TEXT",
+    "MIN_MICROS",
     "SORT_FIELDS",
     "TIMELINE_TAG",
     "Condition",
@@ -108,6 +113,7 @@ __all__ = [
     "encode_cursor",
     "external_id_taken",
     "get_many_of",
+    "is_unicode",
     "lead_row",
     "matches",
     "micros",

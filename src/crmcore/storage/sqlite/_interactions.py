@@ -16,6 +16,7 @@ from crmcore.ids import InteractionId
 from crmcore.interactions import Interaction
 from crmcore.serialization import to_json
 from crmcore.storage._common import (
+    is_unicode,
     micros,
     stamped,
 )
@@ -113,7 +114,7 @@ class SQLInteractions(InteractionsFront):
 
     def get(self, interaction_id: str) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
-        if not isinstance(interaction_id, str):
+        if not isinstance(interaction_id, str) or not is_unicode(interaction_id):
             raise _INTERACTION.not_found()
         with self._store._use() as conn:
             row = conn.execute(
@@ -161,7 +162,7 @@ class SQLInteractions(InteractionsFront):
     def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
         expected = check_expected_version(expected_version)
-        if not isinstance(interaction_id, str):
+        if not isinstance(interaction_id, str) or not is_unicode(interaction_id):
             raise _INTERACTION.not_found()
         with self._store._write() as conn:
             self._check_version(conn, interaction_id, expected)

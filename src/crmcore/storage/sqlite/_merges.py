@@ -13,7 +13,7 @@ import attrs
 from crmcore.errors import ValidationError
 from crmcore.merge_record import MergeRecord
 from crmcore.serialization import from_json, to_json
-from crmcore.storage._common import micros
+from crmcore.storage._common import is_unicode, micros
 from crmcore.storage._front import (
     Errors,
     check_record,
@@ -58,7 +58,7 @@ class SQLiteMerges:
 
     def get(self, merge_id: str) -> MergeRecord:
         """See :meth:`MergeRepository.get`."""
-        if not isinstance(merge_id, str):
+        if not isinstance(merge_id, str) or not is_unicode(merge_id):
             raise _MERGE.not_found()
         with self._store._use() as conn:
             row = _MERGE.found(

@@ -24,6 +24,7 @@ from crmcore.storage._common import (
     FieldSpec,
     compile_filters,
     identifier_index_key,
+    is_unicode,
     lookup_flags,
     stamped,
 )
@@ -229,7 +230,7 @@ class SQLRecords(TypedRecords[R, IdT]):
     def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
         expected = check_expected_version(expected_version)
-        if not isinstance(record_id, str):
+        if not isinstance(record_id, str) or not is_unicode(record_id):
             raise self._errors.not_found()
         with self._store._write() as conn:
             version, old_doc = self._current(conn, record_id)
@@ -241,7 +242,7 @@ class SQLRecords(TypedRecords[R, IdT]):
 
     def get(self, record_id: str) -> R:
         """See :meth:`crmcore.storage.RecordRepository.get`."""
-        if not isinstance(record_id, str):
+        if not isinstance(record_id, str) or not is_unicode(record_id):
             raise self._errors.not_found()
         with self._store._use() as conn:
             row = conn.execute(

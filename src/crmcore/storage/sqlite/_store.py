@@ -11,6 +11,7 @@ from contextlib import contextmanager, nullcontext, suppress
 
 from crmcore.customers import Customer
 from crmcore.errors import (
+    DataError,
     OperationalError,
     StorageError,
     ValidationError,
@@ -251,7 +252,7 @@ class SQLiteStore(
             found = conn.execute(
                 "SELECT value FROM crmcore_meta WHERE key = 'schema_version'"
             ).fetchone()
-            current = int(found[0]) if found else 0
+            current = _schema_version(found[0]) if found else 0
             if current > _schema.SCHEMA_VERSION:
                 raise StorageError("the database was written by a newer crmcore")
             for version in range(current, _schema.SCHEMA_VERSION):
@@ -298,7 +299,7 @@ class SQLiteStore(
             found = conn.execute(
                 "SELECT value FROM crmcore_meta WHERE key = 'schema_version'"
             ).fetchone()
-        return int(found[0])
+        return _schema_version(found[0])
 
     def rebuild_keys(self) -> None:
         """Recompute every record's blocking keys with the store's key function."""
@@ -327,3 +328,17 @@ class SQLiteStore(
 
     def __repr__(self) -> str:
         return "SQLiteStore(:memory:)" if self._in_memory else "SQLiteStore(<file>)"
+
+
+def _schema_version(value: object) -> int:
+    """The ``schema_version`` a file's meta table holds: a non-negative integer.
+
+    Anything else (``'abc'``, ``'-1'``, a blob) means the file is corrupt or not
+    crmcore's, which is the store's fault, not the caller's: a ``DataError``
+    rather than the bare ``ValueError`` of ``int()``, and never a migration
+    run from a negative version.
+    """
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 9):
+        raise DataError("the database's schema version is unreadable")
+    return int(text)
