@@ -292,20 +292,20 @@ class Customer(Party):
 
     def with_custom_field(self, key: str, value: JSONValue) -> Customer:
         """Set one custom field."""
-        # An unhashable key (a list) would escape from the dict as a TypeError.
-        if not isinstance(key, str):
-            raise ValidationError("key", "must be text")
-        data = dict(self.custom_fields)
-        data[key] = value
-        return attrs.evolve(self, custom_fields=CustomFields.parse(data, field="custom_fields"))
+        return self._with_entry("custom_fields", CustomFields, "key", key, value)
 
     def with_identifier(self, scheme: str, value: str) -> Customer:
         """Set the identifier under ``scheme`` (a customer number, a tax id...)."""
-        if not isinstance(scheme, str):
-            raise ValidationError("scheme", "must be text")
-        data = dict(self.identifiers)
-        data[scheme] = value
-        return attrs.evolve(self, identifiers=ExternalIds.parse(data, field="identifiers"))
+        return self._with_entry("identifiers", ExternalIds, "scheme", scheme, value)
+
+    def _with_entry(
+        self, field: str, kind: type[CustomFields | ExternalIds], name: str, key: str, value: object
+    ) -> Customer:
+        # An unhashable key (a list) would escape from the dict as a TypeError.
+        if not isinstance(key, str):
+            raise ValidationError(name, "must be text")
+        data = {**getattr(self, field), key: value}
+        return attrs.evolve(self, **{field: kind.parse(data, field=field)})  # type: ignore[arg-type]
 
     def assigned_to(self, owner: str | None) -> Customer:
         """Return the customer with a new owner (a user id of the host app)."""

@@ -47,7 +47,7 @@ from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.serialization import to_dict
 from crmcore.storage.keys import email_key, identifier_key, phone_key
-from crmcore.storage.protocols import Filter, Store, where
+from crmcore.storage.protocols import Filter, RecordRepository, Store, where
 from crmcore.testing import _builders as build
 from crmcore.testing import strategies
 from crmcore.testing.merge_contract import MergeContract
@@ -86,6 +86,21 @@ def _collect(
         if between is not None:
             between()
     raise AssertionError("pagination did not end after 1,000 pages")
+
+
+def _party_round_trip(repository: RecordRepository[Any, Any], record: Customer | Lead) -> None:
+    """Store ``record`` and read it back by id, by ``list()`` and by each contact point."""
+    if repository.get_many([record.id]):  # hypothesis may draw an id again
+        repository.delete(record.id)
+    stored = repository.add(record)
+    assert stored == attrs.evolve(record, version=1, updated_at=stored.updated_at)
+    assert stored.created_at == record.created_at
+    _same(repository.get(record.id), stored)
+    _same(repository.list(where("id").eq(record.id)).items[0], stored)
+    for entry in record.emails:
+        assert record.id in _ids(repository.find_by_email(entry.address))
+    for phone in record.phones:
+        assert record.id in _ids(repository.find_by_phone(phone.number))
 
 
 def _same(read: object, stored: object) -> None:
@@ -155,17 +170,7 @@ class StorageContract(MergeContract):
         )
 
     def _customer_round_trip(self, store: Store, record: Customer) -> None:
-        if store.customers.get_many([record.id]):  # hypothesis may draw an id again
-            store.customers.delete(record.id)
-        stored = store.customers.add(record)
-        assert stored == attrs.evolve(record, version=1, updated_at=stored.updated_at)
-        assert stored.created_at == record.created_at
-        _same(store.customers.get(record.id), stored)
-        _same(store.customers.list(where("id").eq(record.id)).items[0], stored)
-        for entry in record.emails:
-            assert record.id in _ids(store.customers.find_by_email(entry.address))
-        for phone in record.phones:
-            assert record.id in _ids(store.customers.find_by_phone(phone.number))
+        _party_round_trip(store.customers, record)
         for scheme, value in record.identifiers.items():
             assert record.id in _ids(store.customers.find_by_identifier(scheme, value))
         for tag in record.tags:
@@ -178,16 +183,7 @@ class StorageContract(MergeContract):
         )
 
     def _lead_round_trip(self, store: Store, record: Lead) -> None:
-        if store.leads.get_many([record.id]):
-            store.leads.delete(record.id)
-        stored = store.leads.add(record)
-        assert stored == attrs.evolve(record, version=1, updated_at=stored.updated_at)
-        _same(store.leads.get(record.id), stored)
-        _same(store.leads.list(where("id").eq(record.id)).items[0], stored)
-        for entry in record.emails:
-            assert record.id in _ids(store.leads.find_by_email(entry.address))
-        for phone in record.phones:
-            assert record.id in _ids(store.leads.find_by_phone(phone.number))
+        _party_round_trip(store.leads, record)
         if record.score is not None:
             assert store.leads.count(where("id").eq(record.id), where("score").eq(record.score))
 
