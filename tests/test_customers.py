@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -241,7 +242,7 @@ def test_tags_given_as_a_frozenset_are_normalised_too(kind: str) -> None:
     [
         (lambda text: attrs.evolve(_ada(), notes=text), "notes"),
         (lambda text: Customer.create(name="Ada", custom_fields={"hobby": [text]}), "#1[0]"),
-        (lambda text: _ada().with_custom_field("hobby", text), "custom_fields.#1"),
+        (lambda text: _ada().with_custom_field("hobby", text), "value"),
         (
             lambda text: Interaction.log(
                 channel="email", direction="inbound", occurred_at=_ada().created_at,
@@ -272,7 +273,7 @@ def test_custom_fields_and_identifiers() -> None:
     assert ada.with_custom_field("plan", "free").custom_fields["plan"] == "free"
     with pytest.raises(ValidationError) as info:
         ada.with_custom_field("bad key", 1)
-    assert info.value.paths == ("custom_fields",)
+    assert info.value.paths == ("key",)
     with pytest.raises(ValidationError):
         ada.with_custom_field("x", float("inf"))
     ada = ada.with_identifier("erp", "  C-001 ")
@@ -447,3 +448,23 @@ def test_a_value_that_is_no_collection_is_still_refused_by_name() -> None:
 def test_one_value_in_a_list_is_taken(field: str, value: object) -> None:
     customer = Customer.create(name="Ada", **{field: [value]})  # type: ignore[arg-type]
     assert len(getattr(customer, field)) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "paths"),
+    [
+        (lambda c: c.with_custom_field("score", float("nan")), ("value",)),
+        (lambda c: c.with_custom_field("not a key!", 1), ("key",)),
+        (lambda c: c.with_custom_field("n", {"a": [float("inf")]}), ("value.#1[0]",)),
+        (lambda c: c.with_identifier("vat", 5), ("value",)),
+        (lambda c: c.with_identifier("", "SE1"), ("scheme",)),
+    ],
+)
+def test_the_with_methods_name_the_argument_at_fault(
+    call: Callable[[Customer], Customer], paths: tuple[str, ...]
+) -> None:
+    # The caller passed the key and the value: the error names those
+    # arguments, never the key's text nor an entry position they did not use.
+    with pytest.raises(ValidationError) as info:
+        call(Customer.create(name="Ada"))
+    assert info.value.paths == paths

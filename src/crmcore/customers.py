@@ -304,6 +304,14 @@ class Customer(Party):
         # An unhashable key (a list) would escape from the dict as a TypeError.
         if not isinstance(key, str):
             raise ValidationError(name, "must be text")
+        try:
+            kind.parse({key: value}, field="")
+        except ValidationError as exc:
+            # The caller passed the key and the value: name those arguments, not
+            # the entry's position in the map (which hides the key, a datum).
+            raise ValidationError(
+                (name if not path else "value" + path[2:], message) for path, message in exc
+            ) from None
         data = {**getattr(self, field), key: value}
         return attrs.evolve(self, **{field: kind.parse(data, field=field)})  # type: ignore[arg-type]
 

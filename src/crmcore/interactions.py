@@ -30,7 +30,7 @@ MAX_DURATION = timedelta(days=36_525)
 """The longest ``duration`` (100 years): every one is stored to the microsecond.
 
 Payloads keep a duration as seconds in a float, which holds every
-microsecond up to 2**32 seconds (136 years) and loses some beyond 142.
+microsecond up to about 2**33 seconds (272 years) and loses some beyond that.
 """
 
 

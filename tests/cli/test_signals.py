@@ -6,6 +6,7 @@ the signal is sent once the parsing workers exist.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -81,3 +82,52 @@ def test_no_worker_outlives_the_command(large: Path, tmp_path: Path, sig: signal
         process.wait()
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_main_leaves_the_callers_signal_handlers_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only the crmcore program ends on SIGTERM; an app (or a test) calling
+    # main() in its own process keeps its own handler while the command runs.
+    import crmcore.cli as cli
+
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not called")
+
+    during: list[object] = []
+
+    def run(argv: object) -> int:
+        during.append(signal.getsignal(signal.SIGTERM))
+        return 0
+
+    monkeypatch.setattr(cli, "_main", run)
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert cli.main(["dedupe", "x.csv"]) == 0
+        assert during == [mine]
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_terminate_workers_kills_a_running_jobs_workers_and_spares_the_caller() -> None:
+    # The signal path relies on this alone: the kernel's parent-death signal
+    # only helps when the parent dies, and an interrupted parent lives on.
+    from crmcore.io.parsing import ParseJob, terminate_workers
+
+    emails = [f"person{i}@example{i % 50}.com" for i in range(40_000)]
+    job = ParseJob(emails, [], workers=2, parallel=True)
+    try:
+        deadline = time.monotonic() + 30
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = {p for p in _children(os.getpid()) if _alive(p)}
+            time.sleep(0.01)
+        assert len(workers) >= 2, "the parsing workers never started"
+        terminate_workers()
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(pid) for pid in workers)
+    finally:
+        job.close(kill=True)

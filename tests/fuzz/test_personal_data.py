@@ -18,6 +18,7 @@ import io
 import logging
 import pickle
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -304,8 +305,9 @@ def test_cli_rejects_repeat_no_personal_data(
     _assert_no_leak(record, _outputs(_cli_probes, record), baselines["cli"])
 
 
-def test_the_probe_count_for_the_reliability_report(capsys: pytest.CaptureFixture[str]) -> None:
-    # Run after the probes above (pytest keeps the module's order).
-    with capsys.disabled():
-        print(f"\npersonal-data probes: {PROBES}")
-    assert PROBES["leaks"] == 0
+@pytest.fixture(autouse=True, scope="module")
+def _report_the_probe_count() -> Iterator[None]:
+    """Print how much the probes tried (the figures of docs/reliability.md); not a test."""
+    yield
+    if PROBES["inputs"]:
+        sys.stderr.write(f"\npersonal-data probes: {PROBES}\n")

@@ -192,17 +192,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``crmcore`` command with ``argv`` (default: ``sys.argv[1:]``); return its exit code.
 
     Problems the user can fix print one line on stderr and return a non-zero code;
-    they never raise. SIGTERM kills the parsing workers and ends the command at
-    once (exit 143); an output being written is left as far as it got.
+    they never raise. Signals are left to the caller: the ``crmcore`` program
+    (:func:`console_main`) ends on SIGTERM, an app that calls this keeps its own
+    handlers.
     """
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread: signals are not ours to handle
-        return _main(argv)
-    try:
-        return _main(argv)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return _main(argv)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -237,7 +231,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def console_main() -> NoReturn:
-    """The ``crmcore`` program: run :func:`main` on ``sys.argv`` and exit with its code."""
+    """The ``crmcore`` program: run :func:`main` on ``sys.argv`` and exit with its code.
+
+    SIGTERM kills the parsing workers and ends the program at once (exit 143);
+    an output being written is left as far as it got.
+    """
+    signal.signal(signal.SIGTERM, _on_sigterm)
     code = main()
     # Matching leaves its caches full (millions of small objects after a large
     # file); the collections the interpreter runs while shutting down would scan

@@ -56,8 +56,11 @@ class InputLimits:
     """How much of a file :func:`read_csv` and :func:`read_jsonl` will read.
 
     A hostile or mistaken input (``/dev/zero``, an endless pipe, a file with no
-    line breaks) is refused with one line naming the limit, before it costs
-    memory; the defaults are far above any real contact list (docs/cli.md).
+    line breaks) is refused with one line naming the limit, before it runs the
+    machine out of memory; the defaults are far above any real contact list
+    (docs/cli.md). They bound the input: the rows read take about 10 to 30
+    times the file's size in memory. ``max_cell`` and ``max_columns`` apply to
+    CSV; JSON Lines are bounded by ``max_bytes`` and ``max_row``.
 
     Attributes:
         max_bytes: the whole file, in bytes (1 GiB).
