@@ -77,6 +77,7 @@ def test_no_worker_outlives_the_command(large: Path, tmp_path: Path, sig: signal
             assert err == "crmcore: terminated\n"
         if sig is signal.SIGINT:
             assert process.returncode == 130
+            assert err == "crmcore: interrupted\n"
     finally:
         process.kill()
         process.wait()

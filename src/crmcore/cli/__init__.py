@@ -178,14 +178,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+_ENDINGS: dict[int, bytes] = {
+    signal.SIGINT: b"crmcore: interrupted\n",
+    signal.SIGTERM: b"crmcore: terminated\n",
+}
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
     # Kill the parsing workers (they hold memory and the terminal's stdout and
-    # stderr), then end at once. Unwinding instead, by raising here, can leave
-    # a lock of the process pool held by the frame the signal interrupted, and
-    # the pool's shutdown then waits for it forever: seen under load.
+    # stderr), then end at once. Unwinding instead (a KeyboardInterrupt, or an
+    # exception raised here) can leave a lock of the process pool held by the
+    # frame the signal interrupted, and the pool's shutdown then waits for it
+    # forever: seen under load, for SIGTERM and for SIGINT alike.
     terminate_workers()
-    os.write(2, b"crmcore: terminated\n")
-    os._exit(128 + signal.SIGTERM)
+    os.write(2, _ENDINGS.get(signum, b"crmcore: stopped\n"))
+    os._exit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,8 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Problems the user can fix print one line on stderr and return a non-zero code;
     they never raise. Signals are left to the caller: the ``crmcore`` program
-    (:func:`console_main`) ends on SIGTERM, an app that calls this keeps its own
-    handlers.
+    (:func:`console_main`) ends on SIGINT and SIGTERM, an app that calls this
+    keeps its own handlers (a ``KeyboardInterrupt`` returns 130).
     """
     return _main(argv)
 
@@ -233,10 +240,11 @@ def _main(argv: Sequence[str] | None) -> int:
 def console_main() -> NoReturn:
     """The ``crmcore`` program: run :func:`main` on ``sys.argv`` and exit with its code.
 
-    SIGTERM kills the parsing workers and ends the program at once (exit 143);
-    an output being written is left as far as it got.
+    SIGINT (Ctrl-C) and SIGTERM kill the parsing workers and end the program at
+    once (exit 130 and 143); an output being written is left as far as it got.
     """
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    for signum in _ENDINGS:
+        signal.signal(signum, _on_signal)
     code = main()
     # Matching leaves its caches full (millions of small objects after a large
     # file); the collections the interpreter runs while shutting down would scan

@@ -137,9 +137,11 @@ def _die_with(parent: int) -> None:
     A parent killed with SIGKILL runs no clean-up, and its workers would wait on
     their queue forever, holding memory and the terminal's stdout and stderr.
     """
-    # Forked workers inherit the parent's handlers: the CLI's SIGTERM handler
-    # belongs to the parent, a worker simply ends.
+    # Forked workers inherit the parent's handlers: the CLI's handlers belong
+    # to the parent. A worker ends on SIGTERM, and leaves Ctrl-C (sent to the
+    # whole process group) to its parent, which kills it.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
