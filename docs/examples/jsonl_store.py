@@ -22,14 +22,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, TypeVar
 
 from crmcore import Customer, Interaction, Lead, StorageError, from_dict, to_dict
 from crmcore.ids import InteractionId
 from crmcore.interactions import Channel
 from crmcore.merge_record import MergeRecord
 from crmcore.storage import InMemoryStore, KeyFunction, MergeRepository, Page
+from crmcore.storage.front import StoreFront
 from crmcore.storage.protocols import Filter, InteractionRepository, RecordRepository
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -183,7 +183,9 @@ class _Interactions:
         return self._inner.find_by_external_id(external_id)
 
 
-class JsonLinesStore:
+class JsonLinesStore(
+    StoreFront["_Records[Customer, Any]", "_Records[Lead, Any]", "_Interactions", "_Merges"]
+):
     """A crmcore store kept in one JSON-lines file (one line per committed transaction).
 
     Args:
@@ -198,10 +200,10 @@ class JsonLinesStore:
         self._pending: list[dict[str, Any]] = []
         self._depth = 0
         self._replay()
-        self.customers = _Records(self, self._memory.customers, "customer")
-        self.leads = _Records(self, self._memory.leads, "lead")
-        self.interactions = _Interactions(self, self._memory.interactions)
-        self.merges = _Merges(self, self._memory.merges)
+        self._customers = _Records(self, self._memory.customers, "customer")
+        self._leads = _Records(self, self._memory.leads, "lead")
+        self._interactions = _Interactions(self, self._memory.interactions)
+        self._merges = _Merges(self, self._memory.merges)
 
     def _replay(self) -> None:
         if not self._path.exists():
@@ -257,14 +259,3 @@ class JsonLinesStore:
     def close(self) -> None:
         """Drop the working set; the file stays."""
         self._memory.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import Any, Self
 
 import attrs
 
 from crmcore import Customer, Interaction, Lead
 from crmcore.dedup import blocking_keys
-from crmcore.storage import InMemoryStore, SQLiteStore
+from crmcore.storage import (
+    CustomerRepository,
+    InMemoryStore,
+    InteractionRepository,
+    LeadRepository,
+    SQLiteStore,
+)
 
 StoreFactory = Callable[[], Any]
 
@@ -47,3 +55,39 @@ def dump(store: Any, record_ids: Iterable[str], *, bookkeeping: bool = True) -> 
 
 def _blank(record: Customer | Lead | Interaction) -> Any:
     return attrs.evolve(record, version=1, updated_at=record.created_at)
+
+
+class NoMergesStore:
+    """A whole Store, by delegation, that keeps no merge records."""
+
+    def __init__(self) -> None:
+        self._inner = InMemoryStore()
+
+    @property
+    def customers(self) -> CustomerRepository:
+        return self._inner.customers
+
+    @property
+    def leads(self) -> LeadRepository:
+        return self._inner.leads
+
+    @property
+    def interactions(self) -> InteractionRepository:
+        return self._inner.interactions
+
+    def transaction(self) -> AbstractContextManager[None]:
+        return self._inner.transaction()
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

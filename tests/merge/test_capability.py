@@ -8,57 +8,14 @@ refuse it by name instead of failing on a missing attribute.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pytest
 
-from crmcore import Customer, InMemoryStore, ValidationError, merge, timeline, unmerge
+from crmcore import Customer, ValidationError, merge, timeline, unmerge
 from crmcore.merge import merge_duplicates
-from crmcore.storage import (
-    CustomerRepository,
-    InteractionRepository,
-    LeadRepository,
-    Store,
-    SupportsMerges,
-)
-
-
-class NoMergesStore:
-    """A whole Store, by delegation, that keeps no merge records."""
-
-    def __init__(self) -> None:
-        self._inner = InMemoryStore()
-
-    @property
-    def customers(self) -> CustomerRepository:
-        return self._inner.customers
-
-    @property
-    def leads(self) -> LeadRepository:
-        return self._inner.leads
-
-    @property
-    def interactions(self) -> InteractionRepository:
-        return self._inner.interactions
-
-    def transaction(self) -> AbstractContextManager[None]:
-        return self._inner.transaction()
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+from crmcore.storage import Store, SupportsMerges
+from tests.merge.stores import NoMergesStore
 
 
 def test_the_fake_is_a_store_without_merges() -> None:

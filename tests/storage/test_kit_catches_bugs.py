@@ -19,6 +19,7 @@ import crmcore.storage.sqlite._records as sqlite_module
 from crmcore import Customer, Interaction
 from crmcore.storage import InMemoryStore, Page, SQLiteStore, Store
 from crmcore.testing import StorageContract, StoreStateMachine
+from tests.merge.stores import NoMergesStore
 
 pytest_plugins = ["pytester"]
 
@@ -240,36 +241,16 @@ def test_the_state_machine_finds_a_wrong_sql_translation(monkeypatch: pytest.Mon
         case().runTest()
 
 
-class _NoMerges:
-    """An InMemoryStore seen without its merges repository (a store that lacks the feature)."""
-
-    def __init__(self) -> None:
-        self._inner = InMemoryStore()
-        self.customers = self._inner.customers
-        self.leads = self._inner.leads
-        self.interactions = self._inner.interactions
-        self.transaction = self._inner.transaction
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def __enter__(self) -> _NoMerges:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def test_the_contract_catches_a_store_that_claims_merges_it_lacks() -> None:
     name = "test_a_store_that_claims_merges_supports_them"
     assert _run(name, InMemoryStore()) is None
-    assert isinstance(_run(name, _NoMerges()), AssertionError)
+    assert isinstance(_run(name, NoMergesStore()), AssertionError)
 
     class WithoutMerges(StorageContract):
         supports_merges = False
 
     # A store that does not claim merges is skipped, with or without a merges attribute.
-    for store in (_NoMerges(), InMemoryStore()):
+    for store in (NoMergesStore(), InMemoryStore()):
         with pytest.raises(pytest.skip.Exception):
             getattr(WithoutMerges(), name)(store)
 

@@ -9,7 +9,10 @@ re-deriving rules from its code. Everything here is public and documented in
 - base classes: :class:`RecordsFront` (``list()``: a backend implements
   ``_list`` for a checked :class:`ListQuery`) and :class:`InteractionsFront`
   (``list_for`` and ``find_by_external_id``: a backend implements
-  ``_timeline`` for a checked :class:`Timeline` and ``_find_external``), and
+  ``_timeline`` for a checked :class:`Timeline` and ``_find_external``),
+  :class:`StoreFront` (the four repositories as read-only properties, and use
+  as a context manager: a backend sets ``_customers``, ``_leads``,
+  ``_interactions`` and ``_merges`` and implements ``close``), and
   :func:`get_many_of` (``get_many`` over a backend's fetch of distinct ids);
 - argument checks: :func:`check_record`, :func:`check_interaction`,
   :func:`check_limit`, :func:`check_batch_size`, :func:`check_order`,
@@ -57,6 +60,7 @@ from crmcore.storage._front import (
     InteractionsFront,
     ListQuery,
     RecordsFront,
+    StoreFront,
     Timeline,
     check_batch_size,
     check_expected_version,
@@ -95,6 +99,7 @@ __all__ = [
     "Kind",
     "ListQuery",
     "RecordsFront",
+    "StoreFront",
     "Timeline",
     "check_batch_size",
     "check_expected_version",
