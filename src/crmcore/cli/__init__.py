@@ -15,12 +15,13 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
+from crmcore.cli._common import Parser, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
 from crmcore.io.parsing import terminate_workers
@@ -67,43 +68,7 @@ over a size limit), 2 when the command line does not fit the input (unknown colu
 field, bad option), 130 when interrupted, 143 when terminated."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its usage errors raised as one-line CliErrors."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise CliError(f"{message} (see {self.prog} --help)", EXIT_USAGE)
-
-
-def _threshold(text: str) -> float:
-    # Strictly inside (0, 1), as RuleSet demands: 0 and 1 used to end in a traceback.
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number between 0 and 1, exclusive") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError("must be a number between 0 and 1, exclusive")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a positive whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive whole number")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``crmcore`` argument parser, with one sub-command per job."""
-    parser = _Parser(
-        prog="crmcore",
-        description=_DESCRIPTION,
-        epilog="Run 'crmcore COMMAND --help' for a command's options and examples.",
-    )
-    parser.add_argument("--version", action="version", version=f"crmcore {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+def _register_dedupe(commands: Any) -> None:
     dedupe = commands.add_parser(
         "dedupe",
         help="find rows of a CSV file that are the same person or organisation",
@@ -154,27 +119,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dedupe.add_argument(
         "--report-limit",
-        type=_positive,
+        type=positive,
         default=500,
         metavar="N",
         help="show at most N clusters in the report, weakest first (default: 500)",
     )
     dedupe.add_argument(
         "--threshold",
-        type=_threshold,
+        type=threshold,
         metavar="X",
         help="match score (between 0 and 1, exclusive) from which two rows are one entity "
         "(default: the rule set's own); higher is stricter",
     )
     dedupe.add_argument(
         "--workers",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="processes for parsing emails and phones (default: every available core)",
     )
     dedupe.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar (warnings still print)"
     )
+    dedupe.set_defaults(handler=_run_dedupe)
+
+
+def _run_dedupe(args: argparse.Namespace, err: TextIO) -> int:
+    from crmcore.cli._dedupe import DedupeOptions, run_dedupe
+
+    options = DedupeOptions(
+        input=args.input,
+        output=args.output,
+        region=args.region,
+        region_column=args.region_column,
+        id_column=args.id_column,
+        maps=tuple(args.maps),
+        report=args.report,
+        threshold=args.threshold,
+        report_limit=args.report_limit,
+        workers=args.workers,
+        quiet=args.quiet,
+    )
+    return run_dedupe(options, err)
+
+
+# One registration per sub-command: each adds its parser and sets ``handler``,
+# a function of (parsed arguments, stderr) returning the exit code. A command's
+# module imports its heavy parts inside the handler, so ``--help`` stays quick.
+_COMMANDS: tuple[Callable[[Any], None], ...] = (_register_dedupe,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``crmcore`` argument parser, with one sub-command per job."""
+    parser = Parser(
+        prog="crmcore",
+        description=_DESCRIPTION,
+        epilog="Run 'crmcore COMMAND --help' for a command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"crmcore {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for register in _COMMANDS:
+        register(commands)
     return parser
 
 
@@ -213,22 +217,8 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        from crmcore.cli._dedupe import DedupeOptions, run_dedupe
-
-        options = DedupeOptions(
-            input=args.input,
-            output=args.output,
-            region=args.region,
-            region_column=args.region_column,
-            id_column=args.id_column,
-            maps=tuple(args.maps),
-            report=args.report,
-            threshold=args.threshold,
-            report_limit=args.report_limit,
-            workers=args.workers,
-            quiet=args.quiet,
-        )
-        return run_dedupe(options, sys.stderr)
+        handler: Callable[[argparse.Namespace, TextIO], int] = args.handler
+        return handler(args, sys.stderr)
     except CliError as exc:
         print(f"crmcore: error: {exc}", file=sys.stderr)
         return exc.exit_code

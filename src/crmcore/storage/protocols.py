@@ -41,6 +41,7 @@ __all__ = [
     "Page",
     "RecordRepository",
     "Store",
+    "SupportsKeyLocks",
     "SupportsMerges",
     "where",
 ]
@@ -391,3 +392,27 @@ class SupportsMerges(Protocol):
 class MergingStore(Store, SupportsMerges, Protocol):
     """A :class:`Store` that :class:`SupportsMerges`: the type merges, unmerges and
     the timeline ask for."""
+
+
+@runtime_checkable
+class SupportsKeyLocks(Protocol):
+    """A store whose transactions do not serialise writers on their own.
+
+    A duplicate check and the write it guards are one step only when no other
+    writer can store the same person in between. :class:`InMemoryStore` and
+    :class:`~crmcore.storage.SQLiteStore` get that from their transactions
+    (one writer at a time, ``BEGIN IMMEDIATE`` for SQLite, across processes
+    too), so they do not implement this. A store on a server database, where
+    many writers run at once, does: the checked write paths call
+    :meth:`lock_keys` inside the transaction, before the check.
+    """
+
+    def lock_keys(self, keys: Iterable[str]) -> None:
+        """Hold an exclusive lock on each of ``keys`` until the current transaction ends.
+
+        Called inside :meth:`Store.transaction`, with the candidate's match keys
+        (:func:`crmcore.dedup.selective_keys`). Two transactions locking a
+        common key run one after the other; locks are taken in sorted order so
+        that they cannot deadlock. Keys are opaque strings; a store may hash them.
+        """
+        ...

@@ -1,0 +1,81 @@
+"""What every sub-command shares: option types, ``--db``, and opening the store it names.
+
+A command module defines ``register(commands)``, which adds its parser to the
+sub-parsers and sets ``handler``, a function of (parsed arguments, stderr) that
+returns the exit code; it lists ``register`` in ``crmcore.cli._COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crmcore.cli._errors import EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    from crmcore.storage import Store
+
+__all__ = ["Parser", "add_db_option", "open_db", "positive", "threshold"]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors raised as one-line CliErrors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see {self.prog} --help)", EXIT_USAGE)
+
+
+def threshold(text: str) -> float:
+    """An argparse type: a number strictly inside (0, 1), as RuleSet demands."""
+    # 0 and 1 used to end in a traceback.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1, exclusive") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError("must be a number between 0 and 1, exclusive")
+    return value
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a positive whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive whole number")
+    return value
+
+
+def add_db_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Add ``--db``: a SQLite file path, or a store URL for :func:`crmcore.open_store`."""
+    parser.add_argument(
+        "--db",
+        required=required,
+        metavar="PATH|URL",
+        help="the store: a SQLite file (created when missing) or a store URL such as "
+        "sqlite:///crm.db",
+    )
+
+
+def open_db(target: str) -> Store:
+    """Open the store ``--db`` names; problems become one-line CliErrors.
+
+    A value with ``://`` is a store URL (:func:`crmcore.open_store`, so stores
+    registered by other packages work too); anything else is a SQLite file path.
+    The URL is never repeated in a message: it may hold a password.
+    """
+    from crmcore.errors import StorageError, ValidationError
+    from crmcore.storage import SQLiteStore, open_store
+
+    try:
+        if "://" in target:
+            return open_store(target)
+        return SQLiteStore(Path(target))
+    except ValidationError as exc:
+        reason = "; ".join(message for _, message in exc.problems)
+        raise CliError(f"--db: {reason}", EXIT_USAGE) from None
+    except StorageError as exc:
+        raise CliError(f"--db: the store cannot be opened ({exc})") from None
