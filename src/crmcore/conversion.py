@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from crmcore import _store_ops as ops
+from crmcore._repr import count, id_of
 from crmcore._validation import check_flag
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import InvalidTransition, ValidationError
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["ConversionResult", "convert_lead"]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class ConversionResult:
     """A converted lead and the customer it became.
 
@@ -41,17 +42,11 @@ class ConversionResult:
     interactions newly linked to the customer.
     """
 
-    customer: Customer
-    lead: Lead
+    customer: Customer = attrs.field(repr=id_of)
+    lead: Lead = attrs.field(repr=id_of)
     created: bool
     matched: bool = False
-    relinked: tuple[str, ...] = ()
-
-    def __repr__(self) -> str:
-        return (
-            f"ConversionResult(lead_id={self.lead.id!r}, customer_id={self.customer.id!r}, "
-            f"created={self.created}, matched={self.matched})"
-        )
+    relinked: tuple[str, ...] = attrs.field(default=(), repr=count)
 
 
 def convert_lead(

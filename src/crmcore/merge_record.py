@@ -12,6 +12,7 @@ from datetime import datetime
 
 import attrs
 
+from crmcore._repr import count
 from crmcore._validation import Problems
 from crmcore.customers import Customer
 from crmcore.ids import MergeId, is_valid_id
@@ -24,13 +25,13 @@ StoredRecord = Customer | Lead | Interaction
 """Anything a merge writes: a participant or a re-pointed related record."""
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class Snapshot:
     """Full copies of a set of stored records at one moment."""
 
-    customers: tuple[Customer, ...] = ()
-    leads: tuple[Lead, ...] = ()
-    interactions: tuple[Interaction, ...] = ()
+    customers: tuple[Customer, ...] = attrs.field(default=(), repr=count)
+    leads: tuple[Lead, ...] = attrs.field(default=(), repr=count)
+    interactions: tuple[Interaction, ...] = attrs.field(default=(), repr=count)
 
     @classmethod
     def of(cls, records: tuple[StoredRecord, ...] | list[StoredRecord]) -> Snapshot:
@@ -57,12 +58,6 @@ class Snapshot:
     def get(self, record_id: str) -> StoredRecord | None:
         """The copy of ``record_id``, or ``None`` when the snapshot does not hold it."""
         return next((r for r in self if r.id == record_id), None)
-
-    def __repr__(self) -> str:
-        return (
-            f"Snapshot(customers={len(self.customers)}, leads={len(self.leads)}, "
-            f"interactions={len(self.interactions)})"
-        )
 
 
 @attrs.frozen(repr=False)

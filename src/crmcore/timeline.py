@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from crmcore import _store_ops as ops
+from crmcore._repr import count, id_of
 from crmcore._validation import check_flag, ensure_utc, enum_member, items_of
 from crmcore.customers import Customer
 from crmcore.errors import NotFound, ValidationError
@@ -39,11 +40,11 @@ class Relation(enum.Enum):
     """Logged against a person of the customer (an organisation)."""
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class TimelineEntry:
     """One interaction on a timeline and the record it was originally logged against."""
 
-    interaction: Interaction
+    interaction: Interaction = attrs.field(repr=id_of)
     record_id: str
     relation: Relation
 
@@ -52,28 +53,20 @@ class TimelineEntry:
         """When the interaction happened."""
         return self.interaction.occurred_at
 
-    def __repr__(self) -> str:
-        return (
-            f"TimelineEntry(interaction_id={self.interaction.id!r}, "
-            f"record_id={self.record_id!r}, relation={self.relation.value!r})"
-        )
 
-
-@attrs.frozen(repr=False)
+@attrs.frozen
 class TimelinePage:
     """A page of a timeline, newest first; pass ``next_cursor`` back for the next page."""
 
-    entries: tuple[TimelineEntry, ...]
-    next_cursor: str | None = None
+    entries: tuple[TimelineEntry, ...] = attrs.field(repr=count)
+    # Opaque, and as long as a record id and a timestamp: not worth a log line.
+    next_cursor: str | None = attrs.field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[TimelineEntry]:
         return iter(self.entries)
 
     def __len__(self) -> int:
         return len(self.entries)
-
-    def __repr__(self) -> str:
-        return f"TimelinePage(entries={len(self.entries)}, more={self.next_cursor is not None})"
 
 
 _LAST = datetime.max.replace(tzinfo=UTC)

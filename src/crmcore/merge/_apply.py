@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from crmcore import _store_ops as ops
+from crmcore._repr import id_of
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError, VersionConflict
@@ -31,17 +32,14 @@ if TYPE_CHECKING:
 __all__ = ["MergeResult", "merge"]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class MergeResult:
     """What :func:`merge` did: the stored survivor, the merge's id, the plan and the record."""
 
-    survivor: Record
+    survivor: Record = attrs.field(repr=id_of)
     merge_id: MergeId
-    plan: MergePlan
-    record: MergeRecord
-
-    def __repr__(self) -> str:
-        return f"MergeResult(merge_id={self.merge_id!r}, survivor_id={self.survivor.id!r})"
+    plan: MergePlan = attrs.field(repr=False)
+    record: MergeRecord = attrs.field(repr=False)
 
 
 def _expected_versions(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from crmcore import _store_ops as ops
+from crmcore._repr import count
 from crmcore.errors import CrmError, ValidationError
 from crmcore.events import EventDispatcher
 from crmcore.leads import Lead, LeadStatus
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["BulkMergeResult", "merge_duplicates"]
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class BulkMergeResult:
     """What :func:`merge_duplicates` did, cluster by cluster.
 
@@ -29,15 +30,9 @@ class BulkMergeResult:
     class name for failures); a failed cluster changed nothing.
     """
 
-    merged: tuple[MergeResult, ...]
-    skipped: tuple[tuple[str, str], ...] = ()
-    failed: tuple[tuple[str, str], ...] = ()
-
-    def __repr__(self) -> str:
-        return (
-            f"BulkMergeResult(merged={len(self.merged)}, skipped={len(self.skipped)}, "
-            f"failed={len(self.failed)})"
-        )
+    merged: tuple[MergeResult, ...] = attrs.field(repr=count)
+    skipped: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=count)
+    failed: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=count)
 
 
 def merge_duplicates(

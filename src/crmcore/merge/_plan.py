@@ -11,6 +11,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
+from crmcore._repr import count, id_of
 from crmcore._validation import items_of
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
@@ -47,7 +48,7 @@ Record: TypeAlias = Customer | Lead
 T = TypeVar("T")
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class FieldDecision:
     """How one field was decided: the winning value, the rule and the values that lost.
 
@@ -58,9 +59,9 @@ class FieldDecision:
 
     field: str
     rule: str
-    value: Any
+    value: Any = attrs.field(repr=False)
     source_ids: tuple[str, ...]
-    conflicts: tuple[Candidate, ...] = ()
+    conflicts: tuple[Candidate, ...] = attrs.field(default=(), repr=count)
     changed: bool = False
 
     @property
@@ -68,15 +69,8 @@ class FieldDecision:
         """Whether any record's value was not kept."""
         return bool(self.conflicts)
 
-    def __repr__(self) -> str:
-        return (
-            f"FieldDecision(field={self.field!r}, rule={self.rule!r}, "
-            f"source_ids={self.source_ids!r}, conflicts={len(self.conflicts)}, "
-            f"changed={self.changed})"
-        )
 
-
-@attrs.frozen(repr=False)
+@attrs.frozen
 class RelatedChange:
     """A record that is not merged but moves to the survivor (an interaction, a lead, a member).
 
@@ -84,17 +78,14 @@ class RelatedChange:
     ``converted_customer_id`` or a person's ``organization_id``.
     """
 
-    before: StoredRecord
-    after: StoredRecord
+    before: StoredRecord = attrs.field(repr=id_of)
+    after: StoredRecord = attrs.field(repr=False)
     field: str
 
     @property
     def id(self) -> str:
         """The related record's id."""
         return self.before.id
-
-    def __repr__(self) -> str:
-        return f"RelatedChange(id={self.id!r}, field={self.field!r})"
 
 
 @attrs.frozen(repr=False)

@@ -65,18 +65,15 @@ class Survivorship(enum.Enum):
     """Lifecycle stage or lead status: the one furthest along."""
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class Candidate:
     """One record's value for a field, as a survivorship rule sees it."""
 
     record_id: str
-    value: Any
+    value: Any = attrs.field(repr=False)
     is_survivor: bool
-    created_at: datetime
-    updated_at: datetime
-
-    def __repr__(self) -> str:
-        return f"Candidate(record_id={self.record_id!r}, is_survivor={self.is_survivor})"
+    created_at: datetime = attrs.field(repr=False)
+    updated_at: datetime = attrs.field(repr=False)
 
 
 CustomRule: TypeAlias = Callable[[str, Sequence[Candidate]], Any]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from crmcore import _store_ops as ops
+from crmcore._repr import count
 from crmcore._validation import check_flag, utcnow
 from crmcore.errors import CrmError
 from crmcore.events import EventDispatcher, RecordsUnmerged, publish
@@ -43,20 +44,14 @@ class UnmergeConflict(CrmError):
         self.later_merges = tuple(later_merges)
 
 
-@attrs.frozen(repr=False)
+@attrs.frozen
 class UnmergeResult:
     """What :func:`unmerge` wrote back: every restored record as now stored."""
 
     merge_id: MergeId
-    restored: tuple[StoredRecord, ...]
+    restored: tuple[StoredRecord, ...] = attrs.field(repr=count)
     forced: bool = False
-    conflicts: tuple[tuple[str, str], ...] = ()
-
-    def __repr__(self) -> str:
-        return (
-            f"UnmergeResult(merge_id={self.merge_id!r}, restored={len(self.restored)}, "
-            f"forced={self.forced})"
-        )
+    conflicts: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=count)
 
 
 def _fields_of(record: StoredRecord) -> list[str]:
