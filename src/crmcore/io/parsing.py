@@ -182,6 +182,31 @@ def _kill_processes(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     for process in list(processes.values()):
         with contextlib.suppress(OSError, ValueError):  # exited already, or closed
             process.kill()
+    # The queue's feeder thread may be blocked writing a chunk into the pipe of
+    # workers that are now dead; the pool's shutdown (and the interpreter's exit)
+    # would then join it forever: seen on Python 3.11, with the main thread in
+    # shutdown() and the feeder in send(). The chunks are not wanted any more.
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        with contextlib.suppress(Exception):
+            call_queue.cancel_join_thread()
+
+
+def _end_results(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    # A worker killed while it wrote a result leaves half a message in the result
+    # pipe, and the pool's manager thread waits in recv() for the rest forever
+    # (so would shutdown, and the interpreter's exit): seen on Python 3.11. Once
+    # the workers are dead, this process holds the pipe's last write end; closing
+    # it turns that wait into an end of file, which the pool takes for a broken
+    # pool and cleans up. Not for a signal handler: it waits for the workers.
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(timeout=5)
+    writer = getattr(getattr(pool, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        with contextlib.suppress(OSError):
+            writer.close()
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:
@@ -300,6 +325,7 @@ class ParseJob:
             _LIVE_POOLS.discard(pool)
             if kill:
                 _kill_processes(pool)
+                _end_results(pool)
             pool.shutdown(wait=True, cancel_futures=True)
 
 
