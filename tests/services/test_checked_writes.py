@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,7 +106,24 @@ def _add_from_threads(store: Store, count: int) -> list[object]:
     return outcomes
 
 
-def test_eight_threads_adding_one_person_store_exactly_one(store: Store) -> None:
+def _slowed(lookup: Any) -> Any:
+    def slow(self: Any, *args: Any, **kwargs: Any) -> Any:
+        found = lookup(self, *args, **kwargs)
+        time.sleep(0.01)
+        return found
+
+    return slow
+
+
+def test_eight_threads_adding_one_person_store_exactly_one(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Slow lookups (answering what was stored before the pause) widen the gap
+    # between check and write: were they two steps, every thread would pass its
+    # check before any wrote, and all 8 would store the person.
+    repo = type(store.customers)
+    for name in ("find_by_keys", "find_by_email", "find_by_phone"):
+        monkeypatch.setattr(repo, name, _slowed(getattr(repo, name)))
     outcomes = _add_from_threads(store, 8)
     assert sum(isinstance(o, CheckedWrite) for o in outcomes) == 1
     assert sum(isinstance(o, DuplicateDetected) for o in outcomes) == 7

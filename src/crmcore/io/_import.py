@@ -41,6 +41,7 @@ from crmcore.io._import_common import (
 from crmcore.io._import_interactions import import_interactions
 from crmcore.io._records import RowFields, _parse_table
 from crmcore.io._tables import InputLimits, Table, read_rows
+from crmcore.ids import is_lead_id
 from crmcore.leads import Lead
 from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key, source_scheme
 
@@ -361,7 +362,7 @@ class _Run:
             self.tally.flags.append(Flag(number, live, (live,), result.merge_id))
 
     def _live(self, record_id: str) -> str:
-        if record_id.startswith("lead"):
+        if is_lead_id(record_id):
             return str(self.store.leads.resolve(record_id).id)
         return str(self.store.customers.resolve(record_id).id)
 

@@ -127,6 +127,8 @@ def in_chunks(
     """
 
     def run() -> None:
+        if progress is not None:
+            progress(0, total)
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
             with store.transaction():
