@@ -22,6 +22,7 @@ import attrs
 
 from crmcore.customers import Customer, CustomerKind
 from crmcore.errors import ValidationError
+from crmcore.ids import is_lead_id
 from crmcore.io._columns import ColumnPlan, column_index, plan_columns
 from crmcore.io._errors import InputError
 from crmcore.io._import_common import (
@@ -41,7 +42,6 @@ from crmcore.io._import_common import (
 from crmcore.io._import_interactions import import_interactions
 from crmcore.io._records import RowFields, _parse_table
 from crmcore.io._tables import InputLimits, Table, read_rows
-from crmcore.ids import is_lead_id
 from crmcore.leads import Lead
 from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key, source_scheme
 
