@@ -264,3 +264,27 @@ def test_a_killed_import_resumes_with_nothing_doubled_or_lost(tmp_path: Path) ->
     rejected = {r["row"] for r in report["rejects"]}
     assert len(ids) == len(set(ids))  # nothing doubled
     assert len(ids) + len(rejected) == len(rows)  # nothing lost
+
+
+def test_participants_are_found_by_the_source_ids_of_a_customer_import(
+    contacts: Path, tmp_path: Path
+) -> None:
+    crmcore("import", "contacts.csv", "--db", "crm.db", "--id-column", "id", "-q", cwd=tmp_path)
+    (tmp_path / "chats.csv").write_text(
+        "Customer,Channel,Direction,Timestamp\n"
+        "a3,chat,inbound,2024-05-01T10:00:00Z\n"
+        "zz,chat,inbound,2024-05-01T11:00:00Z\n",
+        encoding="utf-8",
+    )
+    args = ("import", "chats.csv", "--db", "crm.db", "--as", "interactions", "--format", "json")
+    mapped = (*args, "--map", "identifier=Customer")
+    unlinked = summary(crmcore(*mapped, cwd=tmp_path))
+    assert unlinked["imported"] == 0  # the column's own scheme names no stored customer
+    linked = summary(crmcore(*mapped, "--participant-source", "contacts.csv", cwd=tmp_path))
+    assert linked["imported"] == 1
+    assert [(r["row"], r["field"]) for r in linked["rejects"]] == [(3, "participants")]
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        robert = store.customers.find_by_identifier(source_scheme("contacts.csv"), "a3")[0]
+        chat = store.interactions.find_by_external_id(f"{source_scheme('chats.csv')}:row:2")
+        assert chat is not None
+        assert [p.record_id for p in chat.participants] == [robert.id]

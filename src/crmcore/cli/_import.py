@@ -111,6 +111,12 @@ def register(commands: Any) -> None:
         help="the time zone (e.g. Europe/Stockholm) of timestamps written without an offset",
     )
     parser.add_argument(
+        "--participant-source",
+        metavar="NAME",
+        help="with --as interactions: the --source of a customer import whose row ids the "
+        "identifier columns hold (e.g. customers.csv)",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="do everything, then roll it back: store nothing"
     )
     parser.add_argument(
@@ -210,6 +216,7 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
             id_column=args.id_column,
             on_duplicate=args.on_duplicate,
             timezone=args.timezone,
+            participant_source=args.participant_source,
             source=args.source,
             dry_run=args.dry_run,
             batch_size=args.batch_size,

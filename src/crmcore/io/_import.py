@@ -405,6 +405,7 @@ def import_table(
     id_column: str | None = None,
     on_duplicate: OnDuplicate | str = OnDuplicate.ALERT,
     timezone: str | None = None,
+    participant_source: str | None = None,
     dry_run: bool = False,
     batch_size: int = _DEFAULT_BATCH,
     rules: RuleSet | None = None,
@@ -431,6 +432,7 @@ def import_table(
             mapped=mapped,
             id_column=id_column,
             timezone=timezone,
+            participant_source=participant_source,
             dry_run=dry_run,
             batch_size=batch_size,
             progress=progress,
@@ -492,6 +494,7 @@ def import_file(
     id_column: str | None = None,
     on_duplicate: OnDuplicate | str = OnDuplicate.ALERT,
     timezone: str | None = None,
+    participant_source: str | None = None,
     source: str | None = None,
     dry_run: bool = False,
     batch_size: int = _DEFAULT_BATCH,
@@ -534,6 +537,9 @@ def import_file(
         timezone: for interactions, the zone (``Europe/Stockholm``) of
             timestamps written without an offset; such timestamps are refused
             when it is not given.
+        participant_source: for interactions, the ``source`` of a customer
+            import whose row ids the ``identifier`` columns hold: participants
+            are found by those source ids too.
         source: the name the source ids are kept under (default: the file's name).
         dry_run: do everything and roll it back: the report says what would happen.
         batch_size: rows per transaction.
@@ -562,6 +568,7 @@ def import_file(
         id_column=id_column,
         on_duplicate=on_duplicate,
         timezone=timezone,
+        participant_source=participant_source,
         dry_run=dry_run,
         batch_size=batch_size,
         rules=rules,

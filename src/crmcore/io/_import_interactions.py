@@ -25,6 +25,7 @@ from crmcore.io._import_common import (
 )
 from crmcore.io._records import _parse_table
 from crmcore.io._tables import Table
+from crmcore.storage.keys import source_scheme
 
 if TYPE_CHECKING:
     from crmcore.storage import Store
@@ -42,7 +43,8 @@ INTERACTION_FIELDS: dict[str, str] = {
     "external_id": "the provider's id (an email's Message-ID): importing it again stores nothing",
 }
 """The fields of an interactions import besides the participants' ``email``, ``phone`` and
-``identifier`` (a customer identifier whose scheme is the column's name)."""
+``identifier`` (a customer identifier whose scheme is the column's name, or a source id
+of ``participant_source``)."""
 
 _AUTO: dict[str, str] = {
     **dict.fromkeys(["channel", "type", "medium"], "channel"),
@@ -111,12 +113,15 @@ def import_interactions(
     mapped: Iterable[tuple[str, str]],
     id_column: str | None,
     timezone: str | None,
+    participant_source: str | None,
     dry_run: bool,
     batch_size: int,
     progress: Callable[[int, int], None] | None,
 ) -> ImportReport:
     """Import interaction rows (see :func:`crmcore.io.import_file`)."""
     tz = zone(timezone) if timezone is not None else None
+    # The ids a customer import kept (its --id-column) identify participants too.
+    source = None if participant_source is None else source_scheme(participant_source)
     header = table.header
     rest, own = split_mapped(header, mapped, INTERACTION_FIELDS)
     full = plan_columns(header, rest)
@@ -162,11 +167,13 @@ def import_interactions(
                 found += repo.find_by_phone(phone)
             people.update((r.id, None) for r in found if r.merged_into is None)
         for id_scheme, value in fields[index].identifiers.items():
-            people.update(
-                (r.id, None)
-                for r in store.customers.find_by_identifier(id_scheme, value)
-                if r.merged_into is None
-            )
+            schemes = [id_scheme] if source is None else [id_scheme, source]
+            for scheme_ in schemes:
+                people.update(
+                    (r.id, None)
+                    for r in store.customers.find_by_identifier(scheme_, value)
+                    if r.merged_into is None
+                )
         if not people:
             raise ValidationError(
                 "participants", "no stored customer or lead has the row's email, phone or id"
