@@ -8,12 +8,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from benchmarks.datagen import generate, write_csv
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crmcore import CustomerKind
 from crmcore.storage import SQLiteStore
@@ -288,3 +291,38 @@ def test_participants_are_found_by_the_source_ids_of_a_customer_import(
         chat = store.interactions.find_by_external_id(f"{source_scheme('chats.csv')}:row:2")
         assert chat is not None
         assert [p.record_id for p in chat.participants] == [robert.id]
+
+
+_NAMES = st.sampled_from(["Anna Lind", "Åsa Lind", "Bob Smith", "Siti Rahayu", ""])
+_EMAILS = st.sampled_from(["anna@example.se", "ANNA@example.se", "bob@example.com", "bad@", ""])
+_COMPANIES = st.sampled_from(["Acme AB", "Acme", "PT Maju", ""])
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.tuples(_NAMES, _EMAILS, _COMPANIES), min_size=1, max_size=8),
+    policy=st.sampled_from(["alert", "skip", "merge", "create"]),
+)
+def test_property_importing_twice_through_the_command_is_the_same_store(
+    tmp_path: Path, rows: list[tuple[str, str, str]], policy: str
+) -> None:
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    with (work / "in.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Name", "Email", "Company"])
+        writer.writerows(rows)
+    args = ("import", "in.csv", "--db", "crm.db", "--on-duplicate", policy, "--format", "json")
+
+    def snapshot() -> list[tuple[str, int, str | None]]:
+        with SQLiteStore(work / "crm.db") as store:
+            return sorted((c.id, c.version, c.merged_into) for c in store.customers.iter_all())
+
+    first = summary(crmcore(*args, cwd=work))
+    before = snapshot()
+    second = summary(crmcore(*args, cwd=work))
+    assert snapshot() == before
+    assert second["imported"] == second["merged"] == 0
+    assert second["rejected"] == first["rejected"]
