@@ -9,14 +9,17 @@ working.
 from crmcore.conversion import ConversionResult, convert_lead
 from crmcore.timeline import Relation, TimelineEntry, TimelinePage, timeline
 from crmcore.writes import (
+    CheckedWrite,
     add_customer,
     add_lead,
     change_lead_status,
+    check_and_lock,
     log_interaction,
     update_customer,
 )
 
 __all__ = [
+    "CheckedWrite",
     "ConversionResult",
     "Relation",
     "TimelineEntry",
@@ -24,6 +27,7 @@ __all__ = [
     "add_customer",
     "add_lead",
     "change_lead_status",
+    "check_and_lock",
     "convert_lead",
     "log_interaction",
     "timeline",

@@ -2,11 +2,15 @@
 
 Each runs in its own transaction and publishes before the commit (see
 :mod:`crmcore.events`), so a raising subscriber undoes the write.
+
+:func:`add_customer` and :func:`add_lead` also check for duplicates when given
+a ``policy``: the check and the write are one step (see docs/dedup.md).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 import attrs
 
@@ -26,19 +30,123 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead, LeadStatus
 
 if TYPE_CHECKING:
+    from crmcore.dedup import DuplicatePolicy, Match, RuleSet
     from crmcore.storage import Store
 
-__all__ = ["add_customer", "add_lead", "change_lead_status", "log_interaction", "update_customer"]
+__all__ = [
+    "CheckedWrite",
+    "add_customer",
+    "add_lead",
+    "change_lead_status",
+    "check_and_lock",
+    "log_interaction",
+    "update_customer",
+]
+
+R = TypeVar("R", Customer, Lead)
+
+
+@attrs.frozen
+class CheckedWrite(Generic[R]):
+    """What a checked write stored, and the duplicates its check found.
+
+    Attributes:
+        record: the stored copy of the new record.
+        matches: the stored records the new one matches or may match, best
+            first (:class:`~crmcore.dedup.Match`; empty under ``ALLOW``). Under
+            ``ALERT`` the record is stored all the same: these are for the
+            caller to flag, review or merge.
+    """
+
+    record: R
+    matches: tuple[Match, ...] = ()
+
+
+def check_and_lock(
+    store: Store,
+    candidates: Sequence[Customer | Lead],
+    *,
+    rules: RuleSet | None = None,
+) -> None:
+    """Lock the match keys of ``candidates`` when the store needs it (call inside a transaction).
+
+    A store whose transactions serialise writers (:class:`~crmcore.storage.InMemoryStore`,
+    :class:`~crmcore.storage.SQLiteStore`) needs nothing. One that implements
+    :class:`~crmcore.storage.SupportsKeyLocks` is asked to lock every
+    :func:`~crmcore.dedup.selective_keys` of the candidates, so that no other
+    writer can store the same person between the check that follows and the write.
+    """
+    from crmcore.dedup import selective_keys
+    from crmcore.storage.protocols import SupportsKeyLocks
+
+    if isinstance(store, SupportsKeyLocks):
+        keys = {key for candidate in candidates for key in selective_keys(candidate, rules)}
+        store.lock_keys(sorted(keys))
+
+
+def _checked(
+    store: Store, candidate: Customer | Lead, policy: DuplicatePolicy, rules: RuleSet | None
+) -> tuple[Match, ...]:
+    # Inside the caller's transaction: the locks (when the store needs them), then
+    # the check; the write follows in the same transaction.
+    from crmcore.dedup import DuplicatePolicy, guard_duplicates
+
+    if not isinstance(policy, DuplicatePolicy):
+        # A misspelt policy must not quietly act as ALERT where BLOCK was meant.
+        from crmcore.errors import ValidationError
+
+        raise ValidationError("policy", "must be a DuplicatePolicy (ALLOW, ALERT or BLOCK)")
+    if policy is DuplicatePolicy.ALLOW:
+        return ()
+    check_and_lock(store, [candidate], rules=rules)
+    return tuple(guard_duplicates(candidate, store, policy=policy, rules=rules))
+
+
+@overload
+def add_customer(
+    store: Store, customer: Customer, *, events: EventDispatcher | None = None
+) -> Customer: ...
+
+
+@overload
+def add_customer(
+    store: Store,
+    customer: Customer,
+    *,
+    policy: DuplicatePolicy,
+    rules: RuleSet | None = None,
+    events: EventDispatcher | None = None,
+) -> CheckedWrite[Customer]: ...
 
 
 def add_customer(
-    store: Store, customer: Customer, *, events: EventDispatcher | None = None
-) -> Customer:
-    """Store a new customer and publish ``CustomerCreated``."""
+    store: Store,
+    customer: Customer,
+    *,
+    policy: DuplicatePolicy | None = None,
+    rules: RuleSet | None = None,
+    events: EventDispatcher | None = None,
+) -> Customer | CheckedWrite[Customer]:
+    """Store a new customer and publish ``CustomerCreated``; with ``policy``, check first.
+
+    Without ``policy`` the customer is stored as it is and returned. With one,
+    the duplicate check (:func:`crmcore.dedup.guard_duplicates` under
+    ``rules``) and the write run in one transaction, after the candidate's
+    match keys are locked on stores that need it (:func:`check_and_lock`):
+    of several writers adding one person at once, exactly one stores it
+    under ``BLOCK``. The result is then a :class:`CheckedWrite` holding the
+    stored customer and the matches found.
+
+    Raises:
+        DuplicateDetected: under ``BLOCK``, the customer MATCHes a stored one
+            (``matches`` carries them); nothing is written.
+        ValidationError: ``policy`` is not a :class:`~crmcore.dedup.DuplicatePolicy`.
+    """
     with ops.transaction(store):
+        matches = () if policy is None else _checked(store, customer, policy, rules)
         stored = store.customers.add(customer)
         publish(events, [CustomerCreated(customer_id=stored.id)])
-    return stored
+    return stored if policy is None else CheckedWrite(stored, matches)
 
 
 def update_customer(
@@ -63,15 +171,47 @@ def update_customer(
     return stored
 
 
-def add_lead(store: Store, lead: Lead, *, events: EventDispatcher | None = None) -> Lead:
-    """Store a new lead and publish ``LeadStatusChanged`` from nothing to its status."""
+@overload
+def add_lead(store: Store, lead: Lead, *, events: EventDispatcher | None = None) -> Lead: ...
+
+
+@overload
+def add_lead(
+    store: Store,
+    lead: Lead,
+    *,
+    policy: DuplicatePolicy,
+    rules: RuleSet | None = None,
+    events: EventDispatcher | None = None,
+) -> CheckedWrite[Lead]: ...
+
+
+def add_lead(
+    store: Store,
+    lead: Lead,
+    *,
+    policy: DuplicatePolicy | None = None,
+    rules: RuleSet | None = None,
+    events: EventDispatcher | None = None,
+) -> Lead | CheckedWrite[Lead]:
+    """Store a new lead and publish ``LeadStatusChanged`` from nothing to its status.
+
+    With ``policy``, the duplicate check (against stored leads and customers)
+    and the write are one step, as for :func:`add_customer`, and the result
+    is a :class:`CheckedWrite`.
+
+    Raises:
+        DuplicateDetected: under ``BLOCK``, the lead MATCHes a stored record.
+        ValidationError: ``policy`` is not a :class:`~crmcore.dedup.DuplicatePolicy`.
+    """
     with ops.transaction(store):
+        matches = () if policy is None else _checked(store, lead, policy, rules)
         stored = store.leads.add(lead)
         publish(
             events,
             [LeadStatusChanged(lead_id=stored.id, old_status="", new_status=stored.status.value)],
         )
-    return stored
+    return stored if policy is None else CheckedWrite(stored, matches)
 
 
 def change_lead_status(

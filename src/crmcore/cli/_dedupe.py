@@ -8,11 +8,12 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TextIO
 
 import attrs
 
 from crmcore.cli._errors import EXIT_USAGE, CliError
+from crmcore.cli._progress import Progress, ProgressLike
 from crmcore.cli._report import write_report
 from crmcore.cli._table import find_column, parse_map_options, read_table, resolve_columns
 from crmcore.dedup.records import MatchRecord
@@ -42,83 +43,7 @@ class DedupeOptions:
     quiet: bool = False
 
 
-class _ProgressLike(Protocol):
-    def stage(self, description: str, total: int | None) -> None: ...
-    def update(self, done: int, total: int | None) -> None: ...
-
-
-class _Progress:
-    """A rich progress bar on stderr, or nothing when stderr is no terminal or --quiet."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._bar: Any = None
-        self._task: Any = None
-        self._drawn = 0.0
-        if enabled:
-            try:
-                from rich.console import Console
-                from rich.progress import (
-                    BarColumn,
-                    MofNCompleteColumn,
-                    Progress,
-                    TextColumn,
-                    TimeElapsedColumn,
-                )
-            except ImportError:  # installed without the cli extra: no bar, same result
-                return
-
-            console = Console(stderr=True)
-            if console.is_terminal:
-                # No refresh thread: the parsing stage forks worker processes, and forking
-                # a process that runs threads can deadlock.
-                self._bar = Progress(
-                    TextColumn("{task.description:<22}"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=console,
-                    auto_refresh=False,
-                    transient=False,
-                )
-                self._bar.start()
-
-    def stage(self, description: str, total: int | None) -> None:
-        if self._bar is not None:
-            if self._task is not None:
-                self._bar.update(self._task, completed=self._bar.tasks[-1].total or 0)
-            self._task = self._bar.add_task(description, total=total)
-            self._bar.refresh()
-
-    def set_total(self, total: int) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, total=total)
-            self._bar.refresh()
-
-    def _refresh(self) -> None:
-        # Redrawing costs far more than counting: at most ten frames a second.
-        now = time.monotonic()
-        if now - self._drawn >= 0.1:
-            self._drawn = now
-            self._bar.refresh()
-
-    def advance(self, amount: int) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.advance(self._task, amount)
-            self._refresh()
-
-    def update(self, done: int, total: int | None) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.update(self._task, completed=done, total=total)
-            self._refresh()
-
-    def stop(self) -> None:
-        if self._bar is not None:
-            self._bar.refresh()
-            self._bar.stop()
-            self._bar = None
-
-
-def _engine_progress(progress: _ProgressLike) -> Callable[[str, int, int], None]:
+def _engine_progress(progress: ProgressLike) -> Callable[[str, int, int], None]:
     # One bar per engine stage (prepare, block, score, cluster).
     current: list[str] = []
 
@@ -271,7 +196,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
         )
     labels = _labels(table, id_col, f"--id-column {options.id_column}")
 
-    progress = _Progress(enabled=not options.quiet)
+    progress = Progress(enabled=not options.quiet)
     try:
         progress.stage("Parsing contacts", None)
         built = match_records(

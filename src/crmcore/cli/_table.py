@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from crmcore.cli._errors import EXIT_USAGE, CliError
@@ -25,17 +25,19 @@ def read_table(path: Path) -> Table:
         raise CliError(str(exc)) from None
 
 
-def parse_map_options(options: Iterable[str]) -> list[tuple[str, str]]:
-    """Split ``FIELD=COLUMN`` options; unknown fields are a usage error."""
+def parse_map_options(
+    options: Iterable[str], fields: Mapping[str, str] = FIELDS
+) -> list[tuple[str, str]]:
+    """Split ``FIELD=COLUMN`` options; a field not in ``fields`` is a usage error."""
     pairs = []
     for option in options:
         field, sep, column = option.partition("=")
         field = field.strip().lower()
         if not sep or not field or not column.strip():
             raise CliError(f"--map {option!r}: expected FIELD=COLUMN", EXIT_USAGE)
-        if field not in FIELDS:
+        if field not in fields:
             raise CliError(
-                f"--map: unknown field {field!r}; fields are {', '.join(FIELDS)}", EXIT_USAGE
+                f"--map: unknown field {field!r}; fields are {', '.join(fields)}", EXIT_USAGE
             )
         pairs.append((field, column.strip()))
     return pairs

@@ -11,6 +11,7 @@ import attrs
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.leads import Lead
+from crmcore.storage.keys import SOURCE_PREFIX
 from crmcore.values import EmailAddress, PersonName, PhoneNumber, PostalAddress
 
 __all__ = ["MatchRecord", "RecordType"]
@@ -101,7 +102,10 @@ class MatchRecord:
             phones=phones,
             addresses=record.addresses,
             birth_date=None if person is None else record.birth_date,
-            identifiers=dict(record.identifiers),
+            # Provenance (the importer's source ids) is no evidence of identity.
+            identifiers={
+                k: v for k, v in record.identifiers.items() if not k.startswith(SOURCE_PREFIX)
+            },
         )
 
     def __repr__(self) -> str:

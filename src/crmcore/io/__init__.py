@@ -13,12 +13,23 @@ The same code serves the ``crmcore`` command and an app:
 rest), :func:`match_records` turns a whole table into dedup match records
 (:class:`~crmcore.dedup.MatchRecord`; distinct values parsed once, on every
 core), and :func:`row_to_customer` / :func:`row_to_lead` build one entity per
-row with the model constructors. See docs/io.md.
+row with the model constructors; :func:`import_file` puts a file's rows in a
+store (see docs/import.md). See docs/io.md.
 """
 
 from crmcore.io import parsing
 from crmcore.io._columns import FIELDS, MULTI_VALUED, ColumnPlan, column_index, plan_columns
 from crmcore.io._errors import ColumnError, InputError
+from crmcore.io._import import (
+    IMPORT_FIELDS,
+    Flag,
+    ImportReport,
+    OnDuplicate,
+    Reject,
+    import_file,
+    import_table,
+)
+from crmcore.io._import_interactions import INTERACTION_FIELDS
 from crmcore.io._records import (
     CellProblems,
     RecordBuild,
@@ -33,17 +44,25 @@ from crmcore.io.parsing import parse_birth_date, phone_key
 
 __all__ = [
     "FIELDS",
+    "IMPORT_FIELDS",
+    "INTERACTION_FIELDS",
     "MULTI_VALUED",
     "CellProblems",
     "ColumnError",
     "ColumnPlan",
+    "Flag",
+    "ImportReport",
     "InputError",
     "InputLimits",
+    "OnDuplicate",
     "RecordBuild",
+    "Reject",
     "RowFields",
     "Table",
     "column_index",
     "country_code",
+    "import_file",
+    "import_table",
     "match_records",
     "parse_birth_date",
     "parsing",

@@ -13,6 +13,7 @@ A key function must be pure: the same record always gives the same keys.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
@@ -27,12 +28,14 @@ __all__ = [
     "NAME_PREFIXES",
     "ORGANIZATION_PREFIX",
     "PHONE_PREFIX",
+    "SOURCE_PREFIX",
     "KeyFunction",
     "default_keys",
     "email_key",
     "identifier_key",
     "key_function_name",
     "phone_key",
+    "source_scheme",
 ]
 
 EMAIL_PREFIX: Final = "email:"
@@ -47,6 +50,13 @@ ORGANIZATION_PREFIX: Final = "organization:"
 """Blocking keys of organization names (the deduplication rule ``organization``)."""
 NAME_PREFIXES: Final = (NAME_PREFIX, ORGANIZATION_PREFIX)
 """The least selective blocking keys: many records share a name."""
+SOURCE_PREFIX: Final = "source:"
+"""Identifier schemes of provenance: ``source:<file or source name>`` (the importer's row ids).
+
+A source id says where a record came from, not who it is: two rows of one
+file have different source ids and may still be one person, so matching
+ignores these schemes.
+"""
 
 
 def email_key(match_key: str) -> str:
@@ -77,6 +87,20 @@ def identifier_key(scheme: str, value: str) -> str:
         'id:crm:42'
     """
     return f"{IDENTIFIER_PREFIX}{scheme}:{value}"
+
+
+def source_scheme(name: str) -> str:
+    """The identifier scheme under which the importer keeps the row ids of source ``name``.
+
+    Characters an identifier scheme cannot hold become ``_``; the scheme is
+    cut to 64 characters.
+
+    Example:
+        >>> source_scheme("contacts 2024.csv")
+        'source:contacts_2024.csv'
+    """
+    slug = re.sub(r"[^A-Za-z0-9_.:-]+", "_", name).strip("_") or "file"
+    return (SOURCE_PREFIX + slug)[:64]
 
 
 KeyFunction = Callable[[Customer | Lead], Iterable[str]]

@@ -1,0 +1,274 @@
+"""``crmcore import``: a file of customers, leads or interactions into a store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from crmcore.cli._common import add_db_option, positive
+from crmcore.cli._errors import EXIT_USAGE, CliError
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["register"]
+
+_DESCRIPTION = """\
+Import the rows of a CSV or JSON Lines file into a store; every row is imported or reported.
+
+Customers (the default) and leads: emails, phones, names, the company (a person's employer
+becomes or links an organisation customer), addresses, tags; columns no field reads are kept
+as custom fields. Interactions (--as interactions): channel, direction, timestamp (one without
+a UTC offset needs --timezone), subject, body, external id, and the participants, found by
+email, phone or identifier among the stored customers and leads.
+
+A row with a cell that cannot be read is rejected whole and written to the rejects file with
+its row number, the field and the reason; the other rows still import. Each record keeps its
+row's id (--id-column, else the row number) under the identifier scheme source:<--source>, so
+the same file imported again stores nothing new, and a run that was stopped, even killed, and
+started again finishes the file with nothing doubled. Rows are written --batch-size at a time,
+each batch checked for duplicates and written in one transaction."""
+
+_EXAMPLES = """\
+examples:
+  crmcore import contacts.csv --db crm.db --region SE --id-column "Contact ID"
+  crmcore import leads.csv --db crm.db --as leads --on-duplicate skip
+  crmcore import calls.csv --db crm.db --as interactions --timezone Europe/Stockholm
+  crmcore import contacts.csv --db crm.db --dry-run --format json
+
+--on-duplicate: alert (default) stores a row that matches and lists it as flagged; skip does
+not store it; merge stores it and merges it into its match (reversible: crmcore.unmerge);
+create stores every row without checking.
+
+exit status: 0 when the file was imported (rejected rows included), 1 when the input or the
+store cannot be read, 2 when the command line does not fit the input."""
+
+
+def register(commands: Any) -> None:
+    """Add ``crmcore import`` to the sub-commands."""
+    from crmcore.io import FIELDS, IMPORT_FIELDS, INTERACTION_FIELDS
+
+    fields = {**FIELDS, **IMPORT_FIELDS, **INTERACTION_FIELDS}
+    listed = "\n".join(f"  {name}: {meaning}" for name, meaning in fields.items())
+    parser = commands.add_parser(
+        "import",
+        help="import customers, leads or interactions from a file into a store",
+        description=_DESCRIPTION,
+        epilog=f"fields for --map:\n{listed}\n\n{_EXAMPLES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT", help="the CSV or JSON Lines file")
+    add_db_option(parser)
+    parser.add_argument(
+        "--as",
+        dest="entity",
+        choices=("customers", "leads", "interactions"),
+        default="customers",
+        help="what each row is (default: customers)",
+    )
+    parser.add_argument(
+        "--region", metavar="XX", help="default phone region (ISO 3166 alpha-2, e.g. SE)"
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        dest="maps",
+        help="read FIELD from COLUMN (repeatable; see the fields below)",
+    )
+    parser.add_argument(
+        "--id-column",
+        metavar="COL",
+        help="column of unique row ids, kept on each record (default: the row number)",
+    )
+    parser.add_argument(
+        "--source",
+        metavar="NAME",
+        help="the name row ids are kept under, source:NAME (default: the input file's name)",
+    )
+    parser.add_argument(
+        "--on-duplicate",
+        choices=("alert", "skip", "merge", "create"),
+        default="alert",
+        help="what to do with a row that matches a stored record or an earlier row "
+        "(default: alert)",
+    )
+    parser.add_argument(
+        "--rejects",
+        type=Path,
+        metavar="FILE",
+        help="where to write the rejected rows (default: INPUT's name with .rejects.csv)",
+    )
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="the time zone (e.g. Europe/Stockholm) of timestamps written without an offset",
+    )
+    parser.add_argument(
+        "--participant-source",
+        metavar="NAME",
+        help="with --as interactions: the --source of a customer import whose row ids the "
+        "identifier columns hold (e.g. customers.csv)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="do everything, then roll it back: store nothing"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive,
+        default=1000,
+        metavar="N",
+        help="rows per transaction (default: 1000)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="the summary: a line on stderr (text) or a JSON object on stdout (json)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive,
+        metavar="N",
+        help="processes for parsing emails and phones (default: every available core)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_import)
+
+
+def _rejects_path(args: argparse.Namespace) -> Path:
+    if args.rejects is not None:
+        path: Path = args.rejects
+    else:
+        path = args.input.with_name(f"{args.input.stem}.rejects.csv")
+    try:
+        same = os.path.samefile(path, args.input)
+    except OSError:
+        same = path.resolve() == args.input.resolve()
+    if same:
+        raise CliError("--rejects must not be the input file", EXIT_USAGE)
+    if not path.parent.is_dir():
+        raise CliError(f"{path}: cannot be written (no such directory)")
+    return path
+
+
+def run_import(args: argparse.Namespace, err: TextIO) -> int:
+    """Run ``crmcore import``; problems the user can fix raise :class:`CliError`."""
+    from crmcore.cli._common import open_db
+    from crmcore.cli._progress import Progress
+    from crmcore.cli._table import parse_map_options
+    from crmcore.errors import ValidationError
+    from crmcore.io import (
+        FIELDS,
+        IMPORT_FIELDS,
+        INTERACTION_FIELDS,
+        ColumnError,
+        InputError,
+        country_code,
+        import_file,
+    )
+    from crmcore.io._import_interactions import zone
+
+    started = time.perf_counter()
+    region = None
+    if args.region is not None:
+        region = country_code(args.region)
+        if region is None:
+            raise CliError(
+                "--region: not a country code with known phone numbering (use e.g. SE)",
+                EXIT_USAGE,
+            )
+    if args.timezone is not None:
+        try:
+            zone(args.timezone)
+        except ValidationError:
+            raise CliError(
+                "--timezone: not a known time zone (use e.g. Europe/Stockholm)", EXIT_USAGE
+            ) from None
+    own = INTERACTION_FIELDS if args.entity == "interactions" else IMPORT_FIELDS
+    mapped = parse_map_options(args.maps, {**FIELDS, **own})
+    rejects = _rejects_path(args)
+    quiet = args.quiet or args.format == "json"
+    store = open_db(args.db)
+    progress = Progress(enabled=not quiet, unit="rows")
+    staged = False
+
+    def shown(done: int, total: int) -> None:
+        nonlocal staged
+        if not staged:
+            progress.stage(f"Importing {args.entity}", total)
+            staged = True
+        progress.update(done, total)
+
+    try:
+        report = import_file(
+            store,
+            args.input,
+            entity=args.entity,
+            region=region,
+            mapped=mapped,
+            id_column=args.id_column,
+            on_duplicate=args.on_duplicate,
+            timezone=args.timezone,
+            participant_source=args.participant_source,
+            source=args.source,
+            dry_run=args.dry_run,
+            batch_size=args.batch_size,
+            workers=args.workers,
+            progress=shown,
+            rejects=rejects,
+        )
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+    except ColumnError as exc:
+        if exc.field and exc.column:
+            raise CliError(f"--map {exc.field}={exc.column}: {exc.reason}", EXIT_USAGE) from None
+        raise CliError(f"--id-column: {exc.reason}", EXIT_USAGE) from None
+    finally:
+        progress.stop()
+        store.close()
+    if args.format == "json":
+        summary = report.to_dict()
+        summary["rejects_file"] = str(rejects) if report.rejects and not args.dry_run else None
+        json.dump(summary, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    _summary(report, args, rejects, time.perf_counter() - started, err)
+    return 0
+
+
+def _rows(numbers: list[int]) -> str:
+    listed = ", ".join(str(n) for n in numbers[:10])
+    return listed + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+
+
+def _summary(
+    report: Any, args: argparse.Namespace, rejects: Path, seconds: float, err: TextIO
+) -> None:
+    if report.unread_columns:
+        names = ", ".join(repr(c) for c in report.unread_columns)
+        print(f"warning: columns nothing reads (use --map): {names}", file=err)
+    flagged = [f.row for f in report.flags if f.record_id and f.merge_id is None]
+    if flagged:
+        print(f"flagged (stored, and matching another record): rows {_rows(flagged)}", file=err)
+    if report.rejected:
+        where = "not written: dry run" if args.dry_run else f"written to {rejects}"
+        print(f"rejected: rows {_rows([r.row for r in report.rejects])} ({where})", file=err)
+        if any("--timezone" in r.reason for r in report.rejects):
+            print("hint: timestamps without a UTC offset need --timezone", file=err)
+    orgs = report.organizations_created
+    extra = f"; {orgs} organisation{'s' if orgs != 1 else ''} created" if orgs else ""
+    again = f"; {report.already_imported} already imported" if report.already_imported else ""
+    prefix = "dry run, nothing stored: " if args.dry_run else ""
+    print(
+        f"{prefix}{args.input}: {report.rows} rows -> {report.imported} imported, "
+        f"{report.merged} merged, {report.skipped} skipped{again}, {report.rejected} rejected, "
+        f"{report.flagged} flagged{extra} in {seconds:.1f} s",
+        file=err,
+    )

@@ -1,0 +1,585 @@
+"""Import: the rows of a file into a store, every row imported or reported.
+
+:func:`import_file` reads a file with :func:`~crmcore.io.read_rows`,
+:func:`import_table` does the work on a :class:`~crmcore.io.Table`. Rows are
+written in chunks; each chunk is one transaction, in which the chunk's
+candidates are locked (on stores that need it), checked against the store
+with bulk key lookups and against each other with the dedup engine, and
+written. A chunk commits whole or not at all, so a run killed halfway leaves
+whole chunks behind, and the row ids kept on every record (the source ids)
+let the next run skip what is already stored.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from crmcore.customers import Customer, CustomerKind
+from crmcore.errors import ValidationError
+from crmcore.ids import is_lead_id
+from crmcore.io._columns import ColumnPlan, column_index, plan_columns
+from crmcore.io._errors import InputError
+from crmcore.io._import_common import (
+    Flag,
+    ImportReport,
+    Reject,
+    Tally,
+    header_key,
+    in_chunks,
+    make_report,
+    problem_rejects,
+    problems_text,
+    source_ids,
+    split_mapped,
+    write_rejects,
+)
+from crmcore.io._import_interactions import import_interactions
+from crmcore.io._records import RowFields, _parse_table
+from crmcore.io._tables import InputLimits, Table, read_rows
+from crmcore.leads import Lead
+from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key, source_scheme
+
+if TYPE_CHECKING:
+    from crmcore.dedup import RuleSet
+    from crmcore.storage import Store
+    from crmcore.values import EmailAddress, PhoneNumber
+
+__all__ = [
+    "IMPORT_FIELDS",
+    "Flag",
+    "ImportReport",
+    "OnDuplicate",
+    "Reject",
+    "import_file",
+    "import_table",
+]
+
+IMPORT_FIELDS: dict[str, str] = {
+    "tags": "tags of customers and leads; a cell may hold several separated by ; or ,",
+}
+"""Fields :func:`import_file` reads besides :data:`~crmcore.io.FIELDS` (``--map`` accepts them)."""
+
+_TAG_HEADERS = frozenset({"tags", "tag", "labels"})
+_TAG_SPLIT = re.compile(r"[;,]")
+# Fields a lead has no place for: their columns are kept as custom fields.
+_NOT_LEAD_FIELDS = frozenset(
+    {"street_number", "address", "city", "postcode", "state", "country", "birth_date", "identifier"}
+)
+_DEFAULT_BATCH = 1_000
+
+
+class OnDuplicate(enum.Enum):
+    """What the importer does with a row that matches a stored record or an earlier row."""
+
+    ALERT = "alert"
+    """Store the row and flag it (the report lists the flagged rows and their matches)."""
+    SKIP = "skip"
+    """Do not store a row that matches."""
+    MERGE = "merge"
+    """Store the row and merge it into its match with :func:`crmcore.merge` (reversible)."""
+    CREATE = "create"
+    """Store every row without checking."""
+
+
+def _custom_key(header: str, taken: set[str]) -> str:
+    key = re.sub(r"[^A-Za-z0-9_.:-]+", "_", header).strip("_")[:60] or "column"
+    base, n = key, 2
+    while key in taken:
+        key = f"{base}_{n}"
+        n += 1
+    taken.add(key)
+    return key
+
+
+@attrs.frozen
+class _Columns:
+    """Which columns the import reads, besides the plan: ids, tags and custom fields."""
+
+    plan: ColumnPlan
+    id_col: int | None
+    tags: tuple[int, ...]
+    custom: tuple[tuple[int, str], ...]
+
+
+def _columns(
+    table: Table,
+    entity: str,
+    mapped: Iterable[tuple[str, str]],
+    id_column: str | None,
+) -> _Columns:
+    header = table.header
+    rest, mine = split_mapped(header, mapped, IMPORT_FIELDS)
+    plan = plan_columns(header, rest)
+    tags = tuple(mine.get("tags", ()))
+    if not tags and "tags" not in mine:
+        claimed = set(plan.used_columns())
+        tags = tuple(
+            i for i, h in enumerate(header) if header_key(h) in _TAG_HEADERS and i not in claimed
+        )
+    id_col = None if id_column is None else column_index(header, id_column)
+    if entity == "leads":
+        # A lead has no address, birth date or identifiers: those columns are kept
+        # as they are, in custom fields; the country still sets the phone region.
+        plan = ColumnPlan(
+            {f: c for f, c in plan.fields.items() if f not in _NOT_LEAD_FIELDS or f == "country"}
+        )
+        kept = set(plan.get("country"))
+    else:
+        kept = set()
+    used = (set(plan.used_columns()) - kept) | set(tags)
+    if id_col is not None:
+        used.add(id_col)
+    taken: set[str] = set()
+    custom = tuple(
+        (i, _custom_key(h, taken)) for i, h in enumerate(header) if i not in used and h.strip()
+    )
+    return _Columns(plan, id_col, tags, custom)
+
+
+def _tags(row: Sequence[str], cols: Sequence[int]) -> list[str]:
+    return [t.strip() for i in cols for t in _TAG_SPLIT.split(row[i]) if t.strip()]
+
+
+def _custom(row: Sequence[str], cols: Sequence[tuple[int, str]]) -> dict[str, str]:
+    return {key: row[i].strip() for i, key in cols if i < len(row) and row[i].strip()}
+
+
+def _organizations(store: Store) -> dict[str, str]:
+    """Organisation key -> id of every stored live organisation customer."""
+    from crmcore.dedup import organization_key
+    from crmcore.storage import where
+
+    out: dict[str, str] = {}
+    cursor = None
+    while True:
+        page = store.customers.list(
+            where("kind").eq(CustomerKind.ORGANIZATION.value), limit=500, cursor=cursor
+        )
+        for org in page.items:
+            if org.merged_into is None:
+                out.setdefault(organization_key(org.display_name), org.id)
+        cursor = page.next_cursor
+        if cursor is None:
+            return out
+
+
+def _stored_leads(store: Store, scheme: str) -> set[str]:
+    """The source ids under ``scheme`` of the stored leads (leads carry no identifiers)."""
+    seen: set[str] = set()
+    for lead in store.leads.iter_all():
+        value = lead.custom_fields.get(scheme)
+        if isinstance(value, str):
+            seen.add(value)
+    return seen
+
+
+@attrs.define
+class _Run:
+    store: Store
+    table: Table
+    entity: str
+    columns: _Columns
+    policy: OnDuplicate
+    rules: RuleSet | None
+    scheme: str
+    fields: list[RowFields]
+    contacts: list[tuple[tuple[EmailAddress, ...], tuple[PhoneNumber, ...]]]
+    source_ids: list[str | None]
+    rejected: dict[int, Reject]
+    tally: Tally
+    orgs: dict[str, str]
+    lead_ids: set[str]
+
+    def chunk(self, indexes: range) -> None:
+        """Import the rows ``indexes`` (inside the chunk's transaction)."""
+        records: list[tuple[int, Customer | Lead]] = []
+        new_orgs: list[Customer] = []
+        for index in indexes:
+            number = index + 2
+            reject = self.rejected.get(number)
+            sid = self.source_ids[index]
+            if reject is not None or sid is None:
+                if reject is not None:
+                    self.tally.rejects.append(reject)
+                continue
+            if self._already(sid):
+                self.tally.skipped += 1
+                self.tally.already += 1
+                continue
+            try:
+                record = self._build(index, sid, new_orgs)
+            except ValidationError as exc:
+                field, reason = problems_text(exc)
+                self.tally.rejects.append(Reject(number, field, reason))
+                continue
+            records.append((number, record))
+        if new_orgs:
+            self.store.customers.add_many(new_orgs)
+            self.tally.organizations += len(new_orgs)
+        if not records:
+            return
+        if self.policy is OnDuplicate.CREATE:
+            self._write([r for _, r in records])
+            self.tally.imported += len(records)
+            return
+        self._checked(records)
+
+    def _already(self, sid: str) -> bool:
+        if self.entity == "leads":
+            return sid in self.lead_ids
+        return bool(self.store.customers.find_by_identifier(self.scheme, sid))
+
+    def _build(self, index: int, sid: str, new_orgs: list[Customer]) -> Customer | Lead:
+        row = self.table.rows[index]
+        fields = self.fields[index]
+        emails, phones = self.contacts[index]
+        tags = _tags(row, self.columns.tags)
+        custom = _custom(row, self.columns.custom)
+        if self.entity == "leads":
+            custom[self.scheme] = sid
+            self.lead_ids.add(sid)
+            return Lead.create(
+                name=fields.name,
+                company=fields.organization,
+                emails=emails,
+                phones=phones,
+                tags=tags,
+                custom_fields=custom or None,
+            )
+        identifiers = {**fields.identifiers, self.scheme: sid}
+        common: dict[str, Any] = {
+            "emails": emails,
+            "phones": phones,
+            "addresses": fields.addresses,
+            "identifiers": identifiers,
+            "tags": tags,
+            "custom_fields": custom or None,
+        }
+        if fields.name is not None:
+            org_id = None
+            if fields.organization is not None:
+                org_id = self._organization(fields.organization, new_orgs)
+            return Customer.create(
+                name=fields.name,
+                kind=CustomerKind.PERSON,
+                birth_date=fields.birth_date,
+                organization_id=org_id,  # type: ignore[arg-type]
+                **common,
+            )
+        if fields.organization is None:
+            raise ValidationError("name", "the row names neither a person nor a company")
+        return Customer.create(name=fields.organization, kind=CustomerKind.ORGANIZATION, **common)
+
+    def _organization(self, name: str, new_orgs: list[Customer]) -> str:
+        from crmcore.dedup import organization_key
+
+        key = organization_key(name)
+        found = self.orgs.get(key)
+        if found is None:
+            org = Customer.create(name=name, kind=CustomerKind.ORGANIZATION)
+            new_orgs.append(org)
+            self.orgs[key] = found = org.id
+        return found
+
+    def _write(self, records: Sequence[Customer | Lead]) -> None:
+        if self.entity == "leads":
+            self.store.leads.add_many([r for r in records if isinstance(r, Lead)])
+        else:
+            customers = [r for r in records if isinstance(r, Customer)]
+            self.store.customers.add_many(customers)
+            from crmcore.dedup import organization_key
+
+            for c in customers:
+                if c.kind is CustomerKind.ORGANIZATION:
+                    self.orgs.setdefault(organization_key(c.display_name), c.id)
+
+    def _checked(self, records: list[tuple[int, Customer | Lead]]) -> None:
+        from crmcore.dedup import find_duplicates, organization_key
+        from crmcore.dedup.records import MatchRecord
+        from crmcore.writes import check_and_lock
+
+        candidates = [r for _, r in records]
+        check_and_lock(self.store, candidates, rules=self.rules)
+        stored = self._stored_candidates(candidates)
+        stored_ids = {s.id for s in stored}
+        result = find_duplicates(
+            [*(MatchRecord.from_record(r) for r in candidates), *stored], self.rules, workers=1
+        )
+        # A row is matched against the stored records and the rows before it; a
+        # row folded into another stands for that one from then on.
+        survivor: dict[str, str] = {}
+        to_write: list[Customer | Lead] = []
+        merges: list[tuple[int, str, str]] = []
+        for number, record in records:
+            cluster = result.cluster_of(record.id)
+            matches: list[str] = []
+            if cluster is not None:
+                members = sorted(m for m in cluster.member_ids if m != record.id)
+                earlier = [m for m in members if m in survivor]
+                matches = [m for m in members if m in stored_ids]
+                matches += [survivor[m] for m in earlier if survivor[m] not in matches]
+            if isinstance(record, Customer) and record.kind is CustomerKind.ORGANIZATION:
+                known = self.orgs.get(organization_key(record.display_name))
+                if known is not None and known not in matches:
+                    matches.append(known)
+            if not matches:
+                survivor[record.id] = record.id
+                to_write.append(record)
+                self.tally.imported += 1
+            elif self.policy is OnDuplicate.SKIP:
+                self.tally.skipped += 1
+                self.tally.flags.append(Flag(number, "", tuple(matches)))
+            elif self.policy is OnDuplicate.MERGE:
+                survivor[record.id] = matches[0]
+                to_write.append(record)
+                merges.append((number, record.id, matches[0]))
+            else:
+                survivor[record.id] = record.id
+                to_write.append(record)
+                self.tally.imported += 1
+                self.tally.flags.append(Flag(number, record.id, tuple(matches)))
+        self._write(to_write)
+        if merges:
+            self._merge(merges)
+
+    def _merge(self, merges: Sequence[tuple[int, str, str]]) -> None:
+        from crmcore.merge import merge
+
+        for number, record_id, target in merges:
+            # A survivor merged away earlier in the run stands for its own survivor.
+            live = self._live(target)
+            if live == record_id:
+                self.tally.imported += 1
+                continue
+            result = merge(self.store, [live, record_id], survivor=live)  # type: ignore[arg-type]
+            self.tally.merged += 1
+            self.tally.flags.append(Flag(number, live, (live,), result.merge_id))
+
+    def _live(self, record_id: str) -> str:
+        if is_lead_id(record_id):
+            return str(self.store.leads.resolve(record_id).id)
+        return str(self.store.customers.resolve(record_id).id)
+
+    def _stored_candidates(self, candidates: Sequence[Customer | Lead]) -> list[Any]:
+        """The live stored records sharing a selective key with any candidate, one query each."""
+        from crmcore.dedup import selective_keys
+        from crmcore.dedup.records import MatchRecord
+
+        keys: set[str] = set()
+        names: set[str] = set()
+        for record in candidates:
+            for key in selective_keys(record, self.rules):
+                (names if key.startswith(NAME_PREFIXES) else keys).add(key)
+            keys.update(phone_key(p.number.e164) for p in record.phones)
+            if isinstance(record, Customer):
+                keys.update(
+                    identifier_key(s, v) for s, v in record.identifiers.items() if s != self.scheme
+                )
+        repos: list[Any] = [self.store.customers]
+        if self.entity == "leads":
+            repos.append(self.store.leads)
+        found: dict[str, Any] = {}
+        for repo in repos:
+            for wanted in (keys, names):
+                if wanted:
+                    for stored in repo.find_by_keys(sorted(wanted)):
+                        if stored.merged_into is None:
+                            found[stored.id] = stored
+        return [MatchRecord.from_record(r) for r in found.values()]
+
+
+def import_table(
+    store: Store,
+    table: Table,
+    *,
+    source: str,
+    entity: str = "customers",
+    region: str | None = None,
+    mapped: Iterable[tuple[str, str]] = (),
+    id_column: str | None = None,
+    on_duplicate: OnDuplicate | str = OnDuplicate.ALERT,
+    timezone: str | None = None,
+    participant_source: str | None = None,
+    dry_run: bool = False,
+    batch_size: int = _DEFAULT_BATCH,
+    rules: RuleSet | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Import the rows of ``table`` into ``store``; see :func:`import_file` for the arguments.
+
+    ``source`` names where the rows come from: the row ids are kept under the
+    identifier scheme ``source:<source>``.
+    """
+    policy = _policy(on_duplicate)
+    if entity not in ("customers", "leads", "interactions"):
+        raise ValidationError("entity", "must be customers, leads or interactions")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValidationError("batch_size", "must be a whole number of at least 1")
+    scheme = source_scheme(source)
+    if entity == "interactions":
+        return import_interactions(
+            store,
+            table,
+            scheme=scheme,
+            region=region,
+            mapped=mapped,
+            id_column=id_column,
+            timezone=timezone,
+            participant_source=participant_source,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            progress=progress,
+        )
+    columns = _columns(table, entity, mapped, id_column)
+    tally = Tally()
+    id_name = id_column or "row"
+    row_ids, _ = source_ids(table, columns.id_col, id_name, tally)
+    id_rejects = list(tally.rejects)
+    tally.rejects.clear()
+    fields, contacts, problems, _ = _parse_table(
+        table,
+        columns.plan,
+        region=region,
+        region_column=None,
+        workers=workers,
+        advance=None,
+        on_total=None,
+    )
+    rejected = problem_rejects(table, columns.plan, problems.by_column)
+    for reject in id_rejects:
+        rejected.setdefault(reject.row, reject)
+    run = _Run(
+        store=store,
+        table=table,
+        entity=entity,
+        columns=columns,
+        policy=policy,
+        rules=rules,
+        scheme=scheme,
+        fields=fields,
+        contacts=contacts,
+        source_ids=row_ids,
+        rejected=rejected,
+        tally=tally,
+        orgs=_organizations(store) if entity == "customers" else {},
+        lead_ids=_stored_leads(store, scheme) if entity == "leads" else set(),
+    )
+    in_chunks(store, len(table.rows), batch_size, run.chunk, progress, dry_run=dry_run)
+    return make_report(entity, len(table.rows), tally, scheme, dry_run)
+
+
+def _policy(value: OnDuplicate | str) -> OnDuplicate:
+    if isinstance(value, OnDuplicate):
+        return value
+    try:
+        return OnDuplicate(value)
+    except ValueError:
+        raise ValidationError("on_duplicate", "must be alert, skip, merge or create") from None
+
+
+def import_file(
+    store: Store,
+    path: Path | str,
+    *,
+    entity: str = "customers",
+    region: str | None = None,
+    mapped: Iterable[tuple[str, str]] = (),
+    id_column: str | None = None,
+    on_duplicate: OnDuplicate | str = OnDuplicate.ALERT,
+    timezone: str | None = None,
+    participant_source: str | None = None,
+    source: str | None = None,
+    dry_run: bool = False,
+    batch_size: int = _DEFAULT_BATCH,
+    rules: RuleSet | None = None,
+    limits: InputLimits | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    rejects: Path | str | None = None,
+) -> ImportReport:
+    """Import a CSV or JSON Lines file into ``store``: every row imported or reported.
+
+    Each row becomes a customer (``entity="customers"``: a person, or an
+    organisation when it names only a company), a lead, or an interaction.
+    Columns are read as :func:`~crmcore.io.plan_columns` recognises them
+    (``mapped`` pairs first; ``tags`` too, see :data:`IMPORT_FIELDS`); a
+    person's company becomes or links an organisation customer
+    (``organization_id``), found by its normalised name; columns no field
+    reads are kept as custom fields. A row with a cell that cannot be read is
+    rejected whole (:class:`Reject`: row number, field, reason, never the
+    value) and the other rows still import.
+
+    Every record keeps its row's source id, the ``id_column`` cell or else
+    ``row:<number>``, under the identifier scheme ``source:<source>``
+    (``source`` defaults to the file's name; for leads, a custom field of that
+    name), so importing the same file again stores nothing new, and a run
+    killed halfway and started again finishes the file with nothing doubled:
+    rows are written ``batch_size`` at a time, each chunk in one transaction.
+
+    Args:
+        store: where the records go.
+        path: the file (``.jsonl``/``.ndjson`` is JSON Lines, anything else CSV).
+        entity: ``customers``, ``leads`` or ``interactions``.
+        region: the default phone region (ISO 3166 alpha-2) of numbers without ``+``.
+        mapped: ``(field, column)`` pairs, as ``--map FIELD=COLUMN``.
+        id_column: the column of unique row ids (default: row numbers).
+        on_duplicate: what to do with a row that matches a stored record or an
+            earlier row (:class:`OnDuplicate`); the check of each chunk and its
+            write are one transaction, with the keys locked on stores that
+            implement :class:`~crmcore.storage.protocols.SupportsKeyLocks`.
+        timezone: for interactions, the zone (``Europe/Stockholm``) of
+            timestamps written without an offset; such timestamps are refused
+            when it is not given.
+        participant_source: for interactions, the ``source`` of a customer
+            import whose row ids the ``identifier`` columns hold: participants
+            are found by those source ids too.
+        source: the name the source ids are kept under (default: the file's name).
+        dry_run: do everything and roll it back: the report says what would happen.
+        batch_size: rows per transaction.
+        rules: the duplicate rules (default: :func:`~crmcore.dedup.default_rules`).
+        limits: the input limits (:class:`~crmcore.io.InputLimits`).
+        workers: processes for parsing emails and phones (default: every core).
+        progress: called with (rows done, rows in all) after each chunk.
+        rejects: where to write the rejected rows (their original cells, then
+            ``row``, ``field`` and ``reason``); written only when rows were
+            rejected, and never on a dry run.
+
+    Raises:
+        InputError: the file cannot be read, or ``rejects`` cannot be written.
+        ColumnError: a mapping names an unknown field or column.
+        ValidationError: an argument is not one of the values above.
+    """
+    file = Path(path)
+    table = read_rows(file, limits=limits or InputLimits())
+    report = import_table(
+        store,
+        table,
+        source=source if source is not None else file.name,
+        entity=entity,
+        region=region,
+        mapped=mapped,
+        id_column=id_column,
+        on_duplicate=on_duplicate,
+        timezone=timezone,
+        participant_source=participant_source,
+        dry_run=dry_run,
+        batch_size=batch_size,
+        rules=rules,
+        workers=workers,
+        progress=progress,
+    )
+    if rejects is not None and report.rejects and not dry_run:
+        target = Path(rejects)
+        try:
+            write_rejects(target, table, report.rejects)
+        except OSError as exc:
+            reason = exc.strerror or "I/O error"
+            raise InputError(f"{target}: cannot be written ({reason})") from None
+    return report

@@ -1,0 +1,216 @@
+"""Import of interactions: channel, direction, timestamp, participants, external id."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crmcore.errors import ValidationError
+from crmcore.interactions import Interaction, Participant
+from crmcore.io._columns import ColumnPlan, column_index, plan_columns
+from crmcore.io._import_common import (
+    ImportReport,
+    Reject,
+    Tally,
+    header_key,
+    in_chunks,
+    make_report,
+    problem_rejects,
+    problems_text,
+    source_ids,
+    split_mapped,
+)
+from crmcore.io._records import _parse_table
+from crmcore.io._tables import Table
+from crmcore.storage.keys import source_scheme
+
+if TYPE_CHECKING:
+    from crmcore.storage import Store
+
+__all__ = ["INTERACTION_FIELDS", "import_interactions", "parse_timestamp", "zone"]
+
+INTERACTION_FIELDS: dict[str, str] = {
+    "channel": "how it happened: email, phone_call (call), sms, chat, meeting, web_visit, "
+    "web_form (form), social, letter, other",
+    "direction": "inbound (in), outbound (out) or internal",
+    "timestamp": "when: ISO 8601 (2024-05-01T14:30:00+02:00); without an offset it needs "
+    "--timezone",
+    "subject": "subject line or title",
+    "body": "the text, summary or notes",
+    "external_id": "the provider's id (an email's Message-ID): importing it again stores nothing",
+}
+"""The fields of an interactions import besides the participants' ``email``, ``phone`` and
+``identifier`` (a customer identifier whose scheme is the column's name, or a source id
+of ``participant_source``)."""
+
+_AUTO: dict[str, str] = {
+    **dict.fromkeys(["channel", "type", "medium"], "channel"),
+    **dict.fromkeys(["direction"], "direction"),
+    **dict.fromkeys(["timestamp", "occurredat", "date", "datetime", "time", "when"], "timestamp"),
+    **dict.fromkeys(["subject", "title"], "subject"),
+    **dict.fromkeys(["body", "summary", "notes", "text", "message"], "body"),
+    **dict.fromkeys(["externalid", "messageid"], "external_id"),
+}
+_CHANNEL_ALIASES = {
+    "call": "phone_call",
+    "phone": "phone_call",
+    "e_mail": "email",
+    "form": "web_form",
+    "visit": "web_visit",
+}
+_DIRECTION_ALIASES = {"in": "inbound", "out": "outbound"}
+_PARTICIPANT_FIELDS = ("email", "phone", "identifier", "country")
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (``Europe/Stockholm``).
+
+    Raises:
+        ValidationError: naming ``timezone`` when no such zone is known.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(
+            "timezone", "is not a known time zone (e.g. Europe/Stockholm)"
+        ) from None
+
+
+def parse_timestamp(text: str, timezone: ZoneInfo | None) -> datetime:
+    """An aware datetime from ISO 8601 text; a naive one is read in ``timezone``, never guessed.
+
+    Raises:
+        ValidationError: naming ``timestamp``: not ISO 8601, or without an offset
+            when ``timezone`` is ``None``.
+    """
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationError("timestamp", "is not an ISO 8601 date and time") from None
+    if value.tzinfo is None:
+        if timezone is None:
+            raise ValidationError(
+                "timestamp", "has no UTC offset; give --timezone (the zone it was written in)"
+            )
+        value = value.replace(tzinfo=timezone)
+    return value
+
+
+def _enum_text(text: str, aliases: dict[str, str]) -> str:
+    key = re.sub(r"[\s-]+", "_", text.strip().casefold())
+    return aliases.get(key, key)
+
+
+def import_interactions(
+    store: Store,
+    table: Table,
+    *,
+    scheme: str,
+    region: str | None,
+    mapped: Iterable[tuple[str, str]],
+    id_column: str | None,
+    timezone: str | None,
+    participant_source: str | None,
+    dry_run: bool,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+) -> ImportReport:
+    """Import interaction rows (see :func:`crmcore.io.import_file`)."""
+    tz = zone(timezone) if timezone is not None else None
+    # The ids a customer import kept (its --id-column) identify participants too.
+    source = None if participant_source is None else source_scheme(participant_source)
+    header = table.header
+    rest, own = split_mapped(header, mapped, INTERACTION_FIELDS)
+    full = plan_columns(header, rest)
+    plan = ColumnPlan({f: c for f, c in full.fields.items() if f in _PARTICIPANT_FIELDS})
+    claimed = set(plan.used_columns())
+    for index, name in enumerate(header):
+        field = _AUTO.get(header_key(name))
+        if field is not None and field not in own and index not in claimed:
+            own.setdefault(field, []).append(index)
+    # A field's first column is the one read; a later one auto-recognised is left.
+    cols = {field: indexes[0] for field, indexes in own.items()}
+    id_col = None if id_column is None else column_index(header, id_column)
+    read = claimed | set(cols.values()) | ({id_col} if id_col is not None else set())
+    unread = [h for i, h in enumerate(header) if i not in read and h.strip()]
+
+    tally = Tally()
+    row_ids, _ = source_ids(table, id_col, id_column or "row", tally)
+    rejected: dict[int, Reject] = {r.row: r for r in tally.rejects}
+    tally.rejects.clear()
+    fields, contacts, problems, _ = _parse_table(
+        table, plan, region=region, region_column=None, workers=None, advance=None, on_total=None
+    )
+    for number, reject in problem_rejects(table, plan, problems.by_column).items():
+        rejected.setdefault(number, reject)
+
+    def cell(row: Sequence[str], field: str) -> str:
+        i = cols.get(field)
+        return row[i].strip() if i is not None else ""
+
+    def build(index: int, sid: str) -> Interaction:
+        row = table.rows[index]
+        occurred = cell(row, "timestamp")
+        if not occurred:
+            raise ValidationError("timestamp", "is empty")
+        when = parse_timestamp(occurred, tz)
+        emails, phones = contacts[index]
+        people: dict[str, None] = {}
+        for repo in (store.customers, store.leads):
+            found: list[Any] = []
+            for email in emails:
+                found += repo.find_by_email(email)
+            for phone in phones:
+                found += repo.find_by_phone(phone)
+            people.update((r.id, None) for r in found if r.merged_into is None)
+        for id_scheme, value in fields[index].identifiers.items():
+            schemes = [id_scheme] if source is None else [id_scheme, source]
+            for scheme_ in schemes:
+                people.update(
+                    (r.id, None)
+                    for r in store.customers.find_by_identifier(scheme_, value)
+                    if r.merged_into is None
+                )
+        if not people:
+            raise ValidationError(
+                "participants", "no stored customer or lead has the row's email, phone or id"
+            )
+        return Interaction.log(
+            channel=_enum_text(cell(row, "channel"), _CHANNEL_ALIASES),
+            direction=_enum_text(cell(row, "direction"), _DIRECTION_ALIASES),
+            occurred_at=when,
+            participants=[Participant(record_id) for record_id in people],  # type: ignore[arg-type]
+            subject=cell(row, "subject") or None,
+            body=cell(row, "body") or None,
+            external_id=cell(row, "external_id") or f"{scheme}:{sid}",
+        )
+
+    def chunk(indexes: range) -> None:
+        built: list[Interaction] = []
+        for index in indexes:
+            number = index + 2
+            sid = row_ids[index]
+            reject = rejected.get(number)
+            if reject is not None or sid is None:
+                if reject is not None:
+                    tally.rejects.append(reject)
+                continue
+            try:
+                built.append(build(index, sid))
+            except ValidationError as exc:
+                field, reason = problems_text(exc)
+                tally.rejects.append(Reject(number, field, reason))
+        if built:
+            stored = store.interactions.add_many(built)
+            for new, kept in zip(built, stored, strict=True):
+                if kept.id == new.id:
+                    tally.imported += 1
+                else:  # ingested before: add is idempotent by external id
+                    tally.skipped += 1
+                    tally.already += 1
+
+    in_chunks(store, len(table.rows), batch_size, chunk, progress, dry_run=dry_run)
+    return make_report("interactions", len(table.rows), tally, scheme, dry_run, unread)
