@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from crmcore import EmailAddress, PhoneNumber
 from crmcore._demo_data import (
     CONTACT_COLUMNS,
+    CONTACT_FIELDS,
     INTERACTION_COLUMNS,
     TRUTH_COLUMN,
     contact_rows,
@@ -23,17 +24,6 @@ from crmcore._demo_data import (
 )
 from crmcore.io import row_to_customer
 
-MAPPED = [
-    ("given_name", "Förnamn"),
-    ("family_name", "Efternamn"),
-    ("email", "E-post"),
-    ("phone", "Telefon"),
-    ("company", "Företag"),
-    ("address", "Adress"),
-    ("postcode", "Postnummer"),
-    ("city", "Ort"),
-    ("country", "Land"),
-]
 ROWS = contact_rows(2_000, seed=7, truth=True)
 
 
@@ -54,7 +44,7 @@ def test_another_seed_gives_other_rows() -> None:
 def test_every_row_has_a_contact_point_and_imports(count: int, seed: int) -> None:
     for row in contact_rows(count, seed):
         assert row["E-post"].strip() or row["Telefon"]
-        customer = row_to_customer(row, mapped=MAPPED)
+        customer = row_to_customer(row, mapped=CONTACT_FIELDS)
         assert customer.emails or customer.phones
 
 

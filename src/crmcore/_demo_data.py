@@ -33,6 +33,7 @@ import phonenumbers
 
 __all__ = [
     "CONTACT_COLUMNS",
+    "CONTACT_FIELDS",
     "INTERACTION_COLUMNS",
     "LEGAL_FORMS",
     "NICKNAMES",
@@ -440,6 +441,20 @@ CONTACT_COLUMNS: Final = (
 )
 """The Swedish office's export: customer number, given and family name, e-mail, phone,
 company, street address, postcode, city and country."""
+
+CONTACT_FIELDS: Final = (
+    ("identifier", "Kundnr"),
+    ("given_name", "Förnamn"),
+    ("family_name", "Efternamn"),
+    ("email", "E-post"),
+    ("phone", "Telefon"),
+    ("company", "Företag"),
+    ("address", "Adress"),
+    ("postcode", "Postnummer"),
+    ("city", "Ort"),
+    ("country", "Land"),
+)
+"""``(field, column)`` pairs for :func:`crmcore.io.row_to_customer`: what each column feeds."""
 
 TRUTH_COLUMN: Final = "entity"
 """The column :func:`contact_rows` adds with ``truth=True``: who the row really is."""
