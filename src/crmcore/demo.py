@@ -336,11 +336,16 @@ def merge_and_convert(
         f"kept as tombstones); {len(merged.skipped)} left for review, "
         f"{len(merged.failed)} failed; {before} customer records stored"
     )
-    # A shopper fills in the web form with an address a merged customer has.
+    # A shopper fills in the web form with an address a merged customer has
+    # (any customer's, in a list too small to have duplicates).
+    candidates = [m.survivor for m in merged.merged] + list(store.customers.iter_all())
     survivor = next(
-        m.survivor for m in merged.merged if isinstance(m.survivor, Customer) and m.survivor.emails
+        (c for c in candidates if isinstance(c, Customer) and c.emails and not c.merged_into),
+        None,
     )
-    assert isinstance(survivor, Customer)
+    if survivor is None:
+        console.print("no customer has an email address: no web lead to convert")
+        raise SystemExit("the demo needs customers with email addresses")
     email = str(survivor.emails[0].address).upper()
     lead = store.leads.add(
         Lead.create(name=survivor.display_name, emails=[email], source="web_form")
@@ -552,12 +557,19 @@ def _folder(keep: bool) -> Iterator[Path]:
         yield Path(folder)
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the six steps and print what happens at each."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep ./crmcore-demo/ afterwards")
-    parser.add_argument("--rows", type=int, default=3_000, help="contact rows (default 3000)")
-    parser.add_argument("--interactions", type=int, default=1_500, help="default 1500")
+    parser.add_argument("--rows", type=_count, default=3_000, help="contact rows (default 3000)")
+    parser.add_argument("--interactions", type=_count, default=1_500, help="default 1500")
     parser.add_argument("--seed", type=int, default=0, help="the data's seed (default 0)")
     args = parser.parse_args(argv)
     try:
