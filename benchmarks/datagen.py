@@ -18,7 +18,9 @@ Hard negatives are different entities that look alike: colleagues who share
 the company switchboard number and a family name, and relatives who share a
 family name, a city, a home phone and sometimes a family mailbox.
 
-Names and companies come from Faker in the locales id_ID, sv_SE, de_DE, en_US
+The corruption helpers are the demo's (``crmcore._demo_data``), shared so that
+the benchmark's duplicates and ``make demo``'s are made the same way. Names
+and companies come from Faker in the locales id_ID, sv_SE, de_DE, en_US
 and en_GB; everything else from one ``random.Random``: the output is a function
 of ``count`` and ``seed`` (for one Faker version).
 
@@ -30,14 +32,23 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import re
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
-import phonenumbers
 from faker import Faker
+
+from crmcore._demo_data import (
+    LEGAL_FORM_OF,
+    corrupt_name,
+    format_phone,
+    landline,
+    messy_company_and_city,
+    messy_email,
+    mobile,
+    slug,
+    surviving_contacts,
+)
 
 __all__ = ["COLUMNS", "generate", "true_pairs", "write_csv"]
 
@@ -68,67 +79,6 @@ _LOCALES: dict[str, tuple[str, float, str, tuple[str, ...], str]] = {
     "id_ID": ("ID", 0.20, "Indonesia", ("gmail.com", "yahoo.co.id", "yahoo.com"), "co.id"),
 }
 
-_NICKNAMES = {
-    "Robert": ("Bob", "Rob", "Bobby"),
-    "William": ("Bill", "Will"),
-    "Elizabeth": ("Liz", "Beth"),
-    "Margaret": ("Maggie", "Peggy"),
-    "James": ("Jim", "Jimmy"),
-    "John": ("Jack", "Johnny"),
-    "Richard": ("Rick", "Dick"),
-    "Michael": ("Mike",),
-    "Thomas": ("Tom",),
-    "Jennifer": ("Jenny", "Jen"),
-    "Katherine": ("Kate", "Kathy"),
-    "Christopher": ("Chris",),
-    "Daniel": ("Dan", "Danny"),
-    "Matthew": ("Matt",),
-    "Anthony": ("Tony",),
-    "Joseph": ("Joe",),
-    "Charles": ("Charlie",),
-    "Edward": ("Ed", "Ted"),
-    "Susan": ("Sue",),
-    "Patricia": ("Pat", "Patty"),
-    "Rebecca": ("Becky",),
-    "Samuel": ("Sam",),
-    "Benjamin": ("Ben",),
-    "Alexander": ("Alex",),
-    "Andrew": ("Andy",),
-    "Steven": ("Steve",),
-    "Nicholas": ("Nick",),
-    "Jonathan": ("Jon",),
-    "Johannes": ("Hannes",),
-    "Katharina": ("Kathi",),
-    "Stefanie": ("Steffi",),
-    "Friedrich": ("Fritz",),
-    "Wolfgang": ("Wolf",),
-    "Lars": ("Lasse",),
-    "Nils": ("Nisse",),
-    "Hans": ("Hasse",),
-    "Karl": ("Kalle",),
-    "Per": ("Pelle",),
-    "Magnus": ("Mange",),
-    "Kristina": ("Stina", "Kicki"),
-    "Elisabeth": ("Lisa",),
-    "Muhammad": ("Muh.", "Moh."),
-}
-
-# Legal form spellings that name the same thing; one is swapped for another or dropped.
-_LEGAL_FORMS = (
-    ("Inc", "Inc.", "Incorporated"),
-    ("LLC", "L.L.C."),
-    ("Ltd", "Ltd.", "Limited"),
-    ("PLC", "plc"),
-    ("GmbH", "G.m.b.H."),
-    ("AG",),
-    ("KG",),
-    ("AB", "Aktiebolag"),
-    ("HB", "Handelsbolag"),
-    ("PT", "P.T."),
-    ("Tbk", "Tbk."),
-    ("CV", "C.V."),
-)
-_FORM_OF = {form.casefold(): group for group in _LEGAL_FORMS for form in group}
 _FAMILY_WORD = {"US": "family", "GB": "family", "DE": "familie", "SE": "familjen", "ID": "keluarga"}
 _ENGLISH_FORMS = {"US": ("Inc", "LLC", "Corp"), "GB": ("Ltd", "PLC")}
 
@@ -146,86 +96,6 @@ class _Entity:
     company: str = ""
     work_email: str = ""
     work_phone: str = ""
-
-
-def _ascii(text: str) -> str:
-    text = text.replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("Ø", "O")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "", _ascii(text).lower())
-
-
-def _mobile(rng: random.Random, region: str) -> str:
-    digits = "".join(str(rng.randrange(10)) for _ in range(8))
-    if region == "SE":
-        return f"07{rng.choice('0236')}{digits[:7]}"
-    if region == "DE":
-        return f"015{rng.choice('1279')}{digits[:7]}"
-    if region == "GB":
-        return f"07{rng.choice('4579')}{digits[:8]}"
-    if region == "US":
-        return f"{rng.randrange(2, 10)}{digits[:2]}{rng.randrange(2, 10)}{digits[2:8]}"
-    return f"08{rng.choice('1235789')}{rng.randrange(1, 10)}{digits}"  # ID
-
-
-def _landline(rng: random.Random, region: str) -> str:
-    digits = "".join(str(rng.randrange(1, 10)) for _ in range(8))
-    prefix = {"SE": "08", "DE": "030", "GB": "020", "ID": "021"}.get(region)
-    if prefix is None:
-        return f"{rng.choice(('212', '415', '312', '617'))}{rng.randrange(2, 10)}{digits[:6]}"
-    return prefix + digits
-
-
-def _format_phone(rng: random.Random, national: str, region: str, international: bool) -> str:
-    number = phonenumbers.parse(national, region)
-    if international:
-        style = rng.random()
-        if style < 0.5:
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-        if style < 0.75:
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if region in {"SE", "DE", "GB"}:  # their international prefix is 00
-            text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-            return "00" + text[1:]
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if rng.random() < 0.6:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    return national  # digits only
-
-
-def _typo(rng: random.Random, text: str) -> str:
-    if len(text) < 4:
-        return text
-    i = rng.randrange(1, len(text) - 1)
-    kind = rng.random()
-    if kind < 0.3:  # transposition
-        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
-    if kind < 0.55:  # deletion
-        return text[:i] + text[i + 1 :]
-    if kind < 0.8:  # substitution by a keyboard neighbour-ish letter
-        return text[:i] + rng.choice("aeiourstnl") + text[i + 1 :]
-    return text[:i] + text[i] + text[i:]  # doubled letter
-
-
-def _company_variant(rng: random.Random, company: str) -> str:
-    words = company.split()
-    out = []
-    for word in words:
-        group = _FORM_OF.get(word.strip(",").casefold())
-        if group is None:
-            out.append(word)
-            continue
-        choice = rng.random()
-        if choice < 0.4:
-            continue  # dropped
-        out.append(rng.choice(group))
-    text = " ".join(out) or company
-    if rng.random() < 0.2:
-        text = text.upper()
-    return text
 
 
 class _Pools:
@@ -257,7 +127,7 @@ def _generate_entities(count: int, rng: random.Random, seed: int) -> list[_Entit
         return address
 
     def personal_email(given: str, family: str, region: str) -> str:
-        g, f = _slug(given) or "x", _slug(family) or "y"
+        g, f = slug(given) or "x", slug(family) or "y"
         local = rng.choice((f"{g}.{f}", f"{g}{f}", f"{g[0]}.{f}", f"{g}_{f}", f"{g}{f[0]}"))
         if rng.random() < 0.3:
             local += str(rng.randrange(1, 99))
@@ -268,13 +138,13 @@ def _generate_entities(count: int, rng: random.Random, seed: int) -> list[_Entit
     def company_for(locale: str) -> tuple[str, str, str]:
         region = _LOCALES[locale][0]
         name = rng.choice(pools[locale].company)
-        has_form = any(w.strip(",").casefold() in _FORM_OF for w in name.split())
+        has_form = any(w.strip(",").casefold() in LEGAL_FORM_OF for w in name.split())
         if region in _ENGLISH_FORMS and rng.random() < 0.6 and "," not in name and not has_form:
             name = f"{name} {rng.choice(_ENGLISH_FORMS[region])}"
         if name not in companies:
-            core = [w for w in name.split() if w.strip(",").casefold() not in _FORM_OF]
-            domain = (_slug(" ".join(core[:2])) or "company") + "." + _LOCALES[locale][4]
-            companies[name] = (domain, _landline(rng, region), region)
+            core = [w for w in name.split() if w.strip(",").casefold() not in LEGAL_FORM_OF]
+            domain = (slug(" ".join(core[:2])) or "company") + "." + _LOCALES[locale][4]
+            companies[name] = (domain, landline(rng, region), region)
         return (name, *companies[name][:2])
 
     entities: list[_Entity] = []
@@ -291,13 +161,13 @@ def _generate_entities(count: int, rng: random.Random, seed: int) -> list[_Entit
             given=given,
             family=family,
             email=personal_email(given, family, region),
-            phone=_mobile(rng, region),
+            phone=mobile(rng, region),
             city=rng.choice(pool.city),
         )
         if rng.random() < 0.6:
             company, domain, switchboard = company_for(locale)
             entity.company = company
-            entity.work_email = unique(f"{_slug(given)}.{_slug(family)}", domain)
+            entity.work_email = unique(f"{slug(given)}.{slug(family)}", domain)
             entity.work_phone = switchboard
         entities.append(entity)
 
@@ -315,19 +185,19 @@ def _generate_entities(count: int, rng: random.Random, seed: int) -> list[_Entit
                         email=personal_email(other, family, region),
                         phone=entity.work_phone,
                         city=rng.choice(pool.city),
-                        work_email=unique(f"{_slug(other)}.{_slug(family)}", domain),
+                        work_email=unique(f"{slug(other)}.{slug(family)}", domain),
                     )
                 )
         elif roll < 0.08:
             # A relative: same family name, city and home phone; sometimes the family mailbox.
             other = rng.choice(pool.first_female + pool.first_male)
             if other != given:
-                home = _landline(rng, region)
+                home = landline(rng, region)
                 entity.phone = home
                 shared = rng.random() < 0.2
                 family_box = (
                     unique(
-                        f"{_FAMILY_WORD[region]}.{_slug(family)}", rng.choice(_LOCALES[locale][3])
+                        f"{_FAMILY_WORD[region]}.{slug(family)}", rng.choice(_LOCALES[locale][3])
                     )
                     if shared
                     else ""
@@ -363,37 +233,19 @@ def _record(rng: random.Random, entity: _Entity, original: bool) -> dict[str, st
     if not original:
         # Which contact points survive decides whether a duplicate can be found at all;
         # keep at least one of email and phone, or the name exactly, as real duplicates do.
-        email_kind = rng.random()
-        if email_kind < 0.15:
-            email = ""
-        elif email_kind < 0.3 and entity.work_email:
-            email = entity.work_email
-        phone_kind = rng.random()
-        if phone_kind < 0.2:
-            phone_national = ""
-        elif phone_kind < 0.3 and entity.work_phone:
-            phone_national = entity.work_phone
-        if not email and not phone_national and rng.random() < 0.7:
-            # A CRM record with no contact point at all is rare: forms and imports ask for one.
-            email = entity.email
+        # A CRM record with no contact point at all is rare: forms and imports ask for one.
+        email, phone_national = surviving_contacts(
+            rng, (email, phone_national), (entity.work_email, entity.work_phone), restore=0.7
+        )
         strong = bool(email) or bool(phone_national and phone_national != entity.work_phone)
         if strong:
-            given, family = _corrupt_name(rng, given, family)
-        if email:
-            if rng.random() < 0.2:
-                email = email.upper() if rng.random() < 0.5 else email.capitalize()
-            if rng.random() < 0.15:
-                email = f" {email} "
-        if company and rng.random() < 0.5:
-            company = _company_variant(rng, company) if rng.random() < 0.8 else ""
-        if rng.random() < 0.15:
-            city = ""
-        elif rng.random() < 0.05:
-            city = _typo(rng, city)
+            given, family = corrupt_name(rng, given, family)
+        email = messy_email(rng, email)
+        company, city = messy_company_and_city(rng, company, city)
         if rng.random() < 0.1:
             country = ""
             international = True
-    phone = _format_phone(rng, phone_national, region, international) if phone_national else ""
+    phone = format_phone(rng, phone_national, region, international) if phone_national else ""
     return {
         "entity_id": entity.id,
         "First Name": given,
@@ -404,27 +256,6 @@ def _record(rng: random.Random, entity: _Entity, original: bool) -> dict[str, st
         "City": city,
         "Country": country,
     }
-
-
-def _corrupt_name(rng: random.Random, given: str, family: str) -> tuple[str, str]:
-    roll = rng.random()
-    if roll < 0.12:
-        given = _typo(rng, given)
-    elif roll < 0.2:
-        family = _typo(rng, family)
-    elif roll < 0.3 and _ascii(given + family) != given + family:
-        given, family = _ascii(given), _ascii(family)
-    elif roll < 0.38 and given in _NICKNAMES:
-        given = rng.choice(_NICKNAMES[given])
-    elif roll < 0.44:
-        given, family = family, given
-    elif roll < 0.5:
-        given = given[0] + "."
-    elif roll < 0.55:
-        given, family = given.upper(), family.upper()
-    elif roll < 0.58:
-        given, family = given.lower(), family.lower()
-    return given, family
 
 
 def generate(count: int, *, seed: int = 0, duplicate_share: float = 0.4) -> list[dict[str, str]]:

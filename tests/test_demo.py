@@ -1,41 +1,127 @@
-"""``make demo`` runs the main job end to end; these tests keep it honest."""
+"""``make demo`` runs the main job end to end; these tests keep its story true."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from crmcore import SQLiteStore
+from crmcore import Customer, Interaction, Lead, SQLiteStore, from_dict
 from crmcore.demo import main
+from crmcore.merge import MergeRecord
+
+SMALL = ["--rows", "600", "--interactions", "300", "--seed", "3"]
 
 
-def test_demo_runs_the_whole_job_on_sqlite(capsys: pytest.CaptureFixture[str]) -> None:
-    main([])
-    out = capsys.readouterr().out
-    assert "row 10: refused (emails[0]: is not a valid email address" in out
-    assert "not-an-email" not in out  # errors name fields, never values
-    assert "the same provider message ingested again is not copied: True" in out
-    assert "lead converted into the existing customer it matched" in out
-    assert "converting again returns the same customer: True" in out
-    clusters = re.findall(r"(\d+) records, confidence", out)
-    assert clusters, out
-    # The shared mailbox and switchboard (rows 6 and 7) must not merge two people:
-    # every cluster is one of the three real duplicate groups.
-    assert sorted(int(n) for n in clusters) == [2, 2, 3]
-    assert "the merged-away ids resolve to the survivor: True" in out
-    assert "resolve to the survivor: False" not in out
-    assert "restored (merged_into=None)" in out
+def _number(pattern: str, text: str) -> int:
+    # rich wraps lines at the width of the terminal (80 columns without one).
+    found = re.search(pattern, " ".join(text.split()))
+    assert found, pattern
+    return int(found.group(1).replace(",", ""))
 
 
-def test_demo_keeps_its_file_only_when_asked(
+@pytest.fixture(scope="module")
+def kept(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """One run with --keep: its output and the folder it left."""
+    folder = tmp_path_factory.mktemp("demo")
+    capture = subprocess.run(
+        [sys.executable, "-m", "crmcore.demo", "--keep", *SMALL],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return capture.stdout, folder / "crmcore-demo"
+
+
+def test_the_story_is_told_step_by_step(kept: tuple[str, Path]) -> None:
+    out, _ = kept
+    for step in range(1, 7):
+        assert f"{step}. " in out
+    assert "\x1b[" not in out  # no colour codes where the output is not a terminal
+    assert _number(r"imported (\d+) customers", out) == 600
+    flat = " ".join(out.split())
+    assert "0 rejected" in flat
+    assert _number(r"(\d+) flagged as possible", out) > 0
+    assert _number(r"logged (\d+) interactions", out) == 300
+    assert "the same file ingested again adds nothing (idempotent by external id): True" in flat
+    clusters = _number(r"(\d+) clusters hold", out)
+    merged = _number(r"merged (\d+) clusters", out)
+    left = _number(r"(\d+) left for review", out)
+    assert 0 < merged <= clusters
+    assert merged + left == clusters
+    assert "web lead converted into the existing customer it matched" in flat
+    assert "converting it again returns the same customer: True" in flat
+    assert _number(r"interactions from (\d+) records", out) >= 2
+    assert "restored exactly: True" in flat
+    assert "interactions back on their records: True" in flat
+    assert "merged_into cleared: True" in flat
+    assert re.search(r"done in \d+\.\d s", flat)
+
+
+def test_the_store_and_the_files_hold_what_the_story_says(kept: tuple[str, Path]) -> None:
+    out, folder = kept
+    header = (folder / "kunder.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("Kundnr;Förnamn;Efternamn;E-post;Telefon")
+    report = (folder / "review.html").read_text(encoding="utf-8")
+    assert report.startswith("<!DOCTYPE html>")
+    assert "cus_" in report
+    kinds = {"Customer": Customer, "Lead": Lead, "Interaction": Interaction}
+    exported: dict[str, list[object]] = {"customers": [], "leads": [], "interactions": []}
+    merges = []
+    for line in (folder / "export.jsonl").read_text(encoding="utf-8").splitlines():
+        data = json.loads(line)
+        prefix = data["id"][:4]
+        if prefix == "mrg_":
+            merges.append(from_dict(MergeRecord, data))
+            continue
+        kind = {"cus_": "Customer", "led_": "Lead", "ixn_": "Interaction"}[prefix]
+        exported[kind.lower() + "s"].append(from_dict(kinds[kind], data))
+    with SQLiteStore(folder / "crm.db") as store:
+        customers = list(store.customers.iter_all())
+        assert len(exported["customers"]) == len(customers) == 600
+        live = [c for c in customers if c.merged_into is None]
+        assert _number(r"│ customers │ (\d+)", out) == len(live)
+        assert len(exported["leads"]) == store.leads.count() == 1
+        assert len(exported["interactions"]) == 301  # the stream, and the web lead's form
+        # One merge was undone: every other one is still in effect, and exported.
+        active = [m for m in merges if m.is_active]
+        assert len(merges) == _number(r"merged (\d+) clusters", out)
+        assert len(active) == len(merges) - 1
+        absorbed = {i for m in active for i in m.merged_ids}
+        assert {c.id for c in customers if c.merged_into is not None} == absorbed
+        lead = next(store.leads.iter_all())
+        assert lead.converted_customer_id is not None
+        assert store.customers.get(lead.converted_customer_id).merged_into is None
+
+
+def test_the_demo_keeps_its_files_only_when_asked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    main([])
-    assert not (tmp_path / "crmcore-demo.db").exists()
-    main(["--keep"])
-    capsys.readouterr()
-    with SQLiteStore(tmp_path / "crmcore-demo.db") as store:
-        assert store.customers.count() > 0
+    main(["--rows", "60", "--interactions", "30"])
+    out = capsys.readouterr().out
+    assert "done in" in out
+    assert not (tmp_path / "crmcore-demo").exists()
+    folder = re.search(r"CRMin(\S+?)crm\.db", "".join(out.split()))
+    assert folder
+    assert not Path(folder.group(1)).exists()
+
+
+@pytest.mark.slow
+def test_make_demo_runs_in_under_a_minute() -> None:
+    # What `make demo` runs, with its defaults: a few thousand rows.
+    capture = subprocess.run(
+        [sys.executable, "-m", "crmcore.demo"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert _number(r"imported (\d+) customers", capture.stdout) == 3_000
+    assert "restored exactly: True" in " ".join(capture.stdout.split())

@@ -1,19 +1,41 @@
 """``make demo``: crmcore's main job on the embedded SQLite store (``python -m crmcore.demo``).
 
-A small business imports a messy contact list, logs what happened with those
-people, captures a web-form lead, finds and merges the duplicates, reads a
-customer's whole timeline, and undoes a merge. Everything goes through a real
-SQLite file, which the demo deletes at the end unless ``--keep`` is given.
+The story of a small web shop with Swedish and Indonesian customers (and a
+few Germans and Britons) that embeds crmcore, in six steps on a fresh SQLite
+file:
+
+1. the Swedish office's Excel export (a few thousand messy rows, semicolons)
+   is imported, with the duplicate check on;
+2. a stream of interactions (emails, chats, web forms, calls) is logged
+   against whichever record each channel knows;
+3. the duplicates in the store are shown with their reasons, and the HTML
+   review report is written;
+4. the clusters above the threshold are merged, and a web-form lead who is
+   already a customer is converted into that customer;
+5. one customer's timeline is read across the merged records, and one merge
+   is undone to show that nothing was lost;
+6. the store is exported and its statistics printed.
+
+The data comes from :mod:`crmcore._demo_data` (the same for a seed). The
+files go in a temporary folder that is deleted at the end, unless ``--keep``
+is given (then ``./crmcore-demo/``). Output is rich tables, in colour where
+the terminal supports it and plain text where it does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import csv
+import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -30,141 +52,545 @@ from crmcore import (
     convert_lead,
     merge_duplicates,
     timeline,
+    to_json,
     unmerge,
 )
+from crmcore._demo_data import (
+    CONTACT_COLUMNS,
+    CONTACT_FIELDS,
+    contact_rows,
+    interaction_rows,
+    write_semicolon_csv,
+)
 from crmcore.dedup import DuplicatePolicy, blocking_keys, find_duplicates, guard_duplicates
-from crmcore.ids import new_interaction_id
+from crmcore.io import row_to_customer
 
-# The same few people, typed in by sales, imported from a web shop and created
-# by a support form: case, spacing, phone formats, nicknames, name order.
-CONTACTS = [
-    ("Robert Müller", "robert.mueller@example.de", "030 1234567", "DE"),
-    ("Bob Mueller", " Robert.Mueller@Example.DE", "+49 30 1234567", "DE"),
-    ("Åsa Lindqvist", "asa.lindqvist@example.se", "070-123 45 67", "SE"),
-    ("Lindqvist Asa", "", "+46701234567", "SE"),
-    ("Siti Rahayu", "siti.rahayu@contoh.co.id", "0812-3456-7890", "ID"),
-    ("Budi Santoso", "info@contoh.co.id", "021 555 0100", "ID"),  # a shared mailbox and switchboard
-    ("Dewi Santoso", "info@contoh.co.id", "021 555 0100", "ID"),
-    ("Grace Hopper", "grace@example.org", "(212) 555-0147", "US"),
-    ("Grace Hoper", "grace@example.org", "", "US"),
-    ("Alan Turing", "not-an-email", "12", "GB"),  # refused, with field paths
-]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from crmcore.dedup import Cluster, DedupResult
+    from crmcore.merge import BulkMergeResult, MergeResult
+
+MERGE_ABOVE: Final = 0.97
+"""Clusters at least this confident are merged; the weaker ones are left for a person."""
+
+
+@attrs.frozen
+class ImportSummary:
+    """What an import did: rows read, records stored, rows flagged or refused."""
+
+    rows: int
+    imported: int
+    flagged: int = 0
+    rejected: tuple[tuple[int, str], ...] = ()
+    unmatched: int = 0
+    seconds: float = 0.0
+    ids: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class StoreStats:
+    """Counts by entity, lifecycle stage, lead status and channel."""
+
+    entities: dict[str, int]
+    stages: dict[str, int]
+    statuses: dict[str, int]
+    channels: dict[str, int]
+    awaiting_review: int
+
+
+# ------------------------------------------------------------------ steps 1 and 2: rows in
+
+
+def _import_contacts(
+    store: SQLiteStore, path: Path, console: Console | None = None
+) -> ImportSummary:
+    """The contact file into ``store``, each row checked against the store as it is written.
+
+    Today's APIs (``row_to_customer`` and ``guard_duplicates`` inside the
+    store's transaction); ``crmcore.io.import_file`` takes its place.
+    """
+    started = time.perf_counter()
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    imported = flagged = 0
+    rejected: list[tuple[int, str]] = []
+    with _progress(console, "importing contacts", len(rows)) as advance:
+        for number, row in enumerate(rows, start=2):  # row 1 is the header
+            try:
+                customer = row_to_customer(row, mapped=CONTACT_FIELDS)
+            except ValidationError as error:
+                rejected.append((number, ", ".join(error.paths)))
+                advance()
+                continue
+            # The check and the write are one step: no other writer slips between.
+            with store.transaction():
+                matches = guard_duplicates(customer, store, policy=DuplicatePolicy.ALERT)
+                store.customers.add(customer)
+            imported += 1
+            flagged += bool(matches)
+            advance()
+    seconds = time.perf_counter() - started
+    return ImportSummary(len(rows), imported, flagged, tuple(rejected), seconds=seconds)
+
+
+def _participant(store: SQLiteStore, row: dict[str, str]) -> Customer | None:
+    """The stored customer an interaction names by email, phone or customer number."""
+    found: list[Customer] = []
+    if row["email"]:
+        found = store.customers.find_by_email(row["email"])
+    elif row["phone"]:
+        found = store.customers.find_by_phone(row["phone"])
+    elif row["customer_number"]:
+        found = store.customers.find_by_identifier("Kundnr", row["customer_number"])
+    # Before the merge a person may be stored twice: the channel knows one of them.
+    return found[0] if found else None
+
+
+def _import_interactions(store: SQLiteStore, path: Path) -> ImportSummary:
+    """The interaction file into ``store``; ingestion is idempotent by external id.
+
+    Today's APIs (``Interaction.log``); ``crmcore.io.import_file(...,
+    as_="interactions")`` takes its place.
+    """
+    started = time.perf_counter()
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    logged: list[Interaction] = []
+    unmatched = 0
+    for row in rows:
+        customer = _participant(store, row)
+        if customer is None:
+            unmatched += 1
+            continue
+        logged.append(
+            Interaction.log(
+                channel=row["channel"],
+                direction=row["direction"],
+                occurred_at=datetime.fromisoformat(row["occurred_at"]),
+                customer_id=customer.id,
+                subject=row["subject"],
+                external_id=row["external_id"],
+            )
+        )
+    stored = store.interactions.add_many(logged)
+    seconds = time.perf_counter() - started
+    ids = tuple(i.id for i in stored)
+    return ImportSummary(len(rows), len(stored), unmatched=unmatched, seconds=seconds, ids=ids)
+
+
+def generate_and_import(
+    console: Console, store: SQLiteStore, folder: Path, *, rows: int, seed: int
+) -> ImportSummary:
+    """Step 1: write the Swedish office's export and import it, progress bar shown."""
+    _heading(console, 1, "Import the Swedish office's Excel export")
+    path = folder / "kunder.csv"
+    write_semicolon_csv(path, contact_rows(rows, seed), CONTACT_COLUMNS)
+    console.print(f"[dim]{path.name}: {rows} rows, semicolon-separated, Swedish headers[/dim]")
+    summary = _import_contacts(store, path, console)
+    console.print(
+        f"imported [bold]{summary.imported}[/bold] customers in {summary.seconds:.1f} s "
+        f"({summary.imported / max(summary.seconds, 1e-9):,.0f} rows/s); "
+        f"[yellow]{summary.flagged}[/yellow] flagged as possible duplicates of a stored "
+        f"record; {len(summary.rejected)} rejected"
+    )
+    return summary
+
+
+def log_interactions(
+    console: Console, store: SQLiteStore, folder: Path, *, count: int, seed: int
+) -> ImportSummary:
+    """Step 2: a stream of emails, chats, web forms and calls, against the records they name."""
+    _heading(console, 2, "Log the interactions: emails, chats, web forms, calls")
+    with (folder / "kunder.csv").open(encoding="utf-8-sig", newline="") as handle:
+        contacts = list(csv.DictReader(handle, delimiter=";"))
+    path = folder / "interactions.csv"
+    rows = interaction_rows(contacts, count, seed)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    summary = _import_interactions(store, path)
+    again = _import_interactions(store, path)
+    channels = collections.Counter(row["channel"] for row in rows)
+    console.print(
+        f"logged [bold]{summary.imported}[/bold] interactions in {summary.seconds:.1f} s "
+        f"({', '.join(f'{n} {c}' for c, n in channels.most_common())}); "
+        f"{summary.unmatched} named nobody stored"
+    )
+    same = again.ids == summary.ids
+    console.print(f"the same file ingested again adds nothing (idempotent by external id): {same}")
+    return summary
+
+
+# ------------------------------------------------------------------ step 3: duplicates
+
+
+def _reasons(cluster: Cluster) -> list[str]:
+    return sorted({e.field for pair in cluster.pairs for e in pair.evidence if e.score > 0.5})
+
+
+def _review_report(store: SQLiteStore, result: DedupResult, path: Path, source_name: str) -> None:
+    """The HTML review report of the store's duplicates (the CLI's report, over records)."""
+    from crmcore.cli._report import write_report
+
+    # The report names records by row: give each clustered record one.
+    ids = sorted(
+        {m for c in result.clusters for m in c.member_ids}
+        | {i for p in result.possible_matches for i in (p.a, p.b)}
+    )
+    index = {record_id: str(n) for n, record_id in enumerate(ids)}
+    records = store.customers.get_many(ids)
+    header = ["id", "name", "emails", "phones", "city", "country", "Kundnr"]
+    rows = []
+    for record_id in ids:
+        customer = records[CustomerId(record_id)]
+        place = customer.addresses[0] if customer.addresses else None
+        rows.append(
+            [
+                customer.id,
+                customer.display_name,
+                "; ".join(str(e.address) for e in customer.emails),
+                "; ".join(p.number.e164 for p in customer.phones),
+                (place.locality or "") if place else "",
+                (place.country or "") if place else "",
+                customer.identifiers.get("Kundnr", ""),
+            ]
+        )
+
+    def renamed(pair: Any) -> Any:
+        return attrs.evolve(pair, a=index[pair.a], b=index[pair.b])
+
+    clusters = tuple(
+        attrs.evolve(
+            c,
+            member_ids=tuple(index[m] for m in c.member_ids),
+            pairs=tuple(renamed(p) for p in c.pairs),
+        )
+        for c in result.clusters
+    )
+    by_row = attrs.evolve(
+        result,
+        clusters=clusters,
+        possible_matches=tuple(renamed(p) for p in result.possible_matches),
+    )
+    write_report(
+        path,
+        source_name=source_name,
+        result=by_row,
+        header=header,
+        shown_columns=range(1, len(header)),
+        rows=rows,
+        label=lambda row: rows[int(row)][0],
+        cluster_label=lambda cluster: cluster.id,
+        limit=200,
+    )
+
+
+def show_duplicates(console: Console, store: SQLiteStore, folder: Path) -> DedupResult:
+    """Step 3: the store's duplicates as a table with their reasons; the HTML review report."""
+    from rich.table import Table
+
+    _heading(console, 3, "Find the duplicates in the store, with reasons")
+    result = find_duplicates(store)
+    clustered = sum(len(c.member_ids) for c in result.clusters)
+    console.print(
+        f"{len(result.clusters)} clusters hold {clustered} of "
+        f"{store.customers.count()} customers; {len(result.possible_matches)} more pairs "
+        "are possible matches for a person to review"
+    )
+    table = Table(title="The weakest clusters (the first a person should look at)")
+    for column in ("records", "confidence", "matched on", "names as stored"):
+        table.add_column(column)
+    weakest = sorted(result.clusters, key=lambda c: c.confidence)[:8]
+    records = store.customers.get_many(m for c in weakest for m in c.member_ids)
+    for cluster in weakest:
+        colour = "green" if cluster.confidence >= MERGE_ABOVE else "yellow"
+        names = " / ".join(records[CustomerId(m)].display_name for m in cluster.member_ids)
+        table.add_row(
+            str(len(cluster.member_ids)),
+            f"[{colour}]{cluster.confidence:.3f}[/{colour}]",
+            ", ".join(_reasons(cluster)),
+            names,
+        )
+    console.print(table)
+    report = folder / "review.html"
+    _review_report(store, result, report, "kunder.csv")
+    console.print(f"review report written: {report.name} ({report.stat().st_size:,} bytes)")
+    return result
+
+
+# ------------------------------------------------------------------ step 4: merge, convert
+
+
+def merge_and_convert(
+    console: Console, store: SQLiteStore, result: DedupResult
+) -> tuple[BulkMergeResult, Lead]:
+    """Step 4: merge the clusters above the threshold; convert a web lead who is a customer."""
+    _heading(console, 4, f"Merge the clusters at or above {MERGE_ABOVE}; convert a web lead")
+    before = store.customers.count()
+    merged = merge_duplicates(store, result, min_confidence=MERGE_ABOVE)
+    absorbed = sum(len(m.plan.merged_ids) for m in merged.merged)
+    console.print(
+        f"merged [bold]{len(merged.merged)}[/bold] clusters ({absorbed} records absorbed, "
+        f"kept as tombstones); {len(merged.skipped)} left for review, "
+        f"{len(merged.failed)} failed; {before} customer records stored"
+    )
+    # A shopper fills in the web form with an address a merged customer has
+    # (any customer's, in a list too small to have duplicates).
+    candidates = [m.survivor for m in merged.merged] + list(store.customers.iter_all())
+    survivor = next(
+        (c for c in candidates if isinstance(c, Customer) and c.emails and not c.merged_into),
+        None,
+    )
+    if survivor is None:
+        console.print("no customer has an email address: no web lead to convert")
+        raise SystemExit("the demo needs customers with email addresses")
+    email = str(survivor.emails[0].address).upper()
+    lead = store.leads.add(
+        Lead.create(name=survivor.display_name, emails=[email], source="web_form")
+    )
+    store.interactions.add(
+        Interaction.log(
+            channel=Channel.WEB_FORM,
+            direction=Direction.INBOUND,
+            occurred_at=datetime.now().astimezone(),
+            lead_id=lead.id,
+            subject="Fråga om storlek",
+        )
+    )
+    for status in (LeadStatus.CONTACTED, LeadStatus.QUALIFIED):
+        lead = store.leads.update(lead.transition_to(status))
+    conversion = convert_lead(store, lead.id)
+    found = "a new customer" if conversion.created else "the existing customer it matched"
+    console.print(f"web lead converted into {found}: {conversion.customer.id}")
+    same = convert_lead(store, lead.id).customer.id == conversion.customer.id
+    console.print(f"converting it again returns the same customer: {same}")
+    return merged, store.leads.get(lead.id)
+
+
+# ------------------------------------------------------------------ step 5: timeline, unmerge
+
+
+def timeline_and_unmerge(console: Console, store: SQLiteStore, merged: BulkMergeResult) -> bool:
+    """Step 5: a customer's timeline across merged records; undo a merge, lose nothing."""
+    from rich.table import Table
+
+    _heading(console, 5, "One customer's timeline across merged records; undo a merge")
+    if not merged.merged:
+        console.print("nothing was merged")
+        return False
+
+    def spread(outcome: MergeResult) -> int:
+        page = timeline(store, outcome.survivor.id)
+        return len({entry.record_id for entry in page.entries})
+
+    chosen = max(merged.merged, key=lambda m: (spread(m), len(m.plan.merged_ids)))
+    page = timeline(store, chosen.survivor.id)
+    origins = {entry.record_id for entry in page.entries}
+    table = Table(
+        title=f"{chosen.survivor.id}: {len(page.entries)} interactions from {len(origins)} records"
+    )
+    for column in ("when (UTC)", "channel", "direction", "subject", "logged against"):
+        table.add_column(column)
+    for entry in page.entries:
+        interaction = entry.interaction
+        table.add_row(
+            interaction.occurred_at.strftime("%Y-%m-%d %H:%M"),
+            interaction.channel.value,
+            interaction.direction.value,
+            interaction.subject or "",
+            entry.record_id + ("" if entry.record_id == chosen.survivor.id else " (merged)"),
+        )
+    console.print(table)
+
+    record = store.merges.get(chosen.merge_id)
+    unmerge(store, chosen.merge_id)
+    restored = [store.customers.get(r.id) for r in record.before.customers]
+    exact = all(
+        attrs.evolve(now, version=0, updated_at=then.updated_at) == attrs.evolve(then, version=0)
+        for now, then in zip(restored, record.before.customers, strict=True)
+    )
+    back = all(
+        store.interactions.get(i.id).record_ids == i.record_ids for i in record.before.interactions
+    )
+    console.print(
+        f"merge {chosen.merge_id} undone: {len(restored)} records restored exactly: {exact}; "
+        f"{len(record.before.interactions)} interactions back on their records: {back}; "
+        f"merged_into cleared: {all(c.merged_into is None for c in restored)}"
+    )
+    return exact and back
+
+
+# ------------------------------------------------------------------ step 6: data out
+
+
+def _interactions(store: SQLiteStore) -> dict[str, Interaction]:
+    """Every stored interaction, by id (each is on the timeline of a record it names)."""
+    found: dict[str, Interaction] = {}
+    for repository in (store.customers, store.leads):
+        for record in repository.iter_all():
+            for interaction in store.interactions.list_for(record.id):
+                found.setdefault(interaction.id, interaction)
+    return found
+
+
+def store_stats(store: SQLiteStore, awaiting_review: int) -> StoreStats:
+    """Counts by entity, stage, status and channel (``crmcore.io.store_stats`` later)."""
+    customers = list(store.customers.iter_all())
+    leads = list(store.leads.iter_all())
+    live = [c for c in customers if c.merged_into is None]
+    interactions = _interactions(store)
+    return StoreStats(
+        entities={
+            "customers": len(live),
+            "merged away": len(customers) - len(live),
+            "leads": len(leads),
+            "interactions": len(interactions),
+        },
+        stages=dict(collections.Counter(c.stage.value for c in live).most_common()),
+        statuses=dict(collections.Counter(lead.status.value for lead in leads).most_common()),
+        channels=dict(
+            collections.Counter(i.channel.value for i in interactions.values()).most_common()
+        ),
+        awaiting_review=awaiting_review,
+    )
+
+
+def _export_and_stats(
+    store: SQLiteStore, path: Path, awaiting_review: int
+) -> tuple[dict[str, int], StoreStats]:
+    """The store as JSON Lines (every customer, lead, interaction and merge) and its stats.
+
+    Today's APIs (``to_json`` over the repositories); ``crmcore.io.export_store``
+    and ``crmcore.io.store_stats`` take their place.
+    """
+    written: collections.Counter[str] = collections.Counter()
+    merge_ids: set[str] = set()
+    with path.open("w", encoding="utf-8") as handle:
+        for kind, repository in (("customers", store.customers), ("leads", store.leads)):
+            for record in repository.iter_all():
+                handle.write(to_json(record) + "\n")
+                written[kind] += 1
+                merge_ids.update(m.id for m in store.merges.list_for(record.id))
+        for interaction in _interactions(store).values():
+            handle.write(to_json(interaction) + "\n")
+            written["interactions"] += 1
+        for merge_id in sorted(merge_ids):
+            handle.write(to_json(store.merges.get(merge_id)) + "\n")
+            written["merges"] += 1
+    return dict(written), store_stats(store, awaiting_review)
+
+
+def export_and_stats(
+    console: Console, store: SQLiteStore, folder: Path, result: DedupResult
+) -> StoreStats:
+    """Step 6: export the store and print its statistics."""
+    from rich.table import Table
+
+    _heading(console, 6, "Export the store; its statistics")
+    path = folder / "export.jsonl"
+    written, stats = _export_and_stats(store, path, len(result.possible_matches))
+    console.print(
+        f"exported {path.name}: "
+        + ", ".join(f"{kind} {n}" for kind, n in written.items())
+        + f" ({path.stat().st_size:,} bytes)"
+    )
+    table = Table(title="crmcore stats")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for group, counts in (
+        ("", stats.entities),
+        ("stage ", stats.stages),
+        ("lead ", stats.statuses),
+        ("channel ", stats.channels),
+    ):
+        for name, count in counts.items():
+            table.add_row(f"{group}{name}", str(count))
+    table.add_row("duplicates awaiting review", str(stats.awaiting_review))
+    console.print(table)
+    return stats
+
+
+# ------------------------------------------------------------------ the run
+
+
+def _heading(console: Console, number: int, text: str) -> None:
+    console.print()
+    console.rule(f"[bold cyan]{number}. {text}", align="left")
 
 
 @contextmanager
-def _store_file(keep: bool) -> Iterator[Path]:
+def _progress(console: Console | None, label: str, total: int) -> Iterator[Any]:
+    if console is None:
+        yield lambda: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+    )
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            return Text(f"{task.speed or 0:,.0f} rows/s")
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)
+
+
+@contextmanager
+def _folder(keep: bool) -> Iterator[Path]:
     if keep:
-        path = Path("crmcore-demo.db").resolve()
-        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            stale.unlink(missing_ok=True)  # each run starts from an empty store
+        path = Path("crmcore-demo").resolve()
+        shutil.rmtree(path, ignore_errors=True)  # each run starts from an empty store
+        path.mkdir()
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="crmcore-demo-") as folder:
-        yield Path(folder) / "crm.db"
+        yield Path(folder)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the tour and print what happens at each step."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--keep", action="store_true", help="keep ./crmcore-demo.db afterwards")
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the six steps and print what happens at each."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep ./crmcore-demo/ afterwards")
+    parser.add_argument("--rows", type=_count, default=3_000, help="contact rows (default 3000)")
+    parser.add_argument("--interactions", type=_count, default=1_500, help="default 1500")
+    parser.add_argument("--seed", type=int, default=0, help="the data's seed (default 0)")
     args = parser.parse_args(argv)
-    with _store_file(args.keep) as path, SQLiteStore(path, key_function=blocking_keys) as store:
-        print(f"SQLite store: {path}")
-
-        print("\n1. Import a messy contact list (duplicate policy: alert)")
-        imported: list[Customer] = []
-        for row, (name, email, phone, region) in enumerate(CONTACTS, start=1):
-            try:
-                customer = Customer.create(
-                    name=name,
-                    emails=[email] if email else [],
-                    phones=[phone] if phone else [],
-                    region=region,
-                )
-            except ValidationError as error:
-                print(f"   row {row}: refused ({error})")
-                continue
-            matches = guard_duplicates(customer, store, policy=DuplicatePolicy.ALERT)
-            imported.append(store.customers.add(customer))
-            note = f", may duplicate {len(matches)} stored record(s)" if matches else ""
-            print(f"   row {row}: stored {customer.id}{note}")
-
-        print("\n2. Log interactions against whichever record each channel knew")
-        now = datetime.now(UTC)
-        logged = []
-        for hours, customer in enumerate(imported):
-            message = Interaction.log(
-                channel=Channel.EMAIL if hours % 2 else Channel.PHONE_CALL,
-                direction=Direction.INBOUND,
-                occurred_at=now - timedelta(hours=hours + 1),
-                customer_id=customer.id,
-                subject=f"Contact #{hours + 1}",
-                external_id=f"provider-message-{hours}",
-            )
-            logged.append(store.interactions.add(message))
-        print(f"   {len(logged)} interactions logged")
-        replayed = store.interactions.add(attrs.evolve(logged[0], id=new_interaction_id()))
-        print(f"   the same provider message ingested again is not copied: {replayed == logged[0]}")
-
-        print("\n3. A web-form lead who is already a customer")
-        lead = store.leads.add(
-            Lead.create(name="Grace M. Hopper", emails=["GRACE@example.org"], source="web_form")
-        )
-        store.interactions.add(
-            Interaction.log(
-                channel=Channel.WEB_FORM,
-                direction=Direction.INBOUND,
-                occurred_at=now,
-                lead_id=lead.id,
-                subject="Pricing request",
-            )
-        )
-        for status in (LeadStatus.CONTACTED, LeadStatus.QUALIFIED):
-            lead = store.leads.update(lead.transition_to(status))
-        conversion = convert_lead(store, lead.id)
-        found = "a new customer" if conversion.created else "the existing customer it matched"
-        print(f"   lead converted into {found}, {conversion.customer.id}")
-        same = convert_lead(store, lead.id).customer.id == conversion.customer.id
-        print(f"   converting again returns the same customer: {same}")
-
-        print("\n4. Find the duplicates in the store, with reasons")
-        result = find_duplicates(store)
-        for cluster in result.clusters:
-            reasons = sorted(
-                {e.field for pair in cluster.pairs for e in pair.evidence if e.score > 0.5}
-            )
-            print(
-                f"   {len(cluster.member_ids)} records, confidence {cluster.confidence:.2f},"
-                f" matched on {', '.join(reasons)}"
-            )
-        print(f"   {len(result.possible_matches)} pair(s) left for a person to review")
-
-        print("\n5. Merge them: nothing is lost, old ids still resolve")
-        merged = merge_duplicates(store, result)
-        for outcome in merged.merged:
-            survivor = outcome.survivor
-            page = timeline(store, survivor.id)
-            print(
-                f"   merge {outcome.merge_id}: survivor {survivor.id} has"
-                f" {len(survivor.emails)} email(s), {len(survivor.phones)} phone(s),"
-                f" {len(page.entries)} interaction(s) on its timeline"
-            )
-            resolved = all(
-                store.customers.resolve(CustomerId(old)).id == survivor.id
-                for old in outcome.plan.merged_ids
-                if old.startswith("cus_")
-            )
-            print(f"   the merged-away ids resolve to the survivor: {resolved}")
-        live = store.customers.count()
-        print(f"   {live} customer records stored (merged ones kept as tombstones)")
-
-        if merged.merged:
-            first = merged.merged[0]
-            print("\n6. Undo the first merge")
-            unmerge(store, first.merge_id)
-            for record_id in (first.plan.survivor_id, *first.plan.merged_ids):
-                restored = store.customers.get(CustomerId(record_id))
-                print(f"   {restored.id} restored (merged_into={restored.merged_into})")
+    try:
+        from rich.console import Console
+    except ImportError:  # pragma: no cover - make demo installs the cli extra
+        sys.exit("the demo prints with rich: pip install 'crmcore[cli]'")
+    console = Console(highlight=False)
+    started = time.perf_counter()
+    with _folder(args.keep) as folder:
+        path = folder / "crm.db"
+        with SQLiteStore(path, key_function=blocking_keys) as store:
+            console.print(f"[bold]crmcore demo[/bold]: a web shop's CRM in {path}")
+            generate_and_import(console, store, folder, rows=args.rows, seed=args.seed)
+            log_interactions(console, store, folder, count=args.interactions, seed=args.seed)
+            result = show_duplicates(console, store, folder)
+            merged, _ = merge_and_convert(console, store, result)
+            timeline_and_unmerge(console, store, merged)
+            export_and_stats(console, store, folder, result)
+        console.print()
+        kept = f"; files kept in {folder}" if args.keep else ""
+        console.print(f"[bold]done[/bold] in {time.perf_counter() - started:.1f} s{kept}")
 
 
 if __name__ == "__main__":
