@@ -246,3 +246,13 @@ def test_formulas_are_neutralised_unless_kept(tmp_path: Path) -> None:
     assert crmcore(*args, cwd=tmp_path).returncode == 0
     raw = parse((tmp_path / "raw.csv").read_bytes(), ",")
     assert [r[:4] for r in raw] == rows
+
+
+def test_no_column_to_match_on_suggests_the_maps_that_would_read_some(tmp_path: Path) -> None:
+    rows = [["Kund", "Kontakt"], ["Åsa Lind", "asa@example.se"], ["Bo Ek", "bo@example.se"]]
+    (tmp_path / "in.csv").write_bytes(csv_bytes(rows, ";", "utf-8"))
+    done = crmcore("dedupe", "in.csv", "-o", "out.csv", "-q", cwd=tmp_path)
+    assert done.returncode == EXIT_USAGE
+    err = done.stderr.decode()
+    assert err.endswith("or use --map FIELD=COLUMN (such as --map email=Kontakt)\n"), err
+    assert err.count("\n") == 1

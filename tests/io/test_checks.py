@@ -72,3 +72,11 @@ def test_national_numbers_without_a_region_ask_for_one() -> None:
 def test_garbage_written_internationally_is_not_blamed_on_the_region() -> None:
     rows = [["Åsa", "+00 1"], ["Bo", "+99 2"], ["Cy", "070-123 45 67"]]
     assert not _hint(rows, ["Namn", "Telefon"])
+
+
+def test_fax_pager_and_assistant_numbers_are_left_unread_without_a_warning() -> None:
+    t = table(
+        ["Name", "Business Fax", "Pager", "Assistant's Phone"],
+        ["Ada", "+44 20 7946 0001", "+44 20 7946 0002", "+44 20 7946 0003"],
+    )
+    assert lookalike_columns(t, plan_columns(t.header)) == []

@@ -337,9 +337,14 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
         else None
     )
     if not columns.fields:
+        maps = [
+            f"--map {shlex.quote(f'{found.field}={found.column}')}"
+            for found in lookalike_columns(table, columns)
+        ]
+        hint = f" (such as {' '.join(maps)})" if maps else ""
         raise CliError(
             f"{options.input}: no column to match on; name them (email, phone, name, ...) "
-            "or use --map FIELD=COLUMN",
+            f"or use --map FIELD=COLUMN{hint}",
             EXIT_USAGE,
         )
     labels = _labels(table, id_col, f"--id-column {options.id_column}")

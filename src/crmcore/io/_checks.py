@@ -24,6 +24,8 @@ _SAMPLE_ROWS = 500
 _NAME_WORDS = ("name", "namn", "nama")
 _EMAIL_WORDS = ("mail", "epost", "surel")
 _PHONE_WORDS = ("phone", "tel", "mobil", "handy", "ponsel", "handphone", "fon", "telp")
+# Numbers the recognised headers leave out on purpose: not a way to reach the person.
+_NOT_THEIR_PHONE = ("fax", "pager", "assistant", "telex", "isdn")
 _PHONE_CELL = re.compile(r"[+(0][0-9 ()./-]{6,}")
 _EMAIL_CELL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -57,7 +59,8 @@ def lookalike_columns(table: Table, plan: ColumnPlan) -> list[Lookalike]:
 
     An e-mail column is one where most sampled cells are addresses; a phone
     column one whose header says phone (or mobile, Telefon, HP...) or whose cells
-    are mostly numbers starting ``+``, ``0`` or ``(``; a name column one whose
+    are mostly numbers starting ``+``, ``0`` or ``(`` (a fax, pager or
+    assistant's number is not the person's, and is left out); a name column one whose
     header says name (namn, nama), reported only when no name field is read at all.
     Empty columns lose nothing and are never reported.
     """
@@ -73,9 +76,12 @@ def lookalike_columns(table: Table, plan: ColumnPlan) -> list[Lookalike]:
         key = header_key(column)
         if _most(cells, _EMAIL_CELL):
             found.append(Lookalike(column, "email", "email"))
-        elif _most(cells, _PHONE_CELL) or (
-            any(w in key for w in _PHONE_WORDS)
-            and sum(1 for c in cells if sum(ch.isdigit() for ch in c) >= 6) * 2 > len(cells)
+        elif not any(w in key for w in _NOT_THEIR_PHONE) and (
+            _most(cells, _PHONE_CELL)
+            or (
+                any(w in key for w in _PHONE_WORDS)
+                and sum(1 for c in cells if sum(ch.isdigit() for ch in c) >= 6) * 2 > len(cells)
+            )
         ):
             found.append(Lookalike(column, "phone", "phone"))
         elif not has_name and any(w in key for w in _NAME_WORDS):
