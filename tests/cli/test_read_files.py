@@ -256,3 +256,41 @@ def test_no_column_to_match_on_suggests_the_maps_that_would_read_some(tmp_path: 
     err = done.stderr.decode()
     assert err.endswith("or use --map FIELD=COLUMN (such as --map email=Kontakt)\n"), err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("rows", "region"),
+    [
+        # The files: only the email column used to be read, silently.
+        (
+            [
+                ["Förnamn", "Efternamn", "Telefon", "E-post"],
+                ["Åsa", "Lind", "070-123 45 67", "asa@example.se"],
+                ["Åsa", "Lind", "+46 70 123 45 67", "asa.lind@work.example"],
+                ["Åsa", "Berg", "070-999 88 77", "berg@example.se"],
+            ],
+            "SE",
+        ),
+        (
+            [
+                ["Nama", "No HP", "Email"],
+                ["Siti Rahayu", "0812-3456-7890", "siti@example.co.id"],
+                ["Siti Rahayu", "+62 812 3456 7890", "siti.r@kantor.example"],
+                ["Dewi Sari", "0813-1111-2222", "dewi@example.co.id"],
+            ],
+            "ID",
+        ),
+    ],
+)
+def test_swedish_and_indonesian_headers_match_on_names_and_phones(
+    tmp_path: Path, rows: list[list[str]], region: str
+) -> None:
+    # Different emails: only the name and the phone can tie the first two rows.
+    (tmp_path / "in.csv").write_bytes(csv_bytes(rows, ";", "cp1252", b""))
+    args = ("dedupe", "in.csv", "-o", "out.csv", "--encoding", "cp1252", "--region", region)
+    done = crmcore(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert clusters(parse((tmp_path / "out.csv").read_bytes(), ";")) == ["2", "2", "4"]
+    plan = done.stderr.decode()
+    assert f"  {rows[0][1]} -> " in plan
+    assert "warning" not in plan
