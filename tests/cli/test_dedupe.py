@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmcore.cli import console_main, main
+from crmcore.io import safe_cell
 
 CONTACTS = """\
 First Name,Last Name,E-mail,Mobile,Company,City,Country,Notes
@@ -229,11 +230,14 @@ def test_any_table_comes_back_whole_with_a_cluster_per_row(
     csv.writer(buffer).writerows(data)
     src.write_text(buffer.getvalue(), encoding="utf-8", newline="")
     out = tmp_path / "out.csv"
-    assert main(["dedupe", str(src), "-o", str(out), "-q"]) == 0
+    assert main(["dedupe", str(src), "-o", str(out), "-q", "--keep-formulas"]) == 0
     header, rows = read_csv(out)
     assert header == [*data[0], "cluster_id", "match_confidence"]
     assert [r[:3] for r in rows] == data[1:]
     assert all(r[3] for r in rows)
+    # By default the same cells come back neutralised where a spreadsheet would run them.
+    assert main(["dedupe", str(src), "-o", str(out), "-q"]) == 0
+    assert [r[:3] for r in read_csv(out)[1]] == [[safe_cell(c) for c in r] for r in data[1:]]
     # A cluster id is the id of the cluster's first row: row numbers, header = row 1.
     for number, row in enumerate(rows, start=2):
         assert 2 <= int(row[3]) <= number

@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
 from crmcore.cli import _import, _schema
-from crmcore.cli._common import Parser, positive, threshold
+from crmcore.cli._common import Parser, add_input_options, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
 from crmcore.io.parsing import terminate_workers
@@ -41,15 +41,23 @@ Cells that cannot be read (an email that is no address, a phone without a region
 never drop a row: it is matched on what could be read, and listed in a warning by row
 number and column.
 
-The input is CSV in UTF-8, with or without a byte order mark. Columns are recognised by
-their header, ignoring case, spaces, '-' and '_': given_name/first_name/firstname,
-family_name/last_name/surname, name/full_name, email/e-mail/email_address,
-phone/mobile/telephone/phone_number, company/organization/organisation, city, country,
-postcode/postal_code/zip, date_of_birth/birth_date/dob. Use --map for any other column.
+The input is CSV (comma, semicolon, tab or pipe, found from the first lines; --delimiter
+to choose) or JSON Lines (.jsonl); '-' reads standard input. It is read as UTF-8, with or
+without a byte order mark, or UTF-16 with one (Excel's "Unicode text"); --encoding names
+another (cp1252, latin-1). Columns are recognised by their header, ignoring case,
+diacritics, spaces and punctuation, in English, Swedish, German and Indonesian (First Name,
+Förnamn, Vorname, Nama Depan; E-mail, E-post, Telefon, No HP; ...) and as HubSpot,
+Salesforce, Odoo, Google Contacts and Outlook export them. The columns read, and those
+carried untouched, are listed before the work; use --map for any other column.
 
 A phone number without a leading + is read in its row's region: the country column
 (an ISO code such as SE or an English name such as Sweden), else --region-column,
-else --region."""
+else --region.
+
+Output cells that a spreadsheet would run as a formula (starting with = + - @, a tab or a
+carriage return) get a leading ' so that they show as text; phone numbers such as
++46 70 123 45 67 and numbers such as -12.5 are left as they are. --keep-formulas writes
+every cell exactly as read."""
 
 _FIELDS_EPILOG = "fields for --map:\n" + "\n".join(
     textwrap.fill(f"{name}: {meaning}", width=92, initial_indent="  ", subsequent_indent="      ")
@@ -60,12 +68,13 @@ _EXAMPLES = """\
 examples:
   crmcore dedupe contacts.csv --output clustered.csv --region SE
   crmcore dedupe leads.csv --output out.csv --id-column "Lead ID" --report review.html
+  crmcore dedupe kunder.csv --output - --encoding cp1252 --region SE > clustered.csv
   crmcore dedupe febrl.csv --output out.csv --id-column rec_id \\
       --map street_number=street_number --map address=address_1 --map address=address_2 \\
       --map city=suburb --map identifier=soc_sec_id
 
-exit status: 0 on success, 1 when the input cannot be read (missing, not UTF-8, not CSV,
-over a size limit), 2 when the command line does not fit the input (unknown column or
+exit status: 0 on success, 1 when the input cannot be read (missing, not in its encoding,
+not CSV, over a size limit), 2 when the command line does not fit the input (unknown column or
 field, bad option), 130 when interrupted, 143 when terminated."""
 
 
@@ -77,15 +86,21 @@ def _register_dedupe(commands: Any) -> None:
         epilog=f"{_FIELDS_EPILOG}\n\n{_EXAMPLES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dedupe.add_argument("input", type=Path, metavar="INPUT.csv", help="the CSV file to read")
+    dedupe.add_argument(
+        "input",
+        type=Path,
+        metavar="INPUT.csv",
+        help="the CSV or JSON Lines file to read; - for standard input",
+    )
     dedupe.add_argument(
         "-o",
         "--output",
         type=Path,
         required=True,
         metavar="OUT.csv",
-        help="where to write every row with cluster_id and match_confidence",
+        help="where to write every row with cluster_id and match_confidence; - for stdout",
     )
+    add_input_options(dedupe)
     dedupe.add_argument(
         "--region",
         metavar="XX",
@@ -139,7 +154,16 @@ def _register_dedupe(commands: Any) -> None:
         help="processes for parsing emails and phones (default: every available core)",
     )
     dedupe.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar (warnings still print)"
+        "--keep-formulas",
+        action="store_true",
+        help="write cells starting with = + - @ as they are, not neutralised with a leading ' "
+        "(for a program, not a spreadsheet, to read)",
+    )
+    dedupe.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no column list (warnings still print)",
     )
     dedupe.set_defaults(handler=_run_dedupe)
 
@@ -159,6 +183,9 @@ def _run_dedupe(args: argparse.Namespace, err: TextIO) -> int:
         report_limit=args.report_limit,
         workers=args.workers,
         quiet=args.quiet,
+        delimiter=args.delimiter,
+        encoding=args.encoding,
+        keep_formulas=args.keep_formulas,
     )
     return run_dedupe(options, err)
 

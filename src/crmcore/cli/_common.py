@@ -16,7 +16,15 @@ from crmcore.cli._errors import EXIT_USAGE, CliError
 if TYPE_CHECKING:
     from crmcore.storage import Store
 
-__all__ = ["Parser", "add_db_option", "open_db", "positive", "threshold"]
+__all__ = [
+    "Parser",
+    "add_db_option",
+    "add_input_options",
+    "delimiter",
+    "open_db",
+    "positive",
+    "threshold",
+]
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,6 +55,36 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be a positive whole number")
     return value
+
+
+_DELIMITER_NAMES = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t", "pipe": "|"}
+
+
+def delimiter(text: str) -> str:
+    """An argparse type: one character, or its name (comma, semicolon, tab, pipe)."""
+    value = _DELIMITER_NAMES.get(text.lower(), text)
+    if len(value) != 1 or value in '"\r\n' or value.isalnum():
+        raise argparse.ArgumentTypeError(
+            "must be one character or comma, semicolon, tab or pipe (not a letter, digit or quote)"
+        )
+    return value
+
+
+def add_input_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--delimiter`` and ``--encoding``, the options of every command that reads rows."""
+    parser.add_argument(
+        "--delimiter",
+        type=delimiter,
+        metavar="CHAR",
+        help="the CSV delimiter: a character, or comma, semicolon, tab, pipe "
+        "(default: found from the first lines)",
+    )
+    parser.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the input's text encoding, e.g. cp1252 (Excel on Windows), latin-1, utf-16 "
+        "(default: UTF-8 with or without a byte order mark, or UTF-16 with one)",
+    )
 
 
 def add_db_option(parser: argparse.ArgumentParser, *, required: bool = True) -> None:

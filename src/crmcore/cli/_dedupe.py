@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import gc
 import os
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +18,16 @@ from crmcore.cli._report import write_report
 from crmcore.cli._table import find_column, parse_map_options, read_table, resolve_columns
 from crmcore.dedup.records import MatchRecord
 from crmcore.dedup.results import Cluster, DedupResult
-from crmcore.io import CellProblems, ColumnPlan, Table, country_code, match_records
+from crmcore.io import (
+    CellProblems,
+    ColumnPlan,
+    Table,
+    country_code,
+    lookalike_columns,
+    match_records,
+    phone_region_hint,
+    write_csv,
+)
 
 __all__ = ["DedupeOptions", "run_dedupe"]
 
@@ -41,6 +50,9 @@ class DedupeOptions:
     report_limit: int = 500
     workers: int | None = None
     quiet: bool = False
+    delimiter: str | None = None
+    encoding: str | None = None
+    keep_formulas: bool = False
 
 
 def _engine_progress(progress: ProgressLike) -> Callable[[str, int, int], None]:
@@ -110,23 +122,82 @@ def _write_output(
     table: Table,
     cluster_ids: Sequence[str],
     confidences: Sequence[str],
+    *,
+    safe: bool,
 ) -> None:
     # Columns named like ours are replaced, so that a file can be deduplicated again.
     keep = [i for i, h in enumerate(table.header) if h not in OUTPUT_COLUMNS]
     width = len(table.header)
-    encoding = "utf-8-sig" if table.had_bom else "utf-8"
+    rows = (
+        [*(row[i] for i in keep), cid, conf, *row[width:]]
+        for row, cid, conf in zip(table.rows, cluster_ids, confidences, strict=True)
+    )
     try:
-        with path.open("w", encoding=encoding, newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([*(table.header[i] for i in keep), *OUTPUT_COLUMNS])
-            for row, cid, conf in zip(table.rows, cluster_ids, confidences, strict=True):
-                writer.writerow([*(row[i] for i in keep), cid, conf, *row[width:]])
+        write_csv(
+            path,
+            [*(table.header[i] for i in keep), *OUTPUT_COLUMNS],
+            rows,
+            safe=safe,
+            delimiter=table.delimiter,
+            # Excel reads a UTF-8 file as UTF-8 only with a BOM: kept, or added when
+            # the input was in another encoding (and so likely made by Excel).
+            bom=table.had_bom or table.encoding != "utf-8",
+        )
     except OSError as exc:
-        raise CliError(f"{path}: cannot be written ({exc.strerror or 'I/O error'})") from None
+        reason = exc.strerror or "I/O error"
+        raise CliError(f"{_name(path)}: cannot be written ({reason})") from None
+
+
+def _is_std(path: Path) -> bool:
+    return str(path) == "-"
+
+
+def _name(path: Path) -> str:
+    return "standard output" if _is_std(path) else str(path)
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _print_plan(source: Path, table: Table, columns: ColumnPlan, err: TextIO) -> None:
+    name = "standard input" if _is_std(source) else str(source)
+    kind = _DELIMITER_NAMES.get(table.delimiter, repr(table.delimiter))
+    print(
+        f"reading {name}: {len(table.rows):,} rows, {kind}-separated, {table.encoding}",
+        file=err,
+    )
+    for line in columns.describe():
+        print(f"  {line}", file=err)
+
+
+_KINDS = {"email": "e-mail addresses", "phone": "phone numbers", "name": "names"}
+
+
+def _warn_unread(table: Table, columns: ColumnPlan, err: TextIO) -> None:
+    # Before the work: a long run can be stopped and started again with the --map.
+    for found in lookalike_columns(table, columns):
+        print(
+            f"warning: column {found.column!r} looks like {_KINDS[found.kind]} but is not read; "
+            f"to read it, add --map {shlex.quote(f'{found.field}={found.column}')}",
+            file=err,
+        )
+
+
+def _warn_region(
+    table: Table, columns: ColumnPlan, problems: CellProblems, region: str | None, err: TextIO
+) -> None:
+    if region is None and phone_region_hint(table, columns, problems):
+        print(
+            "warning: most phone numbers could not be read: they have no leading + and no "
+            "country in their row; give their region, e.g. --region SE (or --region-column COL)",
+            file=err,
+        )
 
 
 def _same_file(a: Path, b: Path) -> bool:
     """Whether writing ``a`` would overwrite ``b``: one path, a symlink or a hard link."""
+    if _is_std(a) or _is_std(b):
+        return False  # standard input or output: never the file being written
     # Resolved paths miss hard links (and bind mounts): the files themselves are
     # compared, by device and inode, whenever both exist.
     try:
@@ -154,6 +225,8 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     started = time.perf_counter()
     if _same_file(options.output, options.input):
         raise CliError("--output must not be the input file", EXIT_USAGE)
+    if options.report is not None and _is_std(options.report):
+        raise CliError("--report: name a file (standard output is for --output -)", EXIT_USAGE)
     if options.report is not None and (
         _same_file(options.report, options.input) or _same_file(options.report, options.output)
     ):
@@ -161,7 +234,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     # Found only at writing time, a typo in a directory would cost the whole run
     # (and leave the output written without its report).
     for target in (options.output, options.report):
-        if target is not None and not target.parent.is_dir():
+        if target is not None and not _is_std(target) and not target.parent.is_dir():
             raise CliError(f"{target}: cannot be written (no such directory)")
     region = None
     if options.region is not None:
@@ -175,7 +248,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
         raise CliError("--threshold: must be between 0 and 1, exclusive", EXIT_USAGE)
     mapped = parse_map_options(options.maps)
 
-    table = read_table(options.input)
+    table = read_table(options.input, delimiter=options.delimiter, encoding=options.encoding)
     header = table.header
     columns: ColumnPlan = resolve_columns(header, mapped)
     region_col = (
@@ -189,12 +262,20 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
         else None
     )
     if not columns.fields:
+        maps = [
+            f"--map {shlex.quote(f'{found.field}={found.column}')}"
+            for found in lookalike_columns(table, columns)
+        ]
+        hint = f" (such as {' '.join(maps)})" if maps else ""
         raise CliError(
             f"{options.input}: no column to match on; name them (email, phone, name, ...) "
-            "or use --map FIELD=COLUMN",
+            f"or use --map FIELD=COLUMN{hint}",
             EXIT_USAGE,
         )
     labels = _labels(table, id_col, f"--id-column {options.id_column}")
+    if not options.quiet:
+        _print_plan(options.input, table, columns, err)
+    _warn_unread(table, columns, err)
 
     progress = Progress(enabled=not options.quiet)
     try:
@@ -213,14 +294,14 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
         progress.stop()
 
     cluster_ids, confidences = _assign(result, labels)
-    _write_output(options.output, table, cluster_ids, confidences)
+    _write_output(options.output, table, cluster_ids, confidences, safe=not options.keep_formulas)
     if options.report is not None:
         id_cols = () if id_col is None else (id_col,)
         shown = list(dict.fromkeys((*id_cols, *columns.used_columns())))
         try:
             write_report(
                 options.report,
-                source_name=options.input.name,
+                source_name="standard input" if _is_std(options.input) else options.input.name,
                 result=result,
                 header=header,
                 shown_columns=shown,
@@ -237,6 +318,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
             ) from None
 
     _warn(built.problems, table.long_rows, err)
+    _warn_region(table, columns, built.problems, region, err)
     in_clusters = sum(len(c.member_ids) for c in result.clusters)
     entities = len(table.rows) - in_clusters + len(result.clusters)
     clusters = len(result.clusters)
@@ -246,7 +328,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
         f"{'entity' if entities == 1 else 'entities'} "
         f"({clusters} {'cluster' if clusters == 1 else 'clusters'} of 2 or more rows "
         f"{'holds' if clusters == 1 else 'hold'} {in_clusters} rows); "
-        f"wrote {options.output} in {time.perf_counter() - started:.1f} s",
+        f"wrote {_name(options.output)} in {time.perf_counter() - started:.1f} s",
         file=err,
     )
     return 0

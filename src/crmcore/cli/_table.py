@@ -6,23 +6,49 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from crmcore.cli._errors import EXIT_USAGE, CliError
-from crmcore.io import FIELDS, ColumnError, ColumnPlan, InputError, Table, column_index
+from crmcore.errors import ValidationError
+from crmcore.io import (
+    FIELDS,
+    ColumnError,
+    ColumnPlan,
+    EncodingError,
+    InputError,
+    Table,
+    column_index,
+)
 from crmcore.io import plan_columns as _plan_columns
-from crmcore.io import read_csv as _read_csv
+from crmcore.io import read_rows as _read_rows
 
 __all__ = ["find_column", "parse_map_options", "read_table", "resolve_columns"]
 
 
-def read_table(path: Path) -> Table:
-    """Read ``path`` as UTF-8 CSV (see :func:`crmcore.io.read_csv`).
+def read_table(
+    source: Path | str, *, delimiter: str | None = None, encoding: str | None = None
+) -> Table:
+    """Read ``source`` (a path, or ``-`` for standard input) as CSV or JSON Lines.
+
+    See :func:`crmcore.io.read_rows`; ``delimiter`` and ``encoding`` are the
+    ``--delimiter`` and ``--encoding`` options.
 
     Raises:
-        CliError: the file is missing, unreadable, not UTF-8, empty or not CSV.
+        CliError: the input is missing, unreadable, not in its encoding (the
+            message names ``--encoding``), empty or not CSV; or ``--encoding``
+            names no text encoding.
     """
     try:
-        return _read_csv(path)
+        return _read_rows(source, delimiter=delimiter, encoding=encoding)
+    except EncodingError as exc:
+        raise CliError(
+            f"{exc.problem}; use --encoding cp1252 (Excel on Windows), latin-1 or utf-16, "
+            "or save it as UTF-8"
+        ) from None
     except InputError as exc:
         raise CliError(str(exc)) from None
+    except ValidationError as exc:
+        # Only the options can be wrong here; a delimiter is checked by argparse already.
+        option = "--encoding" if "encoding" in exc.paths else "--delimiter"
+        reason = "; ".join(message for _, message in exc.problems)
+        raise CliError(f"{option}: {reason}", EXIT_USAGE) from None
 
 
 def parse_map_options(

@@ -18,8 +18,10 @@ store (see docs/import.md). See docs/io.md.
 """
 
 from crmcore.io import parsing
+from crmcore.io._checks import Lookalike, lookalike_columns, phone_region_hint
 from crmcore.io._columns import FIELDS, MULTI_VALUED, ColumnPlan, column_index, plan_columns
-from crmcore.io._errors import ColumnError, InputError
+from crmcore.io._errors import ColumnError, EncodingError, InputError
+from crmcore.io._headers import HEADER_ALIASES, header_key
 from crmcore.io._import import (
     IMPORT_FIELDS,
     Flag,
@@ -39,21 +41,35 @@ from crmcore.io._records import (
     row_to_lead,
 )
 from crmcore.io._regions import country_code
-from crmcore.io._tables import InputLimits, Table, read_csv, read_jsonl, read_rows
+from crmcore.io._tables import (
+    DELIMITERS,
+    InputLimits,
+    Table,
+    read_csv,
+    read_jsonl,
+    read_rows,
+    sniff_delimiter,
+)
+from crmcore.io._writing import FORMULA_TRIGGERS, safe_cell, write_csv
 from crmcore.io.parsing import parse_birth_date, phone_key
 
 __all__ = [
+    "DELIMITERS",
     "FIELDS",
+    "FORMULA_TRIGGERS",
+    "HEADER_ALIASES",
     "IMPORT_FIELDS",
     "INTERACTION_FIELDS",
     "MULTI_VALUED",
     "CellProblems",
     "ColumnError",
     "ColumnPlan",
+    "EncodingError",
     "Flag",
     "ImportReport",
     "InputError",
     "InputLimits",
+    "Lookalike",
     "OnDuplicate",
     "RecordBuild",
     "Reject",
@@ -61,16 +77,22 @@ __all__ = [
     "Table",
     "column_index",
     "country_code",
+    "header_key",
     "import_file",
     "import_table",
+    "lookalike_columns",
     "match_records",
     "parse_birth_date",
     "parsing",
     "phone_key",
+    "phone_region_hint",
     "plan_columns",
     "read_csv",
     "read_jsonl",
     "read_rows",
     "row_to_customer",
     "row_to_lead",
+    "safe_cell",
+    "sniff_delimiter",
+    "write_csv",
 ]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 import attrs
 
 from crmcore.io._errors import ColumnError
+from crmcore.io._headers import ADDRESS_FIELDS, header_field
 
 __all__ = ["FIELDS", "MULTI_VALUED", "ColumnPlan", "column_index", "plan_columns"]
 
@@ -35,33 +35,19 @@ FIELDS: dict[str, str] = {
 MULTI_VALUED = frozenset({"email", "phone", "address", "identifier"})
 """The fields that several columns may feed at once."""
 
-# Headers recognised without a mapping, compared after case-folding and dropping
-# everything that is not a letter or a digit ("First Name", "first_name" and
-# "FIRSTNAME" all agree).
-_AUTO_HEADERS: dict[str, str] = {
-    **dict.fromkeys(["givenname", "firstname", "forename"], "given_name"),
-    **dict.fromkeys(["familyname", "lastname", "surname"], "family_name"),
-    **dict.fromkeys(["middlename", "middlenames"], "middle_name"),
-    **dict.fromkeys(["name", "fullname"], "name"),
-    **dict.fromkeys(["email", "emailaddress"], "email"),
-    **dict.fromkeys(["phone", "mobile", "telephone", "phonenumber", "mobilephone", "tel"], "phone"),
-    **dict.fromkeys(["company", "organization", "organisation", "companyname"], "company"),
-    **dict.fromkeys(["city", "town"], "city"),
-    **dict.fromkeys(["country", "countrycode"], "country"),
-    **dict.fromkeys(["postcode", "postalcode", "zip", "zipcode"], "postcode"),
-    **dict.fromkeys(["dateofbirth", "birthdate", "dob"], "birth_date"),
-}
-
-
-def _header_key(header: str) -> str:
-    return re.sub(r"[\W_]+", "", header.casefold())
-
 
 @attrs.frozen
 class ColumnPlan:
-    """Which column indexes feed each record field (see :data:`FIELDS`)."""
+    """Which column indexes feed each record field (see :data:`FIELDS`).
+
+    Attributes:
+        fields: field name -> the indexes of the columns feeding it, in order.
+        header: the header the plan was made for (``()`` when built by hand);
+            :meth:`describe` names columns by it.
+    """
 
     fields: dict[str, tuple[int, ...]]
+    header: tuple[str, ...] = ()
 
     def get(self, field: str) -> tuple[int, ...]:
         """The column indexes for ``field`` (empty when nothing feeds it)."""
@@ -70,6 +56,33 @@ class ColumnPlan:
     def used_columns(self) -> tuple[int, ...]:
         """Every column index that feeds some field, in header order."""
         return tuple(sorted({i for cols in self.fields.values() for i in cols}))
+
+    def read_columns(self) -> list[tuple[str, str]]:
+        """``(column, field)`` for every column read, in header order."""
+        by_index = sorted((i, field) for field, cols in self.fields.items() for i in cols)
+        return [(self._column(i), field) for i, field in by_index]
+
+    def untouched_columns(self) -> list[str]:
+        """The columns no field reads, in header order: carried along, never compared."""
+        used = set(self.used_columns())
+        return [self._column(i) for i in range(len(self.header)) if i not in used]
+
+    def describe(self) -> list[str]:
+        """The plan as lines for a person: ``Förnamn -> given_name``, then the untouched columns.
+
+        >>> plan_columns(("Förnamn", "E-post", "Kundnr")).describe()
+        ['Förnamn -> given_name', 'E-post -> email', 'carried untouched: Kundnr']
+        """
+        lines = [f"{column} -> {field}" for column, field in self.read_columns()]
+        untouched = self.untouched_columns()
+        if untouched:
+            lines.append(f"carried untouched: {', '.join(untouched)}")
+        return lines
+
+    def _column(self, index: int) -> str:
+        if index < len(self.header) and self.header[index]:
+            return self.header[index]
+        return f"column {index + 1}"
 
 
 def column_index(header: Sequence[str], column: str) -> int:
@@ -89,6 +102,13 @@ def column_index(header: Sequence[str], column: str) -> int:
 def plan_columns(header: Sequence[str], mapped: Iterable[tuple[str, str]] = ()) -> ColumnPlan:
     """Recognise common headers, then let ``(field, column)`` pairs replace them field by field.
 
+    Headers are recognised in English, Swedish, German and Indonesian, and as
+    HubSpot, Salesforce, Odoo, Google Contacts and Outlook export them
+    (:data:`~crmcore.io.HEADER_ALIASES`), ignoring case, diacritics, spaces and
+    punctuation. The address fields are read from one group of columns (the
+    first seen of Outlook's business, home and other addresses, or Google's
+    ``Address 1``, ``Address 2``).
+
     A column mapped explicitly to one field feeds no field it was recognised for.
 
     Raises:
@@ -96,10 +116,19 @@ def plan_columns(header: Sequence[str], mapped: Iterable[tuple[str, str]] = ()) 
             single-valued field is mapped twice.
     """
     fields: dict[str, list[int]] = {}
+    address_group: str | None = None
     for index, name in enumerate(header):
-        field = _AUTO_HEADERS.get(_header_key(name))
-        if field is None:
+        found = header_field(name)
+        if found is None:
             continue
+        field, group = found
+        if field in ADDRESS_FIELDS and group:
+            # One address from one group: the first group seen (Outlook's business
+            # columns come before its home ones); a generic column joins any group.
+            if address_group is None:
+                address_group = group
+            elif group != address_group:
+                continue
         if field in MULTI_VALUED or field not in fields:
             fields.setdefault(field, []).append(index)
     explicit: dict[str, list[int]] = {}
@@ -121,4 +150,4 @@ def plan_columns(header: Sequence[str], mapped: Iterable[tuple[str, str]] = ()) 
         if kept and field not in explicit:
             result[field] = kept
     result.update({field: tuple(cols) for field, cols in explicit.items()})
-    return ColumnPlan(result)
+    return ColumnPlan(result, tuple(header))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crmcore.errors import CrmError, ValidationError
 
-__all__ = ["ColumnError", "InputError"]
+__all__ = ["ColumnError", "EncodingError", "InputError"]
 
 
 class InputError(CrmError):
@@ -13,6 +13,34 @@ class InputError(CrmError):
     The message names the file and, where it helps, a line or byte offset; never
     the content of a cell.
     """
+
+
+class EncodingError(InputError):
+    """A file that is not text in the encoding it was read with.
+
+    The message names the file, the encoding and the offset of the first byte
+    that does not fit, and the encodings to try; never the bytes themselves.
+
+    Attributes:
+        source: how the file is named (a path, ``<stdin>``).
+        encoding: the encoding asked for, or ``None`` for the default (UTF-8).
+        offset: the offset, in bytes from the start of the file, of the first bad byte.
+    """
+
+    def __init__(self, source: str, what: str, encoding: str | None, offset: int) -> None:
+        self.source = source
+        self.encoding = encoding
+        self.offset = offset
+        super().__init__(
+            f"{self.problem}; give its encoding (such as cp1252, latin-1 or utf-16) "
+            f"or save it as {what} UTF-8"
+        )
+
+    @property
+    def problem(self) -> str:
+        """What is wrong, without the advice: ``FILE: is not UTF-8 text (invalid byte at ...)``."""
+        label = "UTF-8" if self.encoding in {None, "utf-8"} else self.encoding
+        return f"{self.source}: is not {label} text (invalid byte at offset {self.offset})"
 
 
 class ColumnError(ValidationError):

@@ -1,0 +1,375 @@
+"""The header names recognised without a mapping: English, Swedish, German, Indonesian, exports.
+
+A header is compared after :func:`header_key`: case-folded, diacritics dropped
+(``Förnamn`` and ``Fornamn`` agree), and everything but letters and digits
+removed (``First Name``, ``first_name`` and ``FIRSTNAME`` agree). Exports that
+repeat a field with a qualifier (Outlook's ``Business Phone``/``Home Phone 2``,
+Google's ``E-mail 2 - Value``, German Outlook's ``Telefon geschäftlich``) are
+read by dropping the qualifier words and numbers; a qualifier is also the
+*group* of an address column, so that one address is never assembled from a
+business street and a home city.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["ADDRESS_FIELDS", "HEADER_ALIASES", "header_field", "header_key"]
+
+ADDRESS_FIELDS = frozenset({"street_number", "address", "city", "postcode", "state", "country"})
+"""The fields that make one postal address; they are read from one group of columns."""
+
+
+def _aliases(field: str, *names: str) -> dict[str, str]:
+    return {header_key(name): field for name in names}
+
+
+def header_key(header: str) -> str:
+    """``header`` as it is compared: case-folded, without diacritics, letters and digits only."""
+    return "".join(_words(header))
+
+
+_FOLD = str.maketrans({"ø": "o", "æ": "ae", "đ": "d", "ł": "l", "\u0131": "i"})
+
+
+def _words(header: str) -> list[str]:
+    decomposed = unicodedata.normalize("NFKD", header.casefold()).translate(_FOLD)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # '-', '_', '.', "'" and ':' join ("e-mail", "tel.", "E-Mail 2: Adresse"); the rest separate.
+    plain = re.sub("[-_.'\u2019:]+", "", plain)
+    return re.findall(r"[^\W_]+", plain)
+
+
+HEADER_ALIASES: dict[str, str] = {
+    # English, and the export formats (HubSpot, Salesforce, Odoo, Google, Outlook).
+    **_aliases(
+        "given_name",
+        "given name",
+        "first name",
+        "firstname",
+        "forename",
+        # Swedish, German, Indonesian
+        "förnamn",
+        "tilltalsnamn",
+        "vorname",
+        "nama depan",
+        "nama awal",
+        "nama panggilan",
+    ),
+    **_aliases(
+        "family_name",
+        "family name",
+        "last name",
+        "surname",
+        "efternamn",
+        "nachname",
+        "familienname",
+        "zuname",
+        "nama belakang",
+        "nama keluarga",
+    ),
+    **_aliases(
+        "middle_name",
+        "middle name",
+        "middle names",
+        "additional name",  # Google Contacts
+        "mellannamn",
+        "zweiter vorname",
+        "weitere vornamen",  # German Outlook
+        "nama tengah",
+    ),
+    **_aliases(
+        "name",
+        "name",
+        "full name",
+        "contact name",
+        "namn",
+        "fullständigt namn",
+        "kontaktperson",
+        "vollständiger name",
+        "nama",
+        "nama lengkap",
+        "nama kontak",
+        "nama pelanggan",
+    ),
+    **_aliases(
+        "email",
+        "email",
+        "email address",
+        "e-mail address",
+        "mail",
+        "e-post",
+        "epost",
+        "e-postadress",
+        "mejl",
+        "mejladress",
+        "e-mail-adresse",
+        "emailadresse",
+        "mailadresse",
+        "surel",
+        "surat elektronik",
+        "alamat email",
+        "alamat e-mail",
+        "alamat surel",
+    ),
+    **_aliases(
+        "phone",
+        "phone",
+        "phone number",
+        "telephone",
+        "telephone number",
+        "tel",
+        "mobile",
+        "mobile phone",
+        "mobile phone number",  # HubSpot
+        "mobile number",
+        "cell",
+        "cell phone",
+        "cellphone",
+        "car phone",
+        "company main phone",  # Outlook
+        "telefon",
+        "telefonnummer",
+        "mobil",
+        "mobiltelefon",
+        "mobilnummer",
+        "mobiltelefonnummer",
+        "hemtelefon",
+        "arbetstelefon",
+        "telefon arbete",
+        "handy",
+        "handynummer",
+        "telefonnr",
+        "festnetz",
+        "telepon",
+        "telp",
+        "tlp",
+        "no telp",
+        "no telepon",
+        "no tlp",
+        "nomor telepon",
+        "nomor telp",
+        "hp",
+        "no hp",
+        "nomor hp",
+        "handphone",
+        "no handphone",
+        "ponsel",
+        "nomor ponsel",
+        "whatsapp",
+        "wa",
+        "no wa",
+        "nomor wa",
+        "nomor whatsapp",
+    ),
+    **_aliases(
+        "company",
+        "company",
+        "company name",
+        "organization",
+        "organisation",
+        "organization name",  # Google Contacts
+        "organization 1 name",  # Google Contacts (older)
+        "employer",
+        "account name",  # Salesforce contacts
+        "company account",  # Salesforce leads: "Company / Account"
+        "associated company",  # HubSpot
+        "företag",
+        "företagsnamn",
+        "bolag",
+        "organisation name",
+        "firma",
+        "firmenname",
+        "unternehmen",
+        "perusahaan",
+        "nama perusahaan",
+        "instansi",
+        "organisasi",
+    ),
+    **_aliases(
+        "street_number",
+        "street number",
+        "house number",
+        "husnummer",
+        "gatunummer",
+        "hausnummer",
+        "hausnr",
+        "nomor rumah",
+    ),
+    **_aliases(
+        "address",
+        "address",
+        "street",
+        "street address",  # HubSpot
+        "street 2",
+        "street2",  # Odoo
+        "address 1",
+        "address 2",
+        "address line 1",
+        "address line 2",
+        "extended address",  # Google Contacts
+        "gatuadress",
+        "adress",
+        "gata",
+        "utdelningsadress",
+        "straße",
+        "adresse",
+        "anschrift",
+        "straße und hausnummer",
+        "alamat",
+        "jalan",
+        "alamat lengkap",
+    ),
+    **_aliases(
+        "city",
+        "city",
+        "town",
+        "postort",
+        "ort",
+        "stad",
+        "stadt",
+        "wohnort",
+        "kota",
+        "kabupaten",
+        "kota kabupaten",  # "Kota/Kabupaten"
+        "kota/kab",
+    ),
+    **_aliases(
+        "postcode",
+        "postcode",
+        "postal code",
+        "zip",
+        "zip code",
+        "zip postal code",  # Salesforce: "Zip/Postal Code"
+        "post code",
+        "postnummer",
+        "postnr",
+        "plz",
+        "postleitzahl",
+        "kode pos",
+        "kodepos",
+    ),
+    **_aliases(
+        "state",
+        "state",
+        "province",
+        "county",
+        "state region",  # HubSpot: "State/Region"
+        "state province",  # Salesforce: "State/Province"
+        "län",
+        "landskap",
+        "bundesland",
+        "provinsi",
+    ),
+    **_aliases(
+        "country",
+        "country",
+        "country code",
+        "country region",  # HubSpot and Outlook: "Country/Region"
+        "land",
+        "land region",  # German Outlook: "Land/Region"
+        "landskod",
+        "negara",
+    ),
+    **_aliases(
+        "birth_date",
+        "date of birth",
+        "birth date",
+        "birthdate",
+        "birthday",
+        "dob",
+        "födelsedatum",
+        "födelsedag",
+        "geburtsdatum",
+        "geburtstag",
+        "tanggal lahir",
+        "tgl lahir",
+    ),
+}
+"""Every recognised header (as :func:`header_key` gives it) and the field it feeds."""
+
+# Words that say which of several contact points or addresses a column holds; they
+# are dropped to find the field, and name the group of an address column.
+_QUALIFIERS = frozenset(
+    {
+        "home",
+        "business",
+        "work",
+        "office",
+        "other",
+        "private",
+        "personal",
+        "primary",
+        "main",
+        "mailing",
+        "billing",
+        "shipping",
+        "delivery",
+        "value",  # Google Contacts: "Phone 1 - Value"
+        "privat",
+        "geschaftlich",
+        "dienstlich",
+        "buro",
+        "arbeit",
+        "hem",
+        "arbete",
+        "jobb",
+        "kontor",
+        "rumah",
+        "kantor",
+        "pribadi",
+        "kerja",
+        "utama",
+    }
+)
+
+
+_PREFIXES = ("mailing", "billing", "shipping", "home", "business", "work", "other")
+
+_GOOGLE_ADDRESS = {
+    "street": "address",
+    "extendedaddress": "address",
+    "city": "city",
+    "region": "state",
+    "postalcode": "postcode",
+    "country": "country",
+}
+
+
+def header_field(header: str) -> tuple[str, str] | None:
+    """The field ``header`` feeds and its group (``""`` for none), or ``None``.
+
+    >>> header_field("Förnamn")
+    ('given_name', '')
+    >>> header_field("Home Street 2")
+    ('address', 'home')
+    >>> header_field("Address 1 - City")
+    ('city', 'address 1')
+    >>> header_field("E-mail 1 - Type") is None
+    True
+    """
+    words = _words(header)
+    field = HEADER_ALIASES.get("".join(words))
+    if field is not None:
+        return field, ""
+    if len(words) > 2 and words[0] == "address" and words[1].isdigit():
+        # Google Contacts: "Address 1 - Street", "Address 1 - Postal Code"
+        part = _GOOGLE_ADDRESS.get("".join(words[2:]))
+        return None if part is None else (part, f"address {words[1]}")
+    kept = [w for w in words if w not in _QUALIFIERS and not w.isdigit()]
+    if len(kept) == 1 and len(words) == 1:
+        # API names run the qualifier into the field: MailingStreet, HomePhone.
+        for prefix in _PREFIXES:
+            if kept[0].startswith(prefix):
+                field = HEADER_ALIASES.get(kept[0][len(prefix) :])
+                if field is not None:
+                    return field, prefix
+        return None
+    if not kept or len(kept) == len(words):
+        return None
+    field = HEADER_ALIASES.get("".join(kept))
+    if field is None:
+        return None
+    group = " ".join(w for w in words if w in _QUALIFIERS and w != "value")
+    return field, group
