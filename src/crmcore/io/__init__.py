@@ -19,6 +19,14 @@ row with the model constructors. See docs/io.md.
 from crmcore.io import parsing
 from crmcore.io._columns import FIELDS, MULTI_VALUED, ColumnPlan, column_index, plan_columns
 from crmcore.io._errors import ColumnError, InputError
+from crmcore.io._export import (
+    CSV_COLUMNS,
+    ExportReport,
+    RestoreReport,
+    export_store,
+    is_export,
+    restore,
+)
 from crmcore.io._records import (
     CellProblems,
     RecordBuild,
@@ -32,18 +40,23 @@ from crmcore.io._tables import InputLimits, Table, read_csv, read_jsonl, read_ro
 from crmcore.io.parsing import parse_birth_date, phone_key
 
 __all__ = [
+    "CSV_COLUMNS",
     "FIELDS",
     "MULTI_VALUED",
     "CellProblems",
     "ColumnError",
     "ColumnPlan",
+    "ExportReport",
     "InputError",
     "InputLimits",
     "RecordBuild",
+    "RestoreReport",
     "RowFields",
     "Table",
     "column_index",
     "country_code",
+    "export_store",
+    "is_export",
     "match_records",
     "parse_birth_date",
     "parsing",
@@ -52,6 +65,7 @@ __all__ = [
     "read_csv",
     "read_jsonl",
     "read_rows",
+    "restore",
     "row_to_customer",
     "row_to_lead",
 ]
