@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
+from crmcore.cli import _export, _stats
 from crmcore.cli._common import Parser, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
@@ -165,7 +166,11 @@ def _run_dedupe(args: argparse.Namespace, err: TextIO) -> int:
 # One registration per sub-command: each adds its parser and sets ``handler``,
 # a function of (parsed arguments, stderr) returning the exit code. A command's
 # module imports its heavy parts inside the handler, so ``--help`` stays quick.
-_COMMANDS: tuple[Callable[[Any], None], ...] = (_register_dedupe,)
+_COMMANDS: tuple[Callable[[Any], None], ...] = (
+    _register_dedupe,
+    _export.register,
+    _stats.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,7 @@ from crmcore.io._records import (
     row_to_lead,
 )
 from crmcore.io._regions import country_code
+from crmcore.io._stats import DuplicateStats, StoreStats, live_records, store_stats
 from crmcore.io._tables import InputLimits, Table, read_csv, read_jsonl, read_rows
 from crmcore.io.parsing import parse_birth_date, phone_key
 
@@ -46,17 +47,20 @@ __all__ = [
     "CellProblems",
     "ColumnError",
     "ColumnPlan",
+    "DuplicateStats",
     "ExportReport",
     "InputError",
     "InputLimits",
     "RecordBuild",
     "RestoreReport",
     "RowFields",
+    "StoreStats",
     "Table",
     "column_index",
     "country_code",
     "export_store",
     "is_export",
+    "live_records",
     "match_records",
     "parse_birth_date",
     "parsing",
@@ -68,4 +72,5 @@ __all__ = [
     "restore",
     "row_to_customer",
     "row_to_lead",
+    "store_stats",
 ]
