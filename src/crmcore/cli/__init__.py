@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
-from crmcore.cli import _export, _stats
+from crmcore.cli import _export, _stats, _unmerge
 from crmcore.cli._common import Parser, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
@@ -170,6 +170,7 @@ _COMMANDS: tuple[Callable[[Any], None], ...] = (
     _register_dedupe,
     _export.register,
     _stats.register,
+    _unmerge.register,
 )
 
 
