@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
 from crmcore.cli import _export, _stats, _unmerge
-from crmcore.cli._common import Parser, positive, threshold
+from crmcore.cli._common import Parser, add_db_option, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
 from crmcore.io.parsing import terminate_workers
@@ -63,6 +63,7 @@ examples:
   crmcore dedupe febrl.csv --output out.csv --id-column rec_id \\
       --map street_number=street_number --map address=address_1 --map address=address_2 \\
       --map city=suburb --map identifier=soc_sec_id
+  crmcore dedupe --db crm.db --report review.html --merge-above 0.95 --dry-run
 
 exit status: 0 on success, 1 when the input cannot be read (missing, not UTF-8, not CSV,
 over a size limit), 2 when the command line does not fit the input (unknown column or
@@ -77,14 +78,27 @@ def _register_dedupe(commands: Any) -> None:
         epilog=f"{_FIELDS_EPILOG}\n\n{_EXAMPLES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    dedupe.add_argument("input", type=Path, metavar="INPUT.csv", help="the CSV file to read")
+    dedupe.add_argument(
+        "input", type=Path, nargs="?", metavar="INPUT.csv", help="the CSV file to read"
+    )
     dedupe.add_argument(
         "-o",
         "--output",
         type=Path,
-        required=True,
         metavar="OUT.csv",
-        help="where to write every row with cluster_id and match_confidence",
+        help="where to write every row with cluster_id and match_confidence (needed with INPUT)",
+    )
+    add_db_option(dedupe, required=False)
+    dedupe.add_argument(
+        "--merge-above",
+        type=threshold,
+        metavar="P",
+        help="with --db: merge, reversibly, the clusters whose confidence is above P",
+    )
+    dedupe.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --merge-above: list what would be merged and change nothing",
     )
     dedupe.add_argument(
         "--region",
@@ -146,6 +160,10 @@ def _register_dedupe(commands: Any) -> None:
 
 def _run_dedupe(args: argparse.Namespace, err: TextIO) -> int:
     from crmcore.cli._dedupe import DedupeOptions, run_dedupe
+    from crmcore.cli._dedupe_db import run_dedupe_db
+
+    if (code := run_dedupe_db(args, err)) is not None:
+        return code
 
     options = DedupeOptions(
         input=args.input,
