@@ -115,27 +115,27 @@ class RestoreReport:
 # --------------------------------------------------------------------------- reading a store
 
 
-def _timeline_ids(store: Store) -> Iterator[str]:
-    for repository in (store.customers, store.leads):
-        for record in repository.iter_all():
-            yield record.id
+def record_ids(store: Store) -> list[str]:
+    """The id of every stored customer and lead (tombstones too), customers first."""
+    return [r.id for repository in (store.customers, store.leads) for r in repository.iter_all()]
 
 
-def iter_interactions(store: Store) -> Iterator[Interaction]:
+def iter_interactions(store: Store, ids: Iterable[str] | None = None) -> Iterator[Interaction]:
     """Every interaction on the timeline of a stored customer or lead, once each.
 
     The storage protocols list interactions per record only, so one that names
-    no stored record is not reached.
+    no stored record is not reached. ``ids`` (from :func:`record_ids`) saves
+    reading every record again when the caller has them.
     """
     seen: set[str] = set()
-    for record_id in _timeline_ids(store):
+    for record_id in record_ids(store) if ids is None else ids:
         for interaction in store.interactions.list_for(record_id, limit=None):
             if interaction.id not in seen:
                 seen.add(interaction.id)
                 yield interaction
 
 
-def iter_merges(store: Store) -> Iterator[MergeRecord]:
+def iter_merges(store: Store, ids: Iterable[str] | None = None) -> Iterator[MergeRecord]:
     """Every merge record a stored customer or lead took part in, once each.
 
     Nothing for a store that keeps no merge records (no ``merges``).
@@ -144,21 +144,42 @@ def iter_merges(store: Store) -> Iterator[MergeRecord]:
     if merges is None:
         return
     seen: set[str] = set()
-    for record_id in _timeline_ids(store):
+    for record_id in record_ids(store) if ids is None else ids:
         for record in merges.list_for(record_id):
             if record.id not in seen:
                 seen.add(record.id)
                 yield record
 
 
-def _records(store: Store, entity: str) -> Iterator[Any]:
-    if entity == "customers":
-        return store.customers.iter_all()
-    if entity == "leads":
-        return store.leads.iter_all()
-    if entity == "interactions":
-        return iter_interactions(store)
-    return iter_merges(store)
+class _Reader:
+    """The records of one export, reading each customer and lead once.
+
+    Interactions and merge records are found from the records' ids; when the
+    export writes the customers and leads too, their ids are taken on the way.
+    """
+
+    def __init__(self, store: Store, entities: Iterable[str]) -> None:
+        self._store = store
+        self._collect = {"customers", "leads"} <= set(entities)
+        self._ids: list[str] = []
+
+    def _ids_now(self) -> list[str]:
+        if not self._collect:
+            self._ids = record_ids(self._store)
+            self._collect = True
+        return self._ids
+
+    def records(self, entity: str) -> Iterator[Any]:
+        if entity in ("customers", "leads"):
+            repository = self._store.customers if entity == "customers" else self._store.leads
+            for record in repository.iter_all():
+                if self._collect:
+                    self._ids.append(record.id)
+                yield record
+        elif entity == "interactions":
+            yield from iter_interactions(self._store, self._ids_now())
+        else:
+            yield from iter_merges(self._store, self._ids_now())
 
 
 # --------------------------------------------------------------------------- CSV
@@ -278,7 +299,7 @@ def _write_csv(store: Store, entity: str, out: TextIO) -> dict[str, int]:
     writer = csv.writer(out)
     writer.writerow([name for name, _ in columns])
     count = 0
-    for record in _records(store, entity):
+    for record in _Reader(store, (entity,)).records(entity):
         writer.writerow([_cell(_text(value(record))) for _, value in columns])
         count += 1
     return {entity: count}
@@ -305,10 +326,11 @@ def _write_jsonl(store: Store, entities: tuple[str, ...], out: TextIO) -> dict[s
         )
     )
     counts: dict[str, int] = {}
+    reader = _Reader(store, entities)
     for entity in entities:
         tag = _TAGS[entity]
         count = 0
-        for record in _records(store, entity):
+        for record in reader.records(entity):
             out.write(_line({"entity": tag, "record": to_dict(record)}))
             count += 1
         counts[entity] = count

@@ -11,7 +11,7 @@ import attrs
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import ValidationError
 from crmcore.interactions import Channel
-from crmcore.io._export import iter_interactions, iter_merges
+from crmcore.io._export import iter_interactions, iter_merges, record_ids
 from crmcore.leads import Lead, LeadStatus
 
 if TYPE_CHECKING:
@@ -139,11 +139,12 @@ def store_stats(store: Store, *, duplicates: bool = True) -> StoreStats:
     live = where("merged_into").eq(None)
     customers = store.customers.count()
     leads = store.leads.count()
+    ids = record_ids(store)
     channels: Counter[str] = Counter()
-    for interaction in iter_interactions(store):
+    for interaction in iter_interactions(store, ids):
         channels[interaction.channel.value] += 1
     merges = undone = 0
-    for record in iter_merges(store):
+    for record in iter_merges(store, ids):
         merges += 1
         undone += not record.is_active
     found = None
