@@ -231,6 +231,11 @@ _PARTY: Final[tuple[Column, ...]] = (
     ("emails", lambda r: _joined(e.address for e in r.emails)),
     ("phones", lambda r: _joined(p.number.e164 for p in r.phones)),
 )
+_OWNED: Final[tuple[Column, ...]] = (
+    ("owner", lambda r: r.owner),
+    ("tags", lambda r: _joined(sorted(r.tags))),
+)
+_TAIL: Final[tuple[Column, ...]] = (("merged_into", lambda r: r.merged_into), *_BOOKKEEPING)
 
 _CSV_COLUMNS: Final[Mapping[str, tuple[Column, ...]]] = {
     "customers": (
@@ -244,12 +249,10 @@ _CSV_COLUMNS: Final[Mapping[str, tuple[Column, ...]]] = {
         ("country", lambda c: c.addresses[0].country if c.addresses else ""),
         ("organization_id", lambda c: c.organization_id),
         ("stage", lambda c: c.stage),
-        ("owner", lambda c: c.owner),
-        ("tags", lambda c: _joined(sorted(c.tags))),
+        *_OWNED,
         ("identifiers", lambda c: _mapping(c.identifiers)),
         ("birth_date", lambda c: c.birth_date),
-        ("merged_into", lambda c: c.merged_into),
-        *_BOOKKEEPING,
+        *_TAIL,
     ),
     "leads": (
         ("id", lambda r: r.id),
@@ -260,11 +263,9 @@ _CSV_COLUMNS: Final[Mapping[str, tuple[Column, ...]]] = {
         ("status", lambda r: r.status),
         ("score", lambda r: r.score),
         ("estimated_value", lambda r: r.estimated_value),
-        ("owner", lambda r: r.owner),
-        ("tags", lambda r: _joined(sorted(r.tags))),
+        *_OWNED,
         ("converted_customer_id", lambda r: r.converted_customer_id),
-        ("merged_into", lambda r: r.merged_into),
-        *_BOOKKEEPING,
+        *_TAIL,
     ),
     "interactions": (
         ("id", lambda i: i.id),
