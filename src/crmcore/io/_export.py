@@ -482,8 +482,6 @@ def restore(store: Store, source: str | os.PathLike[str] | TextIO) -> RestoreRep
 
     if not isinstance(store, SupportsLoad):
         raise ValidationError("store", "must support load() (SupportsLoad)")
-    if store.customers.count() or store.leads.count():
-        raise ValidationError("store", "must be empty: an export is restored into a new store")
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         try:
@@ -510,6 +508,9 @@ def _restore(store: Any, source: IO[str], name: str) -> RestoreReport:
     seen: dict[tuple[str, str], int] = {}
     ended = False
     with store.transaction():
+        # Checked inside the transaction: no writer can add a record after the check.
+        if store.customers.count() or store.leads.count():
+            raise ValidationError("store", "must be empty: an export is restored into a new store")
         batch: list[Any] = []
         for number, line in lines:
             if ended:
