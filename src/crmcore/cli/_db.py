@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crmcore.cli._common import open_db
+from crmcore.cli._common import add_db_option, open_db
 from crmcore.cli._errors import CliError
 
 if TYPE_CHECKING:
     from crmcore.storage import Store
 
-__all__ = ["existing_store", "same_file"]
+__all__ = ["add_existing_db_option", "existing_store", "same_file"]
+
+
+def add_existing_db_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--db`` for a command that reads a store: it must exist already."""
+    add_db_option(parser)
+    for action in parser._actions:
+        if action.dest == "db":
+            action.help = (
+                "the store: an existing SQLite file, or a store URL such as sqlite:///crm.db"
+            )
 
 
 @contextmanager

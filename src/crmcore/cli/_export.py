@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from crmcore.cli._common import add_db_option
+from crmcore.cli._db import add_existing_db_option
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
 __all__ = ["register"]
@@ -43,7 +43,7 @@ def register(commands: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_db_option(parser)
+    add_existing_db_option(parser)
     parser.add_argument(
         "-o",
         "--output",

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from crmcore.cli._common import add_db_option
+from crmcore.cli._db import add_existing_db_option
 
 if TYPE_CHECKING:
     from crmcore.io import StoreStats
@@ -36,7 +36,7 @@ def register(commands: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_db_option(parser)
+    add_existing_db_option(parser)
     parser.add_argument(
         "--format", choices=("text", "json"), default="text", help="text (default) or json"
     )

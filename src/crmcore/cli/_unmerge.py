@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from crmcore.cli._common import add_db_option
+from crmcore.cli._db import add_existing_db_option
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
 __all__ = ["register"]
@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_db_option(parser)
+    add_existing_db_option(parser)
     parser.add_argument("merge_id", metavar="MERGE_ID", help="the merge to undo (mrg_...)")
     parser.add_argument(
         "--force",
