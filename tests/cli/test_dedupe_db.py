@@ -4,6 +4,7 @@ through the real command on real SQLite files."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,30 @@ def test_the_two_forms_of_dedupe_are_kept_apart(tmp_path: Path) -> None:
     assert "no such database file" in missing.stderr
     assert not (tmp_path / "o.csv").exists()
     assert not (tmp_path / "typo.db").exists()
+
+
+def test_json_summary_for_scripts(tmp_path: Path) -> None:
+    db, ids = _db(tmp_path)
+    dry = crmcore("dedupe", "--db", db, "--merge-above", "0.9", "--dry-run", "--format", "json")
+    assert dry.returncode == 0, dry.stderr
+    data = json.loads(dry.stdout)
+    assert data["records"] == 5
+    assert data["clusters"] == 1
+    assert data["possible_pairs"] == 1
+    (cluster,) = data["would_merge"]
+    assert cluster["record_ids"] == sorted(ids[:2])
+    assert cluster["confidence"] > 0.9
+    assert "merged" not in data
+    done = crmcore("dedupe", "--db", db, "--merge-above", "0.9", "--format", "json", "-q")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    (merged,) = data["merged"]
+    assert {merged["survivor_id"], *merged["merged_ids"]} == set(ids[:2])
+    assert data["failed"] == []
+    with SQLiteStore(db) as store:
+        assert store.merges.get(merged["merge_id"]).is_active
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("name\nAnn\n", encoding="utf-8")
+    refused = crmcore("dedupe", contacts, "-o", tmp_path / "o.csv", "--format", "json")
+    assert refused.returncode == 2
+    assert "--format works on a store: give --db" in refused.stderr

@@ -101,6 +101,11 @@ def _register_dedupe(commands: Any) -> None:
         help="with --merge-above: list what would be merged and change nothing",
     )
     dedupe.add_argument(
+        "--format",
+        choices=("text", "json"),
+        help="with --db: the summary as text (default) or as one JSON object on stdout",
+    )
+    dedupe.add_argument(
         "--region",
         metavar="XX",
         help="default phone region (ISO 3166 alpha-2, e.g. SE) for rows with no country",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,7 +56,11 @@ def run_dedupe_db(args: argparse.Namespace, err: TextIO) -> int | None:
             raise CliError("give an INPUT.csv file, or --db for a store's records", EXIT_USAGE)
         if args.output is None:
             raise CliError("--output is required with an INPUT file", EXIT_USAGE)
-        for name, option in (("merge_above", "--merge-above"), ("dry_run", "--dry-run")):
+        for name, option in (
+            ("merge_above", "--merge-above"),
+            ("dry_run", "--dry-run"),
+            ("format", "--format"),
+        ):
             if getattr(args, name):
                 raise CliError(f"{option} works on a store: give --db", EXIT_USAGE)
         return None
@@ -188,48 +194,83 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
             progress.stop()
         if args.report is not None:
             _write_review(args.report, args.db, records, result, args.report_limit)
-        in_clusters = sum(len(c.member_ids) for c in result.clusters)
-        print(
-            f"{_plural(len(records), 'live record')}: "
-            f"{_plural(len(result.clusters), 'cluster')} of duplicates "
-            f"({_plural(in_clusters, 'record')}), "
-            f"{_plural(len(result.possible_matches), 'pair')} to review"
-            + (f"; wrote {args.report}" if args.report is not None else ""),
-            file=err,
-        )
-        if args.merge_above is None:
-            return 0
-        chosen = tuple(c for c in result.clusters if c.confidence > args.merge_above)
-        if args.dry_run:
-            print(
-                f"would merge {_plural(len(chosen), 'cluster')} above {args.merge_above} "
-                "(dry run: the store is unchanged)",
-                file=err,
-            )
-            for cluster in chosen:
-                print(f"{cluster.confidence:.3f} {' '.join(sorted(cluster.member_ids))}")
-            return 0
-        bulk = merge_duplicates(
-            store,  # type: ignore[arg-type]
-            attrs.evolve(result, clusters=chosen),
-            min_confidence=args.merge_above,
-        )
-    for merged in bulk.merged:
-        print(f"{merged.merge_id} {merged.survivor.id} <- {' '.join(merged.record.merged_ids)}")
+        summary: dict[str, Any] = {
+            "records": len(records),
+            "clusters": len(result.clusters),
+            "records_in_clusters": sum(len(c.member_ids) for c in result.clusters),
+            "possible_pairs": len(result.possible_matches),
+            "report": None if args.report is None else str(args.report),
+        }
+        bulk = None
+        if args.merge_above is not None:
+            chosen = tuple(c for c in result.clusters if c.confidence > args.merge_above)
+            if args.dry_run:
+                summary["would_merge"] = [
+                    {"confidence": c.confidence, "record_ids": sorted(c.member_ids)} for c in chosen
+                ]
+            else:
+                bulk = merge_duplicates(
+                    store,  # type: ignore[arg-type]
+                    attrs.evolve(result, clusters=chosen),
+                    min_confidence=args.merge_above,
+                )
+                summary["merged"] = [
+                    {
+                        "merge_id": m.merge_id,
+                        "survivor_id": m.survivor.id,
+                        "merged_ids": list(m.record.merged_ids),
+                    }
+                    for m in bulk.merged
+                ]
+                summary["already_merged"] = len(bulk.skipped)
+                summary["failed"] = [{"cluster": c, "reason": r} for c, r in bulk.failed]
+    if args.format == "json":
+        json.dump(summary, sys.stdout)
+        print()
+    else:
+        _print_text(args, summary, err, time.perf_counter() - started)
+    return 1 if bulk is not None and bulk.failed else 0
+
+
+def _print_text(
+    args: argparse.Namespace, summary: dict[str, Any], err: TextIO, took: float
+) -> None:
     print(
-        f"merged {_plural(len(bulk.merged), 'cluster')} above {args.merge_above}"
-        + (f", {len(bulk.skipped)} already merged" if bulk.skipped else "")
-        + f" in {time.perf_counter() - started:.1f} s; undo one with crmcore unmerge --db "
-        f"{args.db if '://' not in args.db else '...'} MERGE_ID",
+        f"{_plural(summary['records'], 'live record')}: "
+        f"{_plural(summary['clusters'], 'cluster')} of duplicates "
+        f"({_plural(summary['records_in_clusters'], 'record')}), "
+        f"{_plural(summary['possible_pairs'], 'pair')} to review"
+        + (f"; wrote {args.report}" if args.report is not None else ""),
         file=err,
     )
-    if bulk.failed:
-        reasons = sorted({reason for _, reason in bulk.failed})
+    if "would_merge" in summary:
+        chosen = summary["would_merge"]
         print(
-            f"warning: {_plural(len(bulk.failed), 'cluster')} could not be merged "
-            f"({', '.join(reasons)}) and {'was' if len(bulk.failed) == 1 else 'were'} "
-            "left as they were; run the command again",
+            f"would merge {_plural(len(chosen), 'cluster')} above {args.merge_above} "
+            "(dry run: the store is unchanged)",
             file=err,
         )
-        return 1
-    return 0
+        for cluster in chosen:
+            print(f"{cluster['confidence']:.3f} {' '.join(cluster['record_ids'])}")
+    if "merged" in summary:
+        for merged in summary["merged"]:
+            print(
+                f"{merged['merge_id']} {merged['survivor_id']} <- {' '.join(merged['merged_ids'])}"
+            )
+        skipped = summary["already_merged"]
+        print(
+            f"merged {_plural(len(summary['merged']), 'cluster')} above {args.merge_above}"
+            + (f", {skipped} already merged" if skipped else "")
+            + f" in {took:.1f} s; undo one with crmcore unmerge --db "
+            f"{args.db if '://' not in args.db else '...'} MERGE_ID",
+            file=err,
+        )
+        failed = summary["failed"]
+        if failed:
+            reasons = sorted({f["reason"] for f in failed})
+            print(
+                f"warning: {_plural(len(failed), 'cluster')} could not be merged "
+                f"({', '.join(reasons)}) and {'was' if len(failed) == 1 else 'were'} "
+                "left as they were; run the command again",
+                file=err,
+            )
