@@ -29,7 +29,7 @@ from crmcore.ids import InteractionId
 from crmcore.interactions import Channel
 from crmcore.merge_record import MergeRecord
 from crmcore.storage import InMemoryStore, KeyFunction, MergeRepository, Page
-from crmcore.storage.front import StoreFront
+from crmcore.storage.front import StoreFront, check_load
 from crmcore.storage.protocols import Filter, InteractionRepository, RecordRepository
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -255,6 +255,14 @@ class JsonLinesStore(
                 except OSError as exc:
                     # Raising inside the block makes the working set roll back too.
                     raise StorageError("the journal cannot be written") from exc
+
+    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
+        """Place already-stored copies as they are (``crmcore.io.restore`` needs it); journalled."""
+        batch = check_load(records)
+        with self.transaction():
+            self._memory.load(batch)
+            for record in batch:
+                self._put(record)
 
     def close(self) -> None:
         """Drop the working set; the file stays."""

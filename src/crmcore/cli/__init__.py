@@ -21,8 +21,8 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
-from crmcore.cli import _import, _schema
-from crmcore.cli._common import Parser, add_input_options, positive, threshold
+from crmcore.cli import _export, _import, _schema, _stats, _unmerge
+from crmcore.cli._common import Parser, add_db_option, add_input_options, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
 from crmcore.io.parsing import terminate_workers
@@ -72,6 +72,7 @@ examples:
   crmcore dedupe febrl.csv --output out.csv --id-column rec_id \\
       --map street_number=street_number --map address=address_1 --map address=address_2 \\
       --map city=suburb --map identifier=soc_sec_id
+  crmcore dedupe --db crm.db --report review.html --merge-above 0.95 --dry-run
 
 exit status: 0 on success, 1 when the input cannot be read (missing, not in its encoding,
 not CSV, over a size limit), 2 when the command line does not fit the input (unknown column or
@@ -89,6 +90,7 @@ def _register_dedupe(commands: Any) -> None:
     dedupe.add_argument(
         "input",
         type=Path,
+        nargs="?",
         metavar="INPUT.csv",
         help="the CSV or JSON Lines file to read; - for standard input",
     )
@@ -96,9 +98,26 @@ def _register_dedupe(commands: Any) -> None:
         "-o",
         "--output",
         type=Path,
-        required=True,
         metavar="OUT.csv",
-        help="where to write every row with cluster_id and match_confidence; - for stdout",
+        help="where to write every row with cluster_id and match_confidence (needed with "
+        "INPUT; - for stdout)",
+    )
+    add_db_option(dedupe, required=False)
+    dedupe.add_argument(
+        "--merge-above",
+        type=threshold,
+        metavar="P",
+        help="with --db: merge, reversibly, the clusters whose confidence is above P",
+    )
+    dedupe.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --merge-above: list what would be merged and change nothing",
+    )
+    dedupe.add_argument(
+        "--format",
+        choices=("text", "json"),
+        help="with --db: the summary as text (default) or as one JSON object on stdout",
     )
     add_input_options(dedupe)
     dedupe.add_argument(
@@ -170,6 +189,10 @@ def _register_dedupe(commands: Any) -> None:
 
 def _run_dedupe(args: argparse.Namespace, err: TextIO) -> int:
     from crmcore.cli._dedupe import DedupeOptions, run_dedupe
+    from crmcore.cli._dedupe_db import run_dedupe_db
+
+    if (code := run_dedupe_db(args, err)) is not None:
+        return code
 
     options = DedupeOptions(
         input=args.input,
@@ -197,6 +220,9 @@ _COMMANDS: tuple[Callable[[Any], None], ...] = (
     _register_dedupe,
     _import.register,
     _schema.register,
+    _export.register,
+    _stats.register,
+    _unmerge.register,
 )
 
 

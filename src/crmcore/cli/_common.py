@@ -8,6 +8,7 @@ returns the exit code; it lists ``register`` in ``crmcore.cli._COMMANDS``.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ __all__ = [
     "delimiter",
     "open_db",
     "positive",
+    "same_file",
     "threshold",
 ]
 
@@ -117,3 +119,18 @@ def open_db(target: str) -> Store:
         raise CliError(f"--db: {reason}", EXIT_USAGE) from None
     except StorageError as exc:
         raise CliError(f"--db: the store cannot be opened ({exc})") from None
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether writing ``a`` would overwrite ``b``: one path, a symlink or a hard link.
+
+    ``-`` (standard input or output) is never the file being written.
+    """
+    if str(a) == "-" or str(b) == "-":
+        return False
+    # Resolved paths miss hard links (and bind mounts): the files themselves are
+    # compared, by device and inode, whenever both exist.
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -12,6 +11,7 @@ from typing import TextIO
 
 import attrs
 
+from crmcore.cli._common import same_file
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.cli._progress import Progress, ProgressLike
 from crmcore.cli._report import write_report
@@ -194,18 +194,6 @@ def _warn_region(
         )
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether writing ``a`` would overwrite ``b``: one path, a symlink or a hard link."""
-    if _is_std(a) or _is_std(b):
-        return False  # standard input or output: never the file being written
-    # Resolved paths miss hard links (and bind mounts): the files themselves are
-    # compared, by device and inode, whenever both exist.
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
-
-
 def run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     """Run the command; raise :class:`CliError` for problems the user can fix."""
     # Reading and matching a contact list allocate millions of small objects
@@ -223,12 +211,12 @@ def run_dedupe(options: DedupeOptions, err: TextIO) -> int:
 
 def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     started = time.perf_counter()
-    if _same_file(options.output, options.input):
+    if same_file(options.output, options.input):
         raise CliError("--output must not be the input file", EXIT_USAGE)
     if options.report is not None and _is_std(options.report):
         raise CliError("--report: name a file (standard output is for --output -)", EXIT_USAGE)
     if options.report is not None and (
-        _same_file(options.report, options.input) or _same_file(options.report, options.output)
+        same_file(options.report, options.input) or same_file(options.report, options.output)
     ):
         raise CliError("--report must differ from the input and output files", EXIT_USAGE)
     # Found only at writing time, a typo in a directory would cost the whole run

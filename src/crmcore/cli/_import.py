@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from crmcore.cli._common import add_db_option, positive
+from crmcore.cli._common import add_db_option, positive, same_file
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
@@ -147,11 +146,7 @@ def _rejects_path(args: argparse.Namespace) -> Path:
         path: Path = args.rejects
     else:
         path = args.input.with_name(f"{args.input.stem}.rejects.csv")
-    try:
-        same = os.path.samefile(path, args.input)
-    except OSError:
-        same = path.resolve() == args.input.resolve()
-    if same:
+    if same_file(path, args.input):
         raise CliError("--rejects must not be the input file", EXIT_USAGE)
     if not path.parent.is_dir():
         raise CliError(f"{path}: cannot be written (no such directory)")

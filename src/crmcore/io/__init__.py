@@ -21,6 +21,14 @@ from crmcore.io import parsing
 from crmcore.io._checks import Lookalike, lookalike_columns, phone_region_hint
 from crmcore.io._columns import FIELDS, MULTI_VALUED, ColumnPlan, column_index, plan_columns
 from crmcore.io._errors import ColumnError, EncodingError, InputError
+from crmcore.io._export import (
+    CSV_COLUMNS,
+    ExportReport,
+    RestoreReport,
+    export_store,
+    is_export,
+    restore,
+)
 from crmcore.io._headers import HEADER_ALIASES, header_key
 from crmcore.io._import import (
     IMPORT_FIELDS,
@@ -41,6 +49,7 @@ from crmcore.io._records import (
     row_to_lead,
 )
 from crmcore.io._regions import country_code
+from crmcore.io._stats import DuplicateStats, StoreStats, live_records, store_stats
 from crmcore.io._tables import (
     DELIMITERS,
     InputLimits,
@@ -54,6 +63,7 @@ from crmcore.io._writing import FORMULA_TRIGGERS, safe_cell, write_csv
 from crmcore.io.parsing import parse_birth_date, phone_key
 
 __all__ = [
+    "CSV_COLUMNS",
     "DELIMITERS",
     "FIELDS",
     "FORMULA_TRIGGERS",
@@ -64,7 +74,9 @@ __all__ = [
     "CellProblems",
     "ColumnError",
     "ColumnPlan",
+    "DuplicateStats",
     "EncodingError",
+    "ExportReport",
     "Flag",
     "ImportReport",
     "InputError",
@@ -73,13 +85,18 @@ __all__ = [
     "OnDuplicate",
     "RecordBuild",
     "Reject",
+    "RestoreReport",
     "RowFields",
+    "StoreStats",
     "Table",
     "column_index",
     "country_code",
+    "export_store",
     "header_key",
     "import_file",
     "import_table",
+    "is_export",
+    "live_records",
     "lookalike_columns",
     "match_records",
     "parse_birth_date",
@@ -90,9 +107,11 @@ __all__ = [
     "read_csv",
     "read_jsonl",
     "read_rows",
+    "restore",
     "row_to_customer",
     "row_to_lead",
     "safe_cell",
     "sniff_delimiter",
+    "store_stats",
     "write_csv",
 ]

@@ -4,9 +4,9 @@ A cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
 return is run as a formula by Excel, LibreOffice and Google Sheets (OWASP
 "CSV injection": ``=HYPERLINK(...)``, ``=cmd|' /C calc'!A0``). :func:`safe_cell`
 puts a ``'`` in front of such a cell, which spreadsheets show as text; a cell
-made only of digits, spaces and ``+ - ( ) . ,`` (a phone number such as
-``+46 70 123 45 67``, a number such as ``-12.5``) names no function and no
-cell, so it is left as it is.
+made only of digits, spaces and ``+ - ( ) . , ;`` (a phone number such as
+``+46 70 123 45 67``, a list of them joined by ``; ``, a number such as
+``-12.5``) names no function and no cell, so it is left as it is.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 _TRIGGER_SET = frozenset(FORMULA_TRIGGERS)
 # No letter, so no function and no cell reference: arithmetic on numbers at most.
-_INERT = re.compile(r"[+-][0-9 ().,+-]*[0-9][0-9 ().,+-]*")
+_INERT = re.compile(r"[+-][0-9 ().,;+-]*[0-9][0-9 ().,;+-]*")
 
 
 def safe_cell(text: str) -> str:

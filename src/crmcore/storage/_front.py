@@ -268,6 +268,24 @@ def _check_contact_points(record: Customer | Lead, at: str) -> None:
             raise exc.prefixed(join_path(at, f"phones[{i}].number")) from None
 
 
+def check_load(
+    records: Iterable[object],
+) -> list[Customer | Lead | Interaction | MergeRecord]:
+    """The batch of :meth:`~crmcore.storage.SupportsLoad.load`: records only, each readable.
+
+    Raises:
+        ValidationError: naming ``records`` (not a collection) or ``records[i]``.
+    """
+    batch = items_of(records, "records")
+    for i, record in enumerate(batch):
+        if not isinstance(record, Customer | Lead | Interaction | MergeRecord):
+            raise ValidationError(
+                f"records[{i}]", "must be a Customer, Lead, Interaction or MergeRecord"
+            )
+        check_record(record, type(record), at=f"records[{i}]")
+    return batch
+
+
 def check_interaction(interaction: object) -> Interaction:
     """Refuse anything but an Interaction."""
     check_record(interaction, Interaction, "interaction")

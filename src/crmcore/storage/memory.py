@@ -20,7 +20,7 @@ import attrs
 
 from crmcore._validation import items_of, utcnow
 from crmcore.customers import Customer
-from crmcore.errors import StorageError, ValidationError
+from crmcore.errors import StorageError
 from crmcore.ids import CustomerId, InteractionId, LeadId
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
@@ -57,6 +57,7 @@ from crmcore.storage._front import (
     check_interaction,
     check_keys,
     check_limit,
+    check_load,
     check_record,
     check_record_id,
     external_id_taken,
@@ -575,20 +576,17 @@ class InMemoryStore(
     def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
         """Place already-stored copies as they are, keeping their version and timestamps.
 
-        A record with the same id is replaced. For snapshots, test fixtures and
-        adapters that keep an InMemoryStore as their working set (see
-        ``docs/examples/jsonl_store.py``); everything else should go through
-        the repositories, which compare-and-set.
+        See :meth:`crmcore.storage.SupportsLoad.load`. For restoring exports,
+        snapshots, test fixtures and adapters that keep an InMemoryStore as
+        their working set (see ``docs/examples/jsonl_store.py``); everything
+        else should go through the repositories, which compare-and-set.
 
         Raises:
-            ValidationError: for anything but a customer, lead or interaction.
+            ValidationError: for anything but a customer, lead, interaction or
+                merge record.
+            DuplicateRecord: an interaction would take another one's external id.
         """
-        batch = items_of(records, "records")
-        for i, record in enumerate(batch):
-            if not isinstance(record, Customer | Lead | Interaction | MergeRecord):
-                raise ValidationError(
-                    f"records[{i}]", "must be a Customer, Lead, Interaction or MergeRecord"
-                )
+        batch = check_load(records)
         with self._write():
             for record in batch:
                 if isinstance(record, Customer):
@@ -598,6 +596,11 @@ class InMemoryStore(
                 elif isinstance(record, MergeRecord):
                     self._merges._put(record)
                 else:
+                    ext = record.external_id
+                    if ext is not None and self._interactions._external.get(ext, record.id) != (
+                        record.id
+                    ):
+                        raise external_id_taken()
                     self._interactions._put(record.id, record)
 
     def close(self) -> None:

@@ -42,6 +42,7 @@ __all__ = [
     "RecordRepository",
     "Store",
     "SupportsKeyLocks",
+    "SupportsLoad",
     "SupportsMerges",
     "where",
 ]
@@ -414,5 +415,36 @@ class SupportsKeyLocks(Protocol):
         (:func:`crmcore.dedup.selective_keys`). Two transactions locking a
         common key run one after the other; locks are taken in sorted order so
         that they cannot deadlock. Keys are opaque strings; a store may hash them.
+        """
+        ...
+
+
+LoadedRecord = Customer | Lead | Interaction | MergeRecord
+"""What :meth:`SupportsLoad.load` places: any record a store keeps."""
+
+
+@runtime_checkable
+class SupportsLoad(Protocol):
+    """A store that takes already-stored copies as they are: what
+    :func:`crmcore.io.restore` needs to bring an export back.
+
+    Both built-in stores implement it. A store on the shared front checks the
+    batch with :func:`crmcore.storage.front.check_load` and then places each
+    record; the contract kit checks it whenever a store has ``load``.
+    """
+
+    def load(self, records: Iterable[LoadedRecord]) -> None:
+        """Place every record as it is, keeping its id, version and timestamps; all or none.
+
+        A record whose id is already stored replaces it (its lookups and
+        timeline entries too). Nothing is compare-and-set: this is for
+        restoring exports, snapshots and fixtures, not for an app's writes.
+
+        Raises:
+            ValidationError: naming ``records[i]`` for anything but a customer,
+                lead, interaction or merge record, or for a value no store
+                could read back.
+            DuplicateRecord: an interaction would take the ``external_id`` of
+                another stored one.
         """
         ...

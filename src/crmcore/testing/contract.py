@@ -42,12 +42,26 @@ from crmcore.errors import (
     ValidationError,
     VersionConflict,
 )
-from crmcore.ids import CustomerId, new_customer_id, new_interaction_id, new_lead_id
+from crmcore.ids import (
+    CustomerId,
+    new_customer_id,
+    new_interaction_id,
+    new_lead_id,
+    new_merge_id,
+)
 from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.merge_record import MergeRecord, Snapshot
 from crmcore.serialization import to_dict
 from crmcore.storage.keys import email_key, identifier_key, phone_key
-from crmcore.storage.protocols import Filter, RecordRepository, Store, where
+from crmcore.storage.protocols import (
+    Filter,
+    RecordRepository,
+    Store,
+    SupportsLoad,
+    SupportsMerges,
+    where,
+)
 from crmcore.testing import _builders as build
 from crmcore.testing import strategies
 from crmcore.testing.merge_contract import MergeContract
@@ -880,6 +894,79 @@ class StorageContract(MergeContract):
         assert store.interactions.find_by_external_id("e-1") is None
         participants = (Participant(customer.id),)
         assert store.interactions.add(attrs.evolve(ixn, participants=participants)).version == 1
+
+    # ================================================================= load
+
+    def _require_load(self, store: Store) -> SupportsLoad:
+        if not isinstance(store, SupportsLoad):
+            pytest.skip("the store has no load() (SupportsLoad): exports cannot be restored")
+        return store
+
+    def test_load_keeps_ids_versions_and_timestamps(self, store: Store) -> None:
+        loader = self._require_load(store)
+        changed = build.BASE_TIME + timedelta(days=3)
+        customer = attrs.evolve(build.customer(41), version=7, updated_at=changed)
+        lead = attrs.evolve(build.lead(42), version=3, updated_at=changed)
+        logged = attrs.evolve(
+            build.interaction((customer.id,), 2, external_id="<load@mail.example>"),
+            version=2,
+            updated_at=changed,
+        )
+        loader.load([customer, lead, logged])
+        _same(store.customers.get(customer.id), customer)
+        _same(store.leads.get(lead.id), lead)
+        _same(store.interactions.get(logged.id), logged)
+        assert _ids(store.customers.find_by_email(customer.emails[0].address)) == [customer.id]
+        assert _ids(store.interactions.list_for(customer.id).items) == [logged.id]
+        assert store.interactions.find_by_external_id("<load@mail.example>") == logged
+        # The loaded version is the one compare-and-set expects next.
+        assert store.customers.update(customer).version == 8
+
+    def test_load_replaces_a_stored_id_with_its_lookups(self, store: Store) -> None:
+        loader = self._require_load(store)
+        stored = store.customers.add(build.customer(43))
+        moved = attrs.evolve(stored, emails=build.customer(44).emails, version=5)
+        loader.load([moved])
+        assert store.customers.get(stored.id) == moved
+        assert store.customers.find_by_email(stored.emails[0].address) == []
+        assert _ids(store.customers.find_by_email(moved.emails[0].address)) == [stored.id]
+        assert store.customers.count(where("id").eq(stored.id)) == 1
+
+    def test_load_is_all_or_nothing_and_refuses_what_is_no_record(self, store: Store) -> None:
+        loader = self._require_load(store)
+        first = store.interactions.add(build.interaction((new_customer_id(),), 1, external_id="x1"))
+        taker = build.interaction((new_customer_id(),), 2, external_id="x1")
+        fresh = build.customer(45)
+        with pytest.raises(DuplicateRecord):
+            loader.load([fresh, taker])
+        assert store.customers.get_many([fresh.id]) == {}
+        assert store.interactions.find_by_external_id("x1") == first
+        with pytest.raises(ValidationError) as caught:
+            loader.load([fresh, "not a record"])  # type: ignore[list-item]
+        assert caught.value.problems[0][0] == "records[1]"
+        assert store.customers.get_many([fresh.id]) == {}
+
+    def test_load_keeps_merge_records_as_they_are(self, store: Store) -> None:
+        loader = self._require_load(store)
+        if not self.supports_merges or not isinstance(store, SupportsMerges):
+            pytest.skip("the adapter does not claim merge records (supports_merges = False)")
+        survivor = store.customers.add(build.customer(46))
+        other = store.customers.add(build.customer(47))
+        record = MergeRecord(
+            id=new_merge_id(),
+            survivor_id=survivor.id,
+            merged_ids=(other.id,),
+            before=Snapshot(customers=(survivor, other)),
+            after=Snapshot(customers=(survivor, attrs.evolve(other, merged_into=survivor.id))),
+            merged_at=build.BASE_TIME,
+            version=4,
+        )
+        loader.load([record])
+        assert store.merges.get(record.id) == record
+        assert [m.id for m in store.merges.list_for(other.id)] == [record.id]
+        undone = attrs.evolve(record, unmerged_at=build.BASE_TIME + timedelta(hours=1))
+        loader.load([undone])
+        assert store.merges.get(record.id) == undone
 
     # ================================================================= errors
 

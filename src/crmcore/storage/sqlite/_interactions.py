@@ -99,6 +99,20 @@ class SQLInteractions(InteractionsFront):
         conn.executemany(self._PARTICIPANT, self._participants(stored))
         return stored
 
+    def _place(self, conn: sqlite3.Connection, interaction: Interaction) -> None:
+        """Store ``interaction`` as it is (version and timestamps kept), replacing its id's row."""
+        if interaction.external_id is not None:
+            other = conn.execute(
+                "SELECT id FROM interactions WHERE external_id = ? AND id != ?",
+                (interaction.external_id, interaction.id),
+            ).fetchone()
+            if other is not None:
+                raise external_id_taken()
+        # The participants go with the row (ON DELETE CASCADE).
+        conn.execute("DELETE FROM interactions WHERE id = ?", (interaction.id,))
+        conn.execute(self._INSERT, self._row(interaction))
+        conn.executemany(self._PARTICIPANT, self._participants(interaction))
+
     def add(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.add`."""
         check_interaction(interaction)

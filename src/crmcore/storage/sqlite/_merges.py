@@ -56,6 +56,22 @@ class SQLiteMerges:
             )
         return stored
 
+    def _place(self, conn: sqlite3.Connection, record: MergeRecord) -> None:
+        """Store ``record`` as it is (its version kept), replacing its id's row."""
+        # The participants go with the row (ON DELETE CASCADE); a decoded copy
+        # of the replaced row may share its (id, version) key.
+        conn.execute("DELETE FROM merges WHERE id = ?", (record.id,))
+        self.forget()
+        conn.execute(
+            "INSERT INTO merges (id, version, survivor_id, merged_at, doc) VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.version, record.survivor_id, micros(record.merged_at),
+             to_json(record)),
+        )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO merge_participants (record_id, merge_id) VALUES (?, ?)",
+            [(rid, record.id) for rid in dict.fromkeys(record.participant_ids)],
+        )
+
     def get(self, merge_id: str) -> MergeRecord:
         """See :meth:`MergeRepository.get`."""
         if not isinstance(merge_id, str) or not is_unicode(merge_id):

@@ -171,6 +171,16 @@ class SQLRecords(TypedRecords[R, IdT]):
         conn.executemany(self._lookup_sql, lookups)
         return stored
 
+    def _place(self, conn: sqlite3.Connection, record: R) -> None:
+        """Store ``record`` as it is (version and timestamps kept), replacing its id's row."""
+        found = conn.execute(f"SELECT doc FROM {self._table} WHERE id = ?", (record.id,)).fetchone()
+        if found is not None:
+            self._unlookup(conn, found[0])
+            conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (record.id,))
+        row, lookups = self._prepare(record)
+        conn.execute(self._insert_sql, row)
+        conn.executemany(self._lookup_sql, lookups)
+
     def _rebuild_keys(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"DELETE FROM {self._lookup}")
         last = ""

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 
 from crmcore.customers import Customer
@@ -17,14 +17,16 @@ from crmcore.errors import (
     ValidationError,
 )
 from crmcore.ids import CustomerId, LeadId
+from crmcore.interactions import Interaction
 from crmcore.leads import Lead
+from crmcore.merge_record import MergeRecord
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
     customer_row,
     lead_row,
 )
-from crmcore.storage._front import StoreFront
+from crmcore.storage._front import StoreFront, check_load
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sqlite import _schema
 from crmcore.storage.sqlite._connection import Decoder, State, translate
@@ -237,6 +239,25 @@ class SQLiteStore(
         """
         with self._write():
             yield
+
+    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
+        """Place already-stored copies as they are, in one transaction.
+
+        See :meth:`crmcore.storage.SupportsLoad.load`: ids, versions and
+        timestamps are kept, a stored id is replaced; for restoring exports
+        (:func:`crmcore.io.restore`), snapshots and fixtures.
+        """
+        batch = check_load(records)
+        with self._write() as conn:
+            for record in batch:
+                if isinstance(record, Customer):
+                    self._customers._place(conn, record)
+                elif isinstance(record, Lead):
+                    self._leads._place(conn, record)
+                elif isinstance(record, MergeRecord):
+                    self._merges._place(conn, record)
+                else:
+                    self._interactions._place(conn, record)
 
     # ------------------------------------------------------------------ opening
 

@@ -1,0 +1,112 @@
+"""``crmcore export``: a store's records to JSON Lines (lossless) or CSV, a file or stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from crmcore.cli._db import add_existing_db_option
+from crmcore.cli._errors import EXIT_USAGE, CliError
+
+__all__ = ["register"]
+
+_ENTITIES = ("customers", "leads", "interactions", "merges")
+
+_DESCRIPTION = """\
+Write every record of a store to a file (or to standard output with --output -).
+
+JSON Lines (the default) is lossless: customers, leads, interactions and merge records,
+tombstones included, with their ids, versions and timestamps; 'crmcore import' and
+crmcore.io.restore load it back into an empty store. CSV is flat, for spreadsheets: one
+entity per file (--entity names it), the main fields as columns, several values joined
+with '; ', and cells a spreadsheet would run as formulas neutralised."""
+
+_EPILOG = """\
+examples:
+  crmcore export --db crm.db --output backup.jsonl
+  crmcore export --db crm.db --output customers.csv --entity customers
+  crmcore export --db crm.db --output - --entity interactions | gzip > timeline.jsonl.gz
+
+--format defaults to csv when --output ends with .csv, else jsonl.
+exit status: 0 on success, 1 when the store or the output cannot be used, 2 for a bad
+command line."""
+
+
+def register(commands: Any) -> None:
+    """Add ``crmcore export`` to the sub-commands."""
+    parser = commands.add_parser(
+        "export",
+        help="write a store's records to JSON Lines (lossless) or CSV",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_existing_db_option(parser)
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE|-",
+        help="where to write the export; - is standard output",
+    )
+    parser.add_argument(
+        "--format", choices=("jsonl", "csv"), help="jsonl (lossless) or csv (flat, one entity)"
+    )
+    parser.add_argument(
+        "--entity",
+        choices=(*_ENTITIES, "all"),
+        help="which records to write (default: all for jsonl; csv needs one)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    parser.set_defaults(handler=run_export)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+_NOUNS = {
+    "customers": "customer",
+    "leads": "lead",
+    "interactions": "interaction",
+    "merges": "merge record",
+}
+
+
+def run_export(args: argparse.Namespace, err: TextIO) -> int:
+    """Run ``crmcore export``; problems the user can fix raise :class:`CliError`."""
+    from crmcore.cli._common import same_file
+    from crmcore.cli._db import existing_store
+    from crmcore.io import export_store
+
+    to_stdout = args.output == "-"
+    output = Path(args.output)
+    chosen = args.format or ("csv" if output.suffix.lower() == ".csv" else "jsonl")
+    entity = args.entity or ("all" if chosen == "jsonl" else None)
+    if entity is None or (chosen == "csv" and entity == "all"):
+        raise CliError(
+            "--entity: a CSV file holds one entity; name one of " + ", ".join(_ENTITIES),
+            EXIT_USAGE,
+        )
+    if not to_stdout:
+        if "://" not in args.db and same_file(output, Path(args.db)):
+            raise CliError("--output must not be the database file", EXIT_USAGE)
+        if not output.parent.is_dir():
+            raise CliError(f"{output}: cannot be written (no such directory)")
+    with existing_store(args.db) as store:
+        try:
+            if to_stdout:
+                report = export_store(store, sys.stdout, format=chosen, entity=entity)
+                sys.stdout.flush()
+            else:
+                report = export_store(store, output, format=chosen, entity=entity)
+        except OSError as exc:
+            where = "standard output" if to_stdout else str(output)
+            raise CliError(f"{where}: cannot be written ({exc.strerror or 'I/O error'})") from None
+    if not args.quiet:
+        counts = ", ".join(_plural(n, _NOUNS[e]) for e, n in report.counts.items())
+        where = "standard output" if to_stdout else str(output)
+        print(f"exported {counts} to {where} ({chosen})", file=err)
+    return 0
