@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from crmcore.cli._common import add_db_option, positive, same_file
+from crmcore.cli._common import add_db_option, add_input_options, positive, same_file
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
@@ -61,8 +61,11 @@ def register(commands: Any) -> None:
         epilog=f"fields for --map:\n{listed}\n\n{_EXAMPLES}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("input", type=Path, metavar="INPUT", help="the CSV or JSON Lines file")
+    parser.add_argument(
+        "input", type=Path, metavar="INPUT", help="the CSV or JSON Lines file; - for standard input"
+    )
     add_db_option(parser)
+    add_input_options(parser)
     parser.add_argument(
         "--as",
         dest="entity",
@@ -89,7 +92,8 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--source",
         metavar="NAME",
-        help="the name row ids are kept under, source:NAME (default: the input file's name)",
+        help="the name row ids are kept under, source:NAME (default: the input file's name; "
+        "stdin for standard input, so give one)",
     )
     parser.add_argument(
         "--on-duplicate",
@@ -102,7 +106,8 @@ def register(commands: Any) -> None:
         "--rejects",
         type=Path,
         metavar="FILE",
-        help="where to write the rejected rows (default: INPUT's name with .rejects.csv)",
+        help="where to write the rejected rows (default: INPUT's name with .rejects.csv; "
+        "stdin.rejects.csv for standard input)",
     )
     parser.add_argument(
         "--timezone",
@@ -144,6 +149,8 @@ def register(commands: Any) -> None:
 def _rejects_path(args: argparse.Namespace) -> Path:
     if args.rejects is not None:
         path: Path = args.rejects
+    elif str(args.input) == "-":
+        path = Path("stdin.rejects.csv")
     else:
         path = args.input.with_name(f"{args.input.stem}.rejects.csv")
     if same_file(path, args.input):
@@ -157,17 +164,18 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
     """Run ``crmcore import``; problems the user can fix raise :class:`CliError`."""
     from crmcore.cli._common import open_db
     from crmcore.cli._progress import Progress
-    from crmcore.cli._table import parse_map_options
+    from crmcore.cli._table import parse_map_options, read_table
     from crmcore.errors import ValidationError
     from crmcore.io import (
         FIELDS,
         IMPORT_FIELDS,
         INTERACTION_FIELDS,
         ColumnError,
-        InputError,
         country_code,
-        import_file,
+        import_columns,
+        import_table,
     )
+    from crmcore.io._import_common import write_rejects
     from crmcore.io._import_interactions import zone
 
     started = time.perf_counter()
@@ -201,10 +209,20 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
             staged = True
         progress.update(done, total)
 
+    table = read_table(args.input, delimiter=args.delimiter, encoding=args.encoding)
     try:
-        report = import_file(
+        columns = import_columns(table, entity=args.entity, mapped=mapped, id_column=args.id_column)
+    except ColumnError as exc:
+        store.close()
+        raise _column_error(exc) from None
+    if not quiet:
+        _say_columns(columns, err)
+    source = args.source or ("stdin" if str(args.input) == "-" else args.input.name)
+    try:
+        report = import_table(
             store,
-            args.input,
+            table,
+            source=source,
             entity=args.entity,
             region=region,
             mapped=mapped,
@@ -212,19 +230,19 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
             on_duplicate=args.on_duplicate,
             timezone=args.timezone,
             participant_source=args.participant_source,
-            source=args.source,
             dry_run=args.dry_run,
             batch_size=args.batch_size,
             workers=args.workers,
             progress=shown,
-            rejects=rejects,
         )
-    except InputError as exc:
-        raise CliError(str(exc)) from None
+        if report.rejects and not args.dry_run:
+            try:
+                write_rejects(rejects, table, report.rejects)
+            except OSError as exc:
+                reason = exc.strerror or "I/O error"
+                raise CliError(f"{rejects}: cannot be written ({reason})") from None
     except ColumnError as exc:
-        if exc.field and exc.column:
-            raise CliError(f"--map {exc.field}={exc.column}: {exc.reason}", EXIT_USAGE) from None
-        raise CliError(f"--id-column: {exc.reason}", EXIT_USAGE) from None
+        raise _column_error(exc) from None
     finally:
         progress.stop()
         store.close()
@@ -234,8 +252,43 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
         json.dump(summary, sys.stdout)
         sys.stdout.write("\n")
         return 0
-    _summary(report, args, rejects, time.perf_counter() - started, err)
+    _summary(report, args, rejects, time.perf_counter() - started, err, table, columns)
     return 0
+
+
+def _column_error(exc: Any) -> CliError:
+    if exc.field and exc.column:
+        return CliError(f"--map {exc.field}={exc.column}: {exc.reason}", EXIT_USAGE)
+    return CliError(f"--id-column: {exc.reason}", EXIT_USAGE)
+
+
+def _say_columns(columns: Any, err: TextIO) -> None:
+    """The column plan, before any row is written, and the columns that look unread."""
+    print("columns:", file=err)
+    for line in columns.describe():
+        print(f"  {line}", file=err)
+    for found in columns.lookalikes:
+        print(
+            f"warning: column {found.column!r} looks like {found.kind}s but is not read as "
+            f"one; to read it: --map {found.field}={found.column}",
+            file=err,
+        )
+
+
+def _needs_region(table: Any, columns: Any, report: Any) -> bool:
+    """Most phone cells were rejected, and most of those are written without ``+``/``00``."""
+    failed_rows = {r.row for r in report.rejects if "phone" in r.field.split("; ")}
+    filled = failed = national = 0
+    for column in (c for c, field in columns.read if field == "phone"):
+        index = table.header.index(column)
+        for number, row in enumerate(table.rows, start=2):
+            cell = row[index].strip() if index < len(row) else ""
+            if cell:
+                filled += 1
+                if number in failed_rows:
+                    failed += 1
+                    national += not cell.startswith(("+", "00"))
+    return filled > 0 and failed * 2 > filled and national * 2 > failed
 
 
 def _rows(numbers: list[int]) -> str:
@@ -244,7 +297,13 @@ def _rows(numbers: list[int]) -> str:
 
 
 def _summary(
-    report: Any, args: argparse.Namespace, rejects: Path, seconds: float, err: TextIO
+    report: Any,
+    args: argparse.Namespace,
+    rejects: Path,
+    seconds: float,
+    err: TextIO,
+    table: Any,
+    columns: Any,
 ) -> None:
     if report.unread_columns:
         names = ", ".join(repr(c) for c in report.unread_columns)
@@ -257,12 +316,19 @@ def _summary(
         print(f"rejected: rows {_rows([r.row for r in report.rejects])} ({where})", file=err)
         if any("--timezone" in r.reason for r in report.rejects):
             print("hint: timestamps without a UTC offset need --timezone", file=err)
+        if args.region is None and _needs_region(table, columns, report):
+            print(
+                "hint: most phone numbers could not be read, and most of those have no "
+                "country code: give their region, --region XX (e.g. SE)",
+                file=err,
+            )
     orgs = report.organizations_created
     extra = f"; {orgs} organisation{'s' if orgs != 1 else ''} created" if orgs else ""
     again = f"; {report.already_imported} already imported" if report.already_imported else ""
     prefix = "dry run, nothing stored: " if args.dry_run else ""
+    name = "standard input" if str(args.input) == "-" else args.input
     print(
-        f"{prefix}{args.input}: {report.rows} rows -> {report.imported} imported, "
+        f"{prefix}{name}: {report.rows} rows -> {report.imported} imported, "
         f"{report.merged} merged, {report.skipped} skipped{again}, {report.rejected} rejected, "
         f"{report.flagged} flagged{extra} in {seconds:.1f} s",
         file=err,

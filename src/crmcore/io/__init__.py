@@ -40,6 +40,7 @@ from crmcore.io._import import (
     import_table,
 )
 from crmcore.io._import_interactions import INTERACTION_FIELDS
+from crmcore.io._import_plan import ImportColumns, import_columns
 from crmcore.io._records import (
     CellProblems,
     RecordBuild,
@@ -78,6 +79,7 @@ __all__ = [
     "EncodingError",
     "ExportReport",
     "Flag",
+    "ImportColumns",
     "ImportReport",
     "InputError",
     "InputLimits",
@@ -93,6 +95,7 @@ __all__ = [
     "country_code",
     "export_store",
     "header_key",
+    "import_columns",
     "import_file",
     "import_table",
     "is_export",

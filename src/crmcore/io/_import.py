@@ -503,6 +503,8 @@ def import_file(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     rejects: Path | str | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import a CSV or JSON Lines file into ``store``: every row imported or reported.
 
@@ -525,7 +527,9 @@ def import_file(
 
     Args:
         store: where the records go.
-        path: the file (``.jsonl``/``.ndjson`` is JSON Lines, anything else CSV).
+        path: the file (``.jsonl``/``.ndjson`` is JSON Lines, anything else CSV),
+            or ``"-"`` for standard input (give ``source`` then: the default is
+            ``stdin``).
         entity: ``customers``, ``leads`` or ``interactions``.
         region: the default phone region (ISO 3166 alpha-2) of numbers without ``+``.
         mapped: ``(field, column)`` pairs, as ``--map FIELD=COLUMN``.
@@ -549,19 +553,32 @@ def import_file(
         progress: called with (rows done, rows in all) after each chunk.
         rejects: where to write the rejected rows (their original cells, then
             ``row``, ``field`` and ``reason``); written only when rows were
-            rejected, and never on a dry run.
+            rejected, and never on a dry run; its cells are formula-safe
+            (:func:`~crmcore.io.safe_cell`).
+        delimiter: the CSV delimiter (default: found from the first lines, see
+            :func:`~crmcore.io.read_csv`).
+        encoding: the file's text encoding (default: UTF-8, with or without a
+            byte order mark, or UTF-16 with one).
 
     Raises:
-        InputError: the file cannot be read, or ``rejects`` cannot be written.
+        InputError: the file cannot be read (:class:`~crmcore.io.EncodingError`
+            when it is not in its encoding), or ``rejects`` cannot be written.
         ColumnError: a mapping names an unknown field or column.
         ValidationError: an argument is not one of the values above.
     """
     file = Path(path)
-    table = read_rows(file, limits=limits or InputLimits())
+    table = read_rows(
+        "-" if str(path) == "-" else file,
+        limits=limits or InputLimits(),
+        delimiter=delimiter,
+        encoding=encoding,
+    )
+    if source is None:
+        source = "stdin" if str(path) == "-" else file.name
     report = import_table(
         store,
         table,
-        source=source if source is not None else file.name,
+        source=source,
         entity=entity,
         region=region,
         mapped=mapped,

@@ -268,18 +268,23 @@ def make_report(
 def write_rejects(path: Path, table: Table, rejects: Sequence[Reject]) -> None:
     """Write the rejected rows: their original cells, then ``row``, ``field`` and ``reason``.
 
+    Cells a spreadsheet would run as a formula are neutralised (:func:`safe_cell`):
+    the rejects file is the one a person opens to fix the rows.
+
     Raises:
         OSError: the file cannot be written.
     """
-    import csv
+    from crmcore.io._writing import write_csv
 
     width = len(table.header)
-    encoding = "utf-8-sig" if table.had_bom else "utf-8"
-    with path.open("w", encoding=encoding, newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([*table.header, "row", "field", "reason"])
-        for reject in rejects:
-            cells = table.rows[reject.row - 2]
-            writer.writerow(
-                [*cells[:width], reject.row, reject.field, reject.reason, *cells[width:]]
-            )
+    rows = (
+        [
+            *table.rows[r.row - 2][:width],
+            str(r.row),
+            r.field,
+            r.reason,
+            *table.rows[r.row - 2][width:],
+        ]
+        for r in rejects
+    )
+    write_csv(path, [*table.header, "row", "field", "reason"], rows, bom=table.had_bom)

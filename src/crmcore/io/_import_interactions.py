@@ -30,7 +30,13 @@ from crmcore.storage.keys import source_scheme
 if TYPE_CHECKING:
     from crmcore.storage import Store
 
-__all__ = ["INTERACTION_FIELDS", "import_interactions", "parse_timestamp", "zone"]
+__all__ = [
+    "INTERACTION_FIELDS",
+    "import_interactions",
+    "interaction_columns",
+    "parse_timestamp",
+    "zone",
+]
 
 INTERACTION_FIELDS: dict[str, str] = {
     "channel": "how it happened: email, phone_call (call), sms, chat, meeting, web_visit, "
@@ -104,6 +110,31 @@ def _enum_text(text: str, aliases: dict[str, str]) -> str:
     return aliases.get(key, key)
 
 
+def interaction_columns(
+    header: Sequence[str], mapped: Iterable[tuple[str, str]], id_column: str | None
+) -> tuple[ColumnPlan, dict[str, int], int | None, list[str]]:
+    """Which columns an interactions import reads: the participants' plan, the column of
+    each interaction field, the id column, and the columns nothing reads.
+
+    Raises:
+        ColumnError: a mapping or ``id_column`` names a column that is not in ``header``.
+    """
+    rest, own = split_mapped(header, mapped, INTERACTION_FIELDS)
+    full = plan_columns(header, rest)
+    plan = ColumnPlan({f: c for f, c in full.fields.items() if f in _PARTICIPANT_FIELDS})
+    claimed = set(plan.used_columns())
+    for index, name in enumerate(header):
+        field = _AUTO.get(header_key(name))
+        if field is not None and field not in own and index not in claimed:
+            own.setdefault(field, []).append(index)
+    # A field's first column is the one read; a later one auto-recognised is left.
+    cols = {field: indexes[0] for field, indexes in own.items()}
+    id_col = None if id_column is None else column_index(header, id_column)
+    read = claimed | set(cols.values()) | ({id_col} if id_col is not None else set())
+    unread = [h for i, h in enumerate(header) if i not in read and h.strip()]
+    return plan, cols, id_col, unread
+
+
 def import_interactions(
     store: Store,
     table: Table,
@@ -122,20 +153,7 @@ def import_interactions(
     tz = zone(timezone) if timezone is not None else None
     # The ids a customer import kept (its --id-column) identify participants too.
     source = None if participant_source is None else source_scheme(participant_source)
-    header = table.header
-    rest, own = split_mapped(header, mapped, INTERACTION_FIELDS)
-    full = plan_columns(header, rest)
-    plan = ColumnPlan({f: c for f, c in full.fields.items() if f in _PARTICIPANT_FIELDS})
-    claimed = set(plan.used_columns())
-    for index, name in enumerate(header):
-        field = _AUTO.get(header_key(name))
-        if field is not None and field not in own and index not in claimed:
-            own.setdefault(field, []).append(index)
-    # A field's first column is the one read; a later one auto-recognised is left.
-    cols = {field: indexes[0] for field, indexes in own.items()}
-    id_col = None if id_column is None else column_index(header, id_column)
-    read = claimed | set(cols.values()) | ({id_col} if id_col is not None else set())
-    unread = [h for i, h in enumerate(header) if i not in read and h.strip()]
+    plan, cols, id_col, unread = interaction_columns(table.header, mapped, id_column)
 
     tally = Tally()
     row_ids, _ = source_ids(table, id_col, id_column or "row", tally)
