@@ -32,7 +32,8 @@ pytest: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir $(VENV)/site
 
-test: lint typecheck pytest docs
+# The demo is the main job: it runs with the checks, so that it cannot rot.
+test: lint typecheck pytest docs demo
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_models.py

@@ -122,3 +122,29 @@ def test_import_columns_says_what_each_column_feeds() -> None:
     planned = import_columns(calls, entity="interactions")
     assert planned.read == (("Channel", "channel"), ("When", "timestamp"), ("Mail", "email"))
     assert planned.unread == ("Färg",)
+
+
+def test_an_export_imported_into_an_empty_store_gives_the_same_store(tmp_path: Path) -> None:
+    (tmp_path / "kunder.csv").write_text(SWEDISH, encoding="utf-8")
+    assert (
+        crmcore("kunder.csv", "--db", "a.db", "--id-column", "Kundnr", cwd=tmp_path).returncode == 0
+    )
+    exported = subprocess.run(
+        [sys.executable, "-m", "crmcore", "export", "--db", "a.db", "--output", "a.jsonl"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert exported.returncode == 0, exported.stderr.decode()
+    done = crmcore("a.jsonl", "--db", "b.db", "--format", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["restored"]["counts"]["customers"] == 2
+    with SQLiteStore(tmp_path / "a.db") as a, SQLiteStore(tmp_path / "b.db") as b:
+        assert sorted(a.customers.iter_all(), key=lambda c: c.id) == sorted(
+            b.customers.iter_all(), key=lambda c: c.id
+        )
+    # A store that holds records already cannot take an export: said in one line.
+    again = crmcore("a.jsonl", "--db", "b.db", cwd=tmp_path)
+    assert again.returncode == 1
+    assert again.stderr.decode().count("\n") == 1

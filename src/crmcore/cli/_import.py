@@ -174,6 +174,7 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
         country_code,
         import_columns,
         import_table,
+        is_export,
     )
     from crmcore.io._import_common import write_rejects
     from crmcore.io._import_interactions import zone
@@ -209,6 +210,8 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
             staged = True
         progress.update(done, total)
 
+    if str(args.input) != "-" and is_export(args.input):
+        return _restore(args, store, err)
     table = read_table(args.input, delimiter=args.delimiter, encoding=args.encoding)
     try:
         columns = import_columns(table, entity=args.entity, mapped=mapped, id_column=args.id_column)
@@ -253,6 +256,34 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
         sys.stdout.write("\n")
         return 0
     _summary(report, args, rejects, time.perf_counter() - started, err, table, columns)
+    return 0
+
+
+def _restore(args: argparse.Namespace, store: Any, err: TextIO) -> int:
+    """A crmcore export (``crmcore export``) comes back whole: ids, versions, merges."""
+    from crmcore.errors import CrmError
+    from crmcore.io import InputError, restore
+
+    if args.dry_run:
+        store.close()
+        raise CliError("--dry-run: a crmcore export is restored whole or not at all", EXIT_USAGE)
+    try:
+        report = restore(store, args.input)
+    except InputError as exc:
+        raise CliError(str(exc)) from None
+    except CrmError as exc:
+        # Only an empty store can take an export: its ids, versions and merges as they were.
+        raise CliError(
+            f"{args.input}: a crmcore export, and it cannot be restored here: {exc}"
+        ) from None
+    finally:
+        store.close()
+    if args.format == "json":
+        json.dump({"restored": report.to_dict()}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        counts = ", ".join(f"{n} {entity}" for entity, n in report.counts.items())
+        print(f"{args.input}: a crmcore export, restored: {counts}", file=err)
     return 0
 
 
