@@ -6,12 +6,12 @@ import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Final, Protocol, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Table, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
@@ -191,7 +191,9 @@ def sqlite_immediate(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads outside a transaction run in autocommit mode: no lock at all.
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -206,6 +208,7 @@ class Handle(Protocol):
     _keys: KeyFunction
     _decode: Decoder
     _postgres: bool
+    _copy: bool
 
     def _use(self) -> AbstractContextManager[Connection]: ...
 
@@ -214,3 +217,32 @@ class Handle(Protocol):
     def _doc_in(self, doc: str) -> str: ...
 
     def _doc_out(self, doc: str) -> str: ...
+
+
+def copy_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write ``rows`` with PostgreSQL's ``COPY`` through psycopg, in ``conn``'s transaction.
+
+    Several times faster than an ``executemany`` of inserts, for the big
+    batches of ``add_many``. A driver error is raised as SQLAlchemy would
+    raise it (``IntegrityError`` for class 23), so callers treat both alike.
+    """
+    from psycopg import sql
+
+    names = list(rows[0])
+    target = (
+        sql.Identifier(table.schema, table.name) if table.schema else sql.Identifier(table.name)
+    )
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        target, sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    )
+    driver: Any = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    except Exception as exc:
+        code = _sqlstate(exc)
+        if code is None:
+            raise
+        error = sa_exc.IntegrityError if code[:2] == "23" else sa_exc.DBAPIError
+        raise error("COPY", None, exc) from exc

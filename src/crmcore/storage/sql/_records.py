@@ -7,7 +7,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Table, and_, delete, false, func, insert, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
@@ -44,7 +55,14 @@ from crmcore.storage._front import (
 )
 from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import Filter, Op, Page
-from crmcore.storage.sql._connection import ADD_CHUNK, Handle, chunks, is_id_collision, stored_key
+from crmcore.storage.sql._connection import (
+    ADD_CHUNK,
+    Handle,
+    chunks,
+    copy_rows,
+    is_id_collision,
+    stored_key,
+)
 from crmcore.values import EmailAddress, PhoneNumber
 
 FLAG_TAG: Final = 16
@@ -74,6 +92,21 @@ class SQLRecords(TypedRecords[R, IdT]):
         self._pkey = f"{table.name}_pkey"
         self._insert = insert(table)
         self._insert_keys = insert(keys)
+        # The hot reads, built once: building a statement costs more than running it.
+        t, k = table, keys
+        self._get = select(t.c.doc).where(t.c.id == bindparam("id"))
+        self._get_many = select(t.c.id, t.c.doc).where(t.c.id.in_(bindparam("ids", expanding=True)))
+        self._by_key = (
+            select(t.c.doc)
+            .join(k, k.c.record_id == t.c.id)
+            .where(k.c.key == bindparam("key"), k.c.kinds.op("&")(bindparam("flag")) != 0)
+            .order_by(k.c.record_id)
+        )
+        self._by_keys = (
+            select(k.c.record_id)
+            .distinct()
+            .where(k.c.key.in_(bindparam("keys", expanding=True)), k.c.kinds.op("&")(FLAG_KEY) != 0)
+        )
 
     # ------------------------------------------------------------------ internals
 
@@ -108,13 +141,19 @@ class SQLRecords(TypedRecords[R, IdT]):
         stored = [stamped(r, 1, now) for r in batch]
         rows = [self._prepare(r) for r in stored]
         keys = [entry for r in stored for entry in self._key_rows(r)]
+        bulk = self._store._copy and len(rows) > 1
         try:
-            conn.execute(self._insert, rows)
+            if bulk:
+                copy_rows(conn, self._table, rows)
+            else:
+                conn.execute(self._insert, rows)
         except sa_exc.IntegrityError as exc:
             if is_id_collision(exc, self._table.name, self._pkey):
                 raise self._errors.duplicate() from None
             raise
-        if keys:
+        if keys and bulk:
+            copy_rows(conn, self._key_table, keys)
+        elif keys:
             conn.execute(self._insert_keys, keys)
         return stored
 
@@ -202,9 +241,8 @@ class SQLRecords(TypedRecords[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.get`."""
         if not isinstance(record_id, str) or not is_unicode(record_id):
             raise self._errors.not_found()
-        t = self._table
         with self._store._use() as conn:
-            row = conn.execute(select(t.c.doc).where(t.c.id == record_id)).first()
+            row = conn.execute(self._get, {"id": record_id}).first()
         return self._decode_rows([self._errors.found(row)])[0]
 
     def resolve(self, record_id: str) -> R:
@@ -216,11 +254,10 @@ class SQLRecords(TypedRecords[R, IdT]):
         return get_many_of(record_ids, "record_ids", self._fetch)
 
     def _fetch(self, ids: builtins.list[str]) -> dict[str, R]:
-        t = self._table
         rows: list[Sequence[Any]] = []
         with self._store._use() as conn:
             for chunk in chunks(ids):
-                rows.extend(conn.execute(select(t.c.id, t.c.doc).where(t.c.id.in_(chunk))).all())
+                rows.extend(conn.execute(self._get_many, {"ids": list(chunk)}).all())
         return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
     def _conditions(self, conditions: Iterable[Condition]) -> list[ColumnElement[bool]]:
@@ -293,15 +330,8 @@ class SQLRecords(TypedRecords[R, IdT]):
             cursor = page.next_cursor
 
     def _lookup_docs(self, flag: int, key: str) -> builtins.list[R]:
-        t, k = self._table, self._key_table
-        query = (
-            select(t.c.doc)
-            .join(k, k.c.record_id == t.c.id)
-            .where(k.c.key == stored_key(key), k.c.kinds.op("&")(flag) != 0)
-            .order_by(k.c.record_id)
-        )
         with self._store._use() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(self._by_key, {"key": stored_key(key), "flag": flag}).all()
         return self._decode_rows(rows)
 
     def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
@@ -328,16 +358,10 @@ class SQLRecords(TypedRecords[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
         wanted = check_keys(keys)
         size = check_limit(limit, optional=True)
-        k = self._key_table
         ids: set[str] = set()
         with self._store._use() as conn:
             for chunk in chunks([stored_key(key) for key in wanted]):
-                query = (
-                    select(k.c.record_id)
-                    .distinct()
-                    .where(k.c.key.in_(chunk), k.c.kinds.op("&")(FLAG_KEY) != 0)
-                )
-                ids.update(r[0] for r in conn.execute(query))
+                ids.update(r[0] for r in conn.execute(self._by_keys, {"keys": list(chunk)}))
         chosen = sorted(ids)
         if size is not None:
             chosen = chosen[:size]

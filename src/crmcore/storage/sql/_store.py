@@ -119,9 +119,18 @@ class SQLStore(
             raise ValidationError("table_prefix", "must be lower-case letters, digits and _")
         self._keys = check_key_function(key_function)
         self._postgres = dialect.name == "postgresql"
+        # add_many writes big batches with COPY where the driver is psycopg 3.
+        self._copy = self._postgres and dialect.driver == "psycopg"
         self._tables: Tables = build_tables(schema, table_prefix)
         self._lock_namespace = f"{schema or ''}.{table_prefix}"
         self._owns_engine = False
+        # Reads outside a transaction need none: no BEGIN and no ROLLBACK round trips,
+        # which are most of a lookup's time on a server. The same pool.
+        self._reader = (
+            None
+            if self._engine is None
+            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._local = threading.local()
         self._joined_lock = threading.RLock()
         self._joined_state = None if self._joined is None else _State(self._joined)
@@ -189,8 +198,8 @@ class SQLStore(
             elif state is not None and state.depth > 0:
                 yield state.conn
             else:
-                assert self._engine is not None
-                with self._engine.connect() as conn:
+                assert self._reader is not None
+                with self._reader.connect() as conn:
                     yield conn
 
     @contextmanager
