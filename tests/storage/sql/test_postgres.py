@@ -472,3 +472,16 @@ def test_the_server_runs_on_loopback_as_an_unprivileged_user(pg_engine: Engine) 
         data = Path(conn.execute(text("SHOW data_directory")).scalar_one())
     # PostgreSQL refuses to run as root; as root the fixture runs it as nobody.
     assert data.stat().st_uid != 0 or os.geteuid() != 0
+
+
+def test_another_key_function_rebuilds_the_key_index(pg_store: SQLStore, pg_engine: Engine) -> None:
+    stored = pg_store.customers.add(customer(1))
+    assert pg_store.customers.find_by_keys(["owner:x"]) == []
+
+    def by_owner(record: Any) -> list[str]:
+        return ["owner:x"]
+
+    rekeyed = SQLStore(pg_engine, key_function=by_owner)
+    assert rekeyed.customers.find_by_keys(["owner:x"]) == [stored]
+    assert rekeyed.customers.find_by_email(stored.emails[0].address) == [stored]
+    SQLStore(pg_engine)  # back to the default keys for the other tests

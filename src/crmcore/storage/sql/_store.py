@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -16,8 +17,8 @@ from crmcore.customers import Customer
 from crmcore.errors import DataError, StorageError, ValidationError
 from crmcore.ids import CustomerId, LeadId
 from crmcore.leads import Lead
-from crmcore.storage._common import CUSTOMER_FIELDS, LEAD_FIELDS, customer_row, is_unicode, lead_row
-from crmcore.storage._front import StoreFront
+from crmcore.storage._common import CUSTOMER_FIELDS, LEAD_FIELDS, customer_row, lead_row
+from crmcore.storage._front import StoreFront, check_keys
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sql._connection import (
     escape_document,
@@ -158,8 +159,6 @@ class SQLStore(
         if not isinstance(doc, str):
             # A JSONB value a driver decoded itself (the store reads text; an app's
             # type hooks may differ): back to text for the converter.
-            import json
-
             doc = json.dumps(doc, ensure_ascii=False)
         return unescape_document(doc) if self._postgres else doc
 
@@ -268,9 +267,7 @@ class SQLStore(
             StorageError: called outside :meth:`transaction`.
             ValidationError: naming ``keys`` when one is not text.
         """
-        wanted = list(keys) if not isinstance(keys, str) else [keys]
-        if not all(isinstance(k, str) and is_unicode(k) for k in wanted):
-            raise ValidationError("keys", "must all be text")
+        wanted = check_keys(keys)
         state = self._state()
         in_transaction = (
             self._joined.in_transaction()
@@ -344,10 +341,13 @@ class SQLStore(
             )
         meta = self._tables.meta
         name = key_function_name(self._keys)
+        which = select(meta.c.value).where(meta.c.key == "key_function")
+        with self._use() as conn:
+            found = conn.execute(which).first()
+        if found is not None and found[0] == name:
+            return
         with self._write() as conn:
-            found = conn.execute(select(meta.c.value).where(meta.c.key == "key_function")).first()
-            if found is not None and found[0] == name:
-                return
+            found = conn.execute(which).first()
             self._customers._rebuild_keys(conn)
             self._leads._rebuild_keys(conn)
             if found is None:
