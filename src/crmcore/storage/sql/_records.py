@@ -57,6 +57,7 @@ from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import Filter, Op, Page
 from crmcore.storage.sql._connection import (
     ADD_CHUNK,
+    CHUNK,
     Handle,
     chunks,
     copy_rows,
@@ -107,6 +108,10 @@ class SQLRecords(TypedRecords[R, IdT]):
             .distinct()
             .where(k.c.key.in_(bindparam("keys", expanding=True)), k.c.kinds.op("&")(FLAG_KEY) != 0)
         )
+        # The usual candidate lookup in one round trip: the first ``limit`` ids by
+        # key, and their documents.
+        first = self._by_keys.order_by(k.c.record_id).limit(bindparam("limit"))
+        self._by_keys_docs = select(t.c.id, t.c.doc).where(t.c.id.in_(first)).order_by(t.c.id)
 
     # ------------------------------------------------------------------ internals
 
@@ -358,9 +363,16 @@ class SQLRecords(TypedRecords[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
         wanted = check_keys(keys)
         size = check_limit(limit, optional=True)
+        stored = [stored_key(key) for key in wanted]
+        if not stored:
+            return []
+        if size is not None and len(stored) <= CHUNK:
+            with self._store._use() as conn:
+                rows = conn.execute(self._by_keys_docs, {"keys": stored, "limit": size}).all()
+            return self._decode_rows(rows)
         ids: set[str] = set()
         with self._store._use() as conn:
-            for chunk in chunks([stored_key(key) for key in wanted]):
+            for chunk in chunks(stored):
                 ids.update(r[0] for r in conn.execute(self._by_keys, {"keys": list(chunk)}))
         chosen = sorted(ids)
         if size is not None:
