@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from crmcore.errors import (
     StorageError,
     ValidationError,
 )
-from crmcore.ids import new_customer_id
+from crmcore.ids import new_customer_id, new_interaction_id
 from crmcore.storage import SupportsKeyLocks, open_store
 from crmcore.storage.sql import SCHEMA_VERSION, SQLStore, metadata
 from crmcore.storage.sql._connection import (
@@ -372,7 +374,7 @@ import sys, time
 import attrs
 from crmcore.dedup import DuplicatePolicy, guard_duplicates, selective_keys
 from crmcore.errors import DuplicateDetected
-from crmcore.ids import new_customer_id
+from crmcore.ids import new_customer_id, new_interaction_id
 from crmcore.storage import SupportsKeyLocks, open_store
 from crmcore.testing._builders import customer
 
@@ -485,3 +487,33 @@ def test_another_key_function_rebuilds_the_key_index(pg_store: SQLStore, pg_engi
     assert rekeyed.customers.find_by_keys(["owner:x"]) == [stored]
     assert rekeyed.customers.find_by_email(stored.emails[0].address) == [stored]
     SQLStore(pg_engine)  # back to the default keys for the other tests
+
+
+def test_workers_ingesting_one_external_id_at_once_store_it_once(pg_store: SQLStore) -> None:
+    record = pg_store.customers.add(customer(1))
+    results: list[str] = []
+    errors: list[BaseException] = []
+    gate = threading.Barrier(4)
+    template = interaction(record.id, 1)
+
+    def ingest() -> None:
+        try:
+            with pg_store.transaction():
+                gate.wait()
+                stored = pg_store.interactions.add(
+                    attrs.evolve(template, id=new_interaction_id(), external_id="m-1")
+                )
+                time.sleep(0.1)  # the others' inserts reach the server before this commits
+                results.append(stored.id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(set(results)) == 1
+    assert pg_store.interactions.find_by_external_id("m-1") is not None
+    assert len(pg_store.interactions.list_for(record.id).items) == 1

@@ -209,6 +209,7 @@ class Handle(Protocol):
     _decode: Decoder
     _postgres: bool
     _copy: bool
+    _dialect: str
 
     def _use(self) -> AbstractContextManager[Connection]: ...
 

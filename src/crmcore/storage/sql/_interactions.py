@@ -42,6 +42,9 @@ class SQLInteractions(InteractionsFront):
         self._table = table
         self._participants = participants
         self._insert = insert(table)
+        # Two workers ingesting the same external id at once: the second one's
+        # insert waits for the first, then does nothing, and returns the first's.
+        self._insert_new = _insert_unless_external_id_taken(table, store._dialect)
         self._insert_participants = insert(participants)
 
     def _decode_rows(self, rows: Iterable[Sequence[Any]]) -> list[Interaction]:
@@ -87,12 +90,19 @@ class SQLInteractions(InteractionsFront):
             if existing is not None:
                 return existing
         stored = stamped(interaction, 1, now)
+        guarded = interaction.external_id is not None and self._insert_new is not None
         try:
-            conn.execute(self._insert, self._row(stored))
+            done = conn.execute(self._insert_new if guarded else self._insert, self._row(stored))
         except sa_exc.IntegrityError as exc:
             if is_id_collision(exc, self._table.name, f"{self._table.name}_pkey"):
                 raise _INTERACTION.duplicate() from None
             raise
+        # RETURNING says whether the row went in: the row count is not reliable here.
+        if guarded and done.first() is None:
+            assert interaction.external_id is not None
+            existing = self._by_external(conn, interaction.external_id)
+            if existing is not None:
+                return existing
         participants = self._participant_rows(stored)
         if participants:
             conn.execute(self._insert_participants, participants)
@@ -204,3 +214,21 @@ class SQLInteractions(InteractionsFront):
     def _find_external(self, external_id: str) -> Interaction | None:
         with self._store._use() as conn:
             return self._by_external(conn, external_id)
+
+
+def _insert_unless_external_id_taken(table: Table, dialect: str) -> Any:
+    """``INSERT ... ON CONFLICT (external_id) DO NOTHING RETURNING id`` where the dialect has it."""
+    statement: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        statement = postgresql.insert(table)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        statement = sqlite.insert(table)
+    else:
+        return None
+    return statement.on_conflict_do_nothing(index_elements=[table.c.external_id]).returning(
+        table.c.id
+    )

@@ -119,6 +119,7 @@ class SQLStore(
         if not isinstance(table_prefix, str) or not _PREFIX.fullmatch(table_prefix):
             raise ValidationError("table_prefix", "must be lower-case letters, digits and _")
         self._keys = check_key_function(key_function)
+        self._dialect = dialect.name
         self._postgres = dialect.name == "postgresql"
         # add_many writes big batches with COPY where the driver is psycopg 3.
         self._copy = self._postgres and dialect.driver == "psycopg"
@@ -301,6 +302,10 @@ class SQLStore(
         migrations instead (see ``docs/postgresql.md``) and never call this.
         """
         with self._write() as conn:
+            if self._postgres:
+                # Workers starting at once on a new database: one creates, the others wait.
+                (lock_id,) = lock_ids(self._lock_namespace, ["create_all"])
+                conn.execute(self._lock_statement, {"lock_id": lock_id})
             self._tables.metadata.create_all(conn, checkfirst=True)
             meta = self._tables.meta
             found = dict(conn.execute(select(meta.c.key, meta.c.value)).all())
