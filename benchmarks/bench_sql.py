@@ -199,6 +199,7 @@ def _guarded_adds(store: SQLStore, people: list[Customer], serializable: bool) -
 
 def bench_guard(url: str, per_thread: int) -> None:
     engine = create_engine(url, pool_size=8)
+    SQLStore(engine).create_all()
     results = {}
     for name, serializable in (("advisory locks", False), ("SERIALIZABLE + retry", True)):
         with engine.begin() as conn:

@@ -58,6 +58,7 @@ from crmcore.storage.protocols import Filter, Op, Page
 from crmcore.storage.sql._connection import (
     ADD_CHUNK,
     CHUNK,
+    LONG_KEY,
     Handle,
     chunks,
     copy_rows,
@@ -115,17 +116,30 @@ class SQLRecords(TypedRecords[R, IdT]):
 
     # ------------------------------------------------------------------ internals
 
-    def _key_rows(self, record: R) -> list[dict[str, Any]]:
+    def _key_rows(self, record: R) -> list[tuple[str, str, int]]:
+        """The key table's rows of a record: ``(key, record_id, kinds)``."""
         rid: str = record.id
         found = lookup_flags(record, self._store._keys)
         for tag in record.tags:
             key = TAG_PREFIX + tag
             found[key] = found.get(key, 0) | FLAG_TAG
-        merged: dict[str, int] = {}
-        for key, kinds in found.items():
-            short = stored_key(key)
-            merged[short] = merged.get(short, 0) | kinds
-        return [{"key": k, "record_id": rid, "kinds": kinds} for k, kinds in merged.items()]
+        if any(len(key) > LONG_KEY for key in found):
+            merged: dict[str, int] = {}
+            for key, kinds in found.items():
+                short = stored_key(key)
+                merged[short] = merged.get(short, 0) | kinds
+            found = merged
+        return [(key, rid, kinds) for key, kinds in found.items()]
+
+    def _write_keys(self, conn: Connection, rows: list[tuple[str, str, int]], bulk: bool) -> None:
+        if not rows:
+            return
+        if bulk:
+            copy_rows(conn, self._key_table, ("key", "record_id", "kinds"), rows)
+        else:
+            conn.execute(
+                self._insert_keys, [{"key": k, "record_id": r, "kinds": n} for k, r, n in rows]
+            )
 
     def _prepare(self, record: R) -> dict[str, Any]:
         full = self._row(record)
@@ -149,17 +163,15 @@ class SQLRecords(TypedRecords[R, IdT]):
         bulk = self._store._copy and len(rows) > 1
         try:
             if bulk:
-                copy_rows(conn, self._table, rows)
+                names = tuple(rows[0])
+                copy_rows(conn, self._table, names, [tuple(r.values()) for r in rows])
             else:
                 conn.execute(self._insert, rows)
         except sa_exc.IntegrityError as exc:
             if is_id_collision(exc, self._table.name, self._pkey):
                 raise self._errors.duplicate() from None
             raise
-        if keys and bulk:
-            copy_rows(conn, self._key_table, keys)
-        elif keys:
-            conn.execute(self._insert_keys, keys)
+        self._write_keys(conn, keys, bulk)
         return stored
 
     def _rebuild_keys(self, conn: Connection) -> None:
@@ -173,8 +185,7 @@ class SQLRecords(TypedRecords[R, IdT]):
             if not rows:
                 return
             entries = [e for record in self._decode_rows(rows) for e in self._key_rows(record)]
-            if entries:
-                conn.execute(self._insert_keys, entries)
+            self._write_keys(conn, entries, self._store._copy)
             last = rows[-1][0]
 
     # ------------------------------------------------------------------ writes
@@ -221,9 +232,7 @@ class SQLRecords(TypedRecords[R, IdT]):
             if done.rowcount != 1:
                 self._check_version(conn, record.id, record.version)
             self._drop_keys(conn, record.id)
-            keys = self._key_rows(stored)
-            if keys:
-                conn.execute(self._insert_keys, keys)
+            self._write_keys(conn, self._key_rows(stored), False)
         return stored
 
     def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
