@@ -24,30 +24,6 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 SCHEMA_VERSION: Final = 1
 """The version of the tables this crmcore writes (kept in the ``<prefix>meta`` table)."""
 
-CUSTOMER_COLUMNS: Final = (
-    "id",
-    "kind",
-    "stage",
-    "owner",
-    "organization_id",
-    "merged_into",
-    "birth_date",
-    "created_at",
-    "updated_at",
-)
-LEAD_COLUMNS: Final = (
-    "id",
-    "status",
-    "source",
-    "owner",
-    "company",
-    "score",
-    "converted_customer_id",
-    "merged_into",
-    "created_at",
-    "updated_at",
-)
-
 
 class Document(UserDefinedType[str]):
     """A JSON document: ``JSONB`` on PostgreSQL, ``JSON`` on SQLite, text elsewhere.

@@ -30,13 +30,14 @@ from crmcore.storage.sql._interactions import SQLInteractions
 from crmcore.storage.sql._merges import SQLMerges
 from crmcore.storage.sql._records import SQLRecords
 from crmcore.storage.sql._schema import (
-    CUSTOMER_COLUMNS,
-    LEAD_COLUMNS,
     SCHEMA_VERSION,
     Tables,
     build_tables,
 )
 from crmcore.storage.sqlite._connection import Decoder
+
+# The filterable columns are the SQLite store's: the same allow-lists, the same rows.
+from crmcore.storage.sqlite._schema import CUSTOMER_COLUMNS, LEAD_COLUMNS
 
 _NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,29}")
 _PREFIX: Final = re.compile(r"[a-z_][a-z0-9_]{0,29}|")
