@@ -13,7 +13,7 @@ $(BIN)/python:
 # Reinstall when the project's metadata changes; pip >= 25.1 understands dependency groups.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e ".[testing,cli]" --group dev
+	$(BIN)/python -m pip install --quiet -e ".[testing,cli,sql,postgres]" --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -49,6 +49,11 @@ def open_store(url: str, **options: Any) -> Store:
     - ``"memory://"``: a new, empty :class:`InMemoryStore`;
     - ``"sqlite:///relative/path.db"``, ``"sqlite:////absolute/path.db"`` or
       ``"sqlite:///:memory:"``: a :class:`SQLiteStore`;
+    - a SQLAlchemy URL, ``"<dialect>+<driver>://..."`` or ``"postgresql://..."``
+      (``"postgresql+psycopg://user@host/db"``, ``"sqlite+pysqlite:///crm.db"``):
+      a :class:`~crmcore.storage.sql.SQLStore` on its own engine (extra
+      ``crmcore[sql]``, ``crmcore[postgres]`` for PostgreSQL), creating the
+      crmcore tables if they are missing;
     - ``"<scheme>://..."``: the factory a third party registered under the
       entry-point group ``crmcore.stores`` with the name ``<scheme>``; it is
       called with the whole URL and ``options``.
@@ -73,6 +78,14 @@ def open_store(url: str, **options: Any) -> Store:
         if not rest.startswith("/") or rest == "/":
             raise ValidationError("url", "must be sqlite:///relative.db or sqlite:////abs.db")
         return _build(SQLiteStore, rest[1:], **options)
+    if "+" in scheme or scheme == "postgresql":
+        try:
+            from crmcore.storage.sql._store import open_url
+        except ImportError:
+            raise ValidationError(
+                "url", "needs SQLAlchemy: pip install 'crmcore[sql]' (or crmcore[postgres])"
+            ) from None
+        return open_url(url, **options)
     # Imported here, not at the top: it costs ~30 ms and only third-party schemes need it.
     from importlib.metadata import entry_points
 
