@@ -337,3 +337,48 @@ def test_a_chunk_locks_source_ids_match_keys_and_employers_in_one_call(
     assert {identifier_key("source:t", "r1"), identifier_key("source:t", "r2")} <= set(keys)
     assert identifier_key("source:organization", organization_key("Acme AB")) in keys
     assert "email:anna@example.se" in keys or policy is OnDuplicate.CREATE
+
+
+def _counting_identifier_lookups(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    repo = type(store.customers)
+    original = repo.find_by_identifier
+
+    def counted(self: Any, scheme: str, value: str) -> Any:
+        calls.append(1)
+        return original(self, scheme, value)
+
+    monkeypatch.setattr(repo, "find_by_identifier", counted)
+    return calls
+
+
+PEOPLE = [{"Name": f"Person {i}", "Email": f"p{i}@example.org"} for i in range(40)]
+
+
+@pytest.mark.parametrize("keyed", ["default", "blocking"])
+def test_source_ids_are_looked_up_once_a_chunk_on_stores_that_index_them(
+    keyed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmcore.dedup import blocking_keys
+
+    store = InMemoryStore() if keyed == "default" else InMemoryStore(key_function=blocking_keys)
+    calls = _counting_identifier_lookups(store, monkeypatch)
+    first = import_table(store, Table.from_dicts(PEOPLE), source="p", batch_size=5, workers=1)
+    assert first.imported == 40
+    # The first chunk asks row by row; its written records show the keys are indexed.
+    assert len(calls) == 5
+    calls.clear()
+    again = import_table(store, Table.from_dicts(PEOPLE), source="p", batch_size=5, workers=1)
+    assert (again.imported, again.already_imported) == (0, 40)
+    assert len(calls) == 5
+
+
+def test_a_store_whose_key_function_ignores_source_ids_still_skips_every_stored_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = InMemoryStore(key_function=lambda record: ())
+    calls = _counting_identifier_lookups(store, monkeypatch)
+    import_table(store, Table.from_dicts(PEOPLE), source="p", batch_size=5, workers=1)
+    again = import_table(store, Table.from_dicts(PEOPLE), source="p", batch_size=5, workers=1)
+    assert (again.imported, again.already_imported) == (0, 40)
+    assert len(calls) == 80  # row by row, both runs

@@ -723,12 +723,12 @@ def blocking_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     """Every blocking key of a customer, lead or match record under ``rules``.
 
     Stores index these keys (their ``key_function``) so that
-    :func:`check_duplicates` finds candidates with one indexed lookup. A
-    lead's source ids (:func:`crmcore.storage.keys.source_keys`) are yielded
-    too, so that the importer finds stored leads by them.
+    :func:`check_duplicates` finds candidates with one indexed lookup. The
+    source ids of a customer or lead (:func:`crmcore.storage.keys.source_keys`)
+    are yielded too, so that the importer finds stored rows by them.
     """
     keys = _rules(rules).blocking_keys(_as_record(record, "record"))
-    if isinstance(record, Lead) and record.custom_fields:
+    if isinstance(record, Customer | Lead):
         keys.extend(source_keys(record))
     return keys
 

@@ -170,7 +170,7 @@ class _Orgs:
     new: dict[str, Customer] = attrs.Factory(dict)
     key_of: dict[str, str] = attrs.Factory(dict)
     rows: dict[str, str] = attrs.Factory(dict)
-    used: set[str] = attrs.Factory(set)
+    names: dict[str, str] = attrs.Factory(dict)
 
 
 @attrs.define
@@ -188,6 +188,7 @@ class _Run:
     rejected: dict[int, Reject]
     tally: Tally
     seen: dict[str, Any] = attrs.Factory(dict)
+    keyed: bool | None = None
 
     def chunk(self, indexes: range) -> None:
         """Import the rows ``indexes`` (inside the chunk's transaction)."""
@@ -208,7 +209,7 @@ class _Run:
         orgs = _Orgs()
         if self.entity == "customers":
             self._employers(todo, orgs)
-            self._find_organizations(orgs, set(orgs.new))
+            self._find_organizations(orgs, set(orgs.names))
         built: list[tuple[int, str, Customer | Lead]] = []
         for index, number, sid in todo:
             try:
@@ -237,6 +238,8 @@ class _Run:
             self.store.customers.add_many(new_orgs)
             self.tally.organizations += len(new_orgs)
         self._write(to_write)
+        if self.keyed is None and to_write and isinstance(to_write[0], Customer):
+            self._probe(to_write[0])
         if merges:
             self._merge(merges)
 
@@ -257,10 +260,20 @@ class _Run:
             sids = {sid for _, _, sid in rows}
             found = [
                 lead
-                for lead in self.store.leads.find_by_keys(wanted)
+                for lead in _by_source_keys(self.store.leads, wanted)
                 if lead.custom_fields.get(self.scheme) in sids
             ]
             stored = {lead.custom_fields.get(self.scheme) for lead in found}
+            kept = [row for row in rows if row[2] not in stored]
+        elif self.keyed:
+            wanted = [identifier_key(self.scheme, sid) for _, _, sid in rows]
+            sids = {sid for _, _, sid in rows}
+            found = [
+                customer
+                for customer in _by_source_keys(self.store.customers, wanted)
+                if customer.identifiers.get(self.scheme) in sids
+            ]
+            stored = {customer.identifiers.get(self.scheme) for customer in found}
             kept = [row for row in rows if row[2] not in stored]
         else:
             find = self.store.customers.find_by_identifier
@@ -271,12 +284,29 @@ class _Run:
                     found += hits
                 else:
                     kept.append(row)
+            if found:
+                self._probe(found[0])
         for record in found:
             live = record if record.merged_into is None else self._resolve(record.id)
             self.seen[live.id] = live
         self.tally.skipped += len(rows) - len(kept)
         self.tally.already += len(rows) - len(kept)
         return kept
+
+    def _probe(self, customer: Customer) -> None:
+        """Whether the store's key index holds source ids, as default_keys and blocking_keys do.
+
+        ``find_by_identifier`` is one query a row; once a stored customer is found
+        by its source id's key too, the rest of the run asks ``find_by_keys``
+        once a chunk. A key function is pure, so one record answers for all;
+        until one has answered, the run asks row by row, which every store indexes.
+        """
+        sid = customer.identifiers.get(self.scheme)
+        if self.keyed is not None or sid is None:
+            return
+        key = identifier_key(self.scheme, sid)
+        found = self.store.customers.find_by_keys([key], limit=16)
+        self.keyed = any(c.id == customer.id for c in found)
 
     def _resolve(self, record_id: str) -> Any:
         if is_lead_id(record_id):
@@ -302,39 +332,40 @@ class _Run:
         return True
 
     def _employers(self, todo: Sequence[tuple[int, int, str]], orgs: _Orgs) -> None:
-        """A new organisation for each company the rows name, written if a stored row needs it."""
+        """The companies the rows name, by normalised name (the first spelling of each)."""
         from crmcore.dedup import organization_key
 
         for index, _, _ in todo:
             name = self.fields[index].organization
-            if name is None:
-                continue
-            key = organization_key(name)
-            if key and key not in orgs.new:
-                org = Customer.create(
-                    name=name,
-                    kind=CustomerKind.ORGANIZATION,
-                    identifiers={_ORGANIZATION_SCHEME: key},
-                )
-                orgs.new[key] = org
-                orgs.key_of[org.id] = key
+            if name is not None:
+                key = organization_key(name)
+                if key:
+                    orgs.names.setdefault(key, name)
 
     def _find_organizations(self, orgs: _Orgs, wanted: set[str]) -> None:
         """The stored live organisations whose normalised name is one of ``wanted``."""
-        from crmcore.dedup import organization_key, selective_keys
+        from crmcore.dedup import MatchRecord, RecordType, organization_key, selective_keys
 
         if not wanted:
             return
         candidates: dict[str, Customer] = {}
         # Organisations an import created carry their key as a source id, which every
         # store indexes; a store keyed by blocking_keys finds any organisation by name.
-        for key in sorted(wanted):
-            for org in self.store.customers.find_by_identifier(_ORGANIZATION_SCHEME, key):
+        if self.keyed:
+            keys = [identifier_key(_ORGANIZATION_SCHEME, key) for key in sorted(wanted)]
+            for org in _by_source_keys(self.store.customers, keys):
                 candidates[org.id] = org
+        else:
+            for key in sorted(wanted):
+                for org in self.store.customers.find_by_identifier(_ORGANIZATION_SCHEME, key):
+                    candidates[org.id] = org
         name_keys = {
             k
             for key in wanted
-            for k in selective_keys(orgs.new[key], self.rules)
+            for k in selective_keys(
+                MatchRecord(key, RecordType.ORGANIZATION, organization=orgs.names[key]),
+                self.rules,
+            )
             if k.startswith(ORGANIZATION_PREFIX)
         }
         for org in self._bounded(self.store.customers, name_keys):
@@ -404,7 +435,7 @@ class _Run:
             identifiers=identifiers,
             **common,
         )
-        if key and key not in orgs.used:
+        if key and key not in orgs.new:
             # The people after it in the chunk work here (see _checked when it is not stored).
             orgs.rows.setdefault(key, org.id)
         return org
@@ -418,8 +449,16 @@ class _Run:
         found = orgs.found.get(key) or orgs.rows.get(key)
         if found is not None:
             return found
-        orgs.used.add(key)
-        return orgs.new[key].id
+        org = orgs.new.get(key)
+        if org is None:
+            org = Customer.create(
+                name=orgs.names.get(key, name),
+                kind=CustomerKind.ORGANIZATION,
+                identifiers={_ORGANIZATION_SCHEME: key},
+            )
+            orgs.new[key] = org
+            orgs.key_of[org.id] = key
+        return org.id
 
     def _write(self, records: Sequence[Customer | Lead]) -> None:
         if self.entity == "leads":
@@ -570,6 +609,18 @@ class _Run:
                     if stored.merged_into is None:
                         found[stored.id] = stored
         return [MatchRecord.from_record(r) for r in found.values()]
+
+
+def _by_source_keys(repo: Any, wanted: list[str]) -> list[Any]:
+    """The records with the source-id keys ``wanted``: one query, bounded.
+
+    A source id is one row's, so a key is on its record and, after merges, on a
+    few survivors: four a key is a limit only a store gone wrong reaches, and
+    then it is asked without one rather than miss a stored row (and double it).
+    """
+    cap = min(MAX_LIMIT, 4 * len(wanted))
+    found = list(repo.find_by_keys(wanted, limit=cap))
+    return found if len(found) < cap else list(repo.find_by_keys(wanted))
 
 
 def _default_rules() -> RuleSet:

@@ -105,14 +105,14 @@ def source_scheme(name: str) -> str:
 
 
 def source_keys(record: Customer | Lead) -> Iterator[str]:
-    """The index keys of a lead's source ids: ``id:<scheme>:<value>`` for each ``source:`` field.
+    """The index keys of a record's source ids: ``id:<scheme>:<value>`` for each ``source:`` one.
 
-    Leads carry no identifiers, so the importer keeps a lead's source id in a
-    custom field named after its scheme; :func:`default_keys` and
-    :func:`crmcore.dedup.blocking_keys` yield these keys, so that a re-run finds
-    the stored leads with one ``find_by_keys`` a chunk instead of a scan. A
-    store with a key function of its own should yield them too. A customer's
-    source ids are identifiers, which every store indexes: none are yielded.
+    A customer's source ids are identifiers; leads carry no identifiers, so the
+    importer keeps a lead's source id in a custom field named after its
+    scheme. :func:`default_keys` and :func:`crmcore.dedup.blocking_keys` yield
+    these keys, so that an import finds a chunk's stored rows with one
+    ``find_by_keys`` (for leads, instead of a scan). A store with a key
+    function of its own should yield them too: leads are found only so.
 
     Example:
         >>> from crmcore import Lead
@@ -120,10 +120,14 @@ def source_keys(record: Customer | Lead) -> Iterator[str]:
         >>> list(source_keys(lead))
         ['id:source:leads.csv:r1']
     """
-    if isinstance(record, Lead):
-        for name, value in record.custom_fields.items():
-            if name.startswith(SOURCE_PREFIX) and isinstance(value, str):
-                yield identifier_key(name, value)
+    if isinstance(record, Customer):
+        for scheme, value in record.identifiers.items():
+            if scheme.startswith(SOURCE_PREFIX):
+                yield identifier_key(scheme, value)
+        return
+    for name, value in record.custom_fields.items():
+        if name.startswith(SOURCE_PREFIX) and isinstance(value, str):
+            yield identifier_key(name, value)
 
 
 KeyFunction = Callable[[Customer | Lead], Iterable[str]]
