@@ -253,27 +253,20 @@ class _Run:
         if not rows:
             return rows
         found: list[Any] = []
-        if self.entity == "leads":
-            # Leads carry no identifiers: their source ids are keys of the store's
-            # key function (crmcore.storage.keys.source_keys), all looked up at once.
-            wanted = [identifier_key(self.scheme, sid) for _, _, sid in rows]
+        if self.entity == "leads" or self.keyed:
+            # Leads carry no identifiers: their source ids are keys of the store's key
+            # function (crmcore.storage.keys.source_keys), all looked up at once; so are
+            # customers' on stores whose index holds them (see _probe).
+            leads = self.entity == "leads"
+            repo = self.store.leads if leads else self.store.customers
             sids = {sid for _, _, sid in rows}
-            found = [
-                lead
-                for lead in _by_source_keys(self.store.leads, wanted)
-                if lead.custom_fields.get(self.scheme) in sids
-            ]
-            stored = {lead.custom_fields.get(self.scheme) for lead in found}
-            kept = [row for row in rows if row[2] not in stored]
-        elif self.keyed:
-            wanted = [identifier_key(self.scheme, sid) for _, _, sid in rows]
-            sids = {sid for _, _, sid in rows}
-            found = [
-                customer
-                for customer in _by_source_keys(self.store.customers, wanted)
-                if customer.identifiers.get(self.scheme) in sids
-            ]
-            stored = {customer.identifiers.get(self.scheme) for customer in found}
+            wanted = [identifier_key(self.scheme, sid) for sid in sids]
+            stored: set[object] = set()
+            for record in _by_source_keys(repo, wanted):
+                held = (record.custom_fields if leads else record.identifiers).get(self.scheme)
+                if held in sids:
+                    found.append(record)
+                    stored.add(held)
             kept = [row for row in rows if row[2] not in stored]
         else:
             find = self.store.customers.find_by_identifier
