@@ -62,7 +62,7 @@ def check_party_fields(record: Party, problems: Problems) -> None:
         isinstance(p, ContactPhone) for p in record.phones
     ):
         problems.set(record, "phones", tuple_of, record.phones, ContactPhone, "phones")
-    if record.tags or type(record.tags) is not frozenset:
+    if type(record.tags) is not frozenset or record.tags:
         # Even a frozenset: attrs.evolve(x, tags=frozenset({"VIP"})) must store
         # "vip", or where("tags").contains("VIP") would not find it.
         problems.set(record, "tags", normalize_tags, record.tags)

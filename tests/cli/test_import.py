@@ -326,3 +326,74 @@ def test_property_importing_twice_through_the_command_is_the_same_store(
     assert snapshot() == before
     assert second["imported"] == second["merged"] == 0
     assert second["rejected"] == first["rejected"]
+
+
+def test_two_imports_of_one_file_at_once_store_each_person_and_organisation_once(
+    tmp_path: Path,
+) -> None:
+    from crmcore.dedup import organization_key
+
+    # Every chunk names employers no earlier chunk named, and the runs are long enough
+    # to interleave (SQLite may also let one run through first: the test holds either
+    # way; tests/io/test_import.py interleaves two imports deterministically).
+    rows = 1_500
+    companies = [f"Firm {n} AB" for n in range(rows // 7 + 1)]
+    with (tmp_path / "people.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "Name", "Email", "Company"])
+        for i in range(rows):
+            writer.writerow([f"p{i}", f"Person {i}", f"p{i}@example.org", companies[i // 7]])
+    args = [*CRMCORE, "import", "people.csv", "--db", "crm.db", "--id-column", "id"]
+    args += ["--batch-size", "10", "--format", "json"]
+    procs = [
+        subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    reports = [json.loads(out) for out, _ in outs]
+    assert sum(r["imported"] for r in reports) == rows
+    assert sum(r["organizations_created"] for r in reports) == len(companies)
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        everyone = list(store.customers.iter_all())
+    people = [c for c in everyone if c.kind is CustomerKind.PERSON]
+    orgs = [c for c in everyone if c.kind is CustomerKind.ORGANIZATION]
+    assert sorted(c.identifiers[source_scheme("people.csv")] for c in people) == sorted(
+        f"p{i}" for i in range(rows)
+    )
+    assert sorted(organization_key(o.display_name) for o in orgs) == sorted(
+        organization_key(c) for c in companies
+    )
+    assert {p.organization_id for p in people} == {o.id for o in orgs}
+
+
+def test_possible_matches_are_listed_in_the_json_report_and_the_summary(tmp_path: Path) -> None:
+    (tmp_path / "two.csv").write_text(
+        "Name,Email\nAnna Lind,anna@example.se\nAnna Lind,anna.lind@other.se\n", encoding="utf-8"
+    )
+    args = ("import", "two.csv", "--db", "crm.db", "--on-duplicate", "skip")
+    report = summary(crmcore(*args, "--format", "json", "--dry-run", cwd=tmp_path))
+    assert (report["imported"], report["skipped"], report["flagged"]) == (2, 0, 1)
+    assert [(f["row"], f["decision"]) for f in report["flags"]] == [(3, "possible")]
+    result = crmcore(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "possible matches (stored, for review): rows 3" in result.stderr
+    assert "anna" not in result.stderr.casefold()
+
+
+def test_interactions_find_leads_by_their_source_ids(tmp_path: Path) -> None:
+    (tmp_path / "leads.csv").write_text("id,Name\nL1,Lena Berg\n", encoding="utf-8")
+    (tmp_path / "calls.csv").write_text(
+        "Lead,Channel,Direction,Timestamp\nL1,call,out,2024-05-02T11:00:00+00:00\n",
+        encoding="utf-8",
+    )
+    leads = ("import", "leads.csv", "--db", "crm.db", "--as", "leads", "--id-column", "id")
+    assert summary(crmcore(*leads, "--format", "json", cwd=tmp_path))["imported"] == 1
+    calls = ["import", "calls.csv", "--db", "crm.db", "--as", "interactions", "--format", "json"]
+    calls += ["--map", "identifier=Lead", "--participant-source", "leads.csv"]
+    assert summary(crmcore(*calls, cwd=tmp_path))["imported"] == 1
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        (lead,) = store.leads.iter_all()
+        call = store.interactions.find_by_external_id(f"{source_scheme('calls.csv')}:row:2")
+    assert call is not None
+    assert [p.record_id for p in call.participants] == [lead.id]

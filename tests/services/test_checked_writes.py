@@ -5,8 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from crmcore.ids import new_customer_id
 from crmcore.storage import InMemoryStore, SQLiteStore, Store
 from crmcore.testing import strategies as cst
 from crmcore.writes import CheckedWrite, add_customer, add_lead
+from tests.services.locking import LockingStore
 
 
 def _person(email: str = "anna.l@example.org") -> Customer:
@@ -159,31 +159,10 @@ def test_two_processes_on_one_sqlite_file_store_exactly_one(tmp_path: Path) -> N
         assert store.customers.count() == 1
 
 
-class _LockingStore(InMemoryStore):
-    """A store that claims SupportsKeyLocks and records what it was asked to lock, and when."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.depth = 0
-        self.locked: list[tuple[int, list[str]]] = []
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        with super().transaction():
-            self.depth += 1
-            try:
-                yield
-            finally:
-                self.depth -= 1
-
-    def lock_keys(self, keys: Iterable[str]) -> None:
-        self.locked.append((self.depth, list(keys)))
-
-
 @settings(max_examples=25, deadline=None)
 @given(customer=cst.customers())
 def test_a_store_with_key_locks_is_locked_inside_the_transaction(customer: Customer) -> None:
-    store = _LockingStore()
+    store = LockingStore()
     add_customer(store, customer, policy=DuplicatePolicy.ALERT)
     assert store.locked == [(1, sorted(set(selective_keys(customer))))]
     add_customer(store, attrs.evolve(customer, id=new_customer_id()))

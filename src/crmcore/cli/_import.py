@@ -42,7 +42,8 @@ examples:
 
 --on-duplicate: alert (default) stores a row that matches and lists it as flagged; skip does
 not store it; merge stores it and merges it into its match (reversible: crmcore.unmerge);
-create stores every row without checking.
+create stores every row without checking. Under every policy but create, a row that only
+possibly matches (the review band) is stored and listed as a possible match, for review.
 
 exit status: 0 when the file was imported (rejected rows included), 1 when the input or the
 store cannot be read, 2 when the command line does not fit the input."""
@@ -339,9 +340,13 @@ def _summary(
     if report.unread_columns:
         names = ", ".join(repr(c) for c in report.unread_columns)
         print(f"warning: columns nothing reads (use --map): {names}", file=err)
-    flagged = [f.row for f in report.flags if f.record_id and f.merge_id is None]
+    stored = [f for f in report.flags if f.record_id and f.merge_id is None]
+    flagged = [f.row for f in stored if f.decision != "possible"]
+    possible = [f.row for f in stored if f.decision == "possible"]
     if flagged:
         print(f"flagged (stored, and matching another record): rows {_rows(flagged)}", file=err)
+    if possible:
+        print(f"possible matches (stored, for review): rows {_rows(possible)}", file=err)
     if report.rejected:
         where = "not written: dry run" if args.dry_run else f"written to {rejects}"
         print(f"rejected: rows {_rows([r.row for r in report.rejects])} ({where})", file=err)

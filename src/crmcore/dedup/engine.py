@@ -22,7 +22,7 @@ from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Matc
 from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
 from crmcore.errors import DuplicateDetected, ValidationError
 from crmcore.leads import Lead
-from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key
+from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key, source_keys
 
 __all__ = [
     "DuplicatePolicy",
@@ -723,9 +723,14 @@ def blocking_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
     """Every blocking key of a customer, lead or match record under ``rules``.
 
     Stores index these keys (their ``key_function``) so that
-    :func:`check_duplicates` finds candidates with one indexed lookup.
+    :func:`check_duplicates` finds candidates with one indexed lookup. The
+    source ids of a customer or lead (:func:`crmcore.storage.keys.source_keys`)
+    are yielded too, so that the importer finds stored rows by them.
     """
-    return _rules(rules).blocking_keys(_as_record(record, "record"))
+    keys = _rules(rules).blocking_keys(_as_record(record, "record"))
+    if isinstance(record, Customer | Lead):
+        keys.extend(source_keys(record))
+    return keys
 
 
 def selective_keys(record: AnyRecord, rules: RuleSet | None = None) -> list[str]:
@@ -742,8 +747,8 @@ lookup_keys = selective_keys
 
 
 # Stores that persist their key index rebuild it when this changes
-# (see crmcore.storage.keys.key_function_name).
-setattr(blocking_keys, "keys_version", "1")  # noqa: B010
+# (see crmcore.storage.keys.key_function_name). Version 2: leads' source ids.
+setattr(blocking_keys, "keys_version", "2")  # noqa: B010
 
 
 def check_duplicates(

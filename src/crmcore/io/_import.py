@@ -22,7 +22,7 @@ import attrs
 
 from crmcore.customers import Customer, CustomerKind
 from crmcore.errors import ValidationError
-from crmcore.ids import is_lead_id
+from crmcore.ids import CustomerId, is_lead_id
 from crmcore.io._columns import ColumnPlan, column_index, plan_columns
 from crmcore.io._errors import InputError
 from crmcore.io._import_common import (
@@ -43,7 +43,15 @@ from crmcore.io._import_interactions import import_interactions
 from crmcore.io._records import RowFields, _parse_table
 from crmcore.io._tables import InputLimits, Table, read_rows
 from crmcore.leads import Lead
-from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key, source_scheme
+from crmcore.storage._common import MAX_LIMIT
+from crmcore.storage.keys import (
+    NAME_PREFIXES,
+    ORGANIZATION_PREFIX,
+    SOURCE_PREFIX,
+    identifier_key,
+    phone_key,
+    source_scheme,
+)
 
 if TYPE_CHECKING:
     from crmcore.dedup import RuleSet
@@ -72,6 +80,10 @@ _NOT_LEAD_FIELDS = frozenset(
     {"street_number", "address", "city", "postcode", "state", "country", "birth_date", "identifier"}
 )
 _DEFAULT_BATCH = 1_000
+# The source id under which an import keeps an organisation's normalised name
+# (crmcore.dedup.organization_key): every store indexes identifiers, so the next
+# row, chunk or run naming the same employer finds it with one lookup.
+_ORGANIZATION_SCHEME = "source:organization"
 
 
 class OnDuplicate(enum.Enum):
@@ -150,33 +162,15 @@ def _custom(row: Sequence[str], cols: Sequence[tuple[int, str]]) -> dict[str, st
     return {key: row[i].strip() for i, key in cols if i < len(row) and row[i].strip()}
 
 
-def _organizations(store: Store) -> dict[str, str]:
-    """Organisation key -> id of every stored live organisation customer."""
-    from crmcore.dedup import organization_key
-    from crmcore.storage import where
+@attrs.define
+class _Orgs:
+    """The employers of a chunk's rows: stored ones found by key, and new ones not yet written."""
 
-    out: dict[str, str] = {}
-    cursor = None
-    while True:
-        page = store.customers.list(
-            where("kind").eq(CustomerKind.ORGANIZATION.value), limit=500, cursor=cursor
-        )
-        for org in page.items:
-            if org.merged_into is None:
-                out.setdefault(organization_key(org.display_name), org.id)
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
-
-
-def _stored_leads(store: Store, scheme: str) -> set[str]:
-    """The source ids under ``scheme`` of the stored leads (leads carry no identifiers)."""
-    seen: set[str] = set()
-    for lead in store.leads.iter_all():
-        value = lead.custom_fields.get(scheme)
-        if isinstance(value, str):
-            seen.add(value)
-    return seen
+    found: dict[str, str] = attrs.Factory(dict)
+    new: dict[str, Customer] = attrs.Factory(dict)
+    key_of: dict[str, str] = attrs.Factory(dict)
+    rows: dict[str, str] = attrs.Factory(dict)
+    names: dict[str, str] = attrs.Factory(dict)
 
 
 @attrs.define
@@ -193,13 +187,13 @@ class _Run:
     source_ids: list[str | None]
     rejected: dict[int, Reject]
     tally: Tally
-    orgs: dict[str, str]
-    lead_ids: set[str]
+    seen: dict[str, Any] = attrs.Factory(dict)
+    keyed: bool | None = None
 
     def chunk(self, indexes: range) -> None:
         """Import the rows ``indexes`` (inside the chunk's transaction)."""
-        records: list[tuple[int, Customer | Lead]] = []
-        new_orgs: list[Customer] = []
+        self.seen = {}
+        todo: list[tuple[int, int, str]] = []
         for index in indexes:
             number = index + 2
             reject = self.rejected.get(number)
@@ -208,34 +202,184 @@ class _Run:
                 if reject is not None:
                     self.tally.rejects.append(reject)
                 continue
-            if self._already(sid):
-                self.tally.skipped += 1
-                self.tally.already += 1
-                continue
+            todo.append((index, number, sid))
+        # A stored source id stays stored (a merged row's tombstone keeps its own), so
+        # this check before any lock skips only rows the check after the locks would.
+        todo = self._not_yet(todo)
+        orgs = _Orgs()
+        if self.entity == "customers":
+            self._employers(todo, orgs)
+            self._find_organizations(orgs, set(orgs.names))
+        built: list[tuple[int, str, Customer | Lead]] = []
+        for index, number, sid in todo:
             try:
-                record = self._build(index, sid, new_orgs)
+                built.append((number, sid, self._build(index, sid, orgs)))
             except ValidationError as exc:
                 field, reason = problems_text(exc)
                 self.tally.rejects.append(Reject(number, field, reason))
-                continue
-            records.append((number, record))
+        if not built:
+            return
+        if self._lock(built, orgs):
+            # Another importer may have stored some of these rows while we waited.
+            kept = {sid for _, _, sid in self._not_yet([(0, n, sid) for n, sid, _ in built])}
+            built = [b for b in built if b[1] in kept]
+            # And created an employer we did not find before the locks.
+            self._find_organizations(orgs, {k for k in orgs.new if k not in orgs.found})
+        records = [(number, self._employer(record, orgs)) for number, _, record in built]
+        if self.policy is OnDuplicate.CREATE:
+            to_write = [r for _, r in records]
+            merges: list[tuple[int, str, str]] = []
+            self.tally.imported += len(to_write)
+        else:
+            to_write, merges = self._checked(records, orgs)
+        used = {r.organization_id for r in to_write if isinstance(r, Customer)}
+        new_orgs = [org for org in orgs.new.values() if org.id in used]
         if new_orgs:
             self.store.customers.add_many(new_orgs)
             self.tally.organizations += len(new_orgs)
-        if not records:
-            return
-        if self.policy is OnDuplicate.CREATE:
-            self._write([r for _, r in records])
-            self.tally.imported += len(records)
-            return
-        self._checked(records)
+        self._write(to_write)
+        if self.keyed is None and to_write and isinstance(to_write[0], Customer):
+            self._probe(to_write[0])
+        if merges:
+            self._merge(merges)
 
-    def _already(self, sid: str) -> bool:
-        if self.entity == "leads":
-            return sid in self.lead_ids
-        return bool(self.store.customers.find_by_identifier(self.scheme, sid))
+    def _not_yet(self, rows: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """The rows whose source id is not stored yet: one indexed lookup a row, or a chunk.
 
-    def _build(self, index: int, sid: str, new_orgs: list[Customer]) -> Customer | Lead:
+        The stored records of the other rows are kept (``self.seen``): the rows
+        still to import are matched against them as the first run matched them
+        against each other, so a re-run decides as the first run did.
+        """
+        if not rows:
+            return rows
+        found: list[Any] = []
+        if self.entity == "leads" or self.keyed:
+            # Leads carry no identifiers: their source ids are keys of the store's key
+            # function (crmcore.storage.keys.source_keys), all looked up at once; so are
+            # customers' on stores whose index holds them (see _probe).
+            leads = self.entity == "leads"
+            repo = self.store.leads if leads else self.store.customers
+            sids = {sid for _, _, sid in rows}
+            wanted = [identifier_key(self.scheme, sid) for sid in sids]
+            stored: set[object] = set()
+            for record in _by_source_keys(repo, wanted):
+                held = (record.custom_fields if leads else record.identifiers).get(self.scheme)
+                if held in sids:
+                    found.append(record)
+                    stored.add(held)
+            kept = [row for row in rows if row[2] not in stored]
+        else:
+            find = self.store.customers.find_by_identifier
+            kept = []
+            for row in rows:
+                hits = find(self.scheme, row[2])
+                if hits:
+                    found += hits
+                else:
+                    kept.append(row)
+            if found:
+                self._probe(found[0])
+        for record in found:
+            live = record if record.merged_into is None else self._resolve(record.id)
+            self.seen[live.id] = live
+        self.tally.skipped += len(rows) - len(kept)
+        self.tally.already += len(rows) - len(kept)
+        return kept
+
+    def _probe(self, customer: Customer) -> None:
+        """Whether the store's key index holds source ids, as default_keys and blocking_keys do.
+
+        ``find_by_identifier`` is one query a row; once a stored customer is found
+        by its source id's key too, the rest of the run asks ``find_by_keys``
+        once a chunk. A key function is pure, so one record answers for all;
+        until one has answered, the run asks row by row, which every store indexes.
+        """
+        sid = customer.identifiers.get(self.scheme)
+        if self.keyed is not None or sid is None:
+            return
+        key = identifier_key(self.scheme, sid)
+        found = self.store.customers.find_by_keys([key], limit=16)
+        self.keyed = any(c.id == customer.id for c in found)
+
+    def _resolve(self, record_id: str) -> Any:
+        if is_lead_id(record_id):
+            return self.store.leads.resolve(record_id)
+        return self.store.customers.resolve(record_id)
+
+    def _lock(self, built: Sequence[tuple[int, str, Customer | Lead]], orgs: _Orgs) -> bool:
+        """Lock the rows' source ids and match keys and the employers' keys, all in one call."""
+        from crmcore.dedup import selective_keys
+        from crmcore.storage.protocols import SupportsKeyLocks
+
+        if not isinstance(self.store, SupportsKeyLocks):
+            return False
+        keys = {identifier_key(self.scheme, sid) for _, sid, _ in built}
+        if self.policy is not OnDuplicate.CREATE:
+            for _, _, record in built:
+                keys.update(selective_keys(record, self.rules))
+        for org in orgs.new.values():
+            keys.add(identifier_key(_ORGANIZATION_SCHEME, orgs.key_of[org.id]))
+            keys.update(selective_keys(org, self.rules))
+        # One sorted call: two importers taking overlapping keys in pieces could deadlock.
+        self.store.lock_keys(sorted(keys))
+        return True
+
+    def _employers(self, todo: Sequence[tuple[int, int, str]], orgs: _Orgs) -> None:
+        """The companies the rows name, by normalised name (the first spelling of each)."""
+        from crmcore.dedup import organization_key
+
+        for index, _, _ in todo:
+            name = self.fields[index].organization
+            if name is not None:
+                key = organization_key(name)
+                if key:
+                    orgs.names.setdefault(key, name)
+
+    def _find_organizations(self, orgs: _Orgs, wanted: set[str]) -> None:
+        """The stored live organisations whose normalised name is one of ``wanted``."""
+        from crmcore.dedup import MatchRecord, RecordType, organization_key, selective_keys
+
+        if not wanted:
+            return
+        candidates: dict[str, Customer] = {}
+        # Organisations an import created carry their key as a source id, which every
+        # store indexes; a store keyed by blocking_keys finds any organisation by name.
+        if self.keyed:
+            keys = [identifier_key(_ORGANIZATION_SCHEME, key) for key in sorted(wanted)]
+            for org in _by_source_keys(self.store.customers, keys):
+                candidates[org.id] = org
+        else:
+            for key in sorted(wanted):
+                for org in self.store.customers.find_by_identifier(_ORGANIZATION_SCHEME, key):
+                    candidates[org.id] = org
+        name_keys = {
+            k
+            for key in wanted
+            for k in selective_keys(
+                MatchRecord(key, RecordType.ORGANIZATION, organization=orgs.names[key]),
+                self.rules,
+            )
+            if k.startswith(ORGANIZATION_PREFIX)
+        }
+        for org in self._bounded(self.store.customers, name_keys):
+            candidates[org.id] = org
+        for org in sorted(candidates.values(), key=lambda c: c.id):
+            if org.merged_into is None and org.kind is CustomerKind.ORGANIZATION:
+                key = organization_key(org.display_name)
+                if key in wanted:
+                    orgs.found.setdefault(key, org.id)
+
+    def _employer(self, record: Customer | Lead, orgs: _Orgs) -> Customer | Lead:
+        """``record`` linked to the stored organisation of its employer's name, if any."""
+        if not isinstance(record, Customer) or record.organization_id is None:
+            return record
+        key = orgs.key_of.get(record.organization_id)
+        found = None if key is None else orgs.found.get(key)
+        if found is None:
+            return record
+        return attrs.evolve(record, organization_id=CustomerId(found))
+
+    def _build(self, index: int, sid: str, orgs: _Orgs) -> Customer | Lead:
         row = self.table.rows[index]
         fields = self.fields[index]
         emails, phones = self.contacts[index]
@@ -243,98 +387,144 @@ class _Run:
         custom = _custom(row, self.columns.custom)
         if self.entity == "leads":
             custom[self.scheme] = sid
-            self.lead_ids.add(sid)
             return Lead.create(
                 name=fields.name,
                 company=fields.organization,
                 emails=emails,
                 phones=phones,
                 tags=tags,
-                custom_fields=custom or None,
+                custom_fields=custom,
             )
         identifiers = {**fields.identifiers, self.scheme: sid}
         common: dict[str, Any] = {
             "emails": emails,
             "phones": phones,
             "addresses": fields.addresses,
-            "identifiers": identifiers,
             "tags": tags,
             "custom_fields": custom or None,
         }
         if fields.name is not None:
             org_id = None
             if fields.organization is not None:
-                org_id = self._organization(fields.organization, new_orgs)
+                org_id = self._organization(fields.organization, orgs)
             return Customer.create(
                 name=fields.name,
                 kind=CustomerKind.PERSON,
                 birth_date=fields.birth_date,
                 organization_id=org_id,  # type: ignore[arg-type]
+                identifiers=identifiers,
                 **common,
             )
         if fields.organization is None:
             raise ValidationError("name", "the row names neither a person nor a company")
-        return Customer.create(name=fields.organization, kind=CustomerKind.ORGANIZATION, **common)
+        from crmcore.dedup import organization_key
 
-    def _organization(self, name: str, new_orgs: list[Customer]) -> str:
+        key = organization_key(fields.organization)
+        if key:
+            identifiers[_ORGANIZATION_SCHEME] = key
+        org = Customer.create(
+            name=fields.organization,
+            kind=CustomerKind.ORGANIZATION,
+            identifiers=identifiers,
+            **common,
+        )
+        if key and key not in orgs.new:
+            # The people after it in the chunk work here (see _checked when it is not stored).
+            orgs.rows.setdefault(key, org.id)
+        return org
+
+    def _organization(self, name: str, orgs: _Orgs) -> str | None:
         from crmcore.dedup import organization_key
 
         key = organization_key(name)
-        found = self.orgs.get(key)
-        if found is None:
-            org = Customer.create(name=name, kind=CustomerKind.ORGANIZATION)
-            new_orgs.append(org)
-            self.orgs[key] = found = org.id
-        return found
+        if not key:
+            return None
+        found = orgs.found.get(key) or orgs.rows.get(key)
+        if found is not None:
+            return found
+        org = orgs.new.get(key)
+        if org is None:
+            org = Customer.create(
+                name=orgs.names.get(key, name),
+                kind=CustomerKind.ORGANIZATION,
+                identifiers={_ORGANIZATION_SCHEME: key},
+            )
+            orgs.new[key] = org
+            orgs.key_of[org.id] = key
+        return org.id
 
     def _write(self, records: Sequence[Customer | Lead]) -> None:
         if self.entity == "leads":
             self.store.leads.add_many([r for r in records if isinstance(r, Lead)])
         else:
-            customers = [r for r in records if isinstance(r, Customer)]
-            self.store.customers.add_many(customers)
-            from crmcore.dedup import organization_key
+            self.store.customers.add_many([r for r in records if isinstance(r, Customer)])
 
-            for c in customers:
-                if c.kind is CustomerKind.ORGANIZATION:
-                    self.orgs.setdefault(organization_key(c.display_name), c.id)
-
-    def _checked(self, records: list[tuple[int, Customer | Lead]]) -> None:
-        from crmcore.dedup import find_duplicates, organization_key
+    def _checked(
+        self, records: list[tuple[int, Customer | Lead]], orgs: _Orgs
+    ) -> tuple[list[Customer | Lead], list[tuple[int, str, str]]]:
+        from crmcore.dedup import Decision, find_duplicates, organization_key
         from crmcore.dedup.records import MatchRecord
-        from crmcore.writes import check_and_lock
 
+        # The keys were locked by _lock, with the source ids and the employers' keys.
         candidates = [r for _, r in records]
-        check_and_lock(self.store, candidates, rules=self.rules)
         stored = self._stored_candidates(candidates)
         stored_ids = {s.id for s in stored}
         result = find_duplicates(
             [*(MatchRecord.from_record(r) for r in candidates), *stored], self.rules, workers=1
         )
+        possible: dict[str, list[str]] = {}
+        for pair in result.possible_matches:
+            if pair.decision is Decision.POSSIBLE:
+                possible.setdefault(pair.a, []).append(pair.b)
+                possible.setdefault(pair.b, []).append(pair.a)
         # A row is matched against the stored records and the rows before it; a
         # row folded into another stands for that one from then on.
         survivor: dict[str, str] = {}
         to_write: list[Customer | Lead] = []
         merges: list[tuple[int, str, str]] = []
+        # Org rows of this chunk that were not stored: who their employees link to instead.
+        moved: dict[str, str] = {}
+        # New employers that a stored row of this chunk links to, by key.
+        linked: dict[str, str] = {}
         for number, record in records:
             cluster = result.cluster_of(record.id)
             matches: list[str] = []
             if cluster is not None:
                 members = sorted(m for m in cluster.member_ids if m != record.id)
-                earlier = [m for m in members if m in survivor]
                 matches = [m for m in members if m in stored_ids]
-                matches += [survivor[m] for m in earlier if survivor[m] not in matches]
+                matches += [
+                    survivor[m] for m in members if m in survivor and survivor[m] not in matches
+                ]
             if isinstance(record, Customer) and record.kind is CustomerKind.ORGANIZATION:
-                known = self.orgs.get(organization_key(record.display_name))
+                key = organization_key(record.display_name)
+                known = orgs.found.get(key) or linked.get(key)
                 if known is not None and known not in matches:
                     matches.append(known)
+            maybe = sorted(
+                {survivor.get(m, m) for m in possible.get(record.id, ()) if m in stored_ids}
+                | {survivor[m] for m in possible.get(record.id, ()) if m in survivor}
+            )
+            if isinstance(record, Customer) and record.organization_id in moved:
+                record = attrs.evolve(
+                    record, organization_id=CustomerId(moved[record.organization_id])
+                )
+            if (
+                isinstance(record, Customer)
+                and record.organization_id in orgs.key_of
+                and (self.policy is not OnDuplicate.SKIP or not matches)
+            ):
+                linked.setdefault(orgs.key_of[record.organization_id], record.organization_id)
             if not matches:
                 survivor[record.id] = record.id
                 to_write.append(record)
                 self.tally.imported += 1
+                if maybe:
+                    # A possible match is for a person to review: never merged or skipped.
+                    self.tally.flags.append(Flag(number, record.id, tuple(maybe), None, "possible"))
             elif self.policy is OnDuplicate.SKIP:
                 self.tally.skipped += 1
                 self.tally.flags.append(Flag(number, "", tuple(matches)))
+                moved[record.id] = matches[0]
             elif self.policy is OnDuplicate.MERGE:
                 survivor[record.id] = matches[0]
                 to_write.append(record)
@@ -344,9 +534,7 @@ class _Run:
                 to_write.append(record)
                 self.tally.imported += 1
                 self.tally.flags.append(Flag(number, record.id, tuple(matches)))
-        self._write(to_write)
-        if merges:
-            self._merge(merges)
+        return to_write, merges
 
     def _merge(self, merges: Sequence[tuple[int, str, str]]) -> None:
         from crmcore.merge import merge
@@ -362,12 +550,33 @@ class _Run:
             self.tally.flags.append(Flag(number, live, (live,), result.merge_id))
 
     def _live(self, record_id: str) -> str:
-        if is_lead_id(record_id):
-            return str(self.store.leads.resolve(record_id).id)
-        return str(self.store.customers.resolve(record_id).id)
+        return str(self._resolve(record_id).id)
+
+    def _bounded(self, repo: Any, keys: set[str]) -> list[Any]:
+        """The records sharing a key with ``keys``, at most ``max_block_size`` for any one key.
+
+        As in the dedup engine's blocking, a key many stored records share (a
+        switchboard number, a common name) is an over-large block: it may bring
+        no more than ``max_block_size`` records (the first by id), so one common
+        key cannot turn a chunk's check into a scan. One query answers when no
+        key is over-large; only then is each key asked on its own.
+        """
+        if not keys:
+            return []
+        block = (self.rules or _default_rules()).max_block_size
+        wanted = sorted(keys)
+        cap = min(MAX_LIMIT, len(wanted) * block)
+        found = repo.find_by_keys(wanted, limit=cap)
+        if len(found) < cap:
+            return list(found)
+        out: dict[str, Any] = {}
+        for key in wanted:
+            for record in repo.find_by_keys([key], limit=block):
+                out[record.id] = record
+        return list(out.values())
 
     def _stored_candidates(self, candidates: Sequence[Customer | Lead]) -> list[Any]:
-        """The live stored records sharing a selective key with any candidate, one query each."""
+        """The live stored records sharing a selective key with any candidate, bounded."""
         from crmcore.dedup import selective_keys
         from crmcore.dedup.records import MatchRecord
 
@@ -379,19 +588,38 @@ class _Run:
             keys.update(phone_key(p.number.e164) for p in record.phones)
             if isinstance(record, Customer):
                 keys.update(
-                    identifier_key(s, v) for s, v in record.identifiers.items() if s != self.scheme
+                    identifier_key(s, v)
+                    for s, v in record.identifiers.items()
+                    if not s.startswith(SOURCE_PREFIX)
                 )
         repos: list[Any] = [self.store.customers]
         if self.entity == "leads":
             repos.append(self.store.leads)
-        found: dict[str, Any] = {}
+        found: dict[str, Any] = dict(self.seen)
         for repo in repos:
             for wanted in (keys, names):
-                if wanted:
-                    for stored in repo.find_by_keys(sorted(wanted)):
-                        if stored.merged_into is None:
-                            found[stored.id] = stored
+                for stored in self._bounded(repo, wanted):
+                    if stored.merged_into is None:
+                        found[stored.id] = stored
         return [MatchRecord.from_record(r) for r in found.values()]
+
+
+def _by_source_keys(repo: Any, wanted: list[str]) -> list[Any]:
+    """The records with the source-id keys ``wanted``: one query, bounded.
+
+    A source id is one row's, so a key is on its record and, after merges, on a
+    few survivors: four a key is a limit only a store gone wrong reaches, and
+    then it is asked without one rather than miss a stored row (and double it).
+    """
+    cap = min(MAX_LIMIT, 4 * len(wanted))
+    found = list(repo.find_by_keys(wanted, limit=cap))
+    return found if len(found) < cap else list(repo.find_by_keys(wanted))
+
+
+def _default_rules() -> RuleSet:
+    from crmcore.dedup import default_rules
+
+    return default_rules()
 
 
 def import_table(
@@ -468,8 +696,6 @@ def import_table(
         source_ids=row_ids,
         rejected=rejected,
         tally=tally,
-        orgs=_organizations(store) if entity == "customers" else {},
-        lead_ids=_stored_leads(store, scheme) if entity == "leads" else set(),
     )
     in_chunks(store, len(table.rows), batch_size, run.chunk, progress, dry_run=dry_run)
     return make_report(entity, len(table.rows), tally, scheme, dry_run)

@@ -38,12 +38,16 @@ class Flag:
         record_id: the record stored for the row (under ``skip``: ``""``).
         matches: the ids of the stored records (or earlier rows' records) it matches.
         merge_id: under ``merge``, the merge that folded the row into ``matches[0]``.
+        decision: ``match`` (the policy acted on it) or ``possible`` (a POSSIBLE
+            match, for a person to review: the row is stored under every
+            policy, never merged or skipped).
     """
 
     row: int
     record_id: str
     matches: tuple[str, ...]
     merge_id: str | None = None
+    decision: str = "match"
 
 
 @attrs.frozen

@@ -25,7 +25,7 @@ from crmcore.io._import_common import (
 )
 from crmcore.io._records import _parse_table
 from crmcore.io._tables import Table
-from crmcore.storage.keys import source_scheme
+from crmcore.storage.keys import identifier_key, source_scheme
 
 if TYPE_CHECKING:
     from crmcore.storage import Store
@@ -191,6 +191,13 @@ def import_interactions(
                     (r.id, None)
                     for r in store.customers.find_by_identifier(scheme_, value)
                     if r.merged_into is None
+                )
+            if source is not None:
+                # A lead import keeps its source ids as keys (crmcore.storage.keys.source_keys).
+                people.update(
+                    (r.id, None)
+                    for r in store.leads.find_by_keys([identifier_key(source, value)])
+                    if r.merged_into is None and r.custom_fields.get(source) == value
                 )
         if not people:
             raise ValidationError(

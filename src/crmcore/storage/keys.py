@@ -35,6 +35,7 @@ __all__ = [
     "identifier_key",
     "key_function_name",
     "phone_key",
+    "source_keys",
     "source_scheme",
 ]
 
@@ -103,6 +104,32 @@ def source_scheme(name: str) -> str:
     return (SOURCE_PREFIX + slug)[:64]
 
 
+def source_keys(record: Customer | Lead) -> Iterator[str]:
+    """The index keys of a record's source ids: ``id:<scheme>:<value>`` for each ``source:`` one.
+
+    A customer's source ids are identifiers; leads carry no identifiers, so the
+    importer keeps a lead's source id in a custom field named after its
+    scheme. :func:`default_keys` and :func:`crmcore.dedup.blocking_keys` yield
+    these keys, so that an import finds a chunk's stored rows with one
+    ``find_by_keys`` (for leads, instead of a scan). A store with a key
+    function of its own should yield them too: leads are found only so.
+
+    Example:
+        >>> from crmcore import Lead
+        >>> lead = Lead.create(name="Ada", custom_fields={"source:leads.csv": "r1"})
+        >>> list(source_keys(lead))
+        ['id:source:leads.csv:r1']
+    """
+    if isinstance(record, Customer):
+        for scheme, value in record.identifiers.items():
+            if scheme.startswith(SOURCE_PREFIX):
+                yield identifier_key(scheme, value)
+        return
+    for name, value in record.custom_fields.items():
+        if name.startswith(SOURCE_PREFIX) and isinstance(value, str):
+            yield identifier_key(name, value)
+
+
 KeyFunction = Callable[[Customer | Lead], Iterable[str]]
 """The type of a key function: a record in, its blocking keys out."""
 
@@ -111,7 +138,8 @@ def default_keys(record: Customer | Lead) -> Iterator[str]:
     """The default blocking keys: every email, phone and identifier of the record.
 
     Yields ``email:<match key>``, ``phone:<E.164>`` and, for customers,
-    ``id:<scheme>:<value>``.
+    ``id:<scheme>:<value>``; for leads, the keys of their source ids
+    (:func:`source_keys`).
     """
     for email in record.emails:
         yield EMAIL_PREFIX + email.address.match_key
@@ -120,6 +148,13 @@ def default_keys(record: Customer | Lead) -> Iterator[str]:
     if isinstance(record, Customer):
         for scheme, value in record.identifiers.items():
             yield identifier_key(scheme, value)
+    else:
+        yield from source_keys(record)
+
+
+# Version 2: leads' source ids. Stores that persist their key index rebuild it
+# when this changes (see key_function_name).
+setattr(default_keys, "keys_version", "2")  # noqa: B010
 
 
 def check_key_function(function: object) -> KeyFunction:
