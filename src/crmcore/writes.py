@@ -9,7 +9,7 @@ a ``policy``: the check and the write are one step (see docs/dedup.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 import attrs
@@ -20,6 +20,7 @@ from crmcore.errors import InvalidTransition
 from crmcore.events import (
     CustomerCreated,
     CustomerUpdated,
+    DomainEvent,
     EventDispatcher,
     InteractionLogged,
     LeadStatusChanged,
@@ -102,6 +103,23 @@ def _checked(
     return tuple(guard_duplicates(candidate, store, policy=policy, rules=rules))
 
 
+def _add(
+    store: Store,
+    record: R,
+    policy: DuplicatePolicy | None,
+    rules: RuleSet | None,
+    events: EventDispatcher | None,
+    created: Callable[[R], DomainEvent],
+) -> R | CheckedWrite[R]:
+    # add_customer and add_lead differ only in the event they publish: the check,
+    # the write and the publishing are one transaction for both.
+    with ops.transaction(store):
+        matches = () if policy is None else _checked(store, record, policy, rules)
+        stored = ops.add_record(store, record)
+        publish(events, [created(stored)])
+    return stored if policy is None else CheckedWrite(stored, matches)
+
+
 @overload
 def add_customer(
     store: Store, customer: Customer, *, events: EventDispatcher | None = None
@@ -142,11 +160,7 @@ def add_customer(
             (``matches`` carries them); nothing is written.
         ValidationError: ``policy`` is not a :class:`~crmcore.dedup.DuplicatePolicy`.
     """
-    with ops.transaction(store):
-        matches = () if policy is None else _checked(store, customer, policy, rules)
-        stored = store.customers.add(customer)
-        publish(events, [CustomerCreated(customer_id=stored.id)])
-    return stored if policy is None else CheckedWrite(stored, matches)
+    return _add(store, customer, policy, rules, events, lambda c: CustomerCreated(customer_id=c.id))
 
 
 def update_customer(
@@ -204,14 +218,14 @@ def add_lead(
         DuplicateDetected: under ``BLOCK``, the lead MATCHes a stored record.
         ValidationError: ``policy`` is not a :class:`~crmcore.dedup.DuplicatePolicy`.
     """
-    with ops.transaction(store):
-        matches = () if policy is None else _checked(store, lead, policy, rules)
-        stored = store.leads.add(lead)
-        publish(
-            events,
-            [LeadStatusChanged(lead_id=stored.id, old_status="", new_status=stored.status.value)],
-        )
-    return stored if policy is None else CheckedWrite(stored, matches)
+    return _add(
+        store,
+        lead,
+        policy,
+        rules,
+        events,
+        lambda r: LeadStatusChanged(lead_id=r.id, old_status="", new_status=r.status.value),
+    )
 
 
 def change_lead_status(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import enum
 import json
+import operator
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -210,72 +211,59 @@ def _mapping(values: Mapping[str, object]) -> str:
 
 Column = tuple[str, Callable[[Any], object]]
 
-_BOOKKEEPING: Final[tuple[Column, ...]] = (
-    ("version", lambda r: r.version),
-    ("created_at", lambda r: r.created_at),
-    ("updated_at", lambda r: r.updated_at),
-)
+
+def _attrs(*names: str) -> tuple[Column, ...]:
+    # Most columns are the record's attribute of the same name: one way to write
+    # them keeps each entity's table a list of what it exports, in order.
+    return tuple((name, operator.attrgetter(name)) for name in names)
+
+
+_BOOKKEEPING: Final[tuple[Column, ...]] = _attrs("version", "created_at", "updated_at")
 
 _PARTY: Final[tuple[Column, ...]] = (
     ("emails", lambda r: _joined(e.address for e in r.emails)),
     ("phones", lambda r: _joined(p.number.e164 for p in r.phones)),
 )
 _OWNED: Final[tuple[Column, ...]] = (
-    ("owner", lambda r: r.owner),
+    *_attrs("owner"),
     ("tags", lambda r: _joined(sorted(r.tags))),
 )
-_TAIL: Final[tuple[Column, ...]] = (("merged_into", lambda r: r.merged_into), *_BOOKKEEPING)
+_TAIL: Final[tuple[Column, ...]] = (*_attrs("merged_into"), *_BOOKKEEPING)
 
 _CSV_COLUMNS: Final[Mapping[str, tuple[Column, ...]]] = {
     "customers": (
-        ("id", lambda c: c.id),
-        ("kind", lambda c: c.kind),
-        ("name", lambda c: c.name),
+        *_attrs("id", "kind", "name"),
         *_PARTY,
         ("street", lambda c: _joined(c.addresses[0].lines) if c.addresses else ""),
         ("postal_code", lambda c: c.addresses[0].postal_code if c.addresses else ""),
         ("city", lambda c: c.addresses[0].locality if c.addresses else ""),
         ("country", lambda c: c.addresses[0].country if c.addresses else ""),
-        ("organization_id", lambda c: c.organization_id),
-        ("stage", lambda c: c.stage),
+        *_attrs("organization_id", "stage"),
         *_OWNED,
         ("identifiers", lambda c: _mapping(c.identifiers)),
-        ("birth_date", lambda c: c.birth_date),
+        *_attrs("birth_date"),
         *_TAIL,
     ),
     "leads": (
-        ("id", lambda r: r.id),
-        ("name", lambda r: r.name),
-        ("company", lambda r: r.company),
+        *_attrs("id", "name", "company"),
         *_PARTY,
-        ("source", lambda r: r.source),
-        ("status", lambda r: r.status),
-        ("score", lambda r: r.score),
-        ("estimated_value", lambda r: r.estimated_value),
+        *_attrs("source", "status", "score", "estimated_value"),
         *_OWNED,
-        ("converted_customer_id", lambda r: r.converted_customer_id),
+        *_attrs("converted_customer_id"),
         *_TAIL,
     ),
     "interactions": (
-        ("id", lambda i: i.id),
-        ("channel", lambda i: i.channel),
-        ("direction", lambda i: i.direction),
-        ("occurred_at", lambda i: i.occurred_at),
+        *_attrs("id", "channel", "direction", "occurred_at"),
         ("participants", lambda i: _joined(i.record_ids)),
-        ("subject", lambda i: i.subject),
+        *_attrs("subject"),
         ("duration_seconds", lambda i: None if i.duration is None else i.duration.total_seconds()),
-        ("outcome", lambda i: i.outcome),
-        ("thread_id", lambda i: i.thread_id),
-        ("external_id", lambda i: i.external_id),
+        *_attrs("outcome", "thread_id", "external_id"),
         *_BOOKKEEPING,
     ),
     "merges": (
-        ("id", lambda m: m.id),
-        ("survivor_id", lambda m: m.survivor_id),
+        *_attrs("id", "survivor_id"),
         ("merged_ids", lambda m: _joined(m.merged_ids)),
-        ("merged_at", lambda m: m.merged_at),
-        ("unmerged_at", lambda m: m.unmerged_at),
-        ("version", lambda m: m.version),
+        *_attrs("merged_at", "unmerged_at", "version"),
     ),
 }
 CSV_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {

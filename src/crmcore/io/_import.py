@@ -30,17 +30,17 @@ from crmcore.io._import_common import (
     ImportReport,
     Reject,
     Tally,
+    build_each,
     header_key,
     in_chunks,
     make_report,
-    problem_rejects,
-    problems_text,
-    source_ids,
+    parse_rows,
+    pending,
     split_mapped,
     write_rejects,
 )
 from crmcore.io._import_interactions import import_interactions
-from crmcore.io._records import RowFields, _parse_table
+from crmcore.io._records import RowFields
 from crmcore.io._tables import InputLimits, Table, read_rows
 from crmcore.leads import Lead
 from crmcore.storage._common import MAX_LIMIT
@@ -193,16 +193,7 @@ class _Run:
     def chunk(self, indexes: range) -> None:
         """Import the rows ``indexes`` (inside the chunk's transaction)."""
         self.seen = {}
-        todo: list[tuple[int, int, str]] = []
-        for index in indexes:
-            number = index + 2
-            reject = self.rejected.get(number)
-            sid = self.source_ids[index]
-            if reject is not None or sid is None:
-                if reject is not None:
-                    self.tally.rejects.append(reject)
-                continue
-            todo.append((index, number, sid))
+        todo = pending(indexes, self.source_ids, self.rejected, self.tally)
         # A stored source id stays stored (a merged row's tombstone keeps its own), so
         # this check before any lock skips only rows the check after the locks would.
         todo = self._not_yet(todo)
@@ -210,13 +201,7 @@ class _Run:
         if self.entity == "customers":
             self._employers(todo, orgs)
             self._find_organizations(orgs, set(orgs.names))
-        built: list[tuple[int, str, Customer | Lead]] = []
-        for index, number, sid in todo:
-            try:
-                built.append((number, sid, self._build(index, sid, orgs)))
-            except ValidationError as exc:
-                field, reason = problems_text(exc)
-                self.tally.rejects.append(Reject(number, field, reason))
+        built = build_each(todo, lambda index, sid: self._build(index, sid, orgs), self.tally)
         if not built:
             return
         if self._lock(built, orgs):
@@ -667,22 +652,11 @@ def import_table(
         )
     columns = _columns(table, entity, mapped, id_column)
     tally = Tally()
-    id_name = id_column or "row"
-    row_ids, _ = source_ids(table, columns.id_col, id_name, tally)
-    id_rejects = list(tally.rejects)
-    tally.rejects.clear()
-    fields, contacts, problems, _ = _parse_table(
-        table,
-        columns.plan,
-        region=region,
-        region_column=None,
-        workers=workers,
-        advance=None,
-        on_total=None,
+    parsed = parse_rows(
+        table, columns.plan, columns.id_col, id_column or "row", region=region, workers=workers
     )
-    rejected = problem_rejects(table, columns.plan, problems.by_column)
-    for reject in id_rejects:
-        rejected.setdefault(reject.row, reject)
+    # Where a row's id and one of its cells are both wrong, the cell is reported.
+    rejected = {**parsed.id_rejects, **parsed.cell_rejects}
     run = _Run(
         store=store,
         table=table,
@@ -691,9 +665,9 @@ def import_table(
         policy=policy,
         rules=rules,
         scheme=scheme,
-        fields=fields,
-        contacts=contacts,
-        source_ids=row_ids,
+        fields=parsed.fields,
+        contacts=parsed.contacts,
+        source_ids=parsed.source_ids,
         rejected=rejected,
         tally=tally,
     )

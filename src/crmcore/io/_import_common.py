@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
 from crmcore.errors import ValidationError
 from crmcore.io._columns import ColumnPlan, column_index
 from crmcore.io._errors import ColumnError
+from crmcore.io._records import RowFields, _parse_table
 from crmcore.io._tables import Table
 
 if TYPE_CHECKING:
     from crmcore.storage import Store
+    from crmcore.values import EmailAddress, PhoneNumber
+
+T = TypeVar("T")
 
 __all__ = ["Flag", "ImportReport", "Reject", "in_chunks", "split_mapped", "write_rejects"]
 
@@ -188,11 +192,11 @@ def split_mapped(
 
 
 def source_ids(
-    table: Table, id_col: int | None, id_name: str, tally: Tally
-) -> tuple[list[str | None], set[int]]:
-    """Each row's source id (``None`` when rejected) and the rows rejected for it."""
+    table: Table, id_col: int | None, id_name: str
+) -> tuple[list[str | None], dict[int, Reject]]:
+    """Each row's source id (``None`` when rejected) and the rejects, by row number."""
     out: list[str | None] = []
-    bad: set[int] = set()
+    rejects: dict[int, Reject] = {}
     first: dict[str, int] = {}
     for index, row in enumerate(table.rows):
         number = index + 2
@@ -211,10 +215,82 @@ def source_ids(
             first[value] = number
             out.append(value)
         else:
-            tally.rejects.append(Reject(number, id_name, reason))
-            bad.add(index)
+            rejects[number] = Reject(number, id_name, reason)
             out.append(None)
-    return out, bad
+    return out, rejects
+
+
+@attrs.frozen
+class ParsedRows:
+    """What every importer reads from its rows before it builds records.
+
+    Attributes:
+        source_ids: each row's source id, ``None`` where the id is rejected.
+        fields: each row's fields but its emails and phones.
+        contacts: each row's emails and phones.
+        id_rejects: by row number, the rows whose id cannot be used.
+        cell_rejects: by row number, the rows with a cell that cannot be read.
+    """
+
+    source_ids: list[str | None]
+    fields: list[RowFields]
+    contacts: list[tuple[tuple[EmailAddress, ...], tuple[PhoneNumber, ...]]]
+    id_rejects: dict[int, Reject]
+    cell_rejects: dict[int, Reject]
+
+
+def parse_rows(
+    table: Table,
+    plan: ColumnPlan,
+    id_col: int | None,
+    id_name: str,
+    *,
+    region: str | None,
+    workers: int | None,
+) -> ParsedRows:
+    """Read every row's source id and the cells ``plan`` feeds; nothing is dropped yet."""
+    row_ids, id_rejects = source_ids(table, id_col, id_name)
+    fields, contacts, problems, _ = _parse_table(table, plan, region=region, workers=workers)
+    cell_rejects = problem_rejects(table, plan, problems.by_column)
+    return ParsedRows(row_ids, fields, contacts, id_rejects, cell_rejects)
+
+
+def pending(
+    indexes: range, ids: Sequence[str | None], rejected: Mapping[int, Reject], tally: Tally
+) -> list[tuple[int, int, str]]:
+    """The rows of ``indexes`` still to build, as (index, row number, source id).
+
+    The rejected ones are tallied; a row without a source id had its reject
+    tallied with the id's.
+    """
+    todo: list[tuple[int, int, str]] = []
+    for index in indexes:
+        number = index + 2
+        reject = rejected.get(number)
+        sid = ids[index]
+        if reject is not None or sid is None:
+            if reject is not None:
+                tally.rejects.append(reject)
+            continue
+        todo.append((index, number, sid))
+    return todo
+
+
+def build_each(
+    todo: Iterable[tuple[int, int, str]], build: Callable[[int, str], T], tally: Tally
+) -> list[tuple[int, str, T]]:
+    """``build(index, source id)`` of each row, as (row number, source id, record).
+
+    A row whose record cannot be built is rejected whole, naming the field.
+    """
+    built: list[tuple[int, str, T]] = []
+    for index, number, sid in todo:
+        try:
+            built.append((number, sid, build(index, sid)))
+        except ValidationError as exc:
+            field, reason = problems_text(exc)
+            tally.rejects.append(Reject(number, field, reason))
+    return built
 
 
 def problem_rejects(

@@ -13,17 +13,15 @@ from crmcore.interactions import Interaction, Participant
 from crmcore.io._columns import ColumnPlan, column_index, plan_columns
 from crmcore.io._import_common import (
     ImportReport,
-    Reject,
     Tally,
+    build_each,
     header_key,
     in_chunks,
     make_report,
-    problem_rejects,
-    problems_text,
-    source_ids,
+    parse_rows,
+    pending,
     split_mapped,
 )
-from crmcore.io._records import _parse_table
 from crmcore.io._tables import Table
 from crmcore.storage.keys import identifier_key, source_scheme
 
@@ -156,14 +154,10 @@ def import_interactions(
     plan, cols, id_col, unread = interaction_columns(table.header, mapped, id_column)
 
     tally = Tally()
-    row_ids, _ = source_ids(table, id_col, id_column or "row", tally)
-    rejected: dict[int, Reject] = {r.row: r for r in tally.rejects}
-    tally.rejects.clear()
-    fields, contacts, problems, _ = _parse_table(
-        table, plan, region=region, region_column=None, workers=None, advance=None, on_total=None
-    )
-    for number, reject in problem_rejects(table, plan, problems.by_column).items():
-        rejected.setdefault(number, reject)
+    parsed = parse_rows(table, plan, id_col, id_column or "row", region=region, workers=None)
+    row_ids, fields, contacts = parsed.source_ids, parsed.fields, parsed.contacts
+    # Where a row's id and one of its cells are both wrong, the id is reported.
+    rejected = {**parsed.cell_rejects, **parsed.id_rejects}
 
     def cell(row: Sequence[str], field: str) -> str:
         i = cols.get(field)
@@ -214,20 +208,8 @@ def import_interactions(
         )
 
     def chunk(indexes: range) -> None:
-        built: list[Interaction] = []
-        for index in indexes:
-            number = index + 2
-            sid = row_ids[index]
-            reject = rejected.get(number)
-            if reject is not None or sid is None:
-                if reject is not None:
-                    tally.rejects.append(reject)
-                continue
-            try:
-                built.append(build(index, sid))
-            except ValidationError as exc:
-                field, reason = problems_text(exc)
-                tally.rejects.append(Reject(number, field, reason))
+        todo = pending(indexes, row_ids, rejected, tally)
+        built = [record for _, _, record in build_each(todo, build, tally)]
         if built:
             stored = store.interactions.add_many(built)
             for new, kept in zip(built, stored, strict=True):

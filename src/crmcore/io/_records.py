@@ -425,10 +425,10 @@ def _parse_table(
     plan: ColumnPlan,
     *,
     region: str | None,
-    region_column: int | None,
     workers: int | None,
-    advance: Callable[[int], None] | None,
-    on_total: Callable[[int], None] | None,
+    region_column: int | None = None,
+    advance: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
 ) -> tuple[
     list[RowFields],
     list[tuple[tuple[EmailAddress, ...], tuple[PhoneNumber, ...]]],
@@ -520,9 +520,7 @@ def _one_row(
 ) -> tuple[RowFields, tuple[EmailAddress, ...], tuple[PhoneNumber, ...]]:
     table = Table.from_dicts([row])
     plan = plan_columns(table.header, mapped)
-    fields, contacts, problems, _ = _parse_table(
-        table, plan, region=region, region_column=None, workers=1, advance=None, on_total=None
-    )
+    fields, contacts, problems, _ = _parse_table(table, plan, region=region, workers=1)
     problems.raise_if_any()
     return fields[0], *contacts[0]
 
