@@ -295,18 +295,13 @@ def _say_columns(columns: Any, err: TextIO) -> None:
 
 def _needs_region(table: Any, columns: Any, report: Any) -> bool:
     """Most phone cells were rejected, and most of those are written without ``+``/``00``."""
+    from crmcore.io._checks import national_phones_unread
+
+    # A reject names the row's fields, not its columns: every phone column of a
+    # row whose phone was rejected counts as failed.
     failed_rows = {r.row for r in report.rejects if "phone" in r.field.split("; ")}
-    filled = failed = national = 0
-    for column in (c for c, field in columns.read if field == "phone"):
-        index = table.header.index(column)
-        for number, row in enumerate(table.rows, start=2):
-            cell = row[index].strip() if index < len(row) else ""
-            if cell:
-                filled += 1
-                if number in failed_rows:
-                    failed += 1
-                    national += not cell.startswith(("+", "00"))
-    return filled > 0 and failed * 2 > filled and national * 2 > failed
+    phone_columns = (table.header.index(c) for c, field in columns.read if field == "phone")
+    return national_phones_unread(table, ((index, failed_rows) for index in phone_columns))
 
 
 def _rows(numbers: list[int]) -> str:
