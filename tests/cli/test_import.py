@@ -397,3 +397,32 @@ def test_interactions_find_leads_by_their_source_ids(tmp_path: Path) -> None:
         call = store.interactions.find_by_external_id(f"{source_scheme('calls.csv')}:row:2")
     assert call is not None
     assert [p.record_id for p in call.participants] == [lead.id]
+
+
+def test_the_region_hint_follows_the_rejected_phones_written_without_a_country_code(
+    tmp_path: Path,
+) -> None:
+    hint = "give their region, --region XX"
+    national = (
+        "Name,Mobile\nAnna Lind,070-123 45 67\nBo Ek,070-765 43 21\nCia Ås,+46 70 111 22 33\n"
+    )
+    (tmp_path / "national.csv").write_text(national, encoding="utf-8")
+    (tmp_path / "short.csv").write_text(
+        "Name,Mobile\nAnna Lind,+46 12\nBo Ek,+46 13\nCia Ås,070-111 22 33\n", encoding="utf-8"
+    )
+    result = crmcore("import", "national.csv", "--db", "crm.db", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rejected: rows 2, 3 " in result.stderr
+    assert hint in result.stderr
+    # Given a region, the same numbers are read: nothing to hint at.
+    args = ("import", "national.csv", "--db", "crm.db", "--dry-run", "--region", "SE")
+    result = crmcore(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rejected: rows" not in result.stderr
+    assert hint not in result.stderr
+    # Rejected, but mostly written with a country code: a region would not help.
+    result = crmcore("import", "short.csv", "--db", "crm.db", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rejected: rows 2, 3, 4 " in result.stderr
+    assert hint not in result.stderr
+    assert "070" not in result.stderr

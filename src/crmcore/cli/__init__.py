@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
-from crmcore.cli import _export, _import, _schema, _stats, _unmerge
+from crmcore.cli import _common, _export, _import, _schema, _stats, _unmerge
 from crmcore.cli._common import Parser, add_db_option, add_input_options, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
@@ -80,12 +80,12 @@ field, bad option), 130 when interrupted, 143 when terminated."""
 
 
 def _register_dedupe(commands: Any) -> None:
-    dedupe = commands.add_parser(
+    dedupe = _common.add_command(
+        commands,
         "dedupe",
         help="find rows of a CSV file that are the same person or organisation",
         description=_DEDUPE_DESCRIPTION,
         epilog=f"{_FIELDS_EPILOG}\n\n{_EXAMPLES}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dedupe.add_argument(
         "input",
@@ -114,35 +114,29 @@ def _register_dedupe(commands: Any) -> None:
         action="store_true",
         help="with --merge-above: list what would be merged and change nothing",
     )
-    dedupe.add_argument(
-        "--format",
-        choices=("text", "json"),
-        help="with --db: the summary as text (default) or as one JSON object on stdout",
+    # No default: run_dedupe_db tells a --format given without --db from none at all.
+    _common.add_format_option(
+        dedupe,
+        "with --db: the summary as text (default) or as one JSON object on stdout",
+        default=None,
     )
     add_input_options(dedupe)
-    dedupe.add_argument(
-        "--region",
-        metavar="XX",
-        help="default phone region (ISO 3166 alpha-2, e.g. SE) for rows with no country",
+    _common.add_region_option(
+        dedupe, "default phone region (ISO 3166 alpha-2, e.g. SE) for rows with no country"
     )
     dedupe.add_argument(
         "--region-column",
         metavar="COL",
         help="column holding each row's phone region, used when its country cell is blank",
     )
-    dedupe.add_argument(
-        "--id-column",
-        metavar="COL",
-        help="column of unique row ids; cluster ids and the report use them "
+    _common.add_id_column_option(
+        dedupe,
+        "column of unique row ids; cluster ids and the report use them "
         "(default: row numbers, the header being row 1)",
     )
-    dedupe.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=COLUMN",
-        dest="maps",
-        help="read FIELD from COLUMN (repeatable; see the fields below); replaces the "
+    _common.add_map_option(
+        dedupe,
+        "read FIELD from COLUMN (repeatable; see the fields below); replaces the "
         "columns recognised for that field",
     )
     dedupe.add_argument(
@@ -166,24 +160,14 @@ def _register_dedupe(commands: Any) -> None:
         help="match score (between 0 and 1, exclusive) from which two rows are one entity "
         "(default: the rule set's own); higher is stricter",
     )
-    dedupe.add_argument(
-        "--workers",
-        type=positive,
-        metavar="N",
-        help="processes for parsing emails and phones (default: every available core)",
-    )
+    _common.add_workers_option(dedupe)
     dedupe.add_argument(
         "--keep-formulas",
         action="store_true",
         help="write cells starting with = + - @ as they are, not neutralised with a leading ' "
         "(for a program, not a spreadsheet, to read)",
     )
-    dedupe.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="no progress bar and no column list (warnings still print)",
-    )
+    _common.add_quiet_option(dedupe, "no progress bar and no column list (warnings still print)")
     dedupe.set_defaults(handler=_run_dedupe)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
@@ -19,8 +20,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Parser",
+    "add_command",
     "add_db_option",
+    "add_format_option",
+    "add_id_column_option",
     "add_input_options",
+    "add_map_option",
+    "add_quiet_option",
+    "add_region_option",
+    "add_workers_option",
+    "default_region",
     "delimiter",
     "open_db",
     "positive",
@@ -70,6 +79,85 @@ def delimiter(text: str) -> str:
             "must be one character or comma, semicolon, tab or pipe (not a letter, digit or quote)"
         )
     return value
+
+
+def add_command(
+    commands: Any, name: str, *, help: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """Add sub-command ``name`` to ``commands`` (the sub-parsers object) and return its parser.
+
+    Every command's description and epilog are laid out by hand (paragraphs,
+    example lines), so argparse must print them as written, not refill them.
+    """
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+# The options below are shared by several commands under one name and meaning;
+# the help text is each command's own where the option's effect differs.
+
+
+def add_region_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """Add ``--region XX``, the default phone region (checked by :func:`default_region`)."""
+    parser.add_argument("--region", metavar="XX", help=help)
+
+
+def default_region(text: str | None) -> str | None:
+    """The ISO code ``--region`` names (``None`` when not given); an unknown one is a CliError."""
+    if text is None:
+        return None
+    from crmcore.io import country_code
+
+    region = country_code(text)
+    if region is None:
+        raise CliError(
+            "--region: not a country code with known phone numbering (use e.g. SE)", EXIT_USAGE
+        )
+    return region
+
+
+def add_map_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """Add the repeatable ``--map FIELD=COLUMN`` (parsed into ``args.maps``)."""
+    parser.add_argument(
+        "--map", action="append", default=[], metavar="FIELD=COLUMN", dest="maps", help=help
+    )
+
+
+def add_id_column_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """Add ``--id-column COL``, the column of unique row ids."""
+    parser.add_argument("--id-column", metavar="COL", help=help)
+
+
+def add_workers_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers N``, the processes that parse emails and phones."""
+    parser.add_argument(
+        "--workers",
+        type=positive,
+        metavar="N",
+        help="processes for parsing emails and phones (default: every available core)",
+    )
+
+
+def add_quiet_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """Add ``-q``/``--quiet``; what it silences is each command's own."""
+    parser.add_argument("-q", "--quiet", action="store_true", help=help)
+
+
+def add_format_option(
+    parser: argparse.ArgumentParser,
+    help: str,
+    *,
+    choices: Sequence[str] = ("text", "json"),
+    default: str | None = "text",
+) -> None:
+    """Add ``--format``, the output's form (text or json unless ``choices`` says otherwise)."""
+    parser.add_argument("--format", choices=tuple(choices), default=default, help=help)
 
 
 def add_input_options(parser: argparse.ArgumentParser) -> None:

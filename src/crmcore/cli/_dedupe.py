@@ -11,7 +11,7 @@ from typing import TextIO
 
 import attrs
 
-from crmcore.cli._common import same_file
+from crmcore.cli._common import default_region, same_file
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.cli._progress import Progress, ProgressLike
 from crmcore.cli._report import write_report
@@ -22,7 +22,6 @@ from crmcore.io import (
     CellProblems,
     ColumnPlan,
     Table,
-    country_code,
     lookalike_columns,
     match_records,
     phone_region_hint,
@@ -224,14 +223,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     for target in (options.output, options.report):
         if target is not None and not _is_std(target) and not target.parent.is_dir():
             raise CliError(f"{target}: cannot be written (no such directory)")
-    region = None
-    if options.region is not None:
-        region = country_code(options.region)
-        if region is None:
-            raise CliError(
-                "--region: not a country code with known phone numbering (use e.g. SE)",
-                EXIT_USAGE,
-            )
+    region = default_region(options.region)
     if options.threshold is not None and not 0.0 < options.threshold < 1.0:
         raise CliError("--threshold: must be between 0 and 1, exclusive", EXIT_USAGE)
     mapped = parse_map_options(options.maps)

@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from crmcore.cli._common import add_command, add_format_option, add_quiet_option
 from crmcore.cli._db import add_existing_db_option
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
 __all__ = ["register"]
 
 _ENTITIES = ("customers", "leads", "interactions", "merges")
+
+_HELP = "write a store's records to JSON Lines (lossless) or CSV"
 
 _DESCRIPTION = """\
 Write every record of a store to a file (or to standard output with --output -).
@@ -36,13 +39,7 @@ command line."""
 
 def register(commands: Any) -> None:
     """Add ``crmcore export`` to the sub-commands."""
-    parser = commands.add_parser(
-        "export",
-        help="write a store's records to JSON Lines (lossless) or CSV",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "export", help=_HELP, description=_DESCRIPTION, epilog=_EPILOG)
     add_existing_db_option(parser)
     parser.add_argument(
         "-o",
@@ -51,15 +48,16 @@ def register(commands: Any) -> None:
         metavar="FILE|-",
         help="where to write the export; - is standard output",
     )
-    parser.add_argument(
-        "--format", choices=("jsonl", "csv"), help="jsonl (lossless) or csv (flat, one entity)"
+    # No default: it follows --output's suffix (see the epilog).
+    add_format_option(
+        parser, "jsonl (lossless) or csv (flat, one entity)", choices=("jsonl", "csv"), default=None
     )
     parser.add_argument(
         "--entity",
         choices=(*_ENTITIES, "all"),
         help="which records to write (default: all for jsonl; csv needs one)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    add_quiet_option(parser, "no summary on stderr")
     parser.set_defaults(handler=run_export)
 
 

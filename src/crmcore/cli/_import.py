@@ -9,7 +9,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from crmcore.cli._common import add_db_option, add_input_options, positive, same_file
+from crmcore.cli._common import (
+    add_command,
+    add_db_option,
+    add_format_option,
+    add_id_column_option,
+    add_input_options,
+    add_map_option,
+    add_quiet_option,
+    add_region_option,
+    add_workers_option,
+    default_region,
+    positive,
+    same_file,
+)
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
 if TYPE_CHECKING:
@@ -55,12 +68,12 @@ def register(commands: Any) -> None:
 
     fields = {**FIELDS, **IMPORT_FIELDS, **INTERACTION_FIELDS}
     listed = "\n".join(f"  {name}: {meaning}" for name, meaning in fields.items())
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "import",
         help="import customers, leads or interactions from a file into a store",
         description=_DESCRIPTION,
         epilog=f"fields for --map:\n{listed}\n\n{_EXAMPLES}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "input", type=Path, metavar="INPUT", help="the CSV or JSON Lines file; - for standard input"
@@ -74,21 +87,10 @@ def register(commands: Any) -> None:
         default="customers",
         help="what each row is (default: customers)",
     )
-    parser.add_argument(
-        "--region", metavar="XX", help="default phone region (ISO 3166 alpha-2, e.g. SE)"
-    )
-    parser.add_argument(
-        "--map",
-        action="append",
-        default=[],
-        metavar="FIELD=COLUMN",
-        dest="maps",
-        help="read FIELD from COLUMN (repeatable; see the fields below)",
-    )
-    parser.add_argument(
-        "--id-column",
-        metavar="COL",
-        help="column of unique row ids, kept on each record (default: the row number)",
+    add_region_option(parser, "default phone region (ISO 3166 alpha-2, e.g. SE)")
+    add_map_option(parser, "read FIELD from COLUMN (repeatable; see the fields below)")
+    add_id_column_option(
+        parser, "column of unique row ids, kept on each record (default: the row number)"
     )
     parser.add_argument(
         "--source",
@@ -131,19 +133,11 @@ def register(commands: Any) -> None:
         metavar="N",
         help="rows per transaction (default: 1000)",
     )
-    parser.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="the summary: a line on stderr (text) or a JSON object on stdout (json)",
+    add_format_option(
+        parser, "the summary: a line on stderr (text) or a JSON object on stdout (json)"
     )
-    parser.add_argument(
-        "--workers",
-        type=positive,
-        metavar="N",
-        help="processes for parsing emails and phones (default: every available core)",
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_workers_option(parser)
+    add_quiet_option(parser, "no progress bar")
     parser.set_defaults(handler=run_import)
 
 
@@ -172,7 +166,6 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
         IMPORT_FIELDS,
         INTERACTION_FIELDS,
         ColumnError,
-        country_code,
         import_columns,
         import_table,
         is_export,
@@ -181,14 +174,7 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
     from crmcore.io._import_interactions import zone
 
     started = time.perf_counter()
-    region = None
-    if args.region is not None:
-        region = country_code(args.region)
-        if region is None:
-            raise CliError(
-                "--region: not a country code with known phone numbering (use e.g. SE)",
-                EXIT_USAGE,
-            )
+    region = default_region(args.region)
     if args.timezone is not None:
         try:
             zone(args.timezone)
@@ -309,18 +295,13 @@ def _say_columns(columns: Any, err: TextIO) -> None:
 
 def _needs_region(table: Any, columns: Any, report: Any) -> bool:
     """Most phone cells were rejected, and most of those are written without ``+``/``00``."""
+    from crmcore.io._checks import national_phones_unread
+
+    # A reject names the row's fields, not its columns: every phone column of a
+    # row whose phone was rejected counts as failed.
     failed_rows = {r.row for r in report.rejects if "phone" in r.field.split("; ")}
-    filled = failed = national = 0
-    for column in (c for c, field in columns.read if field == "phone"):
-        index = table.header.index(column)
-        for number, row in enumerate(table.rows, start=2):
-            cell = row[index].strip() if index < len(row) else ""
-            if cell:
-                filled += 1
-                if number in failed_rows:
-                    failed += 1
-                    national += not cell.startswith(("+", "00"))
-    return filled > 0 and failed * 2 > filled and national * 2 > failed
+    phone_columns = (table.header.index(c) for c, field in columns.read if field == "phone")
+    return national_phones_unread(table, ((index, failed_rows) for index in phone_columns))
 
 
 def _rows(numbers: list[int]) -> str:

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from crmcore.cli._common import add_command
 from crmcore.cli._errors import EXIT_INPUT, EXIT_USAGE, CliError
 
 __all__ = ["register"]
+
+_HELP = "print the JSON Schema of crmcore's models"
 
 _DESCRIPTION = """\
 Print the JSON Schema (Draft 2020-12) of a crmcore model's payload, as crmcore.to_dict
@@ -30,13 +33,7 @@ exit status: 0 on success, 1 when the output folder cannot be written, 2 for a b
 
 def register(commands: Any) -> None:
     """Add ``crmcore schema`` to the sub-commands."""
-    parser = commands.add_parser(
-        "schema",
-        help="print the JSON Schema of crmcore's models",
-        description=_DESCRIPTION,
-        epilog=_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "schema", help=_HELP, description=_DESCRIPTION, epilog=_EXAMPLES)
     parser.add_argument(
         "model",
         nargs="?",

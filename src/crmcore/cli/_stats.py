@@ -7,12 +7,15 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from crmcore.cli._common import add_command, add_format_option
 from crmcore.cli._db import add_existing_db_option
 
 if TYPE_CHECKING:
     from crmcore.io import StoreStats
 
 __all__ = ["register"]
+
+_HELP = "count a store's records by entity, stage, status and channel, and its duplicates"
 
 _DESCRIPTION = """\
 Count what a store holds: customers by kind and lifecycle stage, leads by status,
@@ -29,17 +32,9 @@ Tables when standard output is a terminal, plain lines when it is piped."""
 
 def register(commands: Any) -> None:
     """Add ``crmcore stats`` to the sub-commands."""
-    parser = commands.add_parser(
-        "stats",
-        help="count a store's records by entity, stage, status and channel, and its duplicates",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "stats", help=_HELP, description=_DESCRIPTION, epilog=_EPILOG)
     add_existing_db_option(parser)
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="text (default) or json"
-    )
+    add_format_option(parser, "text (default) or json")
     parser.add_argument(
         "--no-duplicates",
         action="store_true",

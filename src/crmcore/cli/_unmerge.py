@@ -7,10 +7,13 @@ import json
 import sys
 from typing import Any, TextIO
 
+from crmcore.cli._common import add_command, add_format_option
 from crmcore.cli._db import add_existing_db_option
 from crmcore.cli._errors import EXIT_USAGE, CliError
 
 __all__ = ["register"]
+
+_HELP = "undo one merge of a store, restoring the records exactly"
 
 _DESCRIPTION = """\
 Undo a merge: the merged records come back as they were before it, the survivor loses
@@ -33,13 +36,7 @@ undone, conflicting changes or later merges without --force), 2 for a bad comman
 
 def register(commands: Any) -> None:
     """Add ``crmcore unmerge`` to the sub-commands."""
-    parser = commands.add_parser(
-        "unmerge",
-        help="undo one merge of a store, restoring the records exactly",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_command(commands, "unmerge", help=_HELP, description=_DESCRIPTION, epilog=_EPILOG)
     add_existing_db_option(parser)
     parser.add_argument("merge_id", metavar="MERGE_ID", help="the merge to undo (mrg_...)")
     parser.add_argument(
@@ -47,9 +44,7 @@ def register(commands: Any) -> None:
         action="store_true",
         help="restore even over later changes and merges (those changes are lost)",
     )
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="text (default) or json"
-    )
+    add_format_option(parser, "text (default) or json")
     parser.set_defaults(handler=run_unmerge)
 
 

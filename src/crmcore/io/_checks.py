@@ -7,7 +7,7 @@ column names and counts only, never a cell.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import attrs
 
@@ -16,7 +16,7 @@ from crmcore.io._headers import header_key
 from crmcore.io._records import CellProblems
 from crmcore.io._tables import Table
 
-__all__ = ["Lookalike", "lookalike_columns", "phone_region_hint"]
+__all__ = ["Lookalike", "lookalike_columns", "national_phones_unread", "phone_region_hint"]
 
 _SAMPLE_ROWS = 500
 
@@ -96,14 +96,36 @@ def phone_region_hint(table: Table, plan: ColumnPlan, problems: CellProblems) ->
     no region is known for their rows: the caller should suggest a default
     region (``--region``) or a country column.
     """
-    filled = failed = national = 0
-    for index in plan.get("phone"):
-        rows = set(problems.by_column.get(table.header[index], ()))
+    return national_phones_unread(
+        table,
+        ((index, problems.by_column.get(table.header[index], ())) for index in plan.get("phone")),
+    )
+
+
+def national_phones_unread(table: Table, failed: Iterable[tuple[int, Collection[int]]]) -> bool:
+    """:func:`phone_region_hint` for a caller that knows the failed rows in its own terms.
+
+    ``crmcore import`` rejects whole rows and names their fields, not their
+    columns, so it gives the same rows for every phone column; dedupe gives each
+    column's own (through :func:`phone_region_hint`).
+
+    Args:
+        table: the rows read (each padded to the header's width).
+        failed: for each phone column, its index and the numbers of the rows
+            (the header being row 1) whose phone in it could not be read.
+
+    Returns:
+        Whether most filled phone cells failed and most failed ones have no
+        leading ``+`` or ``00``.
+    """
+    filled = failures = national = 0
+    for index, rows in failed:
+        failed_rows = set(rows)
         for number, row in enumerate(table.rows, start=2):
             cell = row[index].strip()
             if cell:
                 filled += 1
-                if number in rows:
-                    failed += 1
+                if number in failed_rows:
+                    failures += 1
                     national += not cell.startswith(("+", "00"))
-    return filled > 0 and failed * 2 > filled and national * 2 > failed
+    return filled > 0 and failures * 2 > filled and national * 2 > failures
