@@ -303,9 +303,9 @@ def test_a_failed_export_leaves_no_file_behind(
 # --------------------------------------------------------------------------- CSV
 
 
-def _csv(store: Store, entity: str) -> list[dict[str, str]]:
+def _csv(store: Store, entity: str, *, safe: bool = True) -> list[dict[str, str]]:
     out = io.StringIO(newline="")
-    report = export_store(store, out, format="csv", entity=entity)
+    report = export_store(store, out, format="csv", entity=entity, safe=safe)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert report.counts == {entity: len(rows)}
     return rows
@@ -335,6 +335,14 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised() -> None:
         row = _csv(store, "customers")[0]
     assert row["owner"] == '\'=HYPERLINK("http://x")'
     assert row["tags"] == "'@vip"
+
+
+def test_csv_keeps_formulas_when_asked() -> None:
+    with InMemoryStore() as store:
+        store.customers.add(customer(1, owner='=HYPERLINK("http://x")', tags={"@vip"}))
+        row = _csv(store, "customers", safe=False)[0]
+    assert row["owner"] == '=HYPERLINK("http://x")'
+    assert row["tags"] == "@vip"
 
 
 @given(st.text(max_size=20))

@@ -57,6 +57,12 @@ def register(commands: Any) -> None:
         choices=(*_ENTITIES, "all"),
         help="which records to write (default: all for jsonl; csv needs one)",
     )
+    parser.add_argument(
+        "--keep-formulas",
+        action="store_true",
+        help="csv: write cells starting with = + - @ as they are, not neutralised with a "
+        "leading ' (for a program, not a spreadsheet, to read)",
+    )
     add_quiet_option(parser, "no summary on stderr")
     parser.set_defaults(handler=run_export)
 
@@ -96,10 +102,14 @@ def run_export(args: argparse.Namespace, err: TextIO) -> int:
     with existing_store(args.db) as store:
         try:
             if to_stdout:
-                report = export_store(store, sys.stdout, format=chosen, entity=entity)
+                report = export_store(
+                    store, sys.stdout, format=chosen, entity=entity, safe=not args.keep_formulas
+                )
                 sys.stdout.flush()
             else:
-                report = export_store(store, output, format=chosen, entity=entity)
+                report = export_store(
+                    store, output, format=chosen, entity=entity, safe=not args.keep_formulas
+                )
         except OSError as exc:
             where = "standard output" if to_stdout else str(output)
             raise CliError(f"{where}: cannot be written ({exc.strerror or 'I/O error'})") from None

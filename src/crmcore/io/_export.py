@@ -272,13 +272,14 @@ CSV_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
 """The columns of each entity's CSV export."""
 
 
-def _write_csv(store: Store, entity: str, out: TextIO) -> dict[str, int]:
+def _write_csv(store: Store, entity: str, out: TextIO, safe: bool = True) -> dict[str, int]:
     columns = _CSV_COLUMNS[entity]
     writer = csv.writer(out)
     writer.writerow([name for name, _ in columns])
     count = 0
     for record in _Reader(store, (entity,)).records(entity):
-        writer.writerow([safe_cell(_text(value(record))) for _, value in columns])
+        cells = [_text(value(record)) for _, value in columns]
+        writer.writerow([safe_cell(c) for c in cells] if safe else cells)
         count += 1
     return {entity: count}
 
@@ -329,7 +330,12 @@ def _check_choices(format: object, entity: object) -> tuple[str, tuple[str, ...]
 
 
 def export_store(
-    store: Store, target: Target, *, format: str = "jsonl", entity: str = "all"
+    store: Store,
+    target: Target,
+    *,
+    format: str = "jsonl",
+    entity: str = "all",
+    safe: bool = True,
 ) -> ExportReport:
     """Write a store's records to ``target``: a file path or an open text stream.
 
@@ -338,7 +344,9 @@ def export_store(
     timestamps, for :func:`restore`. ``format="csv"`` is flat, for
     spreadsheets: one entity per file (``entity`` must name it), the main
     fields as columns (:data:`CSV_COLUMNS`), several values joined with
-    ``"; "``, and cells a spreadsheet would run as formulas neutralised.
+    ``"; "``, and cells a spreadsheet would run as formulas neutralised
+    (:func:`~crmcore.io.safe_cell`) unless ``safe=False`` (for a program, not
+    a spreadsheet, to read). JSON Lines is written exactly, whatever ``safe``.
 
     The export reads one consistent state (it runs inside
     ``store.transaction()``, so writers wait). A path is written to a
@@ -355,7 +363,7 @@ def export_store(
     def write(out: TextIO) -> dict[str, int]:
         with store.transaction():
             if chosen == "csv":
-                return _write_csv(store, entities[0], out)
+                return _write_csv(store, entities[0], out, safe)
             return _write_jsonl(store, entities, out)
 
     if isinstance(target, str | os.PathLike):
