@@ -57,3 +57,25 @@ def test_python_dash_m_crmcore_without_a_command_is_a_usage_error() -> None:
     done = run(sys.executable, "-m", "crmcore")
     assert done.returncode == 2
     assert "usage: crmcore" in done.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `crmcore stats --format json | head -c 1`: no traceback, the exit code of SIGPIPE.
+    from crmcore import Customer
+    from crmcore.storage import SQLiteStore
+
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        store.customers.add(Customer.create(name="Ada Lovelace", emails=["ada@example.com"]))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "crmcore", "stats", "--db", "crm.db", "--format", "json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None
+    assert child.stderr is not None
+    child.stdout.close()
+    with child.stderr:
+        err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 141
+    assert "Traceback" not in err

@@ -277,7 +277,16 @@ def console_main() -> NoReturn:
     """
     for signum in _ENDINGS:
         signal.signal(signum, _on_signal)
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`crmcore stats --format json | head -1`): like
+        # any Unix tool, stop quietly. Python would otherwise print a traceback,
+        # and again while flushing stdout at exit; pointing stdout at /dev/null
+        # stops the second one.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 128 + signal.SIGPIPE
     # Matching leaves its caches full (millions of small objects after a large
     # file); the collections the interpreter runs while shutting down would scan
     # them all, about a second at 150,000 rows, only for the process to end.
