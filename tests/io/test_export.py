@@ -190,13 +190,13 @@ def test_one_entity_can_be_exported_alone(tmp_path: Path) -> None:
 
 def test_bad_arguments_are_refused_by_name(tmp_path: Path) -> None:
     with InMemoryStore() as store:
-        for kwargs, field in (
-            ({"format": "xml"}, "format"),
-            ({"entity": "people"}, "entity"),
-            ({"format": "csv"}, "entity"),
+        for fmt, entity, field in (
+            ("xml", "all", "format"),
+            ("jsonl", "people", "entity"),
+            ("csv", "all", "entity"),
         ):
             with pytest.raises(ValidationError) as caught:
-                export_store(store, io.StringIO(), **kwargs)
+                export_store(store, io.StringIO(), format=fmt, entity=entity)
             assert caught.value.problems[0][0] == field
         with pytest.raises(ValidationError, match="target"):
             export_store(store, 42)  # type: ignore[arg-type]

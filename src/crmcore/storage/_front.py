@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -464,6 +465,22 @@ class TypedRecords(RecordsFront[R, IdT]):
     def _check(self, record: object, at: str = "") -> R:
         check_record(record, self._cls, self._entity, at=at)
         return record  # type: ignore[return-value]
+
+    def count(self, *filters: Filter) -> int:
+        """See :meth:`crmcore.storage.RecordRepository.count`."""
+        return self._count(compile_filters(self._fields, filters))
+
+    def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
+        return self._key_matches(check_keys(keys), check_limit(limit, optional=True))
+
+    def _count(self, conditions: Sequence[Condition]) -> int:
+        """How many records meet checked ``conditions``."""
+        raise NotImplementedError
+
+    def _key_matches(self, keys: builtins.list[str], size: int | None) -> builtins.list[R]:
+        """The records holding any of checked blocking ``keys``: the first ``size`` by id."""
+        raise NotImplementedError
 
 
 class InteractionsFront:

@@ -32,8 +32,8 @@ from crmcore.storage._common import (
     NS_IDENTIFIER,
     NS_KEY,
     NS_PHONE,
+    Condition,
     FieldSpec,
-    compile_filters,
     customer_row,
     identifier_index_key,
     lead_row,
@@ -55,8 +55,6 @@ from crmcore.storage._front import (
     check_batch_size,
     check_expected_version,
     check_interaction,
-    check_keys,
-    check_limit,
     check_load,
     check_record,
     check_record_id,
@@ -66,7 +64,7 @@ from crmcore.storage._front import (
     resolve_chain,
 )
 from crmcore.storage.keys import KeyFunction, check_key_function
-from crmcore.storage.protocols import Filter, Page
+from crmcore.storage.protocols import Page
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = ["InMemoryStore"]
@@ -262,9 +260,7 @@ class _MemoryRecords(TypedRecords[R, IdT], _Rows[R]):
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
         return get_many_of(record_ids, "record_ids", self._fetch)
 
-    def count(self, *filters: Filter) -> int:
-        """See :meth:`crmcore.storage.RecordRepository.count`."""
-        conditions = compile_filters(self._fields, filters)
+    def _count(self, conditions: Sequence[Condition]) -> int:
         with self._store._read():
             return sum(1 for r in self._records.values() if matches(conditions, self._row(r)))
 
@@ -321,10 +317,7 @@ class _MemoryRecords(TypedRecords[R, IdT], _Rows[R]):
         """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
         return self._lookup(NS_IDENTIFIER, identifier_index_key(scheme, value))
 
-    def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
-        wanted = check_keys(keys)
-        size = check_limit(limit, optional=True)
+    def _key_matches(self, wanted: builtins.list[str], size: int | None) -> builtins.list[R]:
         with self._store._read():
             index = self._index[NS_KEY]
             ids = {i for key in wanted for i in index.get(key)}

@@ -11,11 +11,12 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Final, Protocol, TypeVar
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, and_, delete, event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
 from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
+from crmcore.storage._front import Errors
 from crmcore.storage.keys import KeyFunction
 from crmcore.storage.sqlite._connection import Decoder
 from crmcore.storage.sqlite._connection import translate as translate_sqlite
@@ -24,7 +25,6 @@ T = TypeVar("T")
 
 CHUNK: Final = 500
 """Ids or rows per statement: well under every driver's parameter limit."""
-ADD_CHUNK: Final = 1_000
 
 # PostgreSQL's SQLSTATE classes (the first two characters) and codes that mean
 # "not now" rather than "never": connection trouble, resources, lock waits and
@@ -201,6 +201,44 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """``items`` in slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+class _Versioned(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def check_stored_version(
+    conn: Connection, table: Table, errors: Errors, record_id: str, expected: int | None
+) -> None:
+    """Raise ``NotFound`` or ``VersionConflict`` unless ``record_id`` is stored at ``expected``."""
+    found = conn.execute(select(table.c.version).where(table.c.id == record_id)).first()
+    errors.check_version(None if found is None else int(found[0]), expected)
+
+
+def update_versioned(
+    conn: Connection, table: Table, errors: Errors, record: _Versioned, row: dict[str, Any]
+) -> None:
+    """Compare-and-set: write ``row`` only if nobody wrote ``record``'s row since it was read."""
+    done = conn.execute(
+        table.update().where(table.c.id == record.id, table.c.version == record.version).values(row)
+    )
+    if done.rowcount != 1:
+        check_stored_version(conn, table, errors, record.id, record.version)
+
+
+def delete_versioned(
+    conn: Connection, table: Table, errors: Errors, record_id: str, expected: int | None
+) -> None:
+    """Delete ``record_id``'s row, at version ``expected`` unless that is None."""
+    where = table.c.id == record_id
+    if expected is not None:
+        where = and_(where, table.c.version == expected)
+    if conn.execute(delete(table).where(where)).rowcount != 1:
+        check_stored_version(conn, table, errors, record_id, expected)
 
 
 class Handle(Protocol):

@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import Table, and_, delete, insert, select, tuple_
+from sqlalchemy import Table, delete, insert, select, tuple_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
-from crmcore._validation import items_of, utcnow
 from crmcore.errors import ValidationError
-from crmcore.ids import InteractionId
 from crmcore.interactions import Interaction
 from crmcore.serialization import to_json
-from crmcore.storage._common import is_unicode, micros, stamped
-from crmcore.storage._front import (
-    TIMELINE_TAG,
-    Errors,
-    InteractionsFront,
-    Timeline,
-    check_expected_version,
-    check_interaction,
-    external_id_taken,
-    get_many_of,
-    page_of,
-)
+from crmcore.storage._common import micros, stamped
+from crmcore.storage._database import INTERACTION, DatabaseInteractions
+from crmcore.storage._front import TIMELINE_TAG, Timeline, external_id_taken, page_of
 from crmcore.storage.protocols import Page
-from crmcore.storage.sql._connection import Handle, chunks, is_id_collision
+from crmcore.storage.sql._connection import (
+    Handle,
+    chunks,
+    delete_versioned,
+    is_id_collision,
+    update_versioned,
+)
 
-_INTERACTION: Final = Errors("interaction")
 
-
-class SQLInteractions(InteractionsFront):
+class SQLInteractions(DatabaseInteractions):
     """Interactions in a SQL database, with a participants table for timelines."""
+
+    _store: Handle
 
     def __init__(self, store: Handle, table: Table, participants: Table) -> None:
         self._store = store
@@ -52,7 +46,7 @@ class SQLInteractions(InteractionsFront):
         try:
             return [self._store._decode(Interaction, out(row[-1])) for row in rows]
         except ValidationError as exc:
-            raise _INTERACTION.unreadable() from exc
+            raise INTERACTION.unreadable() from exc
 
     def _row(self, i: Interaction) -> dict[str, Any]:
         return {
@@ -84,6 +78,17 @@ class SQLInteractions(InteractionsFront):
         row = conn.execute(select(t.c.doc).where(t.c.external_id == external_id)).first()
         return None if row is None else self._decode_rows([row])[0]
 
+    def _refuse_taken_external_id(self, conn: Connection, interaction: Interaction) -> None:
+        """Raise DuplicateRecord if another interaction holds this one's external id."""
+        t, ext = self._table, interaction.external_id
+        if ext is None:
+            return
+        other = conn.execute(
+            select(t.c.id).where(t.c.external_id == ext, t.c.id != interaction.id)
+        ).first()
+        if other is not None:
+            raise external_id_taken()
+
     def _add(self, conn: Connection, interaction: Interaction, now: datetime) -> Interaction:
         if interaction.external_id is not None:
             existing = self._by_external(conn, interaction.external_id)
@@ -95,7 +100,7 @@ class SQLInteractions(InteractionsFront):
             done = conn.execute(self._insert_new if guarded else self._insert, self._row(stored))
         except sa_exc.IntegrityError as exc:
             if is_id_collision(exc, self._table.name, f"{self._table.name}_pkey"):
-                raise _INTERACTION.duplicate() from None
+                raise INTERACTION.duplicate() from None
             raise
         # RETURNING says whether the row went in: the row count is not reliable here.
         if guarded and done.first() is None:
@@ -111,13 +116,7 @@ class SQLInteractions(InteractionsFront):
     def _place(self, conn: Connection, interaction: Interaction) -> None:
         """Store ``interaction`` as it is (version and timestamps kept), replacing its id's row."""
         t, p = self._table, self._participants
-        ext = interaction.external_id
-        if ext is not None:
-            other = conn.execute(
-                select(t.c.id).where(t.c.external_id == ext, t.c.id != interaction.id)
-            ).first()
-            if other is not None:
-                raise external_id_taken()
+        self._refuse_taken_external_id(conn, interaction)
         conn.execute(delete(p).where(p.c.interaction_id == interaction.id))
         conn.execute(delete(t).where(t.c.id == interaction.id))
         conn.execute(self._insert, self._row(interaction))
@@ -125,31 +124,9 @@ class SQLInteractions(InteractionsFront):
         if participants:
             conn.execute(self._insert_participants, participants)
 
-    def add(self, interaction: Interaction) -> Interaction:
-        """See :meth:`crmcore.storage.InteractionRepository.add`."""
-        check_interaction(interaction)
-        with self._store._write() as conn:
-            return self._add(conn, interaction, utcnow())
-
-    def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
-        """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
-        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
-        with self._store._write() as conn:
-            now = utcnow()
-            return [self._add(conn, i, now) for i in batch]
-
-    def get(self, interaction_id: str) -> Interaction:
-        """See :meth:`crmcore.storage.InteractionRepository.get`."""
-        if not isinstance(interaction_id, str) or not is_unicode(interaction_id):
-            raise _INTERACTION.not_found()
+    def _doc_row(self, conn: Connection, interaction_id: str) -> Sequence[Any] | None:
         t = self._table
-        with self._store._use() as conn:
-            row = conn.execute(select(t.c.doc).where(t.c.id == interaction_id)).first()
-        return self._decode_rows([_INTERACTION.found(row)])[0]
-
-    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
-        """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        return get_many_of(interaction_ids, "interaction_ids", self._fetch)
+        return conn.execute(select(t.c.doc).where(t.c.id == interaction_id)).first()
 
     def _fetch(self, ids: list[str]) -> dict[str, Interaction]:
         t = self._table
@@ -159,51 +136,19 @@ class SQLInteractions(InteractionsFront):
                 rows.extend(conn.execute(select(t.c.id, t.c.doc).where(t.c.id.in_(chunk))).all())
         return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
-    def update(self, interaction: Interaction) -> Interaction:
-        """See :meth:`crmcore.storage.InteractionRepository.update`."""
-        check_interaction(interaction)
-        stored = stamped(interaction, interaction.version + 1, utcnow())
+    def _rewrite(self, conn: Connection, interaction: Interaction, stored: Interaction) -> None:
         row = self._row(stored)
         del row["id"]
-        t, p = self._table, self._participants
-        with self._store._write() as conn:
-            ext = interaction.external_id
-            if ext is not None:
-                other = conn.execute(
-                    select(t.c.id).where(t.c.external_id == ext, t.c.id != interaction.id)
-                ).first()
-                if other is not None:
-                    raise external_id_taken()
-            done = conn.execute(
-                t.update()
-                .where(t.c.id == interaction.id, t.c.version == interaction.version)
-                .values(row)
-            )
-            if done.rowcount != 1:
-                self._check_version(conn, interaction.id, interaction.version)
-            conn.execute(delete(p).where(p.c.interaction_id == interaction.id))
-            participants = self._participant_rows(stored)
-            if participants:
-                conn.execute(self._insert_participants, participants)
-        return stored
+        p = self._participants
+        self._refuse_taken_external_id(conn, interaction)
+        update_versioned(conn, self._table, INTERACTION, interaction, row)
+        conn.execute(delete(p).where(p.c.interaction_id == interaction.id))
+        participants = self._participant_rows(stored)
+        if participants:
+            conn.execute(self._insert_participants, participants)
 
-    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
-        """See :meth:`crmcore.storage.InteractionRepository.delete`."""
-        expected = check_expected_version(expected_version)
-        if not isinstance(interaction_id, str) or not is_unicode(interaction_id):
-            raise _INTERACTION.not_found()
-        t = self._table
-        with self._store._write() as conn:
-            where = t.c.id == interaction_id
-            if expected is not None:
-                where = and_(where, t.c.version == expected)
-            if conn.execute(delete(t).where(where)).rowcount != 1:
-                self._check_version(conn, interaction_id, expected)
-
-    def _check_version(self, conn: Connection, interaction_id: str, expected: int | None) -> None:
-        t = self._table
-        found = conn.execute(select(t.c.version).where(t.c.id == interaction_id)).first()
-        _INTERACTION.check_version(None if found is None else int(found[0]), expected)
+    def _remove(self, conn: Connection, interaction_id: str, expected: int | None) -> None:
+        delete_versioned(conn, self._table, INTERACTION, interaction_id, expected)
 
     def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
         t, p = self._table, self._participants
@@ -227,10 +172,6 @@ class SQLInteractions(InteractionsFront):
         with self._store._use() as conn:
             rows = conn.execute(query).all()
         return page_of(rows, q.size, TIMELINE_TAG, self._decode_rows)
-
-    def _find_external(self, external_id: str) -> Interaction | None:
-        with self._store._use() as conn:
-            return self._by_external(conn, external_id)
 
 
 def _insert_unless_external_id_taken(table: Table, dialect: str) -> Any:

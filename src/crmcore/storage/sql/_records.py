@@ -3,94 +3,46 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import (
-    ColumnElement,
-    Table,
-    and_,
-    bindparam,
-    delete,
-    false,
-    func,
-    insert,
-    select,
-    tuple_,
-)
+from sqlalchemy import ColumnElement, Table, bindparam, delete, false, func, insert, select, tuple_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
-from crmcore._validation import items_of, utcnow
-from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.serialization import to_json
-from crmcore.storage._common import (
-    FLAG_EMAIL,
-    FLAG_IDENTIFIER,
-    FLAG_KEY,
-    FLAG_PHONE,
-    IDENTIFIER_SEPARATOR,
-    Condition,
-    FieldSpec,
-    compile_filters,
-    identifier_index_key,
-    is_unicode,
-    lookup_flags,
-    stamped,
-)
-from crmcore.storage._front import (
-    IdT,
-    ListQuery,
-    R,
-    TypedRecords,
-    check_batch_size,
-    check_expected_version,
-    check_keys,
-    check_limit,
-    get_many_of,
-    page_of,
-    resolve_chain,
-)
-from crmcore.storage.keys import email_key, identifier_key, phone_key
-from crmcore.storage.protocols import Filter, Op, Page
+from crmcore.storage._common import FLAG_KEY, Condition, lookup_flags, stamped
+from crmcore.storage._database import ADD_CHUNK, DatabaseRecords, RecordKind
+from crmcore.storage._front import IdT, ListQuery, R, page_of
+from crmcore.storage.protocols import Op, Page
 from crmcore.storage.sql._connection import (
-    ADD_CHUNK,
     CHUNK,
     LONG_KEY,
     Handle,
     chunks,
     copy_rows,
+    delete_versioned,
     is_id_collision,
     stored_key,
+    update_versioned,
 )
-from crmcore.values import EmailAddress, PhoneNumber
 
 FLAG_TAG: Final = 16
 """A key-table row standing for a tag (``list(where("tags").contains(...))``)."""
 TAG_PREFIX: Final = "tag:"
 
 
-class SQLRecords(TypedRecords[R, IdT]):
+class SQLRecords(DatabaseRecords[R, IdT]):
     """Customers or leads in a SQL database (SQLAlchemy Core)."""
 
-    def __init__(
-        self,
-        store: Handle,
-        cls: type[R],
-        entity: str,
-        table: Table,
-        keys: Table,
-        fields: Mapping[str, FieldSpec],
-        columns: Sequence[str],
-        row: Callable[[R], dict[str, Any]],
-    ) -> None:
-        super().__init__(cls, entity, fields, row)
-        self._store = store
+    _store: Handle
+
+    def __init__(self, store: Handle, kind: RecordKind[R], table: Table, keys: Table) -> None:
+        super().__init__(store, kind)
         self._table = table
         self._key_table = keys
-        self._columns = tuple(columns)
         self._pkey = f"{table.name}_pkey"
         self._insert = insert(table)
         self._insert_keys = insert(keys)
@@ -198,82 +150,25 @@ class SQLRecords(TypedRecords[R, IdT]):
 
     # ------------------------------------------------------------------ writes
 
-    def add(self, record: R) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.add`."""
-        self._check(record)
-        with self._store._write() as conn:
-            return self._insert_batch(conn, [record], utcnow())[0]
-
-    def add_many(self, records: Iterable[R]) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [
-            self._check(r, f"records[{i}]") for i, r in enumerate(items_of(records, "records"))
-        ]
-        result: list[R] = []
-        with self._store._write() as conn:
-            now = utcnow()
-            for chunk in chunks(batch, ADD_CHUNK):
-                result.extend(self._insert_batch(conn, chunk, now))
-        return result
-
-    def _check_version(self, conn: Connection, record_id: str, expected: int | None) -> None:
-        t = self._table
-        found = conn.execute(select(t.c.version).where(t.c.id == record_id)).first()
-        self._errors.check_version(None if found is None else int(found[0]), expected)
-
     def _drop_keys(self, conn: Connection, record_id: str) -> None:
         k = self._key_table
         conn.execute(delete(k).where(k.c.record_id == record_id))
 
-    def update(self, record: R) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.update`."""
-        self._check(record)
-        stored = stamped(record, record.version + 1, utcnow())
+    def _rewrite(self, conn: Connection, record: R, stored: R) -> None:
         row = self._prepare(stored)
         del row["id"]
-        t = self._table
-        with self._store._write() as conn:
-            # Compare-and-set: the row changes only if nobody wrote it since it was read.
-            done = conn.execute(
-                t.update().where(t.c.id == record.id, t.c.version == record.version).values(row)
-            )
-            if done.rowcount != 1:
-                self._check_version(conn, record.id, record.version)
-            self._drop_keys(conn, record.id)
-            self._write_keys(conn, self._key_rows(stored), False)
-        return stored
+        update_versioned(conn, self._table, self._errors, record, row)
+        self._drop_keys(conn, record.id)
+        self._write_keys(conn, self._key_rows(stored), False)
 
-    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
-        """See :meth:`crmcore.storage.RecordRepository.delete`."""
-        expected = check_expected_version(expected_version)
-        if not isinstance(record_id, str) or not is_unicode(record_id):
-            raise self._errors.not_found()
-        t = self._table
-        with self._store._write() as conn:
-            where = t.c.id == record_id
-            if expected is not None:
-                where = and_(where, t.c.version == expected)
-            if conn.execute(delete(t).where(where)).rowcount != 1:
-                self._check_version(conn, record_id, expected)
-            self._drop_keys(conn, record_id)
+    def _remove(self, conn: Connection, record_id: str, expected: int | None) -> None:
+        delete_versioned(conn, self._table, self._errors, record_id, expected)
+        self._drop_keys(conn, record_id)
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, record_id: str) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.get`."""
-        if not isinstance(record_id, str) or not is_unicode(record_id):
-            raise self._errors.not_found()
-        with self._store._use() as conn:
-            row = conn.execute(self._get, {"id": record_id}).first()
-        return self._decode_rows([self._errors.found(row)])[0]
-
-    def resolve(self, record_id: str) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.resolve`."""
-        return resolve_chain(self.get, record_id)
-
-    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
-        """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        return get_many_of(record_ids, "record_ids", self._fetch)
+    def _doc_row(self, conn: Connection, record_id: str) -> Sequence[Any] | None:
+        return conn.execute(self._get, {"id": record_id}).first()
 
     def _fetch(self, ids: builtins.list[str]) -> dict[str, R]:
         rows: list[Sequence[Any]] = []
@@ -311,9 +206,8 @@ class SQLRecords(TypedRecords[R, IdT]):
                 parts.append(func.substr(col, 1, len(c.value)) == c.value)
         return parts
 
-    def count(self, *filters: Filter) -> int:
-        """See :meth:`crmcore.storage.RecordRepository.count`."""
-        parts = self._conditions(compile_filters(self._fields, filters))
+    def _count(self, conditions: Sequence[Condition]) -> int:
+        parts = self._conditions(conditions)
         query = select(func.count()).select_from(self._table).where(*parts)
         with self._store._use() as conn:
             return int(conn.execute(query).scalar_one())
@@ -340,46 +234,12 @@ class SQLRecords(TypedRecords[R, IdT]):
             rows = conn.execute(query).all()
         return page_of(rows, q.size, q.tag, self._decode_rows)
 
-    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
-        """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
-        size = check_batch_size(batch_size)
-        cursor = None
-        while True:
-            page = self.list(limit=size, cursor=cursor)
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
-
     def _lookup_docs(self, flag: int, key: str) -> builtins.list[R]:
         with self._store._use() as conn:
             rows = conn.execute(self._by_key, {"key": stored_key(key), "flag": flag}).all()
         return self._decode_rows(rows)
 
-    def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_email`."""
-        match_key = EmailAddress.parse(email, field="email").match_key
-        return self._lookup_docs(FLAG_EMAIL, email_key(match_key))
-
-    def find_by_phone(
-        self, phone: PhoneNumber | str, region: str | None = None
-    ) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_phone`."""
-        e164 = PhoneNumber.parse(phone, region, field="phone").e164
-        return self._lookup_docs(FLAG_PHONE, phone_key(e164))
-
-    def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
-        scheme, _, folded = identifier_index_key(scheme, value).partition(IDENTIFIER_SEPARATOR)
-        found = self._lookup_docs(FLAG_IDENTIFIER, identifier_key(scheme, folded))
-        # "id:a:b:c" is both (a, b:c) and (a:b, c), and a long key is a digest:
-        # keep the records that really match.
-        return [r for r in found if isinstance(r, Customer) and r.identifiers.get(scheme) == folded]
-
-    def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
-        wanted = check_keys(keys)
-        size = check_limit(limit, optional=True)
+    def _key_matches(self, wanted: builtins.list[str], size: int | None) -> builtins.list[R]:
         stored = [stored_key(key) for key in wanted]
         if not stored:
             return []
@@ -391,8 +251,4 @@ class SQLRecords(TypedRecords[R, IdT]):
         with self._store._use() as conn:
             for chunk in chunks(stored):
                 ids.update(r[0] for r in conn.execute(self._by_keys, {"keys": list(chunk)}))
-        chosen = sorted(ids)
-        if size is not None:
-            chosen = chosen[:size]
-        # Read the documents in one go; a record deleted in between is simply left out.
-        return list(self.get_many(chosen).values())
+        return self._first_of(ids, size)

@@ -75,20 +75,35 @@ class Tables:
         return tuple(self.metadata.sorted_tables)
 
 
-def _record_tables(
-    metadata: MetaData, prefix: str, name: str, columns: list[Column[Any]]
-) -> tuple[Table, Table]:
-    table = Table(
-        f"{prefix}{name}s",
+def _document_table(metadata: MetaData, name: str, *columns: Column[Any]) -> Table:
+    """A table of documents: ``id`` and ``version``, ``columns`` (indexed copies), ``doc``.
+
+    Every stored entity has this shape; the column order is the one the
+    tables were first created with.
+    """
+    return Table(
+        name,
         metadata,
         Column("id", _ordered_text(), nullable=False),
         Column("version", BigInteger, nullable=False),
         *columns,
+        Column("doc", Document(), nullable=False),
+        PrimaryKeyConstraint("id", name=f"{name}_pkey"),
+    )
+
+
+def _stamps() -> tuple[Column[Any], Column[Any]]:
+    """``created_at`` and ``updated_at`` (microseconds), new for each table."""
+    return (
         Column("created_at", BigInteger, nullable=False),
         Column("updated_at", BigInteger, nullable=False),
-        Column("doc", Document(), nullable=False),
-        PrimaryKeyConstraint("id", name=f"{prefix}{name}s_pkey"),
     )
+
+
+def _record_tables(
+    metadata: MetaData, prefix: str, name: str, columns: list[Column[Any]]
+) -> tuple[Table, Table]:
+    table = _document_table(metadata, f"{prefix}{name}s", *columns, *_stamps())
     Index(f"{prefix}{name}s_created", table.c.created_at, table.c.id)
     Index(f"{prefix}{name}s_updated", table.c.updated_at, table.c.id)
     Index(f"{prefix}{name}s_owner", table.c.owner)
@@ -153,18 +168,13 @@ def _build(schema: str | None, prefix: str) -> Tables:
         ],
     )
     Index(f"{prefix}leads_converted", leads.c.converted_customer_id)
-    interactions = Table(
-        f"{prefix}interactions",
+    interactions = _document_table(
         metadata,
-        Column("id", _ordered_text(), nullable=False),
-        Column("version", BigInteger, nullable=False),
+        f"{prefix}interactions",
         Column("channel", Text, nullable=False),
         Column("occurred_at", BigInteger, nullable=False),
         Column("external_id", Text, unique=True),
-        Column("created_at", BigInteger, nullable=False),
-        Column("updated_at", BigInteger, nullable=False),
-        Column("doc", Document(), nullable=False),
-        PrimaryKeyConstraint("id", name=f"{prefix}interactions_pkey"),
+        *_stamps(),
     )
     participants = Table(
         f"{prefix}interaction_participants",
@@ -184,15 +194,11 @@ def _build(schema: str | None, prefix: str) -> Tables:
         ),
     )
     Index(f"{prefix}participants_interaction", participants.c.interaction_id)
-    merges = Table(
-        f"{prefix}merges",
+    merges = _document_table(
         metadata,
-        Column("id", _ordered_text(), nullable=False),
-        Column("version", BigInteger, nullable=False),
+        f"{prefix}merges",
         Column("survivor_id", _ordered_text(), nullable=False),
         Column("merged_at", BigInteger, nullable=False),
-        Column("doc", Document(), nullable=False),
-        PrimaryKeyConstraint("id", name=f"{prefix}merges_pkey"),
     )
     merge_participants = Table(
         f"{prefix}merge_participants",

@@ -16,11 +16,9 @@ from sqlalchemy.engine import Connection, Engine
 from crmcore.customers import Customer
 from crmcore.errors import DataError, StorageError, ValidationError
 from crmcore.ids import CustomerId, LeadId
-from crmcore.interactions import Interaction
 from crmcore.leads import Lead
-from crmcore.merge_record import MergeRecord
-from crmcore.storage._common import CUSTOMER_FIELDS, LEAD_FIELDS, customer_row, lead_row
-from crmcore.storage._front import StoreFront, check_keys, check_load
+from crmcore.storage._database import CUSTOMERS, LEADS, DatabaseStore
+from crmcore.storage._front import check_keys
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sql._connection import (
     escape_document,
@@ -38,9 +36,6 @@ from crmcore.storage.sql._schema import (
 )
 from crmcore.storage.sqlite._connection import Decoder
 
-# The filterable columns are the SQLite store's: the same allow-lists, the same rows.
-from crmcore.storage.sqlite._schema import CUSTOMER_COLUMNS, LEAD_COLUMNS
-
 _NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,29}")
 _PREFIX: Final = re.compile(r"[a-z_][a-z0-9_]{0,29}|")
 
@@ -56,7 +51,7 @@ class _State:
 
 
 class SQLStore(
-    StoreFront[
+    DatabaseStore[
         SQLRecords[Customer, CustomerId],
         SQLRecords[Lead, LeadId],
         SQLInteractions,
@@ -142,12 +137,9 @@ class SQLStore(
         self._decode = Decoder()
         t = self._tables
         self._customers: SQLRecords[Customer, CustomerId] = SQLRecords(
-            self, Customer, "customer", t.customers, t.customer_keys, CUSTOMER_FIELDS,
-            CUSTOMER_COLUMNS, customer_row,
-        )  # fmt: skip
-        self._leads: SQLRecords[Lead, LeadId] = SQLRecords(
-            self, Lead, "lead", t.leads, t.lead_keys, LEAD_FIELDS, LEAD_COLUMNS, lead_row
+            self, CUSTOMERS, t.customers, t.customer_keys
         )
+        self._leads: SQLRecords[Lead, LeadId] = SQLRecords(self, LEADS, t.leads, t.lead_keys)
         self._interactions = SQLInteractions(self, t.interactions, t.participants)
         self._merges = SQLMerges(self, t.merges, t.merge_participants)
         self._lock_statement = select(func.pg_advisory_xact_lock(bindparam("lock_id")))
@@ -375,25 +367,6 @@ class SQLStore(
             self._leads._rebuild_keys(conn)
 
     # ------------------------------------------------------------------ closing
-
-    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
-        """Place already-stored copies as they are, in one transaction.
-
-        See :meth:`crmcore.storage.SupportsLoad.load`: ids, versions and
-        timestamps are kept, a stored id is replaced; for restoring exports
-        (:func:`crmcore.io.restore`), snapshots and fixtures.
-        """
-        batch = check_load(records)
-        with self._write() as conn:
-            for record in batch:
-                if isinstance(record, Customer):
-                    self._customers._place(conn, record)
-                elif isinstance(record, Lead):
-                    self._leads._place(conn, record)
-                elif isinstance(record, MergeRecord):
-                    self._merges._place(conn, record)
-                else:
-                    self._interactions._place(conn, record)
 
     def close(self) -> None:
         """Release the store; it refuses further use. An engine it created itself is disposed."""

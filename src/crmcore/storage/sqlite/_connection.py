@@ -16,7 +16,6 @@ from crmcore.storage.keys import KeyFunction
 T = TypeVar("T")
 
 CHUNK: Final = 500  # ids or rows per statement: well under SQLite's variable limit
-ADD_CHUNK: Final = 1_000
 
 CACHED_DOCUMENT_LENGTH: Final = 8_192
 

@@ -2,43 +2,25 @@
 
 from __future__ import annotations
 
-import builtins
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
-from crmcore._validation import items_of, utcnow
-from crmcore.errors import (
-    ValidationError,
-)
-from crmcore.ids import InteractionId
+from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction
 from crmcore.serialization import to_json
-from crmcore.storage._common import (
-    is_unicode,
-    micros,
-    stamped,
-)
-from crmcore.storage._front import (
-    TIMELINE_TAG,
-    Errors,
-    InteractionsFront,
-    Timeline,
-    check_expected_version,
-    check_interaction,
-    external_id_taken,
-    get_many_of,
-    page_of,
-)
+from crmcore.storage._common import micros, stamped
+from crmcore.storage._database import INTERACTION, DatabaseInteractions
+from crmcore.storage._front import TIMELINE_TAG, Timeline, external_id_taken, page_of
 from crmcore.storage.protocols import Page
 from crmcore.storage.sqlite._connection import Handle, fetch_docs
 
-_INTERACTION: Final = Errors("interaction")
 
-
-class SQLInteractions(InteractionsFront):
+class SQLInteractions(DatabaseInteractions):
     """Interactions in SQLite, with a participants table for timelines."""
+
+    _store: Handle
 
     _INSERT = (
         "INSERT INTO interactions (id, version, channel, occurred_at, external_id, "
@@ -52,11 +34,11 @@ class SQLInteractions(InteractionsFront):
     def __init__(self, store: Handle) -> None:
         self._store = store
 
-    def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> list[Interaction]:
+    def _decode_rows(self, rows: Iterable[Sequence[Any]]) -> list[Interaction]:
         try:
             return [self._store._decode(Interaction, row[-1]) for row in rows]
         except ValidationError as exc:
-            raise _INTERACTION.unreadable() from exc
+            raise INTERACTION.unreadable() from exc
 
     @staticmethod
     def _row(i: Interaction) -> tuple[Any, ...]:
@@ -82,6 +64,18 @@ class SQLInteractions(InteractionsFront):
         ).fetchone()
         return None if row is None else self._decode_rows([row])[0]
 
+    @staticmethod
+    def _refuse_taken_external_id(conn: sqlite3.Connection, interaction: Interaction) -> None:
+        """Raise DuplicateRecord if another interaction holds this one's external id."""
+        if interaction.external_id is None:
+            return
+        other = conn.execute(
+            "SELECT id FROM interactions WHERE external_id = ? AND id != ?",
+            (interaction.external_id, interaction.id),
+        ).fetchone()
+        if other is not None:
+            raise external_id_taken()
+
     def _add(
         self, conn: sqlite3.Connection, interaction: Interaction, now: datetime
     ) -> Interaction:
@@ -94,93 +88,52 @@ class SQLInteractions(InteractionsFront):
             conn.execute(self._INSERT, self._row(stored))
         except sqlite3.IntegrityError as exc:
             if "interactions.id" in str(exc):
-                raise _INTERACTION.duplicate() from None
+                raise INTERACTION.duplicate() from None
             raise
         conn.executemany(self._PARTICIPANT, self._participants(stored))
         return stored
 
     def _place(self, conn: sqlite3.Connection, interaction: Interaction) -> None:
         """Store ``interaction`` as it is (version and timestamps kept), replacing its id's row."""
-        if interaction.external_id is not None:
-            other = conn.execute(
-                "SELECT id FROM interactions WHERE external_id = ? AND id != ?",
-                (interaction.external_id, interaction.id),
-            ).fetchone()
-            if other is not None:
-                raise external_id_taken()
+        self._refuse_taken_external_id(conn, interaction)
         # The participants go with the row (ON DELETE CASCADE).
         conn.execute("DELETE FROM interactions WHERE id = ?", (interaction.id,))
         conn.execute(self._INSERT, self._row(interaction))
         conn.executemany(self._PARTICIPANT, self._participants(interaction))
 
-    def add(self, interaction: Interaction) -> Interaction:
-        """See :meth:`crmcore.storage.InteractionRepository.add`."""
-        check_interaction(interaction)
-        with self._store._write() as conn:
-            return self._add(conn, interaction, utcnow())
-
-    def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
-        """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
-        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
-        with self._store._write() as conn:
-            now = utcnow()
-            return [self._add(conn, i, now) for i in batch]
-
-    def get(self, interaction_id: str) -> Interaction:
-        """See :meth:`crmcore.storage.InteractionRepository.get`."""
-        if not isinstance(interaction_id, str) or not is_unicode(interaction_id):
-            raise _INTERACTION.not_found()
-        with self._store._use() as conn:
-            row = conn.execute(
-                "SELECT doc FROM interactions WHERE id = ?", (interaction_id,)
-            ).fetchone()
-        return self._decode_rows([_INTERACTION.found(row)])[0]
-
-    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
-        """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
-        return get_many_of(interaction_ids, "interaction_ids", self._fetch)
+    @staticmethod
+    def _doc_row(conn: sqlite3.Connection, interaction_id: str) -> tuple[Any, ...] | None:
+        found: tuple[Any, ...] | None = conn.execute(
+            "SELECT doc FROM interactions WHERE id = ?", (interaction_id,)
+        ).fetchone()
+        return found
 
     def _fetch(self, ids: list[str]) -> dict[str, Interaction]:
         with self._store._use() as conn:
             rows = list(fetch_docs(conn, "interactions", ids))
         return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
-    def update(self, interaction: Interaction) -> Interaction:
-        """See :meth:`crmcore.storage.InteractionRepository.update`."""
-        check_interaction(interaction)
-        stored = stamped(interaction, interaction.version + 1, utcnow())
+    def _rewrite(
+        self, conn: sqlite3.Connection, interaction: Interaction, stored: Interaction
+    ) -> None:
         row = self._row(stored)
-        with self._store._write() as conn:
-            ext = interaction.external_id
-            if ext is not None:
-                other = conn.execute(
-                    "SELECT id FROM interactions WHERE external_id = ? AND id != ?",
-                    (ext, interaction.id),
-                ).fetchone()
-                if other is not None:
-                    raise external_id_taken()
-            cursor = conn.execute(
-                "UPDATE interactions SET version = ?, channel = ?, occurred_at = ?, "
-                "external_id = ?, created_at = ?, updated_at = ?, doc = ? "
-                "WHERE id = ? AND version = ?",
-                (*row[1:], interaction.id, interaction.version),
-            )
-            if cursor.rowcount != 1:
-                self._check_version(conn, interaction.id, interaction.version)
-            conn.execute(
-                "DELETE FROM interaction_participants WHERE interaction_id = ?", (interaction.id,)
-            )
-            conn.executemany(self._PARTICIPANT, self._participants(stored))
-        return stored
+        self._refuse_taken_external_id(conn, interaction)
+        cursor = conn.execute(
+            "UPDATE interactions SET version = ?, channel = ?, occurred_at = ?, "
+            "external_id = ?, created_at = ?, updated_at = ?, doc = ? "
+            "WHERE id = ? AND version = ?",
+            (*row[1:], interaction.id, interaction.version),
+        )
+        if cursor.rowcount != 1:
+            self._check_version(conn, interaction.id, interaction.version)
+        conn.execute(
+            "DELETE FROM interaction_participants WHERE interaction_id = ?", (interaction.id,)
+        )
+        conn.executemany(self._PARTICIPANT, self._participants(stored))
 
-    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
-        """See :meth:`crmcore.storage.InteractionRepository.delete`."""
-        expected = check_expected_version(expected_version)
-        if not isinstance(interaction_id, str) or not is_unicode(interaction_id):
-            raise _INTERACTION.not_found()
-        with self._store._write() as conn:
-            self._check_version(conn, interaction_id, expected)
-            conn.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
+    def _remove(self, conn: sqlite3.Connection, interaction_id: str, expected: int | None) -> None:
+        self._check_version(conn, interaction_id, expected)
+        conn.execute("DELETE FROM interactions WHERE id = ?", (interaction_id,))
 
     @staticmethod
     def _check_version(conn: sqlite3.Connection, interaction_id: str, expected: int | None) -> None:
@@ -188,7 +141,7 @@ class SQLInteractions(InteractionsFront):
         found = conn.execute(
             "SELECT version FROM interactions WHERE id = ?", (interaction_id,)
         ).fetchone()
-        _INTERACTION.check_version(None if found is None else int(found[0]), expected)
+        INTERACTION.check_version(None if found is None else int(found[0]), expected)
 
     def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
         low, high, chan, size, after = q.since, q.until, q.channel, q.size, q.after
@@ -218,7 +171,3 @@ class SQLInteractions(InteractionsFront):
         with self._store._use() as conn:
             rows = conn.execute(sql, params).fetchall()
         return page_of(rows, size, TIMELINE_TAG, self._decode_rows)
-
-    def _find_external(self, external_id: str) -> Interaction | None:
-        with self._store._use() as conn:
-            return self._by_external(conn, external_id)

@@ -4,47 +4,17 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from crmcore._validation import items_of, utcnow
-from crmcore.customers import Customer
-from crmcore.errors import (
-    ValidationError,
-)
+from crmcore.errors import ValidationError
 from crmcore.serialization import to_json
-from crmcore.storage._common import (
-    FLAG_EMAIL,
-    FLAG_IDENTIFIER,
-    FLAG_KEY,
-    FLAG_PHONE,
-    IDENTIFIER_SEPARATOR,
-    Condition,
-    FieldSpec,
-    compile_filters,
-    identifier_index_key,
-    is_unicode,
-    lookup_flags,
-    stamped,
-)
-from crmcore.storage._front import (
-    IdT,
-    ListQuery,
-    R,
-    TypedRecords,
-    check_batch_size,
-    check_expected_version,
-    check_keys,
-    check_limit,
-    get_many_of,
-    page_of,
-    resolve_chain,
-)
-from crmcore.storage.keys import email_key, identifier_key, phone_key
-from crmcore.storage.protocols import Filter, Op, Page
-from crmcore.storage.sqlite._connection import ADD_CHUNK, Handle, chunks, fetch_docs, placeholders
-from crmcore.values import EmailAddress, PhoneNumber
+from crmcore.storage._common import FLAG_KEY, Condition, lookup_flags, stamped
+from crmcore.storage._database import ADD_CHUNK, DatabaseRecords, RecordKind
+from crmcore.storage._front import IdT, ListQuery, R, page_of
+from crmcore.storage.protocols import Op, Page
+from crmcore.storage.sqlite._connection import Handle, chunks, fetch_docs, placeholders
 
 TAG_SEPARATOR: Final = "\x1f"  # tags are clean text: no control characters
 
@@ -97,25 +67,15 @@ def _sql_conditions(
     return parts, params
 
 
-class SQLRecords(TypedRecords[R, IdT]):
+class SQLRecords(DatabaseRecords[R, IdT]):
     """Customers or leads in SQLite."""
 
-    def __init__(
-        self,
-        store: Handle,
-        cls: type[R],
-        entity: str,
-        table: str,
-        lookup: str,
-        fields: Mapping[str, FieldSpec],
-        columns: Sequence[str],
-        row: Callable[[R], dict[str, Any]],
-    ) -> None:
-        super().__init__(cls, entity, fields, row)
-        self._store = store
+    _store: Handle
+
+    def __init__(self, store: Handle, kind: RecordKind[R], table: str, lookup: str) -> None:
+        super().__init__(store, kind)
         self._table = table
         self._lookup = lookup
-        self._columns = tuple(columns)
         names = (*self._columns, "tags", "version", "doc")
         self._insert_sql = (
             f"INSERT INTO {table} ({', '.join(names)}) VALUES ({placeholders(len(names))})"
@@ -147,14 +107,14 @@ class SQLRecords(TypedRecords[R, IdT]):
         old = self._decode_rows([(doc,)])[0]
         conn.executemany(self._unlookup_sql, [(k, rid) for k, rid, _ in self._lookups(old)])
 
-    def _decode_rows(self, rows: Iterable[tuple[Any, ...]]) -> builtins.list[R]:
+    def _decode_rows(self, rows: Iterable[Sequence[Any]]) -> builtins.list[R]:
         cls: Any = self._cls
         try:
             return [self._store._decode(cls, row[-1]) for row in rows]
         except ValidationError as exc:
             raise self._errors.unreadable() from exc
 
-    def _insert(self, conn: sqlite3.Connection, batch: Sequence[R], now: datetime) -> list[R]:
+    def _insert_batch(self, conn: sqlite3.Connection, batch: Sequence[R], now: datetime) -> list[R]:
         stored = [stamped(r, 1, now) for r in batch]
         rows = []
         lookups: list[tuple[str, str, int]] = []
@@ -199,24 +159,6 @@ class SQLRecords(TypedRecords[R, IdT]):
 
     # ------------------------------------------------------------------ writes
 
-    def add(self, record: R) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.add`."""
-        self._check(record)
-        with self._store._write() as conn:
-            return self._insert(conn, [record], utcnow())[0]
-
-    def add_many(self, records: Iterable[R]) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.add_many`."""
-        batch = [
-            self._check(r, f"records[{i}]") for i, r in enumerate(items_of(records, "records"))
-        ]
-        result: list[R] = []
-        with self._store._write() as conn:
-            now = utcnow()
-            for chunk in chunks(batch, ADD_CHUNK):
-                result.extend(self._insert(conn, chunk, now))
-        return result
-
     def _current(self, conn: sqlite3.Connection, record_id: str) -> tuple[int, str]:
         found = conn.execute(
             f"SELECT version, doc FROM {self._table} WHERE id = ?", (record_id,)
@@ -224,62 +166,35 @@ class SQLRecords(TypedRecords[R, IdT]):
         found = self._errors.found(found)
         return int(found[0]), str(found[1])
 
-    def update(self, record: R) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.update`."""
-        self._check(record)
-        stored = stamped(record, record.version + 1, utcnow())
+    def _rewrite(self, conn: sqlite3.Connection, record: R, stored: R) -> None:
         row, lookups = self._prepare(stored)
-        with self._store._write() as conn:
-            version, old_doc = self._current(conn, record.id)
-            self._errors.check_version(version, record.version)
-            conn.execute(self._update_sql, (*row[1:], record.id))
-            self._unlookup(conn, old_doc)
-            conn.executemany(self._lookup_sql, lookups)
-        return stored
+        version, old_doc = self._current(conn, record.id)
+        self._errors.check_version(version, record.version)
+        conn.execute(self._update_sql, (*row[1:], record.id))
+        self._unlookup(conn, old_doc)
+        conn.executemany(self._lookup_sql, lookups)
 
-    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
-        """See :meth:`crmcore.storage.RecordRepository.delete`."""
-        expected = check_expected_version(expected_version)
-        if not isinstance(record_id, str) or not is_unicode(record_id):
-            raise self._errors.not_found()
-        with self._store._write() as conn:
-            version, old_doc = self._current(conn, record_id)
-            self._errors.check_version(version, expected)
-            conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (record_id,))
-            self._unlookup(conn, old_doc)
+    def _remove(self, conn: sqlite3.Connection, record_id: str, expected: int | None) -> None:
+        version, old_doc = self._current(conn, record_id)
+        self._errors.check_version(version, expected)
+        conn.execute(f"DELETE FROM {self._table} WHERE id = ?", (record_id,))
+        self._unlookup(conn, old_doc)
 
     # ------------------------------------------------------------------ reads
 
-    def get(self, record_id: str) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.get`."""
-        if not isinstance(record_id, str) or not is_unicode(record_id):
-            raise self._errors.not_found()
-        with self._store._use() as conn:
-            row = conn.execute(
-                f"SELECT doc FROM {self._table} WHERE id = ?", (record_id,)
-            ).fetchone()
-        return self._decode_rows([self._errors.found(row)])[0]
-
-    def resolve(self, record_id: str) -> R:
-        """See :meth:`crmcore.storage.RecordRepository.resolve`."""
-        return resolve_chain(self.get, record_id)
-
-    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
-        """See :meth:`crmcore.storage.RecordRepository.get_many`."""
-        return get_many_of(record_ids, "record_ids", self._fetch)
+    def _doc_row(self, conn: sqlite3.Connection, record_id: str) -> tuple[Any, ...] | None:
+        found: tuple[Any, ...] | None = conn.execute(
+            f"SELECT doc FROM {self._table} WHERE id = ?", (record_id,)
+        ).fetchone()
+        return found
 
     def _fetch(self, ids: builtins.list[str]) -> dict[str, R]:
         with self._store._use() as conn:
             rows = list(fetch_docs(conn, self._table, ids))
         return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
-    def _where(self, filters: Sequence[Filter]) -> tuple[list[str], list[Any]]:
-        conditions = compile_filters(self._fields, filters)
-        return _sql_conditions(conditions, self._table, self._lookup, self._columns)
-
-    def count(self, *filters: Filter) -> int:
-        """See :meth:`crmcore.storage.RecordRepository.count`."""
-        parts, params = self._where(filters)
+    def _count(self, conditions: Sequence[Condition]) -> int:
+        parts, params = _sql_conditions(conditions, self._table, self._lookup, self._columns)
         sql = f"SELECT COUNT(*) FROM {self._table}"
         if parts:
             sql += " WHERE " + " AND ".join(parts)
@@ -311,17 +226,6 @@ class SQLRecords(TypedRecords[R, IdT]):
             rows = conn.execute(sql, params).fetchall()
         return page_of(rows, q.size, q.tag, self._decode_rows)
 
-    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
-        """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
-        size = check_batch_size(batch_size)
-        cursor = None
-        while True:
-            page = self.list(limit=size, cursor=cursor)
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
-
     def _lookup_docs(self, flag: int, key: str) -> builtins.list[R]:
         with self._store._use() as conn:
             rows = conn.execute(
@@ -331,29 +235,7 @@ class SQLRecords(TypedRecords[R, IdT]):
             ).fetchall()
         return self._decode_rows(rows)
 
-    def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_email`."""
-        match_key = EmailAddress.parse(email, field="email").match_key
-        return self._lookup_docs(FLAG_EMAIL, email_key(match_key))
-
-    def find_by_phone(
-        self, phone: PhoneNumber | str, region: str | None = None
-    ) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_phone`."""
-        e164 = PhoneNumber.parse(phone, region, field="phone").e164
-        return self._lookup_docs(FLAG_PHONE, phone_key(e164))
-
-    def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
-        scheme, _, folded = identifier_index_key(scheme, value).partition(IDENTIFIER_SEPARATOR)
-        found = self._lookup_docs(FLAG_IDENTIFIER, identifier_key(scheme, folded))
-        # "id:a:b:c" is both (a, b:c) and (a:b, c): keep the records that really match.
-        return [r for r in found if isinstance(r, Customer) and r.identifiers.get(scheme) == folded]
-
-    def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
-        """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
-        wanted = check_keys(keys)
-        size = check_limit(limit, optional=True)
+    def _key_matches(self, wanted: builtins.list[str], size: int | None) -> builtins.list[R]:
         ids: set[str] = set()
         with self._store._use() as conn:
             for chunk in chunks(wanted):
@@ -363,8 +245,4 @@ class SQLRecords(TypedRecords[R, IdT]):
                     tuple(chunk),
                 ).fetchall()
                 ids.update(r[0] for r in rows)
-        chosen = sorted(ids)
-        if size is not None:
-            chosen = chosen[:size]
-        # Read the documents in one go; a record deleted in between is simply left out.
-        return list(self.get_many(chosen).values())
+        return self._first_of(ids, size)

@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 
 from crmcore.customers import Customer
@@ -17,27 +17,18 @@ from crmcore.errors import (
     ValidationError,
 )
 from crmcore.ids import CustomerId, LeadId
-from crmcore.interactions import Interaction
 from crmcore.leads import Lead
-from crmcore.merge_record import MergeRecord
-from crmcore.storage._common import (
-    CUSTOMER_FIELDS,
-    LEAD_FIELDS,
-    customer_row,
-    lead_row,
-)
-from crmcore.storage._front import StoreFront, check_load
+from crmcore.storage._database import CUSTOMERS, LEADS, DatabaseStore
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sqlite import _schema
 from crmcore.storage.sqlite._connection import Decoder, State, translate
 from crmcore.storage.sqlite._interactions import SQLInteractions
 from crmcore.storage.sqlite._merges import SQLiteMerges
 from crmcore.storage.sqlite._records import SQLRecords
-from crmcore.storage.sqlite._schema import CUSTOMER_COLUMNS, LEAD_COLUMNS
 
 
 class SQLiteStore(
-    StoreFront[
+    DatabaseStore[
         SQLRecords[Customer, CustomerId],
         SQLRecords[Lead, LeadId],
         SQLInteractions,
@@ -102,12 +93,9 @@ class SQLiteStore(
             self._shared_lock = threading.RLock()
             self._shared = State(self._connect())
         self._customers: SQLRecords[Customer, CustomerId] = SQLRecords(
-            self, Customer, "customer", "customers", "customer_lookup", CUSTOMER_FIELDS,
-            CUSTOMER_COLUMNS, customer_row,
-        )  # fmt: skip
-        self._leads: SQLRecords[Lead, LeadId] = SQLRecords(
-            self, Lead, "lead", "leads", "lead_lookup", LEAD_FIELDS, LEAD_COLUMNS, lead_row
+            self, CUSTOMERS, "customers", "customer_lookup"
         )
+        self._leads: SQLRecords[Lead, LeadId] = SQLRecords(self, LEADS, "leads", "lead_lookup")
         self._interactions = SQLInteractions(self)
         self._merges = SQLiteMerges(self)
         try:
@@ -239,25 +227,6 @@ class SQLiteStore(
         """
         with self._write():
             yield
-
-    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
-        """Place already-stored copies as they are, in one transaction.
-
-        See :meth:`crmcore.storage.SupportsLoad.load`: ids, versions and
-        timestamps are kept, a stored id is replaced; for restoring exports
-        (:func:`crmcore.io.restore`), snapshots and fixtures.
-        """
-        batch = check_load(records)
-        with self._write() as conn:
-            for record in batch:
-                if isinstance(record, Customer):
-                    self._customers._place(conn, record)
-                elif isinstance(record, Lead):
-                    self._leads._place(conn, record)
-                elif isinstance(record, MergeRecord):
-                    self._merges._place(conn, record)
-                else:
-                    self._interactions._place(conn, record)
 
     # ------------------------------------------------------------------ opening
 

@@ -1,0 +1,330 @@
+"""What the two database backends (``sqlite/`` and ``sql/``) share above their statements.
+
+Both keep a record as a document row plus lookup rows, reached through a
+handle's ``_use()`` (a read) and ``_write()`` (a transaction or savepoint)
+connections. They differ only in how they spell a statement, so the method
+bodies that merely call those statements live here once; a backend supplies
+the hooks (``_insert_batch``, ``_doc_row``, ``_fetch``, ``_lookup_docs``,
+``_place``, ...). Not part of :mod:`crmcore.storage.front`: a third party's
+adapter has its own way to reach its database.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Final, Generic, Protocol, TypeVar
+
+import attrs
+
+from crmcore._validation import items_of, utcnow
+from crmcore.customers import Customer
+from crmcore.ids import InteractionId
+from crmcore.interactions import Interaction
+from crmcore.leads import Lead
+from crmcore.merge_record import MergeRecord
+from crmcore.storage._common import (
+    CUSTOMER_FIELDS,
+    FLAG_EMAIL,
+    FLAG_IDENTIFIER,
+    FLAG_PHONE,
+    IDENTIFIER_SEPARATOR,
+    LEAD_FIELDS,
+    FieldSpec,
+    customer_row,
+    identifier_index_key,
+    is_unicode,
+    lead_row,
+    stamped,
+)
+from crmcore.storage._front import (
+    Errors,
+    IdT,
+    InteractionsFront,
+    R,
+    StoreFront,
+    TypedRecords,
+    check_batch_size,
+    check_expected_version,
+    check_interaction,
+    check_load,
+    get_many_of,
+    resolve_chain,
+)
+from crmcore.storage.keys import email_key, identifier_key, phone_key
+
+# The filterable columns are the SQLite store's: the same allow-lists, the same rows.
+from crmcore.storage.sqlite._schema import CUSTOMER_COLUMNS, LEAD_COLUMNS
+from crmcore.values import EmailAddress, PhoneNumber
+
+T = TypeVar("T", bound=Customer | Lead | Interaction)
+
+ADD_CHUNK: Final = 1_000
+"""Records per insert statement in ``add_many`` and per pass when rebuilding keys."""
+
+
+class Connections(Protocol):
+    """The part of a backend's handle the shared bodies use."""
+
+    def _use(self) -> AbstractContextManager[Any]: ...
+
+    def _write(self) -> AbstractContextManager[Any]: ...
+
+
+def stored_id(errors: Errors, record_id: object) -> str:
+    """``record_id`` when it could name a stored row; anything else names nothing (NotFound).
+
+    A list or a lone surrogate must not reach a driver: it would fail there
+    with a driver error instead of the ``NotFound`` every store promises.
+    """
+    if not isinstance(record_id, str) or not is_unicode(record_id):
+        raise errors.not_found()
+    return record_id
+
+
+class DocumentRows(Generic[T]):
+    """A repository whose rows end in a document: the reads by id every entity shares."""
+
+    _store: Connections
+
+    def _doc_row(self, conn: Any, row_id: str) -> Sequence[Any] | None:
+        """The stored row (document last) of ``row_id``, if any."""
+        raise NotImplementedError
+
+    def _decode_rows(self, rows: Iterable[Sequence[Any]]) -> builtins.list[T]:
+        """The values of rows whose last column is the document."""
+        raise NotImplementedError
+
+    def _fetch(self, ids: builtins.list[str]) -> dict[str, T]:
+        """The stored values among ``ids``, by id."""
+        raise NotImplementedError
+
+    def _rewrite(self, conn: Any, value: T, stored: T) -> None:
+        """Replace ``value``'s row by ``stored`` if it is still at ``value.version``."""
+        raise NotImplementedError
+
+    def _remove(self, conn: Any, row_id: str, expected: int | None) -> None:
+        """Delete ``row_id``'s row (at version ``expected`` unless None) and what hangs on it."""
+        raise NotImplementedError
+
+    def _read(self, errors: Errors, row_id: object) -> T:
+        """The stored value of ``row_id``; NotFound (from ``errors``) when there is none."""
+        wanted = stored_id(errors, row_id)
+        with self._store._use() as conn:
+            row = self._doc_row(conn, wanted)
+        return self._decode_rows([errors.found(row)])[0]
+
+    def _replace(self, value: T) -> T:
+        """Compare-and-set a checked ``value``: stored at its next version, or an error."""
+        stored = stamped(value, value.version + 1, utcnow())
+        with self._store._write() as conn:
+            self._rewrite(conn, value, stored)
+        return stored
+
+    def _delete(self, errors: Errors, row_id: object, expected_version: object) -> None:
+        """Delete ``row_id`` at ``expected_version`` (any version for None)."""
+        expected = check_expected_version(expected_version)
+        wanted = stored_id(errors, row_id)
+        with self._store._write() as conn:
+            self._remove(conn, wanted, expected)
+
+
+@attrs.frozen
+class RecordKind(Generic[R]):
+    """What a customer or lead repository needs to know of its entity, besides its tables."""
+
+    cls: type[R]
+    entity: str
+    fields: Mapping[str, FieldSpec]
+    """The allow-list of filterable fields."""
+    columns: tuple[str, ...]
+    """The indexed columns of the entity's table (``id`` first)."""
+    row: Callable[[R], dict[str, Any]]
+
+
+CUSTOMERS: Final = RecordKind(Customer, "customer", CUSTOMER_FIELDS, CUSTOMER_COLUMNS, customer_row)
+LEADS: Final = RecordKind(Lead, "lead", LEAD_FIELDS, LEAD_COLUMNS, lead_row)
+
+
+class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
+    """The customer or lead repository of a database backend, above its statements."""
+
+    def __init__(self, store: Connections, kind: RecordKind[R]) -> None:
+        super().__init__(kind.cls, kind.entity, kind.fields, kind.row)
+        self._store = store
+        self._columns = kind.columns
+
+    def _insert_batch(self, conn: Any, batch: Sequence[R], now: datetime) -> builtins.list[R]:
+        """Insert checked new records stamped version 1 at ``now``; return what was stored."""
+        raise NotImplementedError
+
+    def _lookup_docs(self, flag: int, key: str) -> builtins.list[R]:
+        """The records with a lookup row for ``key`` of kind ``flag``, by id."""
+        raise NotImplementedError
+
+    def add(self, record: R) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.add`."""
+        self._check(record)
+        with self._store._write() as conn:
+            return self._insert_batch(conn, [record], utcnow())[0]
+
+    def add_many(self, records: Iterable[R]) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.add_many`."""
+        batch = [
+            self._check(r, f"records[{i}]") for i, r in enumerate(items_of(records, "records"))
+        ]
+        result: builtins.list[R] = []
+        with self._store._write() as conn:
+            now = utcnow()
+            for start in range(0, len(batch), ADD_CHUNK):
+                result.extend(self._insert_batch(conn, batch[start : start + ADD_CHUNK], now))
+        return result
+
+    def update(self, record: R) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.update`."""
+        return self._replace(self._check(record))
+
+    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
+        """See :meth:`crmcore.storage.RecordRepository.delete`."""
+        self._delete(self._errors, record_id, expected_version)
+
+    def get(self, record_id: str) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.get`."""
+        return self._read(self._errors, record_id)
+
+    def resolve(self, record_id: str) -> R:
+        """See :meth:`crmcore.storage.RecordRepository.resolve`."""
+        return resolve_chain(self.get, record_id)
+
+    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
+        """See :meth:`crmcore.storage.RecordRepository.get_many`."""
+        return get_many_of(record_ids, "record_ids", self._fetch)
+
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
+        """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
+        size = check_batch_size(batch_size)
+        cursor = None
+        while True:
+            page = self.list(limit=size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_email`."""
+        match_key = EmailAddress.parse(email, field="email").match_key
+        return self._lookup_docs(FLAG_EMAIL, email_key(match_key))
+
+    def find_by_phone(
+        self, phone: PhoneNumber | str, region: str | None = None
+    ) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_phone`."""
+        e164 = PhoneNumber.parse(phone, region, field="phone").e164
+        return self._lookup_docs(FLAG_PHONE, phone_key(e164))
+
+    def find_by_identifier(self, scheme: str, value: str) -> builtins.list[R]:
+        """See :meth:`crmcore.storage.RecordRepository.find_by_identifier`."""
+        scheme, _, folded = identifier_index_key(scheme, value).partition(IDENTIFIER_SEPARATOR)
+        found = self._lookup_docs(FLAG_IDENTIFIER, identifier_key(scheme, folded))
+        # "id:a:b:c" is both (a, b:c) and (a:b, c), and in SQL a long key is a
+        # digest: keep the records that really match.
+        return [r for r in found if isinstance(r, Customer) and r.identifiers.get(scheme) == folded]
+
+    def _first_of(self, ids: set[str], size: int | None) -> builtins.list[R]:
+        """The records of the first ``size`` of ``ids`` (all of them for None), by id."""
+        chosen = sorted(ids)
+        if size is not None:
+            chosen = chosen[:size]
+        # Read the documents in one go; a record deleted in between is simply left out.
+        return list(self.get_many(chosen).values())
+
+
+INTERACTION: Final = Errors("interaction")
+"""The errors of every interaction repository of a database backend."""
+
+
+class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
+    """The interaction repository of a database backend, above its statements."""
+
+    def _add(self, conn: Any, interaction: Interaction, now: datetime) -> Interaction:
+        """Store a checked new interaction, or return the one holding its external id."""
+        raise NotImplementedError
+
+    def _by_external(self, conn: Any, external_id: str) -> Interaction | None:
+        """The interaction holding ``external_id``, if any."""
+        raise NotImplementedError
+
+    def add(self, interaction: Interaction) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.add`."""
+        check_interaction(interaction)
+        with self._store._write() as conn:
+            return self._add(conn, interaction, utcnow())
+
+    def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
+        batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
+        with self._store._write() as conn:
+            now = utcnow()
+            return [self._add(conn, i, now) for i in batch]
+
+    def update(self, interaction: Interaction) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.update`."""
+        return self._replace(check_interaction(interaction))
+
+    def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
+        """See :meth:`crmcore.storage.InteractionRepository.delete`."""
+        self._delete(INTERACTION, interaction_id, expected_version)
+
+    def get(self, interaction_id: str) -> Interaction:
+        """See :meth:`crmcore.storage.InteractionRepository.get`."""
+        return self._read(INTERACTION, interaction_id)
+
+    def get_many(self, interaction_ids: Iterable[str]) -> dict[InteractionId, Interaction]:
+        """See :meth:`crmcore.storage.InteractionRepository.get_many`."""
+        return get_many_of(interaction_ids, "interaction_ids", self._fetch)
+
+    def _find_external(self, external_id: str) -> Interaction | None:
+        with self._store._use() as conn:
+            return self._by_external(conn, external_id)
+
+
+class Places(Protocol):
+    """A repository that can store a copy as it is (``load``)."""
+
+    def _place(self, conn: Any, record: Any) -> None: ...
+
+
+PC = TypeVar("PC", bound=Places)
+PL = TypeVar("PL", bound=Places)
+PI = TypeVar("PI", bound=Places)
+PM = TypeVar("PM", bound=Places)
+
+
+class DatabaseStore(StoreFront[PC, PL, PI, PM], Generic[PC, PL, PI, PM]):
+    """A database backend's store: ``load`` through each repository's ``_place``."""
+
+    def _write(self) -> AbstractContextManager[Any]:
+        """A write: a transaction of its own, or a savepoint inside the one that is open."""
+        raise NotImplementedError
+
+    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
+        """Place already-stored copies as they are, in one transaction.
+
+        See :meth:`crmcore.storage.SupportsLoad.load`: ids, versions and
+        timestamps are kept, a stored id is replaced; for restoring exports
+        (:func:`crmcore.io.restore`), snapshots and fixtures.
+        """
+        batch = check_load(records)
+        with self._write() as conn:
+            for record in batch:
+                if isinstance(record, Customer):
+                    self._customers._place(conn, record)
+                elif isinstance(record, Lead):
+                    self._leads._place(conn, record)
+                elif isinstance(record, MergeRecord):
+                    self._merges._place(conn, record)
+                else:
+                    self._interactions._place(conn, record)
