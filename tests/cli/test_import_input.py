@@ -148,3 +148,14 @@ def test_an_export_imported_into_an_empty_store_gives_the_same_store(tmp_path: P
     again = crmcore("a.jsonl", "--db", "b.db", cwd=tmp_path)
     assert again.returncode == 1
     assert again.stderr.decode().count("\n") == 1
+
+
+def test_a_file_that_cannot_be_imported_leaves_no_database_behind(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_bytes("Namn;E-post\nÅsa;a@example.se\n".encode("cp1252"))
+    refused = crmcore("in.csv", "--db", "crm.db", cwd=tmp_path)
+    assert refused.returncode == 1
+    unknown = crmcore(
+        "in.csv", "--db", "crm.db", "--encoding", "cp1252", "--id-column", "Nr", cwd=tmp_path
+    )
+    assert unknown.returncode == 2
+    assert not (tmp_path / "crm.db").exists()

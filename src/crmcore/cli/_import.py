@@ -186,6 +186,15 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
     mapped = parse_map_options(args.maps, {**FIELDS, **own})
     rejects = _rejects_path(args)
     quiet = args.quiet or args.format == "json"
+    if str(args.input) != "-" and is_export(args.input):
+        return _restore(args, open_db(args.db), err)
+    # The input is read, and its columns checked, before the store is opened: a
+    # file that cannot be imported leaves no new, empty database behind.
+    table = read_table(args.input, delimiter=args.delimiter, encoding=args.encoding)
+    try:
+        columns = import_columns(table, entity=args.entity, mapped=mapped, id_column=args.id_column)
+    except ColumnError as exc:
+        raise _column_error(exc) from None
     store = open_db(args.db)
     progress = Progress(enabled=not quiet, unit="rows")
     staged = False
@@ -197,14 +206,6 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
             staged = True
         progress.update(done, total)
 
-    if str(args.input) != "-" and is_export(args.input):
-        return _restore(args, store, err)
-    table = read_table(args.input, delimiter=args.delimiter, encoding=args.encoding)
-    try:
-        columns = import_columns(table, entity=args.entity, mapped=mapped, id_column=args.id_column)
-    except ColumnError as exc:
-        store.close()
-        raise _column_error(exc) from None
     if not quiet:
         _say_columns(columns, err)
     source = args.source or ("stdin" if str(args.input) == "-" else args.input.name)
