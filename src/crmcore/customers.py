@@ -135,7 +135,8 @@ class Customer(Party):
             problems.add("identifiers", "must be ExternalIds")
         if self.owner is not None:
             problems.set(self, "owner", optional_text, self.owner, "owner", max_length=200)
-        if self.consents:
+        # The type before the truth: an object's bool() can warn or raise (NotImplemented).
+        if type(self.consents) is not tuple or self.consents:
             try:
                 consents = tuple_of(self.consents, Consent, "consents")
             except ValidationError as exc:
@@ -144,8 +145,6 @@ class Customer(Party):
                 object.__setattr__(self, "consents", consents)
                 if len({(c.channel, c.purpose) for c in consents}) != len(consents):
                     problems.add("consents", "holds one channel and purpose twice")
-        elif type(self.consents) is not tuple:
-            problems.set(self, "consents", tuple_of, self.consents, Consent, "consents")
         if self.birth_date is not None:
             problems.set(self, "birth_date", check_date, self.birth_date, "birth_date")
         if self.notes is not None and (

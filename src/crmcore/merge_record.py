@@ -83,8 +83,18 @@ class MergeRecord:
         problems = Problems()
         if not is_valid_id(self.id, "mrg_"):
             problems.add("id", "must be a merge id")
-        if not self.merged_ids or self.survivor_id in self.merged_ids:
+        if not isinstance(self.survivor_id, str):
+            problems.add("survivor_id", "must be a record id")
+        # The type before the truth: an object's bool() can warn or raise (NotImplemented).
+        if type(self.merged_ids) is not tuple or not all(
+            isinstance(i, str) for i in self.merged_ids
+        ):
+            problems.add("merged_ids", "must be a tuple of record ids")
+        elif not self.merged_ids or self.survivor_id in self.merged_ids:
             problems.add("merged_ids", "must name records other than the survivor")
+        for field in ("before", "after"):
+            if not isinstance(getattr(self, field), Snapshot):
+                problems.add(field, "must be a Snapshot")
         problems.utc(self, "merged_at")
         if self.unmerged_at is not None:
             problems.utc(self, "unmerged_at")

@@ -67,6 +67,8 @@ from crmcore import (
     to_dict,
     to_json,
 )
+from crmcore.ids import new_merge_id
+from crmcore.merge_record import MergeRecord, Snapshot
 from crmcore.storage import InMemoryStore, MergingStore, Op, SQLiteStore
 from crmcore.storage.front import CUSTOMER_FIELDS, LEAD_FIELDS, encode_cursor
 
@@ -350,6 +352,14 @@ _EVOLVED: dict[str, Any] = {
     "Lead": LEAD,
     "Interaction": INTERACTION,
     "Consent": CONSENT,
+    "MergeRecord": MergeRecord(
+        id=new_merge_id(),
+        survivor_id=CUSTOMER.id,
+        merged_ids=(_customer().id,),
+        before=Snapshot(customers=(CUSTOMER,)),
+        after=Snapshot(customers=(CUSTOMER,)),
+        merged_at=CUSTOMER.created_at,
+    ),
 }
 
 
