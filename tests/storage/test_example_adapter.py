@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,21 +11,9 @@ import pytest
 from crmcore import merge
 from crmcore.testing import StorageContract
 from crmcore.testing._builders import customer, interaction
+from tests.examples import load_example
 
-_EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "jsonl_store.py"
-
-
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("crmcore_docs_jsonl_store", _EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-jsonl_store = _load()
+jsonl_store = load_example("jsonl_store.py")
 
 
 class TestJsonLinesStore(StorageContract):

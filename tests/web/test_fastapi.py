@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import attrs
@@ -20,22 +17,9 @@ from crmcore import Customer, SQLiteStore, from_dict, to_dict
 from crmcore.ids import new_customer_id
 from crmcore.schema import json_schema
 from crmcore.testing.strategies import customers
+from tests.examples import load_example
 
-_EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "fastapi_app.py"
-
-
-def _load() -> ModuleType:
-    # docs/examples is not a package: the doc's own file is the app under test.
-    spec = importlib.util.spec_from_file_location("crmcore_docs_fastapi_app", _EXAMPLE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fastapi_app = _load()
+fastapi_app = load_example("fastapi_app.py")
 CUSTOMER_SCHEMA = Draft202012Validator(json_schema(Customer))
 
 
