@@ -30,7 +30,7 @@ from typing import Any, Final
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId
+from crmcore.ids import CaseId, CustomerId, InteractionId, LeadId, MergeId, OpportunityId, TaskId
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
@@ -59,6 +59,9 @@ _IDS: dict[Any, str] = {
     LeadId: "led_",
     InteractionId: "ixn_",
     MergeId: "mrg_",
+    OpportunityId: "opp_",
+    TaskId: "tsk_",
+    CaseId: "cas_",
 }
 # The map keys values.py accepts (``_check_key``).
 _KEY_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
