@@ -230,3 +230,10 @@ def test_interactions_carry_a_case_only_when_asked(data: st.DataObject) -> None:
     assert data.draw(interactions()).case_id is None
     drawn = data.draw(interactions(case_ids=pool))
     assert drawn.case_id is None or drawn.case_id in pool
+
+
+def test_repointed() -> None:
+    survivor = new_customer_id()
+    case = _case()
+    assert case.repointed(CUSTOMER, survivor).customer_id == survivor
+    assert case.repointed(survivor, CUSTOMER) == case

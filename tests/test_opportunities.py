@@ -353,3 +353,27 @@ def test_a_document_with_a_bad_history_is_refused_by_path() -> None:
     with pytest.raises(ValidationError) as info:
         from_dict(Opportunity, data)
     assert info.value.paths == ("stage_history[1].probability",)
+
+
+@given(opportunities(customer_ids=[CUSTOMER, new_customer_id(), new_customer_id()]))
+def test_repointed_moves_the_deal_and_its_roles_to_the_survivor(deal: Opportunity) -> None:
+    survivor = new_customer_id()
+    moved = deal.repointed(CUSTOMER, survivor)
+    ids = [deal.customer_id, *(c.customer_id for c in deal.contacts)]
+    new_ids = [moved.customer_id, *(c.customer_id for c in moved.contacts)]
+    assert CUSTOMER not in new_ids
+    assert (survivor in new_ids) == (CUSTOMER in ids)
+    assert {(c.role, c.customer_id) for c in moved.contacts} == {
+        (c.role, survivor if c.customer_id == CUSTOMER else c.customer_id) for c in deal.contacts
+    }
+    assert moved.stage_history == deal.stage_history
+    assert deal.repointed(new_customer_id(), survivor) == deal
+
+
+def test_repointed_keeps_a_role_both_customers_held_once() -> None:
+    other = new_customer_id()
+    deal = _deal(contacts=[ContactRole(CUSTOMER, "user"), ContactRole(other, "user")])
+    assert deal.repointed(other, CUSTOMER).contacts == (ContactRole(CUSTOMER, "user"),)
+    with pytest.raises(ValidationError) as info:
+        deal.repointed(CUSTOMER, "Jane")  # type: ignore[arg-type]
+    assert info.value.paths == ("new",)

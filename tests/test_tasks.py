@@ -201,3 +201,13 @@ def test_bookkeeping_is_checked_on_every_work_item() -> None:
             with pytest.raises(ValidationError) as info:
                 attrs.evolve(item, **changes)  # type: ignore[misc, arg-type]
             assert info.value.paths == (path,)
+
+
+def test_repointed() -> None:
+    old, new = new_customer_id(), new_customer_id()
+    task = _task(about_id=old)
+    assert task.repointed(old, new).about_id == new
+    assert task.repointed(new_customer_id(), new) == task
+    with pytest.raises(ValidationError) as info:
+        task.repointed(old, "Jane")
+    assert info.value.paths == ("about_id",)

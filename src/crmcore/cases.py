@@ -264,6 +264,12 @@ class Case:
             return None
         return self.resolved_at - self.reported_at
 
+    def repointed(self, old: CustomerId, new: CustomerId) -> Case:
+        """Return a copy raised by customer ``new`` where ``old`` raised it (used by merges)."""
+        if self.customer_id != old:
+            return self
+        return attrs.evolve(self, customer_id=new)
+
     def __repr__(self) -> str:
         return f"Case(id={self.id!r}, status={self.status.value!r}, version={self.version})"
 

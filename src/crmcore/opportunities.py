@@ -433,6 +433,24 @@ class Opportunity:
             return None
         return Money(_EXACT.multiply(self.amount.amount, self.probability), self.amount.currency)
 
+    def repointed(self, old: CustomerId, new: CustomerId) -> Opportunity:
+        """Return a copy where customer ``old`` is ``new``: the deal's and every contact role's.
+
+        Used by merges: a role both customers held is kept once.
+        """
+        if not is_customer_id(new):
+            raise ValidationError("new", "must be a customer id")
+        contacts: list[ContactRole] = []
+        for contact in self.contacts:
+            moved = ContactRole(new, contact.role) if contact.customer_id == old else contact
+            if moved not in contacts:
+                contacts.append(moved)
+        return attrs.evolve(
+            self,
+            customer_id=new if self.customer_id == old else self.customer_id,
+            contacts=tuple(contacts),
+        )
+
     def __repr__(self) -> str:
         return (
             f"Opportunity(id={self.id!r}, stage_id={self.stage_id!r}, "

@@ -219,6 +219,12 @@ class Task:
         when = moment(at)
         return self.status is TaskStatus.OPEN and self.due_at is not None and self.due_at < when
 
+    def repointed(self, old: str, new: str) -> Task:
+        """Return a copy about ``new`` where it was about ``old`` (used by merges, conversions)."""
+        if self.about_id != old:
+            return self
+        return attrs.evolve(self, about_id=new)
+
     def __repr__(self) -> str:
         return f"Task(id={self.id!r}, status={self.status.value!r}, version={self.version})"
 
