@@ -227,3 +227,19 @@ def test_openapi_response_refers_to_the_components_it_is_published_with() -> Non
     page = openapi_response(Lead, many=True)["content"]["application/json"]["schema"]
     assert page["properties"]["items"]["items"] == {"$ref": "#/components/schemas/Lead"}
     assert "Customer" in document["components"]["schemas"]
+
+
+def test_a_currency_outside_iso_4217_is_refused_by_the_schema_too() -> None:
+    validator = _validator(SCHEMAS["Money"])
+    validator.validate(to_dict(crmcore.Money.of("12.50", "EUR")))
+    for currency in ("XYZ", "eur", "HRK"):
+        with pytest.raises(ValidationError):
+            from_dict(
+                crmcore.Lead,
+                {
+                    **to_dict(Lead.create(name="Ada")),
+                    "estimated_value": {"amount": "1", "currency": currency},
+                },
+            )
+        with pytest.raises(SchemaError):
+            validator.validate({"schema_version": 1, "amount": "1", "currency": currency})

@@ -38,7 +38,7 @@ from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
 from crmcore.serialization import SCHEMA_KEY, SCHEMA_VERSION
 from crmcore.tasks import Task
-from crmcore.values import CustomFields, EmailAddress, ExternalIds, PhoneNumber
+from crmcore.values import CURRENCIES, CustomFields, EmailAddress, ExternalIds, Money, PhoneNumber
 
 __all__ = [
     "DOCUMENTS",
@@ -115,6 +115,21 @@ _PHONE: Final[dict[str, Any]] = {
 }
 
 
+def _money(amount: dict[str, Any]) -> dict[str, Any]:
+    # The currency is one of the active ISO 4217 codes Money accepts, not any text.
+    return {
+        "type": "object",
+        "title": "Money",
+        "description": _summary(Money),
+        "properties": {
+            "amount": amount,
+            "currency": {"type": "string", "enum": sorted(CURRENCIES)},
+        },
+        "required": ["amount", "currency"],
+        "additionalProperties": False,
+    }
+
+
 def _summary(kind: type[Any]) -> str:
     return (kind.__doc__ or kind.__name__).strip().split("\n\n")[0].replace("\n", " ")
 
@@ -164,6 +179,8 @@ class _Builder:
             }
         if kind is PhoneNumber:
             return copy.deepcopy(_PHONE)
+        if kind is Money:
+            return _money(self.of(Decimal))
         hints = typing.get_type_hints(kind)
         properties: dict[str, Any] = {}
         required: list[str] = []
