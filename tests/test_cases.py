@@ -237,3 +237,8 @@ def test_repointed() -> None:
     case = _case()
     assert case.repointed(CUSTOMER, survivor).customer_id == survivor
     assert case.repointed(survivor, CUSTOMER) == case
+
+
+@given(cases(edge=True))
+def test_edge_cases_round_trip(case: Case) -> None:
+    assert from_json(Case, to_json(case)) == case

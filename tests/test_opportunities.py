@@ -377,3 +377,25 @@ def test_repointed_keeps_a_role_both_customers_held_once() -> None:
     with pytest.raises(ValidationError) as info:
         deal.repointed(CUSTOMER, "Jane")  # type: ignore[arg-type]
     assert info.value.paths == ("new",)
+
+
+@given(opportunities(edge=True))
+def test_edge_deals_round_trip_and_weigh_exactly(deal: Opportunity) -> None:
+    assert from_json(Opportunity, to_json(deal)) == deal
+    if deal.amount is not None:
+        assert deal.weighted_amount is not None  # 34 digits times 4 places fit Money
+
+
+def test_strategy_arguments_are_checked() -> None:
+    from hypothesis.errors import InvalidArgument
+
+    from crmcore.testing.strategies import cases, tasks
+
+    for strategy in (
+        lambda: opportunities(customer_ids=[]),
+        lambda: opportunities(pipeline="b2b"),  # type: ignore[arg-type]
+        lambda: tasks(about_ids=[]),
+        lambda: cases(customer_ids=[]),
+    ):
+        with pytest.raises(InvalidArgument):
+            strategy()

@@ -211,3 +211,8 @@ def test_repointed() -> None:
     with pytest.raises(ValidationError) as info:
         task.repointed(old, "Jane")
     assert info.value.paths == ("about_id",)
+
+
+@given(tasks(edge=True))
+def test_edge_tasks_round_trip(task: Task) -> None:
+    assert from_dict(Task, to_dict(task)) == task

@@ -27,6 +27,7 @@ import phonenumbers
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from crmcore._work import MAX_DESCRIPTION_LENGTH
 from crmcore.cases import CASE_TRANSITIONS, Case, CaseEvent, CaseStatus
 from crmcore.consent import Consent, ConsentStatus, LegalBasis
 from crmcore.contacts import ContactEmail, ContactPhone
@@ -64,6 +65,7 @@ from crmcore.merge import (
     plan_merge,
 )
 from crmcore.opportunities import (
+    MAX_DEAL_AMOUNT_DIGITS,
     ROLE_DECISION_MAKER,
     ROLE_ECONOMIC_BUYER,
     ROLE_INFLUENCER,
@@ -1358,8 +1360,19 @@ _FIRST_CLOSE_DATE = date(2000, 1, 1)
 _CLOSE_DATES = st.none() | st.integers(0, 365 * 40).map(
     lambda days: _FIRST_CLOSE_DATE + timedelta(days=days)
 )
+_LARGEST_DEAL = 10**MAX_DEAL_AMOUNT_DIGITS - 1
+# Deal amounts at the cap: up to 34 digits, as many of them decimal places as drawn.
+_EDGE_DEAL_AMOUNTS = _DEAL_AMOUNTS | st.builds(
+    lambda coefficient, places, currency: Money(Decimal(f"{coefficient}E-{places}"), currency),
+    st.integers(0, _LARGEST_DEAL),
+    st.integers(0, MAX_DEAL_AMOUNT_DIGITS),
+    st.sampled_from(_CURRENCIES),
+)
+_EDGE_CLOSE_DATES = _CLOSE_DATES | st.sampled_from([date.min, date.max])
 _OPTIONAL_LEAD_ID = st.none() | lead_ids()
 _CAMPAIGNS = st.none() | texts(max_words=3)
+_EDGE_DEAL_NAMES = texts(max_words=5) | _at_cap(300)
+_EDGE_LOSS_REASONS = texts(max_words=4) | _at_cap(MAX_TEXT_LENGTH)
 _STEP = _span(timedelta(0), timedelta(days=90))
 _MOVES = st.integers(0, 3)
 
@@ -1377,24 +1390,24 @@ def _contact_roles(pool: tuple[CustomerId, ...] | None) -> st.SearchStrategy[tup
 
 @st.composite
 def _opportunity(
-    draw: st.DrawFn, pipeline: Pipeline | None, pool: tuple[CustomerId, ...] | None
+    draw: st.DrawFn, pipeline: Pipeline | None, pool: tuple[CustomerId, ...] | None, edge: bool
 ) -> Opportunity:
     chosen = draw(_POOLED_PIPELINES) if pipeline is None else pipeline
     starts = [stage for stage in chosen.stages if stage.status is not DealStatus.LOST]
     start = draw(st.sampled_from(starts))
-    at = draw(_AWARE)
+    at = draw(_aware(edge))
     first = StageChange(start.id, start.status, start.probability, at)
     deal = Opportunity(
         id=draw(opportunity_ids()),
-        name=draw(texts(max_words=5)),
+        name=draw(_EDGE_DEAL_NAMES if edge else texts(max_words=5)),
         customer_id=draw(_customer_pool(pool)),
         pipeline_id=chosen.id,
         stage_id=start.id,
         status=start.status,
         probability=start.probability,
         stage_history=(first,),
-        amount=draw(_DEAL_AMOUNTS),
-        close_date=draw(_CLOSE_DATES),
+        amount=draw(_EDGE_DEAL_AMOUNTS if edge else _DEAL_AMOUNTS),
+        close_date=draw(_EDGE_CLOSE_DATES if edge else _CLOSE_DATES),
         owner=draw(_OWNERS),
         contacts=draw(_contact_roles(pool)),
         lead_id=draw(_OPTIONAL_LEAD_ID),
@@ -1402,14 +1415,15 @@ def _opportunity(
         campaign=draw(_CAMPAIGNS),
         closed_at=at if start.is_closed else None,
         tags=draw(_TAGS),
-        custom_fields=draw(_CUSTOM_FIELDS),
+        custom_fields=draw(_EDGE_CUSTOM_FIELDS if edge else _CUSTOM_FIELDS),
         created_at=at,
         updated_at=at,
     )
+    reasons = _EDGE_LOSS_REASONS if edge else texts(max_words=4)
     for _ in range(draw(_MOVES)):
         target = draw(st.sampled_from([s for s in chosen.stages if s.id != deal.stage_id]))
         at = _later(at, draw(_STEP))
-        reason = draw(texts(max_words=4)) if target.status is DealStatus.LOST else None
+        reason = draw(reasons) if target.status is DealStatus.LOST else None
         deal = deal.move_to(chosen, target.id, at=at, reason=reason, reopen=deal.is_closed)
     if not deal.is_closed and draw(_ONE_IN_EIGHT):
         deal = deal.with_probability(draw(_PROBABILITIES))
@@ -1417,7 +1431,10 @@ def _opportunity(
 
 
 def opportunities(
-    *, pipeline: Pipeline | None = None, customer_ids: Sequence[CustomerId] | None = None
+    *,
+    pipeline: Pipeline | None = None,
+    customer_ids: Sequence[CustomerId] | None = None,
+    edge: bool = False,
 ) -> st.SearchStrategy[Opportunity]:
     """Draw deals with a stage history of one to four moves that obey their pipeline.
 
@@ -1430,64 +1447,78 @@ def opportunities(
             shapes per deal; draw one with :func:`pipelines` for any shape).
         customer_ids: the customers deals and contact roles are drawn from
             (to build deals about records a test created); default fresh ids.
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: the timestamps and custom fields of
+            ``customers(edge=True)``, amounts of 34 digits
+            (:data:`~crmcore.opportunities.MAX_DEAL_AMOUNT_DIGITS`), close
+            dates of 0001-01-01 and 9999-12-31, names and loss reasons at
+            their caps. For round trips through a store.
     """
-    if customer_ids is not None:
-        pool = tuple(dict.fromkeys(customer_ids))
-        if not pool:
-            raise InvalidArgument("customer_ids must hold at least one customer id")
-        return _opportunity(pipeline, pool)
     if pipeline is not None and not isinstance(pipeline, Pipeline):
         raise InvalidArgument("pipeline must be a Pipeline")
-    return _opportunity(pipeline, None)
+    return _opportunity(pipeline, _pool_of(customer_ids, "customer_ids"), edge)
+
+
+def _pool_of(ids: Sequence[T] | None, name: str) -> tuple[T, ...] | None:
+    """The distinct ids a strategy draws from, or ``None`` for fresh ones."""
+    if ids is None:
+        return None
+    pool = tuple(dict.fromkeys(ids))
+    if not pool:
+        raise InvalidArgument(f"{name} must hold at least one id")
+    return pool
 
 
 _ANY_SUBJECT_ID = st.one_of(customer_ids(), lead_ids(), opportunity_ids(), case_ids())
 _OPTIONAL_SUBJECT_ID = st.none() | _ANY_SUBJECT_ID
 _OPTIONAL_AWARE = st.none() | _AWARE
-_DESCRIPTIONS = st.none() | st.text(max_size=200).filter(lambda text: not text.isspace())
+_EDGE_OPTIONAL_AWARE = st.none() | _EDGE_AWARE
+# Whitespace alone is kept as no description: the model turns it into None.
+_DESCRIPTIONS = st.none() | st.text(max_size=200)
+_EDGE_DESCRIPTIONS = _DESCRIPTIONS | _at_cap(MAX_DESCRIPTION_LENGTH, "x\x00\u2028\U0001f4de")
 _TASK_TITLES = st.sampled_from(["Call back", "Send the quote", "Demo", "Follow up"]) | texts()
+_EDGE_TITLES = _TASK_TITLES | _at_cap(300)
 _OPTIONAL_INTERACTION_ID = st.none() | interaction_ids()
 
 
 @st.composite
-def _task(draw: st.DrawFn, about_ids: tuple[str, ...] | None) -> Task:
-    created = draw(_AWARE)
+def _task(draw: st.DrawFn, about_ids: tuple[str, ...] | None, edge: bool) -> Task:
+    created = draw(_aware(edge))
     status = draw(st.sampled_from(TaskStatus))
     done = status is TaskStatus.DONE
     about = _OPTIONAL_SUBJECT_ID if about_ids is None else st.none() | st.sampled_from(about_ids)
     return Task(
         id=draw(task_ids()),
-        title=draw(_TASK_TITLES),
+        title=draw(_EDGE_TITLES if edge else _TASK_TITLES),
         kind=draw(st.sampled_from(TaskKind)),
         status=status,
         priority=draw(st.sampled_from(Priority)),
-        due_at=draw(_OPTIONAL_AWARE),
+        due_at=draw(_EDGE_OPTIONAL_AWARE if edge else _OPTIONAL_AWARE),
         assignee=draw(_OWNERS),
         about_id=draw(about),
-        description=draw(_DESCRIPTIONS),
+        description=draw(_EDGE_DESCRIPTIONS if edge else _DESCRIPTIONS),
         completed_at=_later(created, draw(_AGE)) if done else None,
         interaction_id=draw(_OPTIONAL_INTERACTION_ID) if done else None,
         tags=draw(_TAGS),
-        custom_fields=draw(_CUSTOM_FIELDS),
+        custom_fields=draw(_EDGE_CUSTOM_FIELDS if edge else _CUSTOM_FIELDS),
         version=draw(_VERSIONS),
         created_at=created,
         updated_at=_later(created, draw(_AGE)),
     )
 
 
-def tasks(*, about_ids: Sequence[str] | None = None) -> st.SearchStrategy[Task]:
+def tasks(*, about_ids: Sequence[str] | None = None, edge: bool = False) -> st.SearchStrategy[Task]:
     """Draw tasks of every kind, status and priority; done ones carry their completion.
 
     Args:
         about_ids: the customer, lead, opportunity or case ids a task may be
             about (default: fresh ids of every kind, or none).
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: timestamps and due times in year 1 and year
+            9999, titles and descriptions at their caps, the custom fields of
+            ``customers(edge=True)``.
     """
-    if about_ids is not None:
-        pool = tuple(dict.fromkeys(about_ids))
-        if not pool:
-            raise InvalidArgument("about_ids must hold at least one id")
-        return _task(pool)
-    return _task(None)
+    return _task(_pool_of(about_ids, "about_ids"), edge)
 
 
 _CASE_CHANNELS = st.sampled_from(
@@ -1496,21 +1527,24 @@ _CASE_CHANNELS = st.sampled_from(
 _CASE_MOVES = st.integers(0, 4)
 
 
+_EDGE_SUBJECTS = texts(max_words=6) | _at_cap(300)
+
+
 @st.composite
-def _case(draw: st.DrawFn, pool: tuple[CustomerId, ...] | None) -> Case:
-    reported = draw(_AWARE)
+def _case(draw: st.DrawFn, pool: tuple[CustomerId, ...] | None, edge: bool) -> Case:
+    reported = draw(_aware(edge))
     case = Case(
         id=draw(case_ids()),
-        subject=draw(texts(max_words=6)),
+        subject=draw(_EDGE_SUBJECTS if edge else texts(max_words=6)),
         customer_id=draw(_customer_pool(pool)),
         history=(CaseEvent(CaseStatus.NEW, reported),),
         reported_at=reported,
         channel=draw(_CASE_CHANNELS),
         priority=draw(st.sampled_from(Priority)),
-        description=draw(_DESCRIPTIONS),
+        description=draw(_EDGE_DESCRIPTIONS if edge else _DESCRIPTIONS),
         assignee=draw(_OWNERS),
         tags=draw(_TAGS),
-        custom_fields=draw(_CUSTOM_FIELDS),
+        custom_fields=draw(_EDGE_CUSTOM_FIELDS if edge else _CUSTOM_FIELDS),
         created_at=reported,
         updated_at=reported,
     )
@@ -1526,7 +1560,9 @@ def _case(draw: st.DrawFn, pool: tuple[CustomerId, ...] | None) -> Case:
     return attrs.evolve(case, version=draw(_VERSIONS), updated_at=_later(at, draw(_AGE)))
 
 
-def cases(*, customer_ids: Sequence[CustomerId] | None = None) -> st.SearchStrategy[Case]:
+def cases(
+    *, customer_ids: Sequence[CustomerId] | None = None, edge: bool = False
+) -> st.SearchStrategy[Case]:
     """Draw support cases whose history obeys :data:`~crmcore.cases.CASE_TRANSITIONS`.
 
     Zero to four moves from ``new`` (so any status, closed included), with
@@ -1535,13 +1571,12 @@ def cases(*, customer_ids: Sequence[CustomerId] | None = None) -> st.SearchStrat
 
     Args:
         customer_ids: the customers cases are drawn for; default fresh ids.
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: report times in year 1 and year 9999,
+            subjects and descriptions at their caps, the custom fields of
+            ``customers(edge=True)``.
     """
-    if customer_ids is not None:
-        pool = tuple(dict.fromkeys(customer_ids))
-        if not pool:
-            raise InvalidArgument("customer_ids must hold at least one customer id")
-        return _case(pool)
-    return _case(None)
+    return _case(_pool_of(customer_ids, "customer_ids"), edge)
 
 
 # --------------------------------------------------------------------------- merges
