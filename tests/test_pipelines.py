@@ -145,3 +145,9 @@ def test_from_dict_names_what_is_wrong() -> None:
     assert info.value.paths == ("",)
     with pytest.raises(ValidationError):
         Pipeline.from_dict([])
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ValidationError) as info:
+        Pipeline.create("Not A Slug", " ", [{"id": "a", "name": "A", "probability": "2"}])
+    assert set(info.value.paths) == {"id", "name", "stages[0].probability"}

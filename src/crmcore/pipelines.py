@@ -199,7 +199,11 @@ class Pipeline:
             parsed = problems.value(_stage_of, stage, f"stages[{i}]")
             if parsed is not None:
                 built.append(parsed)
-        problems.raise_if_any()
+        if problems.found:
+            # Report the pipeline's own fields with its stages' problems, all at once.
+            problems.value(check_slug, id, "id")
+            problems.value(clean_text, name, "name", max_length=200)
+            problems.raise_if_any()
         return cls(id, name, tuple(built))
 
     def stage(self, stage_id: str) -> Stage:
