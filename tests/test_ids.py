@@ -11,16 +11,25 @@ from hypothesis import strategies as st
 from crmcore import Customer, InMemoryStore, ValidationError
 from crmcore.ids import (
     CustomerId,
+    is_case_id,
+    is_opportunity_id,
+    is_task_id,
     is_valid_id,
+    new_case_id,
     new_customer_id,
     new_interaction_id,
     new_lead_id,
     new_merge_id,
+    new_opportunity_id,
+    new_task_id,
+    parse_case_id,
     parse_customer_id,
     parse_interaction_id,
     parse_lead_id,
     parse_merge_id,
+    parse_opportunity_id,
     parse_record_id,
+    parse_task_id,
 )
 
 _PARSERS: list[tuple[Any, Any]] = [
@@ -28,7 +37,27 @@ _PARSERS: list[tuple[Any, Any]] = [
     (parse_lead_id, new_lead_id),
     (parse_interaction_id, new_interaction_id),
     (parse_merge_id, new_merge_id),
+    (parse_opportunity_id, new_opportunity_id),
+    (parse_task_id, new_task_id),
+    (parse_case_id, new_case_id),
 ]
+
+
+@pytest.mark.parametrize(
+    ("check", "new", "prefix"),
+    [
+        (is_opportunity_id, new_opportunity_id, "opp_"),
+        (is_task_id, new_task_id, "tsk_"),
+        (is_case_id, new_case_id, "cas_"),
+    ],
+)
+def test_the_work_item_ids(check: Any, new: Any, prefix: str) -> None:
+    first, second = new(), new()
+    assert first.startswith(prefix)
+    assert first < second  # time-ordered, monotonic within a millisecond
+    assert check(first)
+    assert not check(new_customer_id())
+    assert not check(prefix + "x" * 26)
 
 
 @pytest.mark.parametrize(("parse", "new"), _PARSERS)

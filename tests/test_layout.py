@@ -120,6 +120,11 @@ DOMAIN = (
     "crmcore.leads",
     "crmcore.interactions",
     "crmcore.merge_record",
+    "crmcore._work",
+    "crmcore.pipelines",
+    "crmcore.opportunities",
+    "crmcore.tasks",
+    "crmcore.cases",
 )
 
 

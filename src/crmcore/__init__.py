@@ -31,7 +31,16 @@ from crmcore.errors import (
     ValidationError,
     VersionConflict,
 )
-from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
+from crmcore.ids import (
+    CaseId,
+    CustomerId,
+    InteractionId,
+    LeadId,
+    MergeId,
+    OpportunityId,
+    RecordId,
+    TaskId,
+)
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
 from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.values import (
@@ -47,6 +56,7 @@ from crmcore.values import (
 )
 
 if TYPE_CHECKING:
+    from crmcore.cases import Case, CaseEvent, CaseStatus
     from crmcore.conversion import ConversionResult, convert_lead
     from crmcore.events import EventDispatcher
     from crmcore.merge import (
@@ -61,14 +71,22 @@ if TYPE_CHECKING:
         plan_merge,
         unmerge,
     )
+    from crmcore.opportunities import ContactRole, Opportunity, StageChange
+    from crmcore.pipelines import DealStatus, Pipeline, Stage
     from crmcore.serialization import from_dict, from_json, make_converter, to_dict, to_json
     from crmcore.storage import InMemoryStore, SQLiteStore, open_store
+    from crmcore.tasks import Priority, Task, TaskKind, TaskStatus
     from crmcore.timeline import TimelineEntry, TimelinePage, timeline
 
-# The models load with the package; the services, the stores and the converter
+# The people and the conversation load with the package; the work items
+# (opportunities, tasks, cases), the services, the stores and the converter
 # (sqlite3, cattrs, importlib.metadata...) on first use, so that an app or a
-# command that only builds models does not pay for them.
+# command that only builds contacts does not pay for them.
 _LAZY: dict[str, str] = {
+    **dict.fromkeys(["Case", "CaseEvent", "CaseStatus"], "crmcore.cases"),
+    **dict.fromkeys(["ContactRole", "Opportunity", "StageChange"], "crmcore.opportunities"),
+    **dict.fromkeys(["DealStatus", "Pipeline", "Stage"], "crmcore.pipelines"),
+    **dict.fromkeys(["Priority", "Task", "TaskKind", "TaskStatus"], "crmcore.tasks"),
     "EventDispatcher": "crmcore.events",
     **dict.fromkeys(
         [
@@ -133,12 +151,17 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Case",
+    "CaseEvent",
+    "CaseId",
+    "CaseStatus",
     "Channel",
     "Consent",
     "ConsentStatus",
     "ContactEmail",
     "ContactLabel",
     "ContactPhone",
+    "ContactRole",
     "ConversionResult",
     "CrmError",
     "CustomFields",
@@ -146,6 +169,7 @@ __all__ = [
     "CustomerId",
     "CustomerKind",
     "DataError",
+    "DealStatus",
     "Direction",
     "DuplicateDetected",
     "DuplicateRecord",
@@ -171,16 +195,26 @@ __all__ = [
     "Money",
     "NotFound",
     "OperationalError",
+    "Opportunity",
+    "OpportunityId",
     "Participant",
     "ParticipantRole",
     "PersonName",
     "PhoneKind",
     "PhoneNumber",
+    "Pipeline",
     "PostalAddress",
+    "Priority",
     "RecordId",
     "SQLiteStore",
+    "Stage",
+    "StageChange",
     "StorageError",
     "Survivorship",
+    "Task",
+    "TaskId",
+    "TaskKind",
+    "TaskStatus",
     "TimelineEntry",
     "TimelinePage",
     "UnmergeConflict",

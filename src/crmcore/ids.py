@@ -17,26 +17,41 @@ from typing import NewType
 from crmcore.errors import ValidationError
 
 __all__ = [
+    "CaseId",
     "CustomerId",
     "InteractionId",
     "LeadId",
     "MergeId",
+    "OpportunityId",
     "RecordId",
+    "TaskId",
+    "is_case_id",
+    "is_opportunity_id",
+    "is_task_id",
+    "new_case_id",
     "new_customer_id",
     "new_interaction_id",
     "new_lead_id",
     "new_merge_id",
+    "new_opportunity_id",
+    "new_task_id",
+    "parse_case_id",
     "parse_customer_id",
     "parse_interaction_id",
     "parse_lead_id",
     "parse_merge_id",
+    "parse_opportunity_id",
     "parse_record_id",
+    "parse_task_id",
 ]
 
 CustomerId = NewType("CustomerId", str)
 LeadId = NewType("LeadId", str)
 InteractionId = NewType("InteractionId", str)
 MergeId = NewType("MergeId", str)
+OpportunityId = NewType("OpportunityId", str)
+TaskId = NewType("TaskId", str)
+CaseId = NewType("CaseId", str)
 RecordId = CustomerId | LeadId
 """The id of a record an interaction can be about: a customer or a lead."""
 
@@ -44,6 +59,9 @@ CUSTOMER_PREFIX = "cus_"
 LEAD_PREFIX = "led_"
 INTERACTION_PREFIX = "ixn_"
 MERGE_PREFIX = "mrg_"
+OPPORTUNITY_PREFIX = "opp_"
+TASK_PREFIX = "tsk_"
+CASE_PREFIX = "cas_"
 
 _ULID_LENGTH = 26
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -92,6 +110,21 @@ def new_merge_id() -> MergeId:
     return MergeId(MERGE_PREFIX + _ulid())
 
 
+def new_opportunity_id() -> OpportunityId:
+    """Return a fresh opportunity id."""
+    return OpportunityId(OPPORTUNITY_PREFIX + _ulid())
+
+
+def new_task_id() -> TaskId:
+    """Return a fresh task id."""
+    return TaskId(TASK_PREFIX + _ulid())
+
+
+def new_case_id() -> CaseId:
+    """Return a fresh support case id."""
+    return CaseId(CASE_PREFIX + _ulid())
+
+
 def is_valid_id(value: object, prefix: str) -> bool:
     """Tell whether ``value`` is a well-formed id with ``prefix``."""
     return (
@@ -110,6 +143,21 @@ def is_customer_id(value: object) -> bool:
 def is_lead_id(value: object) -> bool:
     """Tell whether ``value`` is a lead id."""
     return is_valid_id(value, LEAD_PREFIX)
+
+
+def is_opportunity_id(value: object) -> bool:
+    """Tell whether ``value`` is an opportunity id."""
+    return is_valid_id(value, OPPORTUNITY_PREFIX)
+
+
+def is_task_id(value: object) -> bool:
+    """Tell whether ``value`` is a task id."""
+    return is_valid_id(value, TASK_PREFIX)
+
+
+def is_case_id(value: object) -> bool:
+    """Tell whether ``value`` is a support case id."""
+    return is_valid_id(value, CASE_PREFIX)
 
 
 def _parse(text: object, prefix: str, field: str, what: str) -> str:
@@ -144,6 +192,21 @@ def parse_interaction_id(text: object, *, field: str = "id") -> InteractionId:
 def parse_merge_id(text: object, *, field: str = "id") -> MergeId:
     """Check that ``text`` is a well-formed merge id and type it."""
     return MergeId(_parse(text, MERGE_PREFIX, field, "a merge"))
+
+
+def parse_opportunity_id(text: object, *, field: str = "id") -> OpportunityId:
+    """Check that ``text`` is a well-formed opportunity id and type it."""
+    return OpportunityId(_parse(text, OPPORTUNITY_PREFIX, field, "an opportunity"))
+
+
+def parse_task_id(text: object, *, field: str = "id") -> TaskId:
+    """Check that ``text`` is a well-formed task id and type it."""
+    return TaskId(_parse(text, TASK_PREFIX, field, "a task"))
+
+
+def parse_case_id(text: object, *, field: str = "id") -> CaseId:
+    """Check that ``text`` is a well-formed support case id and type it."""
+    return CaseId(_parse(text, CASE_PREFIX, field, "a case"))
 
 
 def parse_record_id(text: object, *, field: str = "id") -> RecordId:

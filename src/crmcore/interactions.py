@@ -12,10 +12,12 @@ import attrs
 from crmcore._validation import Problems, enum_member, items_of, tuple_of, utcnow
 from crmcore.errors import ValidationError
 from crmcore.ids import (
+    CaseId,
     CustomerId,
     InteractionId,
     LeadId,
     RecordId,
+    is_case_id,
     is_customer_id,
     is_lead_id,
     is_valid_id,
@@ -96,7 +98,9 @@ class Interaction:
     """One communication, referencing at least one customer or lead.
 
     ``external_id`` is a provider's id for the message or call (an email's
-    Message-ID, say): stores use it to make ingestion idempotent.
+    Message-ID, say): stores use it to make ingestion idempotent. ``case_id``
+    names the support case the interaction belongs to: a case's interactions
+    are its thread.
     """
 
     id: InteractionId
@@ -110,6 +114,7 @@ class Interaction:
     outcome: str | None = None
     thread_id: str | None = None
     external_id: str | None = None
+    case_id: CaseId | None = None
     version: int = 0
     created_at: datetime = attrs.field(factory=utcnow)
     updated_at: datetime = attrs.field(factory=utcnow)
@@ -152,6 +157,8 @@ class Interaction:
             problems.add("body", f"must be text of at most {MAX_BODY_LENGTH} characters")
         elif self.body is not None:
             problems.set(self, "body", check_unicode, self.body, "body")
+        if self.case_id is not None and not is_case_id(self.case_id):
+            problems.add("case_id", "must be a case id")
         problems.check_version(self.version)
         problems.raise_if_any()
 
@@ -171,8 +178,12 @@ class Interaction:
         outcome: str | None = None,
         thread_id: str | None = None,
         external_id: str | None = None,
+        case_id: CaseId | None = None,
     ) -> Interaction:
-        """Record a communication with a customer and/or lead (``occurred_at`` must be aware)."""
+        """Record a communication with a customer and/or lead (``occurred_at`` must be aware).
+
+        ``case_id`` puts it in a support case's thread.
+        """
         problems = Problems()
         values: dict[str, Any] = {}
         problems.parse_into(
@@ -220,6 +231,7 @@ class Interaction:
             outcome=outcome,
             thread_id=thread_id,
             external_id=external_id,
+            case_id=case_id,
             created_at=now,
             updated_at=now,
         )

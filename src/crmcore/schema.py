@@ -29,13 +29,16 @@ from typing import Any, Final
 
 import attrs
 
+from crmcore.cases import Case
 from crmcore.customers import Customer
-from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId
+from crmcore.ids import CaseId, CustomerId, InteractionId, LeadId, MergeId, OpportunityId, TaskId
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
+from crmcore.opportunities import Opportunity
 from crmcore.serialization import SCHEMA_KEY, SCHEMA_VERSION
-from crmcore.values import CustomFields, EmailAddress, ExternalIds, PhoneNumber
+from crmcore.tasks import Task
+from crmcore.values import CURRENCIES, CustomFields, EmailAddress, ExternalIds, Money, PhoneNumber
 
 __all__ = [
     "DOCUMENTS",
@@ -50,7 +53,15 @@ __all__ = [
 METASCHEMA: Final = "https://json-schema.org/draft/2020-12/schema"
 """The dialect every schema declares in ``$schema``."""
 
-DOCUMENTS: Final[tuple[type[Any], ...]] = (Customer, Lead, Interaction, MergeRecord)
+DOCUMENTS: Final[tuple[type[Any], ...]] = (
+    Customer,
+    Lead,
+    Interaction,
+    MergeRecord,
+    Opportunity,
+    Task,
+    Case,
+)
 """The models an app stores and sends on their own (a document carries ``schema_version``)."""
 
 _ULID = "[0-9A-HJKMNP-TV-Z]{26}"
@@ -59,6 +70,9 @@ _IDS: dict[Any, str] = {
     LeadId: "led_",
     InteractionId: "ixn_",
     MergeId: "mrg_",
+    OpportunityId: "opp_",
+    TaskId: "tsk_",
+    CaseId: "cas_",
 }
 # The map keys values.py accepts (``_check_key``).
 _KEY_PATTERN = "^[A-Za-z0-9_.:-]{1,64}$"
@@ -99,6 +113,21 @@ _PHONE: Final[dict[str, Any]] = {
     "required": ["e164"],
     "additionalProperties": False,
 }
+
+
+def _money(amount: dict[str, Any]) -> dict[str, Any]:
+    # The currency is one of the active ISO 4217 codes Money accepts, not any text.
+    return {
+        "type": "object",
+        "title": "Money",
+        "description": _summary(Money),
+        "properties": {
+            "amount": amount,
+            "currency": {"type": "string", "enum": sorted(CURRENCIES)},
+        },
+        "required": ["amount", "currency"],
+        "additionalProperties": False,
+    }
 
 
 def _summary(kind: type[Any]) -> str:
@@ -150,6 +179,8 @@ class _Builder:
             }
         if kind is PhoneNumber:
             return copy.deepcopy(_PHONE)
+        if kind is Money:
+            return _money(self.of(Decimal))
         hints = typing.get_type_hints(kind)
         properties: dict[str, Any] = {}
         required: list[str] = []
@@ -224,8 +255,9 @@ def json_schema(model: type[Any]) -> dict[str, Any]:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """:func:`json_schema` of every public model, by class name.
 
-    The entities (``Customer``, ``Lead``, ``Interaction``, ``MergeRecord``),
-    the parts of them (``ContactEmail``, ``Consent``, ``Snapshot``...), the
+    The entities (``Customer``, ``Lead``, ``Interaction``, ``MergeRecord``,
+    ``Opportunity``, ``Task``, ``Case``), the parts of them (``ContactEmail``,
+    ``Consent``, ``Snapshot``, ``StageChange``, ``CaseEvent``...), the
     values (``EmailAddress``, ``PhoneNumber``, ``PersonName``,
     ``PostalAddress``, ``Money``, ``CustomFields``, ``ExternalIds``) and the enums.
     """

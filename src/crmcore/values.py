@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Any, ClassVar, Self, TypeAlias, TypeVar, cast
+from typing import Any, ClassVar, Final, Self, TypeAlias, TypeVar, cast
 
 import attrs
 import email_validator
@@ -27,6 +27,7 @@ from crmcore._validation import Problems
 from crmcore.errors import ValidationError, join_path
 
 __all__ = [
+    "CURRENCIES",
     "ContactLabel",
     "CustomFields",
     "EmailAddress",
@@ -37,6 +38,7 @@ __all__ = [
     "PhoneKind",
     "PhoneNumber",
     "PostalAddress",
+    "amount_digits",
     "clean_text",
     "normalize_tags",
 ]
@@ -667,10 +669,195 @@ class PostalAddress:
 
 # --------------------------------------------------------------------------- money
 
-_CURRENCY = re.compile(r"[A-Z]{3}")
+CURRENCIES: Final[frozenset[str]] = frozenset(
+    (
+        "AED",
+        "AFN",
+        "ALL",
+        "AMD",
+        "ANG",
+        "AOA",
+        "ARS",
+        "AUD",
+        "AWG",
+        "AZN",
+        "BAM",
+        "BBD",
+        "BDT",
+        "BGN",
+        "BHD",
+        "BIF",
+        "BMD",
+        "BND",
+        "BOB",
+        "BOV",
+        "BRL",
+        "BSD",
+        "BTN",
+        "BWP",
+        "BYN",
+        "BZD",
+        "CAD",
+        "CDF",
+        "CHE",
+        "CHF",
+        "CHW",
+        "CLF",
+        "CLP",
+        "CNY",
+        "COP",
+        "COU",
+        "CRC",
+        "CUP",
+        "CVE",
+        "CZK",
+        "DJF",
+        "DKK",
+        "DOP",
+        "DZD",
+        "EGP",
+        "ERN",
+        "ETB",
+        "EUR",
+        "FJD",
+        "FKP",
+        "GBP",
+        "GEL",
+        "GHS",
+        "GIP",
+        "GMD",
+        "GNF",
+        "GTQ",
+        "GYD",
+        "HKD",
+        "HNL",
+        "HTG",
+        "HUF",
+        "IDR",
+        "ILS",
+        "INR",
+        "IQD",
+        "IRR",
+        "ISK",
+        "JMD",
+        "JOD",
+        "JPY",
+        "KES",
+        "KGS",
+        "KHR",
+        "KMF",
+        "KPW",
+        "KRW",
+        "KWD",
+        "KYD",
+        "KZT",
+        "LAK",
+        "LBP",
+        "LKR",
+        "LRD",
+        "LSL",
+        "LYD",
+        "MAD",
+        "MDL",
+        "MGA",
+        "MKD",
+        "MMK",
+        "MNT",
+        "MOP",
+        "MRU",
+        "MUR",
+        "MVR",
+        "MWK",
+        "MXN",
+        "MXV",
+        "MYR",
+        "MZN",
+        "NAD",
+        "NGN",
+        "NIO",
+        "NOK",
+        "NPR",
+        "NZD",
+        "OMR",
+        "PAB",
+        "PEN",
+        "PGK",
+        "PHP",
+        "PKR",
+        "PLN",
+        "PYG",
+        "QAR",
+        "RON",
+        "RSD",
+        "RUB",
+        "RWF",
+        "SAR",
+        "SBD",
+        "SCR",
+        "SDG",
+        "SEK",
+        "SGD",
+        "SHP",
+        "SLE",
+        "SOS",
+        "SRD",
+        "SSP",
+        "STN",
+        "SVC",
+        "SYP",
+        "SZL",
+        "THB",
+        "TJS",
+        "TMT",
+        "TND",
+        "TOP",
+        "TRY",
+        "TTD",
+        "TWD",
+        "TZS",
+        "UAH",
+        "UGX",
+        "USD",
+        "USN",
+        "UYI",
+        "UYU",
+        "UYW",
+        "UZS",
+        "VED",
+        "VES",
+        "VND",
+        "VUV",
+        "WST",
+        "XAF",
+        "XAG",
+        "XAU",
+        "XBA",
+        "XBB",
+        "XBC",
+        "XBD",
+        "XCD",
+        "XCG",
+        "XDR",
+        "XOF",
+        "XPD",
+        "XPF",
+        "XPT",
+        "XSU",
+        "XUA",
+        "YER",
+        "ZAR",
+        "ZMW",
+        "ZWG",
+    )
+)
+"""The active ISO 4217 currency codes (list one, with the funds and precious metals).
+
+Withdrawn codes (``HRK``, ``ZWL``, ``CUC``, ``SLL``) and the codes reserved for
+tests and "no currency" (``XTS``, ``XXX``) are not money an app can be owed.
+"""
 
 
-def _digits(amount: Decimal) -> int:
+def amount_digits(amount: Decimal) -> int:
     """How many digits ``amount`` (finite) has written out: before and after the point."""
     _, digits, exponent = amount.as_tuple()
     assert isinstance(exponent, int)
@@ -698,12 +885,12 @@ class Money:
         problems = []
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
             problems.append(("amount", "must be a finite decimal"))
-        elif _digits(self.amount) > MAX_AMOUNT_DIGITS:
+        elif amount_digits(self.amount) > MAX_AMOUNT_DIGITS:
             # No store could read back the text of 10**70 (and the converter
             # reads at most 64 characters of a decimal).
             problems.append(("amount", _AMOUNT_TOO_LONG))
-        if not isinstance(self.currency, str) or not _CURRENCY.fullmatch(self.currency):
-            problems.append(("currency", "must be an ISO 4217 code such as 'EUR'"))
+        if not isinstance(self.currency, str) or self.currency not in CURRENCIES:
+            problems.append(("currency", "must be an active ISO 4217 code such as 'EUR'"))
         if problems:
             raise ValidationError(problems)
 

@@ -22,14 +22,26 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any, NamedTuple, TypeVar
 
+import attrs
 import phonenumbers
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+from crmcore._work import MAX_DESCRIPTION_LENGTH
+from crmcore.cases import CASE_TRANSITIONS, Case, CaseEvent, CaseStatus
 from crmcore.consent import Consent, ConsentStatus, LegalBasis
 from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import MAX_NOTES_LENGTH, Customer, CustomerKind, LifecycleStage
-from crmcore.ids import CustomerId, InteractionId, LeadId, MergeId, RecordId
+from crmcore.ids import (
+    CaseId,
+    CustomerId,
+    InteractionId,
+    LeadId,
+    MergeId,
+    OpportunityId,
+    RecordId,
+    TaskId,
+)
 from crmcore.interactions import (
     MAX_BODY_LENGTH,
     MAX_DURATION,
@@ -52,6 +64,19 @@ from crmcore.merge import (
     Survivorship,
     plan_merge,
 )
+from crmcore.opportunities import (
+    MAX_DEAL_AMOUNT_DIGITS,
+    ROLE_DECISION_MAKER,
+    ROLE_ECONOMIC_BUYER,
+    ROLE_INFLUENCER,
+    ROLE_TECHNICAL_BUYER,
+    ROLE_USER,
+    ContactRole,
+    Opportunity,
+    StageChange,
+)
+from crmcore.pipelines import DealStatus, Pipeline, Stage
+from crmcore.tasks import Priority, Task, TaskKind, TaskStatus
 from crmcore.values import (
     MAX_AMOUNT_DIGITS,
     MAX_PHONE_LENGTH,
@@ -74,6 +99,8 @@ __all__ = [
     "ALL_REGIONS",
     "RawEmail",
     "RawPhone",
+    "case_ids",
+    "cases",
     "consents",
     "custom_fields",
     "customer_ids",
@@ -86,13 +113,18 @@ __all__ = [
     "leads",
     "merge_records",
     "money",
+    "opportunities",
+    "opportunity_ids",
     "person_names",
     "phone_numbers",
+    "pipelines",
     "postal_addresses",
     "raw_emails",
     "raw_phones",
     "register_strategies",
     "tags",
+    "task_ids",
+    "tasks",
     "texts",
     "utc_datetimes",
 ]
@@ -1149,9 +1181,14 @@ def _participants(record_ids: tuple[RecordId, ...] | None) -> st.SearchStrategy[
 
 @st.composite
 def _interaction(
-    draw: st.DrawFn, record_ids: tuple[RecordId, ...] | None, edge: bool
+    draw: st.DrawFn,
+    record_ids: tuple[RecordId, ...] | None,
+    edge: bool,
+    case_ids: tuple[CaseId, ...] | None = None,
 ) -> Interaction:
     created = draw(_aware(edge))
+    # Drawn only when asked: the default draws stay what they were (and shrink alike).
+    case_id = None if case_ids is None else draw(st.none() | st.sampled_from(case_ids))
     return Interaction(
         id=draw(interaction_ids()),
         channel=draw(st.sampled_from(Channel)),
@@ -1164,6 +1201,7 @@ def _interaction(
         outcome=draw(_OPTIONAL_LINE),
         thread_id=draw(_THREADS),
         external_id=draw(_MESSAGE_IDS),
+        case_id=case_id,
         version=draw(_VERSIONS),
         created_at=created,
         updated_at=_later(created, draw(_AGE)),
@@ -1171,7 +1209,10 @@ def _interaction(
 
 
 def interactions(
-    *, record_ids: Sequence[RecordId] | None = None, edge: bool = False
+    *,
+    record_ids: Sequence[RecordId] | None = None,
+    edge: bool = False,
+    case_ids: Sequence[CaseId] | None = None,
 ) -> st.SearchStrategy[Interaction]:
     """Draw interactions on every channel, with one to three participants.
 
@@ -1183,13 +1224,359 @@ def interactions(
             at +14:00 and -14:00), durations up to
             :data:`~crmcore.interactions.MAX_DURATION`, subjects and bodies at
             their caps.
+        case_ids: the support cases an interaction may belong to (``case_id``
+            drawn from them, or none); by default interactions belong to no case.
     """
+    cases_pool: tuple[CaseId, ...] | None = None
+    if case_ids is not None:
+        cases_pool = tuple(dict.fromkeys(case_ids))
+        if not cases_pool:
+            raise InvalidArgument("case_ids must hold at least one case id")
     if record_ids is not None:
         chosen = tuple(dict.fromkeys(record_ids))
         if not chosen:
             raise InvalidArgument("record_ids must hold at least one customer or lead id")
-        return _interaction(chosen, edge)
-    return _interaction(None, edge)
+        return _interaction(chosen, edge, cases_pool)
+    return _interaction(None, edge, cases_pool)
+
+
+# --------------------------------------------------------------------------- work items
+
+
+@cache
+def opportunity_ids() -> st.SearchStrategy[OpportunityId]:
+    """Draw well-formed opportunity ids (``opp_`` + a ULID)."""
+    return _ULID.map(lambda u: OpportunityId("opp_" + u))
+
+
+@cache
+def task_ids() -> st.SearchStrategy[TaskId]:
+    """Draw well-formed task ids (``tsk_`` + a ULID)."""
+    return _ULID.map(lambda u: TaskId("tsk_" + u))
+
+
+@cache
+def case_ids() -> st.SearchStrategy[CaseId]:
+    """Draw well-formed support case ids (``cas_`` + a ULID)."""
+    return _ULID.map(lambda u: CaseId("cas_" + u))
+
+
+_SLUGS = _joined(  # [a-z][a-z0-9_-]{0,11}: what check_slug accepts, short
+    st.sampled_from(string.ascii_lowercase),
+    st.text(_LOWER_ALNUM + "_-", max_size=11),
+)
+# Probabilities in steps of 0.0001 (the finest a probability holds), one choice.
+_PROBABILITIES = st.integers(0, 10_000).map(lambda n: Decimal(n).scaleb(-4).normalize())
+_STAGE_NAMES = st.sampled_from(["Qualify", "Propose", "Negotiate", "Cart", "Paid"]) | texts(
+    max_words=3
+)
+
+
+_FIXED = {DealStatus.WON: Decimal(1), DealStatus.LOST: Decimal(0)}
+
+
+@st.composite
+def _pipeline(draw: st.DrawFn) -> Pipeline:
+    statuses = [DealStatus.OPEN, DealStatus.WON]
+    statuses += draw(st.lists(st.sampled_from(DealStatus), max_size=4))
+    ids = draw(st.lists(_SLUGS, min_size=len(statuses), max_size=len(statuses), unique=True))
+    stages = [
+        Stage(
+            stage_id,
+            draw(_STAGE_NAMES),
+            draw(_PROBABILITIES) if status is DealStatus.OPEN else _FIXED[status],
+            status,
+        )
+        for stage_id, status in zip(ids, statuses, strict=True)
+    ]
+    return Pipeline(draw(_SLUGS), draw(_STAGE_NAMES), tuple(draw(st.permutations(stages))))
+
+
+_PIPELINES = _pipeline()
+# Deals draw their pipeline from a pool (one choice instead of thirty): a list of
+# deals must stay within hypothesis' budget, and pipelines() draws every shape.
+_POOLED_PIPELINES = st.sampled_from(
+    [
+        Pipeline.create(
+            "b2b",
+            "B2B",
+            [
+                {"id": "qualify", "name": "Qualify", "probability": "0.1"},
+                {"id": "propose", "name": "Propose", "probability": "0.4"},
+                {"id": "negotiate", "name": "Negotiate", "probability": "0.75"},
+                {"id": "won", "name": "Won", "probability": 1, "status": "won"},
+                {"id": "lost", "name": "Lost", "probability": 0, "status": "lost"},
+            ],
+        ),
+        Pipeline.create(
+            "web-shop",
+            "Web shop",
+            [
+                {"id": "cart", "name": "Cart", "probability": "0.2"},
+                {"id": "paid", "name": "Paid", "probability": 1, "status": "won"},
+            ],
+        ),
+        # Closed stages between open ones, two of each kind, a 0 and a 1 open stage.
+        Pipeline.create(
+            "mixed_1",
+            "Mixed",
+            [
+                {"id": "lost-early", "name": "Lost early", "probability": 0, "status": "lost"},
+                {"id": "cold", "name": "Cold", "probability": 0},
+                {"id": "won-small", "name": "Won small", "probability": 1, "status": "won"},
+                {"id": "sure", "name": "Sure", "probability": "1"},
+                {"id": "won-big", "name": "Won big", "probability": 1, "status": "won"},
+                {"id": "lost-late", "name": "Lost late", "probability": 0, "status": "lost"},
+            ],
+        ),
+    ]
+)
+
+
+def pipelines() -> st.SearchStrategy[Pipeline]:
+    """Draw pipelines: two to six stages in any order, at least one open and one won.
+
+    Open stages get probabilities in steps of 0.0001; lost stages (none, one
+    or more) have probability 0 and won stages 1, as :class:`Stage` checks.
+    """
+    return _PIPELINES
+
+
+_CONTACT_ROLE_NAMES = st.sampled_from(
+    [
+        ROLE_DECISION_MAKER,
+        ROLE_INFLUENCER,
+        ROLE_TECHNICAL_BUYER,
+        ROLE_ECONOMIC_BUYER,
+        ROLE_USER,
+        "champion",
+        "legal-team",
+    ]
+)
+_DEAL_AMOUNTS = st.none() | money(currencies=_CURRENCIES).map(
+    lambda m: Money(abs(m.amount), m.currency)
+)
+_FIRST_CLOSE_DATE = date(2000, 1, 1)
+_CLOSE_DATES = st.none() | st.integers(0, 365 * 40).map(
+    lambda days: _FIRST_CLOSE_DATE + timedelta(days=days)
+)
+_LARGEST_DEAL = 10**MAX_DEAL_AMOUNT_DIGITS - 1
+# Deal amounts at the cap: up to 34 digits, as many of them decimal places as drawn.
+_EDGE_DEAL_AMOUNTS = _DEAL_AMOUNTS | st.builds(
+    lambda coefficient, places, currency: Money(Decimal(f"{coefficient}E-{places}"), currency),
+    st.integers(0, _LARGEST_DEAL),
+    st.integers(0, MAX_DEAL_AMOUNT_DIGITS),
+    st.sampled_from(_CURRENCIES),
+)
+_EDGE_CLOSE_DATES = _CLOSE_DATES | st.sampled_from([date.min, date.max])
+_OPTIONAL_LEAD_ID = st.none() | lead_ids()
+_CAMPAIGNS = st.none() | texts(max_words=3)
+_EDGE_DEAL_NAMES = texts(max_words=5) | _at_cap(300)
+_EDGE_LOSS_REASONS = texts(max_words=4) | _at_cap(MAX_TEXT_LENGTH)
+_STEP = _span(timedelta(0), timedelta(days=90))
+_MOVES = st.integers(0, 3)
+
+
+@cache
+def _customer_pool(pool: tuple[CustomerId, ...] | None) -> st.SearchStrategy[CustomerId]:
+    return customer_ids() if pool is None else st.sampled_from(pool)
+
+
+@cache
+def _contact_roles(pool: tuple[CustomerId, ...] | None) -> st.SearchStrategy[tuple[Any, ...]]:
+    entry = st.builds(ContactRole, _customer_pool(pool), _CONTACT_ROLE_NAMES)
+    return st.lists(entry, max_size=2, unique=True).map(tuple)
+
+
+@st.composite
+def _opportunity(
+    draw: st.DrawFn, pipeline: Pipeline | None, pool: tuple[CustomerId, ...] | None, edge: bool
+) -> Opportunity:
+    chosen = draw(_POOLED_PIPELINES) if pipeline is None else pipeline
+    starts = [stage for stage in chosen.stages if stage.status is not DealStatus.LOST]
+    start = draw(st.sampled_from(starts))
+    at = draw(_aware(edge))
+    first = StageChange(start.id, start.status, start.probability, at)
+    deal = Opportunity(
+        id=draw(opportunity_ids()),
+        name=draw(_EDGE_DEAL_NAMES if edge else texts(max_words=5)),
+        customer_id=draw(_customer_pool(pool)),
+        pipeline_id=chosen.id,
+        stage_id=start.id,
+        status=start.status,
+        probability=start.probability,
+        stage_history=(first,),
+        amount=draw(_EDGE_DEAL_AMOUNTS if edge else _DEAL_AMOUNTS),
+        close_date=draw(_EDGE_CLOSE_DATES if edge else _CLOSE_DATES),
+        owner=draw(_OWNERS),
+        contacts=draw(_contact_roles(pool)),
+        lead_id=draw(_OPTIONAL_LEAD_ID),
+        source=draw(_OPTIONAL_SOURCE),
+        campaign=draw(_CAMPAIGNS),
+        closed_at=at if start.is_closed else None,
+        tags=draw(_TAGS),
+        custom_fields=draw(_EDGE_CUSTOM_FIELDS if edge else _CUSTOM_FIELDS),
+        created_at=at,
+        updated_at=at,
+    )
+    reasons = _EDGE_LOSS_REASONS if edge else texts(max_words=4)
+    for _ in range(draw(_MOVES)):
+        target = draw(st.sampled_from([s for s in chosen.stages if s.id != deal.stage_id]))
+        at = _later(at, draw(_STEP))
+        reason = draw(reasons) if target.status is DealStatus.LOST else None
+        deal = deal.move_to(chosen, target.id, at=at, reason=reason, reopen=deal.is_closed)
+    if not deal.is_closed and draw(_ONE_IN_EIGHT):
+        deal = deal.with_probability(draw(_PROBABILITIES))
+    return attrs.evolve(deal, version=draw(_VERSIONS), updated_at=_later(at, draw(_AGE)))
+
+
+def opportunities(
+    *,
+    pipeline: Pipeline | None = None,
+    customer_ids: Sequence[CustomerId] | None = None,
+    edge: bool = False,
+) -> st.SearchStrategy[Opportunity]:
+    """Draw deals with a stage history of one to four moves that obey their pipeline.
+
+    Moves go forwards and backwards; a move to a lost stage has a reason, and
+    a closed deal reopens before it moves on, as :meth:`Opportunity.move_to`
+    requires. Some open deals override their stage's probability.
+
+    Args:
+        pipeline: the pipeline every deal is in (default: one of three fixed
+            shapes per deal; draw one with :func:`pipelines` for any shape).
+        customer_ids: the customers deals and contact roles are drawn from
+            (to build deals about records a test created); default fresh ids.
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: the timestamps and custom fields of
+            ``customers(edge=True)``, amounts of 34 digits
+            (:data:`~crmcore.opportunities.MAX_DEAL_AMOUNT_DIGITS`), close
+            dates of 0001-01-01 and 9999-12-31, names and loss reasons at
+            their caps. For round trips through a store.
+    """
+    if pipeline is not None and not isinstance(pipeline, Pipeline):
+        raise InvalidArgument("pipeline must be a Pipeline")
+    return _opportunity(pipeline, _pool_of(customer_ids, "customer_ids"), edge)
+
+
+def _pool_of(ids: Sequence[T] | None, name: str) -> tuple[T, ...] | None:
+    """The distinct ids a strategy draws from, or ``None`` for fresh ones."""
+    if ids is None:
+        return None
+    pool = tuple(dict.fromkeys(ids))
+    if not pool:
+        raise InvalidArgument(f"{name} must hold at least one id")
+    return pool
+
+
+_ANY_SUBJECT_ID = st.one_of(customer_ids(), lead_ids(), opportunity_ids(), case_ids())
+_OPTIONAL_SUBJECT_ID = st.none() | _ANY_SUBJECT_ID
+_OPTIONAL_AWARE = st.none() | _AWARE
+_EDGE_OPTIONAL_AWARE = st.none() | _EDGE_AWARE
+# Whitespace alone is kept as no description: the model turns it into None.
+_DESCRIPTIONS = st.none() | st.text(max_size=200)
+_EDGE_DESCRIPTIONS = _DESCRIPTIONS | _at_cap(MAX_DESCRIPTION_LENGTH, "x\x00\u2028\U0001f4de")
+_TASK_TITLES = st.sampled_from(["Call back", "Send the quote", "Demo", "Follow up"]) | texts()
+_EDGE_TITLES = _TASK_TITLES | _at_cap(300)
+_OPTIONAL_INTERACTION_ID = st.none() | interaction_ids()
+
+
+@st.composite
+def _task(draw: st.DrawFn, about_ids: tuple[str, ...] | None, edge: bool) -> Task:
+    created = draw(_aware(edge))
+    status = draw(st.sampled_from(TaskStatus))
+    done = status is TaskStatus.DONE
+    about = _OPTIONAL_SUBJECT_ID if about_ids is None else st.none() | st.sampled_from(about_ids)
+    return Task(
+        id=draw(task_ids()),
+        title=draw(_EDGE_TITLES if edge else _TASK_TITLES),
+        kind=draw(st.sampled_from(TaskKind)),
+        status=status,
+        priority=draw(st.sampled_from(Priority)),
+        due_at=draw(_EDGE_OPTIONAL_AWARE if edge else _OPTIONAL_AWARE),
+        assignee=draw(_OWNERS),
+        about_id=draw(about),
+        description=draw(_EDGE_DESCRIPTIONS if edge else _DESCRIPTIONS),
+        completed_at=_later(created, draw(_AGE)) if done else None,
+        interaction_id=draw(_OPTIONAL_INTERACTION_ID) if done else None,
+        tags=draw(_TAGS),
+        custom_fields=draw(_EDGE_CUSTOM_FIELDS if edge else _CUSTOM_FIELDS),
+        version=draw(_VERSIONS),
+        created_at=created,
+        updated_at=_later(created, draw(_AGE)),
+    )
+
+
+def tasks(*, about_ids: Sequence[str] | None = None, edge: bool = False) -> st.SearchStrategy[Task]:
+    """Draw tasks of every kind, status and priority; done ones carry their completion.
+
+    Args:
+        about_ids: the customer, lead, opportunity or case ids a task may be
+            about (default: fresh ids of every kind, or none).
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: timestamps and due times in year 1 and year
+            9999, titles and descriptions at their caps, the custom fields of
+            ``customers(edge=True)``.
+    """
+    return _task(_pool_of(about_ids, "about_ids"), edge)
+
+
+_CASE_CHANNELS = st.sampled_from(
+    [Channel.WEB_FORM, Channel.EMAIL, Channel.CHAT, Channel.PHONE_CALL]
+) | st.sampled_from(Channel)
+_CASE_MOVES = st.integers(0, 4)
+
+
+_EDGE_SUBJECTS = texts(max_words=6) | _at_cap(300)
+
+
+@st.composite
+def _case(draw: st.DrawFn, pool: tuple[CustomerId, ...] | None, edge: bool) -> Case:
+    reported = draw(_aware(edge))
+    case = Case(
+        id=draw(case_ids()),
+        subject=draw(_EDGE_SUBJECTS if edge else texts(max_words=6)),
+        customer_id=draw(_customer_pool(pool)),
+        history=(CaseEvent(CaseStatus.NEW, reported),),
+        reported_at=reported,
+        channel=draw(_CASE_CHANNELS),
+        priority=draw(st.sampled_from(Priority)),
+        description=draw(_EDGE_DESCRIPTIONS if edge else _DESCRIPTIONS),
+        assignee=draw(_OWNERS),
+        tags=draw(_TAGS),
+        custom_fields=draw(_EDGE_CUSTOM_FIELDS if edge else _CUSTOM_FIELDS),
+        created_at=reported,
+        updated_at=reported,
+    )
+    at = case.reported_at
+    for _ in range(draw(_CASE_MOVES)):
+        allowed = sorted(CASE_TRANSITIONS[case.status], key=lambda status: status.value)
+        if not allowed:
+            break
+        at = _later(at, draw(_STEP))
+        case = case.transition_to(draw(st.sampled_from(allowed)), at=at)
+    if draw(st.booleans()):
+        case = case.responded(at=_later(case.reported_at, draw(_AGE)))
+    return attrs.evolve(case, version=draw(_VERSIONS), updated_at=_later(at, draw(_AGE)))
+
+
+def cases(
+    *, customer_ids: Sequence[CustomerId] | None = None, edge: bool = False
+) -> st.SearchStrategy[Case]:
+    """Draw support cases whose history obeys :data:`~crmcore.cases.CASE_TRANSITIONS`.
+
+    Zero to four moves from ``new`` (so any status, closed included), with
+    ``resolved_at`` and ``closed_at`` as the moves leave them, and a first
+    response about half the time.
+
+    Args:
+        customer_ids: the customers cases are drawn for; default fresh ids.
+        edge: also draw values at the ends of what the model accepts, each
+            about half the time: report times in year 1 and year 9999,
+            subjects and descriptions at their caps, the custom fields of
+            ``customers(edge=True)``.
+    """
+    return _case(_pool_of(customer_ids, "customer_ids"), edge)
 
 
 # --------------------------------------------------------------------------- merges
@@ -1301,6 +1688,14 @@ def _by_type() -> dict[type[Any], st.SearchStrategy[Any]]:
         Lead: leads(),
         Interaction: interactions(),
         Participant: _PARTICIPANTS,
+        Pipeline: _PIPELINES,
+        Stage: _PIPELINES.flatmap(lambda pipeline: st.sampled_from(pipeline.stages)),
+        Opportunity: opportunities(),
+        StageChange: opportunities().flatmap(lambda deal: st.sampled_from(deal.stage_history)),
+        ContactRole: st.builds(ContactRole, customer_ids(), _CONTACT_ROLE_NAMES),
+        Task: tasks(),
+        Case: cases(),
+        CaseEvent: cases().flatmap(lambda case: st.sampled_from(case.history)),
         EmailAddress: email_addresses(),
         PhoneNumber: phone_numbers(),
         PersonName: person_names(),
