@@ -2,6 +2,9 @@
 
 hypothesis generates sequences of adds, updates (fresh and stale), deletes,
 lookups, filtered and paginated listings, timelines and failing transactions;
+on a store that :class:`~crmcore.storage.SupportsWorkItems` also of
+opportunities (stage moves, history rewrites, ``totals``), tasks and cases
+(state machine moves, case threads);
 after every step the store under test must have answered exactly like
 :class:`~crmcore.storage.InMemoryStore` (same records, same order, same
 error types). ``updated_at`` is the one field each store sets from its own
@@ -33,16 +36,30 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from crmcore.cases import Case, CaseStatus
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import CrmError
-from crmcore.ids import CustomerId, LeadId, RecordId, new_customer_id
+from crmcore.ids import CaseId, CustomerId, LeadId, RecordId, new_customer_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.opportunities import Opportunity
 from crmcore.storage._common import CUSTOMER_FIELDS
 from crmcore.storage.keys import email_key, phone_key
 from crmcore.storage.memory import InMemoryStore
-from crmcore.storage.protocols import Filter, Op, Page, Store, where
+from crmcore.storage.protocols import (
+    TOTALS_BY,
+    Filter,
+    ItemRepository,
+    Op,
+    Page,
+    Store,
+    SupportsWorkItems,
+    WorkStore,
+    where,
+)
+from crmcore.tasks import Task
 from crmcore.testing import _builders as build
+from crmcore.testing import _work_builders as work
 
 __all__ = ["StoreStateMachine"]
 
@@ -55,7 +72,7 @@ class _Abort(Exception):
 
 
 def _normalise(value: Any) -> Any:
-    if isinstance(value, Customer | Lead | Interaction):
+    if isinstance(value, Customer | Lead | Interaction | Opportunity | Task | Case):
         return attrs.evolve(value, updated_at=_EPOCH)
     if isinstance(value, Page):
         return _normalise(value.items), value.next_cursor is not None
@@ -165,6 +182,49 @@ def _lead_filter(draw: st.DrawFn) -> Filter:
     return where("tags").contains(draw(_TAGS))
 
 
+_DUE = build.BASE_TIME + timedelta(hours=8)
+_WORK_FILTERS: dict[str, list[Callable[[list[str]], tuple[Filter, ...]]]] = {
+    "opportunities": [
+        lambda ids: (),
+        lambda ids: (where("status").eq("open"),),
+        lambda ids: (where("stage_id").in_(["qualified", "won"]),),
+        lambda ids: (where("currency").eq(None),),
+        lambda ids: (where("currency").in_(["EUR"]), where("pipeline_id").eq("b2b")),
+        lambda ids: (where("close_date").range(None, date(2025, 6, 1)),),
+        lambda ids: (where("closed_at").eq(None),),
+        lambda ids: (where("owner").prefix("usr_an"), where("tags").contains("vip")),
+        lambda ids: (where("customer_id").in_(ids[:2]),),
+        lambda ids: (where("contact_ids").contains(ids[0] if ids else "cus_none"),),
+    ],
+    "tasks": [
+        lambda ids: (),
+        lambda ids: (where("status").eq("open"), where("due_at").range(None, _DUE)),
+        lambda ids: (where("assignee").eq(None),),
+        lambda ids: (where("about_id").prefix("opp_"),),
+        lambda ids: (where("completed_at").range(build.BASE_TIME, None),),
+        lambda ids: (where("priority").in_(["high", "urgent"]), where("kind").eq("call")),
+    ],
+    "cases": [
+        lambda ids: (),
+        lambda ids: (where("status").in_(["new", "open"]),),
+        lambda ids: (where("resolved_at").eq(None),),
+        lambda ids: (where("customer_id").in_(ids[:2]),),
+        lambda ids: (where("channel").eq("email"), where("assignee").prefix("usr_")),
+        lambda ids: (where("reported_at").range(build.BASE_TIME + timedelta(minutes=5), None),),
+    ],
+}
+_KINDS = sorted(_WORK_FILTERS)
+_BUILDERS: dict[str, Callable[..., Any]] = {
+    "opportunities": work.opportunity,
+    "tasks": work.task,
+    "cases": work.case,
+}
+
+
+def _works(machine: StoreStateMachine) -> bool:
+    return machine.works
+
+
 class StoreStateMachine(RuleBasedStateMachine):
     """Random operations on :meth:`make_store`'s store and on an InMemoryStore, compared.
 
@@ -180,6 +240,10 @@ class StoreStateMachine(RuleBasedStateMachine):
         self.customer_ids: list[CustomerId] = []
         self.lead_ids: list[LeadId] = []
         self.counter = 0
+        # Work item rules run only on a store that keeps them.
+        self.works = isinstance(self.store, SupportsWorkItems)
+        self.work_ids: dict[str, list[str]] = {kind: [] for kind in _KINDS}
+        self.buyers = [new_customer_id() for _ in range(3)]
 
     def make_store(self) -> Store:
         """Return a fresh, empty store of the adapter under test (override this)."""
@@ -413,12 +477,228 @@ class StoreStateMachine(RuleBasedStateMachine):
         self.both(doomed)
         self.both(lambda s: s.customers.get(record.id))
 
+    # ------------------------------------------------------------------ work items
+
+    def _work_repo(self, s: Store, kind: str) -> ItemRepository[Any, Any]:
+        repo: ItemRepository[Any, Any] = getattr(s, kind)
+        return repo
+
+    def _stored(self, kind: str, index: int) -> Any:
+        ids = self.work_ids[kind]
+        if not ids:
+            return None
+        item_id = ids[index % len(ids)]
+        return self._work_repo(self.model, kind).get_many([item_id]).get(item_id)
+
+    @precondition(_works)
+    @rule(
+        kind=st.sampled_from(_KINDS),
+        slots=st.lists(st.integers(0, 60), min_size=1, max_size=4),
+        buyer=st.integers(0, 2),
+        duplicate=st.booleans(),
+    )
+    def add_work_items(self, kind: str, slots: list[int], buyer: int, duplicate: bool) -> None:
+        """Add one or a batch of items, sometimes ending with an id already stored."""
+        make = _BUILDERS[kind]
+        if kind == "tasks":
+            batch = [make(slot) for slot in slots]
+        else:
+            batch = [make(slot, customer_id=self.buyers[buyer]) for slot in slots]
+        if duplicate and self.work_ids[kind]:
+            batch.append(attrs.evolve(make(0), id=self.work_ids[kind][0]))
+        if len(batch) == 1:
+            status, _ = self.both(lambda s: self._work_repo(s, kind).add(batch[0]))
+        else:
+            status, _ = self.both(lambda s: self._work_repo(s, kind).add_many(batch))
+        if status == "ok":
+            self.work_ids[kind].extend(item.id for item in batch)
+
+    @precondition(_works)
+    @rule(
+        index=st.integers(0, 30),
+        stage=st.sampled_from(["new", "qualified", "proposal", "won", "lost"]),
+        stale=st.booleans(),
+        days=st.integers(0, 400),
+    )
+    def move_opportunity(self, index: int, stage: str, stale: bool, days: int) -> None:
+        """Move a deal (backwards, to won or lost, reopening it), from a fresh or stale copy."""
+        current: Opportunity | None = self._stored("opportunities", index)
+        if current is None:
+            return
+        at = current.stage_history[-1].at + timedelta(days=days)
+        try:
+            moved = current.move_to(
+                work.pipeline_of(current), stage, at=at, reason="price", reopen=True
+            )
+        except CrmError:
+            return  # the model refuses the move (same stage): nothing for the store
+        if stale:
+            moved = attrs.evolve(moved, version=moved.version + 1)
+        self.both(lambda s: s.opportunities.update(moved))  # type: ignore[attr-defined]
+
+    @precondition(_works)
+    @rule(index=st.integers(0, 30), kind=st.sampled_from(["opportunities", "cases"]))
+    def rewrite_history(self, index: int, kind: str) -> None:
+        """Store a copy whose history moved its first entry earlier: both must refuse it."""
+        current = self._stored(kind, index)
+        if current is None:
+            return
+        field = "stage_history" if kind == "opportunities" else "history"
+        history = getattr(current, field)
+        first = attrs.evolve(history[0], at=history[0].at - timedelta(days=1))
+        changes: dict[str, Any] = {field: (first, *history[1:])}
+        if kind == "cases":
+            changes["reported_at"] = first.at
+        rewritten = attrs.evolve(current, **changes)
+        self.both(lambda s: self._work_repo(s, kind).update(rewritten))
+
+    @precondition(_works)
+    @rule(
+        index=st.integers(0, 30),
+        move=st.sampled_from(["complete", "cancel", "reopen", "tag"]),
+        stale=st.booleans(),
+    )
+    def change_task(self, index: int, move: str, stale: bool) -> None:
+        """Complete, cancel, reopen or tag a task."""
+        current: Task | None = self._stored("tasks", index)
+        if current is None:
+            return
+        try:
+            if move == "complete":
+                changed = current.complete(at=build.BASE_TIME + timedelta(hours=index))
+            elif move == "cancel":
+                changed = current.cancel()
+            elif move == "reopen":
+                changed = current.reopen()
+            else:
+                changed = attrs.evolve(current, tags=current.tags | {"vip"})
+        except CrmError:
+            return
+        if stale:
+            changed = attrs.evolve(changed, version=max(changed.version - 1, 0) or 5)
+        self.both(lambda s: s.tasks.update(changed))  # type: ignore[attr-defined]
+
+    @precondition(_works)
+    @rule(index=st.integers(0, 30), status=st.sampled_from(CaseStatus), hours=st.integers(0, 50))
+    def move_case(self, index: int, status: CaseStatus, hours: int) -> None:
+        """Move a case through its state machine (and record a first response)."""
+        current: Case | None = self._stored("cases", index)
+        if current is None:
+            return
+        at = current.history[-1].at + timedelta(hours=hours)
+        try:
+            moved = current.responded(at=at).transition_to(status, at=at)
+        except CrmError:
+            return
+        self.both(lambda s: s.cases.update(moved))  # type: ignore[attr-defined]
+
+    @precondition(_works)
+    @rule(
+        kind=st.sampled_from(_KINDS),
+        index=st.integers(0, 30),
+        check_version=st.sampled_from([None, 1, 2]),
+    )
+    def delete_work_item(self, kind: str, index: int, check_version: int | None) -> None:
+        """Delete an item (maybe already gone, maybe with the wrong expected version)."""
+        ids = self.work_ids[kind]
+        if not ids:
+            return
+        item_id = ids[index % len(ids)]
+        self.both(
+            lambda s: self._work_repo(s, kind).delete(item_id, expected_version=check_version)
+        )
+
+    @precondition(_works)
+    @rule(
+        kind=st.sampled_from(_KINDS),
+        data=st.data(),
+        order_by=st.sampled_from(["id", "created_at"]),
+        descending=st.booleans(),
+        limit=st.integers(1, 6),
+    )
+    def list_work_items(
+        self, kind: str, data: st.DataObject, order_by: str, descending: bool, limit: int
+    ) -> None:
+        """Read every page of a filtered listing of opportunities, tasks or cases."""
+        choices = _WORK_FILTERS[kind]
+        filters = choices[data.draw(st.integers(0, len(choices) - 1))](list(self.buyers))
+
+        def read_all(s: Store) -> list[str]:
+            repo = self._work_repo(s, kind)
+            seen: list[str] = []
+            cursor = None
+            while True:
+                page = repo.list(
+                    *filters, order_by=order_by, descending=descending, limit=limit, cursor=cursor
+                )
+                seen.extend(item.id for item in page.items)
+                if page.next_cursor is None:
+                    return seen
+                cursor = page.next_cursor
+
+        self.both(read_all)
+        self.both(lambda s: self._work_repo(s, kind).count(*filters))
+
+    @precondition(_works)
+    @rule(data=st.data(), by=st.lists(st.sampled_from(TOTALS_BY), unique=True, max_size=3))
+    def totals(self, data: st.DataObject, by: list[str]) -> None:
+        """Totals per group and currency, over a filtered set of deals."""
+        choices = _WORK_FILTERS["opportunities"]
+        filters = choices[data.draw(st.integers(0, len(choices) - 1))](list(self.buyers))
+        self.both(lambda s: s.opportunities.totals(*filters, by=by))  # type: ignore[attr-defined]
+
+    @precondition(_works)
+    @rule(index=st.integers(0, 30), hour=st.integers(0, 48), limit=st.sampled_from([None, 2]))
+    def case_thread(self, index: int, hour: int, limit: int | None) -> None:
+        """Log an interaction in a case's thread, then read the thread page by page."""
+        case: Case | None = self._stored("cases", index)
+        if case is None:
+            return
+        logged = build.interaction(case.customer_id, hour, case_id=case.id)
+        self.both(lambda s: s.interactions.add(logged))
+
+        def read_all(s: Store) -> list[str]:
+            seen: list[str] = []
+            cursor = None
+            while True:
+                page = s.interactions.list_for(case.id, limit=limit, cursor=cursor)
+                seen.extend(i.id for i in page.items)
+                if page.next_cursor is None:
+                    return seen
+                cursor = page.next_cursor
+
+        self.both(read_all)
+
+    @precondition(_works)
+    @rule(index=st.integers(0, 30), slot=st.integers(0, 60))
+    def failing_work_transaction(self, index: int, slot: int) -> None:
+        """Write to all three repositories, then fail: neither store may keep anything."""
+        deal = self._stored("opportunities", index)
+        fresh = work.task(slot)
+
+        def doomed(s: Store) -> str:
+            works: WorkStore = s  # type: ignore[assignment]
+            try:
+                with works.transaction():
+                    works.tasks.add(fresh)
+                    works.cases.add(work.case(slot, id=CaseId("cas_" + fresh.id[4:])))
+                    if deal is not None:
+                        works.opportunities.update(attrs.evolve(deal, tags=deal.tags | {"x"}))
+                    raise _Abort
+            except _Abort:
+                return "rolled back"
+
+        self.both(doomed)
+        self.both(lambda s: s.tasks.get(fresh.id))  # type: ignore[attr-defined]
+
     # ------------------------------------------------------------------ invariants
 
     @invariant()
     def same_counts(self) -> None:
         """Both stores hold as many records."""
         self.both(lambda s: (s.customers.count(), s.leads.count()))
+        if self.works:
+            self.both(lambda s: [self._work_repo(s, kind).count() for kind in _KINDS])
 
     def _created(self) -> datetime:
         # Increasing creation times, two records per second: equal times exercise
