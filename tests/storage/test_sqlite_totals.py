@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Final
 
 import attrs
 import pytest
@@ -98,11 +99,21 @@ def test_totals_are_exact_on_every_path(
     check_totals(lambda: SQLiteStore(":memory:"), build(rows), by)
 
 
+BIG: Final = Decimal(_LIMIT - 1).scaleb(-AMOUNT_SCALE)
+"""An amount whose scaled integer is the largest in 64 bits."""
+OVERFLOWING: Final = (
+    (1, BIG, "EUR"),
+    (2, BIG, "EUR"),
+    (3, Decimal("0.5"), "USD"),
+    (4, None, "EUR"),
+)
+"""Deals whose integer sum in EUR leaves 64 bits, though each amount fits."""
+
+
 def test_an_integer_sum_that_overflows_is_summed_exactly() -> None:
-    # Each amount fits in 64 bits once scaled; their sum does not.
-    big = Decimal(_LIMIT - 1).scaleb(-AMOUNT_SCALE)
+    big = BIG
     assert amount_columns(big)["amount_units"] == _LIMIT - 1
-    batch = build([(1, big, "EUR"), (2, big, "EUR"), (3, Decimal("0.5"), "USD"), (4, None, "EUR")])
+    batch = build(OVERFLOWING)
     with SQLiteStore(":memory:") as store:
         store.opportunities.add_many(batch)
         totals = {t.currency: t.amount for t in store.opportunities.totals()}

@@ -17,7 +17,7 @@ from crmcore.storage.sql import SCHEMA_VERSION, SQLStore
 from crmcore.testing._builders import customer
 from crmcore.testing._work_builders import opportunity, task
 from tests.storage.sql.conftest import empty, sqlite_engine
-from tests.storage.test_sqlite_totals import BY, build, check_totals, deals
+from tests.storage.test_sqlite_totals import BY, OVERFLOWING, build, check_totals, deals
 
 
 @given(rows=deals, by=st.sampled_from(BY))
@@ -38,6 +38,21 @@ def test_sqlalchemy_sqlite_totals_are_exact(
     by: tuple[str, ...],
 ) -> None:
     check_totals(sqlalchemy_sqlite, build(rows), by)
+
+
+def test_postgres_sums_what_overflows_64_bits_exactly(pg_engine: Engine) -> None:
+    def make() -> SQLStore:
+        empty(pg_engine)
+        return SQLStore(pg_engine)
+
+    check_totals(make, build(OVERFLOWING), ("status",))
+
+
+def test_sqlalchemy_sqlite_sums_what_overflows_64_bits_exactly(
+    sqlalchemy_sqlite: Callable[[], SQLStore],
+) -> None:
+    # SQLite's sum() raises "integer overflow" here: the store sums with Decimals.
+    check_totals(sqlalchemy_sqlite, build(OVERFLOWING), ("status",))
 
 
 @pytest.fixture(scope="module")
