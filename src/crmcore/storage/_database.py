@@ -66,7 +66,6 @@ from crmcore.storage._front import (
     StoreFront,
     TypedRecords,
     WorkItemsFront,
-    check_batch_size,
     check_expected_version,
     check_interaction,
     check_load,
@@ -230,17 +229,6 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
     def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
         return get_many_of(record_ids, "record_ids", self._fetch)
-
-    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
-        """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
-        size = check_batch_size(batch_size)
-        cursor = None
-        while True:
-            page = self.list(limit=size, cursor=cursor)
-            yield from page.items
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
 
     def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_email`."""
