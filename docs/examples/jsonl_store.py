@@ -258,7 +258,7 @@ class JsonLinesStore(
 
     def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
         """Place already-stored copies as they are (``crmcore.io.restore`` needs it); journalled."""
-        batch = check_load(records)
+        batch = check_load(records, work_items=False)  # it keeps no work items
         with self.transaction():
             self._memory.load(batch)
             for record in batch:

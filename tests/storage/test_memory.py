@@ -41,7 +41,7 @@ def test_iter_all_sorts_once_instead_of_once_per_batch(
     repo = getattr(store, repository)
     stored = repo.add_many([build(i) for i in range(300)])
     built = 0
-    row = repo._row
+    row: Callable[[Any], dict[str, Any]] = repo._row
 
     def counting_row(record: Any) -> dict[str, Any]:
         nonlocal built

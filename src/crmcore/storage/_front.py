@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, Generic, Self, TypeVar
+from typing import Any, Final, Generic, Literal, Self, TypeVar, overload
 
 import attrs
 
@@ -295,7 +295,17 @@ def _check_contact_points(record: Customer | Lead, at: str) -> None:
             raise exc.prefixed(join_path(at, f"phones[{i}].number")) from None
 
 
-def check_load(records: Iterable[object], *, work_items: bool = True) -> list[LoadedRecord]:
+@overload
+def check_load(
+    records: Iterable[object], *, work_items: Literal[False]
+) -> list[Customer | Lead | Interaction | MergeRecord]: ...
+
+
+@overload
+def check_load(records: Iterable[object], *, work_items: bool = True) -> list[LoadedRecord]: ...
+
+
+def check_load(records: Iterable[object], *, work_items: bool = True) -> list[Any]:
     """The batch of :meth:`~crmcore.storage.SupportsLoad.load`: records only, each readable.
 
     Args:
