@@ -9,25 +9,29 @@ from typing import Any
 import attrs
 import pytest
 
+import crmcore.storage.sqlite._schema as sqlite_schema
 from crmcore import Customer, merge
 from crmcore.storage import InMemoryStore, SQLiteStore
 from crmcore.testing.merge_contract import MergeContract
 
 
-def test_a_schema_1_file_gains_merge_records_on_open(tmp_path: Path) -> None:
+def test_a_schema_1_file_gains_merge_records_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "old.db"
-    with SQLiteStore(path) as store:
-        a = store.customers.add(Customer.create(name="Ada"))
-        b = store.customers.add(Customer.create(name="Bob"))
-    # Turn the file back into what crmcore wrote before merge records existed.
+    # Write the file as crmcore did before merge records existed: the first schema only.
+    with monkeypatch.context() as old:
+        old.setattr(sqlite_schema, "_MIGRATIONS", sqlite_schema._MIGRATIONS[:1])
+        old.setattr(sqlite_schema, "SCHEMA_VERSION", 1)
+        with SQLiteStore(path) as store:
+            a = store.customers.add(Customer.create(name="Ada"))
+            b = store.customers.add(Customer.create(name="Bob"))
     conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE merge_participants")
-    conn.execute("DROP TABLE merges")
-    conn.execute("UPDATE crmcore_meta SET value = '1' WHERE key = 'schema_version'")
-    conn.commit()
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     conn.close()
+    assert "merges" not in tables
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == sqlite_schema.SCHEMA_VERSION
         result = merge(store, [a.id, b.id], survivor=a.id)
     with SQLiteStore(path) as store:
         assert store.merges.get(result.merge_id) == result.record
