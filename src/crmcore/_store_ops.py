@@ -236,3 +236,9 @@ def work_items_of(
     tasks = having(store.tasks, "about_id", ids)
     cases = having(store.cases, "customer_id", customers)
     return opportunities, tasks, cases
+
+
+def opportunity_from_lead(store: SupportsWorkItems, lead_id: str) -> Opportunity | None:
+    """The opportunity opened from ``lead_id`` (the oldest, should there be several)."""
+    found = having(store.opportunities, "lead_id", [lead_id])
+    return min(found, key=lambda o: (o.created_at, o.id), default=None)
