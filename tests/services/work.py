@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from crmcore import DealStatus, Pipeline, Stage
-from crmcore.storage import InMemoryStore
+from crmcore.storage import InMemoryStore, SQLiteStore
 
 BASE = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 WORK_FACTORIES: dict[str, Callable[[], Any]] = {
     "memory": InMemoryStore,
+    "sqlite": lambda: SQLiteStore(":memory:"),
 }
 
 B2B = Pipeline.create(
