@@ -15,7 +15,7 @@ import decimal
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -55,19 +55,16 @@ def _currencies(amounts: Mapping[str, Decimal]) -> str:
     return repr(sorted(amounts))
 
 
-def _exact() -> decimal.Context:
-    """A context in which + and * never round (their results are sized by their digits).
-
-    Inexact is trapped so that a rounding, were one possible, would raise rather
-    than pass silently.
-    """
-    return decimal.Context(
-        prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
-    )
+# + and * never round in this context (their results are sized by their digits);
+# Inexact is trapped so that a rounding, were one possible, would raise rather
+# than pass silently. The default context would round sums to 28 digits.
+_EXACT: Final = decimal.Context(
+    prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
+)
 
 
 def _add(into: dict[str, Decimal], currency: str, amount: Decimal) -> None:
-    into[currency] = _exact().add(into.get(currency, Decimal(0)), amount)
+    into[currency] = _EXACT.add(into.get(currency, Decimal(0)), amount)
 
 
 def _frozen_amounts(amounts: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
@@ -312,7 +309,6 @@ def forecast(
     if start is not None or end is not None:
         filters.append(where("close_date").range(start, end))
     totals = store.opportunities.totals(*filters, by=("close_month", "status", "probability"))
-    exact = _exact()
     months: dict[str | None, _Tally] = {}
     for row in totals:
         month, status, probability = row.group
@@ -323,7 +319,7 @@ def forecast(
             continue
         _add(tally.amounts, row.currency, row.amount)
         weight = Decimal(0) if probability is None else Decimal(probability)
-        weighted = exact.multiply(row.amount, weight)
+        weighted = _EXACT.multiply(row.amount, weight)
         _add(tally.weighted, row.currency, weighted)
         if status == DealStatus.WON.value:
             _add(tally.won, row.currency, row.amount)

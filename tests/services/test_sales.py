@@ -306,3 +306,42 @@ def test_reprs_show_counts_and_currencies_not_amounts() -> None:
     for text in shown:
         assert "987654" not in text
     assert "EUR" in shown[0]
+
+
+class _AggregatesOnly:
+    """A store whose opportunities can only be added and totalled: no row leaves it."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.tasks, self.cases = store.tasks, store.cases
+        self.opportunities = self
+
+    def add_many(self, items: list[Opportunity]) -> list[Opportunity]:
+        stored: list[Opportunity] = self._store.opportunities.add_many(items)
+        return stored
+
+    def totals(self, *filters: Any, by: Any = ()) -> Any:
+        return self._store.opportunities.totals(*filters, by=by)
+
+
+@STORES
+def test_the_pipeline_queries_are_aggregates_the_store_computes(
+    make_store: Callable[[], Any],
+) -> None:
+    with make_store() as inner:
+        store = _AggregatesOnly(inner)
+        deal = Opportunity.create(
+            name="Deal",
+            customer_id=new_customer_id(),
+            pipeline=B2B,
+            amount=Money.of("10", "EUR"),
+            close_date=date(2025, 2, 1),
+            at=BASE,
+        )
+        won = Opportunity.create(
+            name="Won", customer_id=new_customer_id(), pipeline=B2B, stage="won", at=BASE
+        )
+        store.add_many([deal, won])
+        assert forecast(store).month("2025-02").weighted == {"EUR": Decimal("1.0")}  # type: ignore[arg-type]
+        assert open_pipeline(store).count == 1  # type: ignore[arg-type]
+        assert win_rate(store, since=BASE, until=BASE + timedelta(1)).won == 1  # type: ignore[arg-type]
