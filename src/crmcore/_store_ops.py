@@ -10,20 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import NotFound, ValidationError
 from crmcore.ids import CustomerId, LeadId, is_customer_id, is_lead_id
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
+from crmcore.opportunities import Opportunity
+from crmcore.tasks import Task
 
 if TYPE_CHECKING:
-    from crmcore.storage import Filter, Page, RecordRepository, Store
+    from crmcore.storage import Filter, Page, Store
+    from crmcore.storage.protocols import SupportsWorkItems
 
-StoredRecord = Customer | Lead | Interaction
+StoredRecord = Customer | Lead | Interaction | Opportunity | Task | Case
 R = TypeVar("R", bound=StoredRecord)
-P = TypeVar("P", bound=Customer | Lead)
 T = TypeVar("T")
 
 PAGE_SIZE = 500
@@ -65,12 +68,33 @@ def resolve(store: Store, record_id: str) -> Customer | Lead:
     return _read(store, record_id, follow_merges=True)
 
 
+def work_items(store: object) -> SupportsWorkItems | None:
+    """The store as one that keeps opportunities, tasks and cases, or ``None`` if it does not."""
+    from crmcore.storage.protocols import SupportsWorkItems
+
+    return store if isinstance(store, SupportsWorkItems) else None
+
+
+def _work_store(store: Store) -> SupportsWorkItems:
+    found = work_items(store)
+    if found is None:
+        raise ValidationError("store", "must keep opportunities, tasks and cases")
+    return found
+
+
 def _stored_copy(store: Store, record: StoredRecord) -> StoredRecord:
     if isinstance(record, Customer):
         return store.customers.get(record.id)
     if isinstance(record, Lead):
         return store.leads.get(record.id)
-    return store.interactions.get(record.id)
+    if isinstance(record, Interaction):
+        return store.interactions.get(record.id)
+    work = _work_store(store)
+    if isinstance(record, Opportunity):
+        return work.opportunities.get(record.id)
+    if isinstance(record, Task):
+        return work.tasks.get(record.id)
+    return work.cases.get(record.id)
 
 
 def find_record(store: Store, record: R) -> R | None:
@@ -88,8 +112,17 @@ def _write(store: Store, record: R, *, new: bool) -> R:
         written = store.customers.add(record) if new else store.customers.update(record)
     elif isinstance(record, Lead):
         written = store.leads.add(record) if new else store.leads.update(record)
-    else:
+    elif isinstance(record, Interaction):
         written = store.interactions.add(record) if new else store.interactions.update(record)
+    elif isinstance(record, Opportunity):
+        opportunities = _work_store(store).opportunities
+        written = opportunities.add(record) if new else opportunities.update(record)
+    elif isinstance(record, Task):
+        tasks = _work_store(store).tasks
+        written = tasks.add(record) if new else tasks.update(record)
+    else:
+        cases = _work_store(store).cases
+        written = cases.add(record) if new else cases.update(record)
     # The repository of R's type returns an R.
     return cast(R, written)
 
@@ -142,25 +175,70 @@ def interactions_for(store: Store, record_ids: Iterable[str]) -> list[Interactio
     return list(found.values())
 
 
-def _having(repository: RecordRepository[P, Any], field: str, values: Iterable[str]) -> list[P]:
-    """The records whose ``field`` is one of ``values``, each once."""
+class _Listing(Protocol[T]):
+    """What a repository of records or of work items offers for a filtered listing."""
+
+    def list(self, *filters: Filter, limit: int = ..., cursor: str | None = None) -> Page[T]:
+        """One page of the items matching every filter."""
+        ...
+
+
+def having(repository: _Listing[R], field: str, values: Iterable[str]) -> list[R]:
+    """The items whose ``field`` is (for ``contact_ids``: holds) one of ``values``, each once.
+
+    One filtered listing per ``PAGE_SIZE`` values (``in_``; ``contact_ids``,
+    a collection, is matched one value at a time), read a page at a time.
+    """
     from crmcore.storage import where
 
-    def pages(condition: Filter) -> Iterator[P]:
+    def pages(condition: Filter) -> Iterator[R]:
         return _paged(lambda cursor: repository.list(condition, limit=PAGE_SIZE, cursor=cursor))
 
-    found: dict[str, P] = {}
-    for value in values:
-        for record in pages(where(field).eq(value)):
+    wanted = list(dict.fromkeys(values))
+    if field == "contact_ids":
+        conditions = [where(field).contains(value) for value in wanted]
+    else:
+        conditions = [
+            where(field).in_(wanted[i : i + PAGE_SIZE]) for i in range(0, len(wanted), PAGE_SIZE)
+        ]
+    found: dict[str, R] = {}
+    for condition in conditions:
+        for record in pages(condition):
             found.setdefault(record.id, record)
     return list(found.values())
 
 
 def leads_converted_into(store: Store, customer_ids: Iterable[str]) -> list[Lead]:
     """The leads whose ``converted_customer_id`` is one of ``customer_ids``."""
-    return _having(store.leads, "converted_customer_id", customer_ids)
+    return having(store.leads, "converted_customer_id", customer_ids)
 
 
 def members_of(store: Store, organization_ids: Iterable[str]) -> list[Customer]:
     """The people whose ``organization_id`` is one of ``organization_ids``."""
-    return _having(store.customers, "organization_id", organization_ids)
+    return having(store.customers, "organization_id", organization_ids)
+
+
+def work_items_of(
+    store: SupportsWorkItems, record_ids: Iterable[str]
+) -> tuple[list[Opportunity], list[Task], list[Case]]:
+    """The work items about any of ``record_ids``: each once, in the order found.
+
+    Opportunities whose customer is (or whose contacts name) one of them,
+    tasks about one of them, and cases of one of them.
+    """
+    ids = list(record_ids)
+    customers = [i for i in ids if is_customer_id(i)]
+    opportunities = having(store.opportunities, "customer_id", customers)
+    seen = {o.id for o in opportunities}
+    opportunities.extend(
+        o for o in having(store.opportunities, "contact_ids", customers) if o.id not in seen
+    )
+    tasks = having(store.tasks, "about_id", ids)
+    cases = having(store.cases, "customer_id", customers)
+    return opportunities, tasks, cases
+
+
+def opportunity_from_lead(store: SupportsWorkItems, lead_id: str) -> Opportunity | None:
+    """The opportunity opened from ``lead_id`` (the oldest, should there be several)."""
+    found = having(store.opportunities, "lead_id", [lead_id])
+    return min(found, key=lambda o: (o.created_at, o.id), default=None)

@@ -1,8 +1,13 @@
-"""Lead conversion: a qualified lead becomes a customer (a new one or one found), once."""
+"""Lead conversion: a qualified lead becomes a customer (a new one or one found), once.
+
+The conversion can open the deal the lead was about in the same transaction
+(an :class:`OpportunityDraft`), as Salesforce's ``convertLead`` does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING
 
 import attrs
@@ -19,18 +24,62 @@ from crmcore.events import (
     EventDispatcher,
     LeadConverted,
     LeadStatusChanged,
+    OpportunityCreated,
     publish,
 )
-from crmcore.ids import CustomerId, LeadId, is_customer_id, is_lead_id
+from crmcore.ids import CustomerId, LeadId, is_customer_id, is_lead_id, new_customer_id
 from crmcore.interactions import Participant
 from crmcore.leads import Lead, LeadStatus
 from crmcore.merge import MergePolicy, Rule, plan_merge
-from crmcore.values import PersonName
+from crmcore.opportunities import Opportunity
+from crmcore.pipelines import Pipeline
+from crmcore.values import Money, PersonName
 
 if TYPE_CHECKING:
     from crmcore.storage import Store
 
-__all__ = ["ConversionResult", "convert_lead"]
+__all__ = ["ConversionResult", "OpportunityDraft", "convert_lead"]
+
+
+@attrs.frozen
+class OpportunityDraft:
+    """The deal to open when a lead converts: :func:`convert_lead`'s ``opportunity=``.
+
+    ``stage`` defaults to the pipeline's first open stage, ``amount`` to the
+    lead's ``estimated_value`` and ``owner`` to the lead's owner; the deal's
+    ``lead_id`` and ``source`` come from the lead. ``close_date`` is a date
+    or ISO text (``"2026-03-31"``). The values are checked when the
+    opportunity is built (errors name ``opportunity.<field>``).
+    """
+
+    name: str = attrs.field(repr=False)
+    pipeline: Pipeline = attrs.field(repr=lambda p: repr(getattr(p, "id", None)))
+    stage: str | None = None
+    amount: Money | None = attrs.field(default=None, repr=False)
+    close_date: date | str | None = None
+    owner: str | None = attrs.field(default=None, repr=False)
+
+    def build(self, customer_id: CustomerId, lead: Lead) -> Opportunity:
+        """The opportunity this draft opens for ``customer_id``, from ``lead``.
+
+        Raises:
+            ValidationError: naming ``opportunity.<field>`` for a bad value.
+            InvalidTransition: a lost starting stage.
+        """
+        try:
+            return Opportunity.create(
+                name=self.name,
+                customer_id=customer_id,
+                pipeline=self.pipeline,
+                stage=self.stage,
+                amount=self.amount if self.amount is not None else lead.estimated_value,
+                close_date=self.close_date,
+                owner=self.owner if self.owner is not None else lead.owner,
+                lead_id=lead.id,
+                source=lead.source,
+            )
+        except ValidationError as exc:
+            raise exc.prefixed("opportunity") from None
 
 
 @attrs.frozen
@@ -39,7 +88,9 @@ class ConversionResult:
 
     ``created`` tells whether the customer is new; ``matched`` whether an
     existing customer was found by the duplicate check; ``relinked`` lists the
-    interactions newly linked to the customer.
+    interactions newly linked to the customer; ``opportunity`` is the deal
+    opened from the lead (when an :class:`OpportunityDraft` was given, or
+    found again by its ``lead_id``).
     """
 
     customer: Customer = attrs.field(repr=id_of)
@@ -47,6 +98,9 @@ class ConversionResult:
     created: bool
     matched: bool = False
     relinked: tuple[str, ...] = attrs.field(default=(), repr=count)
+    opportunity: Opportunity | None = attrs.field(
+        default=None, repr=lambda o: repr(getattr(o, "id", None))
+    )
 
 
 def convert_lead(
@@ -57,6 +111,7 @@ def convert_lead(
     policy: MergePolicy | Mapping[str, Rule] | None = None,
     find_existing: bool = True,
     stage: LifecycleStage = LifecycleStage.CUSTOMER,
+    opportunity: OpportunityDraft | None = None,
     events: EventDispatcher | None = None,
 ) -> ConversionResult:
     """Convert a qualified lead into a customer, in one transaction; idempotent.
@@ -72,23 +127,45 @@ def convert_lead(
 
     Every interaction of the lead gains the customer as a participant (the
     lead stays on it, so the timeline can tell where it was logged), and the
-    lead becomes ``converted`` with ``converted_customer_id``. Converting a
-    converted lead again returns its customer (following merges) and writes
-    nothing. Events (``CustomerCreated`` or ``CustomerUpdated``,
-    ``LeadStatusChanged``, ``LeadConverted``) are published before the commit.
+    lead becomes ``converted`` with ``converted_customer_id``.
+
+    With ``opportunity``, the conversion also opens that deal with the
+    customer (``lead_id`` the lead, ``source`` the lead's source), on a store
+    that keeps work items (:class:`~crmcore.storage.SupportsWorkItems`).
+
+    Converting a converted lead again returns its customer (following
+    merges) and the opportunity that has the lead's ``lead_id``, if any, and
+    writes nothing; only when such a lead has no opportunity yet and a draft
+    is given is the opportunity opened then. Events (``CustomerCreated`` or
+    ``CustomerUpdated``, ``LeadStatusChanged``, ``LeadConverted``,
+    ``OpportunityCreated``) are published before the commit.
 
     Raises:
         NotFound: no such lead or customer.
         InvalidTransition: the lead is not qualified, or was converted into
-            another customer than ``customer_id``.
+            another customer than ``customer_id``; the draft's stage is a lost one.
+        ValidationError: a bad argument, naming it (``opportunity.amount``
+            for a draft's bad value), or ``store`` when a draft is given to
+            a store without work items.
     """
     if not is_lead_id(lead_id):
         raise ValidationError("lead_id", "must be a lead id")
     if customer_id is not None and not is_customer_id(customer_id):
         raise ValidationError("customer_id", "must be a customer id")
     check_flag(find_existing, "find_existing")
+    if opportunity is not None and not isinstance(opportunity, OpportunityDraft):
+        raise ValidationError("opportunity", "must be an OpportunityDraft")
+    work = ops.work_items(store)
+    if opportunity is not None and work is None:
+        raise ValidationError("store", "must keep opportunities to open one (SupportsWorkItems)")
     with ops.transaction(store):
         lead: Lead = store.leads.resolve(LeadId(lead_id))
+        deal = None if work is None else ops.opportunity_from_lead(work, lead.id)
+        # Built before anything is written: a bad draft refuses the whole
+        # conversion; the customer it is for is known only further down.
+        draft = None
+        if opportunity is not None and deal is None:
+            draft = opportunity.build(new_customer_id(), lead)
         if lead.status is LeadStatus.CONVERTED and lead.converted_customer_id is not None:
             existing: Customer = store.customers.resolve(lead.converted_customer_id)
             if (
@@ -96,7 +173,11 @@ def convert_lead(
                 and store.customers.resolve(CustomerId(customer_id)).id != existing.id
             ):
                 raise InvalidTransition("the lead was already converted into another customer")
-            return ConversionResult(customer=existing, lead=lead, created=False)
+            if draft is not None:
+                assert work is not None
+                deal = work.opportunities.add(attrs.evolve(draft, customer_id=existing.id))
+                publish(events, [OpportunityCreated(opportunity_id=deal.id)])
+            return ConversionResult(customer=existing, lead=lead, created=False, opportunity=deal)
         if not lead.status.can_become(LeadStatus.CONVERTED):
             raise InvalidTransition(
                 f"only a qualified lead converts, not a {lead.status.value} one"
@@ -145,6 +226,10 @@ def convert_lead(
             )
         )
         found.append(LeadConverted(lead_id=lead.id, customer_id=customer.id, created=created))
+        if draft is not None:
+            assert work is not None
+            deal = work.opportunities.add(attrs.evolve(draft, customer_id=customer.id))
+            found.append(OpportunityCreated(opportunity_id=deal.id))
         publish(events, found)
     return ConversionResult(
         customer=customer,
@@ -152,6 +237,7 @@ def convert_lead(
         created=created,
         matched=matched,
         relinked=tuple(relinked),
+        opportunity=deal,
     )
 
 

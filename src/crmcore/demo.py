@@ -327,6 +327,8 @@ def timeline_and_unmerge(console: Console, store: SQLiteStore, merged: BulkMerge
         table.add_column(column)
     for entry in page.entries:
         interaction = entry.interaction
+        if interaction is None:  # the demo logs interactions only; an app's store has more
+            continue
         table.add_row(
             interaction.occurred_at.strftime("%Y-%m-%d %H:%M"),
             interaction.channel.value,

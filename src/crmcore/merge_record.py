@@ -14,24 +14,38 @@ import attrs
 
 from crmcore._repr import count
 from crmcore._validation import Problems
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.ids import MergeId, is_valid_id
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
+from crmcore.opportunities import Opportunity
+from crmcore.tasks import Task
 
-__all__ = ["MergeRecord", "Snapshot", "StoredRecord"]
+__all__ = ["MergeRecord", "Snapshot", "StoredRecord", "WorkItem"]
 
-StoredRecord = Customer | Lead | Interaction
+WorkItem = Opportunity | Task | Case
+"""A piece of work about a customer or lead that a merge re-points."""
+
+StoredRecord = Customer | Lead | Interaction | Opportunity | Task | Case
 """Anything a merge writes: a participant or a re-pointed related record."""
 
 
 @attrs.frozen
 class Snapshot:
-    """Full copies of a set of stored records at one moment."""
+    """Full copies of a set of stored records at one moment.
+
+    ``opportunities``, ``tasks`` and ``cases`` are the work items a merge
+    re-pointed; they default to empty, so that merge records written before
+    work items existed still load.
+    """
 
     customers: tuple[Customer, ...] = attrs.field(default=(), repr=count)
     leads: tuple[Lead, ...] = attrs.field(default=(), repr=count)
     interactions: tuple[Interaction, ...] = attrs.field(default=(), repr=count)
+    opportunities: tuple[Opportunity, ...] = attrs.field(default=(), repr=count)
+    tasks: tuple[Task, ...] = attrs.field(default=(), repr=count)
+    cases: tuple[Case, ...] = attrs.field(default=(), repr=count)
 
     @classmethod
     def of(cls, records: tuple[StoredRecord, ...] | list[StoredRecord]) -> Snapshot:
@@ -40,15 +54,28 @@ class Snapshot:
             customers=tuple(r for r in records if isinstance(r, Customer)),
             leads=tuple(r for r in records if isinstance(r, Lead)),
             interactions=tuple(r for r in records if isinstance(r, Interaction)),
+            opportunities=tuple(r for r in records if isinstance(r, Opportunity)),
+            tasks=tuple(r for r in records if isinstance(r, Task)),
+            cases=tuple(r for r in records if isinstance(r, Case)),
         )
 
     def __iter__(self) -> Iterator[StoredRecord]:
         yield from self.customers
         yield from self.leads
         yield from self.interactions
+        yield from self.opportunities
+        yield from self.tasks
+        yield from self.cases
 
     def __len__(self) -> int:
-        return len(self.customers) + len(self.leads) + len(self.interactions)
+        return (
+            len(self.customers)
+            + len(self.leads)
+            + len(self.interactions)
+            + len(self.opportunities)
+            + len(self.tasks)
+            + len(self.cases)
+        )
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -108,7 +135,11 @@ class MergeRecord:
 
     @property
     def repointed_ids(self) -> tuple[str, ...]:
-        """The related records the merge re-pointed (interactions, leads, members)."""
+        """The related records the merge re-pointed.
+
+        Interactions, converted leads, organisation members, and the
+        opportunities, tasks and cases of the merged records.
+        """
         participants = set(self.participant_ids)
         return tuple(i for i in self.before.ids if i not in participants)
 
@@ -125,6 +156,28 @@ class MergeRecord:
             original = next((i for i in before.record_ids if i in merged), None)
             if original is not None:
                 moves[before.id] = (original, before)
+        return moves
+
+    @functools.cached_property
+    def moved_work_items(self) -> Mapping[str, tuple[str, WorkItem]]:
+        """The work items the merge moved: id -> (the merged record it was about, its copy before).
+
+        An opportunity or a case moved with its ``customer_id``, a task with
+        its ``about_id``; an opportunity that only named a merged record among
+        its contacts did not move. Kept on this copy like
+        :attr:`moved_interactions`.
+        """
+        merged = set(self.merged_ids)
+        moves: dict[str, tuple[str, WorkItem]] = {}
+        for deal in self.before.opportunities:
+            if deal.customer_id in merged:
+                moves[deal.id] = (deal.customer_id, deal)
+        for case in self.before.cases:
+            if case.customer_id in merged:
+                moves[case.id] = (case.customer_id, case)
+        for task in self.before.tasks:
+            if task.about_id is not None and task.about_id in merged:
+                moves[task.id] = (task.about_id, task)
         return moves
 
     @property

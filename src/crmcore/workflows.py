@@ -6,7 +6,7 @@ this module re-exports them so that ``from crmcore.workflows import ...`` keeps
 working.
 """
 
-from crmcore.conversion import ConversionResult, convert_lead
+from crmcore.conversion import ConversionResult, OpportunityDraft, convert_lead
 from crmcore.timeline import Relation, TimelineEntry, TimelinePage, timeline
 from crmcore.writes import (
     CheckedWrite,
@@ -21,6 +21,7 @@ from crmcore.writes import (
 __all__ = [
     "CheckedWrite",
     "ConversionResult",
+    "OpportunityDraft",
     "Relation",
     "TimelineEntry",
     "TimelinePage",

@@ -175,7 +175,7 @@ def test_a_timeline_cursor_at_the_last_microsecond_reads_on(make_store: Callable
         assert first.next_cursor is not None
         rest = timeline(store, customer.id, limit=1, cursor=first.next_cursor)
         assert len(rest) == 1
-        assert rest.entries[0].interaction.id != first.entries[0].interaction.id
+        assert rest.entries[0].key != first.entries[0].key
 
 
 # --------------------------------------------------------------- datetimes

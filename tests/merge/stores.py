@@ -9,13 +9,13 @@ from typing import Any, Self
 
 import attrs
 
-from crmcore import Customer, Interaction, Lead
 from crmcore.dedup import blocking_keys
 from crmcore.storage import (
     CustomerRepository,
     InMemoryStore,
     InteractionRepository,
     LeadRepository,
+    MergeRepository,
     SQLiteStore,
 )
 
@@ -35,7 +35,7 @@ WITH_DEDUP_KEYS: dict[str, StoreFactory] = {
 
 
 def dump(store: Any, record_ids: Iterable[str], *, bookkeeping: bool = True) -> dict[str, Any]:
-    """Every customer and lead and every interaction of ``record_ids``, by id.
+    """Every customer, lead and work item, and every interaction of ``record_ids``, by id.
 
     With ``bookkeeping=False``, ``version`` and ``updated_at`` are blanked:
     the fields an unmerge legitimately changes.
@@ -45,6 +45,10 @@ def dump(store: Any, record_ids: Iterable[str], *, bookkeeping: bool = True) -> 
         found[customer.id] = customer
     for lead in store.leads.iter_all():
         found[lead.id] = lead
+    for repository in ("opportunities", "tasks", "cases"):
+        if hasattr(store, repository):  # a store that keeps work items
+            for item in getattr(store, repository).iter_all():
+                found[item.id] = item
     for record_id in record_ids:
         for interaction in store.interactions.list_for(record_id, limit=None):
             found[interaction.id] = interaction
@@ -53,15 +57,15 @@ def dump(store: Any, record_ids: Iterable[str], *, bookkeeping: bool = True) -> 
     return found
 
 
-def _blank(record: Customer | Lead | Interaction) -> Any:
+def _blank(record: Any) -> Any:
     return attrs.evolve(record, version=1, updated_at=record.created_at)
 
 
 class NoMergesStore:
-    """A whole Store, by delegation, that keeps no merge records."""
+    """A whole Store, by delegation, that keeps no merge records (nor work items)."""
 
-    def __init__(self) -> None:
-        self._inner = InMemoryStore()
+    def __init__(self, inner: InMemoryStore | None = None) -> None:
+        self._inner = InMemoryStore() if inner is None else inner
 
     @property
     def customers(self) -> CustomerRepository:
@@ -91,3 +95,11 @@ class NoMergesStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class NoWorkItemsStore(NoMergesStore):
+    """A merging store, by delegation, that keeps no opportunities, tasks or cases."""
+
+    @property
+    def merges(self) -> MergeRepository:
+        return self._inner.merges

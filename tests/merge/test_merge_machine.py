@@ -129,7 +129,7 @@ class MergeMachine(RuleBasedStateMachine):
         for interaction_id, participants in self.interactions.items():
             for record_id in participants:
                 survivor = self.store.customers.resolve(record_id).id
-                on_timeline = {e.interaction.id for e in timeline(self.store, survivor)}
+                on_timeline = {e.key for e in timeline(self.store, survivor)}
                 assert interaction_id in on_timeline
 
 

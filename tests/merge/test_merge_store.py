@@ -90,10 +90,10 @@ def test_a_merge_loses_nothing(
                 assert attrs.evolve(tombstone, merged_into=None, version=0, updated_at=BASE) == (
                     attrs.evolve(original, version=0, updated_at=BASE)
                 )
-        on_timeline = {e.interaction.id for e in timeline(store, survivor.id)}
+        on_timeline = {e.key for e in timeline(store, survivor.id)}
         assert on_timeline == {i.id for i in interactions}
         for entry in timeline(store, survivor.id):
-            original_ids = next(i for i in interactions if i.id == entry.interaction.id).record_ids
+            original_ids = next(i for i in interactions if i.id == entry.key).record_ids
             assert entry.record_id in original_ids
 
 

@@ -88,7 +88,7 @@ def test_a_new_customer_is_created_and_the_history_follows(any_store: MergingSto
     assert store.leads.get(lead.id) == result.lead
     assert set(result.relinked) == {first.id, second.id}
     entries = list(timeline(store, result.customer.id))
-    assert [e.interaction.id for e in entries] == [second.id, first.id]
+    assert [e.key for e in entries] == [second.id, first.id]
     assert {(e.record_id, e.relation) for e in entries} == {(lead.id, Relation.CONVERTED_LEAD)}
     # The lead keeps its own history.
     assert len(store.interactions.list_for(lead.id, limit=None)) == 2

@@ -83,14 +83,14 @@ def test_pages_are_complete_ordered_and_filtered(
             for i, h in enumerate(hours)
         ]
         entries = _read_all(store, customer.id, limit)
-        keys = [(e.occurred_at, e.interaction.id) for e in entries]
+        keys = [(e.occurred_at, e.key) for e in entries]
         assert keys == sorted(keys, reverse=True)
-        assert sorted(e.interaction.id for e in entries) == sorted(i.id for i in logged)
+        assert sorted(e.key for e in entries) == sorted(i.id for i in logged)
         since, until = BASE + timedelta(hours=min(window)), BASE + timedelta(hours=max(window))
         filtered = _read_all(
             store, customer.id, limit, since=since, until=until, channels=[Channel.SMS]
         )
-        assert {e.interaction.id for e in filtered} == {
+        assert {e.key for e in filtered} == {
             i.id for i in logged if since <= i.occurred_at < until and i.channel is Channel.SMS
         }
 
@@ -111,16 +111,14 @@ def test_merged_records_and_converted_leads_are_on_the_timeline(any_store: Mergi
     merge(store, [ada.id, dup.id], survivor=ada.id)
     convert_lead(store, lead.id, customer_id=ada.id)
     entries = list(timeline(store, ada.id))
-    assert [(e.interaction.id, e.record_id, e.relation) for e in entries] == [
+    assert [(e.key, e.record_id, e.relation) for e in entries] == [
         (from_lead.id, lead.id, Relation.CONVERTED_LEAD),
         (from_older.id, older.id, Relation.MERGED),
         (from_dup.id, dup.id, Relation.MERGED),
         (own.id, ada.id, Relation.DIRECT),
     ]
     # An id merged away reads the survivor's timeline.
-    assert [e.interaction.id for e in timeline(store, older.id)] == [
-        e.interaction.id for e in entries
-    ]
+    assert [e.key for e in timeline(store, older.id)] == [e.key for e in entries]
     assert "Ada" not in repr(entries)
 
 
@@ -132,8 +130,8 @@ def test_an_unmerge_takes_the_history_back(any_store: MergingStore) -> None:
     result = merge(store, [ada.id, dup.id], survivor=ada.id)
     assert len(timeline(store, ada.id)) == 2
     unmerge(store, result.merge_id)
-    assert [e.interaction.id for e in timeline(store, ada.id)] == [mine.id]
-    assert [e.interaction.id for e in timeline(store, dup.id)] == [theirs.id]
+    assert [e.key for e in timeline(store, ada.id)] == [mine.id]
+    assert [e.key for e in timeline(store, dup.id)] == [theirs.id]
 
 
 def test_organisation_members_on_request(any_store: MergingStore) -> None:
@@ -142,9 +140,9 @@ def test_organisation_members_on_request(any_store: MergingStore) -> None:
     ada = store.customers.add(Customer.create(name="Ada").in_organization(acme.id))
     company_call = _log(store, acme.id, 1, Channel.PHONE_CALL)
     member_mail = _log(store, ada.id, 2)
-    assert [e.interaction.id for e in timeline(store, acme.id)] == [company_call.id]
+    assert [e.key for e in timeline(store, acme.id)] == [company_call.id]
     entries = list(timeline(store, acme.id, include_organization_members=True))
-    assert [(e.interaction.id, e.record_id, e.relation) for e in entries] == [
+    assert [(e.key, e.record_id, e.relation) for e in entries] == [
         (member_mail.id, ada.id, Relation.ORGANIZATION_MEMBER),
         (company_call.id, acme.id, Relation.DIRECT),
     ]
@@ -196,12 +194,12 @@ def test_pages_stay_complete_while_interactions_arrive(any_store: MergingStore) 
             store, acme.id, include_organization_members=True, limit=3, cursor=page.next_cursor
         )
         seen.extend(page)
-    ids = [e.interaction.id for e in seen]
+    ids = [e.key for e in seen]
     assert len(ids) == len(set(ids))
     assert {i.id for i in first} | {both.id} <= set(ids)
-    keys = [(e.occurred_at, e.interaction.id) for e in seen]
+    keys = [(e.occurred_at, e.key) for e in seen]
     assert keys == sorted(keys, reverse=True)
-    (meeting,) = [e for e in seen if e.interaction.id == both.id]
+    (meeting,) = [e for e in seen if e.key == both.id]
     assert meeting.relation is Relation.DIRECT
 
 

@@ -10,14 +10,18 @@ import attrs
 from crmcore import _store_ops as ops
 from crmcore._repr import id_of
 from crmcore._validation import items_of, utcnow
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError, VersionConflict
 from crmcore.events import (
+    CaseUpdated,
     CustomerUpdated,
     DomainEvent,
     EventDispatcher,
     LeadStatusChanged,
+    OpportunityUpdated,
     RecordsMerged,
+    TaskUpdated,
     publish,
 )
 from crmcore.ids import MergeId, is_customer_id, is_lead_id, new_merge_id
@@ -25,6 +29,8 @@ from crmcore.leads import Lead
 from crmcore.merge._plan import MergePlan, Record, default_survivor, plan_merge
 from crmcore.merge._survivorship import MergePolicy, Rule
 from crmcore.merge_record import MergeRecord, Snapshot, StoredRecord
+from crmcore.opportunities import Opportunity
+from crmcore.tasks import Task
 
 if TYPE_CHECKING:
     from crmcore.storage import MergingStore
@@ -78,9 +84,14 @@ def merge(
     written. The survivor is updated; the others are kept as tombstones
     (``merged_into``), or for leads merged into a customer, marked converted;
     interactions, converted leads and organisation members are re-pointed to
-    the survivor; a :class:`MergeRecord` with full before/after copies is
-    stored. Events (``RecordsMerged``, ``CustomerUpdated``/``LeadStatusChanged``)
-    are published before the commit: a subscriber that raises rolls it back.
+    the survivor, and so, on a store that keeps work items
+    (:class:`~crmcore.storage.SupportsWorkItems`), are the merged records'
+    opportunities (customer and contact roles), tasks and cases; a
+    :class:`MergeRecord` with full before/after copies is stored. Events
+    (``RecordsMerged``, ``CustomerUpdated``/``LeadStatusChanged``, and
+    ``OpportunityUpdated``/``TaskUpdated``/``CaseUpdated`` for the moved work
+    items) are published before the commit: a subscriber that raises rolls it
+    back.
 
     Raises:
         ValidationError: see :func:`plan_merge`; naming ``store`` when the store
@@ -109,6 +120,10 @@ def merge(
         keep = survivor if survivor is not None else default_survivor(records).id
         merged_ids = [r.id for r in records if r.id != keep]
         customer_ids = [i for i in merged_ids if is_customer_id(i)]
+        work = ops.work_items(store)
+        opportunities, tasks, cases = (
+            ops.work_items_of(work, merged_ids) if work is not None else ([], [], [])
+        )
         plan = plan_merge(
             records,
             survivor=survivor,
@@ -116,6 +131,9 @@ def merge(
             interactions=ops.interactions_for(store, merged_ids),
             leads=ops.leads_converted_into(store, customer_ids),
             members=ops.members_of(store, customer_ids),
+            opportunities=opportunities,
+            tasks=tasks,
+            cases=cases,
         )
         written_survivor = ops.update_record(store, plan.result)
         written: list[StoredRecord] = [written_survivor]
@@ -157,4 +175,19 @@ def _merge_events(plan: MergePlan, record: MergeRecord) -> list[DomainEvent]:
                     new_status=after.status.value,
                 )
             )
+    # A subscriber keeping a read model of deals, tasks or cases per customer
+    # hears of the moves as it hears of any other change to them.
+    for change in plan.related:
+        moved = change.before
+        if isinstance(moved, Opportunity):
+            fields = tuple(
+                f
+                for f in ("customer_id", "contacts")
+                if getattr(moved, f) != getattr(change.after, f)
+            )
+            found.append(OpportunityUpdated(opportunity_id=moved.id, fields=fields))
+        elif isinstance(moved, Task):
+            found.append(TaskUpdated(task_id=moved.id, fields=("about_id",)))
+        elif isinstance(moved, Case):
+            found.append(CaseUpdated(case_id=moved.id, fields=("customer_id",)))
     return found

@@ -13,6 +13,7 @@ import attrs
 
 from crmcore._repr import count, id_of
 from crmcore._validation import items_of
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.ids import CustomerId, is_customer_id, is_lead_id
@@ -33,6 +34,8 @@ from crmcore.merge._survivorship import (
     rule_name,
 )
 from crmcore.merge_record import StoredRecord
+from crmcore.opportunities import ContactRole, Opportunity
+from crmcore.tasks import Task
 
 __all__ = [
     "FieldDecision",
@@ -72,10 +75,12 @@ class FieldDecision:
 
 @attrs.frozen
 class RelatedChange:
-    """A record that is not merged but moves to the survivor (an interaction, a lead, a member).
+    """A record that is not merged but moves to the survivor.
 
     ``field`` is what changes: an interaction's ``participants``, a lead's
-    ``converted_customer_id`` or a person's ``organization_id``.
+    ``converted_customer_id``, a person's ``organization_id``, an
+    opportunity's ``customer_id`` (its ``contacts`` move with it) or only its
+    ``contacts``, a task's ``about_id``, a case's ``customer_id``.
     """
 
     before: StoredRecord = attrs.field(repr=id_of)
@@ -177,6 +182,9 @@ def plan_merge(
     interactions: Iterable[Interaction] = (),
     leads: Iterable[Lead] = (),
     members: Iterable[Customer] = (),
+    opportunities: Iterable[Opportunity] = (),
+    tasks: Iterable[Task] = (),
+    cases: Iterable[Case] = (),
 ) -> MergePlan:
     """Plan merging ``records`` into one survivor, without touching any store.
 
@@ -192,6 +200,10 @@ def plan_merge(
             do are re-pointed to the survivor in ``plan.related``.
         leads: leads that may have been converted into one of the records.
         members: people who may belong to one of the records (organisations).
+        opportunities: deals that may be with (or name as a contact) one of
+            the records; those that do are re-pointed to the survivor.
+        tasks: tasks that may be about one of the records.
+        cases: support cases that may be of one of the records.
 
     Raises:
         ValidationError: fewer than two distinct records, a record already
@@ -202,6 +214,11 @@ def plan_merge(
     interactions = _all_of(interactions, Interaction, "interactions")
     leads = _all_of(leads, Lead, "leads")
     members = _all_of(members, Customer, "members")
+    work = _Work(
+        _all_of(opportunities, Opportunity, "opportunities"),
+        _all_of(tasks, Task, "tasks"),
+        _all_of(cases, Case, "cases"),
+    )
     rules = MergePolicy.of(policy)
     _check_group(group, survivor, rules)
     chosen = (
@@ -259,7 +276,7 @@ def plan_merge(
         )
         for field in ("emails", "phones")
     }
-    related = _related(chosen.id, set(merged_ids), interactions, leads, members)
+    related = _related(chosen.id, set(merged_ids), interactions, leads, members, work)
     return MergePlan(
         survivor_id=chosen.id,
         merged_ids=merged_ids,
@@ -333,12 +350,20 @@ def _retire(record: Record, survivor: Record) -> Record:
     )
 
 
+@attrs.frozen
+class _Work:
+    opportunities: list[Opportunity]
+    tasks: list[Task]
+    cases: list[Case]
+
+
 def _related(
     survivor_id: str,
     merged: set[str],
     interactions: Iterable[Interaction],
     leads: Iterable[Lead],
     members: Iterable[Customer],
+    work: _Work,
 ) -> tuple[RelatedChange, ...]:
     changes: dict[str, RelatedChange] = {}
     for interaction in interactions:
@@ -362,4 +387,41 @@ def _related(
             if member.organization_id in merged:
                 moved_member = attrs.evolve(member, organization_id=CustomerId(survivor_id))
                 changes[member.id] = RelatedChange(member, moved_member, "organization_id")
+        for opportunity in work.opportunities:
+            if opportunity.id not in changes:
+                change = _moved_opportunity(opportunity, CustomerId(survivor_id), merged)
+                if change is not None:
+                    changes[opportunity.id] = change
+        for case in work.cases:
+            if case.id not in changes and case.customer_id in merged:
+                moved_case = attrs.evolve(case, customer_id=CustomerId(survivor_id))
+                changes[case.id] = RelatedChange(case, moved_case, "customer_id")
+    # A task can be about a lead as well as a customer: it follows whichever
+    # record it is about, like the record's interactions do.
+    for task in work.tasks:
+        if task.id not in changes and task.about_id is not None and task.about_id in merged:
+            changes[task.id] = RelatedChange(
+                task, attrs.evolve(task, about_id=survivor_id), "about_id"
+            )
     return tuple(changes.values())
+
+
+def _moved_opportunity(
+    opportunity: Opportunity, survivor_id: CustomerId, merged: set[str]
+) -> RelatedChange | None:
+    moves_customer = opportunity.customer_id in merged
+    if not moves_customer and not any(c.customer_id in merged for c in opportunity.contacts):
+        return None
+    # A contact who becomes the survivor in a role the survivor already has
+    # (or that two merged records had) is one contact role: listed once.
+    contacts: dict[ContactRole, None] = {}
+    for contact in opportunity.contacts:
+        if contact.customer_id in merged:
+            contact = ContactRole(survivor_id, contact.role)
+        contacts.setdefault(contact, None)
+    moved = attrs.evolve(
+        opportunity,
+        customer_id=survivor_id if moves_customer else opportunity.customer_id,
+        contacts=tuple(contacts),
+    )
+    return RelatedChange(opportunity, moved, "customer_id" if moves_customer else "contacts")

@@ -13,14 +13,18 @@ import attrs
 import pytest
 from hypothesis import given
 
+from crmcore.cases import Case
 from crmcore.customers import Customer, CustomerKind
 from crmcore.errors import DataError, DuplicateRecord, NotFound, ValidationError, VersionConflict
 from crmcore.ids import new_merge_id
 from crmcore.interactions import Channel, Direction, Interaction
 from crmcore.leads import Lead, LeadStatus
 from crmcore.merge_record import MergeRecord, Snapshot
+from crmcore.opportunities import ContactRole, Opportunity
+from crmcore.pipelines import Pipeline
 from crmcore.serialization import to_dict
-from crmcore.storage.protocols import MergingStore, Store, SupportsMerges
+from crmcore.storage.protocols import MergingStore, Store, SupportsMerges, SupportsWorkItems
+from crmcore.tasks import Task
 from crmcore.testing import _builders as build
 from crmcore.testing import strategies
 
@@ -63,7 +67,9 @@ class MergeContract:
             ``resolve`` on its customer and lead repositories, so that
             :func:`crmcore.merge`, :func:`crmcore.unmerge` and
             :func:`crmcore.timeline` work on it. An adapter that sets it to
-            ``False`` has these checks skipped, visibly.
+            ``False`` has these checks skipped, visibly. The check that a
+            merge moves opportunities, tasks and cases also needs the store
+            to keep them (``supports_work_items``).
     """
 
     supports_merges: ClassVar[bool] = True
@@ -215,3 +221,67 @@ class MergeContract:
         assert store.interactions.get(call.id).record_ids == (dup.id,)
         assert store.customers.get(member.id).organization_id == dup.id
         assert store.customers.resolve(dup.id).id == dup.id
+
+    def test_merge_moves_work_items_and_unmerge_moves_them_back(self, store: MergingStore) -> None:
+        """A merge re-points opportunities, tasks and cases; unmerge restores each exactly."""
+        self._require_merges()
+        # The flag is WorkItemsContract's; StorageContract has both.
+        if not getattr(self, "supports_work_items", True):
+            pytest.skip("the adapter does not claim work items (supports_work_items = False)")
+        if not isinstance(store, SupportsWorkItems):
+            pytest.skip("the store keeps no opportunities, tasks or cases (SupportsWorkItems)")
+        from crmcore.merge import merge, unmerge
+
+        pipeline = Pipeline.create(
+            "kit",
+            "Kit",
+            [
+                {"id": "open", "name": "Open", "probability": "0.5"},
+                {"id": "won", "name": "Won", "probability": "1", "status": "won"},
+            ],
+        )
+        ada, dup, other = (store.customers.add(build.customer(i)) for i in range(3))
+        deal = store.opportunities.add(
+            Opportunity.create(
+                name="Deal",
+                customer_id=dup.id,
+                pipeline=pipeline,
+                contacts=[ContactRole(ada.id, "user"), ContactRole(dup.id, "user")],
+            )
+        )
+        named = store.opportunities.add(
+            Opportunity.create(
+                name="Other deal",
+                customer_id=other.id,
+                pipeline=pipeline,
+                contacts=[ContactRole(dup.id, "decision_maker")],
+            )
+        )
+        call = store.tasks.add(Task.create(title="Call", about_id=dup.id))
+        help_request = store.cases.add(Case.create(subject="Help", customer_id=dup.id))
+        untouched = store.cases.add(Case.create(subject="Help", customer_id=other.id))
+
+        result = merge(store, [ada.id, dup.id], survivor=ada.id)
+        moved: Opportunity = store.opportunities.get(deal.id)
+        assert moved.customer_id == ada.id
+        assert moved.contacts == (ContactRole(ada.id, "user"),)
+        assert store.opportunities.get(named.id).contacts == (
+            ContactRole(ada.id, "decision_maker"),
+        )
+        assert store.tasks.get(call.id).about_id == ada.id
+        assert store.cases.get(help_request.id).customer_id == ada.id
+        assert store.cases.get(untouched.id) == untouched
+        record = store.merges.get(result.merge_id)
+        assert {i.id for i in record.before} >= {deal.id, named.id, call.id, help_request.id}
+        assert record.before.opportunities == (deal, named)
+
+        unmerge(store, result.merge_id)
+        for before, now in (
+            (deal, store.opportunities.get(deal.id)),
+            (named, store.opportunities.get(named.id)),
+            (call, store.tasks.get(call.id)),
+            (help_request, store.cases.get(help_request.id)),
+        ):
+            assert attrs.evolve(now, version=0, updated_at=before.updated_at) == attrs.evolve(
+                before, version=0
+            )
