@@ -12,6 +12,7 @@ exactly (``Decimal``, no rounding), and never across currencies.
 from __future__ import annotations
 
 import decimal
+import types
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -68,7 +69,8 @@ def _add(into: dict[str, Decimal], currency: str, amount: Decimal) -> None:
 
 
 def _frozen_amounts(amounts: Mapping[str, Decimal]) -> Mapping[str, Decimal]:
-    return dict(sorted(amounts.items()))
+    # Read-only, in currency order: a result is a value, not a scratch pad.
+    return types.MappingProxyType(dict(sorted(amounts.items())))
 
 
 def _summed(parts: Iterable[Mapping[str, Decimal]]) -> Mapping[str, Decimal]:

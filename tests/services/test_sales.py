@@ -306,6 +306,9 @@ def test_reprs_show_counts_and_currencies_not_amounts() -> None:
     for text in shown:
         assert "987654" not in text
     assert "EUR" in shown[0]
+    summary = StageSummary("b2b", "propose", 1, {"EUR": secret})
+    with pytest.raises(TypeError):
+        summary.amounts["EUR"] = Decimal(0)  # type: ignore[index]
 
 
 class _AggregatesOnly:
