@@ -258,10 +258,12 @@ class JsonLinesStore(
 
     def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
         """Place already-stored copies as they are (``crmcore.io.restore`` needs it); journalled."""
-        batch = check_load(records)
+        # This store keeps no opportunities, tasks or cases: they are refused.
+        batch = check_load(records, work_items=False)
         with self.transaction():
             self._memory.load(batch)
             for record in batch:
+                assert isinstance(record, Customer | Lead | Interaction | MergeRecord)
                 self._put(record)
 
     def close(self) -> None:

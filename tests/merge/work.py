@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from crmcore import Case, CaseStatus, ContactRole, Money, Opportunity, Pipeline, Task
 from crmcore.ids import CustomerId, is_customer_id
-from crmcore.storage import InMemoryStore
+from crmcore.storage import InMemoryStore, SQLiteStore
 from tests.merge.records import BASE
 from tests.merge.stores import NoWorkItemsStore
 
@@ -36,7 +36,10 @@ PIPELINE = Pipeline.create(
 )
 ROLES = ["decision_maker", "influencer", "user"]
 
-WORK_FACTORIES: dict[str, Callable[[], Any]] = {"memory": InMemoryStore}
+WORK_FACTORIES: dict[str, Callable[[], Any]] = {
+    "memory": InMemoryStore,
+    "sqlite": lambda: SQLiteStore(":memory:"),
+}
 """The shipped stores that keep work items (SupportsWorkItems)."""
 
 WORK_STORES = pytest.mark.parametrize(
