@@ -20,7 +20,15 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from crmcore.testing.strategies import customers, interactions, leads
+from crmcore.testing.strategies import (
+    cases,
+    customers,
+    interactions,
+    leads,
+    opportunities,
+    pipelines,
+    tasks,
+)
 
 
 def measure(strategy: st.SearchStrategy[Any], examples: int) -> tuple[float, float]:
@@ -60,14 +68,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--examples", type=int, default=300)
     args = parser.parse_args()
-    print(f"{'model':<12} {'ms/value':>9} {'choices':>8}")
+    print(f"{'model':<14} {'ms/value':>9} {'choices':>8}")
     for name, strategy in (
         ("customers", customers()),
         ("leads", leads()),
         ("interactions", interactions()),
+        ("pipelines", pipelines()),
+        ("opportunities", opportunities()),
+        ("tasks", tasks()),
+        ("cases", cases()),
     ):
         ms, choices = measure(strategy, args.examples)
-        print(f"{name:<12} {ms:>9.2f} {choices:>8.0f}")
+        print(f"{name:<14} {ms:>9.2f} {choices:>8.0f}")
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@ from jsonschema.exceptions import ValidationError as SchemaError
 import crmcore
 import crmcore.merge_record
 from crmcore import (
+    Case,
     Customer,
     EmailAddress,
     Interaction,
     Lead,
+    Opportunity,
+    Task,
     ValidationError,
     from_dict,
     make_converter,
@@ -86,6 +89,17 @@ def test_every_public_model_has_a_schema() -> None:
         "Direction",
         "LifecycleStage",
         "LeadStatus",
+        "Opportunity",
+        "StageChange",
+        "ContactRole",
+        "DealStatus",
+        "Task",
+        "TaskKind",
+        "TaskStatus",
+        "Priority",
+        "Case",
+        "CaseEvent",
+        "CaseStatus",
     }
     assert expected <= set(SCHEMAS)
 
@@ -151,7 +165,7 @@ def test_every_drawn_model_validates_against_its_schema(drawn: tuple[str, object
 
 @given(st.one_of(*(st.from_type(kind) for kind in DOCUMENTS)))
 def test_a_field_is_required_by_the_schema_only_when_from_dict_needs_it(
-    record: Customer | Lead | Interaction | MergeRecord,
+    record: Customer | Lead | Interaction | MergeRecord | Opportunity | Task | Case,
 ) -> None:
     data = to_dict(record)
     validator = _validator(json_schema(type(record)))

@@ -24,6 +24,9 @@ from crmcore._validation import utcnow
 from crmcore.errors import ValidationError
 
 __all__ = [
+    "CaseOpened",
+    "CaseStatusChanged",
+    "CaseUpdated",
     "CustomerCreated",
     "CustomerUpdated",
     "DomainEvent",
@@ -32,8 +35,14 @@ __all__ = [
     "InteractionLogged",
     "LeadConverted",
     "LeadStatusChanged",
+    "OpportunityCreated",
+    "OpportunityStageChanged",
+    "OpportunityUpdated",
     "RecordsMerged",
     "RecordsUnmerged",
+    "TaskCompleted",
+    "TaskCreated",
+    "TaskUpdated",
 ]
 
 
@@ -102,6 +111,82 @@ class InteractionLogged(DomainEvent):
 
     interaction_id: str
     record_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OpportunityCreated(DomainEvent):
+    """An opportunity was added to the store."""
+
+    opportunity_id: str
+
+
+@attrs.frozen(kw_only=True)
+class OpportunityUpdated(DomainEvent):
+    """A stored opportunity changed; ``fields`` names the fields that did."""
+
+    opportunity_id: str
+    fields: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class OpportunityStageChanged(DomainEvent):
+    """A deal moved between stages of its pipeline; ``status`` is the new stage's.
+
+    ``status`` is a value of :class:`~crmcore.DealStatus` (``won`` and ``lost``
+    close the deal); ``from_stage_id`` is ``None`` for no earlier stage.
+    """
+
+    opportunity_id: str
+    from_stage_id: str | None
+    to_stage_id: str
+    status: str
+
+
+@attrs.frozen(kw_only=True)
+class TaskCreated(DomainEvent):
+    """A task was added to the store."""
+
+    task_id: str
+
+
+@attrs.frozen(kw_only=True)
+class TaskCompleted(DomainEvent):
+    """A task was done; ``interaction_id`` is the interaction that did it, if any."""
+
+    task_id: str
+    interaction_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TaskUpdated(DomainEvent):
+    """A stored task changed; ``fields`` names the fields that did."""
+
+    task_id: str
+    fields: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class CaseOpened(DomainEvent):
+    """A support case was added to the store."""
+
+    case_id: str
+
+
+@attrs.frozen(kw_only=True)
+class CaseStatusChanged(DomainEvent):
+    """A case moved from one status to another (values of :class:`~crmcore.CaseStatus`)."""
+
+    case_id: str
+    old_status: str
+    new_status: str
+
+
+@attrs.frozen(kw_only=True)
+class CaseUpdated(DomainEvent):
+    """A stored case changed; ``fields`` names the fields that did."""
+
+    case_id: str
+    fields: tuple[str, ...] = ()
 
 
 E = TypeVar("E", bound=DomainEvent)

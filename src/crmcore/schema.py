@@ -29,12 +29,15 @@ from typing import Any, Final
 
 import attrs
 
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.ids import CaseId, CustomerId, InteractionId, LeadId, MergeId, OpportunityId, TaskId
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
+from crmcore.opportunities import Opportunity
 from crmcore.serialization import SCHEMA_KEY, SCHEMA_VERSION
+from crmcore.tasks import Task
 from crmcore.values import CustomFields, EmailAddress, ExternalIds, PhoneNumber
 
 __all__ = [
@@ -50,7 +53,15 @@ __all__ = [
 METASCHEMA: Final = "https://json-schema.org/draft/2020-12/schema"
 """The dialect every schema declares in ``$schema``."""
 
-DOCUMENTS: Final[tuple[type[Any], ...]] = (Customer, Lead, Interaction, MergeRecord)
+DOCUMENTS: Final[tuple[type[Any], ...]] = (
+    Customer,
+    Lead,
+    Interaction,
+    MergeRecord,
+    Opportunity,
+    Task,
+    Case,
+)
 """The models an app stores and sends on their own (a document carries ``schema_version``)."""
 
 _ULID = "[0-9A-HJKMNP-TV-Z]{26}"
@@ -227,8 +238,9 @@ def json_schema(model: type[Any]) -> dict[str, Any]:
 def json_schemas() -> dict[str, dict[str, Any]]:
     """:func:`json_schema` of every public model, by class name.
 
-    The entities (``Customer``, ``Lead``, ``Interaction``, ``MergeRecord``),
-    the parts of them (``ContactEmail``, ``Consent``, ``Snapshot``...), the
+    The entities (``Customer``, ``Lead``, ``Interaction``, ``MergeRecord``,
+    ``Opportunity``, ``Task``, ``Case``), the parts of them (``ContactEmail``,
+    ``Consent``, ``Snapshot``, ``StageChange``, ``CaseEvent``...), the
     values (``EmailAddress``, ``PhoneNumber``, ``PersonName``,
     ``PostalAddress``, ``Money``, ``CustomFields``, ``ExternalIds``) and the enums.
     """

@@ -409,3 +409,12 @@ def test_edge_strategies_reach_the_ends_of_every_range(strategy: Any, reached: A
 
     with pytest.raises(Reached):
         probe()
+
+
+def test_every_model_with_a_strategy_is_registered_for_from_type() -> None:
+    # The entry point registers by name: a strategy added without its name
+    # there would leave st.from_type() building the model field by field.
+    from crmcore.testing._registry import registered
+    from crmcore.testing.strategies import _by_type
+
+    assert set(registered()) == set(_by_type())

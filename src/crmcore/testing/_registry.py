@@ -18,7 +18,8 @@ _MODELS = {
     "crmcore": (
         "Customer", "Lead", "Interaction", "Participant", "Consent", "ContactEmail",
         "ContactPhone", "EmailAddress", "PhoneNumber", "PersonName", "PostalAddress",
-        "Money", "CustomFields", "ExternalIds",
+        "Money", "CustomFields", "ExternalIds", "Pipeline", "Stage", "Opportunity",
+        "StageChange", "ContactRole", "Task", "Case", "CaseEvent",
     ),
     "crmcore.merge": (
         "Snapshot", "MergeRecord", "MergePolicy", "Candidate", "FieldDecision", "MergePlan",

@@ -1291,6 +1291,44 @@ def _pipeline(draw: st.DrawFn) -> Pipeline:
 
 
 _PIPELINES = _pipeline()
+# Deals draw their pipeline from a pool (one choice instead of thirty): a list of
+# deals must stay within hypothesis' budget, and pipelines() draws every shape.
+_POOLED_PIPELINES = st.sampled_from(
+    [
+        Pipeline.create(
+            "b2b",
+            "B2B",
+            [
+                {"id": "qualify", "name": "Qualify", "probability": "0.1"},
+                {"id": "propose", "name": "Propose", "probability": "0.4"},
+                {"id": "negotiate", "name": "Negotiate", "probability": "0.75"},
+                {"id": "won", "name": "Won", "probability": 1, "status": "won"},
+                {"id": "lost", "name": "Lost", "probability": 0, "status": "lost"},
+            ],
+        ),
+        Pipeline.create(
+            "web-shop",
+            "Web shop",
+            [
+                {"id": "cart", "name": "Cart", "probability": "0.2"},
+                {"id": "paid", "name": "Paid", "probability": 1, "status": "won"},
+            ],
+        ),
+        # Closed stages between open ones, two of each kind, a 0 and a 1 open stage.
+        Pipeline.create(
+            "mixed_1",
+            "Mixed",
+            [
+                {"id": "lost-early", "name": "Lost early", "probability": 0, "status": "lost"},
+                {"id": "cold", "name": "Cold", "probability": 0},
+                {"id": "won-small", "name": "Won small", "probability": 1, "status": "won"},
+                {"id": "sure", "name": "Sure", "probability": "1"},
+                {"id": "won-big", "name": "Won big", "probability": 1, "status": "won"},
+                {"id": "lost-late", "name": "Lost late", "probability": 0, "status": "lost"},
+            ],
+        ),
+    ]
+)
 
 
 def pipelines() -> st.SearchStrategy[Pipeline]:
@@ -1341,7 +1379,7 @@ def _contact_roles(pool: tuple[CustomerId, ...] | None) -> st.SearchStrategy[tup
 def _opportunity(
     draw: st.DrawFn, pipeline: Pipeline | None, pool: tuple[CustomerId, ...] | None
 ) -> Opportunity:
-    chosen = draw(_PIPELINES) if pipeline is None else pipeline
+    chosen = draw(_POOLED_PIPELINES) if pipeline is None else pipeline
     starts = [stage for stage in chosen.stages if stage.status is not DealStatus.LOST]
     start = draw(st.sampled_from(starts))
     at = draw(_AWARE)
@@ -1388,7 +1426,8 @@ def opportunities(
     requires. Some open deals override their stage's probability.
 
     Args:
-        pipeline: the pipeline every deal is in (default: one drawn per deal).
+        pipeline: the pipeline every deal is in (default: one of three fixed
+            shapes per deal; draw one with :func:`pipelines` for any shape).
         customer_ids: the customers deals and contact roles are drawn from
             (to build deals about records a test created); default fresh ids.
     """
