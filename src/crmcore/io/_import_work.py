@@ -451,30 +451,26 @@ class _Finder:
             return text
         if is_lead_id(text):
             found = self._live(self.store.leads, text)
-        elif is_customer_id(text) or "@" in text or self.source is None:
-            found = self._customers(text, "about")
-            if not found and "@" in text:
-                email = self._email(text, "about")
-                leads = self.store.leads
-                found = sorted({leads.resolve(r.id).id for r in leads.find_by_email(email)})
         else:
-            found = self._customers(text, "about")
-            if not found:
-                # A lead import keeps its row ids as keys (crmcore.storage.keys.source_keys).
-                key = identifier_key(self.source, text)
-                leads = self.store.leads
-                found = sorted(
-                    {
-                        leads.resolve(r.id).id
-                        for r in leads.find_by_keys([key])
-                        if r.custom_fields.get(self.source) == text
-                    }
-                )
+            found = self._customers(text, "about") or self._leads(text)
         if not found:
             raise ValidationError("about", "names no stored record (by id, email or row id)")
         if len(found) > 1:
             raise ValidationError("about", "names more than one stored record: give its id")
         return found[0]
+
+    def _leads(self, text: str) -> list[str]:
+        """The live leads with the email ``text``, or with the row id ``text`` of the import."""
+        leads = self.store.leads
+        if "@" in text:
+            found = leads.find_by_email(self._email(text, "about"))
+        elif self.source is not None and not is_customer_id(text):
+            # A lead import keeps its row ids as keys (crmcore.storage.keys.source_keys).
+            keyed = leads.find_by_keys([identifier_key(self.source, text)])
+            found = [r for r in keyed if r.custom_fields.get(self.source) == text]
+        else:
+            found = []
+        return sorted({leads.resolve(r.id).id for r in found})
 
     @staticmethod
     def _live(repo: Any, record_id: str) -> list[str]:
