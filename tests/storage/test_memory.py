@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from crmcore.errors import ValidationError
 from crmcore.storage import InMemoryStore
 from crmcore.testing import StorageContract
+from crmcore.testing import _work_builders as work
 from crmcore.testing._builders import customer
 
 
@@ -29,23 +30,30 @@ def test_a_key_function_that_is_not_callable_is_refused() -> None:
     assert info.value.paths == ("key_function",)
 
 
-def test_iter_all_sorts_once_instead_of_once_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("repository", "build"),
+    [("customers", customer), ("tasks", work.task), ("opportunities", work.opportunity)],
+)
+def test_iter_all_sorts_once_instead_of_once_per_batch(
+    monkeypatch: pytest.MonkeyPatch, repository: str, build: Callable[[int], Any]
+) -> None:
     store = InMemoryStore()
-    stored = store.customers.add_many([customer(i) for i in range(300)])
+    repo = getattr(store, repository)
+    stored = repo.add_many([build(i) for i in range(300)])
     built = 0
-    row = store.customers._row
+    row = repo._row
 
     def counting_row(record: Any) -> dict[str, Any]:
         nonlocal built
         built += 1
         return row(record)
 
-    monkeypatch.setattr(store.customers, "_row", counting_row)
+    monkeypatch.setattr(repo, "_row", counting_row)
     seen = []
-    for record in store.customers.iter_all(batch_size=7):
+    for record in repo.iter_all(batch_size=7):
         seen.append(record.id)
         if len(seen) == 150:  # a writer adds one record mid-way: it is still found
-            late = store.customers.add(customer(1_000))
+            late = repo.add(build(1_000))
     assert seen == sorted([r.id for r in stored] + [late.id])
     # Paging through list() built every record's row for every batch: 300 x 43 times.
     assert built <= 301

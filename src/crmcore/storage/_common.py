@@ -8,23 +8,29 @@ and the stores compare the normalised forms.
 
 from __future__ import annotations
 
+import decimal
 import enum
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final, TypeVar, cast
 
 import attrs
 
+from crmcore.cases import Case, CaseStatus
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import ValidationError
-from crmcore.interactions import Interaction
+from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead, LeadSource, LeadStatus
+from crmcore.opportunities import Opportunity
+from crmcore.pipelines import DealStatus
 from crmcore.storage.keys import EMAIL_PREFIX, PHONE_PREFIX, KeyFunction, identifier_key
-from crmcore.storage.protocols import Filter, Op
+from crmcore.storage.protocols import TOTALS_BY, Filter, Op, Total
+from crmcore.tasks import Priority, Task, TaskKind, TaskStatus
 from crmcore.values import normalize_tags
 
-E = TypeVar("E", bound=Customer | Lead | Interaction)
+E = TypeVar("E", bound=Customer | Lead | Interaction | Opportunity | Task | Case)
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
@@ -71,6 +77,8 @@ class Kind(enum.Enum):
     DATE = "date"
     ENUM = "enum"
     TAGS = "tags"
+    IDS = "ids"
+    """A collection of exact ids (an opportunity's ``contact_ids``): ``contains`` only."""
 
 
 @attrs.frozen
@@ -94,42 +102,75 @@ def _spec(
     return FieldSpec(name, kind, frozenset(ops), nullable, enum_type)
 
 
-_TIMES = (
-    _spec("created_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE),
-    _spec("updated_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE),
-)
 _TEXT_OPS = (Op.EQ, Op.IN, Op.PREFIX)
 
-CUSTOMER_FIELDS: Final[Mapping[str, FieldSpec]] = {
-    f.name: f
-    for f in (
-        _spec("id", Kind.TEXT, *_TEXT_OPS),
-        _spec("kind", Kind.ENUM, Op.EQ, Op.IN, enum_type=CustomerKind),
-        _spec("stage", Kind.ENUM, Op.EQ, Op.IN, enum_type=LifecycleStage),
-        _spec("owner", Kind.TEXT, *_TEXT_OPS, nullable=True),
-        _spec("organization_id", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
-        _spec("merged_into", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
-        _spec("birth_date", Kind.DATE, Op.EQ, Op.IN, Op.RANGE, nullable=True),
-        _spec("tags", Kind.TAGS, Op.CONTAINS),
-        *_TIMES,
-    )
-}
 
-LEAD_FIELDS: Final[Mapping[str, FieldSpec]] = {
-    f.name: f
-    for f in (
-        _spec("id", Kind.TEXT, *_TEXT_OPS),
-        _spec("status", Kind.ENUM, Op.EQ, Op.IN, enum_type=LeadStatus),
-        _spec("source", Kind.ENUM, Op.EQ, Op.IN, nullable=True, enum_type=LeadSource),
-        _spec("owner", Kind.TEXT, *_TEXT_OPS, nullable=True),
-        _spec("company", Kind.TEXT, *_TEXT_OPS, nullable=True),
-        _spec("score", Kind.INT, Op.EQ, Op.IN, Op.RANGE, nullable=True),
-        _spec("converted_customer_id", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
-        _spec("merged_into", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+def _allow_list(*specs: FieldSpec) -> Mapping[str, FieldSpec]:
+    """An entity's allow-list: its ``specs`` between the fields every entity has.
+
+    Every entity has an ``id`` (first), ``tags`` and its two timestamps (last).
+    """
+    common_last = (
         _spec("tags", Kind.TAGS, Op.CONTAINS),
-        *_TIMES,
+        _spec("created_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE),
+        _spec("updated_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE),
     )
-}
+    return {f.name: f for f in (_spec("id", Kind.TEXT, *_TEXT_OPS), *specs, *common_last)}
+
+
+CUSTOMER_FIELDS: Final = _allow_list(
+    _spec("kind", Kind.ENUM, Op.EQ, Op.IN, enum_type=CustomerKind),
+    _spec("stage", Kind.ENUM, Op.EQ, Op.IN, enum_type=LifecycleStage),
+    _spec("owner", Kind.TEXT, *_TEXT_OPS, nullable=True),
+    _spec("organization_id", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+    _spec("merged_into", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+    _spec("birth_date", Kind.DATE, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+)
+
+LEAD_FIELDS: Final = _allow_list(
+    _spec("status", Kind.ENUM, Op.EQ, Op.IN, enum_type=LeadStatus),
+    _spec("source", Kind.ENUM, Op.EQ, Op.IN, nullable=True, enum_type=LeadSource),
+    _spec("owner", Kind.TEXT, *_TEXT_OPS, nullable=True),
+    _spec("company", Kind.TEXT, *_TEXT_OPS, nullable=True),
+    _spec("score", Kind.INT, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+    _spec("converted_customer_id", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+    _spec("merged_into", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+)
+
+OPPORTUNITY_FIELDS: Final = _allow_list(
+    _spec("customer_id", Kind.TEXT, Op.EQ, Op.IN),
+    _spec("contact_ids", Kind.IDS, Op.CONTAINS),
+    _spec("pipeline_id", Kind.TEXT, Op.EQ, Op.IN),
+    _spec("stage_id", Kind.TEXT, Op.EQ, Op.IN),
+    _spec("status", Kind.ENUM, Op.EQ, Op.IN, enum_type=DealStatus),
+    _spec("owner", Kind.TEXT, *_TEXT_OPS, nullable=True),
+    _spec("lead_id", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+    _spec("source", Kind.ENUM, Op.EQ, Op.IN, nullable=True, enum_type=LeadSource),
+    _spec("currency", Kind.TEXT, Op.EQ, Op.IN, nullable=True),
+    _spec("close_date", Kind.DATE, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+    _spec("closed_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+)
+
+TASK_FIELDS: Final = _allow_list(
+    _spec("kind", Kind.ENUM, Op.EQ, Op.IN, enum_type=TaskKind),
+    _spec("status", Kind.ENUM, Op.EQ, Op.IN, enum_type=TaskStatus),
+    _spec("priority", Kind.ENUM, Op.EQ, Op.IN, enum_type=Priority),
+    _spec("assignee", Kind.TEXT, *_TEXT_OPS, nullable=True),
+    # A prefix finds the tasks about any opportunity ("opp_"), case, ...
+    _spec("about_id", Kind.TEXT, *_TEXT_OPS, nullable=True),
+    _spec("due_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+    _spec("completed_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+)
+
+CASE_FIELDS: Final = _allow_list(
+    _spec("customer_id", Kind.TEXT, Op.EQ, Op.IN),
+    _spec("status", Kind.ENUM, Op.EQ, Op.IN, enum_type=CaseStatus),
+    _spec("priority", Kind.ENUM, Op.EQ, Op.IN, enum_type=Priority),
+    _spec("channel", Kind.ENUM, Op.EQ, Op.IN, enum_type=Channel),
+    _spec("assignee", Kind.TEXT, *_TEXT_OPS, nullable=True),
+    _spec("reported_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE),
+    _spec("resolved_at", Kind.DATETIME, Op.EQ, Op.IN, Op.RANGE, nullable=True),
+)
 
 Scalar = str | int | None
 
@@ -149,7 +190,7 @@ def _scalar(spec: FieldSpec, value: object, path: str) -> Scalar:
             raise ValidationError(path, "cannot be null for this field")
         return None
     kind = spec.kind
-    if kind is Kind.TEXT or kind is Kind.TAGS:
+    if kind is Kind.TEXT or kind is Kind.TAGS or kind is Kind.IDS:
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             raise ValidationError(path, f"must be text of at most {MAX_TEXT} characters")
         return value.casefold() if kind is Kind.TAGS else value
@@ -230,6 +271,9 @@ def _compile_one(fields: Mapping[str, FieldSpec], item: object, path: str) -> Co
     if item.op is Op.CONTAINS:
         if item.value is None:
             raise ValidationError(value_path, "cannot be null")
+        if spec.kind is Kind.IDS:
+            # Ids are matched exactly: no folding, unlike tags.
+            return Condition(spec.name, Op.CONTAINS, _scalar(spec, item.value, value_path))
         (tag,) = normalize_tags([item.value], value_path)
         return Condition(spec.name, Op.CONTAINS, tag)
     return Condition(spec.name, Op.EQ, _scalar(spec, item.value, value_path))
@@ -290,6 +334,152 @@ def lead_row(lead: Lead) -> dict[str, Any]:
         "updated_at": micros(lead.updated_at),
         "tags": lead.tags,
     }
+
+
+def _optional_micros(value: datetime | None) -> int | None:
+    return None if value is None else micros(value)
+
+
+def _work_row(item: Opportunity | Task | Case, **columns: Any) -> dict[str, Any]:
+    # The columns every work item has around its own.
+    return {
+        "id": item.id,
+        **columns,
+        "created_at": micros(item.created_at),
+        "updated_at": micros(item.updated_at),
+        "tags": item.tags,
+    }
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal as plain text (``"0.25"``, never ``"2.5E-1"``): how totals name a probability.
+
+    Models keep probabilities canonical (``0.50`` is ``0.5``), so equal
+    probabilities have equal text in every store.
+    """
+    return format(value, "f")
+
+
+def opportunity_row(o: Opportunity) -> dict[str, Any]:
+    """The indexed columns of an opportunity: its filters and what ``totals`` groups by.
+
+    ``tags`` and ``contact_ids`` are frozensets; ``amount`` and ``probability``
+    are Decimals, ``close_month`` is ``"YYYY-MM"``.
+    """
+    amount = o.amount
+    close = None if o.close_date is None else o.close_date.isoformat()
+    return _work_row(
+        o,
+        customer_id=o.customer_id,
+        contact_ids=frozenset(c.customer_id for c in o.contacts),
+        pipeline_id=o.pipeline_id,
+        stage_id=o.stage_id,
+        status=o.status.value,
+        owner=o.owner,
+        lead_id=o.lead_id,
+        source=None if o.source is None else o.source.value,
+        currency=None if amount is None else amount.currency,
+        amount=None if amount is None else amount.amount,
+        probability=o.probability,
+        close_date=close,
+        close_month=None if close is None else close[:7],
+        closed_at=_optional_micros(o.closed_at),
+    )
+
+
+def task_row(t: Task) -> dict[str, Any]:
+    """The indexed columns of a task (``tags`` as a frozenset)."""
+    return _work_row(
+        t,
+        kind=t.kind.value,
+        status=t.status.value,
+        priority=t.priority.value,
+        assignee=t.assignee,
+        about_id=t.about_id,
+        due_at=_optional_micros(t.due_at),
+        completed_at=_optional_micros(t.completed_at),
+    )
+
+
+def case_row(c: Case) -> dict[str, Any]:
+    """The indexed columns of a support case (``tags`` as a frozenset)."""
+    return _work_row(
+        c,
+        customer_id=c.customer_id,
+        status=c.status.value,
+        priority=c.priority.value,
+        channel=c.channel.value,
+        assignee=c.assignee,
+        reported_at=micros(c.reported_at),
+        resolved_at=_optional_micros(c.resolved_at),
+    )
+
+
+def check_totals_by(by: object) -> tuple[str, ...]:
+    """The ``by`` of ``totals``: names from :data:`TOTALS_BY`, each at most once.
+
+    Raises:
+        ValidationError: naming ``by`` (a single string is refused too: it is
+            a mistake for ``[name]``).
+    """
+    if isinstance(by, str) or not isinstance(by, Sequence):
+        raise ValidationError("by", "must be a sequence of field names")
+    names = tuple(by)
+    if not all(isinstance(name, str) and name in TOTALS_BY for name in names):
+        raise ValidationError("by", f"can only name {', '.join(TOTALS_BY)}")
+    if len(set(names)) != len(names):
+        raise ValidationError("by", "names a field twice")
+    return names
+
+
+# Sums are exact however many amounts, and whatever their exponents: addition
+# at this precision never rounds (libmpdec grows only to the digits it needs).
+_EXACT: Final = decimal.Context(
+    prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, traps=[decimal.Inexact]
+)
+
+
+def group_text(field: str, value: object) -> str | None:
+    """A row's value of a ``totals`` field as :attr:`Total.group` holds it."""
+    if value is None:
+        return None
+    if field == "probability":
+        assert isinstance(value, Decimal)
+        return decimal_text(value)
+    return str(value)
+
+
+def _null_first(value: str | None) -> tuple[bool, str]:
+    return (value is not None, value or "")
+
+
+def total_order(total: Total) -> tuple[Any, ...]:
+    """The order of ``totals``: by group then currency, ``None`` before any text."""
+    return (tuple(_null_first(v) for v in total.group), _null_first(total.currency))
+
+
+def totals_of(rows: Iterable[Mapping[str, Any]], by: Sequence[str]) -> list[Total]:
+    """The reference semantics of ``totals`` over opportunity rows (:func:`opportunity_row`)."""
+    groups: dict[tuple[tuple[str | None, ...], str | None], list[Any]] = {}
+    for row in rows:
+        key = (tuple(group_text(f, row[f]) for f in by), row["currency"])
+        entry = groups.get(key)
+        if entry is None:
+            entry = groups[key] = [0, Decimal(0)]
+        entry[0] += 1
+        if row["amount"] is not None:
+            entry[1] = _EXACT.add(entry[1], row["amount"])
+    totals = [Total(g, currency, n, amount) for (g, currency), (n, amount) in groups.items()]
+    totals.sort(key=total_order)
+    return totals
+
+
+def exact_sum(amounts: Iterable[Decimal]) -> Decimal:
+    """The exact sum of decimals (no rounding at any precision): for a backend's ``totals``."""
+    total = Decimal(0)
+    for amount in amounts:
+        total = _EXACT.add(total, amount)
+    return total
 
 
 def lookup_rows(record: Customer | Lead, key_function: KeyFunction) -> list[tuple[str, str, str]]:

@@ -2,8 +2,9 @@
 
 A backend (in memory, SQLite, a third party's) supplies only how records are
 read and written; the argument checks, the errors a compare-and-set raises,
-pages and their cursors, and ``resolve`` live here so that every store means
-the same thing by them. The public face of this module is
+pages and their cursors, ``resolve``, and the whole argument side of the work
+item repositories (:class:`ItemsFront`: opportunities, tasks, cases) live here
+so that every store means the same thing by them. The public face of this module is
 :mod:`crmcore.storage.front`.
 """
 
@@ -14,14 +15,15 @@ import binascii
 import builtins
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Generic, Self, TypeVar
 
 import attrs
 
-from crmcore._validation import check_version, items_of
+from crmcore._validation import check_version, items_of, utcnow
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import (
     DataError,
@@ -31,27 +33,51 @@ from crmcore.errors import (
     VersionConflict,
     join_path,
 )
-from crmcore.ids import is_customer_id, is_lead_id
+from crmcore.ids import (
+    OpportunityId,
+    is_case_id,
+    is_customer_id,
+    is_lead_id,
+    is_opportunity_id,
+    is_task_id,
+)
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord, Snapshot
+from crmcore.opportunities import Opportunity
 from crmcore.storage._common import (
+    CASE_FIELDS,
     MAX_LIMIT,
     MAX_MICROS,
     MIN_MICROS,
+    OPPORTUNITY_FIELDS,
     SORT_FIELDS,
+    TASK_FIELDS,
     Condition,
     FieldSpec,
+    case_row,
+    check_totals_by,
     compile_filters,
     is_unicode,
     micros,
+    opportunity_row,
+    stamped,
+    task_row,
 )
-from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, Page
+from crmcore.storage.protocols import DEFAULT_PAGE_SIZE, Filter, LoadedRecord, Page, Total
+from crmcore.tasks import Task
 from crmcore.values import recheck_email, recheck_phone
 
 R = TypeVar("R", bound=Customer | Lead)
+Rec = TypeVar("Rec")
+W = TypeVar("W", bound=Opportunity | Task | Case)
 IdT = TypeVar("IdT", bound=str)
 T = TypeVar("T")
+
+WORK_ITEM_TYPES: Final = (Opportunity, Task, Case)
+"""The entities of :class:`~crmcore.storage.SupportsWorkItems`."""
+LOADABLE: Final = (Customer, Lead, Interaction, MergeRecord, *WORK_ITEM_TYPES)
+"""Every entity :meth:`~crmcore.storage.SupportsLoad.load` places."""
 
 MAX_CHAIN: Final = 1_000
 """How many merges deep ``resolve`` follows before calling the chain broken."""
@@ -269,20 +295,24 @@ def _check_contact_points(record: Customer | Lead, at: str) -> None:
             raise exc.prefixed(join_path(at, f"phones[{i}].number")) from None
 
 
-def check_load(
-    records: Iterable[object],
-) -> list[Customer | Lead | Interaction | MergeRecord]:
+def check_load(records: Iterable[object], *, work_items: bool = True) -> list[LoadedRecord]:
     """The batch of :meth:`~crmcore.storage.SupportsLoad.load`: records only, each readable.
+
+    Args:
+        records: what the caller asks to place.
+        work_items: whether the store keeps opportunities, tasks and cases
+            (:class:`~crmcore.storage.SupportsWorkItems`); when ``False`` they
+            are refused like anything else that is not a record of the store.
 
     Raises:
         ValidationError: naming ``records`` (not a collection) or ``records[i]``.
     """
     batch = items_of(records, "records")
+    kinds = LOADABLE if work_items else LOADABLE[:4]
     for i, record in enumerate(batch):
-        if not isinstance(record, Customer | Lead | Interaction | MergeRecord):
-            raise ValidationError(
-                f"records[{i}]", "must be a Customer, Lead, Interaction or MergeRecord"
-            )
+        if not isinstance(record, kinds):
+            names = ", ".join(k.__name__ for k in kinds[:-1])
+            raise ValidationError(f"records[{i}]", f"must be a {names} or {kinds[-1].__name__}")
         check_record(record, type(record), at=f"records[{i}]")
     return batch
 
@@ -413,11 +443,12 @@ class StoreFront(Generic[C, L, In, M]):
         self.close()
 
 
-class RecordsFront(Generic[R, IdT]):
-    """The argument side of a customer or lead repository; a backend implements ``_list``.
+class RecordsFront(Generic[Rec, IdT]):
+    """``list()``, ``count()`` and ``iter_all()`` of any repository (customers, leads, work
+    items); a backend implements ``_list`` and ``_count``.
 
     A subclass sets ``_entity`` (the noun: ``"customer"``) and ``_fields`` (the
-    allow-list: :data:`CUSTOMER_FIELDS`, :data:`LEAD_FIELDS`).
+    allow-list: :data:`CUSTOMER_FIELDS`, :data:`LEAD_FIELDS`, ...).
     """
 
     _entity: str
@@ -430,16 +461,35 @@ class RecordsFront(Generic[R, IdT]):
         descending: bool = False,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
-    ) -> Page[R]:
-        """See :meth:`crmcore.storage.RecordRepository.list`."""
+    ) -> Page[Rec]:
+        """See :meth:`crmcore.storage.ItemRepository.list`."""
         query = check_list_args(
             self._entity, self._fields, filters, order_by, descending, limit, cursor
         )
         return self._list(query)
 
-    def _list(self, query: ListQuery) -> Page[R]:
+    def _list(self, query: ListQuery) -> Page[Rec]:
         """One page for checked arguments (build it with :func:`page_of`)."""
         raise NotImplementedError
+
+    def count(self, *filters: Filter) -> int:
+        """See :meth:`crmcore.storage.ItemRepository.count`."""
+        return self._count(compile_filters(self._fields, filters))
+
+    def _count(self, conditions: Sequence[Condition]) -> int:
+        """How many records meet checked ``conditions`` (a backend implements it)."""
+        raise NotImplementedError
+
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[Rec]:
+        """See :meth:`crmcore.storage.ItemRepository.iter_all` (keyset pages of ``list()``)."""
+        size = check_batch_size(batch_size)
+        cursor = None
+        while True:
+            page = self.list(limit=size, cursor=cursor)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
 
 
 class TypedRecords(RecordsFront[R, IdT]):
@@ -466,17 +516,9 @@ class TypedRecords(RecordsFront[R, IdT]):
         check_record(record, self._cls, self._entity, at=at)
         return record  # type: ignore[return-value]
 
-    def count(self, *filters: Filter) -> int:
-        """See :meth:`crmcore.storage.RecordRepository.count`."""
-        return self._count(compile_filters(self._fields, filters))
-
     def find_by_keys(self, keys: Iterable[str], *, limit: int | None = None) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.find_by_keys`."""
         return self._key_matches(check_keys(keys), check_limit(limit, optional=True))
-
-    def _count(self, conditions: Sequence[Condition]) -> int:
-        """How many records meet checked ``conditions``."""
-        raise NotImplementedError
 
     def _key_matches(self, keys: builtins.list[str], size: int | None) -> builtins.list[R]:
         """The records holding any of checked blocking ``keys``: the first ``size`` by id."""
@@ -562,9 +604,12 @@ def check_timeline_args(
     limit: object,
     cursor: object,
 ) -> tuple[int | None, int | None, Channel | None, int | None, tuple[int, str] | None]:
-    """Check ``list_for``'s arguments; times become microseconds since the epoch."""
-    if not (is_customer_id(record_id) or is_lead_id(record_id)):
-        raise ValidationError("record_id", "must be a customer or lead id")
+    """Check ``list_for``'s arguments; times become microseconds since the epoch.
+
+    ``record_id`` is a customer or lead id (a timeline) or a case id (the case's thread).
+    """
+    if not (is_customer_id(record_id) or is_lead_id(record_id) or is_case_id(record_id)):
+        raise ValidationError("record_id", "must be a customer, lead or case id")
     bounds: list[int | None] = []
     for name, value in (("since", since), ("until", until)):
         if value is None:
@@ -580,3 +625,219 @@ def check_timeline_args(
     if cursor is not None:
         after = decode_cursor(cursor, TIMELINE_TAG, int)
     return bounds[0], bounds[1], channel, size, after
+
+
+Opps = TypeVar("Opps")
+Tk = TypeVar("Tk")
+K = TypeVar("K")
+
+
+class WorkItemsFront(Generic[Opps, Tk, K]):
+    """A store's work item repositories as properties (:class:`~crmcore.storage.SupportsWorkItems`).
+
+    A backend mixes it into its store (beside :class:`StoreFront`) and sets
+    ``_opportunities``, ``_tasks`` and ``_cases`` in its constructor.
+    """
+
+    _opportunities: Opps
+    _tasks: Tk
+    _cases: K
+
+    @property
+    def opportunities(self) -> Opps:
+        """The opportunities (the sales pipeline)."""
+        return self._opportunities
+
+    @property
+    def tasks(self) -> Tk:
+        """The tasks (planned follow-ups)."""
+        return self._tasks
+
+    @property
+    def cases(self) -> K:
+        """The support cases."""
+        return self._cases
+
+
+@attrs.frozen
+class ItemKind(Generic[W]):
+    """What a work item repository knows of its entity: everything but its storage.
+
+    The one parameter of :class:`ItemsFront`; :data:`OPPORTUNITIES`,
+    :data:`TASKS` and :data:`CASES` are crmcore's three.
+    """
+
+    cls: type[W]
+    noun: str
+    """How errors name one item (``"opportunity"``)."""
+    is_id: Callable[[object], bool]
+    """Whether a value is a well-formed id of this kind (anything else names nothing)."""
+    fields: Mapping[str, FieldSpec]
+    """The allow-list of filterable fields."""
+    row: Callable[[W], dict[str, Any]]
+    """The filterable columns of an item (what :func:`matches` reads)."""
+    history: str | None = None
+    """The item's append-only history field (``"stage_history"``), if it has one."""
+
+
+OPPORTUNITIES: Final = ItemKind(
+    Opportunity,
+    "opportunity",
+    is_opportunity_id,
+    OPPORTUNITY_FIELDS,
+    opportunity_row,
+    history="stage_history",
+)
+TASKS: Final = ItemKind(Task, "task", is_task_id, TASK_FIELDS, task_row)
+CASES: Final = ItemKind(Case, "case", is_case_id, CASE_FIELDS, case_row, history="history")
+
+
+def check_history(kind: ItemKind[W], stored: W, item: W) -> None:
+    """Refuse a copy whose history does not start with the stored one (it is append-only).
+
+    Raises:
+        ValidationError: naming the history field (``stage_history``).
+    """
+    if kind.history is None:
+        return
+    old: tuple[object, ...] = getattr(stored, kind.history)
+    new: tuple[object, ...] = getattr(item, kind.history)
+    if new[: len(old)] != old:
+        raise ValidationError(kind.history, "is append-only: a stored entry was changed or removed")
+
+
+class ItemsFront(RecordsFront[W, IdT]):
+    """One work item repository above its storage: every check, error and page rule.
+
+    A backend subclasses it once for all three kinds (``ItemsFront(kind)``)
+    and supplies the reads and writes: :meth:`_fetch`, :meth:`_insert`,
+    :meth:`_change`, :meth:`_count` and ``_list`` (and ``_totals`` for
+    opportunities, :class:`OpportunitiesFront`); ``list()`` and
+    ``iter_all()`` come from :class:`RecordsFront`. Compare-and-set, the append-only history and the
+    ``NotFound``/``VersionConflict``/``DuplicateRecord`` errors are decided
+    here, inside the backend's write, from the stored copy it passes in.
+    """
+
+    def __init__(self, kind: ItemKind[W]) -> None:
+        self._kind = kind
+        self._entity = kind.noun
+        self._fields = kind.fields
+        self._errors = Errors(kind.noun)
+
+    # ------------------------------------------------------------------ the backend's part
+
+    def _fetch(self, ids: builtins.list[str]) -> Mapping[str, W]:
+        """The stored items among ``ids`` (distinct, valid text), by id."""
+        raise NotImplementedError
+
+    def _insert(self, batch: builtins.list[W]) -> None:
+        """Store checked new items, already stamped version 1, all or none.
+
+        Raise ``self._errors.duplicate()`` when an id is already stored or
+        repeats within the batch (and store nothing).
+        """
+        raise NotImplementedError
+
+    def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
+        """In one write: read the stored item (``None``: absent), call ``change`` on it,
+        and store what it returns in its place (``None``: delete it).
+
+        ``change`` raises to refuse the write; nothing must be written then.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ checks
+
+    def _check(self, item: object, at: str = "") -> W:
+        check_record(item, self._kind.cls, self._kind.noun, at=at)
+        return item  # type: ignore[return-value]
+
+    def _wanted(self, item_id: object) -> str:
+        if not self._kind.is_id(item_id):
+            raise self._errors.not_found()
+        assert isinstance(item_id, str)
+        return item_id
+
+    def _successor(self, item: W) -> Callable[[W | None], W]:
+        def change(current: W | None) -> W:
+            stored = self._errors.found(current)
+            self._errors.check_version(stored.version, item.version)
+            check_history(self._kind, stored, item)
+            return stamped(item, stored.version + 1, utcnow())
+
+        return change
+
+    # ------------------------------------------------------------------ writes
+
+    def _add_checked(self, checked: builtins.list[W]) -> builtins.list[W]:
+        now = utcnow()
+        batch = [stamped(w, 1, now) for w in checked]
+        if batch:
+            self._insert(batch)
+        return batch
+
+    def add(self, item: W) -> W:
+        """See :meth:`crmcore.storage.ItemRepository.add`."""
+        return self._add_checked([self._check(item)])[0]
+
+    def add_many(self, items: Iterable[W]) -> builtins.list[W]:
+        """See :meth:`crmcore.storage.ItemRepository.add_many`."""
+        return self._add_checked(
+            [self._check(w, f"items[{i}]") for i, w in enumerate(items_of(items, "items"))]
+        )
+
+    def update(self, item: W) -> W:
+        """See :meth:`crmcore.storage.ItemRepository.update`."""
+        successor = self._successor(self._check(item))
+        result: builtins.list[W] = []
+
+        def change(current: W | None) -> W:
+            result.append(successor(current))
+            return result[-1]
+
+        self._change(self._wanted(item.id), change)
+        return result[-1]
+
+    def delete(self, item_id: str, *, expected_version: int | None = None) -> None:
+        """See :meth:`crmcore.storage.ItemRepository.delete`."""
+        expected = check_expected_version(expected_version)
+
+        def change(current: W | None) -> None:
+            stored = self._errors.found(current)
+            self._errors.check_version(stored.version, expected)
+
+        self._change(self._wanted(item_id), change)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, item_id: str) -> W:
+        """See :meth:`crmcore.storage.ItemRepository.get`."""
+        wanted = self._wanted(item_id)
+        return self._errors.found(self._fetch([wanted]).get(wanted))
+
+    def get_many(self, item_ids: Iterable[str]) -> dict[IdT, W]:
+        """See :meth:`crmcore.storage.ItemRepository.get_many`."""
+        is_id = self._kind.is_id
+        return get_many_of(
+            item_ids, "item_ids", lambda ids: self._fetch([i for i in ids if is_id(i)])
+        )
+
+
+class OpportunitiesFront(ItemsFront[Opportunity, OpportunityId]):
+    """:class:`ItemsFront` for opportunities (built with :data:`OPPORTUNITIES`), with ``totals``.
+
+    A backend adds :meth:`_totals`.
+    """
+
+    def totals(self, *filters: Filter, by: Sequence[str] = ()) -> builtins.list[Total]:
+        """See :meth:`crmcore.storage.OpportunityRepository.totals`."""
+        conditions = compile_filters(self._fields, filters)
+        return self._totals(conditions, check_totals_by(by))
+
+    def _totals(self, conditions: Sequence[Condition], by: tuple[str, ...]) -> builtins.list[Total]:
+        """The totals of the items meeting checked ``conditions``, grouped by checked ``by``.
+
+        :func:`~crmcore.storage.front.totals_of` is the reference semantics
+        (sum with :func:`~crmcore.storage.front.exact_sum`).
+        """
+        raise NotImplementedError

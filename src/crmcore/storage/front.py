@@ -6,6 +6,17 @@ the contract kit (:class:`crmcore.testing.StorageContract`) passes without
 re-deriving rules from its code. Everything here is public and documented in
 ``docs/adapters.md``:
 
+- work items (opportunities, tasks, cases): :class:`ItemsFront`, one class
+  for the three, parametrised by an :class:`ItemKind` (:data:`OPPORTUNITIES`,
+  :data:`TASKS`, :data:`CASES`: the model, its noun, its id check, its
+  allow-list and row, its append-only history): every public method of an
+  :class:`~crmcore.storage.ItemRepository`, a backend implementing only
+  ``_fetch``, ``_insert``, ``_change``, ``_count`` and ``_list``;
+  :class:`OpportunitiesFront` adds ``totals`` over a backend's ``_totals``
+  (reference semantics :func:`totals_of`, exact sums :func:`exact_sum`,
+  the ``by`` check :func:`check_totals_by`, the order :func:`total_order`);
+  :class:`WorkItemsFront` (the three repositories as properties of a store);
+  :func:`check_history` (the append-only rule);
 - base classes: :class:`RecordsFront` (``list()``: a backend implements
   ``_list`` for a checked :class:`ListQuery`) and :class:`InteractionsFront`
   (``list_for`` and ``find_by_external_id``: a backend implements
@@ -26,45 +37,68 @@ re-deriving rules from its code. Everything here is public and documented in
 - pages: :func:`page_of`, :func:`encode_cursor`, :func:`decode_cursor`,
   :func:`order_tag`, :data:`TIMELINE_TAG`;
 - merges: :func:`resolve_chain` (``resolve`` over any ``get``);
-- rows and filters: the allow-lists :data:`CUSTOMER_FIELDS` and
-  :data:`LEAD_FIELDS`, :func:`compile_filters` (checked :class:`Condition`
-  objects), :func:`matches` (their reference semantics), :func:`customer_row`
-  and :func:`lead_row` (the filterable columns), :func:`micros` (timestamps
+- rows and filters: the allow-lists :data:`CUSTOMER_FIELDS`,
+  :data:`LEAD_FIELDS`, :data:`OPPORTUNITY_FIELDS`, :data:`TASK_FIELDS` and
+  :data:`CASE_FIELDS`, :func:`compile_filters` (checked :class:`Condition`
+  objects), :func:`matches` (their reference semantics), :func:`customer_row`,
+  :func:`lead_row`, :func:`opportunity_row`, :func:`task_row` and
+  :func:`case_row` (the filterable columns), :func:`decimal_text` and
+  :func:`group_text` (how totals spell a group), :func:`micros` (timestamps
   as integers, from :data:`MIN_MICROS` to :data:`MAX_MICROS`) and
   :func:`stamped` (a record with the store's version and ``updated_at``).
 """
 
 from crmcore.storage._common import (
+    CASE_FIELDS,
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
     MAX_LIMIT,
     MAX_MICROS,
     MAX_TEXT,
     MIN_MICROS,
+    OPPORTUNITY_FIELDS,
     SORT_FIELDS,
+    TASK_FIELDS,
     Condition,
     FieldSpec,
     Kind,
+    case_row,
+    check_totals_by,
     compile_filters,
     customer_row,
+    decimal_text,
+    exact_sum,
+    group_text,
     is_unicode,
     lead_row,
     matches,
     micros,
+    opportunity_row,
     stamped,
+    task_row,
+    total_order,
+    totals_of,
 )
 from crmcore.storage._front import (
+    CASES,
     MAX_CHAIN,
+    OPPORTUNITIES,
+    TASKS,
     TIMELINE_TAG,
     Errors,
     InteractionsFront,
+    ItemKind,
+    ItemsFront,
     ListQuery,
+    OpportunitiesFront,
     RecordsFront,
     StoreFront,
     Timeline,
+    WorkItemsFront,
     check_batch_size,
     check_expected_version,
     check_external_id,
+    check_history,
     check_interaction,
     check_keys,
     check_limit,
@@ -84,6 +118,8 @@ from crmcore.storage._front import (
 )
 
 __all__ = [
+    "CASES",
+    "CASE_FIELDS",
     "CUSTOMER_FIELDS",
     "LEAD_FIELDS",
     "MAX_CHAIN",
@@ -91,20 +127,30 @@ __all__ = [
     "MAX_MICROS",
     "MAX_TEXT",
     "MIN_MICROS",
+    "OPPORTUNITIES",
+    "OPPORTUNITY_FIELDS",
     "SORT_FIELDS",
+    "TASKS",
+    "TASK_FIELDS",
     "TIMELINE_TAG",
     "Condition",
     "Errors",
     "FieldSpec",
     "InteractionsFront",
+    "ItemKind",
+    "ItemsFront",
     "Kind",
     "ListQuery",
+    "OpportunitiesFront",
     "RecordsFront",
     "StoreFront",
     "Timeline",
+    "WorkItemsFront",
+    "case_row",
     "check_batch_size",
     "check_expected_version",
     "check_external_id",
+    "check_history",
     "check_interaction",
     "check_keys",
     "check_limit",
@@ -114,18 +160,26 @@ __all__ = [
     "check_record",
     "check_record_id",
     "check_timeline_args",
+    "check_totals_by",
     "compile_filters",
     "customer_row",
+    "decimal_text",
     "decode_cursor",
     "encode_cursor",
+    "exact_sum",
     "external_id_taken",
     "get_many_of",
+    "group_text",
     "is_unicode",
     "lead_row",
     "matches",
     "micros",
+    "opportunity_row",
     "order_tag",
     "page_of",
     "resolve_chain",
     "stamped",
+    "task_row",
+    "total_order",
+    "totals_of",
 ]

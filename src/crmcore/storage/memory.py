@@ -19,12 +19,14 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 import attrs
 
 from crmcore._validation import items_of, utcnow
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import StorageError
-from crmcore.ids import CustomerId, InteractionId, LeadId
+from crmcore.ids import CaseId, CustomerId, InteractionId, LeadId, OpportunityId, TaskId
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
+from crmcore.opportunities import Opportunity
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
@@ -41,17 +43,26 @@ from crmcore.storage._common import (
     matches,
     micros,
     stamped,
+    totals_of,
 )
 from crmcore.storage._front import (
+    CASES,
+    OPPORTUNITIES,
+    TASKS,
     TIMELINE_TAG,
     Errors,
     IdT,
     InteractionsFront,
+    ItemKind,
+    ItemsFront,
     ListQuery,
+    OpportunitiesFront,
     R,
     StoreFront,
     Timeline,
     TypedRecords,
+    W,
+    WorkItemsFront,
     check_batch_size,
     check_expected_version,
     check_interaction,
@@ -64,7 +75,8 @@ from crmcore.storage._front import (
     resolve_chain,
 )
 from crmcore.storage.keys import KeyFunction, check_key_function
-from crmcore.storage.protocols import Page
+from crmcore.storage.protocols import LoadedRecord, Page, Total
+from crmcore.tasks import Task
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = ["InMemoryStore"]
@@ -123,17 +135,28 @@ class _Undoable(Protocol):
     def _restore(self, record_id: str, record: Any) -> None: ...
 
 
-Row = TypeVar("Row", bound=Customer | Lead | Interaction)
+Row = TypeVar("Row", bound=Customer | Lead | Interaction | MergeRecord | Opportunity | Task | Case)
 
 
 class _Rows(Generic[Row]):
-    """What both memory repositories are: rows by id, read under the store's lock."""
+    """What every memory repository is: rows by id, read under the store's lock.
+
+    Writes go through :meth:`_put`, which logs the previous row for rollback;
+    :meth:`_restore` is what both a write and a rollback do to the dicts.
+    """
 
     _store: InMemoryStore
     _records: dict[str, Row]
 
+    def _restore(self, record_id: str, record: Any) -> None:
+        if record is None:
+            self._records.pop(record_id, None)
+        else:
+            self._records[record_id] = record
+
     def _put(self, record_id: str, record: Row | None) -> None:
-        raise NotImplementedError
+        self._store._log(self, record_id, self._records.get(record_id))
+        self._restore(record_id, record)
 
     def _get(self, record_id: object) -> Row | None:
         return self._records.get(record_id) if isinstance(record_id, str) else None
@@ -152,7 +175,58 @@ class _Rows(Generic[Row]):
             self._put(record_id, None)
 
 
-class _MemoryRecords(TypedRecords[R, IdT], _Rows[R]):
+class _Table(_Rows[Row]):
+    """A repository with filters, pages and ``iter_all`` over its ``_row`` columns.
+
+    First among a repository's bases: its reads replace the front's abstract ones.
+    """
+
+    _row: Callable[[Row], dict[str, Any]]
+
+    def _matching(self, conditions: Sequence[Condition]) -> Iterator[tuple[dict[str, Any], Row]]:
+        # Callers hold the read lock.
+        for record in self._records.values():
+            row = self._row(record)
+            if matches(conditions, row):
+                yield row, record
+
+    def _count(self, conditions: Sequence[Condition]) -> int:
+        with self._store._read():
+            return sum(1 for _ in self._matching(conditions))
+
+    def _list(self, q: ListQuery) -> Page[Row]:
+        with self._store._read():
+            rows = [(row[q.order_by], r.id, r) for row, r in self._matching(q.conditions)]
+        if q.after is not None:
+            if q.descending:
+                rows = [r for r in rows if (r[0], r[1]) < q.after]
+            else:
+                rows = [r for r in rows if (r[0], r[1]) > q.after]
+        rows.sort(key=lambda r: (r[0], r[1]), reverse=q.descending)
+        return page_of(rows[: q.size + 1], q.size, q.tag, _third)
+
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[Row]:
+        """Yield every record in id order, reading ``batch_size`` at a time."""
+        size = check_batch_size(batch_size)
+        # Paging through list() would rebuild and sort every record's row for each
+        # batch (quadratic: hours for a million records); sort the ids once instead.
+        # Records added meanwhile with higher ids are picked up by the next pass,
+        # as keyset pages would; records deleted meanwhile are skipped.
+        position: str | None = None
+        while True:
+            with self._store._read():
+                pending = sorted(i for i in self._records if position is None or i > position)
+            if not pending:
+                return
+            for start in range(0, len(pending), size):
+                with self._store._read():
+                    records = self._records
+                    batch = [records[i] for i in pending[start : start + size] if i in records]
+                yield from batch
+            position = pending[-1]
+
+
+class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
     """Customers or leads: a dict of records plus the lookup indexes."""
 
     def __init__(
@@ -260,45 +334,6 @@ class _MemoryRecords(TypedRecords[R, IdT], _Rows[R]):
         """See :meth:`crmcore.storage.RecordRepository.get_many`."""
         return get_many_of(record_ids, "record_ids", self._fetch)
 
-    def _count(self, conditions: Sequence[Condition]) -> int:
-        with self._store._read():
-            return sum(1 for r in self._records.values() if matches(conditions, self._row(r)))
-
-    def _list(self, q: ListQuery) -> Page[R]:
-        with self._store._read():
-            rows = []
-            for record in self._records.values():
-                row = self._row(record)
-                if matches(q.conditions, row):
-                    rows.append((row[q.order_by], record.id, record))
-        if q.after is not None:
-            if q.descending:
-                rows = [r for r in rows if (r[0], r[1]) < q.after]
-            else:
-                rows = [r for r in rows if (r[0], r[1]) > q.after]
-        rows.sort(key=lambda r: (r[0], r[1]), reverse=q.descending)
-        return page_of(rows[: q.size + 1], q.size, q.tag, _third)
-
-    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
-        """See :meth:`crmcore.storage.RecordRepository.iter_all`."""
-        size = check_batch_size(batch_size)
-        # Paging through list() would rebuild and sort every record's row for each
-        # batch (quadratic: hours for a million records); sort the ids once instead.
-        # Records added meanwhile with higher ids are picked up by the next pass,
-        # as keyset pages would; records deleted meanwhile are skipped.
-        position: str | None = None
-        while True:
-            with self._store._read():
-                pending = sorted(i for i in self._records if position is None or i > position)
-            if not pending:
-                return
-            for start in range(0, len(pending), size):
-                with self._store._read():
-                    records = self._records
-                    batch = [records[i] for i in pending[start : start + size] if i in records]
-                yield from batch
-            position = pending[-1]
-
     def _lookup(self, ns: str, key: str) -> builtins.list[R]:
         with self._store._read():
             return self._sorted(self._index[ns].get(key))
@@ -324,6 +359,13 @@ class _MemoryRecords(TypedRecords[R, IdT], _Rows[R]):
             return self._sorted(ids, size)
 
 
+def _threads(interaction: Interaction) -> Iterable[str]:
+    # The timelines an interaction is on: its records', and its case's thread.
+    if interaction.case_id is None:
+        return interaction.record_ids
+    return (*interaction.record_ids, interaction.case_id)
+
+
 class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
     """Interactions, indexed by participant and by external id."""
 
@@ -338,18 +380,14 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
         if old is not None:
             if old.external_id is not None:
                 self._external.pop(old.external_id, None)
-            for rid in old.record_ids:
+            for rid in _threads(old):
                 self._by_record.discard(rid, record_id)
         if record is not None:
             self._records[record_id] = record
             if record.external_id is not None:
                 self._external[record.external_id] = record_id
-            for rid in record.record_ids:
+            for rid in _threads(record):
                 self._by_record.add(rid, record_id)
-
-    def _put(self, record_id: str, record: Interaction | None) -> None:
-        self._store._log(self, record_id, self._records.get(record_id))
-        self._restore(record_id, record)
 
     def _add(self, interaction: Interaction, now: datetime) -> Interaction:
         if interaction.external_id is not None:
@@ -430,22 +468,12 @@ def _order(records: builtins.list[MergeRecord]) -> builtins.list[MergeRecord]:
     return sorted(records, key=lambda m: (m.merged_at, m.id), reverse=True)
 
 
-class MemoryMerges:
+class MemoryMerges(_Rows[MergeRecord]):
     """The merge records of an :class:`~crmcore.storage.InMemoryStore`."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._records: dict[str, MergeRecord] = {}
-
-    def _restore(self, record_id: str, record: Any) -> None:
-        if record is None:
-            self._records.pop(record_id, None)
-        else:
-            self._records[record_id] = record
-
-    def _put(self, record: MergeRecord) -> None:
-        self._store._log(self, record.id, self._records.get(record.id))
-        self._records[record.id] = record
 
     def add(self, record: MergeRecord) -> MergeRecord:
         """See :meth:`MergeRepository.add`."""
@@ -454,7 +482,7 @@ class MemoryMerges:
             if record.id in self._records:
                 raise _MERGE.duplicate()
             stored = attrs.evolve(record, version=1)
-            self._put(stored)
+            self._put(stored.id, stored)
             return stored
 
     def get(self, merge_id: str) -> MergeRecord:
@@ -470,7 +498,7 @@ class MemoryMerges:
             current = _MERGE.found(self._records.get(record.id))
             _MERGE.check_version(current.version, record.version)
             stored = attrs.evolve(record, version=current.version + 1)
-            self._put(stored)
+            self._put(stored.id, stored)
             return stored
 
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
@@ -484,13 +512,44 @@ class MemoryMerges:
         self._records.clear()
 
 
+class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
+    """Opportunities, tasks or cases: a dict of items; the front decides every rule."""
+
+    def __init__(self, store: InMemoryStore, kind: ItemKind[W]) -> None:
+        super().__init__(kind)
+        self._store = store
+        self._records: dict[str, W] = {}
+        self._row = kind.row
+
+    def _insert(self, batch: builtins.list[W]) -> None:
+        with self._store._write():
+            for item in batch:
+                if item.id in self._records:
+                    raise self._errors.duplicate()  # _write undoes the batch's earlier items
+                self._put(item.id, item)
+
+    def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
+        with self._store._write():
+            self._put(item_id, change(self._records.get(item_id)))
+
+
+class _MemoryOpportunities(OpportunitiesFront, _MemoryItems[Opportunity, OpportunityId]):
+    """Opportunities, with their totals computed by the reference :func:`totals_of`."""
+
+    def _totals(self, conditions: Sequence[Condition], by: tuple[str, ...]) -> builtins.list[Total]:
+        with self._store._read():
+            rows = [row for row, _ in self._matching(conditions)]
+        return totals_of(rows, by)
+
+
 class InMemoryStore(
     StoreFront[
         _MemoryRecords[Customer, CustomerId],
         _MemoryRecords[Lead, LeadId],
         _MemoryInteractions,
         MemoryMerges,
-    ]
+    ],
+    WorkItemsFront[_MemoryOpportunities, _MemoryItems[Task, TaskId], _MemoryItems[Case, CaseId]],
 ):
     """A store in this process's memory: the reference semantics, thread-safe.
 
@@ -521,6 +580,18 @@ class InMemoryStore(
         )
         self._interactions = _MemoryInteractions(self)
         self._merges = MemoryMerges(self)
+        self._opportunities = _MemoryOpportunities(self, OPPORTUNITIES)
+        self._tasks: _MemoryItems[Task, TaskId] = _MemoryItems(self, TASKS)
+        self._cases: _MemoryItems[Case, CaseId] = _MemoryItems(self, CASES)
+        self._tables: dict[type, _Rows[Any]] = {
+            Customer: self._customers,
+            Lead: self._leads,
+            Interaction: self._interactions,
+            MergeRecord: self._merges,
+            Opportunity: self._opportunities,
+            Task: self._tasks,
+            Case: self._cases,
+        }
 
     def _check_open(self) -> None:
         if self._closed:
@@ -566,7 +637,7 @@ class InMemoryStore(
         with self._write():
             yield
 
-    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
+    def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, keeping their version and timestamps.
 
         See :meth:`crmcore.storage.SupportsLoad.load`. For restoring exports,
@@ -575,35 +646,27 @@ class InMemoryStore(
         else should go through the repositories, which compare-and-set.
 
         Raises:
-            ValidationError: for anything but a customer, lead, interaction or
-                merge record.
+            ValidationError: for anything but a customer, lead, interaction,
+                merge record, opportunity, task or case.
             DuplicateRecord: an interaction would take another one's external id.
         """
         batch = check_load(records)
         with self._write():
             for record in batch:
-                if isinstance(record, Customer):
-                    self._customers._put(record.id, record)
-                elif isinstance(record, Lead):
-                    self._leads._put(record.id, record)
-                elif isinstance(record, MergeRecord):
-                    self._merges._put(record)
-                else:
+                if isinstance(record, Interaction):
                     ext = record.external_id
                     if ext is not None and self._interactions._external.get(ext, record.id) != (
                         record.id
                     ):
                         raise external_id_taken()
-                    self._interactions._put(record.id, record)
+                self._tables[type(record)]._put(record.id, record)
 
     def close(self) -> None:
         """Drop everything; the store refuses further use."""
         with self._lock:
             self._closed = True
-            self._customers._records.clear()
-            self._leads._records.clear()
-            self._interactions._records.clear()
-            self._merges.clear()
+            for table in self._tables.values():
+                table._records.clear()
 
     def __repr__(self) -> str:
         return "InMemoryStore()"

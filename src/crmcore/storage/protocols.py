@@ -1,7 +1,9 @@
 """The storage contracts: small protocols any backend can implement.
 
 A :class:`Store` holds three repositories (customers, leads, interactions) and
-a :meth:`Store.transaction` context manager. Queries are built from typed
+a :meth:`Store.transaction` context manager; a store that
+:class:`SupportsWorkItems` holds three more, for the work a business does with
+its people (opportunities, tasks and support cases). Queries are built from typed
 :class:`Filter` objects (never strings of SQL), over an allow-list of fields per
 entity, and paginated with opaque cursors (:class:`Page`).
 
@@ -14,41 +16,55 @@ from __future__ import annotations
 
 import builtins
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
-from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
+from typing import Final, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import attrs
 
+from crmcore.cases import Case
 from crmcore.customers import Customer
-from crmcore.ids import CustomerId, InteractionId, LeadId
+from crmcore.ids import CaseId, CustomerId, InteractionId, LeadId, OpportunityId, TaskId
 from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
+from crmcore.opportunities import Opportunity
+from crmcore.tasks import Task
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = [
+    "TOTALS_BY",
+    "CaseRepository",
     "CustomerRepository",
     "Field",
     "Filter",
     "InteractionRepository",
+    "ItemRepository",
     "LeadRepository",
+    "LoadedRecord",
     "MergeRepository",
     "MergingStore",
     "Op",
+    "OpportunityRepository",
     "Page",
     "RecordRepository",
     "Store",
     "SupportsKeyLocks",
     "SupportsLoad",
     "SupportsMerges",
+    "SupportsWorkItems",
+    "TaskRepository",
+    "Total",
+    "WorkStore",
     "where",
 ]
 
 T = TypeVar("T")
 R = TypeVar("R")
+W = TypeVar("W")
 IdT = TypeVar("IdT", bound=str)
 
 DEFAULT_PAGE_SIZE = 100
@@ -145,24 +161,27 @@ class Page(Generic[T]):
         return self.next_cursor is not None
 
 
-class RecordRepository(Protocol[R, IdT]):
-    """What customer and lead repositories share.
+class ItemRepository(Protocol[W, IdT]):
+    """What every repository of records with a version shares: customers, leads,
+    opportunities, tasks and cases (the *items*).
 
     Every write is compare-and-set on ``version``: ``add`` stores version 1,
     ``update`` needs the stored version and stores version + 1; both set
-    ``updated_at`` and return the stored copy. Errors are crmcore errors only.
+    ``updated_at`` and return the stored copy. Batches are all or none, pages
+    are keyset-paginated, filters are typed and allow-listed (see
+    ``docs/storage.md``). Errors are crmcore errors only.
     """
 
-    def add(self, record: R) -> R:
-        """Store a new record; an id already stored raises :class:`~crmcore.DuplicateRecord`."""
+    def add(self, item: W) -> W:
+        """Store a new item; an id already stored raises :class:`~crmcore.DuplicateRecord`."""
         ...
 
-    def add_many(self, records: Iterable[R]) -> builtins.list[R]:
-        """Store many new records, all or none; return the stored copies in order."""
+    def add_many(self, items: Iterable[W]) -> builtins.list[W]:
+        """Store many new items, all or none; return the stored copies in order."""
         ...
 
-    def get(self, record_id: str) -> R:
-        """Return the stored record or raise :class:`~crmcore.NotFound`.
+    def get(self, item_id: str) -> W:
+        """Return the stored item or raise :class:`~crmcore.NotFound`.
 
         Like every repository method, it takes ids as plain ``str`` (an id
         from a URL needs no cast; check it with :func:`crmcore.ids.parse_customer_id` and friends
@@ -170,37 +189,33 @@ class RecordRepository(Protocol[R, IdT]):
         """
         ...
 
-    def resolve(self, record_id: str) -> R:
-        """The live record ``record_id`` stands for: itself, or the survivor it was merged into.
-
-        Follows ``merged_into`` through chains of merges (A into B, B into C:
-        A resolves to C). Raises :class:`~crmcore.NotFound` when the id (or a
-        record on the chain) is not stored.
-        """
-        ...
-
-    def get_many(self, record_ids: Iterable[str]) -> dict[IdT, R]:
-        """Return the stored records among ``record_ids``, keyed by id, in the order asked.
+    def get_many(self, item_ids: Iterable[str]) -> dict[IdT, W]:
+        """Return the stored items among ``item_ids``, keyed by id, in the order asked.
 
         Ids not stored are left out (no error); repeated ids appear once.
         """
         ...
 
-    def update(self, record: R) -> R:
-        """Replace the stored record if its version is ``record.version``.
+    def update(self, item: W) -> W:
+        """Replace the stored item if its version is ``item.version``.
 
-        Raises :class:`~crmcore.VersionConflict` when the stored version
-        differs (the copy is stale) and :class:`~crmcore.NotFound` when
-        nothing is stored under the id.
+        A history (an opportunity's ``stage_history``, a case's ``history``)
+        is append-only: a copy whose history does not start with the stored
+        one is refused with a :class:`~crmcore.ValidationError` naming it.
+
+        Raises:
+            VersionConflict: the stored version differs (the copy is stale).
+            NotFound: nothing is stored under the id.
+            ValidationError: the copy rewrites its stored history.
         """
         ...
 
-    def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
-        """Delete a record (``NotFound`` if absent; ``VersionConflict`` if the version differs)."""
+    def delete(self, item_id: str, *, expected_version: int | None = None) -> None:
+        """Delete an item (``NotFound`` if absent; ``VersionConflict`` if the version differs)."""
         ...
 
     def count(self, *filters: Filter) -> int:
-        """Count the records matching every filter."""
+        """Count the items matching every filter."""
         ...
 
     def list(
@@ -210,18 +225,32 @@ class RecordRepository(Protocol[R, IdT]):
         descending: bool = False,
         limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
-    ) -> Page[R]:
-        """Return one page of the records matching every filter.
+    ) -> Page[W]:
+        """Return one page of the items matching every filter.
 
         ``order_by`` is ``"id"``, ``"created_at"`` or ``"updated_at"``; ties
         are broken by id. Pages are keyset-paginated: reading every page
-        returns every record stored throughout exactly once, however many
-        records other writers add meanwhile.
+        returns every item stored throughout exactly once, however many
+        items other writers add meanwhile.
         """
         ...
 
-    def iter_all(self, *, batch_size: int = 500) -> Iterator[R]:
-        """Yield every record in id order, reading ``batch_size`` at a time."""
+    def iter_all(self, *, batch_size: int = 500) -> Iterator[W]:
+        """Yield every item in id order, reading ``batch_size`` at a time."""
+        ...
+
+
+class RecordRepository(ItemRepository[R, IdT], Protocol):
+    """What customer and lead repositories share: an :class:`ItemRepository`, plus
+    ``resolve`` (merged-away ids) and the lookups by contact point and blocking key."""
+
+    def resolve(self, record_id: str) -> R:
+        """The live record ``record_id`` stands for: itself, or the survivor it was merged into.
+
+        Follows ``merged_into`` through chains of merges (A into B, B into C:
+        A resolves to C). Raises :class:`~crmcore.NotFound` when the id (or a
+        record on the chain) is not stored.
+        """
         ...
 
     def find_by_email(self, email: EmailAddress | str) -> builtins.list[R]:
@@ -253,6 +282,56 @@ class CustomerRepository(RecordRepository[Customer, CustomerId], Protocol):
 
 class LeadRepository(RecordRepository[Lead, LeadId], Protocol):
     """The leads of a store (leads carry no identifiers: ``find_by_identifier`` finds none)."""
+
+
+TOTALS_BY: Final = ("pipeline_id", "stage_id", "status", "owner", "probability", "close_month")
+"""What :meth:`OpportunityRepository.totals` can group by."""
+
+
+@attrs.frozen
+class Total:
+    """One group of :meth:`OpportunityRepository.totals`: a count and an exact sum.
+
+    Amounts are summed per currency, never across currencies: one group of
+    ``by`` values yields one :class:`Total` per currency among its deals.
+    """
+
+    group: tuple[str | None, ...]
+    """The values of ``by``, in order, as text: enum values, a probability as a
+    decimal string (``"0.25"``), a close month as ``"YYYY-MM"``; ``None`` for an
+    empty field."""
+    currency: str | None
+    """The currency of the amounts summed; ``None`` for the deals without an amount."""
+    count: int
+    """How many opportunities the group holds in this currency."""
+    amount: Decimal
+    """The exact sum of their amounts (``Decimal("0")`` when ``currency`` is ``None``)."""
+
+
+class OpportunityRepository(ItemRepository[Opportunity, OpportunityId], Protocol):
+    """The opportunities (deals) of a store."""
+
+    def totals(self, *filters: Filter, by: Sequence[str] = ()) -> builtins.list[Total]:
+        """Count and sum the matching opportunities per group of ``by`` and per currency.
+
+        ``by`` names fields of :data:`TOTALS_BY` (``"stage_id"``,
+        ``"close_month"``, ...), each at most once. The result is sorted by
+        ``(group, currency)``, ``None`` before any text; groups without a
+        matching opportunity are absent.
+
+        Raises:
+            ValidationError: naming ``by`` for a field it cannot group by, or
+                ``filters[i]`` for a filter outside the allow-list.
+        """
+        ...
+
+
+class TaskRepository(ItemRepository[Task, TaskId], Protocol):
+    """The tasks (planned follow-ups) of a store."""
+
+
+class CaseRepository(ItemRepository[Case, CaseId], Protocol):
+    """The support cases of a store."""
 
 
 class InteractionRepository(Protocol):
@@ -297,9 +376,10 @@ class InteractionRepository(Protocol):
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Page[Interaction]:
-        """The timeline of a customer or lead, newest first.
+        """The timeline of a customer or lead, or the thread of a support case, newest first.
 
-        ``since`` is inclusive and ``until`` exclusive (on ``occurred_at``);
+        For a case id (``cas_...``), the interactions whose ``case_id`` is
+        that case. ``since`` is inclusive and ``until`` exclusive (on ``occurred_at``);
         ``limit=None`` returns every remaining interaction in one page.
         """
         ...
@@ -419,7 +499,38 @@ class SupportsKeyLocks(Protocol):
         ...
 
 
-LoadedRecord = Customer | Lead | Interaction | MergeRecord
+@runtime_checkable
+class SupportsWorkItems(Protocol):
+    """A store that keeps opportunities, tasks and support cases, besides :class:`Store`.
+
+    All three built-in stores implement it. A store that does not is still a
+    :class:`Store`; the contract kit's ``supports_work_items = False`` flag
+    says so to the kit.
+    """
+
+    @property
+    def opportunities(self) -> OpportunityRepository:
+        """The opportunities (the sales pipeline)."""
+        ...
+
+    @property
+    def tasks(self) -> TaskRepository:
+        """The tasks (planned follow-ups)."""
+        ...
+
+    @property
+    def cases(self) -> CaseRepository:
+        """The support cases."""
+        ...
+
+
+@runtime_checkable
+class WorkStore(Store, SupportsWorkItems, Protocol):
+    """A :class:`Store` that :class:`SupportsWorkItems`: what the pipeline, agenda and
+    support services take."""
+
+
+LoadedRecord = Customer | Lead | Interaction | MergeRecord | Opportunity | Task | Case
 """What :meth:`SupportsLoad.load` places: any record a store keeps."""
 
 
@@ -442,8 +553,9 @@ class SupportsLoad(Protocol):
 
         Raises:
             ValidationError: naming ``records[i]`` for anything but a customer,
-                lead, interaction or merge record, or for a value no store
-                could read back.
+                lead, interaction, merge record, opportunity, task or case, or
+                for a value no store could read back (and for a work item
+                when the store does not :class:`SupportsWorkItems`).
             DuplicateRecord: an interaction would take the ``external_id`` of
                 another stored one.
         """

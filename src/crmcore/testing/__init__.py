@@ -2,7 +2,8 @@
 
 - ``crmcore.testing.strategies``: hypothesis strategies for every model; installing
   crmcore registers them with hypothesis, so ``st.from_type(Customer)`` just works;
-- :class:`StorageContract` and :class:`MergeContract`: the contract tests a store must pass;
+- :class:`StorageContract` (with :class:`MergeContract` and :class:`WorkItemsContract`):
+  the contract tests a store must pass;
 - :class:`StoreStateMachine` and :class:`MergeStoreStateMachine`: random operations on a
   store and the in-memory reference;
 - ``crmcore.testing.plugin``: store fixtures, loaded by pytest through its entry point.
@@ -24,12 +25,14 @@ if TYPE_CHECKING:
     from crmcore.testing.merge_stateful import MergeStoreStateMachine
     from crmcore.testing.stateful import StoreStateMachine
     from crmcore.testing.strategies import register_strategies
+    from crmcore.testing.work_contract import WorkItemsContract
 
 _HOMES = {
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
     "StorageContract": "crmcore.testing.contract",
     "StoreStateMachine": "crmcore.testing.stateful",
+    "WorkItemsContract": "crmcore.testing.work_contract",
     "register_strategies": "crmcore.testing.strategies",
 }
 
@@ -38,6 +41,7 @@ __all__ = [
     "MergeStoreStateMachine",
     "StorageContract",
     "StoreStateMachine",
+    "WorkItemsContract",
     "register_strategies",
 ]
 
@@ -48,6 +52,8 @@ _ASSERTING_MODULES = (
     "crmcore.testing.merge_contract",
     "crmcore.testing.stateful",
     "crmcore.testing.merge_stateful",
+    "crmcore.testing.work_contract",
+    "crmcore.testing._kit",
 )
 
 

@@ -30,8 +30,6 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import (
@@ -52,7 +50,6 @@ from crmcore.ids import (
 from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadSource, LeadStatus
 from crmcore.merge_record import MergeRecord, Snapshot
-from crmcore.serialization import to_dict
 from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import (
     Filter,
@@ -64,7 +61,11 @@ from crmcore.storage.protocols import (
 )
 from crmcore.testing import _builders as build
 from crmcore.testing import strategies
+from crmcore.testing._kit import check_every as _check_every
+from crmcore.testing._kit import collect as _collect
+from crmcore.testing._kit import same as _same
 from crmcore.testing.merge_contract import MergeContract
+from crmcore.testing.work_contract import WorkItemsContract
 from crmcore.values import CustomFields
 
 __all__ = ["StorageContract"]
@@ -82,26 +83,6 @@ def _ids(records: Sequence[Customer | Lead | Interaction]) -> list[str]:
     return [r.id for r in records]
 
 
-def _collect(
-    read: Callable[..., Any],
-    *args: Any,
-    between: Callable[[], None] | None = None,
-    **kwargs: Any,
-) -> list[str]:
-    """Read every page of ``read(*args, cursor=..., **kwargs)``; return the ids in order."""
-    seen: list[str] = []
-    cursor = None
-    for _ in range(1_000):
-        page = read(*args, cursor=cursor, **kwargs)
-        seen.extend(r.id for r in page.items)
-        if page.next_cursor is None:
-            return seen
-        cursor = page.next_cursor
-        if between is not None:
-            between()
-    raise AssertionError("pagination did not end after 1,000 pages")
-
-
 def _party_round_trip(repository: RecordRepository[Any, Any], record: Customer | Lead) -> None:
     """Store ``record`` and read it back by id, by ``list()`` and by each contact point."""
     if repository.get_many([record.id]):  # hypothesis may draw an id again
@@ -117,29 +98,7 @@ def _party_round_trip(repository: RecordRepository[Any, Any], record: Customer |
         assert record.id in _ids(repository.find_by_phone(phone.number))
 
 
-def _same(read: object, stored: object) -> None:
-    """``read`` is ``stored``: equal, and with the same payload to the last digit.
-
-    Equality leaves out what identity does not need (a phone's raw text, an
-    amount's trailing zeros); the payload holds everything.
-    """
-    assert read == stored
-    assert to_dict(read) == to_dict(stored)
-
-
-def _check_every(strategy: st.SearchStrategy[T], check: Callable[[T], None]) -> None:
-    """Run ``check`` on examples of ``strategy`` under the settings current *now*.
-
-    The property tests take the adapter's ``store`` fixture and run hypothesis
-    inside: settings built at call time follow the profile the adapter's test
-    suite loaded (a ``@settings`` decorator would freeze whatever profile was
-    active when this module was imported), and the fixture is one store for all
-    examples, which is safe because every example draws new ids.
-    """
-    given(strategy)(check)()
-
-
-class StorageContract(MergeContract):
+class StorageContract(MergeContract, WorkItemsContract):
     """The contract of a crmcore store, as pytest tests; subclass it with a ``store`` fixture.
 
     Capability flags (class attributes) say what the adapter claims; checks
@@ -151,6 +110,8 @@ class StorageContract(MergeContract):
             be refused with a :class:`~crmcore.CrmError` instead.
         supports_concurrent_writers: several threads may write through one
             store object at once, with compare-and-set keeping every update.
+        supports_merges: see :class:`~crmcore.testing.MergeContract`.
+        supports_work_items: see :class:`~crmcore.testing.WorkItemsContract`.
     """
 
     supports_nested_transactions: ClassVar[bool] = False
