@@ -27,11 +27,14 @@ from crmcore.errors import (
     VersionConflict,
 )
 from crmcore.merge import merge
-from crmcore.storage import SQLiteStore, open_store
+from crmcore.storage import SQLiteStore, open_store, where
 from crmcore.storage.sqlite import SCHEMA_VERSION
 from crmcore.testing import StorageContract
 from crmcore.testing._builders import customer, interaction
 from crmcore.testing._builders import lead as build_lead
+from crmcore.testing._work_builders import case as work_case
+from crmcore.testing._work_builders import opportunity
+from crmcore.testing._work_builders import task as work_task
 from crmcore.values import CustomFields
 
 
@@ -62,7 +65,7 @@ class TestSQLiteInMemory(StorageContract):
 _UPDATER = """
 import sys
 from crmcore.errors import VersionConflict
-from crmcore.storage import SQLiteStore, open_store
+from crmcore.storage import SQLiteStore, open_store, where
 
 path, record_id, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 retries = 0
@@ -91,6 +94,9 @@ from crmcore.ids import new_customer_id
 from crmcore.storage import SQLiteStore, default_keys
 from crmcore.testing._builders import customer, interaction
 from crmcore.testing._builders import lead as build_lead
+from crmcore.testing._work_builders import case as work_case
+from crmcore.testing._work_builders import opportunity
+from crmcore.testing._work_builders import task as work_task
 
 path, pause_at = sys.argv[1], int(sys.argv[2])
 calls = 0
@@ -380,6 +386,36 @@ def test_forward_migrations_run_on_open(tmp_path: Path, monkeypatch: pytest.Monk
     raw.close()
 
 
+def test_a_file_of_the_previous_schema_migrates_and_keeps_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written before the work item tables opens, gains them, and loses nothing."""
+    path = tmp_path / "crm.db"
+    before = SCHEMA_VERSION - 1
+    with monkeypatch.context() as old:
+        old.setattr(sqlite_module, "_MIGRATIONS", sqlite_module._MIGRATIONS[:before])
+        old.setattr(sqlite_module, "SCHEMA_VERSION", before)
+        with SQLiteStore(path) as store:
+            ada = store.customers.add(customer(1))
+            email = store.interactions.add(interaction(ada.id))
+            assert store.schema_version() == before
+    raw = sqlite3.connect(path)
+    tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    raw.close()
+    assert "opportunities" not in tables
+    with SQLiteStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.customers.get(ada.id) == ada
+        assert store.interactions.list_for(ada.id).items == (email,)
+        deal = store.opportunities.add(opportunity(1, customer_id=ada.id))
+        followup = store.tasks.add(work_task(1, about_id=ada.id))
+        ticket = store.cases.add(work_case(1, customer_id=ada.id))
+        assert store.opportunities.list(where("customer_id").eq(ada.id)).items == (deal,)
+        assert store.tasks.list(where("about_id").eq(ada.id)).items == (followup,)
+        assert store.cases.list(where("customer_id").eq(ada.id)).items == (ticket,)
+        assert store.integrity_check()
+
+
 def test_the_file_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
     path = tmp_path / "crm.db"
     with SQLiteStore(path) as store:
@@ -471,6 +507,35 @@ def test_threads_that_end_do_not_leak_connections(tmp_path: Path) -> None:
         (  # find_by_external_id
             "SELECT doc FROM interactions WHERE external_id = ?",
             ("m-1",),
+        ),
+        (  # opportunities.list(where("contact_ids").contains(...)): the members table
+            "SELECT opportunities.id, opportunities.id, doc FROM opportunities "
+            "WHERE opportunities.id IN (SELECT item_id FROM opportunity_members "
+            "WHERE field = ? AND value = ?) ORDER BY opportunities.id ASC LIMIT ?",
+            ("contact_ids", "cus_x", 10),
+        ),
+        (  # a merge re-pointing a customer's opportunities, tasks and cases
+            "SELECT COUNT(*) FROM opportunities WHERE opportunities.customer_id = ?",
+            ("cus_x",),
+        ),
+        (
+            "SELECT COUNT(*) FROM tasks WHERE tasks.about_id = ?",
+            ("cus_x",),
+        ),
+        (
+            "SELECT COUNT(*) FROM cases WHERE cases.customer_id = ?",
+            ("cus_x",),
+        ),
+        (  # an assignee's overdue tasks
+            "SELECT tasks.id, tasks.id, doc FROM tasks WHERE tasks.assignee = ? "
+            "AND tasks.due_at IS NOT NULL AND tasks.due_at < ? ORDER BY tasks.id ASC LIMIT ?",
+            ("usr_anna", 5, 10),
+        ),
+        (  # a case's thread
+            "SELECT p.occurred_at, p.interaction_id, i.doc FROM interaction_participants p "
+            "JOIN interactions i ON i.id = p.interaction_id WHERE p.record_id = ? "
+            "ORDER BY p.occurred_at DESC, p.interaction_id DESC LIMIT ?",
+            ("cas_x", 10),
         ),
     ],
 )

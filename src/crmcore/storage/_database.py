@@ -5,8 +5,12 @@ handle's ``_use()`` (a read) and ``_write()`` (a transaction or savepoint)
 connections. They differ only in how they spell a statement, so the method
 bodies that merely call those statements live here once; a backend supplies
 the hooks (``_insert_batch``, ``_doc_row``, ``_fetch``, ``_lookup_docs``,
-``_place``, ...). Not part of :mod:`crmcore.storage.front`: a third party's
-adapter has its own way to reach its database.
+``_place``, ...). The work items (opportunities, tasks, cases) share one
+repository, :class:`DatabaseItems`: a document, the allow-listed filter
+columns, a members table for the set-valued fields, and ``totals`` as one SQL
+aggregate of exact integers (``_sums``). Not part of
+:mod:`crmcore.storage.front`: a third party's adapter has its own way to reach
+its database.
 """
 
 from __future__ import annotations
@@ -15,16 +19,20 @@ import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
 
 from crmcore._validation import items_of, utcnow
+from crmcore.cases import Case
 from crmcore.customers import Customer
-from crmcore.ids import InteractionId
+from crmcore.ids import CaseId, InteractionId, OpportunityId, TaskId
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
+from crmcore.opportunities import Opportunity
+from crmcore.storage._common import _EXACT as EXACT
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     FLAG_EMAIL,
@@ -32,20 +40,32 @@ from crmcore.storage._common import (
     FLAG_PHONE,
     IDENTIFIER_SEPARATOR,
     LEAD_FIELDS,
+    Condition,
     FieldSpec,
     customer_row,
+    decimal_text,
+    exact_sum,
     identifier_index_key,
     is_unicode,
     lead_row,
     stamped,
+    total_order,
+    totals_of,
 )
 from crmcore.storage._front import (
+    CASES,
+    OPPORTUNITIES,
+    TASKS,
     Errors,
     IdT,
     InteractionsFront,
+    ItemKind,
+    ItemsFront,
+    OpportunitiesFront,
     R,
     StoreFront,
     TypedRecords,
+    WorkItemsFront,
     check_batch_size,
     check_expected_version,
     check_interaction,
@@ -54,12 +74,21 @@ from crmcore.storage._front import (
     resolve_chain,
 )
 from crmcore.storage.keys import email_key, identifier_key, phone_key
+from crmcore.storage.protocols import LoadedRecord, Total
 
 # The filterable columns are the SQLite store's: the same allow-lists, the same rows.
-from crmcore.storage.sqlite._schema import CUSTOMER_COLUMNS, LEAD_COLUMNS
+from crmcore.storage.sqlite._schema import (
+    CASE_COLUMNS,
+    CUSTOMER_COLUMNS,
+    LEAD_COLUMNS,
+    OPPORTUNITY_COLUMNS,
+    OPPORTUNITY_TOTALS,
+    TASK_COLUMNS,
+)
+from crmcore.tasks import Task
 from crmcore.values import EmailAddress, PhoneNumber
 
-T = TypeVar("T", bound=Customer | Lead | Interaction)
+T = TypeVar("T", bound=Customer | Lead | Interaction | Opportunity | Task | Case)
 
 ADD_CHUNK: Final = 1_000
 """Records per insert statement in ``add_many`` and per pass when rebuilding keys."""
@@ -97,7 +126,7 @@ class DocumentRows(Generic[T]):
         """The values of rows whose last column is the document."""
         raise NotImplementedError
 
-    def _fetch(self, ids: builtins.list[str]) -> dict[str, T]:
+    def _fetch(self, ids: builtins.list[str]) -> Mapping[str, T]:
         """The stored values among ``ids``, by id."""
         raise NotImplementedError
 
@@ -242,6 +271,14 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
         return list(self.get_many(chosen).values())
 
 
+def thread_ids(interaction: Interaction) -> builtins.list[str]:
+    """The ids whose timeline holds ``interaction``: its records, and its case (its thread)."""
+    ids: builtins.list[str] = list(dict.fromkeys(interaction.record_ids))
+    if interaction.case_id is not None:
+        ids.append(interaction.case_id)
+    return ids
+
+
 INTERACTION: Final = Errors("interaction")
 """The errors of every interaction repository of a database backend."""
 
@@ -291,6 +328,174 @@ class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
             return self._by_external(conn, external_id)
 
 
+# --------------------------------------------------------------------------- work items
+
+W = TypeVar("W", bound=Opportunity | Task | Case)
+
+AMOUNT_SCALE: Final = 4
+"""An amount is also stored as an integer count of ``10**-AMOUNT_SCALE`` (the most minor
+units any ISO 4217 currency has), when it is one within 64 bits, for SQL to sum exactly."""
+_INT64: Final = 2**63
+
+
+def amount_columns(amount: Decimal | None) -> dict[str, Any]:
+    """The stored forms of an amount: exact text, scaled integer (or None), exponent."""
+    if amount is None:
+        return {"amount": None, "amount_units": None, "amount_exp": None}
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)  # a Money amount is finite
+    units: int | None = None
+    if exponent >= -AMOUNT_SCALE:
+        scaled = int(amount.scaleb(AMOUNT_SCALE, EXACT))
+        units = scaled if -_INT64 <= scaled < _INT64 else None
+    return {"amount": decimal_text(amount), "amount_units": units, "amount_exp": exponent}
+
+
+def totals_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns ``totals`` groups and sums on (:data:`OPPORTUNITY_TOTALS`), from a row."""
+    return {
+        "probability": decimal_text(row["probability"]),
+        "close_month": row["close_month"],
+        **amount_columns(row["amount"]),
+    }
+
+
+@attrs.frozen
+class ItemTable(Generic[W]):
+    """How a database backend stores one kind of work item: its columns, besides the kind."""
+
+    kind: ItemKind[W]
+    columns: tuple[str, ...]
+    """The scalar filter columns of the item's table (``id`` first)."""
+    members: tuple[str, ...]
+    """The set-valued filter fields (``CONTAINS``), stored as rows of a members table."""
+    totals: bool = False
+    """Whether the table has the totals columns (:data:`OPPORTUNITY_TOTALS`)."""
+
+    def stored_columns(self) -> tuple[str, ...]:
+        """Every column of the item's table but ``version`` and ``doc``, in insert order."""
+        return (*self.columns, *(OPPORTUNITY_TOTALS if self.totals else ()))
+
+    def rows(self, item: W) -> tuple[builtins.list[Any], builtins.list[tuple[str, str, str]]]:
+        """The values of :meth:`stored_columns` for ``item``, and its members table rows
+        (``(field, value, item_id)``): both from one filter row, which is what costs."""
+        row = self.kind.row(item)
+        values = [row[c] for c in self.columns]
+        if self.totals:
+            values.extend(totals_columns(row).values())
+        item_id: str = item.id
+        members = [(f, value, item_id) for f in self.members for value in sorted(row[f])]
+        return values, members
+
+
+OPPORTUNITY_TABLE: Final = ItemTable(
+    OPPORTUNITIES, OPPORTUNITY_COLUMNS, ("contact_ids", "tags"), totals=True
+)
+TASK_TABLE: Final = ItemTable(TASKS, TASK_COLUMNS, ("tags",))
+CASE_TABLE: Final = ItemTable(CASES, CASE_COLUMNS, ("tags",))
+
+
+class SumOverflow(Exception):
+    """The database's integer sum of the scaled amounts left 64 bits (SQLite)."""
+
+
+SumRow = Sequence[Any]
+"""A row of ``_sums``: the ``by`` values, currency, count, sum of ``amount_units`` (an
+int, or None), how many amounts have no ``amount_units``, the least ``amount_exp``."""
+AmountRow = Sequence[Any]
+"""A row of ``_amounts``: the ``by`` values, currency, amount text (or None)."""
+
+
+class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
+    """An opportunity, task or case repository of a database backend, above its statements.
+
+    :class:`~crmcore.storage._front.ItemsFront` decides every check and error
+    from the stored copy; this runs its steps in one transaction of the
+    backend's (``_insert_batch``, ``_doc_row``, ``_rewrite``, ``_remove``).
+    """
+
+    def __init__(self, store: Connections, table: ItemTable[W]) -> None:
+        super().__init__(table.kind)
+        self._store = store
+        self._layout = table
+
+    def _insert_batch(self, conn: Any, batch: Sequence[W]) -> None:
+        """Insert checked new items (already stamped); ``duplicate()`` on a stored id."""
+        raise NotImplementedError
+
+    def _place(self, conn: Any, item: W) -> None:
+        """Store ``item`` as it is (version and timestamps kept), replacing its id's row."""
+        raise NotImplementedError
+
+    def _sums(self, conditions: Sequence[Condition], by: tuple[str, ...]) -> builtins.list[SumRow]:
+        """One aggregate per group of ``by`` and currency (may raise :class:`SumOverflow`)."""
+        raise NotImplementedError
+
+    def _amounts(
+        self, conditions: Sequence[Condition], by: tuple[str, ...], unscaled: bool
+    ) -> Iterable[AmountRow]:
+        """The amounts of the items meeting ``conditions`` with their group and currency
+        (only the amounts without ``amount_units`` when ``unscaled``)."""
+        raise NotImplementedError
+
+    def _insert(self, batch: builtins.list[W]) -> None:
+        with self._store._write() as conn:
+            for start in range(0, len(batch), ADD_CHUNK):
+                self._insert_batch(conn, batch[start : start + ADD_CHUNK])
+
+    def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
+        with self._store._write() as conn:
+            row = self._doc_row(conn, item_id)
+            current = None if row is None else self._decode_rows([row])[0]
+            successor = change(current)
+            if current is None:
+                return
+            # Compare-and-set on the version read: a writer in between (on a server
+            # database, where this read takes no lock) makes it a VersionConflict.
+            if successor is None:
+                self._remove(conn, item_id, current.version)
+            else:
+                self._rewrite(conn, current, successor)
+
+    def _totals(self, conditions: Sequence[Condition], by: tuple[str, ...]) -> builtins.list[Total]:
+        """One SQL aggregate of the amounts' scaled integers; the few amounts without
+        one, or every amount when SQLite's integer sum overflows, summed here exactly."""
+        try:
+            rows = self._sums(conditions, by)
+        except SumOverflow:
+            return totals_of(self._amount_rows(self._amounts(conditions, by, False), by), by)
+        rest: dict[tuple[Any, ...], builtins.list[Decimal]] = {}
+        if any(row[-2] for row in rows):
+            for *key, text in self._amounts(conditions, by, True):
+                rest.setdefault(tuple(key), []).append(Decimal(text))
+        result = []
+        for *group, currency, count, units, _, least in rows:
+            amount = Decimal(0)
+            if currency is not None:
+                scaled = Decimal(units or 0).scaleb(-AMOUNT_SCALE, EXACT)
+                amount = exact_sum([scaled, *rest.get((*group, currency), [])])
+                # A Decimal sum has the most places of its terms and of the 0 it starts
+                # from (1.50 + 2 is 3.50, 1E+3 + 2E+3 is 3000): least is their exponent.
+                amount = amount.quantize(Decimal(1).scaleb(min(0, least)), context=EXACT)
+            result.append(Total(tuple(group), currency, int(count), amount))
+        return sorted(result, key=total_order)
+
+    @staticmethod
+    def _amount_rows(rows: Iterable[AmountRow], by: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        """``_amounts`` rows as the opportunity rows :func:`totals_of` reads."""
+        for *group, currency, text in rows:
+            row: dict[str, Any] = dict(zip(by, group, strict=True))
+            if "probability" in row and row["probability"] is not None:
+                row["probability"] = Decimal(row["probability"])
+            row["currency"] = currency
+            row["amount"] = None if text is None else Decimal(text)
+            yield row
+
+
+class DatabaseOpportunities(DatabaseItems[Opportunity, OpportunityId], OpportunitiesFront):
+    """The opportunity repository of a database backend: :class:`DatabaseItems` with ``totals``."""
+
+
 class Places(Protocol):
     """A repository that can store a copy as it is (``load``)."""
 
@@ -303,14 +508,18 @@ PI = TypeVar("PI", bound=Places)
 PM = TypeVar("PM", bound=Places)
 
 
-class DatabaseStore(StoreFront[PC, PL, PI, PM], Generic[PC, PL, PI, PM]):
+class DatabaseStore(
+    StoreFront[PC, PL, PI, PM],
+    WorkItemsFront[DatabaseOpportunities, DatabaseItems[Task, TaskId], DatabaseItems[Case, CaseId]],
+    Generic[PC, PL, PI, PM],
+):
     """A database backend's store: ``load`` through each repository's ``_place``."""
 
     def _write(self) -> AbstractContextManager[Any]:
         """A write: a transaction of its own, or a savepoint inside the one that is open."""
         raise NotImplementedError
 
-    def load(self, records: Iterable[Customer | Lead | Interaction | MergeRecord]) -> None:
+    def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, in one transaction.
 
         See :meth:`crmcore.storage.SupportsLoad.load`: ids, versions and
@@ -326,5 +535,11 @@ class DatabaseStore(StoreFront[PC, PL, PI, PM], Generic[PC, PL, PI, PM]):
                     self._leads._place(conn, record)
                 elif isinstance(record, MergeRecord):
                     self._merges._place(conn, record)
+                elif isinstance(record, Opportunity):
+                    self._opportunities._place(conn, record)
+                elif isinstance(record, Task):
+                    self._tasks._place(conn, record)
+                elif isinstance(record, Case):
+                    self._cases._place(conn, record)
                 else:
                     self._interactions._place(conn, record)

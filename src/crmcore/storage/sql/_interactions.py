@@ -14,7 +14,7 @@ from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction
 from crmcore.serialization import to_json
 from crmcore.storage._common import micros, stamped
-from crmcore.storage._database import INTERACTION, DatabaseInteractions
+from crmcore.storage._database import INTERACTION, DatabaseInteractions, thread_ids
 from crmcore.storage._front import TIMELINE_TAG, Timeline, external_id_taken, page_of
 from crmcore.storage.protocols import Page
 from crmcore.storage.sql._connection import (
@@ -70,7 +70,7 @@ class SQLInteractions(DatabaseInteractions):
                 "interaction_id": i.id,
                 "channel": i.channel.value,
             }
-            for rid in dict.fromkeys(i.record_ids)
+            for rid in thread_ids(i)
         ]
 
     def _by_external(self, conn: Connection, external_id: str) -> Interaction | None:

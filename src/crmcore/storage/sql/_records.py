@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, false, func, insert, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
@@ -32,6 +43,61 @@ from crmcore.storage.sql._connection import (
 FLAG_TAG: Final = 16
 """A key-table row standing for a tag (``list(where("tags").contains(...))``)."""
 TAG_PREFIX: Final = "tag:"
+
+
+def sql_conditions(
+    conditions: Iterable[Condition],
+    table: Table,
+    columns: Iterable[str],
+    contains: Callable[[Condition], ColumnElement[bool]],
+) -> list[ColumnElement[bool]]:
+    """Checked conditions as SQL: column names come from the allow-list only.
+
+    ``contains`` turns a ``CONTAINS`` condition into SQL (a search of a side table).
+    """
+    allowed = set(columns)
+    parts: list[ColumnElement[bool]] = []
+    for c in conditions:
+        if c.op is Op.CONTAINS:
+            parts.append(contains(c))
+            continue
+        if c.field not in allowed:
+            raise ValidationError("filters", "names a field this store cannot filter on")
+        col = table.c[c.field]
+        if c.op is Op.EQ:
+            parts.append(col.is_(None) if c.value is None else col == c.value)
+        elif c.op is Op.IN:
+            parts.append(col.in_(c.value) if c.value else false())
+        elif c.op is Op.RANGE:
+            low, high = c.value
+            parts.append(col.is_not(None))
+            if low is not None:
+                parts.append(col >= low)
+            if high is not None:
+                parts.append(col < high)
+        else:  # PREFIX
+            parts.append(func.substr(col, 1, len(c.value)) == c.value)
+    return parts
+
+
+def page_query(table: Table, parts: list[ColumnElement[bool]], q: ListQuery) -> Select[Any]:
+    """The keyset query of one page: ``(sort value, id, doc)`` rows, ``q.size + 1`` of them."""
+    t = table
+    order = t.c[q.order_by]
+    if q.after is not None:
+        value, last_id = q.after
+        if q.order_by == "id":
+            parts.append(t.c.id < last_id if q.descending else t.c.id > last_id)
+        else:
+            pair, after = tuple_(order, t.c.id), tuple_(value, last_id)
+            parts.append(pair < after if q.descending else pair > after)
+    keys = [order] if q.order_by == "id" else [order, t.c.id]
+    return (
+        select(order, t.c.id, t.c.doc)
+        .where(*parts)
+        .order_by(*(key.desc() if q.descending else key.asc() for key in keys))
+        .limit(q.size + 1)
+    )
 
 
 class SQLRecords(DatabaseRecords[R, IdT]):
@@ -178,33 +244,16 @@ class SQLRecords(DatabaseRecords[R, IdT]):
         return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
     def _conditions(self, conditions: Iterable[Condition]) -> list[ColumnElement[bool]]:
-        """Checked conditions as SQL: column names come from the allow-list only."""
+        """Checked conditions as SQL; a tag is a search of the key table."""
         t, k = self._table, self._key_table
-        parts: list[ColumnElement[bool]] = []
-        for c in conditions:
-            if c.op is Op.CONTAINS:
-                tagged = select(k.c.record_id).where(
-                    k.c.key == stored_key(TAG_PREFIX + c.value), k.c.kinds.op("&")(FLAG_TAG) != 0
-                )
-                parts.append(t.c.id.in_(tagged))
-                continue
-            if c.field not in self._columns:
-                raise ValidationError("filters", "names a field this store cannot filter on")
-            col = t.c[c.field]
-            if c.op is Op.EQ:
-                parts.append(col.is_(None) if c.value is None else col == c.value)
-            elif c.op is Op.IN:
-                parts.append(col.in_(c.value) if c.value else false())
-            elif c.op is Op.RANGE:
-                low, high = c.value
-                parts.append(col.is_not(None))
-                if low is not None:
-                    parts.append(col >= low)
-                if high is not None:
-                    parts.append(col < high)
-            else:  # PREFIX
-                parts.append(func.substr(col, 1, len(c.value)) == c.value)
-        return parts
+
+        def tagged(c: Condition) -> ColumnElement[bool]:
+            key = stored_key(TAG_PREFIX + c.value)
+            return t.c.id.in_(
+                select(k.c.record_id).where(k.c.key == key, k.c.kinds.op("&")(FLAG_TAG) != 0)
+            )
+
+        return sql_conditions(conditions, t, self._columns, tagged)
 
     def _count(self, conditions: Sequence[Condition]) -> int:
         parts = self._conditions(conditions)
@@ -213,23 +262,7 @@ class SQLRecords(DatabaseRecords[R, IdT]):
             return int(conn.execute(query).scalar_one())
 
     def _list(self, q: ListQuery) -> Page[R]:
-        t = self._table
-        parts = self._conditions(q.conditions)
-        order = t.c[q.order_by]
-        if q.after is not None:
-            value, last_id = q.after
-            if q.order_by == "id":
-                parts.append(t.c.id < last_id if q.descending else t.c.id > last_id)
-            else:
-                pair, after = tuple_(order, t.c.id), tuple_(value, last_id)
-                parts.append(pair < after if q.descending else pair > after)
-        keys = [order] if q.order_by == "id" else [order, t.c.id]
-        query = (
-            select(order, t.c.id, t.c.doc)
-            .where(*parts)
-            .order_by(*(key.desc() if q.descending else key.asc() for key in keys))
-            .limit(q.size + 1)
-        )
+        query = page_query(self._table, self._conditions(q.conditions), q)
         with self._store._use() as conn:
             rows = conn.execute(query).all()
         return page_of(rows, q.size, q.tag, self._decode_rows)

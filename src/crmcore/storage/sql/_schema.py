@@ -21,8 +21,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
-SCHEMA_VERSION: Final = 1
-"""The version of the tables this crmcore writes (kept in the ``<prefix>meta`` table)."""
+SCHEMA_VERSION: Final = 2
+"""The version of the tables this crmcore writes (kept in the ``<prefix>meta`` table).
+
+Version 2 added the work item tables (opportunities, tasks, cases, and their
+members); :meth:`~crmcore.storage.sql.SQLStore.create_all` upgrades version 1
+tables in place, since it only adds tables."""
+UPGRADABLE: Final = frozenset({1})
+"""Older versions :meth:`~crmcore.storage.sql.SQLStore.create_all` upgrades by adding tables."""
 
 
 class Document(UserDefinedType[str]):
@@ -69,6 +75,12 @@ class Tables:
     participants: Table
     merges: Table
     merge_participants: Table
+    opportunities: Table
+    opportunity_members: Table
+    tasks: Table
+    task_members: Table
+    cases: Table
+    case_members: Table
 
     def all(self) -> tuple[Table, ...]:
         """Every table, parents before children."""
@@ -122,6 +134,106 @@ def _record_tables(
     )
     Index(f"{prefix}{name}_keys_record", keys.c.record_id)
     return table, keys
+
+
+def _item_tables(
+    metadata: MetaData, prefix: str, name: str, plural: str, columns: list[Column[Any]]
+) -> tuple[Table, Table]:
+    """A work item's table (its filter columns) and its members table (tags, contacts)."""
+    table = _document_table(metadata, f"{prefix}{plural}", *columns, *_stamps())
+    Index(f"{prefix}{plural}_created", table.c.created_at, table.c.id)
+    Index(f"{prefix}{plural}_updated", table.c.updated_at, table.c.id)
+    # (field, value, item): one tag or contact of an item, so that every CONTAINS
+    # filter is an index search; the index on item_id drops an item's rows.
+    members = Table(
+        f"{prefix}{name}_members",
+        metadata,
+        Column("field", Text, nullable=False),
+        Column("value", _ordered_text(), nullable=False),
+        Column("item_id", _ordered_text(), nullable=False),
+        PrimaryKeyConstraint("field", "value", "item_id", name=f"{prefix}{name}_members_pkey"),
+    )
+    Index(f"{prefix}{name}_members_item", members.c.item_id)
+    return table, members
+
+
+def _work_tables(metadata: MetaData, prefix: str) -> tuple[Table, ...]:
+    opportunities, opportunity_members = _item_tables(
+        metadata,
+        prefix,
+        "opportunity",
+        "opportunities",
+        [
+            Column("customer_id", _ordered_text(), nullable=False),
+            Column("pipeline_id", Text, nullable=False),
+            Column("stage_id", Text, nullable=False),
+            Column("status", Text, nullable=False),
+            Column("owner", Text),
+            Column("lead_id", _ordered_text()),
+            Column("source", Text),
+            Column("currency", Text),
+            Column("close_date", Text),
+            Column("closed_at", BigInteger),
+            # What totals groups and sums on: the probability as decimal text, the
+            # close month ("YYYY-MM"), the exact amount text, the amount in
+            # 10**-AMOUNT_SCALE when that is an integer within 64 bits (summed by
+            # the database), and the amount's exponent (the places of a sum).
+            Column("probability", Text, nullable=False),
+            Column("close_month", Text),
+            Column("amount", Text),
+            Column("amount_units", BigInteger),
+            Column("amount_exp", Integer),
+        ],
+    )
+    Index(f"{prefix}opportunities_customer", opportunities.c.customer_id)
+    Index(f"{prefix}opportunities_lead", opportunities.c.lead_id)
+    Index(f"{prefix}opportunities_owner", opportunities.c.owner)
+    Index(f"{prefix}opportunities_pipeline", opportunities.c.pipeline_id, opportunities.c.stage_id)
+    # Covers what totals reads for the pipeline queries (open deals by stage, the
+    # forecast by close month): the aggregate reads no document.
+    o = opportunities.c
+    Index(
+        f"{prefix}opportunities_totals",
+        *(o.status, o.close_date, o.pipeline_id, o.stage_id, o.close_month, o.probability),
+        *(o.currency, o.amount_units, o.amount_exp),
+    )
+    tasks, task_members = _item_tables(
+        metadata,
+        prefix,
+        "task",
+        "tasks",
+        [
+            Column("kind", Text, nullable=False),
+            Column("status", Text, nullable=False),
+            Column("priority", Text, nullable=False),
+            Column("assignee", Text),
+            Column("about_id", _ordered_text()),
+            Column("due_at", BigInteger),
+            Column("completed_at", BigInteger),
+        ],
+    )
+    Index(f"{prefix}tasks_assignee", tasks.c.assignee, tasks.c.due_at)
+    Index(f"{prefix}tasks_about", tasks.c.about_id)
+    Index(f"{prefix}tasks_due", tasks.c.status, tasks.c.due_at)
+    cases, case_members = _item_tables(
+        metadata,
+        prefix,
+        "case",
+        "cases",
+        [
+            Column("customer_id", _ordered_text(), nullable=False),
+            Column("status", Text, nullable=False),
+            Column("priority", Text, nullable=False),
+            Column("channel", Text, nullable=False),
+            Column("assignee", Text),
+            Column("reported_at", BigInteger, nullable=False),
+            Column("resolved_at", BigInteger),
+        ],
+    )
+    Index(f"{prefix}cases_customer", cases.c.customer_id)
+    Index(f"{prefix}cases_assignee", cases.c.assignee, cases.c.status)
+    Index(f"{prefix}cases_status", cases.c.status, cases.c.reported_at)
+    return opportunities, opportunity_members, tasks, task_members, cases, case_members
 
 
 def build_tables(schema: str | None = None, prefix: str = "crm_") -> Tables:
@@ -224,6 +336,7 @@ def _build(schema: str | None, prefix: str) -> Tables:
         participants,
         merges,
         merge_participants,
+        *_work_tables(metadata, prefix),
     )
 
 

@@ -13,11 +13,19 @@ from sqlalchemy import bindparam, func, inspect, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import DataError, StorageError, ValidationError
-from crmcore.ids import CustomerId, LeadId
+from crmcore.ids import CaseId, CustomerId, LeadId, TaskId
 from crmcore.leads import Lead
-from crmcore.storage._database import CUSTOMERS, LEADS, DatabaseStore
+from crmcore.storage._database import (
+    CASE_TABLE,
+    CUSTOMERS,
+    LEADS,
+    OPPORTUNITY_TABLE,
+    TASK_TABLE,
+    DatabaseStore,
+)
 from crmcore.storage._front import check_keys
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sql._connection import (
@@ -27,14 +35,17 @@ from crmcore.storage.sql._connection import (
     unescape_document,
 )
 from crmcore.storage.sql._interactions import SQLInteractions
+from crmcore.storage.sql._items import SQLItems, SQLOpportunities
 from crmcore.storage.sql._merges import SQLMerges
 from crmcore.storage.sql._records import SQLRecords
 from crmcore.storage.sql._schema import (
     SCHEMA_VERSION,
+    UPGRADABLE,
     Tables,
     build_tables,
 )
 from crmcore.storage.sqlite._connection import Decoder
+from crmcore.tasks import Task
 
 _NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,29}")
 _PREFIX: Final = re.compile(r"[a-z_][a-z0-9_]{0,29}|")
@@ -142,6 +153,11 @@ class SQLStore(
         self._leads: SQLRecords[Lead, LeadId] = SQLRecords(self, LEADS, t.leads, t.lead_keys)
         self._interactions = SQLInteractions(self, t.interactions, t.participants)
         self._merges = SQLMerges(self, t.merges, t.merge_participants)
+        self._opportunities = SQLOpportunities(
+            self, OPPORTUNITY_TABLE, t.opportunities, t.opportunity_members
+        )
+        self._tasks: SQLItems[Task, TaskId] = SQLItems(self, TASK_TABLE, t.tasks, t.task_members)
+        self._cases: SQLItems[Case, CaseId] = SQLItems(self, CASE_TABLE, t.cases, t.case_members)
         self._lock_statement = select(func.pg_advisory_xact_lock(bindparam("lock_id")))
         self._closed = False
         self._check_schema()
@@ -295,6 +311,10 @@ class SQLStore(
 
         Idempotent. Apps that manage their schema with Alembic run their
         migrations instead (see ``docs/postgresql.md``) and never call this.
+        Tables of an older version that differs only by missing tables
+        (:data:`~crmcore.storage.sql._schema.UPGRADABLE`: version 1, before
+        the work item tables) are upgraded: the missing tables are created
+        and the version recorded.
         """
         with self._write() as conn:
             if self._postgres:
@@ -307,6 +327,12 @@ class SQLStore(
             rows = []
             if "schema_version" not in found:
                 rows.append({"key": "schema_version", "value": str(SCHEMA_VERSION)})
+            elif found["schema_version"] in {str(v) for v in UPGRADABLE}:
+                conn.execute(
+                    update(meta)
+                    .where(meta.c.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
+                )
             if "key_function" not in found:
                 rows.append({"key": "key_function", "value": key_function_name(self._keys)})
             if rows:
@@ -334,7 +360,9 @@ class SQLStore(
         if not self._tables_exist():
             return  # no tables yet: create_all() makes them; every use until then fails
         version = self.schema_version()
-        if version != SCHEMA_VERSION:
+        # An upgradable version's tables are all still right: what it lacks (the
+        # work item tables) fails with "call create_all()" until that adds them.
+        if version != SCHEMA_VERSION and version not in UPGRADABLE:
             raise StorageError(
                 f"the crmcore tables are schema version {version}, this crmcore needs "
                 f"{SCHEMA_VERSION}: migrate the database first"
@@ -413,7 +441,7 @@ def open_url(url: str, **options: Any) -> SQLStore:
     try:
         store = SQLStore(engine, **options)
         store._owns_engine = True
-        if not store._tables_exist():
+        if not store._tables_exist() or store.schema_version() in UPGRADABLE:
             store.create_all()
     except BaseException:
         engine.dispose()

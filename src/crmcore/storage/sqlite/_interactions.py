@@ -11,7 +11,7 @@ from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction
 from crmcore.serialization import to_json
 from crmcore.storage._common import micros, stamped
-from crmcore.storage._database import INTERACTION, DatabaseInteractions
+from crmcore.storage._database import INTERACTION, DatabaseInteractions, thread_ids
 from crmcore.storage._front import TIMELINE_TAG, Timeline, external_id_taken, page_of
 from crmcore.storage.protocols import Page
 from crmcore.storage.sqlite._connection import Handle, fetch_docs
@@ -56,7 +56,8 @@ class SQLInteractions(DatabaseInteractions):
     @staticmethod
     def _participants(i: Interaction) -> list[tuple[Any, ...]]:
         at = micros(i.occurred_at)
-        return [(rid, at, i.id, i.channel.value) for rid in i.record_ids]
+        # The case is one more participant: its thread is a timeline (newest first).
+        return [(rid, at, i.id, i.channel.value) for rid in thread_ids(i)]
 
     def _by_external(self, conn: sqlite3.Connection, external_id: str) -> Interaction | None:
         row = conn.execute(

@@ -26,16 +26,29 @@ def _tags_text(tags: frozenset[str]) -> str:
 
 
 def _sql_conditions(
-    conditions: Iterable[Condition], table: str, lookup: str, columns: Iterable[str]
+    conditions: Iterable[Condition],
+    table: str,
+    columns: Iterable[str],
+    members: str | None = None,
 ) -> tuple[list[str], list[Any]]:
-    """Turn checked conditions into SQL: column names come from the allow-list only."""
+    """Turn checked conditions into SQL: column names come from the allow-list only.
+
+    A ``CONTAINS`` is a search of the ``members`` table (``field``, ``value``,
+    ``item_id``) when there is one, else of the records' ``tags`` text.
+    """
     allowed = set(columns)
     parts: list[str] = []
     params: list[Any] = []
     for c in conditions:
         if c.op is Op.CONTAINS:
-            parts.append(f"instr({table}.tags, ?) > 0")
-            params.append(f"{TAG_SEPARATOR}{c.value}{TAG_SEPARATOR}")
+            if members is None:
+                parts.append(f"instr({table}.tags, ?) > 0")
+                params.append(f"{TAG_SEPARATOR}{c.value}{TAG_SEPARATOR}")
+            else:
+                parts.append(
+                    f"{table}.id IN (SELECT item_id FROM {members} WHERE field = ? AND value = ?)"
+                )
+                params.extend((c.field, c.value))
             continue
         if c.field not in allowed:
             raise ValidationError("filters", "names a field this store cannot filter on")
@@ -65,6 +78,34 @@ def _sql_conditions(
             parts.append(f"substr({col}, 1, ?) = ?")
             params.extend((len(c.value), c.value))
     return parts, params
+
+
+def page_sql(
+    table: str, parts: list[str], params: list[Any], q: ListQuery
+) -> tuple[str, list[Any]]:
+    """The keyset query of one page: ``(sort value, id, doc)`` rows, ``q.size + 1`` of them.
+
+    ``parts`` and ``params`` are the page's conditions (they are extended).
+    """
+    direction = "DESC" if q.descending else "ASC"
+    if q.after is not None:
+        compare = "<" if q.descending else ">"
+        value, last_id = q.after
+        if q.order_by == "id":
+            parts.append(f"{table}.id {compare} ?")
+            params.append(last_id)
+        else:
+            parts.append(f"({table}.{q.order_by}, {table}.id) {compare} (?, ?)")
+            params.extend((value, last_id))
+    sql = f"SELECT {table}.{q.order_by}, {table}.id, doc FROM {table}"
+    if parts:
+        sql += " WHERE " + " AND ".join(parts)
+    if q.order_by == "id":
+        sql += f" ORDER BY {table}.id {direction} LIMIT ?"
+    else:
+        sql += f" ORDER BY {table}.{q.order_by} {direction}, {table}.id {direction} LIMIT ?"
+    params.append(q.size + 1)
+    return sql, params
 
 
 class SQLRecords(DatabaseRecords[R, IdT]):
@@ -194,7 +235,7 @@ class SQLRecords(DatabaseRecords[R, IdT]):
         return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
 
     def _count(self, conditions: Sequence[Condition]) -> int:
-        parts, params = _sql_conditions(conditions, self._table, self._lookup, self._columns)
+        parts, params = _sql_conditions(conditions, self._table, self._columns)
         sql = f"SELECT COUNT(*) FROM {self._table}"
         if parts:
             sql += " WHERE " + " AND ".join(parts)
@@ -202,26 +243,8 @@ class SQLRecords(DatabaseRecords[R, IdT]):
             return int(conn.execute(sql, params).fetchone()[0])
 
     def _list(self, q: ListQuery) -> Page[R]:
-        table = self._table
-        parts, params = _sql_conditions(q.conditions, table, self._lookup, self._columns)
-        direction = "DESC" if q.descending else "ASC"
-        if q.after is not None:
-            compare = "<" if q.descending else ">"
-            value, last_id = q.after
-            if q.order_by == "id":
-                parts.append(f"{table}.id {compare} ?")
-                params.append(last_id)
-            else:
-                parts.append(f"({table}.{q.order_by}, {table}.id) {compare} (?, ?)")
-                params.extend((value, last_id))
-        sql = f"SELECT {table}.{q.order_by}, {table}.id, doc FROM {table}"
-        if parts:
-            sql += " WHERE " + " AND ".join(parts)
-        if q.order_by == "id":
-            sql += f" ORDER BY {table}.id {direction} LIMIT ?"
-        else:
-            sql += f" ORDER BY {table}.{q.order_by} {direction}, {table}.id {direction} LIMIT ?"
-        params.append(q.size + 1)
+        parts, params = _sql_conditions(q.conditions, self._table, self._columns)
+        sql, params = page_sql(self._table, parts, params, q)
         with self._store._use() as conn:
             rows = conn.execute(sql, params).fetchall()
         return page_of(rows, q.size, q.tag, self._decode_rows)

@@ -68,6 +68,133 @@ MERGES_MIGRATION: Final[tuple[str, ...]] = (
 """The SQLite schema migration that adds merge records."""
 
 
+# The work items of issue 14. Their filterable columns are the allow-lists' scalar
+# fields (crmcore.storage._common); the set-valued ones (tags, contact_ids) are rows
+# of the kind's members table, so that every CONTAINS filter is an index search.
+OPPORTUNITY_COLUMNS: Final = (
+    "id",
+    "customer_id",
+    "pipeline_id",
+    "stage_id",
+    "status",
+    "owner",
+    "lead_id",
+    "source",
+    "currency",
+    "close_date",
+    "closed_at",
+    "created_at",
+    "updated_at",
+)
+OPPORTUNITY_TOTALS: Final = ("probability", "close_month", "amount", "amount_units", "amount_exp")
+"""The opportunity columns ``totals`` groups and sums on, besides the filter columns."""
+TASK_COLUMNS: Final = (
+    "id",
+    "kind",
+    "status",
+    "priority",
+    "assignee",
+    "about_id",
+    "due_at",
+    "completed_at",
+    "created_at",
+    "updated_at",
+)
+CASE_COLUMNS: Final = (
+    "id",
+    "customer_id",
+    "status",
+    "priority",
+    "channel",
+    "assignee",
+    "reported_at",
+    "resolved_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _item_tables(table: str, members: str, columns: str, indexes: Sequence[str]) -> list[str]:
+    return [
+        f"CREATE TABLE {table} ("
+        f"id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, {columns}, "
+        "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, doc TEXT NOT NULL)",
+        f"CREATE INDEX {table}_created ON {table} (created_at, id)",
+        f"CREATE INDEX {table}_updated ON {table} (updated_at, id)",
+        *(f"CREATE INDEX {table}_{name} ON {table} {spec}" for name, spec in _pairs(indexes)),
+        # (field, value, item): a tag or a contact of an item. Written and deleted by
+        # the store in the item's transaction, as the records' lookup rows are.
+        f"CREATE TABLE {members} ("
+        "field TEXT NOT NULL, value TEXT NOT NULL, item_id TEXT NOT NULL, "
+        "PRIMARY KEY (field, value, item_id)) WITHOUT ROWID",
+        f"CREATE INDEX {members}_item ON {members} (item_id)",
+    ]
+
+
+WORK_ITEMS_MIGRATION: Final[tuple[str, ...]] = (
+    *_item_tables(
+        "opportunities",
+        "opportunity_members",
+        "customer_id TEXT NOT NULL, pipeline_id TEXT NOT NULL, stage_id TEXT NOT NULL, "
+        "status TEXT NOT NULL, owner TEXT, lead_id TEXT, source TEXT, currency TEXT, "
+        "close_date TEXT, closed_at INTEGER, probability TEXT NOT NULL, close_month TEXT, "
+        # amount: the exact decimal text; amount_units: the amount in 10**-AMOUNT_SCALE
+        # when that is an integer within 64 bits (NULL otherwise), summed by SQL;
+        # amount_exp: its exponent, so a sum keeps the places a Decimal sum would.
+        "amount TEXT, amount_units INTEGER, amount_exp INTEGER",
+        (
+            "customer",
+            "(customer_id)",
+            "lead",
+            "(lead_id) WHERE lead_id IS NOT NULL",
+            "owner",
+            "(owner)",
+            "pipeline",
+            "(pipeline_id, stage_id)",
+            # Covers what totals reads for the pipeline queries (open deals by stage,
+            # the forecast by close month): the aggregate never reads a document page.
+            "totals",
+            "(status, close_date, pipeline_id, stage_id, close_month, probability, currency, "
+            "amount_units, amount_exp)",
+        ),
+    ),
+    *_item_tables(
+        "tasks",
+        "task_members",
+        "kind TEXT NOT NULL, status TEXT NOT NULL, priority TEXT NOT NULL, assignee TEXT, "
+        "about_id TEXT, due_at INTEGER, completed_at INTEGER",
+        (
+            "assignee",
+            "(assignee, due_at)",
+            "about",
+            "(about_id) WHERE about_id IS NOT NULL",
+            "due",
+            "(status, due_at)",
+        ),
+    ),
+    *_item_tables(
+        "cases",
+        "case_members",
+        "customer_id TEXT NOT NULL, status TEXT NOT NULL, priority TEXT NOT NULL, "
+        "channel TEXT NOT NULL, assignee TEXT, reported_at INTEGER NOT NULL, resolved_at INTEGER",
+        (
+            "customer",
+            "(customer_id)",
+            "assignee",
+            "(assignee, status)",
+            "status",
+            "(status, reported_at)",
+        ),
+    ),
+)
+"""The SQLite schema migration that adds opportunities, tasks and support cases.
+
+A case's thread needs no new column: an interaction's ``case_id`` is one more
+row of ``interaction_participants``, so ``list_for(case_id)`` is the timeline
+query. Interactions stored before it hold no case, so nothing is backfilled.
+"""
+
+
 _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 0 -> 1: the first schema.
     (
@@ -113,6 +240,8 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     ),
     # 1 -> 2: merge records (crmcore.merge).
     MERGES_MIGRATION,
+    # 2 -> 3: opportunities, tasks and support cases (issue 14).
+    WORK_ITEMS_MIGRATION,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import (
     DataError,
@@ -16,15 +17,24 @@ from crmcore.errors import (
     StorageError,
     ValidationError,
 )
-from crmcore.ids import CustomerId, LeadId
+from crmcore.ids import CaseId, CustomerId, LeadId, TaskId
 from crmcore.leads import Lead
-from crmcore.storage._database import CUSTOMERS, LEADS, DatabaseStore
+from crmcore.storage._database import (
+    CASE_TABLE,
+    CUSTOMERS,
+    LEADS,
+    OPPORTUNITY_TABLE,
+    TASK_TABLE,
+    DatabaseStore,
+)
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sqlite import _schema
 from crmcore.storage.sqlite._connection import Decoder, State, translate
 from crmcore.storage.sqlite._interactions import SQLInteractions
+from crmcore.storage.sqlite._items import SQLiteItems, SQLiteOpportunities
 from crmcore.storage.sqlite._merges import SQLiteMerges
 from crmcore.storage.sqlite._records import SQLRecords
+from crmcore.tasks import Task
 
 
 class SQLiteStore(
@@ -98,6 +108,15 @@ class SQLiteStore(
         self._leads: SQLRecords[Lead, LeadId] = SQLRecords(self, LEADS, "leads", "lead_lookup")
         self._interactions = SQLInteractions(self)
         self._merges = SQLiteMerges(self)
+        self._opportunities = SQLiteOpportunities(
+            self, OPPORTUNITY_TABLE, "opportunities", "opportunity_members"
+        )
+        self._tasks: SQLiteItems[Task, TaskId] = SQLiteItems(
+            self, TASK_TABLE, "tasks", "task_members"
+        )
+        self._cases: SQLiteItems[Case, CaseId] = SQLiteItems(
+            self, CASE_TABLE, "cases", "case_members"
+        )
         try:
             self._open()
         except BaseException:
