@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmcore import Pipeline, ValidationError
+from crmcore import ValidationError
 from crmcore.io import WORK_FIELDS, WORK_HEADER_ALIASES, Table, import_columns
 from crmcore.io._import_work import (
     find_stage,
@@ -19,17 +19,7 @@ from crmcore.io._import_work import (
     parse_moment,
     parse_probability_cell,
 )
-
-SALES = Pipeline.create(
-    "b2b",
-    "B2B sales",
-    [
-        {"id": "qualify", "name": "Qualify", "probability": "0.1"},
-        {"id": "won", "name": "Closed Won", "probability": "1", "status": "won"},
-        {"id": "lost", "name": "Closed Lost", "probability": "0", "status": "lost"},
-    ],
-)
-
+from tests.io.test_import_work import SALES
 
 # --------------------------------------------------------------------------- cells
 
