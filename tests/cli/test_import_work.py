@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 from crmcore.cases import CaseStatus
 from crmcore.pipelines import DealStatus
@@ -63,9 +65,9 @@ def _setup(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _json(done: object) -> dict[str, object]:
-    assert done.returncode == 0, done.stderr  # type: ignore[attr-defined]
-    data: dict[str, object] = json.loads(done.stdout)  # type: ignore[attr-defined]
+def _json(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert done.returncode == 0, done.stderr
+    data: dict[str, Any] = json.loads(done.stdout)
     return data
 
 
@@ -112,7 +114,7 @@ def test_deals_tasks_and_tickets_import_and_a_rerun_stores_nothing_new(tmp_path:
         "json",
     )
     naive = _json(crmcore(*tasks, "--dry-run", cwd=tmp_path))
-    assert [(r["row"], r["field"]) for r in naive["rejects"]] == [(2, "due")]  # type: ignore[union-attr]
+    assert [(r["row"], r["field"]) for r in naive["rejects"]] == [(2, "due")]
     zoned = _json(crmcore(*tasks, "--timezone", "Europe/Stockholm", cwd=tmp_path))
     assert zoned["imported"] == 2
     tickets = (
@@ -154,8 +156,8 @@ def test_deals_tasks_and_tickets_import_and_a_rerun_stores_nothing_new(tmp_path:
         crmcore("stats", "--db", "crm.db", "--format", "json", "--no-duplicates", cwd=tmp_path)
     )
     assert stats["opportunities"] == {"total": 2, "by_status": {"open": 1, "won": 1, "lost": 0}}
-    assert stats["tasks"]["by_status"] == {"open": 1, "done": 1, "cancelled": 0}  # type: ignore[index]
-    assert stats["cases"]["total"] == 2  # type: ignore[index]
+    assert stats["tasks"]["by_status"] == {"open": 1, "done": 1, "cancelled": 0}
+    assert stats["cases"]["total"] == 2
     plain = crmcore("stats", "--db", "crm.db", "--no-duplicates", cwd=tmp_path)
     assert "opportunities" in plain.stdout.splitlines()
     exported = crmcore(

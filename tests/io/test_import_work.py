@@ -54,7 +54,7 @@ def _people(store: InMemoryStore) -> dict[str, str]:
     )
     report = import_table(store, people, source="contacts.csv", id_column="id")
     assert report.imported == 2
-    found = {}
+    found: dict[str, str] = {}
     for sid in ("c1", "c2"):
         (customer,) = store.customers.find_by_identifier("source:contacts.csv", sid)
         found[sid] = customer.id

@@ -46,7 +46,8 @@ def test_iter_all_sorts_once_instead_of_once_per_batch(
     def counting_row(record: Any) -> dict[str, Any]:
         nonlocal built
         built += 1
-        return row(record)
+        columns: dict[str, Any] = row(record)
+        return columns
 
     monkeypatch.setattr(repo, "_row", counting_row)
     seen = []
