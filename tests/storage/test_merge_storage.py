@@ -11,6 +11,8 @@ import pytest
 
 from crmcore import Customer, merge
 from crmcore.storage import InMemoryStore, SQLiteStore
+from crmcore.storage.sqlite import SCHEMA_VERSION
+from crmcore.storage.sqlite._schema import WORK_ITEMS_MIGRATION
 from crmcore.testing.merge_contract import MergeContract
 
 
@@ -19,15 +21,19 @@ def test_a_schema_1_file_gains_merge_records_on_open(tmp_path: Path) -> None:
     with SQLiteStore(path) as store:
         a = store.customers.add(Customer.create(name="Ada"))
         b = store.customers.add(Customer.create(name="Bob"))
-    # Turn the file back into what crmcore wrote before merge records existed.
+    # Turn the file back into what crmcore wrote before merge records existed
+    # (and before the work items that a later migration adds).
     conn = sqlite3.connect(path)
+    for statement in WORK_ITEMS_MIGRATION:
+        if statement.startswith("CREATE TABLE"):
+            conn.execute(f"DROP TABLE {statement.split()[2]}")
     conn.execute("DROP TABLE merge_participants")
     conn.execute("DROP TABLE merges")
     conn.execute("UPDATE crmcore_meta SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
     with SQLiteStore(path) as store:
-        assert store.schema_version() == 2
+        assert store.schema_version() == SCHEMA_VERSION
         result = merge(store, [a.id, b.id], survivor=a.id)
     with SQLiteStore(path) as store:
         assert store.merges.get(result.merge_id) == result.record
