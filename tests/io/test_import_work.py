@@ -479,3 +479,49 @@ def test_a_task_about_a_lead_names_it_by_email_or_by_the_lead_import_row_id() ->
         without = import_table(store, table, source="t2.csv", entity="tasks")
         assert [(r.row, r.field) for r in without.rejects] == [(3, "about")]
         assert "--participant-source" in without.rejects[0].reason
+
+
+def test_an_interaction_import_puts_rows_in_their_case_thread() -> None:
+    with InMemoryStore() as store:
+        people = _people(store)
+        tickets = Table.from_dicts(TICKETS[:1])
+        import_table(store, tickets, source="tickets.csv", entity="cases", timezone="UTC")
+        (case,) = store.cases.iter_all()
+        mails = Table.from_dicts(
+            [
+                {
+                    "Channel": "email",
+                    "Direction": "in",
+                    "Timestamp": "2026-01-05T09:00:00Z",
+                    "Email": "ada@example.com",
+                    "Case ID": case.id,
+                },
+                {
+                    "Channel": "email",
+                    "Direction": "out",
+                    "Timestamp": "2026-01-05T10:00:00Z",
+                    "Email": "ada@example.com",
+                    "Case ID": "",
+                },
+                {
+                    "Channel": "email",
+                    "Direction": "out",
+                    "Timestamp": "2026-01-05T11:00:00Z",
+                    "Email": "ada@example.com",
+                    "Case ID": "cas_" + "0" * 26,
+                },
+                {
+                    "Channel": "email",
+                    "Direction": "out",
+                    "Timestamp": "2026-01-05T12:00:00Z",
+                    "Email": "ada@example.com",
+                    "Case ID": "t1",
+                },
+            ]
+        )
+        report = import_table(store, mails, source="mails.csv", entity="interactions")
+        assert report.imported == 2
+        assert [(r.row, r.field) for r in report.rejects] == [(4, "case"), (5, "case")]
+        (thread,) = store.interactions.list_for(case.id, limit=None)
+        assert thread.case_id == case.id
+        assert len(store.interactions.list_for(people["c1"], limit=None)) == 2
