@@ -30,12 +30,17 @@ from crmcore.interactions import Channel
 from crmcore.merge_record import MergeRecord
 from crmcore.storage import InMemoryStore, KeyFunction, MergeRepository, Page
 from crmcore.storage.front import StoreFront, check_load
-from crmcore.storage.protocols import Filter, InteractionRepository, RecordRepository
+from crmcore.storage.protocols import (
+    Filter,
+    InteractionRepository,
+    LoadedRecord,
+    RecordRepository,
+)
 from crmcore.values import EmailAddress, PhoneNumber
 
 R = TypeVar("R", bound=Customer | Lead)
 I = TypeVar("I", bound=str)  # noqa: E741
-T = TypeVar("T", bound=Customer | Lead | Interaction | MergeRecord)
+T = TypeVar("T", bound=LoadedRecord)
 
 _TYPES: dict[str, type[Customer | Lead | Interaction | MergeRecord]] = {
     "customer": Customer,

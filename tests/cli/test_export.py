@@ -19,7 +19,8 @@ def test_export_writes_a_lossless_file_that_restores_to_the_same_store(tmp_path:
     done = crmcore("export", "--db", db, "--output", out)
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == (
-        f"exported 3 customers, 1 lead, 2 interactions, 1 merge record to {out} (jsonl)"
+        f"exported 3 customers, 1 lead, 2 interactions, 1 merge record, 0 opportunities, "
+        f"0 tasks, 0 cases to {out} (jsonl)"
     )
     with InMemoryStore() as copy, SQLiteStore(db) as original:
         restore(copy, out)

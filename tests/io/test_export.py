@@ -13,7 +13,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmcore import Customer, Interaction, Lead, ValidationError
+from crmcore import (
+    Case,
+    Customer,
+    Interaction,
+    Lead,
+    Opportunity,
+    Pipeline,
+    Task,
+    ValidationError,
+)
 from crmcore.io import CSV_COLUMNS, InputError, export_store, is_export, restore, safe_cell
 from crmcore.merge import merge
 from crmcore.merge_record import MergeRecord
@@ -21,14 +30,16 @@ from crmcore.serialization import to_dict
 from crmcore.storage import InMemoryStore, SQLiteStore, Store
 from crmcore.testing import strategies
 from crmcore.testing._builders import customer, full_customer, interaction, lead
+from crmcore.values import Money
 
 # --------------------------------------------------------------------------- drawing a store
 
 
 @st.composite
-def stored_records(draw: st.DrawFn) -> list[Customer | Lead | Interaction | MergeRecord]:
+def stored_records(draw: st.DrawFn) -> list[Any]:
     """What a store holds: customers and leads (tombstones too), interactions about
-    them, and merge records with the survivor and tombstones each one left."""
+    them, merge records with the survivor and tombstones each one left, and the
+    opportunities, tasks and cases of those customers."""
     merges = draw(st.lists(strategies.merge_records(), max_size=2, unique_by=lambda m: m.id))
     people = draw(
         st.lists(strategies.customers(merged=True, edge=True), max_size=4, unique_by=lambda c: c.id)
@@ -59,7 +70,21 @@ def stored_records(draw: st.DrawFn) -> list[Customer | Lead | Interaction | Merg
                 logged.append(item)
                 if item.external_id is not None:
                     external.add(item.external_id)
-    return [*parties.values(), *logged, *merges]
+    work: list[Any] = []
+    people_ids = sorted(p.id for p in parties.values() if isinstance(p, Customer))
+    if people_ids:
+        pool = cast(Any, people_ids)
+        work += draw(
+            st.lists(strategies.opportunities(customer_ids=pool), max_size=2, unique_by=_id)
+        )
+        work += draw(st.lists(strategies.cases(customer_ids=pool), max_size=2, unique_by=_id))
+        about = [*sorted(parties), *(item.id for item in work)]
+        work += draw(st.lists(strategies.tasks(about_ids=about), max_size=2, unique_by=_id))
+    return [*parties.values(), *logged, *merges, *work]
+
+
+def _id(record: Any) -> str:
+    return str(record.id)
 
 
 def _snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -73,6 +98,9 @@ def _snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
             (to_dict(i) for i in iter_interactions(store)), key=lambda d: str(d["id"])
         ),
         "merges": sorted((to_dict(m) for m in iter_merges(store)), key=lambda d: str(d["id"])),
+        "opportunities": [to_dict(r) for r in store.opportunities.iter_all()],  # type: ignore[attr-defined]
+        "tasks": [to_dict(r) for r in store.tasks.iter_all()],  # type: ignore[attr-defined]
+        "cases": [to_dict(r) for r in store.cases.iter_all()],  # type: ignore[attr-defined]
     }
 
 
@@ -85,6 +113,9 @@ def _expected(records: list[Any]) -> dict[str, list[dict[str, Any]]]:
         "leads": of(Lead),
         "interactions": of(Interaction),
         "merges": of(MergeRecord),
+        "opportunities": of(Opportunity),
+        "tasks": of(Task),
+        "cases": of(Case),
     }
 
 
@@ -126,8 +157,35 @@ def _busy_store() -> SQLiteStore:
     store.leads.add(lead(3))
     store.interactions.add(interaction((b.id, a.id), 1, external_id="<m1@mail.example>"))
     store.interactions.add(interaction((c.id,), 2))
+    deal = store.opportunities.add(
+        Opportunity.create(name="Website", customer_id=c.id, pipeline=PIPELINE, stage="won")
+    )
+    store.tasks.add(Task.create(title="Call back", about_id=deal.id))
+    store.cases.add(Case.create(subject="Broken =cart", customer_id=a.id))
     merge(store, [b.id, c.id])
     return store
+
+
+PIPELINE = Pipeline.create(
+    "web",
+    "Web shop",
+    [
+        {"id": "cart", "name": "Cart", "probability": "0.2"},
+        {"id": "won", "name": "Paid", "probability": "1", "status": "won"},
+    ],
+)
+
+
+# What _busy_store holds, in the order an export writes it.
+BUSY_COUNTS = {
+    "customers": 3,
+    "leads": 1,
+    "interactions": 2,
+    "merges": 1,
+    "opportunities": 1,
+    "tasks": 1,
+    "cases": 1,
+}
 
 
 def test_a_restored_file_store_can_still_undo_its_merges(tmp_path: Path) -> None:
@@ -136,7 +194,7 @@ def test_a_restored_file_store_can_still_undo_its_merges(tmp_path: Path) -> None
     with _busy_store() as source:
         path = tmp_path / "crm.jsonl"
         report = export_store(source, path)
-        assert report.counts == {"customers": 3, "leads": 1, "interactions": 2, "merges": 1}
+        assert report.counts == BUSY_COUNTS
         with SQLiteStore(tmp_path / "restored.db") as target:
             restore(target, path)
             assert _snapshot(target) == _snapshot(source)
@@ -153,15 +211,16 @@ def test_the_export_is_self_identifying(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     header = json.loads(lines[0])
     assert header["crmcore_export"] == 1
-    assert header["entities"] == ["customers", "leads", "interactions", "merges"]
-    assert json.loads(lines[-1]) == {
-        "crmcore_export_end": {"customers": 3, "leads": 1, "interactions": 2, "merges": 1}
-    }
+    assert header["entities"] == list(BUSY_COUNTS)
+    assert json.loads(lines[-1]) == {"crmcore_export_end": BUSY_COUNTS}
     assert {json.loads(line)["entity"] for line in lines[1:-1]} == {
         "customer",
         "lead",
         "interaction",
         "merge",
+        "opportunity",
+        "task",
+        "case",
     }
     assert is_export(path)
     assert is_export(str(path))
@@ -371,3 +430,106 @@ def test_no_cell_starts_a_formula_unless_it_is_a_number(text: str) -> None:
 )
 def test_cell_examples(text: str, kept: bool) -> None:
     assert (safe_cell(text) == text) is kept
+
+
+# --------------------------------------------------------------------------- work items
+
+
+class _NoWorkItems:
+    """A store written before work items existed: customers, leads, interactions, merges."""
+
+    def __init__(self) -> None:
+        self._inner = InMemoryStore()
+
+    customers = property(lambda self: self._inner.customers)
+    leads = property(lambda self: self._inner.leads)
+    interactions = property(lambda self: self._inner.interactions)
+    merges = property(lambda self: self._inner.merges)
+
+    def transaction(self) -> Any:
+        return self._inner.transaction()
+
+    def load(self, records: Any) -> None:
+        self._inner.load(records)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_store_without_work_items_exports_and_restores_what_it_keeps() -> None:
+    plain = _NoWorkItems()
+    plain.customers.add(customer(1))
+    out = io.StringIO()
+    report = export_store(plain, out)  # type: ignore[arg-type]
+    assert report.counts == {"customers": 1, "leads": 0, "interactions": 0, "merges": 0}
+    assert json.loads(out.getvalue().splitlines()[0])["entities"] == list(report.counts)
+    with InMemoryStore() as target:
+        assert restore(target, io.StringIO(out.getvalue())).counts["customers"] == 1
+        assert target.opportunities.count() == 0
+    with pytest.raises(ValidationError) as caught:
+        export_store(plain, io.StringIO(), entity="tasks")  # type: ignore[arg-type]
+    assert caught.value.problems == (("entity", "the store keeps no tasks"),)
+
+
+def test_an_export_with_work_items_is_refused_by_a_store_without_them() -> None:
+    text = _export_text()
+    plain = _NoWorkItems()
+    with pytest.raises(ValidationError) as caught:
+        restore(plain, io.StringIO(text))  # type: ignore[arg-type]
+    ((field, message),) = caught.value.problems
+    assert field == "store"
+    assert message.startswith("keeps no opportunities")
+    assert plain.customers.count() == 0  # all or nothing
+    # Without work items, the same export restores: the last line's counts still agree.
+    kept = [
+        line
+        for line in text.splitlines(keepends=True)
+        if json.loads(line).get("entity") not in ("opportunity", "task", "case")
+    ]
+    end = json.loads(kept[-1])
+    for entity in ("opportunities", "tasks", "cases"):
+        end["crmcore_export_end"][entity] = 0
+    kept[-1] = json.dumps(end) + "\n"
+    assert restore(plain, io.StringIO("".join(kept))).counts["customers"] == 3  # type: ignore[arg-type]
+    # A last line counting work items the file does not hold is an incomplete export.
+    with pytest.raises(InputError, match="where its last line counts"):
+        restore(_NoWorkItems(), io.StringIO("".join([*kept[:-1], text.splitlines()[-1]])))  # type: ignore[arg-type]
+
+
+def test_restore_refuses_a_store_holding_work_items_only() -> None:
+    text = _export_text()
+    with _busy_store() as busy, InMemoryStore() as store:
+        (case,) = busy.cases.iter_all()
+        store.load([case])
+        with pytest.raises(ValidationError, match="empty"):
+            restore(store, io.StringIO(text))
+        assert store.opportunities.count() == 0
+
+
+def test_work_items_in_csv_have_their_columns_and_are_formula_safe() -> None:
+    with _busy_store() as store:
+        (person,) = [c for c in store.customers.iter_all() if c.merged_into is None][:1]
+        store.cases.add(Case.create(subject='=HYPERLINK("http://x")', customer_id=person.id))
+        store.opportunities.add(
+            Opportunity.create(
+                name="Big",
+                customer_id=person.id,
+                pipeline=PIPELINE,
+                amount=Money.of("1E+3", "EUR"),
+            )
+        )
+        deals = _csv(store, "opportunities")
+        tasks = _csv(store, "tasks")
+        cases = _csv(store, "cases")
+    assert list(deals[0]) == list(CSV_COLUMNS["opportunities"])
+    big = next(d for d in deals if d["name"] == "Big")
+    assert (big["amount"], big["currency"], big["weighted_amount"]) == ("1000", "EUR", "200")
+    assert (big["stage_id"], big["status"], big["probability"]) == ("cart", "open", "0.2")
+    won = next(d for d in deals if d["name"] == "Website")
+    assert (won["status"], won["amount"], won["currency"]) == ("won", "", "")
+    assert won["closed_at"]
+    assert list(tasks[0]) == list(CSV_COLUMNS["tasks"])
+    assert tasks[0]["about_id"] == won["id"]
+    assert list(cases[0]) == list(CSV_COLUMNS["cases"])
+    assert {c["subject"] for c in cases} == {"Broken =cart", '\'=HYPERLINK("http://x")'}
+    assert {c["status"] for c in cases} == {"new"}

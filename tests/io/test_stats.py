@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given
 
-from crmcore import Customer, Interaction, Lead, ValidationError
+from crmcore import Case, Customer, Interaction, Lead, Opportunity, Task, ValidationError
 from crmcore.io import live_records, store_stats
 from crmcore.leads import LeadStatus
 from crmcore.merge import merge, unmerge
@@ -17,12 +18,14 @@ from crmcore.storage import InMemoryStore, SQLiteStore
 from crmcore.testing._builders import customer, interaction, lead
 from tests.io.test_export import stored_records
 
+NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
+
 
 @given(stored_records())
 def test_counts_match_the_records(records: list[Any]) -> None:
     with InMemoryStore() as store:
         store.load(records)
-        stats = store_stats(store, duplicates=False)
+        stats = store_stats(store, duplicates=False, now=NOW)
     people = [r for r in records if isinstance(r, Customer)]
     prospects = [r for r in records if isinstance(r, Lead)]
     live_people = [c for c in people if c.merged_into is None]
@@ -43,6 +46,15 @@ def test_counts_match_the_records(records: list[Any]) -> None:
     assert stats.merges_undone == sum(1 for m in merges if not m.is_active)
     assert stats.duplicates is None
     assert stats.to_dict()["customers"]["total"] == len(people)
+    for entity, kind in (("opportunities", Opportunity), ("tasks", Task), ("cases", Case)):
+        items = [r for r in records if isinstance(r, kind)]
+        assert getattr(stats, entity) == len(items)
+        by_status = getattr(stats, f"{entity}_by_status")
+        assert Counter(i.status.value for i in items) == +Counter(by_status)
+        assert stats.to_dict()[entity]["by_status"] == by_status
+    tasks = [r for r in records if isinstance(r, Task)]
+    assert stats.tasks_overdue == sum(t.is_overdue(NOW) for t in tasks)
+    assert stats.to_dict()["tasks"]["overdue"] == stats.tasks_overdue
 
 
 def test_duplicates_awaiting_review_are_counted_on_live_records_only() -> None:
@@ -81,3 +93,20 @@ def test_duplicates_awaiting_review_are_counted_on_live_records_only() -> None:
 def test_the_duplicates_flag_is_checked() -> None:
     with InMemoryStore() as store, pytest.raises(ValidationError, match="duplicates"):
         store_stats(store, duplicates="no")  # type: ignore[arg-type]
+
+
+def test_overdue_tasks_are_the_open_ones_due_before_now() -> None:
+    with SQLiteStore(":memory:") as store:
+        due = [NOW - timedelta(days=1), NOW - timedelta(seconds=1), NOW, NOW + timedelta(days=1)]
+        for i, when in enumerate(due):
+            store.tasks.add(Task.create(title=f"task {i}", due_at=when))
+        done = store.tasks.add(Task.create(title="done", due_at=NOW - timedelta(days=2)))
+        store.tasks.update(done.complete(at=NOW - timedelta(days=1)))
+        store.tasks.add(Task.create(title="undated"))
+        stats = store_stats(store, duplicates=False, now=NOW)
+        assert (stats.tasks, stats.tasks_overdue) == (6, 2)
+        assert stats.tasks_by_status == {"open": 5, "done": 1, "cancelled": 0}
+        later = store_stats(store, duplicates=False, now=NOW + timedelta(days=2))
+        assert later.tasks_overdue == 4
+    with InMemoryStore() as store, pytest.raises(ValidationError, match="now"):
+        store_stats(store, now=datetime(2025, 6, 1))  # naive: which zone?

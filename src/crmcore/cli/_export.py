@@ -13,7 +13,8 @@ from crmcore.cli._errors import EXIT_USAGE, CliError
 
 __all__ = ["register"]
 
-_ENTITIES = ("customers", "leads", "interactions", "merges")
+# crmcore.io.ENTITIES, spelled out: registering a command must not import crmcore.io.
+_ENTITIES = ("customers", "leads", "interactions", "merges", "opportunities", "tasks", "cases")
 
 _HELP = "write a store's records to JSON Lines (lossless) or CSV"
 
@@ -21,7 +22,8 @@ _DESCRIPTION = """\
 Write every record of a store to a file (or to standard output with --output -).
 
 JSON Lines (the default) is lossless: customers, leads, interactions and merge records,
-tombstones included, with their ids, versions and timestamps; 'crmcore import' and
+tombstones included, opportunities, tasks and support cases, with their ids, versions and
+timestamps; 'crmcore import' and
 crmcore.io.restore load it back into an empty store. CSV is flat, for spreadsheets: one
 entity per file (--entity names it), the main fields as columns, several values joined
 with '; ', and cells a spreadsheet would run as formulas neutralised."""
@@ -68,7 +70,9 @@ def register(commands: Any) -> None:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("y") else f"{count} {noun}s"
 
 
 _NOUNS = {
@@ -76,6 +80,9 @@ _NOUNS = {
     "leads": "lead",
     "interactions": "interaction",
     "merges": "merge record",
+    "opportunities": "opportunity",
+    "tasks": "task",
+    "cases": "case",
 }
 
 
@@ -83,6 +90,7 @@ def run_export(args: argparse.Namespace, err: TextIO) -> int:
     """Run ``crmcore export``; problems the user can fix raise :class:`CliError`."""
     from crmcore.cli._common import same_file
     from crmcore.cli._db import existing_store
+    from crmcore.errors import ValidationError
     from crmcore.io import export_store
 
     to_stdout = args.output == "-"
@@ -113,6 +121,8 @@ def run_export(args: argparse.Namespace, err: TextIO) -> int:
         except OSError as exc:
             where = "standard output" if to_stdout else str(output)
             raise CliError(f"{where}: cannot be written ({exc.strerror or 'I/O error'})") from None
+        except ValidationError as exc:  # a work-item entity a store URL's store does not keep
+            raise CliError(f"--entity: {exc.problems[0][1]}") from None
     if not args.quiet:
         counts = ", ".join(_plural(n, _NOUNS[e]) for e, n in report.counts.items())
         where = "standard output" if to_stdout else str(output)

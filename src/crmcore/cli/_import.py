@@ -1,4 +1,4 @@
-"""``crmcore import``: a file of customers, leads or interactions into a store."""
+"""``crmcore import``: a file of customers, leads, interactions or work items into a store."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ Customers (the default) and leads: emails, phones, names, the company (a person'
 becomes or links an organisation customer), addresses, tags; columns no field reads are kept
 as custom fields. Interactions (--as interactions): channel, direction, timestamp (one without
 a UTC offset needs --timezone), subject, body, external id, and the participants, found by
-email, phone or identifier among the stored customers and leads.
+email, phone or identifier among the stored customers and leads. Opportunities, tasks and
+support cases (--as opportunities|tasks|cases): a deal's name, customer, stage (of the
+--pipeline FILE.json it is in), amount and close date; a task's title, due time, assignee and
+what it is about; a case's subject, customer, channel, status and times. Headers are also
+recognised as HubSpot and Salesforce export deals, tasks and tickets.
 
 A row with a cell that cannot be read is rejected whole and written to the rejects file with
 its row number, the field and the reason; the other rows still import. Each record keeps its
@@ -51,6 +55,8 @@ examples:
   crmcore import contacts.csv --db crm.db --region SE --id-column "Contact ID"
   crmcore import leads.csv --db crm.db --as leads --on-duplicate skip
   crmcore import calls.csv --db crm.db --as interactions --timezone Europe/Stockholm
+  crmcore import deals.csv --db crm.db --as opportunities --pipeline sales.json --currency EUR
+  crmcore import tickets.csv --db crm.db --as cases --timezone Europe/Berlin
   crmcore import contacts.csv --db crm.db --dry-run --format json
 
 --on-duplicate: alert (default) stores a row that matches and lists it as flagged; skip does
@@ -64,16 +70,22 @@ store cannot be read, 2 when the command line does not fit the input."""
 
 def register(commands: Any) -> None:
     """Add ``crmcore import`` to the sub-commands."""
-    from crmcore.io import FIELDS, IMPORT_FIELDS, INTERACTION_FIELDS
+    from crmcore.io import FIELDS, IMPORT_FIELDS, INTERACTION_FIELDS, WORK_FIELDS
 
     fields = {**FIELDS, **IMPORT_FIELDS, **INTERACTION_FIELDS}
     listed = "\n".join(f"  {name}: {meaning}" for name, meaning in fields.items())
+    work = "\n".join(
+        f"fields for --map with --as {entity}: {', '.join(own)}"
+        for entity, own in WORK_FIELDS.items()
+    )
     parser = add_command(
         commands,
         "import",
-        help="import customers, leads or interactions from a file into a store",
+        help="import customers, leads, interactions, opportunities, tasks or cases from a file "
+        "into a store",
         description=_DESCRIPTION,
-        epilog=f"fields for --map:\n{listed}\n\n{_EXAMPLES}",
+        epilog=f"fields for --map:\n{listed}\n{work}\n(docs/import.md says what each "
+        f"holds)\n\n{_EXAMPLES}",
     )
     parser.add_argument(
         "input", type=Path, metavar="INPUT", help="the CSV or JSON Lines file; - for standard input"
@@ -83,9 +95,25 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--as",
         dest="entity",
-        choices=("customers", "leads", "interactions"),
+        choices=("customers", "leads", "interactions", "opportunities", "tasks", "cases"),
         default="customers",
         help="what each row is (default: customers)",
+    )
+    parser.add_argument(
+        "--pipeline",
+        dest="pipelines",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE.json",
+        help="with --as opportunities (required): the pipeline the deals are in, as JSON "
+        "(crmcore.Pipeline.to_dict(), or a list of them); repeatable, and a pipeline column "
+        "then picks one",
+    )
+    parser.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="with --as opportunities: the ISO 4217 currency of amounts written without one",
     )
     add_region_option(parser, "default phone region (ISO 3166 alpha-2, e.g. SE)")
     add_map_option(parser, "read FIELD from COLUMN (repeatable; see the fields below)")
@@ -121,7 +149,8 @@ def register(commands: Any) -> None:
         "--participant-source",
         metavar="NAME",
         help="with --as interactions: the --source of a customer import whose row ids the "
-        "identifier columns hold (e.g. customers.csv)",
+        "identifier columns hold (e.g. customers.csv); with --as opportunities, tasks or "
+        "cases: whose row ids the customer (about) column holds",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="do everything, then roll it back: store nothing"
@@ -165,6 +194,7 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
         FIELDS,
         IMPORT_FIELDS,
         INTERACTION_FIELDS,
+        WORK_FIELDS,
         ColumnError,
         import_columns,
         import_table,
@@ -182,8 +212,13 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
             raise CliError(
                 "--timezone: not a known time zone (use e.g. Europe/Stockholm)", EXIT_USAGE
             ) from None
-    own = INTERACTION_FIELDS if args.entity == "interactions" else IMPORT_FIELDS
-    mapped = parse_map_options(args.maps, {**FIELDS, **own})
+    if args.entity in WORK_FIELDS:
+        mapped = parse_map_options(args.maps, WORK_FIELDS[args.entity])
+    else:
+        own = INTERACTION_FIELDS if args.entity == "interactions" else IMPORT_FIELDS
+        mapped = parse_map_options(args.maps, {**FIELDS, **own})
+    pipelines = _pipelines(args)
+    currency = _currency(args)
     rejects = _rejects_path(args)
     quiet = args.quiet or args.format == "json"
     if str(args.input) != "-" and is_export(args.input):
@@ -195,6 +230,8 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
         columns = import_columns(table, entity=args.entity, mapped=mapped, id_column=args.id_column)
     except ColumnError as exc:
         raise _column_error(exc) from None
+    except ValidationError as exc:  # a work-item file without a column a field needs
+        raise CliError(f"{args.input}: {exc.problems[0][1]}", EXIT_USAGE) from None
     store = open_db(args.db)
     progress = Progress(enabled=not quiet, unit="rows")
     staged = False
@@ -221,6 +258,8 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
             on_duplicate=args.on_duplicate,
             timezone=args.timezone,
             participant_source=args.participant_source,
+            pipelines=pipelines,
+            currency=currency,
             dry_run=args.dry_run,
             batch_size=args.batch_size,
             workers=args.workers,
@@ -234,6 +273,8 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
                 raise CliError(f"{rejects}: cannot be written ({reason})") from None
     except ColumnError as exc:
         raise _column_error(exc) from None
+    except ValidationError as exc:  # the store keeps no work items
+        raise CliError(f"--db: {exc.problems[0][0]} {exc.problems[0][1]}") from None
     finally:
         progress.stop()
         store.close()
@@ -245,6 +286,57 @@ def run_import(args: argparse.Namespace, err: TextIO) -> int:
         return 0
     _summary(report, args, rejects, time.perf_counter() - started, err, table, columns)
     return 0
+
+
+def _pipelines(args: argparse.Namespace) -> list[Any]:
+    """The pipelines of ``--pipeline`` files; only (and always) for ``--as opportunities``."""
+    from crmcore.errors import ValidationError
+    from crmcore.pipelines import Pipeline
+
+    if args.entity != "opportunities":
+        if args.pipelines:
+            raise CliError("--pipeline: only with --as opportunities", EXIT_USAGE)
+        return []
+    if not args.pipelines:
+        raise CliError(
+            "--pipeline: an opportunities import needs the pipeline its deals are in "
+            "(FILE.json, crmcore.Pipeline.to_dict())",
+            EXIT_USAGE,
+        )
+    found: list[Pipeline] = []
+    for path in args.pipelines:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CliError(f"--pipeline {path}: cannot be read ({exc.strerror})") from None
+        except (ValueError, RecursionError):
+            raise CliError(f"--pipeline {path}: is not JSON", EXIT_USAGE) from None
+        for i, item in enumerate(data if isinstance(data, list) else [data]):
+            try:
+                found.append(Pipeline.from_dict(item))
+            except ValidationError as exc:
+                where = f"[{i}]" if isinstance(data, list) else ""
+                path_, message = exc.problems[0]
+                field = f"{where}.{path_}" if where and path_ else where or path_ or "pipeline"
+                raise CliError(f"--pipeline {path}: {field} {message}", EXIT_USAGE) from None
+    ids = [p.id for p in found]
+    if len(set(ids)) != len(ids):
+        raise CliError("--pipeline: two pipelines have the same id", EXIT_USAGE)
+    return found
+
+
+def _currency(args: argparse.Namespace) -> str | None:
+    from crmcore.errors import ValidationError
+    from crmcore.values import Money
+
+    if args.currency is None:
+        return None
+    if args.entity != "opportunities":
+        raise CliError("--currency: only with --as opportunities", EXIT_USAGE)
+    try:
+        return Money.of(0, args.currency).currency
+    except ValidationError:
+        raise CliError("--currency: not an ISO 4217 currency code (e.g. EUR)", EXIT_USAGE) from None
 
 
 def _restore(args: argparse.Namespace, store: Any, err: TextIO) -> int:

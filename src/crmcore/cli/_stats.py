@@ -19,8 +19,9 @@ _HELP = "count a store's records by entity, stage, status and channel, and its d
 
 _DESCRIPTION = """\
 Count what a store holds: customers by kind and lifecycle stage, leads by status,
-interactions by channel, merge records, and the duplicates awaiting review among the
-live records (what 'crmcore dedupe --db' would find)."""
+interactions by channel, merge records, opportunities, tasks (and the open ones overdue)
+and support cases by status, and the duplicates awaiting review among the live records
+(what 'crmcore dedupe --db' would find)."""
 
 _EPILOG = """\
 examples:
@@ -69,6 +70,28 @@ def _sections(stats: StoreStats) -> list[tuple[str, list[tuple[str, int]]]]:
         ),
         ("interactions", [("total", stats.interactions), *nonzero(stats.interactions_by_channel)]),
         ("merges", [("total", stats.merges), ("undone", stats.merges_undone)]),
+        (
+            "opportunities",
+            [
+                ("total", stats.opportunities),
+                *(("status " + k, n) for k, n in nonzero(stats.opportunities_by_status)),
+            ],
+        ),
+        (
+            "tasks",
+            [
+                ("total", stats.tasks),
+                *(("status " + k, n) for k, n in nonzero(stats.tasks_by_status)),
+                ("overdue", stats.tasks_overdue),
+            ],
+        ),
+        (
+            "cases",
+            [
+                ("total", stats.cases),
+                *(("status " + k, n) for k, n in nonzero(stats.cases_by_status)),
+            ],
+        ),
     ]
     if stats.duplicates is not None:
         d = stats.duplicates

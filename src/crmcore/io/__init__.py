@@ -14,7 +14,8 @@ rest), :func:`match_records` turns a whole table into dedup match records
 (:class:`~crmcore.dedup.MatchRecord`; distinct values parsed once, on every
 core), and :func:`row_to_customer` / :func:`row_to_lead` build one entity per
 row with the model constructors; :func:`import_file` puts a file's rows in a
-store (see docs/import.md). See docs/io.md.
+store (see docs/import.md): customers, leads, interactions, and the work
+items (opportunities, tasks, support cases; :data:`WORK_FIELDS`). See docs/io.md.
 """
 
 from crmcore.io import parsing
@@ -29,7 +30,7 @@ from crmcore.io._export import (
     is_export,
     restore,
 )
-from crmcore.io._headers import HEADER_ALIASES, header_key
+from crmcore.io._headers import HEADER_ALIASES, WORK_HEADER_ALIASES, header_key
 from crmcore.io._import import (
     IMPORT_FIELDS,
     Flag,
@@ -41,6 +42,7 @@ from crmcore.io._import import (
 )
 from crmcore.io._import_interactions import INTERACTION_FIELDS
 from crmcore.io._import_plan import ImportColumns, import_columns
+from crmcore.io._import_work import CASE_FIELDS, OPPORTUNITY_FIELDS, TASK_FIELDS, WORK_FIELDS
 from crmcore.io._records import (
     CellProblems,
     RecordBuild,
@@ -64,6 +66,7 @@ from crmcore.io._writing import FORMULA_TRIGGERS, safe_cell, write_csv
 from crmcore.io.parsing import parse_birth_date, phone_key
 
 __all__ = [
+    "CASE_FIELDS",
     "CSV_COLUMNS",
     "DELIMITERS",
     "FIELDS",
@@ -72,6 +75,10 @@ __all__ = [
     "IMPORT_FIELDS",
     "INTERACTION_FIELDS",
     "MULTI_VALUED",
+    "OPPORTUNITY_FIELDS",
+    "TASK_FIELDS",
+    "WORK_FIELDS",
+    "WORK_HEADER_ALIASES",
     "CellProblems",
     "ColumnError",
     "ColumnPlan",

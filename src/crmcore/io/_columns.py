@@ -99,6 +99,20 @@ def column_index(header: Sequence[str], column: str) -> int:
     raise ColumnError("", column, f"unknown column {column!r}")
 
 
+def mapped_column(header: Sequence[str], field: str, column: str, known: Iterable[str]) -> int:
+    """The index of the column a ``(field, column)`` mapping names.
+
+    Raises:
+        ColumnError: ``field`` is not one of ``known``, or ``column`` is not in ``header``.
+    """
+    if field not in known:
+        raise ColumnError(field, column, f"unknown field {field!r}")
+    try:
+        return column_index(header, column)
+    except ColumnError as exc:
+        raise ColumnError(field, column, exc.reason) from None
+
+
 def plan_columns(header: Sequence[str], mapped: Iterable[tuple[str, str]] = ()) -> ColumnPlan:
     """Recognise common headers, then let ``(field, column)`` pairs replace them field by field.
 
@@ -133,12 +147,7 @@ def plan_columns(header: Sequence[str], mapped: Iterable[tuple[str, str]] = ()) 
             fields.setdefault(field, []).append(index)
     explicit: dict[str, list[int]] = {}
     for field, column in mapped:
-        if field not in FIELDS:
-            raise ColumnError(field, column, f"unknown field {field!r}")
-        try:
-            index = column_index(header, column)
-        except ColumnError as exc:
-            raise ColumnError(field, column, exc.reason) from None
+        index = mapped_column(header, field, column, FIELDS)
         if field not in MULTI_VALUED and field in explicit:
             raise ColumnError(field, column, f"field {field!r} is mapped more than once")
         if index not in explicit.get(field, []):

@@ -17,11 +17,13 @@ import operator
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, TextIO
 
 import attrs
 
+from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.interactions import Interaction
@@ -29,7 +31,9 @@ from crmcore.io._errors import InputError
 from crmcore.io._writing import safe_cell
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
+from crmcore.opportunities import Opportunity
 from crmcore.serialization import MAX_JSON_LENGTH, SCHEMA_VERSION, from_dict, to_dict
+from crmcore.tasks import Task
 from crmcore.values import PersonName
 
 if TYPE_CHECKING:
@@ -48,8 +52,23 @@ __all__ = [
 EXPORT_FORMAT: Final = 1
 """The version of the JSON Lines export format this crmcore writes and reads."""
 
-ENTITIES: Final = ("customers", "leads", "interactions", "merges")
+ENTITIES: Final = (
+    "customers",
+    "leads",
+    "interactions",
+    "merges",
+    "opportunities",
+    "tasks",
+    "cases",
+)
 """The entities an export holds, in the order it writes them."""
+
+WORK_ENTITIES: Final = ("opportunities", "tasks", "cases")
+"""The entities only a store with work items keeps (:class:`~crmcore.storage.SupportsWorkItems`).
+
+A store without them exports the other entities, and an export that holds
+none of them restores into such a store.
+"""
 
 FORMATS: Final = ("jsonl", "csv")
 
@@ -62,12 +81,18 @@ _TAGS: Final[Mapping[str, str]] = {
     "leads": "lead",
     "interactions": "interaction",
     "merges": "merge",
+    "opportunities": "opportunity",
+    "tasks": "task",
+    "cases": "case",
 }
 _MODELS: Final[Mapping[str, type[Any]]] = {
     "customer": Customer,
     "lead": Lead,
     "interaction": Interaction,
     "merge": MergeRecord,
+    "opportunity": Opportunity,
+    "task": Task,
+    "case": Case,
 }
 _PLURAL: Final = {tag: entity for entity, tag in _TAGS.items()}
 
@@ -152,6 +177,22 @@ def iter_merges(store: Store, ids: Iterable[str] | None = None) -> Iterator[Merg
                 yield record
 
 
+def work_repository(store: Store, entity: str) -> Any:
+    """The repository of work-item ``entity`` (``opportunities``...), or ``None``.
+
+    ``None`` for a store that keeps no work items: a :class:`Store` need not
+    (:class:`~crmcore.storage.SupportsWorkItems` says it does).
+    """
+    return getattr(store, entity, None) if entity in WORK_ENTITIES else None
+
+
+def kept_entities(store: Store) -> tuple[str, ...]:
+    """The entities of :data:`ENTITIES` that ``store`` keeps, in export order."""
+    return tuple(
+        e for e in ENTITIES if e not in WORK_ENTITIES or work_repository(store, e) is not None
+    )
+
+
 class _Reader:
     """The records of one export, reading each customer and lead once.
 
@@ -179,8 +220,11 @@ class _Reader:
                 yield record
         elif entity == "interactions":
             yield from iter_interactions(self._store, self._ids_now())
-        else:
+        elif entity == "merges":
             yield from iter_merges(self._store, self._ids_now())
+        else:
+            # Work items are listed by the store itself: no record's timeline is needed.
+            yield from work_repository(self._store, entity).iter_all()
 
 
 # --------------------------------------------------------------------------- CSV
@@ -196,6 +240,8 @@ def _text(value: object) -> str:
         return value.full
     if isinstance(value, enum.Enum):
         return str(value.value)
+    if isinstance(value, Decimal):
+        return format(value, "f")  # never "1E+3": a spreadsheet reads plain digits
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
@@ -265,6 +311,29 @@ _CSV_COLUMNS: Final[Mapping[str, tuple[Column, ...]]] = {
         ("merged_ids", lambda m: _joined(m.merged_ids)),
         *_attrs("merged_at", "unmerged_at", "version"),
     ),
+    "opportunities": (
+        *_attrs("id", "name", "customer_id"),
+        ("contacts", lambda o: _joined(f"{c.customer_id}:{c.role}" for c in o.contacts)),
+        *_attrs("pipeline_id", "stage_id", "status", "probability"),
+        ("amount", lambda o: None if o.amount is None else o.amount.amount),
+        ("currency", lambda o: None if o.amount is None else o.amount.currency),
+        ("weighted_amount", lambda o: None if o.amount is None else o.weighted_amount.amount),
+        *_attrs("close_date", "lead_id", "source", "campaign", "lost_reason", "closed_at"),
+        *_OWNED,
+        *_BOOKKEEPING,
+    ),
+    "tasks": (
+        *_attrs("id", "title", "kind", "status", "priority", "due_at", "assignee", "about_id"),
+        *_attrs("completed_at", "interaction_id"),
+        ("tags", lambda t: _joined(sorted(t.tags))),
+        *_BOOKKEEPING,
+    ),
+    "cases": (
+        *_attrs("id", "subject", "customer_id", "channel", "priority", "status"),
+        *_attrs("reported_at", "assignee", "first_response_at", "resolved_at", "closed_at"),
+        ("tags", lambda c: _joined(sorted(c.tags))),
+        *_BOOKKEEPING,
+    ),
 }
 CSV_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
     entity: tuple(name for name, _ in columns) for entity, columns in _CSV_COLUMNS.items()
@@ -317,7 +386,7 @@ def _write_jsonl(store: Store, entities: tuple[str, ...], out: TextIO) -> dict[s
     return counts
 
 
-def _check_choices(format: object, entity: object) -> tuple[str, tuple[str, ...]]:
+def _check_choices(store: Store, format: object, entity: object) -> tuple[str, tuple[str, ...]]:
     if format not in FORMATS:
         raise ValidationError("format", "must be jsonl or csv")
     if entity != "all" and entity not in ENTITIES:
@@ -326,7 +395,10 @@ def _check_choices(format: object, entity: object) -> tuple[str, tuple[str, ...]
         raise ValidationError("entity", "must name one entity for csv (one file per entity)")
     assert isinstance(format, str)
     assert isinstance(entity, str)
-    return format, ENTITIES if entity == "all" else (entity,)
+    kept = kept_entities(store)
+    if entity != "all" and entity not in kept:
+        raise ValidationError("entity", f"the store keeps no {entity}")
+    return format, kept if entity == "all" else (entity,)
 
 
 def export_store(
@@ -340,7 +412,9 @@ def export_store(
     """Write a store's records to ``target``: a file path or an open text stream.
 
     ``format="jsonl"`` (the default) is lossless: every customer, lead,
-    interaction and merge record, tombstones included, with ids, versions and
+    interaction and merge record, tombstones included, and every opportunity,
+    task and support case (on a store that keeps them,
+    :class:`~crmcore.storage.SupportsWorkItems`), with ids, versions and
     timestamps, for :func:`restore`. ``format="csv"`` is flat, for
     spreadsheets: one entity per file (``entity`` must name it), the main
     fields as columns (:data:`CSV_COLUMNS`), several values joined with
@@ -355,10 +429,11 @@ def export_store(
     for CSV).
 
     Raises:
-        ValidationError: naming ``format``, ``entity`` or ``target``.
+        ValidationError: naming ``format``, ``entity`` (also for a work-item
+            entity the store does not keep) or ``target``.
         OSError: the file cannot be written.
     """
-    chosen, entities = _check_choices(format, entity)
+    chosen, entities = _check_choices(store, format, entity)
 
     def write(out: TextIO) -> dict[str, int]:
         with store.transaction():
@@ -457,9 +532,14 @@ def restore(store: Store, source: str | os.PathLike[str] | TextIO) -> RestoreRep
             (:class:`~crmcore.storage.SupportsLoad`; both built-in stores do).
         source: the export: a file path or an open text stream.
 
+    An export written before work items existed, or of a store without them,
+    restores into any store; one that holds opportunities, tasks or cases
+    needs a store that keeps them.
+
     Raises:
-        ValidationError: naming ``store`` (it holds customers or leads, or
-            cannot ``load``) or ``source``.
+        ValidationError: naming ``store`` (it holds records, cannot ``load``,
+            or keeps no opportunities, tasks or cases and the export holds
+            some: the message names the entity) or ``source``.
         InputError: the file is not a crmcore export, or is damaged; the
             message names the line (and the field), never a value.
     """
@@ -489,12 +569,15 @@ def _restore(store: Any, source: IO[str], name: str) -> RestoreReport:
         raise InputError(f"{name}: is not a crmcore export (its first line is no export header)")
     if header[HEADER_KEY] != EXPORT_FORMAT:
         raise InputError(f"{name}: was written in export format {header[HEADER_KEY]}, not 1")
-    counts = dict.fromkeys(ENTITIES, 0)
+    kept = kept_entities(store)
+    counts = dict.fromkeys(kept, 0)
     seen: dict[tuple[str, str], int] = {}
     ended = False
     with store.transaction():
         # Checked inside the transaction: no writer can add a record after the check.
-        if store.customers.count() or store.leads.count():
+        repositories = [store.customers, store.leads]
+        repositories += [work_repository(store, e) for e in WORK_ENTITIES if e in kept]
+        if any(repository.count() for repository in repositories):
             raise ValidationError("store", "must be empty: an export is restored into a new store")
         batch: list[Any] = []
         for number, line in lines:
@@ -506,11 +589,16 @@ def _restore(store: Any, source: IO[str], name: str) -> RestoreReport:
                 ended = True
                 continue
             record = _record(name, number, data)
+            entity = _PLURAL[data["entity"]]
+            if entity not in counts:
+                raise ValidationError(
+                    "store", f"keeps no {entity}, and the export holds some (line {number})"
+                )
             key = (type(record).__name__, record.id)
             if key in seen:
                 raise InputError(f"{name}: line {number} repeats the id of line {seen[key]}")
             seen[key] = number
-            counts[_PLURAL[data["entity"]]] += 1
+            counts[entity] += 1
             batch.append(record)
             if len(batch) >= _LOAD_BATCH:
                 store.load(batch)
@@ -537,7 +625,9 @@ def _record(name: str, number: int, data: Any) -> Any:
 def _check_end(name: str, number: int, expected: object, counts: Mapping[str, int]) -> None:
     if not isinstance(expected, dict):
         raise InputError(f"{name}: line {number} is not an export's last line")
-    for entity, count in counts.items():
+    # An entity the store does not keep was never read: the last line must count none.
+    every = {**dict.fromkeys(ENTITIES, 0), **counts}
+    for entity, count in every.items():
         if expected.get(entity, 0) != count:
             raise InputError(
                 f"{name}: holds {count} {entity} where its last line counts "

@@ -13,7 +13,6 @@ let the next run skip what is already stored.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,20 +25,25 @@ from crmcore.ids import CustomerId, is_lead_id
 from crmcore.io._columns import ColumnPlan, column_index, plan_columns
 from crmcore.io._errors import InputError
 from crmcore.io._import_common import (
+    TAG_HEADERS,
     Flag,
     ImportReport,
     Reject,
     Tally,
     build_each,
+    custom_key,
     header_key,
     in_chunks,
     make_report,
     parse_rows,
     pending,
+    row_custom,
+    row_tags,
     split_mapped,
     write_rejects,
 )
 from crmcore.io._import_interactions import import_interactions
+from crmcore.io._import_work import import_work
 from crmcore.io._records import RowFields
 from crmcore.io._tables import InputLimits, Table, read_rows
 from crmcore.leads import Lead
@@ -55,6 +59,7 @@ from crmcore.storage.keys import (
 
 if TYPE_CHECKING:
     from crmcore.dedup import RuleSet
+    from crmcore.pipelines import Pipeline
     from crmcore.storage import Store
     from crmcore.values import EmailAddress, PhoneNumber
 
@@ -73,13 +78,14 @@ IMPORT_FIELDS: dict[str, str] = {
 }
 """Fields :func:`import_file` reads besides :data:`~crmcore.io.FIELDS` (``--map`` accepts them)."""
 
-_TAG_HEADERS = frozenset({"tags", "tag", "labels"})
-_TAG_SPLIT = re.compile(r"[;,]")
 # Fields a lead has no place for: their columns are kept as custom fields.
 _NOT_LEAD_FIELDS = frozenset(
     {"street_number", "address", "city", "postcode", "state", "country", "birth_date", "identifier"}
 )
 _DEFAULT_BATCH = 1_000
+ENTITIES = ("customers", "leads", "interactions", "opportunities", "tasks", "cases")
+"""What each row of an import can be (``import_file(entity=...)``, ``crmcore import --as``)."""
+_WORK = ("opportunities", "tasks", "cases")
 # The source id under which an import keeps an organisation's normalised name
 # (crmcore.dedup.organization_key): every store indexes identifiers, so the next
 # row, chunk or run naming the same employer finds it with one lookup.
@@ -97,16 +103,6 @@ class OnDuplicate(enum.Enum):
     """Store the row and merge it into its match with :func:`crmcore.merge` (reversible)."""
     CREATE = "create"
     """Store every row without checking."""
-
-
-def _custom_key(header: str, taken: set[str]) -> str:
-    key = re.sub(r"[^A-Za-z0-9_.:-]+", "_", header).strip("_")[:60] or "column"
-    base, n = key, 2
-    while key in taken:
-        key = f"{base}_{n}"
-        n += 1
-    taken.add(key)
-    return key
 
 
 @attrs.frozen
@@ -132,7 +128,7 @@ def _columns(
     if not tags and "tags" not in mine:
         claimed = set(plan.used_columns())
         tags = tuple(
-            i for i, h in enumerate(header) if header_key(h) in _TAG_HEADERS and i not in claimed
+            i for i, h in enumerate(header) if header_key(h) in TAG_HEADERS and i not in claimed
         )
     id_col = None if id_column is None else column_index(header, id_column)
     if entity == "leads":
@@ -149,17 +145,9 @@ def _columns(
         used.add(id_col)
     taken: set[str] = set()
     custom = tuple(
-        (i, _custom_key(h, taken)) for i, h in enumerate(header) if i not in used and h.strip()
+        (i, custom_key(h, taken)) for i, h in enumerate(header) if i not in used and h.strip()
     )
     return _Columns(plan, id_col, tags, custom)
-
-
-def _tags(row: Sequence[str], cols: Sequence[int]) -> list[str]:
-    return [t.strip() for i in cols for t in _TAG_SPLIT.split(row[i]) if t.strip()]
-
-
-def _custom(row: Sequence[str], cols: Sequence[tuple[int, str]]) -> dict[str, str]:
-    return {key: row[i].strip() for i, key in cols if i < len(row) and row[i].strip()}
 
 
 @attrs.define
@@ -368,8 +356,8 @@ class _Run:
         row = self.table.rows[index]
         fields = self.fields[index]
         emails, phones = self.contacts[index]
-        tags = _tags(row, self.columns.tags)
-        custom = _custom(row, self.columns.custom)
+        tags = row_tags(row, self.columns.tags)
+        custom = row_custom(row, self.columns.custom)
         if self.entity == "leads":
             custom[self.scheme] = sid
             return Lead.create(
@@ -619,6 +607,8 @@ def import_table(
     on_duplicate: OnDuplicate | str = OnDuplicate.ALERT,
     timezone: str | None = None,
     participant_source: str | None = None,
+    pipelines: Sequence[Pipeline] = (),
+    currency: str | None = None,
     dry_run: bool = False,
     batch_size: int = _DEFAULT_BATCH,
     rules: RuleSet | None = None,
@@ -631,11 +621,27 @@ def import_table(
     identifier scheme ``source:<source>``.
     """
     policy = _policy(on_duplicate)
-    if entity not in ("customers", "leads", "interactions"):
-        raise ValidationError("entity", "must be customers, leads or interactions")
+    if entity not in ENTITIES:
+        raise ValidationError("entity", f"must be one of {', '.join(ENTITIES)}")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValidationError("batch_size", "must be a whole number of at least 1")
     scheme = source_scheme(source)
+    if entity in _WORK:
+        return import_work(
+            store,
+            table,
+            entity=entity,
+            scheme=scheme,
+            mapped=mapped,
+            id_column=id_column,
+            timezone=timezone,
+            participant_source=participant_source,
+            pipelines=pipelines,
+            currency=currency,
+            dry_run=dry_run,
+            batch_size=batch_size,
+            progress=progress,
+        )
     if entity == "interactions":
         return import_interactions(
             store,
@@ -695,6 +701,8 @@ def import_file(
     on_duplicate: OnDuplicate | str = OnDuplicate.ALERT,
     timezone: str | None = None,
     participant_source: str | None = None,
+    pipelines: Sequence[Pipeline] = (),
+    currency: str | None = None,
     source: str | None = None,
     dry_run: bool = False,
     batch_size: int = _DEFAULT_BATCH,
@@ -709,7 +717,12 @@ def import_file(
     """Import a CSV or JSON Lines file into ``store``: every row imported or reported.
 
     Each row becomes a customer (``entity="customers"``: a person, or an
-    organisation when it names only a company), a lead, or an interaction.
+    organisation when it names only a company), a lead, an interaction, an
+    opportunity, a task or a support case (``opportunities``, ``tasks``,
+    ``cases``: their fields are :data:`~crmcore.io.WORK_FIELDS`, their
+    headers recognised as HubSpot and Salesforce export deals, tasks and
+    tickets; work items keep their source id in the custom field
+    ``source:<source>``, and need a store that keeps them).
     Columns are read as :func:`~crmcore.io.plan_columns` recognises them
     (``mapped`` pairs first; ``tags`` too, see :data:`IMPORT_FIELDS`); a
     person's company becomes or links an organisation customer
@@ -730,7 +743,8 @@ def import_file(
         path: the file (``.jsonl``/``.ndjson`` is JSON Lines, anything else CSV),
             or ``"-"`` for standard input (give ``source`` then: the default is
             ``stdin``).
-        entity: ``customers``, ``leads`` or ``interactions``.
+        entity: one of :data:`ENTITIES`: ``customers``, ``leads``,
+            ``interactions``, ``opportunities``, ``tasks`` or ``cases``.
         region: the default phone region (ISO 3166 alpha-2) of numbers without ``+``.
         mapped: ``(field, column)`` pairs, as ``--map FIELD=COLUMN``.
         id_column: the column of unique row ids (default: row numbers).
@@ -738,12 +752,18 @@ def import_file(
             earlier row (:class:`OnDuplicate`); the check of each chunk and its
             write are one transaction, with the keys locked on stores that
             implement :class:`~crmcore.storage.protocols.SupportsKeyLocks`.
-        timezone: for interactions, the zone (``Europe/Stockholm``) of
-            timestamps written without an offset; such timestamps are refused
-            when it is not given.
+        timezone: for interactions and work items, the zone
+            (``Europe/Stockholm``) of timestamps written without an offset
+            (and of a task's or case's dates written alone); such timestamps
+            are refused when it is not given.
         participant_source: for interactions, the ``source`` of a customer
             import whose row ids the ``identifier`` columns hold: participants
-            are found by those source ids too.
+            are found by those source ids too. For work items, the import
+            whose row ids the ``customer`` (tasks: ``about``) column holds.
+        pipelines: for opportunities (required), the pipelines whose stages
+            the rows name (:meth:`crmcore.Pipeline.from_dict` reads one from
+            JSON); a ``pipeline`` column picks one by id or name.
+        currency: for opportunities, the currency of amounts written without one.
         source: the name the source ids are kept under (default: the file's name).
         dry_run: do everything and roll it back: the report says what would happen.
         batch_size: rows per transaction.
@@ -786,6 +806,8 @@ def import_file(
         on_duplicate=on_duplicate,
         timezone=timezone,
         participant_source=participant_source,
+        pipelines=pipelines,
+        currency=currency,
         dry_run=dry_run,
         batch_size=batch_size,
         rules=rules,

@@ -170,6 +170,32 @@ def header_key(header: str) -> str:
     return re.sub(r"[\W_]+", "", header.casefold())
 
 
+TAG_HEADERS = frozenset({"tags", "tag", "labels"})
+"""Headers (as :func:`header_key` gives them) of a column of tags, read without a mapping."""
+_TAG_SPLIT = re.compile(r"[;,]")
+
+
+def row_tags(row: Sequence[str], cols: Sequence[int]) -> list[str]:
+    """The tags in a row's tag columns, a cell holding several separated by ``;`` or ``,``."""
+    return [t.strip() for i in cols if i < len(row) for t in _TAG_SPLIT.split(row[i]) if t.strip()]
+
+
+def row_custom(row: Sequence[str], cols: Sequence[tuple[int, str]]) -> dict[str, str]:
+    """A row's cells kept as custom fields, by key; empty cells left out."""
+    return {key: row[i].strip() for i, key in cols if i < len(row) and row[i].strip()}
+
+
+def custom_key(header: str, taken: set[str]) -> str:
+    """The custom-field key a column is kept under: its header, made a key, unique in ``taken``."""
+    key = re.sub(r"[^A-Za-z0-9_.:-]+", "_", header).strip("_")[:60] or "column"
+    base, n = key, 2
+    while key in taken:
+        key = f"{base}_{n}"
+        n += 1
+    taken.add(key)
+    return key
+
+
 def split_mapped(
     header: Sequence[str], mapped: Iterable[tuple[str, str]], own: Mapping[str, str]
 ) -> tuple[list[tuple[str, str]], dict[str, list[int]]]:

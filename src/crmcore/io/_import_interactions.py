@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crmcore.errors import ValidationError
+from crmcore.ids import CaseId, is_case_id
 from crmcore.interactions import Interaction, Participant
 from crmcore.io._columns import ColumnPlan, column_index, plan_columns
 from crmcore.io._import_common import (
@@ -45,6 +46,7 @@ INTERACTION_FIELDS: dict[str, str] = {
     "subject": "subject line or title",
     "body": "the text, summary or notes",
     "external_id": "the provider's id (an email's Message-ID): importing it again stores nothing",
+    "case": "the support case whose thread it belongs to: a case id (cas_...)",
 }
 """The fields of an interactions import besides the participants' ``email``, ``phone`` and
 ``identifier`` (a customer identifier whose scheme is the column's name, or a source id
@@ -57,6 +59,7 @@ _AUTO: dict[str, str] = {
     **dict.fromkeys(["subject", "title"], "subject"),
     **dict.fromkeys(["body", "summary", "notes", "text", "message"], "body"),
     **dict.fromkeys(["externalid", "messageid"], "external_id"),
+    **dict.fromkeys(["case", "caseid", "supportcase"], "case"),
 }
 _CHANNEL_ALIASES = {
     "call": "phone_call",
@@ -133,6 +136,27 @@ def interaction_columns(
     return plan, cols, id_col, unread
 
 
+def _case(store: Store, text: str) -> CaseId | None:
+    """The stored case ``text`` names (an interaction's thread), or ``None`` for an empty cell.
+
+    Raises:
+        ValidationError: naming ``case``.
+    """
+    from crmcore.errors import NotFound
+
+    if not text:
+        return None
+    if not is_case_id(text):
+        raise ValidationError("case", "is not a case id (cas_ and 26 base32 digits)")
+    cases = getattr(store, "cases", None)
+    if cases is None:
+        raise ValidationError("case", "names a case, and the store keeps none")
+    try:
+        return CaseId(cases.get(text).id)
+    except NotFound:
+        raise ValidationError("case", "names no stored case") from None
+
+
 def import_interactions(
     store: Store,
     table: Table,
@@ -198,6 +222,7 @@ def import_interactions(
                 "participants", "no stored customer or lead has the row's email, phone or id"
             )
         return Interaction.log(
+            case_id=_case(store, cell(row, "case")),
             channel=_enum_text(cell(row, "channel"), _CHANNEL_ALIASES),
             direction=_enum_text(cell(row, "direction"), _DIRECTION_ALIASES),
             occurred_at=when,

@@ -10,6 +10,7 @@ from crmcore.errors import ValidationError
 from crmcore.io._checks import Lookalike, lookalike_columns
 from crmcore.io._import import _columns
 from crmcore.io._import_interactions import interaction_columns
+from crmcore.io._import_work import WORK_FIELDS, work_columns
 from crmcore.io._tables import Table
 
 __all__ = ["ImportColumns", "import_columns"]
@@ -58,10 +59,22 @@ def import_columns(
 
     Raises:
         ColumnError: a mapping or ``id_column`` names a column that is not in the table.
-        ValidationError: ``entity`` is not customers, leads or interactions.
+        ValidationError: ``entity`` is not one the import knows, or (work items)
+            no column holds a required field (naming ``columns``).
     """
     header = table.header
     mapped = list(mapped)
+    if entity in WORK_FIELDS:
+        work = work_columns(header, entity, mapped, id_column)
+        by_work = {i: f for f, i in work.fields.items()} | dict.fromkeys(work.tags, "tags")
+        # Work items have no contact columns to miss: no lookalikes to warn of.
+        return ImportColumns(
+            read=tuple((header[i], by_work[i]) for i in sorted(by_work)),
+            id_column=None if work.id_col is None else header[work.id_col],
+            custom=tuple(header[i] for i, _ in work.custom),
+            unread=(),
+            lookalikes=(),
+        )
     if entity == "interactions":
         plan, cols, id_col, unread = interaction_columns(header, mapped, id_column)
         by_index = {i: f for f, i in cols.items()}
@@ -73,7 +86,9 @@ def import_columns(
         custom = tuple(header[i] for i, _ in columns.custom)
         unread = []
     else:
-        raise ValidationError("entity", "must be customers, leads or interactions")
+        raise ValidationError(
+            "entity", "must be customers, leads, interactions, opportunities, tasks or cases"
+        )
     by_index.update((i, f) for f, indexes in plan.fields.items() for i in indexes)
     read = tuple((header[i], by_index[i]) for i in sorted(by_index))
     taken = set(by_index) | ({id_col} if id_col is not None else set())

@@ -1,18 +1,27 @@
-"""What a store holds, counted: entities, stages, statuses, channels, merges, duplicates."""
+"""What a store holds, counted: entities, stages, statuses, channels, merges, duplicates.
+
+Work items (opportunities, tasks and support cases) are counted by status,
+and open tasks past their due time as overdue, on a store that keeps them.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from crmcore._validation import ensure_utc, utcnow
+from crmcore.cases import CaseStatus
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import ValidationError
 from crmcore.interactions import Channel
-from crmcore.io._export import iter_interactions, iter_merges, record_ids
+from crmcore.io._export import iter_interactions, iter_merges, record_ids, work_repository
 from crmcore.leads import Lead, LeadStatus
+from crmcore.pipelines import DealStatus
+from crmcore.tasks import TaskStatus
 
 if TYPE_CHECKING:
     from crmcore.dedup import DedupResult, RuleSet
@@ -55,6 +64,9 @@ class StoreStats:
 
     Breakdowns count live records only: a tombstone (a record merged into
     another) is counted in ``customers_merged`` / ``leads_merged`` alone.
+    Opportunities, tasks and cases are counted by status (``tasks_overdue``:
+    open tasks due before the time of the count); on a store that keeps no
+    work items, their totals are 0 and their breakdowns empty.
     """
 
     customers: int
@@ -69,6 +81,13 @@ class StoreStats:
     merges: int
     merges_undone: int
     duplicates: DuplicateStats | None = None
+    opportunities: int = 0
+    opportunities_by_status: Mapping[str, int] = attrs.field(factory=dict)
+    tasks: int = 0
+    tasks_by_status: Mapping[str, int] = attrs.field(factory=dict)
+    tasks_overdue: int = 0
+    cases: int = 0
+    cases_by_status: Mapping[str, int] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The counts as JSON-compatible data, grouped by entity."""
@@ -89,6 +108,16 @@ class StoreStats:
                 "by_channel": dict(self.interactions_by_channel),
             },
             "merges": {"total": self.merges, "undone": self.merges_undone},
+            "opportunities": {
+                "total": self.opportunities,
+                "by_status": dict(self.opportunities_by_status),
+            },
+            "tasks": {
+                "total": self.tasks,
+                "by_status": dict(self.tasks_by_status),
+                "overdue": self.tasks_overdue,
+            },
+            "cases": {"total": self.cases, "by_status": dict(self.cases_by_status)},
             "duplicates": None if self.duplicates is None else attrs.asdict(self.duplicates),
         }
 
@@ -120,22 +149,28 @@ def find_store_duplicates(
     return records, find_duplicates(records, rules)
 
 
-def store_stats(store: Store, *, duplicates: bool = True) -> StoreStats:
+def store_stats(
+    store: Store, *, duplicates: bool = True, now: datetime | None = None
+) -> StoreStats:
     """Count what ``store`` holds.
 
-    Customers by kind and lifecycle stage, leads by status (counted by the
-    store's own ``count``), interactions by channel and merge records (read
-    from every record's timeline and merge history), and, unless
-    ``duplicates=False``, what duplicate detection (the default rules) finds
-    among the live records: the part that takes the time on a large store.
+    Customers by kind and lifecycle stage, leads by status, opportunities,
+    tasks and cases by status, and the open tasks due before ``now`` (default:
+    the current time) as overdue (all counted by the store's own ``count``),
+    interactions by channel and merge records (read from every record's
+    timeline and merge history), and, unless ``duplicates=False``, what
+    duplicate detection (the default rules) finds among the live records: the
+    part that takes the time on a large store.
 
     Raises:
-        ValidationError: ``duplicates`` is not a bool.
+        ValidationError: ``duplicates`` is not a bool, or ``now`` is not a
+            timezone-aware datetime.
     """
     from crmcore.storage.protocols import where
 
     if not isinstance(duplicates, bool):
         raise ValidationError("duplicates", "must be true or false")
+    at = utcnow() if now is None else ensure_utc(now, "now")
     live = where("merged_into").eq(None)
     customers = store.customers.count()
     leads = store.leads.count()
@@ -147,6 +182,7 @@ def store_stats(store: Store, *, duplicates: bool = True) -> StoreStats:
     for record in iter_merges(store, ids):
         merges += 1
         undone += not record.is_active
+    work = _work_counts(store, at)
     found = None
     if duplicates:
         records, result = find_store_duplicates(store)
@@ -170,4 +206,29 @@ def store_stats(store: Store, *, duplicates: bool = True) -> StoreStats:
         merges=merges,
         merges_undone=undone,
         duplicates=found,
+        **work,
     )
+
+
+def _work_counts(store: Store, now: datetime) -> dict[str, Any]:
+    """The opportunities, tasks and cases of ``store`` by status (nothing when it keeps none)."""
+    from crmcore.storage.protocols import where
+
+    counts: dict[str, Any] = {}
+    for entity, statuses in (
+        ("opportunities", DealStatus),
+        ("tasks", TaskStatus),
+        ("cases", CaseStatus),
+    ):
+        repository = work_repository(store, entity)
+        if repository is None:
+            continue
+        counts[entity] = repository.count()
+        counts[f"{entity}_by_status"] = {
+            s.value: repository.count(where("status").eq(s)) for s in statuses
+        }
+        if entity == "tasks":
+            counts["tasks_overdue"] = repository.count(
+                where("status").eq(TaskStatus.OPEN), where("due_at").range(None, now)
+            )
+    return counts
