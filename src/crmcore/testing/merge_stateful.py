@@ -112,8 +112,9 @@ class MergeStoreStateMachine(StoreStateMachine):
         super().__init__()
         # Merge ids are random per store: the reference's id -> the adapter's.
         self.merge_ids: list[tuple[str, str]] = []
-        # Work item ids are the same in both stores: the same copies are added.
-        self.work_ids: list[str] = []
+        # The work items this machine points at customers, to watch merges move them (the
+        # base machine's own work_ids are keyed by kind). Ids are the same in both stores.
+        self.pointing_ids: list[str] = []
         self.keeps_work = isinstance(self.store, SupportsWorkItems)
 
     @precondition(lambda self: self.keeps_work and bool(self.customer_ids))
@@ -147,11 +148,11 @@ class MergeStoreStateMachine(StoreStateMachine):
             return work.cases.add(item).version
 
         self.both(add)
-        self.work_ids.append(item.id)
+        self.pointing_ids.append(item.id)
 
     def _compare_work(self) -> None:
-        if self.keeps_work and self.work_ids:
-            self.both(lambda s: _where_they_point(s, self.work_ids))
+        if self.keeps_work and self.pointing_ids:
+            self.both(lambda s: _where_they_point(s, self.pointing_ids))
 
     def _paired(self, call: Any) -> tuple[tuple[str, Any], tuple[str, Any]]:
         outcomes = []
@@ -186,11 +187,11 @@ class MergeStoreStateMachine(StoreStateMachine):
             assert _moved(actual[1].record) == _moved(expected[1].record)
         self._compare_work()
 
-    @precondition(lambda self: bool(self.work_ids) and len(self.customer_ids) >= 2)
+    @precondition(lambda self: bool(self.pointing_ids) and len(self.customer_ids) >= 2)
     @rule(item=st.integers(0, 30), other=st.integers(0, 30))
     def merge_away_what_work_points_at(self, item: int, other: int) -> None:
         """Merge the customer a work item points at into another: the item must follow."""
-        item_id = self.work_ids[item % len(self.work_ids)]
+        item_id = self.pointing_ids[item % len(self.pointing_ids)]
         found = _items(_work(self.model), [item_id])
         if not found:  # deleted meanwhile
             return
