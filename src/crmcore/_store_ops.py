@@ -75,7 +75,8 @@ def work_items(store: object) -> SupportsWorkItems | None:
     return store if isinstance(store, SupportsWorkItems) else None
 
 
-def _work_store(store: Store) -> SupportsWorkItems:
+def work_store(store: Store) -> SupportsWorkItems:
+    """The store as one that keeps work items, or ``ValidationError`` naming ``store``."""
     found = work_items(store)
     if found is None:
         raise ValidationError("store", "must keep opportunities, tasks and cases")
@@ -89,7 +90,7 @@ def _stored_copy(store: Store, record: StoredRecord) -> StoredRecord:
         return store.leads.get(record.id)
     if isinstance(record, Interaction):
         return store.interactions.get(record.id)
-    work = _work_store(store)
+    work = work_store(store)
     if isinstance(record, Opportunity):
         return work.opportunities.get(record.id)
     if isinstance(record, Task):
@@ -97,11 +98,16 @@ def _stored_copy(store: Store, record: StoredRecord) -> StoredRecord:
     return work.cases.get(record.id)
 
 
+def current_copy(store: Store, record: R) -> R:
+    """The stored copy of ``record`` (``NotFound`` when it is not stored)."""
+    # The repository of R's type returns an R.
+    return cast(R, _stored_copy(store, record))
+
+
 def find_record(store: Store, record: R) -> R | None:
     """The stored copy of ``record``, or ``None`` when it was deleted."""
     try:
-        # The repository of R's type returns an R.
-        return cast(R, _stored_copy(store, record))
+        return current_copy(store, record)
     except NotFound:
         return None
 
@@ -115,13 +121,13 @@ def _write(store: Store, record: R, *, new: bool) -> R:
     elif isinstance(record, Interaction):
         written = store.interactions.add(record) if new else store.interactions.update(record)
     elif isinstance(record, Opportunity):
-        opportunities = _work_store(store).opportunities
+        opportunities = work_store(store).opportunities
         written = opportunities.add(record) if new else opportunities.update(record)
     elif isinstance(record, Task):
-        tasks = _work_store(store).tasks
+        tasks = work_store(store).tasks
         written = tasks.add(record) if new else tasks.update(record)
     else:
-        cases = _work_store(store).cases
+        cases = work_store(store).cases
         written = cases.add(record) if new else cases.update(record)
     # The repository of R's type returns an R.
     return cast(R, written)

@@ -5,30 +5,48 @@ Each runs in its own transaction and publishes before the commit (see
 
 :func:`add_customer` and :func:`add_lead` also check for duplicates when given
 a ``policy``: the check and the write are one step (see docs/dedup.md).
+Opportunities, tasks and cases have theirs too (:func:`add_opportunity`,
+:func:`move_opportunity`, :func:`add_task`, :func:`add_case`,
+:func:`change_case_status` and an ``update_*`` each), on a store that keeps
+them (:class:`~crmcore.storage.SupportsWorkItems`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar, overload
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
 from crmcore import _store_ops as ops
+from crmcore.cases import Case, CaseStatus
 from crmcore.customers import Customer
 from crmcore.errors import InvalidTransition
 from crmcore.events import (
+    CaseOpened,
+    CaseStatusChanged,
+    CaseUpdated,
     CustomerCreated,
     CustomerUpdated,
     DomainEvent,
     EventDispatcher,
     InteractionLogged,
     LeadStatusChanged,
+    OpportunityCreated,
+    OpportunityStageChanged,
+    OpportunityUpdated,
+    TaskCompleted,
+    TaskCreated,
+    TaskUpdated,
     publish,
 )
-from crmcore.ids import LeadId
+from crmcore.ids import CaseId, LeadId, OpportunityId
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead, LeadStatus
+from crmcore.opportunities import Opportunity, StageChange
+from crmcore.pipelines import Pipeline
+from crmcore.tasks import Task, TaskStatus
 
 if TYPE_CHECKING:
     from crmcore.dedup import DuplicatePolicy, Match, RuleSet
@@ -36,12 +54,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckedWrite",
+    "add_case",
     "add_customer",
     "add_lead",
+    "add_opportunity",
+    "add_task",
+    "change_case_status",
     "change_lead_status",
     "check_and_lock",
     "log_interaction",
+    "move_opportunity",
+    "update_case",
     "update_customer",
+    "update_opportunity",
+    "update_task",
 ]
 
 R = TypeVar("R", Customer, Lead)
@@ -170,18 +196,43 @@ def update_customer(
 
     Nothing is written (and nothing published) when no field changed.
     """
+    return _update(
+        store,
+        customer,
+        events,
+        lambda _, c, fields: [CustomerUpdated(customer_id=c.id, fields=fields)],
+    )
+
+
+W = TypeVar("W", Customer, Opportunity, Task, Case)
+_BOOKKEEPING = frozenset({"version", "created_at", "updated_at"})
+
+
+def _changed_fields(current: Any, new: Any) -> tuple[str, ...]:
+    return tuple(
+        f.name
+        for f in attrs.fields(type(new))
+        if f.name not in _BOOKKEEPING and getattr(current, f.name) != getattr(new, f.name)
+    )
+
+
+def _update(
+    store: Store,
+    record: W,
+    events: EventDispatcher | None,
+    describe: Callable[[W, W, tuple[str, ...]], Iterable[DomainEvent]],
+) -> W:
+    """Compare-and-set ``record`` and publish ``describe(stored copy before, after, fields)``.
+
+    Nothing is written (and nothing published) when no field changed.
+    """
     with ops.transaction(store):
-        current = store.customers.get(customer.id)
-        fields = tuple(
-            f.name
-            for f in attrs.fields(Customer)
-            if f.name not in {"version", "created_at", "updated_at"}
-            and getattr(current, f.name) != getattr(customer, f.name)
-        )
-        if not fields and current.version == customer.version:
+        current = ops.current_copy(store, record)
+        fields = _changed_fields(current, record)
+        if not fields and current.version == record.version:
             return current
-        stored = store.customers.update(customer)
-        publish(events, [CustomerUpdated(customer_id=stored.id, fields=fields)])
+        stored = ops.update_record(store, record)
+        publish(events, list(describe(current, stored, fields)))
     return stored
 
 
@@ -269,4 +320,147 @@ def log_interaction(
                 events,
                 [InteractionLogged(interaction_id=stored.id, record_ids=stored.record_ids)],
             )
+    return stored
+
+
+# --------------------------------------------------------------------------- work items
+
+
+def _added(store: Store, item: W, event: Callable[[W], DomainEvent], events: Any) -> W:
+    with ops.transaction(store):
+        stored = ops.add_record(store, item)
+        publish(events, [event(stored)])
+    return stored
+
+
+def _stage_changes(before: Opportunity, after: Opportunity) -> list[DomainEvent]:
+    # The history is append-only (the store refuses anything else): what is new is its tail.
+    new: tuple[StageChange, ...] = after.stage_history[len(before.stage_history) :]
+    return [
+        OpportunityStageChanged(
+            opportunity_id=after.id,
+            from_stage_id=change.from_stage_id,
+            to_stage_id=change.stage_id,
+            status=change.status.value,
+        )
+        for change in new
+    ]
+
+
+def add_opportunity(
+    store: Store, opportunity: Opportunity, *, events: EventDispatcher | None = None
+) -> Opportunity:
+    """Store a new opportunity and publish ``OpportunityCreated``.
+
+    Raises:
+        ValidationError: the store keeps no opportunities (naming ``store``).
+    """
+    return _added(store, opportunity, lambda o: OpportunityCreated(opportunity_id=o.id), events)
+
+
+def update_opportunity(
+    store: Store, opportunity: Opportunity, *, events: EventDispatcher | None = None
+) -> Opportunity:
+    """Compare-and-set a changed opportunity; publish ``OpportunityUpdated`` naming the
+    fields, and ``OpportunityStageChanged`` for each stage change it appends."""
+
+    def describe(
+        before: Opportunity, after: Opportunity, fields: tuple[str, ...]
+    ) -> list[DomainEvent]:
+        updated = OpportunityUpdated(opportunity_id=after.id, fields=fields)
+        return [updated, *_stage_changes(before, after)]
+
+    return _update(store, opportunity, events, describe)
+
+
+def move_opportunity(
+    store: Store,
+    opportunity_id: str,
+    pipeline: Pipeline,
+    stage_id: str,
+    *,
+    at: datetime | None = None,
+    reason: str | None = None,
+    reopen: bool = False,
+    events: EventDispatcher | None = None,
+) -> Opportunity:
+    """Move a stored opportunity to ``stage_id`` of ``pipeline`` (see
+    :meth:`~crmcore.Opportunity.move_to`) and publish ``OpportunityStageChanged``.
+
+    Raises:
+        NotFound: no such opportunity.
+        InvalidTransition: a loss without a reason, or a closed deal without ``reopen``.
+        ValidationError: a stage that is not in the pipeline, or ``at`` before the last move.
+    """
+    with ops.transaction(store):
+        current = ops.work_store(store).opportunities.get(OpportunityId(opportunity_id))
+        moved = current.move_to(pipeline, stage_id, at=at, reason=reason, reopen=reopen)
+        stored = ops.update_record(store, moved)
+        publish(events, _stage_changes(current, stored))
+    return stored
+
+
+def add_task(store: Store, task: Task, *, events: EventDispatcher | None = None) -> Task:
+    """Store a new task and publish ``TaskCreated`` (see :mod:`crmcore.agenda` to complete it)."""
+    return _added(store, task, lambda t: TaskCreated(task_id=t.id), events)
+
+
+def update_task(store: Store, task: Task, *, events: EventDispatcher | None = None) -> Task:
+    """Compare-and-set a changed task; publish ``TaskUpdated`` naming the fields, and
+    ``TaskCompleted`` when it became done."""
+
+    def describe(before: Task, after: Task, fields: tuple[str, ...]) -> list[DomainEvent]:
+        found: list[DomainEvent] = [TaskUpdated(task_id=after.id, fields=fields)]
+        if after.status is TaskStatus.DONE and before.status is not TaskStatus.DONE:
+            found.append(TaskCompleted(task_id=after.id, interaction_id=after.interaction_id))
+        return found
+
+    return _update(store, task, events, describe)
+
+
+def _case_status_changed(before: Case, after: Case) -> list[DomainEvent]:
+    if before.status is after.status:
+        return []
+    return [
+        CaseStatusChanged(
+            case_id=after.id, old_status=before.status.value, new_status=after.status.value
+        )
+    ]
+
+
+def add_case(store: Store, case: Case, *, events: EventDispatcher | None = None) -> Case:
+    """Store a new support case and publish ``CaseOpened``
+    (see :mod:`crmcore.support` for its thread)."""
+    return _added(store, case, lambda c: CaseOpened(case_id=c.id), events)
+
+
+def update_case(store: Store, case: Case, *, events: EventDispatcher | None = None) -> Case:
+    """Compare-and-set a changed case; publish ``CaseUpdated`` naming the fields, and
+    ``CaseStatusChanged`` when its status changed."""
+
+    def describe(before: Case, after: Case, fields: tuple[str, ...]) -> list[DomainEvent]:
+        return [CaseUpdated(case_id=after.id, fields=fields), *_case_status_changed(before, after)]
+
+    return _update(store, case, events, describe)
+
+
+def change_case_status(
+    store: Store,
+    case_id: str,
+    status: CaseStatus | str,
+    *,
+    at: datetime | None = None,
+    events: EventDispatcher | None = None,
+) -> Case:
+    """Move a stored case to ``status`` (``CASE_TRANSITIONS`` apply) and publish
+    ``CaseStatusChanged``.
+
+    Raises:
+        NotFound: no such case.
+        InvalidTransition: the state machine does not allow the move.
+    """
+    with ops.transaction(store):
+        current = ops.work_store(store).cases.get(CaseId(case_id))
+        stored = ops.update_record(store, current.transition_to(status, at=at))
+        publish(events, _case_status_changed(current, stored))
     return stored
