@@ -10,12 +10,20 @@ from crmcore.conversion import ConversionResult, OpportunityDraft, convert_lead
 from crmcore.timeline import Relation, TimelineEntry, TimelinePage, timeline
 from crmcore.writes import (
     CheckedWrite,
+    add_case,
     add_customer,
     add_lead,
+    add_opportunity,
+    add_task,
+    change_case_status,
     change_lead_status,
     check_and_lock,
     log_interaction,
+    move_opportunity,
+    update_case,
     update_customer,
+    update_opportunity,
+    update_task,
 )
 
 __all__ = [
@@ -25,12 +33,20 @@ __all__ = [
     "Relation",
     "TimelineEntry",
     "TimelinePage",
+    "add_case",
     "add_customer",
     "add_lead",
+    "add_opportunity",
+    "add_task",
+    "change_case_status",
     "change_lead_status",
     "check_and_lock",
     "convert_lead",
     "log_interaction",
+    "move_opportunity",
     "timeline",
+    "update_case",
     "update_customer",
+    "update_opportunity",
+    "update_task",
 ]
