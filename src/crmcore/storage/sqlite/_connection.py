@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
@@ -115,6 +115,33 @@ def fetch_docs(
             f"SELECT id, doc FROM {table} WHERE id IN ({placeholders(len(chunk))})",
             tuple(chunk),
         ).fetchall()
+
+
+def insert_batch(
+    conn: sqlite3.Connection,
+    prepared: Iterable[tuple[Sequence[Any], Iterable[Sequence[Any]]]],
+    sql: tuple[str, str],
+    table: str,
+    duplicate: Callable[[], Exception],
+) -> None:
+    """Insert a batch: its ``(row, side entries)`` pairs as two ``executemany``.
+
+    ``sql`` is the row insert and the side table's (lookups, members); an id
+    already in ``table`` raises ``duplicate()`` and the caller's transaction
+    undoes the batch.
+    """
+    rows = []
+    entries: list[Sequence[Any]] = []
+    for row, side in prepared:
+        rows.append(row)
+        entries.extend(side)
+    try:
+        conn.executemany(sql[0], rows)
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" in str(exc) and f"{table}.id" in str(exc):
+            raise duplicate() from None
+        raise
+    conn.executemany(sql[1], entries)
 
 
 class Handle(Protocol):

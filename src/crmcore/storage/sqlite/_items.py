@@ -25,7 +25,7 @@ from crmcore.storage._database import (
 from crmcore.storage._front import IdT, ListQuery, page_of
 from crmcore.storage.protocols import Page
 from crmcore.storage.sqlite import _records
-from crmcore.storage.sqlite._connection import Handle, fetch_docs, placeholders
+from crmcore.storage.sqlite._connection import Handle, fetch_docs, insert_batch, placeholders
 
 
 class SQLiteItems(DatabaseItems[W, IdT]):
@@ -69,19 +69,9 @@ class SQLiteItems(DatabaseItems[W, IdT]):
     # ------------------------------------------------------------------ writes
 
     def _insert_batch(self, conn: sqlite3.Connection, batch: Sequence[W]) -> None:
-        rows = []
-        members: list[tuple[str, str, str]] = []
-        for item in batch:
-            row, entries = self._prepare(item)
-            rows.append(row)
-            members.extend(entries)
-        try:
-            conn.executemany(self._insert_sql, rows)
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" in str(exc) and f"{self._table}.id" in str(exc):
-                raise self._errors.duplicate() from None
-            raise
-        conn.executemany(self._member_sql, members)
+        prepared = map(self._prepare, batch)
+        sql = (self._insert_sql, self._member_sql)
+        insert_batch(conn, prepared, sql, self._table, self._errors.duplicate)
 
     def _place(self, conn: sqlite3.Connection, item: W) -> None:
         """Store ``item`` as it is (version and timestamps kept), replacing its id's row."""

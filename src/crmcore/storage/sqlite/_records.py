@@ -14,7 +14,13 @@ from crmcore.storage._common import FLAG_KEY, Condition, lookup_flags, stamped
 from crmcore.storage._database import ADD_CHUNK, DatabaseRecords, RecordKind
 from crmcore.storage._front import IdT, ListQuery, R, page_of
 from crmcore.storage.protocols import Op, Page
-from crmcore.storage.sqlite._connection import Handle, chunks, fetch_docs, placeholders
+from crmcore.storage.sqlite._connection import (
+    Handle,
+    chunks,
+    fetch_docs,
+    insert_batch,
+    placeholders,
+)
 
 TAG_SEPARATOR: Final = "\x1f"  # tags are clean text: no control characters
 
@@ -157,19 +163,9 @@ class SQLRecords(DatabaseRecords[R, IdT]):
 
     def _insert_batch(self, conn: sqlite3.Connection, batch: Sequence[R], now: datetime) -> list[R]:
         stored = [stamped(r, 1, now) for r in batch]
-        rows = []
-        lookups: list[tuple[str, str, int]] = []
-        for record in stored:
-            row, entries = self._prepare(record)
-            rows.append(row)
-            lookups.extend(entries)
-        try:
-            conn.executemany(self._insert_sql, rows)
-        except sqlite3.IntegrityError as exc:
-            if "UNIQUE" in str(exc) and f"{self._table}.id" in str(exc):
-                raise self._errors.duplicate() from None
-            raise
-        conn.executemany(self._lookup_sql, lookups)
+        prepared = map(self._prepare, stored)
+        sql = (self._insert_sql, self._lookup_sql)
+        insert_batch(conn, prepared, sql, self._table, self._errors.duplicate)
         return stored
 
     def _place(self, conn: sqlite3.Connection, record: R) -> None:
