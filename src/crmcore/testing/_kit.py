@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crmcore.serialization import to_dict
+from crmcore.storage.protocols import Store, SupportsWorkItems, WorkStore
 
 T = TypeVar("T")
 
@@ -53,3 +55,17 @@ def check_every(strategy: st.SearchStrategy[T], check: Callable[[T], None]) -> N
     examples, which is safe because every example draws new ids.
     """
     given(strategy)(check)()
+
+
+def require_work_items(contract: object, store: Store) -> WorkStore:
+    """``store`` as a :class:`WorkStore`, or skip the check visibly.
+
+    Skipped when the contract's ``supports_work_items`` flag is ``False`` (the
+    adapter says it keeps none) or the store does not implement
+    :class:`SupportsWorkItems`: never for a store that claims them.
+    """
+    if not getattr(contract, "supports_work_items", True):
+        pytest.skip("the adapter does not claim work items (supports_work_items = False)")
+    if not isinstance(store, SupportsWorkItems):
+        pytest.skip("the store keeps no opportunities, tasks or cases (SupportsWorkItems)")
+    return store

@@ -23,10 +23,11 @@ from crmcore.merge_record import MergeRecord, Snapshot
 from crmcore.opportunities import ContactRole, Opportunity
 from crmcore.pipelines import Pipeline
 from crmcore.serialization import to_dict
-from crmcore.storage.protocols import MergingStore, Store, SupportsMerges, SupportsWorkItems
+from crmcore.storage.protocols import MergingStore, Store, SupportsMerges
 from crmcore.tasks import Task
 from crmcore.testing import _builders as build
 from crmcore.testing import strategies
+from crmcore.testing._kit import require_work_items
 
 __all__ = ["MergeContract"]
 
@@ -226,10 +227,7 @@ class MergeContract:
         """A merge re-points opportunities, tasks and cases; unmerge restores each exactly."""
         self._require_merges()
         # The flag is WorkItemsContract's; StorageContract has both.
-        if not getattr(self, "supports_work_items", True):
-            pytest.skip("the adapter does not claim work items (supports_work_items = False)")
-        if not isinstance(store, SupportsWorkItems):
-            pytest.skip("the store keeps no opportunities, tasks or cases (SupportsWorkItems)")
+        work = require_work_items(self, store)
         from crmcore.merge import merge, unmerge
 
         pipeline = Pipeline.create(
@@ -241,7 +239,7 @@ class MergeContract:
             ],
         )
         ada, dup, other = (store.customers.add(build.customer(i)) for i in range(3))
-        deal = store.opportunities.add(
+        deal = work.opportunities.add(
             Opportunity.create(
                 name="Deal",
                 customer_id=dup.id,
@@ -249,7 +247,7 @@ class MergeContract:
                 contacts=[ContactRole(ada.id, "user"), ContactRole(dup.id, "user")],
             )
         )
-        named = store.opportunities.add(
+        named = work.opportunities.add(
             Opportunity.create(
                 name="Other deal",
                 customer_id=other.id,
@@ -257,30 +255,28 @@ class MergeContract:
                 contacts=[ContactRole(dup.id, "decision_maker")],
             )
         )
-        call = store.tasks.add(Task.create(title="Call", about_id=dup.id))
-        help_request = store.cases.add(Case.create(subject="Help", customer_id=dup.id))
-        untouched = store.cases.add(Case.create(subject="Help", customer_id=other.id))
+        call = work.tasks.add(Task.create(title="Call", about_id=dup.id))
+        help_request = work.cases.add(Case.create(subject="Help", customer_id=dup.id))
+        untouched = work.cases.add(Case.create(subject="Help", customer_id=other.id))
 
         result = merge(store, [ada.id, dup.id], survivor=ada.id)
-        moved: Opportunity = store.opportunities.get(deal.id)
+        moved: Opportunity = work.opportunities.get(deal.id)
         assert moved.customer_id == ada.id
         assert moved.contacts == (ContactRole(ada.id, "user"),)
-        assert store.opportunities.get(named.id).contacts == (
-            ContactRole(ada.id, "decision_maker"),
-        )
-        assert store.tasks.get(call.id).about_id == ada.id
-        assert store.cases.get(help_request.id).customer_id == ada.id
-        assert store.cases.get(untouched.id) == untouched
+        assert work.opportunities.get(named.id).contacts == (ContactRole(ada.id, "decision_maker"),)
+        assert work.tasks.get(call.id).about_id == ada.id
+        assert work.cases.get(help_request.id).customer_id == ada.id
+        assert work.cases.get(untouched.id) == untouched
         record = store.merges.get(result.merge_id)
         assert {i.id for i in record.before} >= {deal.id, named.id, call.id, help_request.id}
         assert record.before.opportunities == (deal, named)
 
         unmerge(store, result.merge_id)
         for before, now in (
-            (deal, store.opportunities.get(deal.id)),
-            (named, store.opportunities.get(named.id)),
-            (call, store.tasks.get(call.id)),
-            (help_request, store.cases.get(help_request.id)),
+            (deal, work.opportunities.get(deal.id)),
+            (named, work.opportunities.get(named.id)),
+            (call, work.tasks.get(call.id)),
+            (help_request, work.cases.get(help_request.id)),
         ):
             assert attrs.evolve(now, version=0, updated_at=before.updated_at) == attrs.evolve(
                 before, version=0

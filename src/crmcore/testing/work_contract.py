@@ -35,7 +35,6 @@ from crmcore.storage.protocols import (
     ItemRepository,
     Store,
     SupportsLoad,
-    SupportsWorkItems,
     Total,
     WorkStore,
     where,
@@ -46,6 +45,7 @@ from crmcore.testing import _work_builders as work
 from crmcore.testing import strategies
 from crmcore.testing._kit import check_every as _check_every
 from crmcore.testing._kit import collect as _collect
+from crmcore.testing._kit import require_work_items
 from crmcore.testing._kit import same as _same
 from crmcore.values import Money
 
@@ -374,11 +374,7 @@ class WorkItemsContract:
     supports_work_items: ClassVar[bool] = True
 
     def _work(self, store: Store) -> WorkStore:
-        if not self.supports_work_items:
-            pytest.skip("the adapter does not claim work items (supports_work_items = False)")
-        if not isinstance(store, SupportsWorkItems):
-            pytest.skip("the store keeps no opportunities, tasks or cases (SupportsWorkItems)")
-        return store
+        return require_work_items(self, store)
 
     # ================================================================= round trips
 

@@ -215,7 +215,7 @@ def test_the_command_line_works_unchanged_on_postgresql(
         "3;Siti;Rahayu;siti@example.co.id;+62 812 3456 7890\n",
         encoding="utf-8",
     )
-    first = crmcore(
+    args = (
         "import",
         "contacts.csv",
         "--db",
@@ -227,19 +227,9 @@ def test_the_command_line_works_unchanged_on_postgresql(
         "--format",
         "json",
     )
+    first = crmcore(*args)
     assert json.loads(first.stdout)["imported"] == 3
-    again = crmcore(
-        "import",
-        "contacts.csv",
-        "--db",
-        url,
-        "--region",
-        "SE",
-        "--id-column",
-        "id",
-        "--format",
-        "json",
-    )
+    again = crmcore(*args)
     assert json.loads(again.stdout)["already_imported"] == 3
     merged = crmcore("dedupe", "--db", url, "--merge-above", "0.9", "--format", "json")
     assert len(json.loads(merged.stdout)["merged"]) == 1
