@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,7 @@ def _header_seconds(tmp_path: Path, width: int) -> float:
     path.write_text(",".join(header) + "\n" + "1," * (width - 1) + "1\n", encoding="utf-8")
     limits = InputLimits(max_columns=width, max_row=64 * width)
     best = float("inf")
-    for _ in range(3):
+    for _ in range(2):
         started = time.perf_counter()
         with pytest.raises(InputError, match="columns 1 and"):
             read_csv(path, limits=limits)
@@ -122,7 +123,7 @@ def _plan_seconds(width: int) -> float:
     header = tuple(f"column {i}" for i in range(width))
     mapped = [("email", header[-1]), ("identifier", header[-2]), ("city", header[-3])]
     best = float("inf")
-    for _ in range(3):
+    for _ in range(2):
         started = time.perf_counter()
         plan_columns(header, mapped)
         best = min(best, time.perf_counter() - started)
@@ -132,12 +133,18 @@ def _plan_seconds(width: int) -> float:
 def test_the_header_check_is_linear_in_the_width(tmp_path: Path) -> None:
     # Ten times the width costs about ten times the time; pairwise comparison
     # (10k columns 1.9 s, 40k 15.7 s) would cost a hundred times.
-    small = _header_seconds(tmp_path, 20_000)
-    large = _header_seconds(tmp_path, 200_000)
-    assert large / small < 30, (small, large)
-    small = _plan_seconds(20_000)
-    large = _plan_seconds(200_000)
-    assert large / small < 30, (small, large)
+    # The two sizes are timed in turns, best of several: a busy machine slows
+    # both alike instead of only the one measured while it was busy.
+    assert _best_ratio(lambda width: _header_seconds(tmp_path, width)) < 30
+    assert _best_ratio(_plan_seconds) < 30
+
+
+def _best_ratio(seconds: Callable[[int], float]) -> float:
+    small = large = float("inf")
+    for _ in range(3):
+        small = min(small, seconds(20_000))
+        large = min(large, seconds(200_000))
+    return large / small
 
 
 # ------------------------------------------------------------------------ limits
