@@ -23,6 +23,7 @@ import email_validator
 import phonenumbers
 
 from crmcore._caches import personal_cache
+from crmcore._names import is_suffix, is_title, split_words
 from crmcore._validation import Problems
 from crmcore.errors import ValidationError, join_path
 
@@ -567,30 +568,67 @@ class PersonName:
     def parse(cls, text: object, *, field: str = "name") -> PersonName:
         """Split a full name as typed into parts.
 
-        ``"Family, Given Middle"`` is read as family-first; otherwise the last
-        word is the family name, the first the given name and any words between
-        are middle names. One word is a mononym (given name only).
+        Leading titles and forms of address (``Dr.``, ``Mrs``, ``Herr``,
+        ``Bapak``) fill ``prefix``; trailing generational and academic
+        suffixes (``Jr.``, ``III``, ``PhD``, ``S.H.``) fill ``suffix``;
+        particles (``van``, ``de la``, ``bin``) stay with the family name.
+        ``"Family, Given Middle"`` is read family first, unless everything
+        after the comma is a suffix (``"Budi Santoso, S.H."``). Otherwise the
+        last word is the family name, the first the given name and any words
+        between are middle names. One word is a mononym (given name only), and
+        so is one word after an Indonesian form of address; after a Western
+        title it is the family name (``"Mr Smith"``).
         """
         if isinstance(text, PersonName):
             return text
         cleaned = clean_text(text, field, max_length=MAX_NAME_PART_LENGTH * 2)
+        suffix: list[str] = []
         if "," in cleaned:
-            family, _, rest = cleaned.partition(",")
-            words = rest.split()
-            if family.strip() and words:
-                return cls(
-                    given=words[0],
-                    middle=" ".join(words[1:]) or None,
-                    family=family.strip(),
+            head, _, tail = cleaned.partition(",")
+            rest = tail.replace(",", " ").split()
+            if rest and all(is_suffix(w) for w in rest):
+                # "Given Family, Jr." or "Budi Santoso, S.H., M.M.": suffixes, not a given name.
+                suffix, cleaned = rest, head.strip()
+            elif head.strip() and rest:
+                titles: list[str] = []
+                while len(rest) > 1 and is_title(rest[0]):
+                    titles.append(rest.pop(0))
+                return cls._built(
+                    field,
+                    prefix=" ".join(titles) or None,
+                    given=rest[0],
+                    middle=" ".join(rest[1:]) or None,
+                    family=head.strip(),
                 )
-            cleaned = " ".join(cleaned.replace(",", " ").split())
+            else:
+                cleaned = " ".join(cleaned.replace(",", " ").split())
         words = cleaned.split()
         if not words:  # only commas
             raise ValidationError(field, "must not be blank")
-        if len(words) == 1:
-            return cls(given=words[0])
+        parts = split_words(words)
+        trailing = " ".join(w for w in (parts.suffix, *suffix) if w) or None
+        return cls._built(
+            field,
+            prefix=parts.prefix,
+            given=parts.given,
+            middle=parts.middle,
+            family=parts.family,
+            suffix=trailing,
+        )
+
+    @classmethod
+    def _built(
+        cls,
+        field: str,
+        *,
+        prefix: str | None = None,
+        given: str | None = None,
+        middle: str | None = None,
+        family: str | None = None,
+        suffix: str | None = None,
+    ) -> PersonName:
         try:
-            return cls(given=words[0], middle=" ".join(words[1:-1]) or None, family=words[-1])
+            return cls(given=given, family=family, middle=middle, prefix=prefix, suffix=suffix)
         except ValidationError as exc:
             raise exc.prefixed(field) from None
 

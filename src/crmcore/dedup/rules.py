@@ -26,6 +26,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from crmcore._caches import track
+from crmcore._names import generation
 from crmcore.dedup.normalize import (
     NicknameTable,
     email_match_key,
@@ -301,6 +302,7 @@ class _Name(NamedTuple):
     groups: frozenset[str]
     key: str
     sound_keys: tuple[str, str]
+    generation: str = ""
 
 
 # Weights of (given level, family level); levels: 0 differ, 1 close or initial,
@@ -337,7 +339,7 @@ class PersonNameRule(FieldRule[_Name]):
     weights: tuple[tuple[float, ...], ...] = _NAME_WEIGHTS
     given_only: tuple[float, ...] = _GIVEN_ONLY
     family_only: tuple[float, ...] = _FAMILY_ONLY
-    _cache: dict[tuple[str | None, str | None], _Name | None] = attrs.field(
+    _cache: dict[tuple[str | None, str | None, str], _Name | None] = attrs.field(
         factory=dict, init=False, eq=False
     )
 
@@ -366,20 +368,22 @@ class PersonNameRule(FieldRule[_Name]):
         name = record.name
         if name is None:
             return None
-        return self._prepare(name.given, name.family)
+        return self._prepare(name.given, name.family, generation(name.suffix))
 
-    def _prepare(self, given_text: str | None, family_text: str | None) -> _Name | None:
-        key = (given_text, family_text)
+    def _prepare(
+        self, given_text: str | None, family_text: str | None, born: str = ""
+    ) -> _Name | None:
+        key = (given_text, family_text, born)
         try:
             return self._cache[key]
         except KeyError:
             pass
         if len(self._cache) > 1 << 18:
             self._cache.clear()
-        result = self._cache[key] = self._build(given_text, family_text)
+        result = self._cache[key] = self._build(given_text, family_text, born)
         return result
 
-    def _build(self, given_text: str | None, family_text: str | None) -> _Name | None:
+    def _build(self, given_text: str | None, family_text: str | None, born: str) -> _Name | None:
         given_words = name_tokens(given_text)
         family_words = name_tokens(family_text)
         given = given_words[0] if given_words else ""
@@ -388,7 +392,7 @@ class PersonNameRule(FieldRule[_Name]):
             return None
         groups = self.nicknames.canonical(given) if given else frozenset()
         if not (given and family):
-            return _Name(given, family, groups, "", ("", ""))
+            return _Name(given, family, groups, "", ("", ""), born)
         canon = min(groups)
         exact = "|".join(sorted((canon, family)))
         # One part exact, the other by sound: a typo in either name still meets,
@@ -397,7 +401,7 @@ class PersonNameRule(FieldRule[_Name]):
             f"{self.name}~{canon}|{phonetic_key(family_words[-1])}",
             f"{self.name}~{phonetic_key(given)}|{family}",
         )
-        return _Name(given, family, groups, f"{self.name}:{exact}", sounds)
+        return _Name(given, family, groups, f"{self.name}:{exact}", sounds, born)
 
     def keys(self, features: _Name) -> Iterable[str]:
         """The nickname-resolved name (order-free), and each part exact with the other's sound."""
@@ -433,7 +437,11 @@ class PersonNameRule(FieldRule[_Name]):
 
         Equal names weigh less the more records carry them (term frequency):
         two records named "John Smith" among many say less than two "Åsa Lindqvist".
+        A different generation ("John Smith" and "John Smith Jr.") is a
+        relative, weighed as a different given name with the same family name.
         """
+        if a.generation != b.generation:
+            return 0.0, self.weights[0][3], "generation"
         if a.given and a.family and b.given and b.family:
             if a.given == b.given and a.family == b.family:
                 return 1.0, self.weights[3][3] - _shared_discount(frequency, a.key), "exact"
