@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import phonenumbers
+from anyascii import anyascii
 
 from crmcore._caches import clear_all, personal_cache
 from crmcore.errors import ValidationError
@@ -77,24 +78,34 @@ _SPECIAL_LETTERS = str.maketrans(
     {"æ": "ae", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "œ": "oe", "\u0131": "i"}
 )
 # German digraphs written for umlauts (Mueller for Müller): collapsed after a
-# consonant so that Müller, Muller and Mueller share one key.
-_DIGRAPHS = re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])([aou])e+")
+# consonant so that Müller, Muller and Mueller share one key. Not at the end of
+# a word, before a final "l" or before "y", where the "e" is its own vowel:
+# Joe, Zoe, Chloe, Michael, Manuel, Samuel, Noel, Joey.
+_DIGRAPHS = re.compile(r"(?<=[bcdfghjklmnpqrstvwxz])([aou])e+(?=[a-km-xz]|l[a-z])")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _APOSTROPHES = re.compile(r"['\u2019\u02bc`]")
 
 
 @value_cache
 def fold(text: str) -> str:
-    """Fold ``text`` for comparison: NFKC, case-folded, diacritics removed, spaces squeezed.
+    """Fold ``text`` for comparison: NFKC, case-folded, diacritics removed, other scripts
+    transliterated (anyascii), spaces squeezed.
 
     >>> fold("  Åsa  MÜLLER ")
     'asa muller'
+    >>> fold("Владимир Путин")
+    'vladimir putin'
     """
     folded = unicodedata.normalize("NFKC", text).casefold()
     decomposed = unicodedata.normalize("NFD", folded)
     # Special letters are replaced after decomposition: "ǽ" decomposes to "æ" + accent.
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.translate(_SPECIAL_LETTERS).split())
+    stripped = stripped.translate(_SPECIAL_LETTERS)
+    if not stripped.isascii():
+        # Other scripts are transliterated (Владимир -> vladimir, 王伟 -> wangwei),
+        # so that names in them compare at all instead of folding to nothing.
+        stripped = anyascii(stripped).casefold()
+    return " ".join(stripped.split())
 
 
 @value_cache
