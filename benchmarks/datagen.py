@@ -49,6 +49,7 @@ from crmcore._demo_data import (
     slug,
     surviving_contacts,
 )
+from crmcore.values import mailbox_key
 
 __all__ = ["COLUMNS", "generate", "true_pairs", "write_csv"]
 
@@ -118,12 +119,14 @@ def _generate_entities(count: int, rng: random.Random, seed: int) -> list[_Entit
     companies: dict[str, tuple[str, str, str]] = {}  # name -> (domain, switchboard, region)
 
     def unique(local: str, domain: str) -> str:
+        # Unique by mailbox: Gmail delivers anna.berg@ and annaberg@ to one
+        # person, so two different people cannot hold them.
         address = f"{local}@{domain}"
         n = 1
-        while address.casefold() in used_emails:
+        while mailbox_key(address.casefold()) in used_emails:
             n += 1
             address = f"{local}{n}@{domain}"
-        used_emails.add(address.casefold())
+        used_emails.add(mailbox_key(address.casefold()))
         return address
 
     def personal_email(given: str, family: str, region: str) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "PostalAddress",
     "amount_digits",
     "clean_text",
+    "mailbox_key",
     "normalize_tags",
 ]
 
@@ -178,6 +179,21 @@ def _check_email_parts(normalized: object, match_key: object, field: str) -> Non
         raise ValidationError(field, "is not in normalised form; build it with EmailAddress.parse")
 
 
+_GMAIL: Final = frozenset({"gmail.com", "googlemail.com"})
+
+
+def mailbox_key(match_key: str) -> str:
+    """The mailbox key of an address's match key (see :attr:`EmailAddress.mailbox_key`)."""
+    local, _, domain = match_key.rpartition("@")
+    if not local:
+        return match_key
+    local = local.partition("+")[0] or local
+    if domain in _GMAIL:
+        domain = "gmail.com"
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
+
+
 @attrs.frozen(repr=False, order=False)
 class EmailAddress:
     """A syntactically valid email address.
@@ -200,6 +216,20 @@ class EmailAddress:
 
     def __attrs_post_init__(self) -> None:
         _check_email_parts(self.normalized, self.match_key, "email")
+
+    @property
+    def mailbox_key(self) -> str:
+        """The key of the mailbox the address delivers to, for matching.
+
+        The :attr:`match_key` without a ``+tag``, and for Gmail without dots
+        and with googlemail.com as gmail.com: ``Ann.Lee+crm@googlemail.com``
+        and ``annlee@gmail.com`` reach one person. Dots matter at every other
+        domain. The stored address is untouched.
+
+        >>> EmailAddress.parse("Ann.Lee+crm@googlemail.com").mailbox_key
+        'annlee@gmail.com'
+        """
+        return mailbox_key(self.match_key)
 
     @classmethod
     def trusted(cls, normalized: str, match_key: str) -> EmailAddress:

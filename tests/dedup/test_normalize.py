@@ -143,7 +143,7 @@ def test_bad_nickname_pairs_are_a_validation_error(pairs: object, field: str) ->
     assert caught.value.paths == (field,)
 
 
-def test_email_provider_rules_are_off_by_default() -> None:
+def test_email_match_key_keeps_tags_and_dots_unless_asked() -> None:
     email = EmailAddress.parse("First.Last+news@GoogleMail.com")
     assert email_match_key(email) == "first.last+news@googlemail.com"
     assert email_match_key(email, provider_rules=True) == "firstlast@gmail.com"

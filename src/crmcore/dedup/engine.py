@@ -22,7 +22,13 @@ from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Matc
 from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
 from crmcore.errors import DuplicateDetected, ValidationError
 from crmcore.leads import Lead
-from crmcore.storage.keys import NAME_PREFIXES, identifier_key, phone_key, source_keys
+from crmcore.storage.keys import (
+    NAME_PREFIXES,
+    identifier_key,
+    mailbox_index_key,
+    phone_key,
+    source_keys,
+)
 
 __all__ = [
     "DuplicatePolicy",
@@ -747,8 +753,9 @@ lookup_keys = selective_keys
 
 
 # Stores that persist their key index rebuild it when this changes
-# (see crmcore.storage.keys.key_function_name). Version 2: leads' source ids.
-setattr(blocking_keys, "keys_version", "2")  # noqa: B010
+# (see crmcore.storage.keys.key_function_name). Version 2: leads' source ids;
+# 3: emails by mailbox.
+setattr(blocking_keys, "keys_version", "3")  # noqa: B010
 
 
 def check_duplicates(
@@ -848,6 +855,9 @@ def _lookup(repo: Any, record: MatchRecord, keys: Sequence[str], common: set[str
     # found by its email or phone, nor turn a check into a scan.
     names = [k for k in keys if k.startswith(NAME_PREFIXES)]
     wanted = [k for k in keys if not k.startswith(NAME_PREFIXES)]
+    # A store keyed by the default keys files "Ann.Lee+crm@googlemail.com"
+    # under its mailbox too; the email keys above are the candidate's mailboxes.
+    wanted += [mailbox_index_key(e.mailbox_key) for e in record.emails]
     wanted += [phone_key(p.e164) for p in record.phones]
     wanted += [identifier_key(scheme, value) for scheme, value in record.identifiers.items()]
     found = list(repo.find_by_keys(wanted, limit=_CHECK_LIMIT)) if wanted else []

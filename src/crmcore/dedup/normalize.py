@@ -24,7 +24,7 @@ from anyascii import anyascii
 
 from crmcore._caches import clear_all, personal_cache
 from crmcore.errors import ValidationError
-from crmcore.values import EmailAddress, PersonName, PhoneNumber
+from crmcore.values import EmailAddress, PersonName, PhoneNumber, mailbox_key
 
 if TYPE_CHECKING:
     from functools import _lru_cache_wrapper
@@ -287,7 +287,6 @@ def person_name_key(name: PersonName | str | None, nicknames: NicknameTable | No
 
 # --------------------------------------------------------------------------- emails
 
-_GMAIL = frozenset({"gmail.com", "googlemail.com"})
 _LOCAL_WORDS = re.compile(r"[._\-]")
 
 ROLE_MAILBOXES = _word_list("role_mailboxes.txt")
@@ -310,25 +309,13 @@ def email_match_key(email: EmailAddress | str, *, provider_rules: bool = False) 
     if not isinstance(email, str | EmailAddress):
         raise ValidationError("email", "must be an EmailAddress or a string")
     base = email.match_key if isinstance(email, EmailAddress) else _plain_email_key(email)
-    return _provider_key(base) if provider_rules else base
+    return mailbox_key(base) if provider_rules else base
 
 
 @value_cache
 def _plain_email_key(text: str) -> str:
     local, _, domain = text.strip().rpartition("@")
     return f"{local.casefold()}@{domain.lower()}" if local else text.strip().casefold()
-
-
-@value_cache
-def _provider_key(key: str) -> str:
-    local, _, domain = key.rpartition("@")
-    if not local:
-        return key
-    local = local.partition("+")[0] or local
-    if domain in _GMAIL:
-        domain = "gmail.com"
-        local = local.replace(".", "")
-    return f"{local}@{domain}"
 
 
 def is_role_mailbox(email: EmailAddress | str) -> bool:

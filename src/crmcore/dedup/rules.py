@@ -186,8 +186,9 @@ class EmailRule(FieldRule[frozenset[str]]):
 
     Role mailboxes (info@, sales@, ...) and addresses many records share weigh
     little: several different people behind one mailbox must not merge on it
-    alone. ``provider_rules`` turns on provider-specific keys (see
-    :func:`~crmcore.dedup.normalize.email_match_key`).
+    alone. Addresses are compared by mailbox (``provider_rules``, on by
+    default): a ``+tag`` is dropped, and Gmail's dots and googlemail.com are
+    ignored (see :func:`~crmcore.dedup.normalize.email_match_key`).
     """
 
     name: str = "email"
@@ -196,7 +197,7 @@ class EmailRule(FieldRule[frozenset[str]]):
     role_agree: float = 3.0
     near: float = 3.0
     disagree: float = -1.0
-    provider_rules: bool = False
+    provider_rules: bool = True
     shared: bool = True
 
     @property
@@ -208,8 +209,11 @@ class EmailRule(FieldRule[frozenset[str]]):
         """The match keys of the record's addresses."""
         if not record.emails:
             return None
+        # A shared mailbox keeps its exact key, so that it is still recognised
+        # as one: without Gmail's dots "familie.berg@" would read as a person's.
         return frozenset(
-            email_match_key(e, provider_rules=self.provider_rules) for e in record.emails
+            email_match_key(e, provider_rules=self.provider_rules and not is_role_mailbox(e))
+            for e in record.emails
         )
 
     def keys(self, features: frozenset[str]) -> Iterable[str]:

@@ -20,10 +20,12 @@ from typing import Final
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
 from crmcore.leads import Lead
+from crmcore.values import mailbox_key
 
 __all__ = [
     "EMAIL_PREFIX",
     "IDENTIFIER_PREFIX",
+    "MAILBOX_PREFIX",
     "NAME_PREFIX",
     "NAME_PREFIXES",
     "ORGANIZATION_PREFIX",
@@ -34,6 +36,7 @@ __all__ = [
     "email_key",
     "identifier_key",
     "key_function_name",
+    "mailbox_index_key",
     "phone_key",
     "source_keys",
     "source_scheme",
@@ -41,6 +44,13 @@ __all__ = [
 
 EMAIL_PREFIX: Final = "email:"
 """Keys of email addresses: ``email:<match key>``."""
+MAILBOX_PREFIX: Final = "mailbox:"
+"""Keys of mailboxes: ``mailbox:<mailbox key>`` (:attr:`crmcore.EmailAddress.mailbox_key`).
+
+Written only for an address whose mailbox key differs from its match key
+(a ``+tag``, a dotted Gmail address), so that a lookup by the mailbox finds
+``Ann.Lee+crm@googlemail.com`` from ``annlee@gmail.com``.
+"""
 PHONE_PREFIX: Final = "phone:"
 """Keys of phone numbers: ``phone:<E.164>``."""
 IDENTIFIER_PREFIX: Final = "id:"
@@ -68,6 +78,16 @@ def email_key(match_key: str) -> str:
         'email:ada@example.org'
     """
     return EMAIL_PREFIX + match_key
+
+
+def mailbox_index_key(mailbox: str) -> str:
+    """The index key of a mailbox, from its mailbox key.
+
+    Example:
+        >>> mailbox_index_key("annlee@gmail.com")
+        'mailbox:annlee@gmail.com'
+    """
+    return MAILBOX_PREFIX + mailbox
 
 
 def phone_key(e164: str) -> str:
@@ -137,12 +157,17 @@ KeyFunction = Callable[[Customer | Lead], Iterable[str]]
 def default_keys(record: Customer | Lead) -> Iterator[str]:
     """The default blocking keys: every email, phone and identifier of the record.
 
-    Yields ``email:<match key>``, ``phone:<E.164>`` and, for customers,
+    Yields ``email:<match key>`` (and ``mailbox:<mailbox key>`` where it
+    differs), ``phone:<E.164>`` and, for customers,
     ``id:<scheme>:<value>``; for leads, the keys of their source ids
     (:func:`source_keys`).
     """
     for email in record.emails:
-        yield EMAIL_PREFIX + email.address.match_key
+        match_key = email.address.match_key
+        yield EMAIL_PREFIX + match_key
+        mailbox = mailbox_key(match_key)
+        if mailbox != match_key:
+            yield MAILBOX_PREFIX + mailbox
     for phone in record.phones:
         yield PHONE_PREFIX + phone.number.e164
     if isinstance(record, Customer):
@@ -152,9 +177,9 @@ def default_keys(record: Customer | Lead) -> Iterator[str]:
         yield from source_keys(record)
 
 
-# Version 2: leads' source ids. Stores that persist their key index rebuild it
-# when this changes (see key_function_name).
-setattr(default_keys, "keys_version", "2")  # noqa: B010
+# Version 2: leads' source ids; 3: mailbox keys. Stores that persist their key
+# index rebuild it when this changes (see key_function_name).
+setattr(default_keys, "keys_version", "3")  # noqa: B010
 
 
 def check_key_function(function: object) -> KeyFunction:
