@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-__all__ = ["NameParts", "generation", "is_suffix", "is_title", "split_words"]
+__all__ = ["NameParts", "generation", "is_suffix", "is_title", "split_columns", "split_words"]
 
 # Titles a Western name is addressed with: "Mr Smith" is a family name.
 _WESTERN_TITLES: Final = frozenset(
@@ -127,5 +127,31 @@ def split_words(words: list[str]) -> NameParts:
         words[0],
         _joined(words[1:start]),
         _joined(words[start:]),
+        _joined(suffix),
+    )
+
+
+def split_columns(given: str | None, middle: str | None, family: str | None) -> NameParts:
+    """The parts of a name kept in columns, with titles and suffixes taken out of them.
+
+    Exports put "Prof. Anna" in a given-name column and "Smith Jr." or
+    "Smith, Jr." in a family-name column; those words are the prefix and the
+    suffix. A name is never emptied: with no family name a lone "Dr" stays a
+    given name, and with no given name a lone "Jr." stays a family name.
+    Columns without titles or suffixes come back as they were.
+    """
+    given_words = (given or "").split()
+    family_words = (family or "").replace(",", " ").split()
+    prefix: list[str] = []
+    while given_words and is_title(given_words[0]) and (len(given_words) > 1 or family_words):
+        prefix.append(given_words.pop(0))
+    suffix: list[str] = []
+    while family_words and is_suffix(family_words[-1]) and (len(family_words) > 1 or given_words):
+        suffix.insert(0, family_words.pop())
+    return NameParts(
+        _joined(prefix),
+        _joined(given_words) if prefix else given or None,
+        middle or None,
+        _joined(family_words) if suffix else family or None,
         _joined(suffix),
     )

@@ -23,7 +23,7 @@ import email_validator
 import phonenumbers
 
 from crmcore._caches import personal_cache
-from crmcore._names import is_suffix, is_title, split_words
+from crmcore._names import is_suffix, is_title, split_columns, split_words
 from crmcore._validation import Problems
 from crmcore.errors import ValidationError, join_path
 
@@ -644,6 +644,26 @@ class PersonName:
             middle=parts.middle,
             family=parts.family,
             suffix=trailing,
+        )
+
+    @classmethod
+    def from_columns(
+        cls, given: str | None, middle: str | None = None, family: str | None = None
+    ) -> PersonName:
+        """A name kept in columns, with titles and suffixes moved out of them.
+
+        Exports put titles in the given-name column and suffixes in the
+        family-name one: ``("Prof. Anna", None, "Berg, Jr.")`` is prefix
+        ``Prof.``, given ``Anna``, family ``Berg`` and suffix ``Jr.``.
+        Blank columns are missing parts.
+        """
+        parts = split_columns(given or None, middle or None, family or None)
+        return cls(
+            given=parts.given,
+            family=parts.family,
+            middle=parts.middle,
+            prefix=parts.prefix,
+            suffix=parts.suffix,
         )
 
     @classmethod

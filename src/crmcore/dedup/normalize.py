@@ -133,8 +133,8 @@ def name_tokens(text: str | None) -> tuple[str, ...]:
 class NicknameTable:
     """Given-name variants that one person goes by (Bob ~ Robert, Liz ~ Elizabeth).
 
-    Each name belongs to one or more groups; two names are equivalent when
-    their groups meet. The default table ships with crmcore as
+    Each variant belongs to the groups of the names it is a variant of; two
+    names are equivalent when one is the other or a variant of it. The default table ships with crmcore as
     ``crmcore/dedup/data/nicknames.csv`` (``name,variant`` rows); extend it with
     :meth:`extended` or load your own with :meth:`from_csv`.
     """
@@ -212,12 +212,22 @@ class NicknameTable:
         return self.groups.get(token) or frozenset((token,))
 
     def equivalent(self, a: str, b: str) -> bool:
-        """Whether two given names are the same name or variants of one."""
+        """Whether two given names are the same name, or one is a variant of the other.
+
+        Two variants of one name are not equivalent to each other: "Chris" and
+        "Tina" are both short for Christine, but are mostly two people.
+        """
         ta, tb = _one_word(a), _one_word(b)
-        return ta == tb or not self.canonical(ta).isdisjoint(self.canonical(tb))
+        return variants(ta, tb, self.canonical(ta), self.canonical(tb))
 
     def __repr__(self) -> str:
         return f"NicknameTable({len(self.groups)} names)"
+
+
+def variants(a: str, b: str, groups_a: frozenset[str], groups_b: frozenset[str]) -> bool:
+    """Whether folded given names ``a`` and ``b`` are one name: equal, or one a variant of
+    the other (its name is among the other's groups, :meth:`NicknameTable.canonical`)."""
+    return a == b or a in groups_b or b in groups_a
 
 
 def _one_word(text: str) -> str:

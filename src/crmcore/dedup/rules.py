@@ -38,6 +38,7 @@ from crmcore.dedup.normalize import (
     phone_match_keys,
     phonetic_key,
     value_cache,
+    variants,
 )
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import Decision, Evidence
@@ -414,7 +415,7 @@ class PersonNameRule(FieldRule[_Name]):
         return (features.key, *features.sound_keys)
 
     def _given_level(self, a: str, b: str, ga: frozenset[str], gb: frozenset[str]) -> int:
-        if a == b or not ga.isdisjoint(gb):
+        if variants(a, b, ga, gb):
             return 3
         if len(a) == 1 or len(b) == 1:
             return 1 if a[0] == b[0] else 0

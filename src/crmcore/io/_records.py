@@ -216,9 +216,7 @@ def _read_cells(
             cached = names.get(key)
             if cached is None:
                 try:
-                    cached = PersonName(
-                        given=given or None, family=family or None, middle=key[2] or None
-                    )
+                    cached = PersonName.from_columns(given, key[2], family)
                 except ValidationError as exc:
                     cached = exc
                 names[key] = cached
