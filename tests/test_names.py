@@ -118,3 +118,47 @@ def test_an_academic_suffix_is_not_a_generation() -> None:
     a = _person("Anna Lindqvist PhD", email="anna.lindqvist@example.org")
     b = _person("Anna Lindqvist", email="anna.lindqvist@example.org")
     assert RULES.compare(a, b)[1] is Decision.MATCH
+
+
+@pytest.mark.parametrize(
+    ("columns", "parts"),
+    [
+        (("Prof. Anna", None, "Berg"), ("Prof.", "Anna", None, "Berg", None)),
+        (("Anna", None, "Berg, Jr."), (None, "Anna", None, "Berg", "Jr.")),
+        (("Anna", "Maria", "Berg III"), (None, "Anna", "Maria", "Berg", "III")),
+        (("Anna", None, "Berg"), (None, "Anna", None, "Berg", None)),
+        # Never emptied: a lone title or suffix with nothing beside it is the name.
+        (("Dr", None, None), (None, "Dr", None, None, None)),
+        ((None, None, "Jr."), (None, None, None, "Jr.", None)),
+        (("", "", "Berg"), (None, None, None, "Berg", None)),
+    ],
+)
+def test_names_in_columns_shed_titles_and_suffixes(
+    columns: tuple[str | None, str | None, str | None], parts: tuple[str | None, ...]
+) -> None:
+    name = PersonName.from_columns(*columns)
+    assert (name.prefix, name.given, name.middle, name.family, name.suffix) == parts
+
+
+@given(given_=_WORD, family=_WORD, title=_TITLE, suffix=_SUFFIX)
+def test_columns_and_one_cell_give_the_same_name(
+    given_: str, family: str, title: str, suffix: str
+) -> None:
+    cell = PersonName.parse(f"{title} {given_} {family} {suffix}")
+    columns = PersonName.from_columns(f"{title} {given_}", None, f"{family} {suffix}")
+    assert cell == columns
+
+
+@pytest.mark.parametrize(("one", "other"), [("Kalle", "Karl"), ("Mange", "Magnus")])
+def test_swedish_short_forms_are_one_name(one: str, other: str) -> None:
+    a = _person(f"{one} Karlsson", email="k.karlsson@example.se")
+    b = _person(f"{other} Karlsson", email="k.karlsson@example.se")
+    assert RULES.compare(a, b)[1] is Decision.MATCH
+
+
+@pytest.mark.parametrize(("one", "other"), [("Chris", "Tina"), ("Joe", "Hanna")])
+def test_two_short_forms_of_one_name_are_two_people_at_home(one: str, other: str) -> None:
+    shared = {"phone": "018-12 34 56", "street": "Kungsgatan 1"}
+    a = _person(f"{one} Berg", **shared)
+    b = _person(f"{other} Berg", **shared)
+    assert RULES.compare(a, b)[1] is not Decision.MATCH
