@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmcore import Lead, ValidationError
+from crmcore import Lead, PhoneNumber, PostalAddress, ValidationError
 from crmcore.dedup import (
+    AddressRule,
     BirthDateRule,
     Clause,
     Decision,
@@ -20,6 +21,7 @@ from crmcore.dedup import (
     MatchRecord,
     PersonNameRule,
     PhoneRule,
+    RecordType,
     Rule,
     RuleSet,
     default_rules,
@@ -401,3 +403,26 @@ def test_built_in_rule_weights_must_be_finite_numbers(bad: object) -> None:
 def test_integer_weights_are_taken_as_floats() -> None:
     assert PhoneRule(agree=10).agree == 10.0
     assert isinstance(PhoneRule(agree=10).agree, float)
+
+
+def _office(record_id: str, street: str, city: str) -> MatchRecord:
+    return MatchRecord(
+        id=record_id,
+        type=RecordType.ORGANIZATION,
+        organization="Saturnus Restaurang AB",
+        phones=(PhoneNumber.parse("08-123 456 78", "SE"),),
+        addresses=(PostalAddress(lines=(street,), locality=city),),
+    )
+
+
+def test_branches_of_one_organisation_stay_apart_unless_asked() -> None:
+    head_office = _office("a", "Kungsgatan 1", "Stockholm")
+    branch = _office("b", "Storgatan 9", "Uppsala")
+    _, verdict, evidence = RULES.compare(head_office, branch)
+    assert verdict is Decision.NON_MATCH
+    assert any(e.method == "branch" for e in evidence)
+    merging = RULES.with_rules(AddressRule(branch=AddressRule().disagree))
+    assert merging.compare(head_office, branch)[1] is Decision.MATCH
+    assert RULES.compare(head_office, _office("c", "Kungsgatan 1", "Stockholm"))[1] is (
+        Decision.MATCH
+    )

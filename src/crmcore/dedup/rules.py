@@ -690,12 +690,21 @@ def _prepare_address(address: PostalAddress) -> _Address:
     return _Address(street, number, postcode, locality)
 
 
+class _Addresses(NamedTuple):
+    places: tuple[_Address, ...]
+    organization: bool
+
+
 @attrs.define(repr=False)
-class AddressRule(FieldRule[tuple[_Address, ...]]):
+class AddressRule(FieldRule[_Addresses]):
     """Postal addresses: street (token similarity), house number, postcode and locality.
 
     A shared address is good evidence but families and flatmates share one, so a
     full agreement weighs less than a personal email or phone number.
+
+    Two organisations at different addresses are branches of one organisation
+    (same name, same switchboard): ``branch`` keeps them apart. Set it to
+    ``disagree`` to merge branches.
     """
 
     name: str = "address"
@@ -704,6 +713,7 @@ class AddressRule(FieldRule[tuple[_Address, ...]]):
     street_only: float = 4.0
     area: float = 1.5
     disagree: float = -2.5
+    branch: float = -20.0
     shared: bool = True
 
     @property
@@ -711,16 +721,19 @@ class AddressRule(FieldRule[tuple[_Address, ...]]):
         """The weight of a full agreement."""
         return max(self.full, self.street_only, self.area, self.disagree)
 
-    def prepare(self, record: MatchRecord) -> tuple[_Address, ...] | None:
+    def prepare(self, record: MatchRecord) -> _Addresses | None:
         """Normalised street, house number, postcode and locality of each address."""
         if not record.addresses:
             return None
-        return tuple(_prepare_address(a) for a in record.addresses)
+        return _Addresses(
+            tuple(_prepare_address(a) for a in record.addresses),
+            record.type is RecordType.ORGANIZATION,
+        )
 
-    def keys(self, features: tuple[_Address, ...]) -> Iterable[str]:
+    def keys(self, features: _Addresses) -> Iterable[str]:
         """Postcode with house number, and house number with the street's sound."""
         out = []
-        for a in features:
+        for a in features.places:
             if a.street and a.number:
                 first = a.street.split()[0]
                 out.append(f"{self.name}:{a.number}:{phonetic_key(first)}")
@@ -730,17 +743,19 @@ class AddressRule(FieldRule[tuple[_Address, ...]]):
 
     def weigh(
         self,
-        a: tuple[_Address, ...],
-        b: tuple[_Address, ...],
+        a: _Addresses,
+        b: _Addresses,
         frequency: Frequency = _no_frequency,
     ) -> Weighed:
-        """The best-agreeing pair of addresses."""
+        """The best-agreeing pair of addresses; organisations' different streets are branches."""
         best: Weighed = (0.0, self.disagree, "different")
-        for x in a:
-            for y in b:
+        for x in a.places:
+            for y in b.places:
                 result = self._pair(x, y)
                 if result[1] > best[1]:
                     best = result
+        if best[2] == "different" and a.organization and b.organization:
+            return best[0], self.branch, "branch"
         return best
 
     def _pair(self, x: _Address, y: _Address) -> Weighed:
