@@ -9,7 +9,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -640,6 +640,45 @@ class _Blocks:
         return out
 
 
+class _EntityCount:
+    """About how many different entities carry a blocking key.
+
+    Term frequency says a value is common when many records carry it, but one
+    person with 500 records makes their own name and email look as common as
+    a switchboard number. So records are told apart by what identifies them
+    besides the key: holders of a contact key by their names (500 records of
+    one name are about one entity; 50 names on one number are 50), holders of
+    a name key by their email or phone. Records without that other field are
+    assumed to be spread like those with it.
+    """
+
+    def __init__(self, scorer: _Scorer) -> None:
+        by_rule = {rule.name: features for _, rule, features in scorer.fast}
+        self.names = _first_present(by_rule, ("name", "organization"), len(scorer.records))
+        self.contacts = _first_present(by_rule, ("email", "phone"), len(scorer.records))
+
+    def __call__(self, key: str, bucket: list[int]) -> int:
+        field = self.contacts if key.startswith(_NAME_RULES) else self.names
+        held = [field[i] for i in bucket if field[i] is not None]
+        if not held:
+            return len(bucket)
+        distinct = len(set(held))
+        return max(1, round(distinct * len(bucket) / len(held)))
+
+
+_NAME_RULES = ("name", "organization")
+
+
+def _first_present(by_rule: Mapping[str, list[Any]], names: Sequence[str], size: int) -> list[Any]:
+    # Per record, the features of the first of the named rules that it has.
+    out: list[Any] = [None] * size
+    for name in reversed(names):
+        for i, f in enumerate(by_rule.get(name, ())):
+            if f is not None:
+                out[i] = (name, f)
+    return out
+
+
 def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Blocks:
     """Index records by blocking key; set the scorer's key frequencies."""
     index: dict[str, list[int]] = {}
@@ -663,8 +702,12 @@ def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Bl
                     index[key] = [i]
                 elif bucket[-1] != i:
                     bucket.append(i)
-    # Only keys on more than two records change a weight (term frequency).
-    counts = _Counts({key: len(bucket) for key, bucket in index.items() if len(bucket) > 2})
+    # Only keys on more than two records change a weight (term frequency), and
+    # they count the entities that carry them, not the records.
+    entities = _EntityCount(scorer)
+    counts = _Counts(
+        {key: entities(key, bucket) for key, bucket in index.items() if len(bucket) > 2}
+    )
     scorer.frequency = counts.__getitem__
 
     small: list[list[int]] = []

@@ -134,9 +134,10 @@ class NicknameTable:
     """Given-name variants that one person goes by (Bob ~ Robert, Liz ~ Elizabeth).
 
     Each variant belongs to the groups of the names it is a variant of; two
-    names are equivalent when one is the other or a variant of it. The default table ships with crmcore as
-    ``crmcore/dedup/data/nicknames.csv`` (``name,variant`` rows); extend it with
-    :meth:`extended` or load your own with :meth:`from_csv`.
+    names are equivalent when one is the other or a variant of it. The default
+    table ships with crmcore as ``crmcore/dedup/data/nicknames.csv``
+    (``name,variant`` rows); extend it with :meth:`extended` or load your own
+    with :meth:`from_csv`.
     """
 
     groups: Mapping[str, frozenset[str]] = attrs.field(factory=dict)

@@ -1,0 +1,35 @@
+"""One entity with many records is found whole; a value many entities share stays weak."""
+
+from __future__ import annotations
+
+from crmcore.dedup import find_duplicates
+from tests.dedup._helpers import person
+
+
+def test_a_person_with_hundreds_of_records_is_one_cluster() -> None:
+    # Term frequency used to count the person's own records: their name and email
+    # looked as common as a switchboard number, and the cluster fell apart.
+    records = [
+        person(
+            f"r{i}",
+            "Anna" if i % 3 else "ANNA",
+            "Lindqvist",
+            emails=["anna.lindqvist@example.org"] if i % 4 else [],
+            phones=["070-111 22 33"] if i % 4 != 1 else [],
+        )
+        for i in range(300)
+    ]
+    result = find_duplicates(records, workers=1)
+    assert len(result.clusters) == 1
+    assert len(result.clusters[0].member_ids) == 300
+
+
+def test_many_people_on_one_switchboard_are_not_merged_by_it() -> None:
+    given = ["Anna", "Karl", "Eva", "Nils", "Sara", "Olof", "Maja", "Lars", "Ida", "Erik"]
+    family = ["Berg", "Lund", "Holm", "Ek", "Sjö", "Ström"]
+    records = [
+        person(f"r{i}", g, f, phones=["08-123 456 78"], company="Acme AB")
+        for i, (g, f) in enumerate((g, f) for g in given for f in family)
+    ]
+    result = find_duplicates(records, workers=1)
+    assert result.clusters == ()
