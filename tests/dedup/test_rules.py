@@ -26,6 +26,7 @@ from crmcore.dedup import (
     RuleSet,
     default_rules,
 )
+from crmcore.dedup.normalize import organization_key
 from crmcore.testing.strategies import email_addresses, person_names, phone_numbers
 from tests.dedup._helpers import organization, person
 
@@ -426,3 +427,40 @@ def test_branches_of_one_organisation_stay_apart_unless_asked() -> None:
     assert RULES.compare(head_office, _office("c", "Kungsgatan 1", "Stockholm"))[1] is (
         Decision.MATCH
     )
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Berg Bygg A.S.", "Berg Bygg A/S"),
+        ("Müller Bau GmbH u. Co. KG", "Müller Bau GmbH & Co KG"),
+        ("Acme B. V.", "Acme BV."),
+        ("Acme N,V,", "Acme"),
+        ("Acme Sp. z o.o.", "Acme"),
+        ("Acme S.A. de C.V.", "Acme"),
+        ("Koninklijke Acme N.V.", "Acme"),
+    ],
+)
+def test_legal_forms_written_in_parts_are_legal_forms(one: str, other: str) -> None:
+    assert organization_key(one) == organization_key(other)
+
+
+def test_one_organisation_name_inside_the_other_with_one_phone_and_address_match() -> None:
+    def office(record_id: str, name: str) -> MatchRecord:
+        return MatchRecord(
+            id=record_id,
+            type=RecordType.ORGANIZATION,
+            organization=name,
+            phones=(PhoneNumber.parse("08-123 456 78", "SE"),),
+            addresses=(PostalAddress(lines=("Kungsgatan 1",), locality="Stockholm"),),
+        )
+
+    _, verdict, evidence = RULES.compare(office("a", "Saturnus"), office("b", "Café Saturnus AB"))
+    assert verdict is Decision.MATCH
+    assert any(e.method == "contained" for e in evidence)
+    # A name inside another is partial agreement: alone it decides nothing.
+    alone = [
+        MatchRecord(id=i, type=RecordType.ORGANIZATION, organization=n)
+        for i, n in (("a", "Saturnus"), ("b", "Café Saturnus AB"))
+    ]
+    assert RULES.compare(*alone)[1] is not Decision.MATCH

@@ -395,7 +395,7 @@ def phone_match_keys(phone: PhoneNumber | str) -> tuple[str, str]:
 
 # Legal forms as words after folding and dropping dots (so "B.V." is "bv").
 _LEGAL_FORMS = _word_list("legal_forms.txt")
-_CONNECTIVES = frozenset({"and", "und", "och", "og", "en", "et", "dan", "y", "e", "the"})
+_CONNECTIVES = frozenset({"and", "und", "u", "och", "og", "en", "et", "dan", "y", "e", "the"})
 
 
 def organization_key(name: str) -> str:
@@ -421,9 +421,19 @@ def _organization_key(name: str) -> str:
     words = [w for w in _NON_ALNUM.split(_DIGRAPHS.sub(r"\1", text)) if w]
     core = [w for w in words if w not in _CONNECTIVES]
     # Legal forms are dropped from both ends (PT ... Tbk), never from the middle,
-    # and never when nothing else is left ("AB" alone stays a name).
-    while len(core) > 1 and core[-1] in _LEGAL_FORMS:
-        core.pop()
-    while len(core) > 1 and core[0] in _LEGAL_FORMS:
-        core.pop(0)
+    # and never when nothing else is left ("AB" alone stays a name). A form may
+    # be written in parts ("B. V.", "A/S", "Sp. z o.o."): up to four words at an
+    # end that join into a form are one.
+    while (size := _legal_form_at(core, end=True)) and len(core) > size:
+        del core[-size:]
+    while (size := _legal_form_at(core, end=False)) and len(core) > size:
+        del core[:size]
     return " ".join(core)
+
+
+def _legal_form_at(words: list[str], *, end: bool) -> int:
+    for size in range(min(4, len(words)), 0, -1):
+        part = words[-size:] if end else words[:size]
+        if "".join(part) in _LEGAL_FORMS:
+            return size
+    return 0

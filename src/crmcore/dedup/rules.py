@@ -525,14 +525,28 @@ class OrganizationNameRule(FieldRule[tuple[str, bool]]):
     def weigh(
         self, a: tuple[str, bool], b: tuple[str, bool], frequency: Frequency = _no_frequency
     ) -> Weighed:
-        """Equal keys, similar names, or different."""
+        """Equal keys, similar names, one name inside the other, or different.
+
+        One name inside the other ("Saturnus" / "Café Saturnus Restaurang") is
+        partial agreement, like a similar spelling: with the same phone or
+        address it decides, on its own it does not.
+        """
         orgs = a[1] and b[1]
         if a[0] == b[0]:
             return 1.0, self.agree if orgs else self.person_agree, "exact"
         sim = fuzz.token_sort_ratio(a[0], b[0]) / 100
         if sim >= 0.9:
             return sim, self.similar if orgs else self.person_agree, "token_sort"
+        if _contained(a[0], b[0]):
+            return 0.8, self.similar if orgs else self.person_agree, "contained"
         return sim, self.disagree if orgs else self.person_disagree, "token_sort"
+
+
+def _contained(a: str, b: str) -> bool:
+    # Every word of the shorter name is a word of the longer one.
+    words_a, words_b = a.split(), b.split()
+    shorter, longer = (words_a, words_b) if len(words_a) <= len(words_b) else (words_b, words_a)
+    return bool(shorter) and set(shorter) <= set(longer)
 
 
 @attrs.define(repr=False)
