@@ -231,7 +231,7 @@ def test_non_geographic_number_has_no_region() -> None:
         ("+46 8", None, "phone"),  # too short to be possible
         ("+46 8 123 456 78 90 12 34", None, "phone"),
         ("call me", "SE", "phone"),
-        ("tel:+46812345678", None, "phone"),
+        ("tel:", None, "phone"),  # a tel: URI without a number
         ("+46 8 123 456 78;ext=1", None, "phone"),
         ("", "SE", "phone"),
         ("1" * 300, "SE", "phone"),
@@ -568,3 +568,18 @@ def test_an_unvalidated_value_cannot_poison_a_store(tmp_path: Path) -> None:
         assert len(store.customers.list().items) == 1
         assert len(list(store.customers.iter_all())) == 1
         assert find_duplicates(store).clusters == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "e164", "extension"),
+    [
+        ("tel:+46-8-123-456-78", None, "+46812345678", None),
+        ("TEL:+46-8-123-456-78;ext=12", None, "+46812345678", "12"),
+        ("tel:08-123-456-78;phone-context=+46", "SE", "+46812345678", None),
+    ],
+)
+def test_a_tel_uri_is_the_number_it_holds(
+    text: str, region: str | None, e164: str, extension: str | None
+) -> None:
+    phone = PhoneNumber.parse(text, region)
+    assert (phone.e164, phone.extension) == (e164, extension)

@@ -405,6 +405,13 @@ def recheck_phone(phone: PhoneNumber, field: str) -> None:
     _check_phone_parts(phone.e164, phone.extension, phone.raw, field)
 
 
+def _tel_uri(text: str) -> str:
+    # RFC 3966: "tel:" + number + ";param=value"...; only the extension is kept.
+    number, *params = text[4:].split(";")
+    extension = next((v for k, _, v in (p.partition("=") for p in params) if k == "ext"), "")
+    return f"{number} ext. {extension}" if extension else number
+
+
 @attrs.frozen(repr=False, order=False)
 class PhoneNumber:
     """A possible phone number, kept in E.164 form with its extension.
@@ -449,7 +456,11 @@ class PhoneNumber:
 
     @classmethod
     def parse(cls, text: object, region: str | None = None, *, field: str = "phone") -> PhoneNumber:
-        """Parse ``text``; ``region`` (ISO alpha-2) is needed unless it starts with ``+``."""
+        """Parse ``text``; ``region`` (ISO alpha-2) is needed unless it starts with ``+``.
+
+        A ``tel:`` URI (RFC 3966: ``tel:+46-8-123-456-78;ext=12``) is read as
+        the number it holds.
+        """
         if isinstance(text, PhoneNumber):
             return text
         if not isinstance(text, str):
@@ -459,6 +470,8 @@ class PhoneNumber:
         stripped = text.strip()
         if not stripped:
             raise ValidationError(field, "must not be blank")
+        if stripped[:4].casefold() == "tel:":
+            stripped = _tel_uri(stripped)
         if len(stripped) > MAX_PHONE_LENGTH or not _PHONE_SHAPE.fullmatch(stripped):
             raise ValidationError(field, "is not a phone number")
         hint = None

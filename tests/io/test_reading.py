@@ -251,3 +251,13 @@ def test_the_fast_reader_agrees_with_the_line_by_line_reader(
         return table.header, table.rows, table.long_rows
 
     assert _outcome(fast) == _outcome(exact)
+
+
+def test_a_country_code_without_its_plus_is_read_when_no_region_is_known() -> None:
+    from crmcore.io.parsing import parse_phones
+
+    read = parse_phones([("46812345678", None), ("12025550123", None), ("2025550123", None)])
+    assert read[0] == ("+46812345678", None)
+    assert read[1] == ("+12025550123", None)
+    # Not a valid number with a + either: still unreadable, never guessed.
+    assert read[2] is None

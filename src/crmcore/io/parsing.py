@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import date
 
+import phonenumbers
+
 from crmcore.errors import ValidationError
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -89,6 +91,10 @@ def parse_phones(keys: Sequence[PhoneKey]) -> list[PhoneResult]:
             # Without a region, 00 is read as the international prefix it is in most
             # of the world (not in North America, whose rows carry a country anyway).
             text = "+" + text[2:]
+        elif region is None and _COUNTRY_CODE_FIRST.fullmatch(text):
+            # "46812345678": a country code written without its +. Taken only when
+            # it makes a valid number; without a region nothing else could be read.
+            text = _with_plus(text)
         try:
             phone = PhoneNumber.parse(text, region)
         except ValidationError:
@@ -96,6 +102,17 @@ def parse_phones(keys: Sequence[PhoneKey]) -> list[PhoneResult]:
         else:
             out.append((phone.e164, phone.extension))
     return out
+
+
+_COUNTRY_CODE_FIRST = re.compile(r"[1-9][0-9]{10,14}")
+
+
+def _with_plus(digits: str) -> str:
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return digits
+    return "+" + digits if phonenumbers.is_valid_number(number) else digits
 
 
 _PHONE_PLAIN = re.compile(r"\+?[0-9][0-9 .\-]*")
