@@ -6,6 +6,7 @@ import csv
 import gc
 import html
 import io
+import json
 import os
 import re
 import subprocess
@@ -334,3 +335,52 @@ def test_a_missing_output_directory_is_reported_before_any_work(
     assert err.count("\n") == 1
     assert "no such directory" in err
     assert not out.exists()  # nothing half-done: no output without its report
+
+
+def _dedupe(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "crmcore.cli", "dedupe", *args, "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_rule_file_replaces_the_default_rules(contacts: Path, tmp_path: Path) -> None:
+    from crmcore.dedup import EmailRule, RuleSet
+
+    # Emails only: Åsa and Asa Lind (one address, cased differently) and Robert
+    # and Bob Smith (one address) still meet.
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps(RuleSet(rules=(EmailRule(),)).to_dict()), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    done = _dedupe(str(contacts), "-o", str(out), "--rules", str(rules))
+    assert done.returncode == 0, done.stderr
+    ids = [r[-2] for r in read_csv(out)[1]]
+    assert ids[0] == ids[1]
+    assert ids[2] == ids[3]
+    # Birth dates only: the file has none, so every row is an entity of its own.
+    rules.write_text(
+        json.dumps({"format": "crmcore-rules", "version": 1, "rules": [{"type": "BirthDateRule"}]}),
+        encoding="utf-8",
+    )
+    done = _dedupe(str(contacts), "-o", str(out), "--rules", str(rules))
+    assert done.returncode == 0, done.stderr
+    assert len({r[-2] for r in read_csv(out)[1]}) == len(read_csv(out)[1])
+
+
+def test_a_broken_rule_file_is_refused_before_the_input_is_read(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text('{"format": "crmcore-rules", "version": 1, "rules": [{"type": "Nope"}]}')
+    done = _dedupe(
+        str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o.csv"), "--rules", str(rules)
+    )
+    assert done.returncode == 2
+    reason = "rules[0].type: must name a crmcore rule (such as EmailRule)"
+    assert done.stderr.strip() == f"crmcore: error: --rules: {rules}: {reason}"
+    rules.write_text("{not json")
+    done = _dedupe(
+        str(tmp_path / "missing.csv"), "-o", str(tmp_path / "o.csv"), "--rules", str(rules)
+    )
+    assert done.returncode == 2
+    assert "is not JSON (line 1)" in done.stderr

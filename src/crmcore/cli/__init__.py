@@ -160,6 +160,13 @@ def _register_dedupe(commands: Any) -> None:
         help="match score (between 0 and 1, exclusive) from which two rows are one entity "
         "(default: the rule set's own); higher is stricter",
     )
+    dedupe.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="a rule set as JSON (what crmcore.dedup.RuleSet.to_dict writes) instead of "
+        "the default rules; --threshold still replaces its match threshold",
+    )
     _common.add_workers_option(dedupe)
     dedupe.add_argument(
         "--keep-formulas",
@@ -187,6 +194,7 @@ def _run_dedupe(args: argparse.Namespace, err: TextIO) -> int:
         maps=tuple(args.maps),
         report=args.report,
         threshold=args.threshold,
+        rules=args.rules,
         report_limit=args.report_limit,
         workers=args.workers,
         quiet=args.quiet,

@@ -7,7 +7,7 @@ import shlex
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import attrs
 
@@ -28,6 +28,9 @@ from crmcore.io import (
     write_csv,
 )
 
+if TYPE_CHECKING:
+    from crmcore.dedup import RuleSet
+
 __all__ = ["DedupeOptions", "run_dedupe"]
 
 OUTPUT_COLUMNS = ("cluster_id", "match_confidence")
@@ -46,6 +49,7 @@ class DedupeOptions:
     maps: tuple[str, ...] = ()
     report: Path | None = None
     threshold: float | None = None
+    rules: Path | None = None
     report_limit: int = 500
     workers: int | None = None
     quiet: bool = False
@@ -72,12 +76,12 @@ def _engine_progress(progress: ProgressLike) -> Callable[[str, int, int], None]:
 
 def _run_engine(
     records: list[MatchRecord],
-    threshold: float | None,
+    rules: RuleSet,
     progress: Callable[[str, int, int], None],
 ) -> DedupResult:
     from crmcore.cli._engine import find_clusters
 
-    return find_clusters(records, threshold=threshold, progress=progress)
+    return find_clusters(records, rules=rules, progress=progress)
 
 
 def _labels(table: Table, id_col: int | None, option: str) -> list[str]:
@@ -226,6 +230,10 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
     region = default_region(options.region)
     if options.threshold is not None and not 0.0 < options.threshold < 1.0:
         raise CliError("--threshold: must be between 0 and 1, exclusive", EXIT_USAGE)
+    from crmcore.cli._engine import rules_for
+
+    # Read before the input: a broken rule file should not cost a long read.
+    rules = rules_for(options.threshold, options.rules)
     mapped = parse_map_options(options.maps)
 
     table = read_table(options.input, delimiter=options.delimiter, encoding=options.encoding)
@@ -269,7 +277,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
             advance=progress.advance,
             on_total=progress.set_total,
         )
-        result = _run_engine(built.records, options.threshold, _engine_progress(progress))
+        result = _run_engine(built.records, rules, _engine_progress(progress))
     finally:
         progress.stop()
 

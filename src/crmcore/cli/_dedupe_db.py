@@ -187,7 +187,7 @@ def _run(args: argparse.Namespace, err: TextIO) -> int:
             records = live_records(store)
             result = find_duplicates(
                 records,
-                rules_for(args.threshold),
+                rules_for(args.threshold, args.rules),
                 progress=_engine_progress(progress),
                 workers=args.workers,
             )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Generic, NamedTuple, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 import attrs
 from rapidfuzz import fuzz
@@ -974,6 +974,35 @@ class RuleSet:
     def default(cls) -> RuleSet:
         """The default rules (see :func:`default_rules`)."""
         return default_rules()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule set as JSON-ready data (``crmcore dedupe --rules`` reads it).
+
+        Every setting, every rule with all its fields, and the clauses; the
+        nickname table as ``"default"`` or its ``[name, variant]`` pairs.
+
+        Raises:
+            ValidationError: a rule is not one of crmcore's (a user rule is
+                code, not data).
+        """
+        from crmcore.dedup._rules_data import rules_to_dict
+
+        return rules_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> RuleSet:
+        """The rule set :meth:`to_dict` wrote; fields left out take their defaults.
+
+        >>> RuleSet.from_dict(default_rules().to_dict()) == default_rules()
+        True
+
+        Raises:
+            ValidationError: the data names an unknown rule or field, or a value
+                of the wrong type (the path says which: ``rules[2].agree``).
+        """
+        from crmcore.dedup._rules_data import rules_from_dict
+
+        return rules_from_dict(data)
 
     def with_rules(self, *rules: Rule) -> RuleSet:
         """A copy with more rules (a rule with a name already present replaces it)."""
