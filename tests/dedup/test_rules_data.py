@@ -92,7 +92,7 @@ def test_a_user_rule_is_code_not_data() -> None:
             return None
 
     with pytest.raises(ValidationError) as caught:
-        default_rules().with_rules(Mine()).to_dict()  # type: ignore[arg-type]
+        default_rules().with_rules(Mine()).to_dict()
     assert caught.value.paths == ("rules[8]",)
 
 
