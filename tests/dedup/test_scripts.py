@@ -66,3 +66,28 @@ def test_folding_gives_ascii_and_is_idempotent(text: str) -> None:
     folded = fold(text)
     assert folded.isascii()
     assert fold(folded) == folded
+
+
+@pytest.mark.parametrize(
+    ("script", "latin"),
+    [
+        (("محمد", "عبد الله"), ("Muhammad", "Abdullah")),
+        (("يوسف", "خالد"), ("Yusuf", "Khalid")),
+        (("فاطمة", "علي"), ("Fatimah", "Ali")),
+        (("דוד", "מרים"), ("David", "Miriam")),
+    ],
+)
+def test_a_name_in_a_script_without_vowels_meets_its_latin_spelling(
+    script: tuple[str, str], latin: tuple[str, str]
+) -> None:
+    shared = {"emails": ["family@example.org"], "phones": ["070-111 22 33"]}
+    a = person("a", *script, **shared)  # type: ignore[arg-type]
+    b = person("b", *latin, **shared)  # type: ignore[arg-type]
+    assert RULES.compare(a, b)[1] is Decision.MATCH
+
+
+def test_different_names_across_scripts_stay_different() -> None:
+    shared = {"emails": ["family@example.org"], "phones": ["070-111 22 33"]}
+    a = person("a", "محمد", "خالد", **shared)  # type: ignore[arg-type]
+    b = person("b", "Yusuf", "Ali", **shared)  # type: ignore[arg-type]
+    assert RULES.compare(a, b)[1] is Decision.NON_MATCH

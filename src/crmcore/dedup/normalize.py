@@ -33,6 +33,7 @@ __all__ = [
     "ROLE_MAILBOXES",
     "NicknameTable",
     "clear_caches",
+    "consonant_skeleton",
     "email_match_key",
     "fold",
     "free_email_domains",
@@ -43,6 +44,7 @@ __all__ = [
     "person_name_key",
     "phone_match_keys",
     "phonetic_key",
+    "written_without_vowels",
 ]
 
 _CACHE = 1 << 18
@@ -113,6 +115,33 @@ def _name_words(text: str) -> tuple[str, ...]:
     folded = _APOSTROPHES.sub("", fold(text))
     folded = _DIGRAPHS.sub(r"\1", folded)
     return tuple(w for w in _NON_ALNUM.split(folded) if w)
+
+
+_ABJADS = ("ARABIC", "HEBREW", "SYRIAC", "THAANA")
+_SKELETON_DROPS = re.compile(r"[aeiouwy]+|h$")
+_REPEATS = re.compile(r"(.)\1+")
+
+
+@value_cache
+def written_without_vowels(text: str) -> bool:
+    """Whether ``text`` is in a script that leaves out most vowels (Arabic, Hebrew, ...).
+
+    Transliterated, such a name keeps only its consonants (محمد -> "mhmd"), so
+    it is compared with a Latin spelling by :func:`consonant_skeleton`.
+    """
+    return any(
+        not c.isascii() and c.isalpha() and unicodedata.name(c, "").startswith(_ABJADS)
+        for c in text
+    )
+
+
+def consonant_skeleton(token: str) -> str:
+    """A folded name token without vowels, semivowels, a final h and doubled letters.
+
+    "muhammad" and "mhmd" (محمد transliterated) are both "mhmd"; "yusuf" and
+    "ywsf" are "sf"; "fatimah" and "ftmh" are "ftm".
+    """
+    return _REPEATS.sub(r"\1", _SKELETON_DROPS.sub("", token))
 
 
 def name_tokens(text: str | None) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from crmcore._caches import track
 from crmcore._names import generation
 from crmcore.dedup.normalize import (
     NicknameTable,
+    consonant_skeleton,
     email_match_key,
     fold,
     is_role_mailbox,
@@ -39,6 +40,7 @@ from crmcore.dedup.normalize import (
     phonetic_key,
     value_cache,
     variants,
+    written_without_vowels,
 )
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import Decision, Evidence
@@ -308,6 +310,7 @@ class _Name(NamedTuple):
     key: str
     sound_keys: tuple[str, str]
     generation: str = ""
+    abjad: bool = False
 
 
 # Weights of (given level, family level); levels: 0 differ, 1 close or initial,
@@ -323,6 +326,12 @@ _NAME_WEIGHTS: tuple[tuple[float, ...], ...] = (
 )
 _GIVEN_ONLY = (-5.0, 0.0, 2.5, 3.5)
 _FAMILY_ONLY = (-5.0, 0.0, 3.5, 4.5)
+
+
+def _skeleton(name: _Name) -> _Name:
+    given = consonant_skeleton(name.given) or name.given
+    family = " ".join(consonant_skeleton(w) or w for w in name.family.split())
+    return name._replace(given=given, family=family, groups=frozenset((given,)))
 
 
 @attrs.define(repr=False)
@@ -396,8 +405,9 @@ class PersonNameRule(FieldRule[_Name]):
         if not given and not family:
             return None
         groups = self.nicknames.canonical(given) if given else frozenset()
+        abjad = written_without_vowels(f"{given_text or ''}{family_text or ''}")
         if not (given and family):
-            return _Name(given, family, groups, "", ("", ""), born)
+            return _Name(given, family, groups, "", ("", ""), born, abjad)
         canon = min(groups)
         exact = "|".join(sorted((canon, family)))
         # One part exact, the other by sound: a typo in either name still meets,
@@ -406,7 +416,7 @@ class PersonNameRule(FieldRule[_Name]):
             f"{self.name}~{canon}|{phonetic_key(family_words[-1])}",
             f"{self.name}~{phonetic_key(given)}|{family}",
         )
-        return _Name(given, family, groups, f"{self.name}:{exact}", sounds, born)
+        return _Name(given, family, groups, f"{self.name}:{exact}", sounds, born, abjad)
 
     def keys(self, features: _Name) -> Iterable[str]:
         """The nickname-resolved name (order-free), and each part exact with the other's sound."""
@@ -447,6 +457,10 @@ class PersonNameRule(FieldRule[_Name]):
         """
         if a.generation != b.generation:
             return 0.0, self.weights[0][3], "generation"
+        if a.abjad != b.abjad:
+            # Arabic or Hebrew on one side, transliterated without its vowels:
+            # both sides are compared by their consonants.
+            a, b = _skeleton(a), _skeleton(b)
         if a.given and a.family and b.given and b.family:
             if a.given == b.given and a.family == b.family:
                 return 1.0, self.weights[3][3] - _shared_discount(frequency, a.key), "exact"
