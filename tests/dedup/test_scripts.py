@@ -91,3 +91,20 @@ def test_different_names_across_scripts_stay_different() -> None:
     a = person("a", "محمد", "خالد", **shared)  # type: ignore[arg-type]
     b = person("b", "Yusuf", "Ali", **shared)  # type: ignore[arg-type]
     assert RULES.compare(a, b)[1] is Decision.NON_MATCH
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("Soekarno", "Sukarno"), ("Djoko", "Joko"), ("Tjahjono", "Cahyono"), ("Wahjudi", "Wahyudi")],
+)
+def test_the_old_indonesian_spelling_is_the_same_name(old: str, new: str) -> None:
+    a = person("a", old, "Santoso", emails=["s@example.co.id"])
+    b = person("b", new, "Santoso", emails=["s@example.co.id"])
+    assert RULES.compare(a, b)[1] is Decision.MATCH
+
+
+def test_chan_and_khan_stay_two_family_names() -> None:
+    shared = {"phones": ["070-111 22 33"], "city": "Uppsala"}
+    a = person("a", "Anna", "Chan", **shared)  # type: ignore[arg-type]
+    b = person("b", "Anna", "Khan", **shared)  # type: ignore[arg-type]
+    assert RULES.compare(a, b)[1] is not Decision.MATCH

@@ -38,6 +38,7 @@ __all__ = [
     "fold",
     "free_email_domains",
     "is_role_mailbox",
+    "modern_spelling",
     "name_tokens",
     "organization_domain",
     "organization_key",
@@ -142,6 +143,24 @@ def consonant_skeleton(token: str) -> str:
     "ywsf" are "sf"; "fatimah" and "ftmh" are "ftm".
     """
     return _REPEATS.sub(r"\1", _SKELETON_DROPS.sub("", token))
+
+
+# The Indonesian spelling before 1972 (Van Ophuijsen and Soewandi): oe for u,
+# dj for j, tj for c, nj and sj for ny and sy, and j for y after a consonant.
+# Soekarno is Sukarno, Djoko is Joko, Tjahjono is Cahyono. The old ch for kh is
+# left out: it would make Chan and Khan one family name.
+_OLD_SPELLING = re.compile(r"oe|dj|tj|nj|sj|(?<=[bcdfghklmnprstvwz])j")
+_MODERN = {"oe": "u", "dj": "j", "tj": "c", "nj": "ny", "sj": "sy", "j": "y"}
+
+
+@value_cache
+def modern_spelling(token: str) -> str:
+    """A folded name token in today's Indonesian spelling, if it has old-spelling letters.
+
+    >>> modern_spelling("soekarno"), modern_spelling("tjahjono"), modern_spelling("anna")
+    ('sukarno', 'cahyono', 'anna')
+    """
+    return _OLD_SPELLING.sub(lambda m: _MODERN[m.group()], token)
 
 
 def name_tokens(text: str | None) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from crmcore.dedup.normalize import (
     email_match_key,
     fold,
     is_role_mailbox,
+    modern_spelling,
     name_tokens,
     organization_domain,
     organization_key,
@@ -425,14 +426,14 @@ class PersonNameRule(FieldRule[_Name]):
         return (features.key, *features.sound_keys)
 
     def _given_level(self, a: str, b: str, ga: frozenset[str], gb: frozenset[str]) -> int:
-        if variants(a, b, ga, gb):
+        if variants(a, b, ga, gb) or modern_spelling(a) == modern_spelling(b):
             return 3
         if len(a) == 1 or len(b) == 1:
             return 1 if a[0] == b[0] else 0
         return self._level(_jw(a, b))
 
     def _family_level(self, a: str, b: str) -> int:
-        if a == b:
+        if a == b or modern_spelling(a) == modern_spelling(b):
             return 3
         sim = _jw(a, b)
         if sim < self.similar and (" " in a or " " in b):
