@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
@@ -291,22 +291,32 @@ def true_pairs(entity_ids: Sequence[str]) -> int:
     return sum(n * (n - 1) // 2 for n in sizes.values())
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
-    """Write ``rows`` as UTF-8 CSV with :data:`COLUMNS` as the header."""
+def write_csv(path: Path, rows: Sequence[dict[str, str]], columns: Sequence[str] = COLUMNS) -> None:
+    """Write ``rows`` as UTF-8 CSV with ``columns`` (default :data:`COLUMNS`) as the header."""
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
 
 
-def main() -> None:
-    """Write a generated contact list to a CSV file."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--count", type=int, default=10_000)
+def command(
+    doc: str | None,
+    make: Callable[..., list[dict[str, str]]],
+    columns: Sequence[str],
+    default_count: int,
+) -> None:
+    """The command line of a generator: ``--count``, ``--seed`` and ``--output``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
+    parser.add_argument("--count", type=int, default=default_count)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, required=True)
     args = parser.parse_args()
-    write_csv(args.output, generate(args.count, seed=args.seed))
+    write_csv(args.output, make(args.count, seed=args.seed), columns)
+
+
+def main() -> None:
+    """Write a generated contact list to a CSV file."""
+    command(__doc__, generate, COLUMNS, 10_000)
 
 
 if __name__ == "__main__":

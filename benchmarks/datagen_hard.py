@@ -60,9 +60,8 @@ Run: ``.venv/bin/python benchmarks/datagen_hard.py --count 20000 --output hard.c
 
 from __future__ import annotations
 
-import argparse
-import csv
 import random
+import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,6 +69,12 @@ from pathlib import Path
 import attrs
 import phonenumbers
 from faker import Faker
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks.datagen`` importable
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import datagen  # noqa: E402
 
 __all__ = ["COLUMNS", "KINDS", "TRAP_KINDS", "generate", "write_csv"]
 
@@ -1374,20 +1379,12 @@ def generate(count: int, *, seed: int = 0) -> list[dict[str, str]]:
 
 def write_csv(path: Path, rows: Sequence[dict[str, str]]) -> None:
     """Write ``rows`` as UTF-8 CSV with :data:`COLUMNS` as the header."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    datagen.write_csv(path, rows, COLUMNS)
 
 
 def main() -> None:
     """Write a generated hard contact list to a CSV file."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--count", type=int, default=20_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", type=Path, required=True)
-    args = parser.parse_args()
-    write_csv(args.output, generate(args.count, seed=args.seed))
+    datagen.command(__doc__, generate, COLUMNS, 20_000)
 
 
 if __name__ == "__main__":
