@@ -32,6 +32,7 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
+from crmcore.storage import _integrity as integrity
 from crmcore.storage._common import _EXACT as EXACT
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
@@ -100,6 +101,13 @@ class Connections(Protocol):
 
     def _write(self) -> AbstractContextManager[Any]: ...
 
+    def _present(self, conn: Any, probe: integrity.Probe, values: Sequence[str]) -> set[str]: ...
+
+
+def present(store: Connections, conn: Any) -> integrity.Present:
+    """The store's answer to referential-integrity probes, on the write's connection."""
+    return lambda probe, values: store._present(conn, probe, values)
+
 
 def stored_id(errors: Errors, record_id: object) -> str:
     """``record_id`` when it could name a stored row; anything else names nothing (NotFound).
@@ -149,6 +157,7 @@ class DocumentRows(Generic[T]):
         stored = stamped(value, value.version + 1, utcnow())
         with self._store._write() as conn:
             self._rewrite(conn, value, stored)
+            integrity.check_written([stored], present(self._store, conn), updated=True)
         return stored
 
     def _delete(self, errors: Errors, row_id: object, expected_version: object) -> None:
@@ -157,6 +166,7 @@ class DocumentRows(Generic[T]):
         wanted = stored_id(errors, row_id)
         with self._store._write() as conn:
             self._remove(conn, wanted, expected)
+            integrity.check_deleted(wanted, present(self._store, conn))
 
 
 @attrs.frozen
@@ -196,7 +206,9 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
         """See :meth:`crmcore.storage.RecordRepository.add`."""
         self._check(record)
         with self._store._write() as conn:
-            return self._insert_batch(conn, [record], utcnow())[0]
+            stored = self._insert_batch(conn, [record], utcnow())
+            integrity.check_written(stored, present(self._store, conn))
+            return stored[0]
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
@@ -208,6 +220,7 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
             now = utcnow()
             for start in range(0, len(batch), ADD_CHUNK):
                 result.extend(self._insert_batch(conn, batch[start : start + ADD_CHUNK], now))
+            integrity.check_written(result, present(self._store, conn), batch="records")
         return result
 
     def update(self, record: R) -> R:
@@ -286,14 +299,18 @@ class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
         """See :meth:`crmcore.storage.InteractionRepository.add`."""
         check_interaction(interaction)
         with self._store._write() as conn:
-            return self._add(conn, interaction, utcnow())
+            stored = self._add(conn, interaction, utcnow())
+            integrity.check_written([stored], present(self._store, conn))
+            return stored
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
         batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write() as conn:
             now = utcnow()
-            return [self._add(conn, i, now) for i in batch]
+            result = [self._add(conn, i, now) for i in batch]
+            integrity.check_written(result, present(self._store, conn), batch="interactions")
+            return result
 
     def update(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.update`."""
@@ -430,6 +447,8 @@ class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
         with self._store._write() as conn:
             for start in range(0, len(batch), ADD_CHUNK):
                 self._insert_batch(conn, batch[start : start + ADD_CHUNK])
+            many = "items" if len(batch) > 1 else None
+            integrity.check_written(batch, present(self._store, conn), batch=many)
 
     def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
         with self._store._write() as conn:
@@ -442,8 +461,10 @@ class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
             # database, where this read takes no lock) makes it a VersionConflict.
             if successor is None:
                 self._remove(conn, item_id, current.version)
+                integrity.check_deleted(item_id, present(self._store, conn))
             else:
                 self._rewrite(conn, current, successor)
+                integrity.check_written([successor], present(self._store, conn))
 
     def _totals(self, conditions: Sequence[Condition], by: tuple[str, ...]) -> builtins.list[Total]:
         """One SQL aggregate of the amounts' scaled integers; the few amounts without
@@ -507,12 +528,18 @@ class DatabaseStore(
         """A write: a transaction of its own, or a savepoint inside the one that is open."""
         raise NotImplementedError
 
+    def _present(self, conn: Any, probe: integrity.Probe, values: Sequence[str]) -> set[str]:
+        """Which of ``values`` the probed column holds (referential integrity), on ``conn``."""
+        raise NotImplementedError
+
     def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, in one transaction.
 
         See :meth:`crmcore.storage.SupportsLoad.load`: ids, versions and
         timestamps are kept, a stored id is replaced; for restoring exports
-        (:func:`crmcore.io.restore`), snapshots and fixtures.
+        (:func:`crmcore.io.restore`), snapshots and fixtures. References are
+        not checked (records arrive in any order: ``docs/storage.md``,
+        "Referential integrity").
         """
         batch = check_load(records)
         with self._write() as conn:

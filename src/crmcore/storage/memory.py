@@ -27,6 +27,7 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
+from crmcore.storage import _integrity as integrity
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
@@ -173,6 +174,7 @@ class _Rows(Generic[Row]):
             current = errors.found(self._get(record_id))
             errors.check_version(current.version, expected)
             self._put(record_id, None)
+            integrity.check_deleted(record_id, self._store._present)
 
 
 class _Table(_Rows[Row]):
@@ -293,7 +295,9 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.add`."""
         self._check(record)
         with self._store._write():
-            return self._add(record, utcnow())
+            stored = self._add(record, utcnow())
+            integrity.check_written([stored], self._store._present)
+            return stored
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
@@ -302,7 +306,9 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
         ]
         with self._store._write():
             now = utcnow()
-            return [self._add(r, now) for r in batch]
+            result = [self._add(r, now) for r in batch]
+            integrity.check_written(result, self._store._present, batch="records")
+            return result
 
     def update(self, record: R) -> R:
         """See :meth:`crmcore.storage.RecordRepository.update`."""
@@ -312,6 +318,7 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
             self._errors.check_version(current.version, record.version)
             stored = stamped(record, current.version + 1, utcnow())
             self._put(stored.id, stored)
+            integrity.check_written([stored], self._store._present, updated=True)
             return stored
 
     def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
@@ -404,14 +411,18 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
         """See :meth:`crmcore.storage.InteractionRepository.add`."""
         check_interaction(interaction)
         with self._store._write():
-            return self._add(interaction, utcnow())
+            stored = self._add(interaction, utcnow())
+            integrity.check_written([stored], self._store._present)
+            return stored
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
         batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write():
             now = utcnow()
-            return [self._add(i, now) for i in batch]
+            result = [self._add(i, now) for i in batch]
+            integrity.check_written(result, self._store._present, batch="interactions")
+            return result
 
     def get(self, interaction_id: str) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
@@ -433,6 +444,7 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
                 raise external_id_taken()
             stored = stamped(interaction, current.version + 1, utcnow())
             self._put(stored.id, stored)
+            integrity.check_written([stored], self._store._present)
             return stored
 
     def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
@@ -527,10 +539,17 @@ class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
                 if item.id in self._records:
                     raise self._errors.duplicate()  # _write undoes the batch's earlier items
                 self._put(item.id, item)
+            many = "items" if len(batch) > 1 else None
+            integrity.check_written(batch, self._store._present, batch=many)
 
     def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
         with self._store._write():
-            self._put(item_id, change(self._records.get(item_id)))
+            successor = change(self._records.get(item_id))
+            self._put(item_id, successor)
+            if successor is None:
+                integrity.check_deleted(item_id, self._store._present)
+            else:
+                integrity.check_written([successor], self._store._present)
 
 
 class _MemoryOpportunities(OpportunitiesFront, _MemoryItems[Opportunity, OpportunityId]):
@@ -592,6 +611,14 @@ class InMemoryStore(
             Task: self._tasks,
             Case: self._cases,
         }
+        self._probed: dict[str, _Rows[Any]] = {
+            "customers": self._customers,
+            "leads": self._leads,
+            "opportunities": self._opportunities,
+            "opportunity_members": self._opportunities,
+            "tasks": self._tasks,
+            "cases": self._cases,
+        }
 
     def _check_open(self) -> None:
         if self._closed:
@@ -637,6 +664,15 @@ class InMemoryStore(
         with self._write():
             yield
 
+    def _present(self, probe: integrity.Probe, values: Sequence[str]) -> set[str]:
+        # Referential integrity (storage/_integrity.py) asks the dicts; a participant
+        # (or a case's thread) is an index lookup, other referrers a scan.
+        if probe.table == "participants":
+            index = self._interactions._by_record
+            return {v for v in values if index.get(v)}
+        table = self._probed[probe.table]
+        return integrity.scan(probe, table._records, values)
+
     def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, keeping their version and timestamps.
 
@@ -644,6 +680,8 @@ class InMemoryStore(
         snapshots, test fixtures and adapters that keep an InMemoryStore as
         their working set (see ``docs/examples/jsonl_store.py``); everything
         else should go through the repositories, which compare-and-set.
+        References are not checked (records arrive in any order; see
+        ``docs/storage.md``, "Referential integrity").
 
         Raises:
             ValidationError: for anything but a customer, lead, interaction,

@@ -258,6 +258,8 @@ class Handle(Protocol):
 
     def _doc_out(self, doc: str) -> str: ...
 
+    def _present(self, conn: Connection, probe: Any, values: Sequence[str]) -> set[str]: ...
+
 
 def copy_rows(
     conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]
