@@ -542,7 +542,8 @@ class WorkItemsContract:
         deal = work_store.opportunities.add(_ready(store, work.opportunity(1)))
         task = work_store.tasks.add(_ready(store, work.task(1)))
         case = work_store.cases.add(_ready(store, work.case(0)))  # new
-        later = _ready(store, [work.opportunity(2), work.case(2), work.task(5)])
+        later_deal, later_case, later_task = work.opportunity(2), work.case(2), work.task(5)
+        _ready(store, [later_deal, later_case, later_task])
         customers = work_store.customers.count()  # the stand-ins they name
 
         def doomed() -> None:
@@ -550,10 +551,10 @@ class WorkItemsContract:
                 work_store.opportunities.update(
                     deal.move_to(work.pipeline_of(deal), "won", at=deal.stage_history[-1].at)
                 )
-                work_store.opportunities.add(later[0])
+                work_store.opportunities.add(later_deal)
                 work_store.tasks.update(task.complete(at=build.BASE_TIME))
                 work_store.tasks.delete(task.id)
-                work_store.cases.add(later[1])
+                work_store.cases.add(later_case)
                 work_store.cases.update(case.transition_to("open", at=case.reported_at))
                 work_store.customers.add(build.customer(1))
                 raise _Abort
@@ -568,7 +569,7 @@ class WorkItemsContract:
         assert work_store.customers.count() == customers
         with work_store.transaction():
             moved = work_store.cases.update(case.transition_to("open", at=case.reported_at))
-            added = work_store.tasks.add(later[2])
+            added = work_store.tasks.add(later_task)
         assert work_store.cases.get(case.id) == moved
         assert work_store.tasks.get(added.id) == added
 
