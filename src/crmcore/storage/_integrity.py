@@ -237,22 +237,27 @@ def check_written(
         IntegrityError: ``field`` naming the first dangling reference.
     """
     wanted: dict[str, dict[str, None]] = {}
-    found_refs: list[tuple[int, str, str, str]] = []
-    for i, record in enumerate(records):
-        for path, target, ref_id in references(record):
-            found_refs.append((i, path, target, ref_id))
-            wanted.setdefault(target, {})[ref_id] = None
+    for record in records:
+        if type(record) is Interaction:
+            # The hot path (ingestion): no paths are spelled out unless one is refused.
+            for p in record.participants:
+                rid = p.record_id
+                kind = "lead" if rid.startswith(LEAD_PREFIX) else "customer"
+                wanted.setdefault(kind, {})[rid] = None
+            if record.case_id is not None:
+                wanted.setdefault("case", {})[record.case_id] = None
+        elif type(record) is Customer:
+            if record.organization_id is not None:  # most customers belong to none
+                wanted.setdefault("organization", {})[record.organization_id] = None
+        else:
+            for _, target, ref_id in references(record):
+                wanted.setdefault(target, {})[ref_id] = None
     found = {target: present(_TARGETS[target], list(ids)) for target, ids in wanted.items()}
-    for i, path, target, ref_id in found_refs:
-        if ref_id not in found[target]:
-            field = _path(batch, i, path)
-            if target == "organization" and present(_CUSTOMER, [ref_id]):
-                raise IntegrityError(
-                    f"{field}: names a customer that is not an organisation", field=field
-                )
-            raise IntegrityError(
-                f"{field}: no {_NOUNS[target]} with this id is stored", field=field
-            )
+    if any(len(found[target]) < len(ids) for target, ids in wanted.items()):
+        for i, record in enumerate(records):
+            for path, target, ref_id in references(record):
+                if ref_id not in found[target]:
+                    raise _dangling(_path(batch, i, path), target, ref_id, present)
     if updated:
         persons = [
             (i, r.id)
@@ -267,6 +272,12 @@ def check_written(
                     raise IntegrityError(
                         f"{field}: persons still belong to this organisation", field=field
                     )
+
+
+def _dangling(field: str, target: str, ref_id: str, present: Present) -> IntegrityError:
+    if target == "organization" and present(_CUSTOMER, [ref_id]):
+        return IntegrityError(f"{field}: names a customer that is not an organisation", field=field)
+    return IntegrityError(f"{field}: no {_NOUNS[target]} with this id is stored", field=field)
 
 
 def check_deleted(record_id: str, present: Present) -> None:
