@@ -4,7 +4,8 @@
   crmcore registers them with hypothesis, so ``st.from_type(Customer)`` just works;
 - :class:`StorageContract` (with :class:`MergeContract` and :class:`WorkItemsContract`):
   the contract tests a store must pass; :class:`IntegrityContract`, its referential
-  integrity;
+  integrity; :class:`PrivacyContract` those of
+  :class:`~crmcore.storage.SupportsPrivacy` (audit trail, suppressions, requests);
 - :class:`StoreStateMachine` and :class:`MergeStoreStateMachine`: random operations on a
   store and the in-memory reference;
 - ``crmcore.testing.plugin``: store fixtures, loaded by pytest through its entry point.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from crmcore.testing.integrity_contract import IntegrityContract
     from crmcore.testing.merge_contract import MergeContract
     from crmcore.testing.merge_stateful import MergeStoreStateMachine
+    from crmcore.testing.privacy_contract import PrivacyContract
     from crmcore.testing.stateful import StoreStateMachine
     from crmcore.testing.strategies import register_strategies
     from crmcore.testing.work_contract import WorkItemsContract
@@ -33,6 +35,7 @@ _HOMES = {
     "IntegrityContract": "crmcore.testing.integrity_contract",
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
+    "PrivacyContract": "crmcore.testing.privacy_contract",
     "StorageContract": "crmcore.testing.contract",
     "StoreStateMachine": "crmcore.testing.stateful",
     "WorkItemsContract": "crmcore.testing.work_contract",
@@ -43,6 +46,7 @@ __all__ = [
     "IntegrityContract",
     "MergeContract",
     "MergeStoreStateMachine",
+    "PrivacyContract",
     "StorageContract",
     "StoreStateMachine",
     "WorkItemsContract",
@@ -58,6 +62,7 @@ _ASSERTING_MODULES = (
     "crmcore.testing.stateful",
     "crmcore.testing.merge_stateful",
     "crmcore.testing.work_contract",
+    "crmcore.testing.privacy_contract",
     "crmcore.testing._kit",
 )
 
