@@ -3,7 +3,8 @@
 - ``crmcore.testing.strategies``: hypothesis strategies for every model; installing
   crmcore registers them with hypothesis, so ``st.from_type(Customer)`` just works;
 - :class:`StorageContract` (with :class:`MergeContract` and :class:`WorkItemsContract`):
-  the contract tests a store must pass; :class:`PrivacyContract` those of
+  the contract tests a store must pass; :class:`IntegrityContract`, its referential
+  integrity; :class:`PrivacyContract` those of
   :class:`~crmcore.storage.SupportsPrivacy` (audit trail, suppressions, requests);
 - :class:`StoreStateMachine` and :class:`MergeStoreStateMachine`: random operations on a
   store and the in-memory reference;
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crmcore.testing.contract import StorageContract
+    from crmcore.testing.integrity_contract import IntegrityContract
     from crmcore.testing.merge_contract import MergeContract
     from crmcore.testing.merge_stateful import MergeStoreStateMachine
     from crmcore.testing.privacy_contract import PrivacyContract
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from crmcore.testing.work_contract import WorkItemsContract
 
 _HOMES = {
+    "IntegrityContract": "crmcore.testing.integrity_contract",
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
     "PrivacyContract": "crmcore.testing.privacy_contract",
@@ -40,6 +43,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "IntegrityContract",
     "MergeContract",
     "MergeStoreStateMachine",
     "PrivacyContract",
@@ -53,6 +57,7 @@ __all__ = [
 # rewrite them, which it can only do before they are first imported.
 _ASSERTING_MODULES = (
     "crmcore.testing.contract",
+    "crmcore.testing.integrity_contract",
     "crmcore.testing.merge_contract",
     "crmcore.testing.stateful",
     "crmcore.testing.merge_stateful",
