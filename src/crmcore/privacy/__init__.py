@@ -1,5 +1,7 @@
 """Privacy by design: the consent ledger's questions, and the data subject's rights.
 
+- :func:`can_contact` and :func:`consent_history`: consent as the embedding
+  app asks about it (the ledger itself is :mod:`crmcore.consent`).
 - :func:`find_subject`, :func:`export_subject`, :func:`import_subject`: a
   person's records, found through match keys, exported and imported again.
 - :func:`suppress`, :func:`is_suppressed`, :func:`suppression_digest`: the
@@ -12,6 +14,7 @@ Each part of this package adds its names below (sorted ``__all__``).
 
 from __future__ import annotations
 
+from crmcore.privacy._consent import SERVICE_PURPOSE, can_contact, consent_history
 from crmcore.privacy._requests import answer_request, due_requests, extend_request, open_request
 from crmcore.privacy._subject import (
     SubjectRecords,
@@ -29,9 +32,12 @@ from crmcore.privacy._suppression import (
 )
 
 __all__ = [
+    "SERVICE_PURPOSE",
     "SubjectRecords",
     "SuppressionPolicy",
     "answer_request",
+    "can_contact",
+    "consent_history",
     "due_requests",
     "export_subject",
     "extend_request",
