@@ -48,7 +48,7 @@ T0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
 DOMAINS = ("example.org", "gmail.com", "firma.se", "contoh.co.id")
 
 
-def variant(draw: st.DrawFn, local: str, domain: str) -> str:
+def variant(draw: Callable[[st.SearchStrategy[Any]], Any], local: str, domain: str) -> str:
     """One way a person may type their own address: case, a ``+tag``, Gmail dots."""
     if domain == "gmail.com" and draw(st.booleans()) and len(local) > 1:
         cut = draw(st.integers(1, len(local) - 1))

@@ -21,6 +21,7 @@ from crmcore import (
     Direction,
     Interaction,
     Lead,
+    LeadStatus,
     NotFound,
     Participant,
     ValidationError,
@@ -91,7 +92,8 @@ def test_find_follows_merges_and_conversions(fresh: Fresh) -> None:
             Customer.create(name="Ada Lovelace", emails=["countess@b.example"])
         )
         result = merge(store, [first.id, second.id], survivor=first.id)
-        lead = store.leads.add(Lead.create(name="Ada L", emails=["third@c.example"]))
+        lead = Lead.create(name="Ada L", emails=["third@c.example"])
+        lead = store.leads.add(attrs.evolve(lead, status=LeadStatus.QUALIFIED))
         conversion = convert_lead(store, lead.id, customer_id=first.id)
         stranger = store.customers.add(Customer.create(name="Bob", emails=["bob@b.example"]))
         # Found by the merged-away record's address, the lead's, or the survivor's.
@@ -178,14 +180,11 @@ def _contents(store: Any, records: SubjectRecords) -> SubjectRecords:
     )
 
 
-_NOT_MERGED = {"merged": False}
-
-
 @EXAMPLES
 @given(
-    subject=customers(**_NOT_MERGED),
-    own_leads=st.lists(leads(**_NOT_MERGED), max_size=2),
-    others=st.lists(customers(**_NOT_MERGED), max_size=2),
+    subject=customers(merged=False),
+    own_leads=st.lists(leads(merged=False), max_size=2),
+    others=st.lists(customers(merged=False), max_size=2),
     notes=st.lists(st.text(min_size=1, max_size=40), max_size=3),
 )
 def test_export_then_import_into_an_empty_store_reproduces_the_subject(
@@ -195,8 +194,6 @@ def test_export_then_import_into_an_empty_store_reproduces_the_subject(
     others: list[Customer],
     notes: list[str],
 ) -> None:
-    from crmcore import LeadStatus
-
     # The subject's leads were converted into them: the export follows conversions.
     own = [
         attrs.evolve(lead, status=LeadStatus.CONVERTED, converted_customer_id=subject.id)
@@ -206,15 +203,19 @@ def test_export_then_import_into_an_empty_store_reproduces_the_subject(
         stored_subject = source.customers.add(attrs.evolve(subject, organization_id=None))
         for lead in own:
             source.leads.add(lead)
+        # Drawn ids may repeat: each other person gets a fresh one.
+        others = [
+            attrs.evolve(o, id=Customer.create(name="x").id, organization_id=None) for o in others
+        ]
         for other in others:
-            source.customers.add(attrs.evolve(other, organization_id=None))
+            source.customers.add(other)
         for n, note in enumerate(notes):
             holders = [Participant(stored_subject.id)]
             if others and n % 2:
                 holders.append(Participant(others[0].id))
             source.interactions.add(
                 Interaction.log(
-                    channel=Channel.CALL,
+                    channel=Channel.PHONE_CALL,
                     direction=Direction.INBOUND,
                     occurred_at=T0 + timedelta(minutes=n),
                     participants=holders,
