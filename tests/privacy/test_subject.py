@@ -196,7 +196,12 @@ def test_export_then_import_into_an_empty_store_reproduces_the_subject(
 ) -> None:
     # The subject's leads were converted into them: the export follows conversions.
     own = [
-        attrs.evolve(lead, status=LeadStatus.CONVERTED, converted_customer_id=subject.id)
+        attrs.evolve(
+            lead,
+            id=Lead.create(name="x").id,
+            status=LeadStatus.CONVERTED,
+            converted_customer_id=subject.id,
+        )
         for lead in own_leads
     ]
     with fresh() as source:
