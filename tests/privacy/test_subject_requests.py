@@ -135,6 +135,14 @@ def test_the_subjects_audit_trail_is_found_exported_and_imported(fresh: Fresh) -
         assert not any(bob.id in e.record_ids for e in found.audit_entries)
         document = export_subject(store, ada.id)
         assert [a["id"] for a in document["audit"]] == [e.id for e in found.audit_entries]
+        # One entry naming two people (a batch): the export keeps the subject's target only.
+        cy, lena = store.customers.add_many(
+            [Customer.create(name="Cy Young"), Customer.create(name="Lena", emails=["l@x.example"])]
+        )
+        shared = find_subject(store, email="l@x.example").audit_entries
+        assert [{t.id for t in e.targets} for e in shared] == [{cy.id, lena.id}]
+        exported = export_subject(store, lena.id)["audit"]
+        assert [[t["id"] for t in a["targets"]] for a in exported] == [[lena.id]]
     with fresh() as target:
         import_subject(target, document)
         ids = {e.id for e in target.audit.list(limit=1000)}
