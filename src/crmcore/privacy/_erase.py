@@ -72,7 +72,7 @@ import contextlib
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Final, Literal, TypeVar, cast
+from typing import Any, Final, Literal, TypeVar, cast, overload
 
 import attrs
 import phonenumbers
@@ -101,7 +101,7 @@ from crmcore.storage.protocols import (
     where,
 )
 from crmcore.tasks import Task
-from crmcore.values import CustomFields, EmailAddress, PersonName, PhoneNumber
+from crmcore.values import CustomFields, EmailAddress, ExternalIds, PersonName, PhoneNumber
 
 __all__ = [
     "ERASED",
@@ -128,7 +128,6 @@ _IN_CHUNK: Final = 200
 """Ids per ``IN`` filter: bounded, so no database meets an over-long statement."""
 
 R = TypeVar("R")
-P = TypeVar("P", Customer, Lead)
 
 
 # --------------------------------------------------------------------------- receipt
@@ -272,7 +271,7 @@ class _Subject:
             self.emails.setdefault(entry.address.match_key, entry.address)
         for phone_entry in record.phones:
             self.phones.setdefault(phone_entry.number.e164, phone_entry.number)
-        for event in getattr(record, "consent_events", ()):
+        for event in record.consent_events:
             point = event.contact_point
             if point is None:
                 continue
@@ -304,48 +303,50 @@ class _Subject:
         return any(token in folded for token in self.tokens)
 
 
-def _tombstone(record: P) -> P:
-    """The anonymised copy of one of the subject's customers or leads (same id and version)."""
+def _cleared(record: Customer | Lead) -> dict[str, Any]:
+    """What a tombstone of either kind empties."""
     cleared: dict[str, Any] = {
         "emails": (),
         "phones": (),
         "tags": frozenset(),
         "custom_fields": CustomFields.EMPTY,
+        # The consent ledger names contact points and holds evidence (an IP
+        # address); a restriction's reason is free text. Neither outlives the person.
+        "consent_events": (),
+        "restriction": None,
     }
-    # The consent ledger names contact points and holds evidence (an IP address);
-    # a restriction's reason is free text. Neither outlives the person.
-    fields = attrs.fields_dict(type(record))
-    for field, empty in (("consent_events", ()), ("consents", ()), ("restriction", None)):
-        if field in fields:
-            cleared[field] = empty
+    del record
+    return cleared
+
+
+@overload
+def _tombstone(record: Customer) -> Customer: ...
+@overload
+def _tombstone(record: Lead) -> Lead: ...
+def _tombstone(record: Customer | Lead) -> Customer | Lead:
+    """The anonymised copy of one of the subject's customers or leads (same id and version)."""
     if isinstance(record, Customer):
         name: PersonName | str = (
             PersonName(given=ERASED) if isinstance(record.name, PersonName) else ERASED
         )
-        return cast(
-            P,
-            attrs.evolve(
-                record,
-                name=name,
-                addresses=(),
-                organization_id=None,
-                stage_reason=None,
-                identifiers=type(record.identifiers).EMPTY,
-                birth_date=None,
-                notes=None,
-                **cleared,
-            ),
-        )
-    return cast(
-        P,
-        attrs.evolve(
+        return attrs.evolve(
             record,
-            name=PersonName(given=ERASED),
-            company=None,
-            status_reason=None,
-            score=None,
-            **cleared,
-        ),
+            name=name,
+            addresses=(),
+            organization_id=None,
+            stage_reason=None,
+            identifiers=ExternalIds.EMPTY,
+            birth_date=None,
+            notes=None,
+            **_cleared(record),
+        )
+    return attrs.evolve(
+        record,
+        name=PersonName(given=ERASED),
+        company=None,
+        status_reason=None,
+        score=None,
+        **_cleared(record),
     )
 
 
@@ -387,8 +388,10 @@ class _Walk:
             )
         else:
             self._close_leads([root])
-        for record in (*self.subject.customers.values(), *self.subject.leads.values()):
-            self.subject.note_party(record)
+        for customer in self.subject.customers.values():
+            self.subject.note_party(customer)
+        for lead in self.subject.leads.values():
+            self.subject.note_party(lead)
         return root.id
 
     def _close_customers(self, root: Customer) -> None:
@@ -468,7 +471,12 @@ class _Walk:
     def _scrub_copy(self, record: StoredRecord, about: set[str]) -> StoredRecord:
         """A merge snapshot's copy of ``record`` without the subject, ids kept."""
         ids = self.subject.ids
-        if isinstance(record, Customer | Lead):
+        if isinstance(record, Customer):
+            if record.id in ids:
+                self.subject.note_party(record)
+                return _tombstone(record)
+            return record
+        if isinstance(record, Lead):
             if record.id in ids:
                 self.subject.note_party(record)
                 return _tombstone(record)
@@ -526,7 +534,7 @@ class _Walk:
         self.subject.finish_tokens()
         merges = self._merges(interactions, deals.values())
 
-        alone = {
+        alone: set[str] = {
             i.id for i in interactions.values() if all(p.record_id in ids for p in i.participants)
         }
         # Order matters in delete mode (integrity): what links to a record goes first.

@@ -43,10 +43,10 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from crmcore.cases import Case
-from crmcore.consent import ConsentStatus
+from crmcore.consent import ConsentEvidence, ConsentStatus
 from crmcore.customers import Customer
 from crmcore.errors import CrmError, NotFound, RecordRestricted
-from crmcore.ids import new_customer_id, new_interaction_id
+from crmcore.ids import RecordId, new_customer_id, new_interaction_id
 from crmcore.interactions import Channel, Direction, Interaction, Participant, ParticipantRole
 from crmcore.leads import Lead, LeadStatus
 from crmcore.opportunities import ContactRole, Opportunity
@@ -97,6 +97,11 @@ class Person:
         return f"{self.lead_given}.{self.family}@{self.domain}.se"
 
     @property
+    def ledger_email(self) -> str:
+        """An address only the consent ledger names."""
+        return f"{self.lead_given}@{self.family}.se"
+
+    @property
     def phone(self) -> str:
         return f"+4670{self.digits}"
 
@@ -119,6 +124,7 @@ class Person:
                 self.email,
                 self.second_email,
                 self.lead_email,
+                self.ledger_email,
                 "4670" + self.digits,
                 "70" + self.digits,
                 self.typed_phone,
@@ -190,7 +196,7 @@ def _customer(person: Person, *, duplicate: bool = False) -> Customer:
 
 
 def _interaction(
-    ids: Iterable[str], body: str, *, external_id: str | None = None, case_id: Any = None
+    ids: Iterable[RecordId], body: str, *, external_id: str | None = None, case_id: Any = None
 ) -> Interaction:
     return Interaction(
         id=new_interaction_id(),
@@ -221,8 +227,18 @@ def build_world(store: Store, group: list[Person], *, merges: bool = True) -> Wo
     b = other_customers[0]
     a = _customer(subject)
     a = a.with_consent(Channel.EMAIL, "newsletter", ConsentStatus.GRANTED, source=subject.given)
+    a = a.with_consent(
+        Channel.EMAIL,
+        "marketing",
+        ConsentStatus.GRANTED,
+        source=f"form of {subject.family}",
+        contact_point=subject.ledger_email,
+        evidence=ConsentEvidence(
+            form_id="signup", ip_address="192.0.2.7", reference=f"ticket {subject.given}"
+        ),
+    )
     a = store.customers.add(a)
-    subject_ids = {a.id}
+    subject_ids: set[str] = {a.id}
     shared: list[str] = []
     other_deals: list[str] = []
     subject_work: set[str] = set()
@@ -316,12 +332,18 @@ def everything(store: Store, record_ids: Iterable[str]) -> dict[str, str]:
     """Every record the store's reads return, by id, as JSON: parties, work, the
     interactions and merge records of ``record_ids``."""
     found: dict[str, str] = {}
-    for party in (*store.customers.iter_all(), *store.leads.iter_all()):
-        found[party.id] = to_json(party)
+    for customer in store.customers.iter_all():
+        found[customer.id] = to_json(customer)
+    for lead in store.leads.iter_all():
+        found[lead.id] = to_json(lead)
     if isinstance(store, SupportsWorkItems):
-        ws: WorkStore = store  # type: ignore[assignment]
-        for item in (*ws.opportunities.iter_all(), *ws.tasks.iter_all(), *ws.cases.iter_all()):
-            found[item.id] = to_json(item)
+        ws: WorkStore = store
+        for deal in ws.opportunities.iter_all():
+            found[deal.id] = to_json(deal)
+        for task in ws.tasks.iter_all():
+            found[task.id] = to_json(task)
+        for case in ws.cases.iter_all():
+            found[case.id] = to_json(case)
     ids = set(record_ids) | {i for i in found if i.startswith(("cus_", "led_", "cas_"))}
     for record_id in sorted(ids):
         for interaction in store.interactions.list_for(record_id, limit=None):
@@ -432,6 +454,7 @@ class ErasureContract:
                 assert not tombstone.phones
         assert is_suppressed(store, email=subject.email)
         assert is_suppressed(store, email=subject.lead_email)
+        assert is_suppressed(store, email=subject.ledger_email)
         assert is_suppressed(store, phone=subject.phone)
         # The receipt: counts and masked contact points, nothing of the person.
         assert receipt.subject == world.subject_id
@@ -575,13 +598,13 @@ class ErasureContract:
             repo = private.leads if lead else private.customers
             assert repo.get(first.id).is_restricted
             with pytest.raises(RecordRestricted):
-                plan_merge([repo.get(first.id), second])  # type: ignore[list-item]
+                plan_merge([repo.get(first.id), second])
             with pytest.raises(RecordRestricted):
-                plan_merge([second, repo.get(first.id)])  # type: ignore[list-item]
+                plan_merge([second, repo.get(first.id)])
             lifted = lift_restriction(private, first.id)
             assert not lifted.is_restricted
             assert attrs.evolve(lifted, version=first.version, updated_at=first.updated_at) == first
-            plan_merge([lifted, second])  # type: ignore[list-item]
+            plan_merge([lifted, second])
             # Lifting what is not restricted writes nothing.
             assert lift_restriction(private, first.id).version == lifted.version
 
