@@ -167,6 +167,5 @@ def test_erase_refuses_a_store_without_privacy() -> None:
 
 @given(mode=st.sampled_from(["anonymize", "delete"]))
 def test_erase_checks_its_mode_before_reading(mode: str) -> None:
-    with InMemoryStore() as store:
-        with pytest.raises(ValidationError):
-            erase(store, "cus_01HZZZZZZZZZZZZZZZZZZZZZZZ", mode=mode.upper())  # type: ignore[arg-type]
+    with InMemoryStore() as store, pytest.raises(ValidationError):
+        erase(store, "cus_01HZZZZZZZZZZZZZZZZZZZZZZZ", mode=mode.upper())  # type: ignore[arg-type]

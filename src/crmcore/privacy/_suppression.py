@@ -1,6 +1,9 @@
 # SCRATCH STUB (erase stream, never committed): replaced by r11-subject.
 from __future__ import annotations
-from typing import Any, Iterable
+
+from collections.abc import Iterable
+from typing import Any
+
 
 def suppress(store: Any, *, emails: Iterable[str] = (), phones: Iterable[str] = ()) -> int:
     s = store.__dict__.setdefault("_supp", set())
