@@ -169,3 +169,14 @@ def test_erase_refuses_a_store_without_privacy() -> None:
 def test_erase_checks_its_mode_before_reading(mode: str) -> None:
     with InMemoryStore() as store, pytest.raises(ValidationError):
         erase(store, "cus_01HZZZZZZZZZZZZZZZZZZZZZZZ", mode=mode.upper())  # type: ignore[arg-type]
+
+
+def test_erase_empties_the_decoded_records_of_a_sqlite_store(tmp_path: Path) -> None:
+    from crmcore.testing._builders import customer
+
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        stored = store.customers.add(customer(1))
+        store.customers.get(stored.id)
+        assert store._decode._cached.cache_info().currsize > 0
+        erase(store, stored.id)
+        assert store._decode._cached.cache_info().currsize == 0

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
 from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
+from crmcore._caches import track
 from crmcore.serialization import from_json
 from crmcore.storage.keys import KeyFunction
 
@@ -31,6 +32,8 @@ class Decoder:
 
     def __init__(self) -> None:
         self._cached = lru_cache(maxsize=4_096)(from_json)
+        # An erasure empties every process cache over personal data: this one too.
+        track(self)
 
     def __call__(self, cls: Any, doc: str) -> Any:
         # Only small documents are cached (at most ~60 MB in all): a record's notes
@@ -41,6 +44,10 @@ class Decoder:
 
     def clear(self) -> None:
         """Forget every cached record."""
+        self._cached.cache_clear()
+
+    def clear_cache(self) -> None:
+        """Forget every cached record (what :func:`crmcore._caches.clear_all` calls)."""
         self._cached.cache_clear()
 
 
