@@ -9,8 +9,8 @@ from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
-from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
 from crmcore._caches import track
+from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
 from crmcore.serialization import from_json
 from crmcore.storage.keys import KeyFunction
 
