@@ -180,3 +180,23 @@ def test_erase_empties_the_decoded_records_of_a_sqlite_store(tmp_path: Path) -> 
         assert store._decode._cached.cache_info().currsize > 0
         erase(store, stored.id)
         assert store._decode._cached.cache_info().currsize == 0
+
+
+def test_the_byte_check_catches_a_store_that_leaves_the_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without compact() the write-ahead log still holds the old pages: the
+    # contract's byte check must say so, or it proves nothing.
+    from crmcore.testing.erasure_contract import Person, salted
+
+    kit = TestSQLiteFile()
+    group = salted(
+        [
+            Person("zouwaaaa", "zouwbbbb", "zouwcccc", "1234567", "zouwdddd"),
+            Person("zouxffff", "zouxgggg", "zouxhhhh", "7654321", "zouxjjjj"),
+        ]
+    )
+    with SQLiteStore(tmp_path / "crm.db") as store:
+        monkeypatch.setattr(store, "compact", lambda: None)
+        with pytest.raises(AssertionError, match="bytes of crm.db"):
+            kit._erase_and_check(store, group, "delete")
