@@ -198,5 +198,5 @@ def test_the_byte_check_catches_a_store_that_leaves_the_wal(
     )
     with SQLiteStore(tmp_path / "crm.db") as store:
         monkeypatch.setattr(store, "compact", lambda: None)
-        with pytest.raises(AssertionError, match="bytes of crm.db"):
+        with pytest.raises(AssertionError, match=r"bytes of crm\.db"):
             kit._erase_and_check(store, group, "delete")
