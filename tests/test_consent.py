@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,6 +24,7 @@ from crmcore import (
     MergeRecord,
     RecordRestricted,
     Restriction,
+    SQLiteStore,
     ValidationError,
     from_dict,
     from_json,
@@ -557,3 +561,30 @@ def test_an_old_merge_record_reads_its_snapshots_consents(record: MergeRecord) -
     for customer in (*loaded.before.customers, *loaded.after.customers):
         assert [e.source for e in customer.consent_events] == ["web form"]
     assert from_dict(MergeRecord, to_dict(loaded)) == loaded
+
+
+def test_a_sqlite_file_written_before_the_ledger_still_reads(tmp_path: Path) -> None:
+    # A database written by an older crmcore holds version 1 documents: they
+    # read as ledgers, and the next write stores the new layout.
+    path = tmp_path / "crm.db"
+    with SQLiteStore(path) as store:
+        stored = store.customers.add(Customer.create(name="Ada Lovelace"))
+    old = json.dumps(_old(stored, OLD_CONSENTS))
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE customers SET doc = ? WHERE id = ?", (old, stored.id))
+    raw.commit()
+    raw.close()
+    with SQLiteStore(path) as store:
+        loaded = store.customers.get(stored.id)
+        assert [e.source for e in loaded.consent_events] == ["web form", None]
+        state = loaded.consent_for("sms", "marketing")
+        assert state is not None
+        assert not state.granted
+        store.customers.update(loaded.with_consent("email", "newsletter", "withdrawn"))
+    raw = sqlite3.connect(path)
+    (doc,) = raw.execute("SELECT doc FROM customers WHERE id = ?", (stored.id,)).fetchone()
+    raw.close()
+    written = json.loads(doc)
+    assert written["schema_version"] == 2
+    assert "consents" not in written
+    assert len(written["consent_events"]) == 3

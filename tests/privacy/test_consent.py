@@ -20,6 +20,8 @@ from crmcore import (
     RecordRestricted,
     ValidationError,
     convert_lead,
+    merge,
+    unmerge,
 )
 from crmcore.consent import MERGE_SOURCE, current_consents, event_order
 from crmcore.privacy import SERVICE_PURPOSE, can_contact, consent_history
@@ -234,3 +236,84 @@ def test_matching_never_picks_a_restricted_customer() -> None:
 def test_consent_status_values_are_accepted() -> None:
     ada = _ada().with_consent("email", "marketing", ConsentStatus.GRANTED, at=T0)
     assert can_contact(ada, "email", "marketing", at=AFTER)
+
+
+_LEAD_POINTS = (None, "grace@example.org", "+46701234567")
+_PAST = datetime(2000, 1, 1, tzinfo=UTC)
+_LEDGERS = consent_events(max_size=6, contact_points=_LEAD_POINTS).map(
+    # In the past: conversions happen now, and the state is asked about now.
+    lambda ledger: tuple(
+        attrs.evolve(
+            e,
+            effective_at=min(e.effective_at, _PAST),
+            recorded_at=min(e.recorded_at, _PAST),
+            expires_at=None,
+        )
+        for e in ledger
+    )
+)
+
+
+def _states(events: tuple[ConsentEvent, ...]) -> dict[object, bool]:
+    return {c.key: c.granted for c in current_consents(events)}
+
+
+@given(_LEDGERS, st.none() | _LEDGERS)
+def test_conversion_carries_the_leads_events_and_never_upgrades(
+    lead_ledger: tuple[ConsentEvent, ...], customer_ledger: tuple[ConsentEvent, ...] | None
+) -> None:
+    store = InMemoryStore()
+    lead = _qualified(
+        Lead.create(name="Grace Hopper", emails=["grace@example.org"], phones=["+46701234567"])
+    )
+    lead = store.leads.add(attrs.evolve(lead, consent_events=lead_ledger))
+    target = None
+    if customer_ledger is not None:
+        existing = Customer.create(name="Grace Hopper", emails=["grace@example.org"])
+        target = store.customers.add(attrs.evolve(existing, consent_events=customer_ledger))
+    result = convert_lead(store, lead.id, customer_id=None if target is None else target.id)
+    events = result.customer.consent_events
+    assert set(lead_ledger) <= set(events)
+    assert store.customers.get(result.customer.id).consent_events == events
+    merged = _states(events)
+    sources = [lead_ledger] if target is None else [lead_ledger, target.consent_events]
+    for ledger in sources:
+        assert set(ledger) <= set(events)
+        for key, granted in _states(ledger).items():
+            if not granted:
+                assert merged[key] is False
+    if target is None:
+        assert events == lead_ledger
+
+
+@given(st.lists(_LEDGERS, min_size=2, max_size=3))
+def test_a_stored_merge_never_upgrades_and_unmerge_restores_the_ledgers(
+    ledgers: list[tuple[ConsentEvent, ...]],
+) -> None:
+    store = InMemoryStore()
+    records = [
+        store.customers.add(
+            attrs.evolve(Customer.create(name="Grace Hopper"), consent_events=ledger)
+        )
+        for ledger in ledgers
+    ]
+    result = merge(store, [r.id for r in records], survivor=records[0].id)
+    survivor = store.customers.get(records[0].id)
+    merged = _states(survivor.consent_events)
+    for ledger in ledgers:
+        assert set(ledger) <= set(survivor.consent_events)
+        for key, granted in _states(ledger).items():
+            if not granted:
+                assert merged[key] is False
+    unmerge(store, result.record.id)
+    for record in records:
+        assert store.customers.get(record.id).consent_events == record.consent_events
+
+
+def test_a_stored_restricted_record_is_not_merged() -> None:
+    store = InMemoryStore()
+    a = store.customers.add(Customer.create(name="Grace Hopper"))
+    b = store.customers.add(Customer.create(name="Grace Hopper").restricted("objects"))
+    with pytest.raises(RecordRestricted):
+        merge(store, [a.id, b.id])
+    assert store.customers.get(a.id).merged_into is None
