@@ -445,7 +445,10 @@ class ErasureContract:
         world = build_world(store, group)
         known = [*world.subject_ids, *world.other_ids]
         before = everything(store, known)
+        trail = store.audit  # type: ignore[attr-defined]
+        entries_before = trail.count()
         receipt = erase(store, world.subject_id, mode=mode)  # type: ignore[arg-type]
+        assert trail.count() == entries_before + 1, "an erasure leaves exactly one audit entry"
         after = everything(store, known)
 
         self._check_gone(store, subject.tokens, known)
@@ -483,8 +486,7 @@ class ErasureContract:
         assert is_suppressed(store, email=subject.lead_email)
         assert is_suppressed(store, email=subject.ledger_email)
         assert is_suppressed(store, phone=subject.phone)
-        # One audit entry names the erasure, and nothing of the person.
-        trail = store.audit  # type: ignore[attr-defined]
+        # The audit entry names the erasure, and nothing of the person.
         entries = trail.list(record_id=world.subject_id, action=AuditAction.ERASE).items
         assert len(entries) == 1
         assert not _found(subject.tokens, to_json(entries[0]) + repr(entries[0]))
@@ -628,7 +630,13 @@ class ErasureContract:
             else:
                 first = private.customers.add(Customer.create(name="Ann Lee"))
                 second = private.customers.add(Customer.create(name="Ann Lee"))
-            restricted = restrict(private, first.id, reason=reason)
+            trail = private.audit  # type: ignore[attr-defined]
+            entries = trail.count()
+            # A distinctive word: the reason itself may be one letter of any repr.
+            restricted = restrict(private, first.id, reason=f"zoureason {reason}")
+            assert trail.count() == entries + 1
+            (entry,) = trail.list(record_id=first.id, action=AuditAction.RESTRICT).items
+            assert "zoureason" not in repr(entry) + to_json(entry)
             assert restricted.is_restricted
             assert restricted.version == first.version + 1
             repo = private.leads if lead else private.customers
@@ -638,11 +646,13 @@ class ErasureContract:
             with pytest.raises(RecordRestricted):
                 plan_merge([second, repo.get(first.id)])
             lifted = lift_restriction(private, first.id)
+            assert trail.count() == entries + 2
             assert not lifted.is_restricted
             assert attrs.evolve(lifted, version=first.version, updated_at=first.updated_at) == first
             plan_merge([lifted, second])
-            # Lifting what is not restricted writes nothing.
+            # Lifting what is not restricted writes nothing, so leaves no entry.
             assert lift_restriction(private, first.id).version == lifted.version
+            assert trail.count() == entries + 2
 
         check()
 
