@@ -571,6 +571,50 @@ class ErasureContract:
                 erase(private, world.subject_id, mode="delete")
         assert everything(private, known) == before
 
+    def test_delete_mode_removes_every_reference_first(self, store: Store) -> None:
+        # Referential integrity refuses deleting a record still named: erasure
+        # re-points or drops what other people's records say about the subject.
+        from crmcore.privacy import erase
+
+        private = self._private(store)
+        (person, other) = salted(
+            [
+                Person("zoutaaaa", "zoutbbbb", "zoutcccc", "1234567", "zoutdddd"),
+                Person("zouveeee", "zouvffff", "zouvgggg", "7654321", "zouvhhhh"),
+            ]
+        )
+        org = private.customers.add(
+            Customer.create(name=f"{person.family.title()} AB", kind="organization")
+        )
+        member = private.customers.add(attrs.evolve(_customer(other), organization_id=org.id))
+        lead = private.leads.add(Lead.create(name=person.lead_given, emails=[person.email]))
+        lead = private.leads.update(
+            attrs.evolve(lead, status=LeadStatus.CONVERTED, converted_customer_id=org.id)
+        )
+        alone = private.interactions.add(_interaction([org.id], f"To {person.family}"))
+        if isinstance(private, SupportsWorkItems):
+            ws: WorkStore = private
+            deal = ws.opportunities.add(
+                Opportunity.create(
+                    name="Their deal", customer_id=member.id, pipeline=B2B, lead_id=lead.id
+                )
+            )
+            # A done task names the interaction it was done by: history, kept as it is.
+            done = Task.create(title="Their follow-up", about_id=member.id)
+            linked = ws.tasks.add(done.complete(at=BASE_TIME, interaction_id=alone.id))
+        erase(private, org.id, mode="delete")
+        with pytest.raises(NotFound):
+            private.customers.get(org.id)
+        with pytest.raises(NotFound):
+            private.leads.get(lead.id)
+        with pytest.raises(NotFound):
+            private.interactions.get(alone.id)
+        assert private.customers.get(member.id).organization_id is None
+        if isinstance(private, SupportsWorkItems):
+            assert ws.opportunities.get(deal.id).lead_id is None
+            assert ws.tasks.get(linked.id) == linked
+        self._check_gone(private, person.tokens, [org.id, member.id])
+
     def test_erase_refuses_a_bad_mode_or_id(self, store: Store) -> None:
         from crmcore.errors import ValidationError
         from crmcore.privacy import erase
