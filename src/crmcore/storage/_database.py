@@ -334,6 +334,7 @@ class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
         with self._store._write() as conn:
             now = utcnow()
             stored = self._add(conn, interaction, now)
+            integrity.check_written([stored], present(self._store, conn))
             targets = _written([interaction], [stored], now)
             integrity.check_written([stored], present(self._store, conn))
             self._store._report(conn, AuditAction.ADD, targets)

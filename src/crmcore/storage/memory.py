@@ -568,6 +568,10 @@ class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
             current = self._records.get(item_id)
             successor = change(current)
             self._put(item_id, successor)
+            if successor is None:
+                integrity.check_deleted(item_id, self._store._present)
+            else:
+                integrity.check_written([successor], self._store._present)
             if current is None:
                 return
             if successor is None:

@@ -6,6 +6,8 @@
   the contract tests a store must pass; :class:`IntegrityContract`, its referential
   integrity; :class:`PrivacyContract` those of
   :class:`~crmcore.storage.SupportsPrivacy` (audit trail, suppressions, requests);
+  :class:`ErasureContract` those of erasure and restriction (down to the bytes of
+  the adapter's files);
 - :class:`StoreStateMachine` and :class:`MergeStoreStateMachine`: random operations on a
   store and the in-memory reference;
 - ``crmcore.testing.plugin``: store fixtures, loaded by pytest through its entry point.
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crmcore.testing.contract import StorageContract
+    from crmcore.testing.erasure_contract import ErasureContract
     from crmcore.testing.integrity_contract import IntegrityContract
     from crmcore.testing.merge_contract import MergeContract
     from crmcore.testing.merge_stateful import MergeStoreStateMachine
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from crmcore.testing.work_contract import WorkItemsContract
 
 _HOMES = {
+    "ErasureContract": "crmcore.testing.erasure_contract",
     "IntegrityContract": "crmcore.testing.integrity_contract",
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
@@ -43,6 +47,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "ErasureContract",
     "IntegrityContract",
     "MergeContract",
     "MergeStoreStateMachine",
@@ -63,6 +68,7 @@ _ASSERTING_MODULES = (
     "crmcore.testing.merge_stateful",
     "crmcore.testing.work_contract",
     "crmcore.testing.privacy_contract",
+    "crmcore.testing.erasure_contract",
     "crmcore.testing._kit",
 )
 
