@@ -38,7 +38,6 @@ import json
 import os
 import sys
 import tempfile
-import unicodedata
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -85,9 +84,10 @@ def actor_name(text: str) -> str:
     name = text.strip()
     if not name or len(name) > _ACTOR_MAX:
         raise argparse.ArgumentTypeError(f"must be 1 to {_ACTOR_MAX} characters")
-    # A control character would forge lines in whatever prints the audit trail.
-    if any(unicodedata.category(c).startswith("C") for c in name):
-        raise argparse.ArgumentTypeError("must not hold control characters")
+    # A line break or control character would forge lines in whatever prints
+    # the audit trail; str.isprintable also refuses the invisible separators.
+    if not name.isprintable():
+        raise argparse.ArgumentTypeError("must hold printable characters only")
     return name
 
 
