@@ -74,7 +74,7 @@ def subject_db(path: Path) -> dict[str, str]:
         prospect = store.leads.add(
             Lead.create(
                 name=PersonName(given="Ada", family="Lovelace"),
-                emails=["Ada.Lovelace+Fair@Example.org"],
+                emails=["ADA.LOVELACE@Example.ORG"],
                 status=LeadStatus.QUALIFIED,
             )
         )

@@ -152,8 +152,8 @@ def _register_find(sub: Any) -> None:
         help="list every record that concerns a person, by email, phone or name",
         description="""\
 List every record that concerns a person: customers and leads (found through the same
-match keys as duplicate detection, so Ada@Example.com finds the lead typed as
-ada+news@example.com where the provider ignores plus tags), the records merged into them
+match keys as duplicate detection, so ada@example.com finds the lead typed in as
+ADA@Example.COM), the records merged into them
 and the leads converted into them, their interactions, deals, tasks and cases, the merge
 records that hold copies of them, and the audit entries about them.
 
