@@ -336,8 +336,12 @@ def test_consents_per_channel_and_purpose() -> None:
     consent = ada.consent_for(Channel.EMAIL, "MARKETING")
     assert consent is not None
     assert consent.granted
-    assert (consent.purpose, consent.recorded_at, consent.source) == ("marketing", when, "web form")
+    # ``at`` is when it takes effect; it is recorded now.
+    assert (consent.purpose, consent.source) == ("marketing", "web form")
+    assert consent.effective_at == when
+    assert consent.recorded_at > when
     assert consent.legal_basis is LegalBasis.CONSENT
+    assert len(ada.consent_events) == 1
     assert ada.consent_for(Channel.SMS, "marketing") is None
     # Looked up as stored: folded whitespace and case, and a channel by name.
     assert ada.consent_for(Channel.EMAIL, "  Marketing ") == consent
@@ -348,6 +352,7 @@ def test_consents_per_channel_and_purpose() -> None:
         assert info.value.paths == (path,)
     withdrawn = ada.with_consent(Channel.EMAIL, "marketing", ConsentStatus.WITHDRAWN)
     assert len(withdrawn.consents) == 1
+    assert len(withdrawn.consent_events) == 2  # appended: the grant stays in the history
     current = withdrawn.consent_for(Channel.EMAIL, "marketing")
     assert current is not None
     assert not current.granted
@@ -367,11 +372,14 @@ def test_consent_validation() -> None:
             ConsentStatus.GRANTED,
             at=datetime(2024, 5, 1),
         )
-    assert info.value.paths == ("recorded_at",)
+    assert info.value.paths == ("at",)
     granted = ada.with_consent(Channel.EMAIL, "marketing", ConsentStatus.GRANTED)
+    # The same event twice is a ledger that says it twice: the state is one.
+    twice = attrs.evolve(granted, consent_events=granted.consent_events * 2)
+    assert twice.consents == granted.consents
     with pytest.raises(ValidationError) as info:
-        attrs.evolve(granted, consents=granted.consents * 2)
-    assert info.value.paths == ("consents",)
+        attrs.evolve(granted, consent_events=granted.consents)  # type: ignore[arg-type]
+    assert info.value.paths == ("consent_events",)
 
 
 # --------------------------------------------------------------------------- birth dates

@@ -192,7 +192,7 @@ def test_what_from_dict_refuses_the_schema_refuses(customer: Customer) -> None:
     validator = _validator(json_schema(Customer))
     broken: list[dict[str, Any]] = [
         {**data, "unknown": 1},
-        {**data, "schema_version": 2},
+        {**data, "schema_version": 3},
         {**data, "kind": "robot"},
         {**data, "version": "1"},
         {**data, "id": "led_" + data["id"][4:]},

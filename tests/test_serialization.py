@@ -255,7 +255,7 @@ def test_every_bad_field_is_listed_at_once(payload: dict[str, Any]) -> None:
     assert "not an email" not in str(problems)
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1", True])
+@pytest.mark.parametrize("version", [None, 0, 3, "2", True])
 def test_schema_version_is_checked(payload: dict[str, Any], version: object) -> None:
     payload["schema_version"] = version
     assert list(_problems(payload)) == ["schema_version"]
@@ -297,10 +297,10 @@ def test_payload_dicts_are_not_mutated(payload: dict[str, Any]) -> None:
 
 def test_text_is_not_read_as_a_list(payload: dict[str, Any]) -> None:
     payload["emails"] = "ada@example.com"
-    payload["consents"] = "0" * 10_000
+    payload["consent_events"] = "0" * 10_000
     payload["addresses"] = {"lines": ["x"]}
     assert _problems(payload) == {
         "emails": "must be a list",
-        "consents": "must be a list",
+        "consent_events": "must be a list",
         "addresses": "must be a list",
     }

@@ -15,7 +15,14 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from crmcore.consent import Consent, ConsentStatus, LegalBasis
+from crmcore.consent import (
+    Consent,
+    ConsentEvent,
+    ConsentEvidence,
+    ConsentStatus,
+    LegalBasis,
+    Restriction,
+)
 from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import (
@@ -27,6 +34,7 @@ from crmcore.errors import (
     InvalidTransition,
     NotFound,
     OperationalError,
+    RecordRestricted,
     StorageError,
     ValidationError,
     VersionConflict,
@@ -157,6 +165,8 @@ __all__ = [
     "CaseStatus",
     "Channel",
     "Consent",
+    "ConsentEvent",
+    "ConsentEvidence",
     "ConsentStatus",
     "ContactEmail",
     "ContactLabel",
@@ -206,6 +216,8 @@ __all__ = [
     "PostalAddress",
     "Priority",
     "RecordId",
+    "RecordRestricted",
+    "Restriction",
     "SQLiteStore",
     "Stage",
     "StageChange",

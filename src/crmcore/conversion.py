@@ -2,6 +2,12 @@
 
 The conversion can open the deal the lead was about in the same transaction
 (an :class:`OpportunityDraft`), as Salesforce's ``convertLead`` does.
+
+The lead's consent ledger follows it: a new customer starts with the lead's
+events, an existing one gets them through
+:func:`crmcore.consent.merge_consent_events` (so the conversion never upgrades
+what either of them had withdrawn). A restricted lead (GDPR Art. 18) is not
+converted, and the duplicate check never picks a restricted customer.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ import attrs
 
 from crmcore import _store_ops as ops
 from crmcore._repr import count, id_of
-from crmcore._validation import check_flag
+from crmcore._validation import check_flag, utcnow
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
-from crmcore.errors import InvalidTransition, ValidationError
+from crmcore.errors import InvalidTransition, RecordRestricted, ValidationError
 from crmcore.events import (
     CustomerCreated,
     CustomerUpdated,
@@ -140,8 +146,13 @@ def convert_lead(
     ``CustomerUpdated``, ``LeadStatusChanged``, ``LeadConverted``,
     ``OpportunityCreated``) are published before the commit.
 
+    The lead's consent events are carried to the customer (see the module's
+    docstring); a restricted customer is never found by the duplicate check.
+
     Raises:
         NotFound: no such lead or customer.
+        RecordRestricted: the lead, or the customer named by ``customer_id``,
+            is restricted (GDPR Art. 18).
         InvalidTransition: the lead is not qualified, or was converted into
             another customer than ``customer_id``; the draft's stage is a lost one.
         ValidationError: a bad argument, naming it (``opportunity.amount``
@@ -160,6 +171,11 @@ def convert_lead(
         raise ValidationError("store", "must keep opportunities to open one (SupportsWorkItems)")
     with ops.transaction(store):
         lead: Lead = store.leads.resolve(LeadId(lead_id))
+        if lead.is_restricted:
+            raise RecordRestricted(
+                "a restricted lead cannot be converted; lift the restriction first",
+                record_id=lead.id,
+            )
         deal = None if work is None else ops.opportunity_from_lead(work, lead.id)
         # Built before anything is written: a bad draft refuses the whole
         # conversion; the customer it is for is known only further down.
@@ -196,7 +212,7 @@ def convert_lead(
             created = True
             found.append(CustomerCreated(customer_id=customer.id))
         else:
-            plan = plan_merge([target, lead], survivor=target.id, policy=policy)
+            plan = plan_merge([target, lead], survivor=target.id, policy=policy, at=utcnow())
             created = False
             filled = plan.result
             assert isinstance(filled, Customer)  # a customer survives a lead
@@ -252,6 +268,8 @@ def _matching_customer(store: Store, lead: Lead) -> Customer | None:
             continue
         if match.score > best_score:
             candidate = store.customers.resolve(CustomerId(match.record_id))
+            if candidate.is_restricted:
+                continue  # Art. 18: not matched, nor written to, while restricted
             best, best_score = candidate, match.score
     if best is not None:
         return best
@@ -265,7 +283,9 @@ def _matching_customer(store: Store, lead: Lead) -> Customer | None:
     for phone in lead.phones:
         for customer in store.customers.find_by_phone(phone.number):
             found.setdefault(customer.id, customer)
-    live: dict[str, Customer] = {c.id: c for c in (store.customers.resolve(i) for i in found)}
+    live: dict[str, Customer] = {
+        c.id: c for c in (store.customers.resolve(i) for i in found) if not c.is_restricted
+    }
     if not live:
         return None
     cluster = find_duplicates([lead, *live.values()]).cluster_of(lead.id)
@@ -295,7 +315,7 @@ def _customer_from(lead: Lead, stage: LifecycleStage) -> Customer:
         name = PersonName.parse(lead.emails[0].address.local_part)
     else:
         raise ValidationError("name", "a lead needs a name, a company or an email to convert")
-    return Customer.create(
+    customer = Customer.create(
         name=name,
         kind=kind,
         emails=lead.emails,
@@ -305,3 +325,6 @@ def _customer_from(lead: Lead, stage: LifecycleStage) -> Customer:
         owner=lead.owner,
         stage=stage,
     )
+    # The lead's ledger as it is: a new customer has no state of its own to
+    # reconcile it with.
+    return attrs.evolve(customer, consent_events=lead.consent_events)

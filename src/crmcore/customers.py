@@ -11,11 +11,10 @@ import attrs
 
 from crmcore._party import Party, check_party_fields, parse_party_fields, stamped
 from crmcore._validation import Problems, check_date, enum_member, given, tuple_of, utcnow
-from crmcore.consent import Consent, ConsentStatus, LegalBasis, normalize_purpose
+from crmcore.consent import ConsentEvent, Restriction
 from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, is_customer_id, new_customer_id
-from crmcore.interactions import Channel
 from crmcore.values import (
     ContactLabel,
     CustomFields,
@@ -99,7 +98,8 @@ class Customer(Party):
     custom_fields: CustomFields = CustomFields.EMPTY
     owner: str | None = None
     identifiers: ExternalIds = ExternalIds.EMPTY
-    consents: tuple[Consent, ...] = ()
+    consent_events: tuple[ConsentEvent, ...] = ()
+    restriction: Restriction | None = None
     birth_date: date | None = None
     notes: str | None = None
     merged_into: CustomerId | None = None
@@ -135,16 +135,6 @@ class Customer(Party):
             problems.add("identifiers", "must be ExternalIds")
         if self.owner is not None:
             problems.set(self, "owner", optional_text, self.owner, "owner", max_length=200)
-        # The type before the truth: an object's bool() can warn or raise (NotImplemented).
-        if type(self.consents) is not tuple or self.consents:
-            try:
-                consents = tuple_of(self.consents, Consent, "consents")
-            except ValidationError as exc:
-                problems.found.extend(exc.problems)
-            else:
-                object.__setattr__(self, "consents", consents)
-                if len({(c.channel, c.purpose) for c in consents}) != len(consents):
-                    problems.add("consents", "holds one channel and purpose twice")
         if self.birth_date is not None:
             problems.set(self, "birth_date", check_date, self.birth_date, "birth_date")
         if self.notes is not None and (
@@ -211,16 +201,6 @@ class Customer(Party):
     def display_name(self) -> str:
         """The name as text: a person's full name or the organisation's name."""
         return self.name.full if isinstance(self.name, PersonName) else self.name
-
-    def consent_for(self, channel: Channel | str, purpose: str) -> Consent | None:
-        """The recorded consent for ``channel`` and ``purpose``, if any.
-
-        ``purpose`` is compared as :class:`Consent` stores it (trimmed,
-        whitespace- and case-folded), so ``" Newsletter "`` finds ``newsletter``.
-        """
-        wanted = enum_member(Channel, channel, "channel", "is not a known channel")
-        key = normalize_purpose(purpose)
-        return next((c for c in self.consents if c.channel is wanted and c.purpose == key), None)
 
     # ---------------------------------------------------------------- changing
 
@@ -332,32 +312,6 @@ class Customer(Party):
                 f"moving a customer back from {self.stage.value} to {stage.value} needs a reason"
             )
         return attrs.evolve(self, stage=stage, stage_reason=reason)
-
-    def with_consent(
-        self,
-        channel: Channel | str,
-        purpose: str,
-        status: ConsentStatus | str,
-        *,
-        at: datetime | None = None,
-        source: str | None = None,
-        legal_basis: LegalBasis | str = LegalBasis.CONSENT,
-    ) -> Customer:
-        """Record consent (granted or withdrawn) for a channel and purpose."""
-        consent = Consent(
-            channel=enum_member(Channel, channel, "channel"),
-            purpose=purpose,
-            status=enum_member(ConsentStatus, status, "status"),
-            recorded_at=at or utcnow(),
-            source=source,
-            legal_basis=enum_member(LegalBasis, legal_basis, "legal_basis"),
-        )
-        rest = tuple(
-            c
-            for c in self.consents
-            if not (c.channel is consent.channel and c.purpose == consent.purpose)
-        )
-        return attrs.evolve(self, consents=(*rest, consent))
 
     def __repr__(self) -> str:
         return (

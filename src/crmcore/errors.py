@@ -21,6 +21,7 @@ __all__ = [
     "InvalidTransition",
     "NotFound",
     "OperationalError",
+    "RecordRestricted",
     "StorageError",
     "ValidationError",
     "VersionConflict",
@@ -135,6 +136,19 @@ class DuplicateDetected(DuplicateRecord):
     Unlike its base class this is a judgement, not a key collision: ``matches``
     holds the :class:`crmcore.dedup.Match` objects that decided it.
     """
+
+
+class RecordRestricted(CrmError):
+    """An operation refused because a record's processing is restricted (GDPR Art. 18).
+
+    A restricted record stays stored and readable, but is left out of
+    merges, conversions and deduplication until the restriction is lifted.
+    ``record_id`` names the record (an id is not personal data).
+    """
+
+    def __init__(self, message: str, *, record_id: str | None = None):
+        super().__init__(message)
+        self.record_id = record_id
 
 
 class StorageError(CrmError):

@@ -11,6 +11,7 @@ import attrs
 
 from crmcore._party import Party, check_party_fields, parse_party_fields, stamped
 from crmcore._validation import Problems, enum_member, utcnow
+from crmcore.consent import ConsentEvent, Restriction
 from crmcore.contacts import ContactEmail, ContactPhone, coerce_emails, coerce_phones
 from crmcore.errors import InvalidTransition, ValidationError
 from crmcore.ids import CustomerId, LeadId, is_customer_id, is_valid_id, new_lead_id
@@ -94,6 +95,8 @@ class Lead(Party):
     owner: str | None = None
     tags: frozenset[str] = frozenset()
     custom_fields: CustomFields = CustomFields.EMPTY
+    consent_events: tuple[ConsentEvent, ...] = ()
+    restriction: Restriction | None = None
     converted_customer_id: CustomerId | None = None
     merged_into: LeadId | None = None
     version: int = 0

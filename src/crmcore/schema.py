@@ -30,6 +30,7 @@ from typing import Any, Final
 import attrs
 
 from crmcore.cases import Case
+from crmcore.consent import Consent
 from crmcore.customers import Customer
 from crmcore.ids import CaseId, CustomerId, InteractionId, LeadId, MergeId, OpportunityId, TaskId
 from crmcore.interactions import Interaction
@@ -63,6 +64,10 @@ DOCUMENTS: Final[tuple[type[Any], ...]] = (
     Case,
 )
 """The models an app stores and sends on their own (a document carries ``schema_version``)."""
+
+# Public models no document holds: the state of consent is derived from a
+# record's ledger (``consent_events``), not stored, but an app sends it.
+_DERIVED: Final[tuple[type[Any], ...]] = (Consent,)
 
 _ULID = "[0-9A-HJKMNP-TV-Z]{26}"
 _IDS: dict[Any, str] = {
@@ -216,6 +221,8 @@ def _reachable() -> tuple[type[Any], ...]:
     for kind in DOCUMENTS:
         builder.definition(kind)
         builder.of(kind)
+    for kind in _DERIVED:
+        builder.of(kind)
     return tuple(builder.defs)
 
 
@@ -257,7 +264,9 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
     The entities (``Customer``, ``Lead``, ``Interaction``, ``MergeRecord``,
     ``Opportunity``, ``Task``, ``Case``), the parts of them (``ContactEmail``,
-    ``Consent``, ``Snapshot``, ``StageChange``, ``CaseEvent``...), the
+    ``ConsentEvent``, ``ConsentEvidence``, ``Restriction``, ``Snapshot``,
+    ``StageChange``, ``CaseEvent``...), the state of consent derived from a
+    ledger (``Consent``), the
     values (``EmailAddress``, ``PhoneNumber``, ``PersonName``,
     ``PostalAddress``, ``Money``, ``CustomFields``, ``ExternalIds``) and the enums.
     """

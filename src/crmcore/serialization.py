@@ -4,13 +4,23 @@
 objects have hooks of their own, unknown keys and wrong types are refused, and
 every failure becomes one :class:`~crmcore.errors.ValidationError` listing the
 bad fields by path (``emails[1].address``), never their values.
+
+Payload layout versions: 2 (written) keeps a customer's and a lead's consent
+as a ledger (``consent_events``) and their ``restriction``; 1 (still read)
+kept a customer's current state only (``consents``). Reading a version 1
+document, merge-record snapshots included, turns each of its ``consents`` into
+a :class:`~crmcore.consent.ConsentEvent` that took effect when it was recorded;
+writing it again writes version 2. A version 2 document with ``consents`` is
+refused like any unknown field.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -19,8 +29,11 @@ from typing import Any, Final, TypeVar
 import cattrs
 from cattrs.cols import is_sequence, list_structure_factory
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn
 
 from crmcore._validation import ensure_utc
+from crmcore.consent import Consent, ConsentEvent
+from crmcore.customers import Customer
 from crmcore.errors import ValidationError, join_path
 from crmcore.ids import RecordId
 from crmcore.values import (
@@ -41,8 +54,16 @@ __all__ = [
     "to_json",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The version of the payload layout; every payload carries it under ``schema_version``."""
+
+READABLE_VERSIONS: Final = frozenset({1, SCHEMA_VERSION})
+"""The layout versions :func:`from_dict` reads (version 1: consent as ``consents``)."""
+
+# Whether the document being read is of layout version 1: set by from_dict for
+# the whole document, so a customer inside a merge record's snapshot is read
+# as its document's version says.
+_LEGACY: ContextVar[bool] = ContextVar("crmcore_legacy_payload", default=False)
 
 SCHEMA_KEY: Final = "schema_version"
 MAX_JSON_LENGTH: Final = 10_000_000
@@ -189,7 +210,59 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook_func(lambda t: t == RecordId, _strict(str, "text"))
     converter.register_structure_hook_func(lambda t: t == frozenset[str], _structure_tags)
     converter.register_unstructure_hook_func(lambda t: t == frozenset[str], sorted)
+    converter.register_structure_hook(Customer, _customer_hook(converter))
     return converter
+
+
+def _customer_hook(converter: cattrs.Converter) -> Callable[[object, type[Any]], Customer]:
+    structure_new = make_dict_structure_fn(Customer, converter)
+
+    def structure(value: object, cls: type[Any]) -> Customer:
+        if _LEGACY.get() and isinstance(value, Mapping) and "consents" in value:
+            value = _upgraded(converter, value)
+        return structure_new(value, cls)  # type: ignore[arg-type]
+
+    return structure
+
+
+def _upgraded(converter: cattrs.Converter, value: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 1 customer's ``consents`` as the ledger of version 2."""
+    body = dict(value)
+    if "consent_events" in body:
+        raise ValidationError("consents", "cannot be read together with consent_events")
+    try:
+        consents = converter.structure(body.pop("consents"), tuple[Consent, ...])
+    except ValidationError as exc:
+        raise exc.prefixed("consents") from None
+    except Exception as exc:
+        raise ValidationError(_problems(exc, "consents") or [("consents", "is invalid")]) from None
+    # The old state kept one moment, when it was recorded: that is when it
+    # took effect as far as anyone can tell.
+    events = [
+        ConsentEvent(
+            channel=c.channel,
+            purpose=c.purpose,
+            status=c.status,
+            effective_at=c.recorded_at,
+            recorded_at=c.recorded_at,
+            contact_point=c.contact_point,
+            source=c.source,
+            legal_basis=c.legal_basis,
+            expires_at=c.expires_at,
+        )
+        for c in consents
+    ]
+    body["consent_events"] = converter.unstructure(events, list[ConsentEvent])
+    return body
+
+
+@contextmanager
+def _reading(version: int) -> Iterator[None]:
+    token = _LEGACY.set(version == 1)
+    try:
+        yield
+    finally:
+        _LEGACY.reset(token)
 
 
 def _structure_tags(value: object, _: type[Any]) -> frozenset[str]:
@@ -249,17 +322,21 @@ def to_dict(obj: object, *, converter: cattrs.Converter | None = None) -> dict[s
 
 
 def from_dict(cls: type[T], data: object, *, converter: cattrs.Converter | None = None) -> T:
-    """Build a ``cls`` from :func:`to_dict` output; any problem raises one ValidationError."""
+    """Build a ``cls`` from :func:`to_dict` output; any problem raises one ValidationError.
+
+    Documents of layout version 1 are read too (see the module's docstring).
+    """
     if not isinstance(data, Mapping):
         raise ValidationError("", f"a {cls.__name__} must be an object")
     version = data.get(SCHEMA_KEY)
     # Compared only as a JSON number: Decimal("sNaN") == 1 raises, and a
     # caller's object may define == as it likes.
-    if type(version) not in (int, float) or version != SCHEMA_VERSION:
-        raise ValidationError(SCHEMA_KEY, f"must be {SCHEMA_VERSION}")
+    if type(version) not in (int, float) or version not in READABLE_VERSIONS:
+        raise ValidationError(SCHEMA_KEY, f"must be {SCHEMA_VERSION} (or 1, still read)")
     body = {k: v for k, v in data.items() if k != SCHEMA_KEY}
     try:
-        return (converter or _default_converter()).structure(body, cls)
+        with _reading(int(version)):
+            return (converter or _default_converter()).structure(body, cls)
     except ValidationError:
         raise
     except Exception as exc:

@@ -23,6 +23,7 @@ from crmcore import (
     LifecycleStage,
     ValidationError,
 )
+from crmcore.consent import current_consents
 from crmcore.merge import (
     Candidate,
     MergePlan,
@@ -31,7 +32,7 @@ from crmcore.merge import (
     default_survivor,
     plan_merge,
 )
-from tests.merge.records import BASE, customers, groups, interactions_for, leads
+from tests.merge.records import BASE, customers, groups, interactions_for, leads, stamps
 
 
 def customer_of(plan: MergePlan) -> Customer:
@@ -76,7 +77,14 @@ def test_every_value_is_on_the_survivor_or_reported_as_a_conflict(
             value = getattr(record, decision.field)
             if value in (None, (), frozenset(), "") or not hasattr(value, "__eq__"):
                 continue
-            if decision.field in {"emails", "phones", "addresses", "tags", "notes", "consents"}:
+            if decision.field in {
+                "emails",
+                "phones",
+                "addresses",
+                "tags",
+                "notes",
+                "consent_events",
+            }:
                 continue  # unions: covered by the test above
             if decision.field in {"custom_fields", "identifiers"}:
                 clash = any(decision.value.get(k) != v for k, v in value.items())
@@ -101,14 +109,18 @@ def test_the_survivor_keeps_its_primary_contact_points_and_id(records: list[Cust
     )
 
 
-@given(groups())
-def test_a_withdrawal_is_never_upgraded(records: list[Customer]) -> None:
-    result = plan_merge(records).result
+@given(groups(), stamps())
+def test_a_withdrawal_is_never_upgraded(records: list[Customer], at: datetime) -> None:
+    result = plan_merge(records, at=at).result
     assert isinstance(result, Customer)
     for record in records:
-        for consent in record.consents:
+        # Every record's ledger is kept whole.
+        assert set(record.consent_events) <= set(result.consent_events)
+        for consent in current_consents(record.consent_events, at=at):
             if consent.status is ConsentStatus.WITHDRAWN:
-                merged = result.consent_for(consent.channel, consent.purpose)
+                merged = result.consent_for(
+                    consent.channel, consent.purpose, contact_point=consent.contact_point, at=at
+                )
                 assert merged is not None
                 assert merged.status is ConsentStatus.WITHDRAWN
 

@@ -134,6 +134,7 @@ def merge(
             opportunities=opportunities,
             tasks=tasks,
             cases=cases,
+            at=utcnow(),
         )
         written_survivor = ops.update_record(store, plan.result)
         written: list[StoredRecord] = [written_survivor]

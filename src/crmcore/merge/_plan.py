@@ -7,15 +7,16 @@ be shown to a person before :func:`crmcore.merge.merge` applies it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
 from crmcore._repr import count, id_of
-from crmcore._validation import items_of
+from crmcore._validation import ensure_utc, items_of
 from crmcore.cases import Case
 from crmcore.customers import Customer
-from crmcore.errors import ValidationError
+from crmcore.errors import RecordRestricted, ValidationError
 from crmcore.ids import CustomerId, is_customer_id, is_lead_id
 from crmcore.interactions import Interaction
 from crmcore.leads import Lead, LeadStatus
@@ -185,6 +186,7 @@ def plan_merge(
     opportunities: Iterable[Opportunity] = (),
     tasks: Iterable[Task] = (),
     cases: Iterable[Case] = (),
+    at: datetime | None = None,
 ) -> MergePlan:
     """Plan merging ``records`` into one survivor, without touching any store.
 
@@ -204,11 +206,17 @@ def plan_merge(
             the records; those that do are re-pointed to the survivor.
         tasks: tasks that may be about one of the records.
         cases: support cases that may be of one of the records.
+        at: when the merge takes effect: the withdrawals that keep a merge
+            from upgrading consent (:func:`crmcore.consent.merge_consent_events`)
+            are effective then. By default the latest ``updated_at`` of the
+            records, so that a plan depends on its arguments alone;
+            :func:`crmcore.merge.merge` passes the moment it merges.
 
     Raises:
         ValidationError: fewer than two distinct records, a record already
             merged away, people mixed with organisations, an unknown
             survivor, or a rule that does not apply to its field.
+        RecordRestricted: one of the records is restricted (GDPR Art. 18).
     """
     group = items_of(records, "records")
     interactions = _all_of(interactions, Interaction, "interactions")
@@ -220,6 +228,7 @@ def plan_merge(
         _all_of(cases, Case, "cases"),
     )
     rules = MergePolicy.of(policy)
+    moment = None if at is None else ensure_utc(at, "at")
     _check_group(group, survivor, rules)
     chosen = (
         next(r for r in group if r.id == survivor)
@@ -241,7 +250,7 @@ def plan_merge(
         candidates = _candidates(field, ordered, participant_ids)
         if field in rules.rules:
             rule = rules.rules[field]
-            outcome = apply_rule(field, rule, candidates)
+            outcome = apply_rule(field, rule, candidates, at=moment)
             name = rule_name(rule)
         elif field in FOLLOWERS and FOLLOWERS[field] in outcomes:
             leader = outcomes[FOLLOWERS[field]]
@@ -251,7 +260,7 @@ def plan_merge(
             name = f"follows:{FOLLOWERS[field]}"
         else:
             rule = defaults[field]
-            outcome = apply_rule(field, rule, candidates)
+            outcome = apply_rule(field, rule, candidates, at=moment)
             name = rule_name(rule)
         outcomes[field] = outcome
         values[field] = outcome.value
@@ -305,6 +314,14 @@ def _check_group(group: list[Record], survivor: str | None, policy: MergePolicy)
         raise ValidationError("records", "a merge needs at least two different records")
     if len(set(ids)) != len(ids):
         raise ValidationError("records", "lists the same record twice")
+    restricted = next((r for r in group if r.restriction is not None), None)
+    if restricted is not None:
+        # Art. 18: a restricted record is stored, not processed; merging it
+        # would change it (and the survivor) while the restriction holds.
+        raise RecordRestricted(
+            "a restricted record cannot be merged; lift the restriction first",
+            record_id=restricted.id,
+        )
     if any(r.merged_into is not None for r in group):
         raise ValidationError(
             "records", "a record already merged away cannot be merged again; merge its survivor"

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from crmcore.consent import Consent, ConsentStatus
+from crmcore.consent import ConsentEvent, merge_consent_events
 from crmcore.customers import MAX_NOTES_LENGTH, LifecycleStage
 from crmcore.errors import ValidationError
 from crmcore.leads import LeadStatus
@@ -60,7 +60,12 @@ class Survivorship(enum.Enum):
     CONCATENATE = "concatenate"
     """Every distinct text, survivor's first, separated by a blank line (notes)."""
     MOST_RESTRICTIVE = "most_restrictive"
-    """Consents: per channel and purpose, a withdrawal beats any grant."""
+    """Consent ledgers: every event kept, and a merge never upgrades consent.
+
+    :func:`crmcore.consent.merge_consent_events`: where one record's state of
+    a contact point, channel and purpose is not granted, the survivor's is not
+    either (a withdrawal with source ``"merge"`` is added).
+    """
     FURTHEST = "furthest"
     """Lifecycle stage or lead status: the one furthest along."""
 
@@ -95,7 +100,7 @@ CUSTOMER_RULES: Mapping[str, Rule] = {
     "custom_fields": Survivorship.UNION,
     "owner": Survivorship.PREFER_SURVIVOR,
     "identifiers": Survivorship.UNION,
-    "consents": Survivorship.MOST_RESTRICTIVE,
+    "consent_events": Survivorship.MOST_RESTRICTIVE,
     "birth_date": Survivorship.PREFER_SURVIVOR,
     "notes": Survivorship.CONCATENATE,
 }
@@ -114,6 +119,7 @@ LEAD_RULES: Mapping[str, Rule] = {
     "owner": Survivorship.PREFER_SURVIVOR,
     "tags": Survivorship.UNION,
     "custom_fields": Survivorship.UNION,
+    "consent_events": Survivorship.MOST_RESTRICTIVE,
     "converted_customer_id": Survivorship.PREFER_SURVIVOR,
 }
 """The default rule of every lead field that merges."""
@@ -130,9 +136,12 @@ FOLLOWERS: Mapping[str, str] = {
 BOOKKEEPING = frozenset({"id", "version", "created_at", "updated_at"})
 
 # Fields no rule decides: the group must agree on ``kind`` (people and
-# organisations never merge) and the merge itself sets ``merged_into`` on the
-# records it retires. Unlike bookkeeping, undoing restores them.
-MERGE_MANAGED = frozenset({"kind", "merged_into"})
+# organisations never merge), the merge itself sets ``merged_into`` on the
+# records it retires, and a restricted record never takes part in a merge
+# (``plan_merge`` raises RecordRestricted), so every ``restriction`` is None.
+# Unlike bookkeeping, undoing restores them (a restriction made after the
+# merge is a later edit, and stays).
+MERGE_MANAGED = frozenset({"kind", "merged_into", "restriction"})
 
 
 def rule_name(rule: Rule) -> str:
@@ -231,8 +240,6 @@ def item_key(field: str, item: Any) -> Hashable:
         return (item.number.e164, item.number.extension)
     if field == "addresses":
         return address_key(item)
-    if field == "consents":
-        return (item.channel, item.purpose)
     if isinstance(item, Hashable):
         return item
     return repr(item)
@@ -263,8 +270,16 @@ def _not_applicable(field: str, rule: Survivorship, what: str) -> ValidationErro
     return ValidationError(f"policy.{field}", f"{rule.value} applies only to {what}")
 
 
-def apply_rule(field: str, rule: Rule, candidates: Sequence[Candidate]) -> Outcome:
-    """Apply ``rule`` to the candidates of ``field`` (survivor first)."""
+def apply_rule(
+    field: str, rule: Rule, candidates: Sequence[Candidate], *, at: datetime | None = None
+) -> Outcome:
+    """Apply ``rule`` to the candidates of ``field`` (survivor first).
+
+    ``at`` is when the merge takes effect, for ``MOST_RESTRICTIVE`` (the
+    withdrawals it adds are effective then); by default the latest
+    ``updated_at`` of the candidates, so that the outcome depends on the
+    candidates alone.
+    """
     filled = [c for c in candidates if not is_empty(c.value)]
     if not isinstance(rule, Survivorship):
         return _from(candidates, rule(field, tuple(candidates)))
@@ -303,7 +318,7 @@ def apply_rule(field: str, rule: Rule, candidates: Sequence[Candidate]) -> Outco
             text = text[:MAX_NOTES_LENGTH]
         return Outcome(text, tuple(c.record_id for c in filled))
     if rule is Survivorship.MOST_RESTRICTIVE:
-        return _most_restrictive(field, filled)
+        return _most_restrictive(field, filled, at or max(c.updated_at for c in candidates))
     if rule is Survivorship.FURTHEST:
         return _furthest(field, filled)
     raise AssertionError(rule)  # pragma: no cover
@@ -346,28 +361,18 @@ def _union(field: str, filled: Sequence[Candidate]) -> Outcome:
     raise _not_applicable(field, Survivorship.UNION, "collections")
 
 
-def _most_restrictive(field: str, filled: Sequence[Candidate]) -> Outcome:
+def _most_restrictive(field: str, filled: Sequence[Candidate], at: datetime) -> Outcome:
     if not all(isinstance(c.value, tuple) for c in filled) or not all(
-        isinstance(item, Consent) for c in filled for item in c.value
+        isinstance(item, ConsentEvent) for c in filled for item in c.value
     ):
-        raise _not_applicable(field, Survivorship.MOST_RESTRICTIVE, "consents")
-    chosen: dict[Hashable, Consent] = {}
-    for c in filled:
-        for consent in c.value:
-            key = (consent.channel, consent.purpose)
-            held = chosen.get(key)
-            if held is None or _more_restrictive(consent, held):
-                chosen[key] = consent
-    return Outcome(tuple(chosen.values()), tuple(c.record_id for c in filled))
-
-
-def _more_restrictive(new: Consent, held: Consent) -> bool:
-    new_withdrawn = new.status is ConsentStatus.WITHDRAWN
-    held_withdrawn = held.status is ConsentStatus.WITHDRAWN
-    if new_withdrawn != held_withdrawn:
-        return new_withdrawn
-    # Same state: the latest record of it says the most (its source, its basis).
-    return new.recorded_at > held.recorded_at
+        raise _not_applicable(field, Survivorship.MOST_RESTRICTIVE, "consent ledgers")
+    if len(filled) == 1:
+        # One ledger alone is kept as it is, in its own order.
+        return Outcome(filled[0].value, (filled[0].record_id,))
+    # The withdrawals the merge adds are effective at ``at`` (and at every
+    # later moment a record's events would otherwise upgrade the union).
+    merged = merge_consent_events([c.value for c in filled], at=at)
+    return Outcome(merged, tuple(c.record_id for c in filled))
 
 
 def _furthest(field: str, filled: Sequence[Candidate]) -> Outcome:
@@ -396,10 +401,7 @@ def conflicts(field: str, winner: Any, candidates: Sequence[Candidate]) -> tuple
                 lost.append(c)
         elif isinstance(c.value, tuple) and isinstance(winner, tuple):
             kept = {item_key(field, item) for item in winner}
-            if field == "consents":
-                if any(item not in winner for item in c.value):
-                    lost.append(c)
-            elif any(item_key(field, item) not in kept for item in c.value):
+            if any(item_key(field, item) not in kept for item in c.value):
                 lost.append(c)
         elif field == "notes" and isinstance(winner, str) and isinstance(c.value, str):
             if c.value.strip() not in winner:

@@ -19,7 +19,8 @@ _MODELS = {
         "Customer", "Lead", "Interaction", "Participant", "Consent", "ContactEmail",
         "ContactPhone", "EmailAddress", "PhoneNumber", "PersonName", "PostalAddress",
         "Money", "CustomFields", "ExternalIds", "Pipeline", "Stage", "Opportunity",
-        "StageChange", "ContactRole", "Task", "Case", "CaseEvent",
+        "StageChange", "ContactRole", "Task", "Case", "CaseEvent", "ConsentEvent",
+        "ConsentEvidence", "Restriction",
     ),
     "crmcore.merge": (
         "Snapshot", "MergeRecord", "MergePolicy", "Candidate", "FieldDecision", "MergePlan",

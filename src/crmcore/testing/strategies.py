@@ -29,7 +29,14 @@ from hypothesis.errors import InvalidArgument
 
 from crmcore._work import MAX_DESCRIPTION_LENGTH
 from crmcore.cases import CASE_TRANSITIONS, Case, CaseEvent, CaseStatus
-from crmcore.consent import Consent, ConsentStatus, LegalBasis
+from crmcore.consent import (
+    Consent,
+    ConsentEvent,
+    ConsentEvidence,
+    ConsentStatus,
+    LegalBasis,
+    Restriction,
+)
 from crmcore.contacts import ContactEmail, ContactPhone
 from crmcore.customers import MAX_NOTES_LENGTH, Customer, CustomerKind, LifecycleStage
 from crmcore.ids import (
@@ -101,6 +108,8 @@ __all__ = [
     "RawPhone",
     "case_ids",
     "cases",
+    "consent_events",
+    "consent_evidence",
     "consents",
     "custom_fields",
     "customer_ids",
@@ -122,6 +131,7 @@ __all__ = [
     "raw_emails",
     "raw_phones",
     "register_strategies",
+    "restrictions",
     "tags",
     "task_ids",
     "tasks",
@@ -869,7 +879,9 @@ def _consents(draw: st.DrawFn, max_size: int) -> tuple[Consent, ...]:
 
 
 def consents(*, max_size: int = 3) -> st.SearchStrategy[tuple[Consent, ...]]:
-    """Draw a customer's consents: at most one per channel and purpose.
+    """Draw states of consent (as ``current_consents`` derives them): one per channel and purpose.
+
+    Records hold a ledger of events instead: see :func:`consent_events`.
 
     Args:
         max_size: the most consents.
@@ -879,6 +891,115 @@ def consents(*, max_size: int = 3) -> st.SearchStrategy[tuple[Consent, ...]]:
 
 # One choice per key, not one per part.
 _CONSENT_KEYS = st.sampled_from([(c, p) for c in Channel for p in _PURPOSES])
+# Few keys for ledgers: several events of one key are what the derivation is about.
+_LEDGER_KEYS = st.sampled_from(
+    [(c, p) for c in (Channel.EMAIL, Channel.SMS, Channel.PHONE_CALL) for p in _PURPOSES[:3]]
+)
+_CONTACT_POINTS = ("ada@example.com", "+46701234567", "grace@example.org")
+_IP_ADDRESSES = st.sampled_from(["192.0.2.1", "198.51.100.7", "2001:db8::1", "::ffff:c000:201"])
+_FORM_IDS = st.none() | _joined("form-", st.text(_LOWER_ALNUM, min_size=1, max_size=8))
+
+
+def consent_evidence() -> st.SearchStrategy[ConsentEvidence]:
+    """Draw consent evidence: a form id, an IP address, a double opt-in, a reference."""
+    return st.builds(
+        ConsentEvidence,
+        form_id=_FORM_IDS,
+        ip_address=st.none() | _IP_ADDRESSES,
+        confirmed_at=st.none() | _AWARE,
+        reference=st.none() | texts(max_words=3),
+    )
+
+
+_EVIDENCE = st.none() | consent_evidence()
+
+
+@st.composite
+def _consent_event(draw: st.DrawFn, points: tuple[str | None, ...], edge: bool) -> ConsentEvent:
+    channel, purpose = draw(_LEDGER_KEYS)
+    status = draw(st.sampled_from(ConsentStatus))
+    effective = draw(_aware(edge))
+    expires = None
+    if status is ConsentStatus.GRANTED and draw(_ONE_IN_FOUR):
+        expires = _later(effective, draw(_span(_MICROSECOND, timedelta(days=3650))))
+        if expires == effective:
+            expires = None  # at the very end of time nothing can come after
+    return ConsentEvent(
+        channel=channel,
+        purpose=purpose,
+        status=status,
+        effective_at=effective,
+        recorded_at=draw(_aware(edge)),
+        contact_point=draw(st.sampled_from(points)),
+        source=draw(st.none() | texts(max_words=3)),
+        evidence=draw(_EVIDENCE),
+        legal_basis=draw(st.sampled_from(LegalBasis)),
+        expires_at=expires,
+    )
+
+
+_ONE_IN_FOUR = st.integers(0, 3).map(lambda n: n == 0)
+
+
+@cache
+def _ledger(
+    points: tuple[str | None, ...], max_size: int, edge: bool
+) -> st.SearchStrategy[tuple[ConsentEvent, ...]]:
+    return st.lists(_consent_event(points, edge), max_size=max_size).map(tuple)
+
+
+def consent_events(
+    *,
+    max_size: int = 6,
+    contact_points: Iterable[str | None] | None = None,
+    edge: bool = False,
+) -> st.SearchStrategy[tuple[ConsentEvent, ...]]:
+    """Draw a consent ledger: grants and withdrawals, some of one key, in any order.
+
+    Events fall on a few channels and purposes, so that one key often has
+    several of them (out of order, with ties, some expiring).
+
+    Args:
+        max_size: the most events.
+        contact_points: what the events may concern (normalised emails or
+            E.164 numbers; ``None`` the person as a whole). Default: the
+            person as a whole and a few fixed addresses and numbers.
+        edge: draw timestamps at the ends of the range too.
+    """
+    points = (None, *_CONTACT_POINTS) if contact_points is None else tuple(contact_points)
+    if not points:
+        raise InvalidArgument("contact_points must name at least one contact point (or None)")
+    return _ledger(points, max_size, edge)
+
+
+def restrictions(*, edge: bool = False) -> st.SearchStrategy[Restriction]:
+    """Draw restrictions of processing (GDPR Art. 18): a reason and a moment.
+
+    Args:
+        edge: draw a reason at its cap (500 characters) and timestamps at the
+            ends of the range too.
+    """
+    reasons = texts(max_words=6)
+    if edge:
+        reasons = reasons | _at_cap(500)
+    return st.builds(Restriction, reason=reasons, since=_aware(edge))
+
+
+def _points_of(
+    emails: tuple[ContactEmail, ...], phones: tuple[ContactPhone, ...]
+) -> tuple[str | None, ...]:
+    """What a record's consent events may concern: the person, or one of its contact points."""
+    return (
+        None,
+        *(e.address.match_key for e in emails[:2]),
+        *(p.number.e164 for p in phones[:1]),
+    )
+
+
+def _restriction(draw: st.DrawFn, restricted: bool, edge: bool) -> Restriction | None:
+    if restricted and draw(_ONE_IN_EIGHT):
+        return draw(restrictions(edge=edge))
+    return None
 
 
 # Smaller collections on entities than the building blocks default to: a list of
@@ -890,7 +1011,6 @@ _CUSTOM_FIELDS = st.dictionaries(
     _KEYS, _JSON_LEAVES | st.lists(_JSON_LEAVES, max_size=2), max_size=2
 ).map(CustomFields.parse)
 _EXTERNAL_IDS = external_ids(max_size=2)
-_CONSENTS = consents(max_size=2)
 _EDGE_CUSTOM_FIELDS = _CUSTOM_FIELDS | st.sampled_from(
     [
         CustomFields({"big": 2**1024 - 1, "small": -(2**1024 - 1)}),
@@ -1016,7 +1136,12 @@ _EDGE_REASONS = _OPTIONAL_TEXT | _at_cap(MAX_TEXT_LENGTH)
 
 @st.composite
 def _customer(
-    draw: st.DrawFn, kinds: tuple[CustomerKind, ...], regions: Any, merged: bool, edge: bool
+    draw: st.DrawFn,
+    kinds: tuple[CustomerKind, ...],
+    regions: Any,
+    merged: bool,
+    edge: bool,
+    restricted: bool,
 ) -> Customer:
     customer_id = draw(customer_ids())
     kind = draw(st.sampled_from(kinds))
@@ -1029,18 +1154,21 @@ def _customer(
     else:
         name = draw(_ORG_NAME)
         organization, birth_date = None, None
+    emails = draw(_contact_emails(3))
+    phones = draw(_contact_phones(regions, 3, edge))
     return Customer(
         id=customer_id,
         kind=kind,
         name=name,
-        emails=draw(_contact_emails(3)),
-        phones=draw(_contact_phones(regions, 3, edge)),
+        emails=emails,
+        phones=phones,
         addresses=draw(_ADDRESSES),
         organization_id=organization,
         stage=draw(_STAGES),
         stage_reason=draw(_EDGE_REASONS if edge else _OPTIONAL_TEXT),
         identifiers=draw(_EXTERNAL_IDS),
-        consents=draw(_CONSENTS),
+        consent_events=draw(_ledger(_points_of(emails, phones), 3, edge)),
+        restriction=_restriction(draw, restricted, edge),
         birth_date=birth_date,
         notes=draw(_EDGE_NOTES if edge else _NOTES),
         **_shared_fields(draw, customer_id, customer_ids(), merged, edge),
@@ -1053,13 +1181,15 @@ def customers(
     regions: Iterable[str] | None = None,
     merged: bool = False,
     edge: bool = False,
+    restricted: bool = False,
 ) -> st.SearchStrategy[Customer]:
     """Draw customers, persons and organisations, with every field exercised.
 
     Persons get a :class:`PersonName`, maybe an organisation and a birth
     date; organisations a text name. Both get up to three emails and phones
     (labelled, without repeats), addresses, a stage, tags, custom fields,
-    identifiers, consents and notes; versions and timestamps vary too.
+    identifiers, a consent ledger (events about the person or one of its
+    own contact points) and notes; versions and timestamps vary too.
 
     Args:
         kinds: the kinds of customer to draw.
@@ -1072,12 +1202,14 @@ def customers(
             at +14:00 and -14:00), birth dates of 0001-01-01 and 9999-12-31,
             raw phone texts and notes at their caps, the largest integers and
             floats in custom fields. For round trips through a store.
+        restricted: also draw restricted records (GDPR Art. 18), about one
+            in eight. Off by default, since merges and conversions refuse them.
     """
     chosen_kinds = tuple(kinds)
     if not chosen_kinds:
         raise InvalidArgument("kinds must name at least one CustomerKind")
     chosen_regions = _check_regions(regions)
-    return _customer(chosen_kinds, chosen_regions, merged, edge)
+    return _customer(chosen_kinds, chosen_regions, merged, edge, restricted)
 
 
 _OPTIONAL_NAME = st.none() | _PERSON_NAMES
@@ -1092,7 +1224,12 @@ _EDGE_COMPANY = _OPTIONAL_COMPANY | _at_cap(300)
 
 @st.composite
 def _lead(
-    draw: st.DrawFn, statuses: tuple[LeadStatus, ...], regions: Any, merged: bool, edge: bool
+    draw: st.DrawFn,
+    statuses: tuple[LeadStatus, ...],
+    regions: Any,
+    merged: bool,
+    edge: bool,
+    restricted: bool,
 ) -> Lead:
     lead_id = draw(lead_ids())
     name = draw(_OPTIONAL_NAME)
@@ -1117,6 +1254,8 @@ def _lead(
         score=draw(_EDGE_SCORES if edge else _OPTIONAL_SCORE),
         estimated_value=draw(_EDGE_MONEY if edge else _OPTIONAL_MONEY),
         converted_customer_id=converted,
+        consent_events=draw(_ledger(_points_of(emails, phones), 2, edge)),
+        restriction=_restriction(draw, restricted, edge),
         **_shared_fields(draw, lead_id, lead_ids(), merged, edge),
     )
 
@@ -1127,6 +1266,7 @@ def leads(
     regions: Iterable[str] | None = None,
     merged: bool = False,
     edge: bool = False,
+    restricted: bool = False,
 ) -> st.SearchStrategy[Lead]:
     """Draw leads in any status: a name, a company or a contact point at least.
 
@@ -1142,11 +1282,15 @@ def leads(
             about half the time: the timestamps, raw phone texts and custom
             fields of ``customers(edge=True)``, the largest and smallest
             scores, amounts of 38 digits, a company name at its cap.
+        restricted: also draw restricted leads (GDPR Art. 18), about one in
+            eight. Off by default, since merges and conversions refuse them.
+
+    Leads, like customers, carry a consent ledger.
     """
     chosen = tuple(statuses)
     if not chosen:
         raise InvalidArgument("statuses must name at least one LeadStatus")
-    return _lead(chosen, _check_regions(regions), merged, edge)
+    return _lead(chosen, _check_regions(regions), merged, edge, restricted)
 
 
 _ANY_RECORD_ID = st.one_of(customer_ids(), lead_ids())
@@ -1704,6 +1848,9 @@ def _by_type() -> dict[type[Any], st.SearchStrategy[Any]]:
         CustomFields: custom_fields(),
         ExternalIds: external_ids(),
         Consent: _CONSENT_KEYS.flatmap(lambda key: _consent(*key)),
+        ConsentEvent: _consent_event((None, *_CONTACT_POINTS), False),
+        ConsentEvidence: consent_evidence(),
+        Restriction: restrictions(),
         ContactEmail: st.builds(ContactEmail, email_addresses(), _LABELS),
         ContactPhone: st.builds(ContactPhone, phone_numbers(), _LABELS),
         MergePolicy: _POLICIES,
