@@ -17,6 +17,7 @@ from typing import NewType
 from crmcore.errors import ValidationError
 
 __all__ = [
+    "AuditId",
     "CaseId",
     "CustomerId",
     "InteractionId",
@@ -24,16 +25,21 @@ __all__ = [
     "MergeId",
     "OpportunityId",
     "RecordId",
+    "RequestId",
     "TaskId",
+    "is_audit_id",
     "is_case_id",
     "is_opportunity_id",
+    "is_request_id",
     "is_task_id",
+    "new_audit_id",
     "new_case_id",
     "new_customer_id",
     "new_interaction_id",
     "new_lead_id",
     "new_merge_id",
     "new_opportunity_id",
+    "new_request_id",
     "new_task_id",
     "parse_case_id",
     "parse_customer_id",
@@ -42,6 +48,7 @@ __all__ = [
     "parse_merge_id",
     "parse_opportunity_id",
     "parse_record_id",
+    "parse_request_id",
     "parse_task_id",
 ]
 
@@ -52,6 +59,8 @@ MergeId = NewType("MergeId", str)
 OpportunityId = NewType("OpportunityId", str)
 TaskId = NewType("TaskId", str)
 CaseId = NewType("CaseId", str)
+AuditId = NewType("AuditId", str)
+RequestId = NewType("RequestId", str)
 RecordId = CustomerId | LeadId
 """The id of a record an interaction can be about: a customer or a lead."""
 
@@ -62,6 +71,8 @@ MERGE_PREFIX = "mrg_"
 OPPORTUNITY_PREFIX = "opp_"
 TASK_PREFIX = "tsk_"
 CASE_PREFIX = "cas_"
+AUDIT_PREFIX = "aud_"
+REQUEST_PREFIX = "req_"
 
 _ULID_LENGTH = 26
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -125,6 +136,16 @@ def new_case_id() -> CaseId:
     return CaseId(CASE_PREFIX + _ulid())
 
 
+def new_audit_id() -> AuditId:
+    """Return a fresh audit entry id."""
+    return AuditId(AUDIT_PREFIX + _ulid())
+
+
+def new_request_id() -> RequestId:
+    """Return a fresh subject request id."""
+    return RequestId(REQUEST_PREFIX + _ulid())
+
+
 def is_valid_id(value: object, prefix: str) -> bool:
     """Tell whether ``value`` is a well-formed id with ``prefix``."""
     return (
@@ -158,6 +179,16 @@ def is_task_id(value: object) -> bool:
 def is_case_id(value: object) -> bool:
     """Tell whether ``value`` is a support case id."""
     return is_valid_id(value, CASE_PREFIX)
+
+
+def is_audit_id(value: object) -> bool:
+    """Tell whether ``value`` is an audit entry id."""
+    return is_valid_id(value, AUDIT_PREFIX)
+
+
+def is_request_id(value: object) -> bool:
+    """Tell whether ``value`` is a subject request id."""
+    return is_valid_id(value, REQUEST_PREFIX)
 
 
 def _parse(text: object, prefix: str, field: str, what: str) -> str:
@@ -207,6 +238,11 @@ def parse_task_id(text: object, *, field: str = "id") -> TaskId:
 def parse_case_id(text: object, *, field: str = "id") -> CaseId:
     """Check that ``text`` is a well-formed support case id and type it."""
     return CaseId(_parse(text, CASE_PREFIX, field, "a case"))
+
+
+def parse_request_id(text: object, *, field: str = "id") -> RequestId:
+    """Check that ``text`` is a well-formed subject request id and type it."""
+    return RequestId(_parse(text, REQUEST_PREFIX, field, "a subject request"))
 
 
 def parse_record_id(text: object, *, field: str = "id") -> RecordId:

@@ -10,6 +10,7 @@ compares adapters with.
 from __future__ import annotations
 
 import builtins
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 import attrs
 
 from crmcore._validation import items_of, utcnow
+from crmcore.audit import AuditAction, AuditEntry, AuditTarget, report
 from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import StorageError
@@ -27,6 +29,7 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
+from crmcore.storage import _audit
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
@@ -76,6 +79,7 @@ from crmcore.storage._front import (
 )
 from crmcore.storage.keys import KeyFunction, check_key_function
 from crmcore.storage.protocols import LoadedRecord, Page, Total
+from crmcore.subject_requests import SubjectRequest
 from crmcore.tasks import Task
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -166,13 +170,16 @@ class _Rows(Generic[Row]):
             records = self._records
             return {i: records[i] for i in ids if i in records}
 
-    def _delete(self, errors: Errors, record_id: str, expected_version: int | None) -> None:
+    def _delete(
+        self, errors: Errors, entity: str, record_id: str, expected_version: int | None
+    ) -> None:
         """Compare-and-set delete: ``NotFound`` if absent, ``VersionConflict`` if stale."""
         expected = check_expected_version(expected_version)
         with self._store._write():
             current = errors.found(self._get(record_id))
             errors.check_version(current.version, expected)
             self._put(record_id, None)
+            self._store._report(AuditAction.DELETE, _audit.deleted(entity, record_id))
 
 
 class _Table(_Rows[Row]):
@@ -293,7 +300,9 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
         """See :meth:`crmcore.storage.RecordRepository.add`."""
         self._check(record)
         with self._store._write():
-            return self._add(record, utcnow())
+            stored = self._add(record, utcnow())
+            self._store._report(AuditAction.ADD, _audit.added(self._entity, [stored]))
+            return stored
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
@@ -302,7 +311,9 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
         ]
         with self._store._write():
             now = utcnow()
-            return [self._add(r, now) for r in batch]
+            result = [self._add(r, now) for r in batch]
+            self._store._report(AuditAction.ADD, _audit.added(self._entity, result))
+            return result
 
     def update(self, record: R) -> R:
         """See :meth:`crmcore.storage.RecordRepository.update`."""
@@ -312,11 +323,12 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
             self._errors.check_version(current.version, record.version)
             stored = stamped(record, current.version + 1, utcnow())
             self._put(stored.id, stored)
+            self._store._report(AuditAction.UPDATE, _audit.updated(self._entity, current, stored))
             return stored
 
     def delete(self, record_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.RecordRepository.delete`."""
-        self._delete(self._errors, record_id, expected_version)
+        self._delete(self._errors, self._entity, record_id, expected_version)
 
     # ------------------------------------------------------------------ reads
 
@@ -389,29 +401,38 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
             for rid in _threads(record):
                 self._by_record.add(rid, record_id)
 
-    def _add(self, interaction: Interaction, now: datetime) -> Interaction:
+    def _add(
+        self, interaction: Interaction, now: datetime, targets: builtins.list[AuditTarget]
+    ) -> Interaction:
         if interaction.external_id is not None:
             existing = self._external.get(interaction.external_id)
             if existing is not None:
-                return self._records[existing]
+                return self._records[existing]  # nothing written: nothing to audit
         if interaction.id in self._records:
             raise _INTERACTION.duplicate()
         stored = stamped(interaction, 1, now)
         self._put(stored.id, stored)
+        targets.extend(_audit.added("interaction", [stored]))
         return stored
 
     def add(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.add`."""
         check_interaction(interaction)
         with self._store._write():
-            return self._add(interaction, utcnow())
+            targets: builtins.list[AuditTarget] = []
+            stored = self._add(interaction, utcnow(), targets)
+            self._store._report(AuditAction.ADD, targets)
+            return stored
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
         batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write():
             now = utcnow()
-            return [self._add(i, now) for i in batch]
+            targets: builtins.list[AuditTarget] = []
+            result = [self._add(i, now, targets) for i in batch]
+            self._store._report(AuditAction.ADD, targets)
+            return result
 
     def get(self, interaction_id: str) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.get`."""
@@ -433,11 +454,12 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
                 raise external_id_taken()
             stored = stamped(interaction, current.version + 1, utcnow())
             self._put(stored.id, stored)
+            self._store._report(AuditAction.UPDATE, _audit.updated("interaction", current, stored))
             return stored
 
     def delete(self, interaction_id: str, *, expected_version: int | None = None) -> None:
         """See :meth:`crmcore.storage.InteractionRepository.delete`."""
-        self._delete(_INTERACTION, interaction_id, expected_version)
+        self._delete(_INTERACTION, "interaction", interaction_id, expected_version)
 
     def _timeline(self, record_id: str, q: Timeline) -> Page[Interaction]:
         low, high, chan, after = q.since, q.until, q.channel, q.after
@@ -483,6 +505,7 @@ class MemoryMerges(_Rows[MergeRecord]):
                 raise _MERGE.duplicate()
             stored = attrs.evolve(record, version=1)
             self._put(stored.id, stored)
+            self._store._report(AuditAction.MERGE, _audit.added("merge", [stored]))
             return stored
 
     def get(self, merge_id: str) -> MergeRecord:
@@ -499,6 +522,7 @@ class MemoryMerges(_Rows[MergeRecord]):
             _MERGE.check_version(current.version, record.version)
             stored = attrs.evolve(record, version=current.version + 1)
             self._put(stored.id, stored)
+            self._store._report(AuditAction.UPDATE, _audit.updated("merge", current, stored))
             return stored
 
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:
@@ -527,10 +551,180 @@ class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
                 if item.id in self._records:
                     raise self._errors.duplicate()  # _write undoes the batch's earlier items
                 self._put(item.id, item)
+            self._store._report(AuditAction.ADD, _audit.added(self._entity, batch))
 
     def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
         with self._store._write():
-            self._put(item_id, change(self._records.get(item_id)))
+            current = self._records.get(item_id)
+            successor = change(current)
+            self._put(item_id, successor)
+            if current is None:
+                return
+            if successor is None:
+                self._store._report(AuditAction.DELETE, _audit.deleted(self._entity, item_id))
+            else:
+                targets = _audit.updated(self._entity, current, successor)
+                self._store._report(AuditAction.UPDATE, targets)
+
+
+class MemoryAudit:
+    """The audit trail of an :class:`~crmcore.storage.InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        # No index by record: a million targets would cost ~100 MB of dict for a
+        # query that only subject requests make; list(record_id=...) scans instead.
+        self._records: dict[str, AuditEntry] = {}
+
+    def _restore(self, entry_id: str, entry: Any) -> None:
+        if entry is None:
+            self._records.pop(entry_id, None)
+        else:
+            self._records[entry_id] = entry
+
+    def _append(self, entry: AuditEntry) -> None:
+        # Callers hold the write lock.
+        if entry.id in self._records:
+            raise _audit.AUDIT.duplicate()
+        self._store._log(self, entry.id, None)
+        self._restore(entry.id, entry)
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        """See :meth:`crmcore.storage.AuditRepository.append`."""
+        _audit.check_entry(entry)
+        with self._store._write():
+            self._append(entry)
+        return entry
+
+    def get(self, entry_id: str) -> AuditEntry:
+        """See :meth:`crmcore.storage.AuditRepository.get`."""
+        with self._store._read():
+            found = self._records.get(entry_id) if isinstance(entry_id, str) else None
+        return _audit.AUDIT.found(found)
+
+    def list(
+        self,
+        *,
+        record_id: str | None = None,
+        action: AuditAction | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[AuditEntry]:
+        """See :meth:`crmcore.storage.AuditRepository.list`."""
+        q = _audit.check_audit_list(record_id, action, since, limit, cursor)
+        with self._store._read():
+            chosen = sorted(i for i in self._records if q.after is None or i > q.after)
+            entries = []
+            for i in chosen:
+                entry = self._records[i]
+                if q.action is not None and entry.action is not q.action:
+                    continue
+                if q.record_id is not None and all(t.id != q.record_id for t in entry.targets):
+                    continue
+                if q.since is not None and micros(entry.at) < q.since:
+                    continue
+                entries.append(entry)
+                if len(entries) > q.size:
+                    break
+        if len(entries) <= q.size:
+            return Page(tuple(entries), None)
+        page = entries[: q.size]
+        return Page(tuple(page), _audit.audit_cursor(page[-1].id))
+
+    def count(self) -> int:
+        """See :meth:`crmcore.storage.AuditRepository.count`."""
+        with self._store._read():
+            return len(self._records)
+
+
+class MemorySuppressions:
+    """The suppression list of an :class:`~crmcore.storage.InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._records: dict[str, bool] = {}
+
+    def _restore(self, digest: str, present: Any) -> None:
+        if present is None:
+            self._records.pop(digest, None)
+        else:
+            self._records[digest] = True
+
+    def add(self, digests: Iterable[str]) -> int:
+        """See :meth:`crmcore.storage.SuppressionRepository.add`."""
+        batch = _audit.check_digests(digests)
+        with self._store._write():
+            new = [d for d in batch if d not in self._records]
+            for digest in new:
+                self._store._log(self, digest, None)
+                self._records[digest] = True
+            return len(new)
+
+    def contains(self, digest: str) -> bool:
+        """See :meth:`crmcore.storage.SuppressionRepository.contains`."""
+        with self._store._read():
+            return isinstance(digest, str) and digest in self._records
+
+    def __contains__(self, digest: object) -> bool:
+        return isinstance(digest, str) and self.contains(digest)
+
+    def count(self) -> int:
+        """See :meth:`crmcore.storage.SuppressionRepository.count`."""
+        with self._store._read():
+            return len(self._records)
+
+
+class MemoryRequests(_Rows[Any]):
+    """The subject requests of an :class:`~crmcore.storage.InMemoryStore`."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._records: dict[str, Any] = {}
+
+    def add(self, request: SubjectRequest) -> SubjectRequest:
+        """See :meth:`crmcore.storage.RequestRepository.add`."""
+        _audit.check_request(request)
+        with self._store._write():
+            if request.id in self._records:
+                raise _audit.REQUEST.duplicate()
+            stored = attrs.evolve(request, version=1)
+            self._put(stored.id, stored)
+            self._store._report(AuditAction.ADD, _audit.added("request", [stored]))
+            return stored
+
+    def get(self, request_id: str) -> SubjectRequest:
+        """See :meth:`crmcore.storage.RequestRepository.get`."""
+        with self._store._read():
+            found: SubjectRequest | None = self._get(request_id)
+        return _audit.REQUEST.found(found)
+
+    def update(self, request: SubjectRequest) -> SubjectRequest:
+        """See :meth:`crmcore.storage.RequestRepository.update`."""
+        _audit.check_request(request)
+        with self._store._write():
+            current: SubjectRequest = _audit.REQUEST.found(self._records.get(request.id))
+            _audit.REQUEST.check_version(current.version, request.version)
+            stored = attrs.evolve(request, version=current.version + 1)
+            self._put(stored.id, stored)
+            self._store._report(AuditAction.UPDATE, _audit.updated("request", current, stored))
+            return stored
+
+    def list(
+        self, *, open_only: bool = False, limit: int = 100, cursor: str | None = None
+    ) -> Page[SubjectRequest]:
+        """See :meth:`crmcore.storage.RequestRepository.list`."""
+        q = _audit.check_request_list(open_only, limit, cursor)
+        with self._store._read():
+            chosen = [
+                r
+                for i, r in sorted(self._records.items())
+                if (q.after is None or i > q.after) and (not q.open_only or r.is_open)
+            ]
+        if len(chosen) <= q.size:
+            return Page(tuple(chosen), None)
+        page = chosen[: q.size]
+        return Page(tuple(page), _audit.request_cursor(page[-1].id))
 
 
 class _MemoryOpportunities(OpportunitiesFront, _MemoryItems[Opportunity, OpportunityId]):
@@ -583,6 +777,11 @@ class InMemoryStore(
         self._opportunities = _MemoryOpportunities(self, OPPORTUNITIES)
         self._tasks: _MemoryItems[Task, TaskId] = _MemoryItems(self, TASKS)
         self._cases: _MemoryItems[Case, CaseId] = _MemoryItems(self, CASES)
+        self._audit = MemoryAudit(self)
+        self._suppressions = MemorySuppressions(self)
+        self._requests = MemoryRequests(self)
+        # Created once per store, like a database's: it lives as long as the data does.
+        self._secret = os.urandom(_audit.SECRET_BYTES)
         self._tables: dict[type, _Rows[Any]] = {
             Customer: self._customers,
             Lead: self._leads,
@@ -608,16 +807,24 @@ class InMemoryStore(
         with self._lock:
             self._check_open()
             mark = len(self._undo)
+            audit_mark = _audit.audit_mark(self)
             self._depth += 1
             try:
                 yield
             except BaseException:
                 self._rollback_to(mark)
+                _audit.rewind(audit_mark)
                 raise
             finally:
                 self._depth -= 1
                 if self._depth == 0:
                     self._undo.clear()
+
+    def _report(self, action: AuditAction, targets: Sequence[AuditTarget]) -> None:
+        # Callers hold the write lock, inside the write's own undo scope.
+        entry = report(self, action, targets)
+        if entry is not None:
+            self._audit._append(entry)
 
     def _log(self, table: _Undoable, record_id: str, previous: object) -> None:
         self._undo.append((table, record_id, previous))
@@ -660,6 +867,41 @@ class InMemoryStore(
                     ):
                         raise external_id_taken()
                 self._tables[type(record)]._put(record.id, record)
+            self._report(AuditAction.LOAD, _audit.loaded(batch))
+
+    # ------------------------------------------------------------------ privacy
+
+    @property
+    def audit(self) -> MemoryAudit:
+        """The audit trail (see :class:`~crmcore.storage.SupportsPrivacy`)."""
+        return self._audit
+
+    @property
+    def suppressions(self) -> MemorySuppressions:
+        """The suppression list."""
+        return self._suppressions
+
+    @property
+    def requests(self) -> MemoryRequests:
+        """The subject requests."""
+        return self._requests
+
+    def privacy_secret(self) -> bytes:
+        """See :meth:`crmcore.storage.SupportsPrivacy.privacy_secret`."""
+        with self._read():
+            return self._secret
+
+    def forget_merge(self, merge_id: str) -> None:
+        """See :meth:`crmcore.storage.SupportsPrivacy.forget_merge`."""
+        with self._write():
+            _audit.MERGE.found(self._merges._get(merge_id))
+            self._merges._put(merge_id, None)
+            self._report(AuditAction.DELETE, _audit.deleted("merge", merge_id))
+
+    def compact(self) -> None:
+        """Nothing to do: a dict forgets a deleted record at once (see
+        :meth:`~crmcore.storage.SupportsPrivacy.compact`)."""
+        self._check_open()
 
     def close(self) -> None:
         """Drop everything; the store refuses further use."""
@@ -667,6 +909,9 @@ class InMemoryStore(
             self._closed = True
             for table in self._tables.values():
                 table._records.clear()
+            self._audit._records.clear()
+            self._suppressions._records.clear()
+            self._requests._records.clear()
 
     def __repr__(self) -> str:
         return "InMemoryStore()"

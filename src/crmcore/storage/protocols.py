@@ -25,6 +25,7 @@ from typing import Final, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 import attrs
 
+from crmcore.audit import AuditAction, AuditEntry
 from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.ids import CaseId, CustomerId, InteractionId, LeadId, OpportunityId, TaskId
@@ -32,11 +33,13 @@ from crmcore.interactions import Channel, Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
+from crmcore.subject_requests import SubjectRequest
 from crmcore.tasks import Task
 from crmcore.values import EmailAddress, PhoneNumber
 
 __all__ = [
     "TOTALS_BY",
+    "AuditRepository",
     "CaseRepository",
     "CustomerRepository",
     "Field",
@@ -50,12 +53,16 @@ __all__ = [
     "Op",
     "OpportunityRepository",
     "Page",
+    "PrivateStore",
     "RecordRepository",
+    "RequestRepository",
     "Store",
     "SupportsKeyLocks",
     "SupportsLoad",
     "SupportsMerges",
+    "SupportsPrivacy",
     "SupportsWorkItems",
+    "SuppressionRepository",
     "TaskRepository",
     "Total",
     "WorkStore",
@@ -560,3 +567,148 @@ class SupportsLoad(Protocol):
                 another stored one.
         """
         ...
+
+
+class AuditRepository(Protocol):
+    """The audit trail of a store: append-only entries, oldest first.
+
+    Every write path of the store appends to it (see :mod:`crmcore.audit`);
+    entries hold ids and field names, never values.
+    """
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        """Store an entry as it is (what :func:`crmcore.audit.audited` calls at its end).
+
+        Apps may append entries of their own (an export, a read they must
+        log); the entry is never audited itself. An id already stored raises
+        :class:`~crmcore.DuplicateRecord`.
+        """
+        ...
+
+    def get(self, entry_id: str) -> AuditEntry:
+        """The entry with this id, or :class:`~crmcore.NotFound`."""
+        ...
+
+    def list(
+        self,
+        *,
+        record_id: str | None = None,
+        action: AuditAction | None = None,
+        since: datetime | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[AuditEntry]:
+        """One page of the entries, oldest first (by id, which is time-ordered).
+
+        ``record_id``: only entries naming that record among their targets;
+        ``action``: only that action; ``since``: only entries at or after it.
+        """
+        ...
+
+    def count(self) -> int:
+        """How many entries are stored."""
+        ...
+
+
+class SuppressionRepository(Protocol):
+    """The suppression list: keyed digests of erased contact points (never the points).
+
+    :mod:`crmcore.privacy` computes the digests (HMAC-SHA256 under
+    :meth:`SupportsPrivacy.privacy_secret`); the store only keeps the set.
+    Adding digests is not audited: they name no record.
+    """
+
+    def add(self, digests: Iterable[str]) -> int:
+        """Add digests (1 to 128 printable ASCII characters each); return how many were new."""
+        ...
+
+    def contains(self, digest: str) -> bool:
+        """Whether the digest is on the list."""
+        ...
+
+    def __contains__(self, digest: object) -> bool:
+        """``digest in store.suppressions``: :meth:`contains`."""
+        ...
+
+    def count(self) -> int:
+        """How many digests are on the list."""
+        ...
+
+
+class RequestRepository(Protocol):
+    """The subject requests of a store (:class:`~crmcore.subject_requests.SubjectRequest`)."""
+
+    def add(self, request: SubjectRequest) -> SubjectRequest:
+        """Store a new request (version 1); an id already stored raises ``DuplicateRecord``."""
+        ...
+
+    def get(self, request_id: str) -> SubjectRequest:
+        """The request with this id, or :class:`~crmcore.NotFound`."""
+        ...
+
+    def update(self, request: SubjectRequest) -> SubjectRequest:
+        """Compare-and-set replace: ``VersionConflict`` when the stored version differs."""
+        ...
+
+    def list(
+        self,
+        *,
+        open_only: bool = False,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[SubjectRequest]:
+        """One page of the requests in id order (oldest first); only unanswered ones
+        when ``open_only``."""
+        ...
+
+
+@runtime_checkable
+class SupportsPrivacy(Protocol):
+    """A store that keeps an audit trail, a suppression list and subject requests,
+    besides :class:`Store`: what :mod:`crmcore.privacy` needs.
+
+    All three built-in stores implement it. A store that does not is still a
+    :class:`Store`; the contract kit's ``supports_privacy = False`` flag says
+    so to the kit, and :func:`crmcore.audit.audited` then only opens a transaction.
+    """
+
+    @property
+    def audit(self) -> AuditRepository:
+        """The audit trail."""
+        ...
+
+    @property
+    def suppressions(self) -> SuppressionRepository:
+        """The suppression list."""
+        ...
+
+    @property
+    def requests(self) -> RequestRepository:
+        """The subject requests."""
+        ...
+
+    def privacy_secret(self) -> bytes:
+        """The store's 32 random secret bytes: created once, kept in the store, never logged.
+
+        The key of the suppression digests: the same store always answers
+        the same bytes, another store other ones.
+        """
+        ...
+
+    def forget_merge(self, merge_id: str) -> None:
+        """Delete a merge record and its snapshots (for erasure); ``NotFound`` if absent."""
+        ...
+
+    def compact(self) -> None:
+        """Make the bytes of deleted data leave the store's files.
+
+        SQLite: ``VACUUM`` and ``wal_checkpoint(TRUNCATE)``; PostgreSQL:
+        ``VACUUM FULL`` of the crmcore tables; memory: nothing to do. Call it
+        outside any transaction.
+        """
+        ...
+
+
+@runtime_checkable
+class PrivateStore(Store, SupportsPrivacy, Protocol):
+    """A :class:`Store` that :class:`SupportsPrivacy`: what the privacy services take."""

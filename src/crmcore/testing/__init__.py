@@ -3,7 +3,8 @@
 - ``crmcore.testing.strategies``: hypothesis strategies for every model; installing
   crmcore registers them with hypothesis, so ``st.from_type(Customer)`` just works;
 - :class:`StorageContract` (with :class:`MergeContract` and :class:`WorkItemsContract`):
-  the contract tests a store must pass;
+  the contract tests a store must pass; :class:`PrivacyContract` those of
+  :class:`~crmcore.storage.SupportsPrivacy` (audit trail, suppressions, requests);
 - :class:`StoreStateMachine` and :class:`MergeStoreStateMachine`: random operations on a
   store and the in-memory reference;
 - ``crmcore.testing.plugin``: store fixtures, loaded by pytest through its entry point.
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from crmcore.testing.contract import StorageContract
     from crmcore.testing.merge_contract import MergeContract
     from crmcore.testing.merge_stateful import MergeStoreStateMachine
+    from crmcore.testing.privacy_contract import PrivacyContract
     from crmcore.testing.stateful import StoreStateMachine
     from crmcore.testing.strategies import register_strategies
     from crmcore.testing.work_contract import WorkItemsContract
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
+    "PrivacyContract": "crmcore.testing.privacy_contract",
     "StorageContract": "crmcore.testing.contract",
     "StoreStateMachine": "crmcore.testing.stateful",
     "WorkItemsContract": "crmcore.testing.work_contract",
@@ -39,6 +42,7 @@ _HOMES = {
 __all__ = [
     "MergeContract",
     "MergeStoreStateMachine",
+    "PrivacyContract",
     "StorageContract",
     "StoreStateMachine",
     "WorkItemsContract",
@@ -53,6 +57,7 @@ _ASSERTING_MODULES = (
     "crmcore.testing.stateful",
     "crmcore.testing.merge_stateful",
     "crmcore.testing.work_contract",
+    "crmcore.testing.privacy_contract",
     "crmcore.testing._kit",
 )
 
