@@ -151,11 +151,11 @@ def _register_find(sub: Any) -> None:
         "find",
         help="list every record that concerns a person, by email, phone or name",
         description="""\
-List every record that concerns a person: customers and leads (found through the same
-match keys as duplicate detection, so ada@example.com finds the lead typed in as
-ADA@Example.COM), the records merged into them
-and the leads converted into them, their interactions, deals, tasks and cases, the merge
-records that hold copies of them, and the audit entries about them.
+List every record that concerns a person: customers and leads (an address is compared as
+a mailbox: case folded, a +tag dropped, so ada@example.com finds the lead typed in as
+ADA+news@Example.COM; a name ignoring word order, case and accents), the records merged
+into them and the leads converted into them, their interactions, deals, tasks and cases,
+the merge records that hold copies of them, and the audit entries about them.
 
 Only ids and what state each record is in are printed, never personal data.""",
         epilog="""\
@@ -213,7 +213,9 @@ exit status: 0 on success, 1 when the store, the customer or the output cannot b
 for a bad command line (a malformed id, an output that is the database file).""",
     )
     add_existing_db_option(parser)
-    _add_id_option(parser, "the person's customer id (cus_...)")
+    _add_id_option(
+        parser, "the person's customer id (cus_...), or a lead id (led_...) for a prospect"
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -492,7 +494,7 @@ def run_export(args: argparse.Namespace, err: TextIO) -> int:
     from crmcore.errors import NotFound, ValidationError
     from crmcore.privacy import export_subject
 
-    record_id = _record_id(args.record_id, leads=False)
+    record_id = _record_id(args.record_id, leads=True)
     to_stdout = args.output == "-"
     output = Path(args.output)
     if not to_stdout:
