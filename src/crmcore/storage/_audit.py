@@ -218,12 +218,37 @@ def from_micros(value: int) -> datetime:
 
 
 def encode_targets(targets: Sequence[AuditTarget]) -> str:
-    """The targets as compact JSON: ``[[entity, id, version, [fields...]], ...]``."""
-    return json.dumps(
-        [[t.entity, t.id, t.version, t.fields] for t in targets],
-        separators=(",", ":"),
-        ensure_ascii=False,
+    """The targets as compact JSON: runs of one entity, version and fields share a group.
+
+    ``[[entity, version, [fields...], [id, id, ...]], ...]``: an ``add_many`` of
+    10,000 records is one group, a tenth of the text (and of the time) of a
+    list per target. Order is kept: a group holds consecutive targets only.
+    """
+    groups: builtins.list[builtins.list[Any]] = []
+    key: tuple[Any, ...] | None = None
+    ids: builtins.list[str] = []
+    for t in targets:
+        here = (t.entity, t.version, t.fields)
+        if here != key:
+            ids = []
+            groups.append([t.entity, t.version, t.fields, ids])
+            key = here
+        ids.append(t.id)
+    return json.dumps(groups, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_targets(text: str) -> tuple[AuditTarget, ...]:
+    """The targets :func:`encode_targets` wrote."""
+    return tuple(
+        AuditTarget(entity, record_id, version, tuple(fields))
+        for entity, version, fields, ids in json.loads(text)
+        for record_id in ids
     )
+
+
+def record_ids_json(entry: AuditEntry) -> str:
+    """The ids an entry names, as a JSON array (for SQLite's ``json_each``)."""
+    return json.dumps(entry.record_ids, separators=(",", ":"))
 
 
 def entry_row(entry: AuditEntry) -> tuple[Any, ...]:
@@ -248,10 +273,7 @@ def decode_entry(row: Sequence[Any]) -> AuditEntry:
             actor=actor,
             action=AuditAction(action),
             operation=operation,
-            targets=tuple(
-                AuditTarget(entity, record_id, version, tuple(fields))
-                for entity, record_id, version, fields in json.loads(targets)
-            ),
+            targets=decode_targets(targets),
         )
     except (ValueError, TypeError) as exc:
         raise AUDIT.unreadable() from exc

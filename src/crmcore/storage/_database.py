@@ -25,6 +25,7 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 import attrs
 
 from crmcore._validation import items_of, utcnow
+from crmcore.audit import AuditAction, AuditEntry, AuditTarget, report
 from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.ids import CaseId, InteractionId, OpportunityId, TaskId
@@ -32,6 +33,7 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
+from crmcore.storage import _audit
 from crmcore.storage._common import _EXACT as EXACT
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
@@ -100,6 +102,8 @@ class Connections(Protocol):
 
     def _write(self) -> AbstractContextManager[Any]: ...
 
+    def _report(self, conn: Any, action: AuditAction, targets: Sequence[AuditTarget]) -> None: ...
+
 
 def stored_id(errors: Errors, record_id: object) -> str:
     """``record_id`` when it could name a stored row; anything else names nothing (NotFound).
@@ -116,6 +120,8 @@ class DocumentRows(Generic[T]):
     """A repository whose rows end in a document: the reads by id every entity shares."""
 
     _store: Connections
+    _audit_entity: str
+    """The entity audit targets name (``"customer"``, ``"interaction"``, ...)."""
 
     def _doc_row(self, conn: Any, row_id: str) -> Sequence[Any] | None:
         """The stored row (document last) of ``row_id``, if any."""
@@ -148,7 +154,13 @@ class DocumentRows(Generic[T]):
         """Compare-and-set a checked ``value``: stored at its next version, or an error."""
         stored = stamped(value, value.version + 1, utcnow())
         with self._store._write() as conn:
+            # The stored copy, for the names of the fields the update changes.
+            row = self._doc_row(conn, value.id)
             self._rewrite(conn, value, stored)
+            if row is not None:
+                before = self._decode_rows([row])[0]
+                targets = _audit.updated(self._audit_entity, before, stored)
+                self._store._report(conn, AuditAction.UPDATE, targets)
         return stored
 
     def _delete(self, errors: Errors, row_id: object, expected_version: object) -> None:
@@ -157,6 +169,8 @@ class DocumentRows(Generic[T]):
         wanted = stored_id(errors, row_id)
         with self._store._write() as conn:
             self._remove(conn, wanted, expected)
+            targets = _audit.deleted(self._audit_entity, wanted)
+            self._store._report(conn, AuditAction.DELETE, targets)
 
 
 @attrs.frozen
@@ -183,6 +197,7 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
         super().__init__(kind.cls, kind.entity, kind.fields, kind.row)
         self._store = store
         self._columns = kind.columns
+        self._audit_entity = kind.entity
 
     def _insert_batch(self, conn: Any, batch: Sequence[R], now: datetime) -> builtins.list[R]:
         """Insert checked new records stamped version 1 at ``now``; return what was stored."""
@@ -196,7 +211,9 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
         """See :meth:`crmcore.storage.RecordRepository.add`."""
         self._check(record)
         with self._store._write() as conn:
-            return self._insert_batch(conn, [record], utcnow())[0]
+            stored = self._insert_batch(conn, [record], utcnow())
+            self._store._report(conn, AuditAction.ADD, _audit.added(self._audit_entity, stored))
+            return stored[0]
 
     def add_many(self, records: Iterable[R]) -> builtins.list[R]:
         """See :meth:`crmcore.storage.RecordRepository.add_many`."""
@@ -208,6 +225,7 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
             now = utcnow()
             for start in range(0, len(batch), ADD_CHUNK):
                 result.extend(self._insert_batch(conn, batch[start : start + ADD_CHUNK], now))
+            self._store._report(conn, AuditAction.ADD, _audit.added(self._audit_entity, result))
         return result
 
     def update(self, record: R) -> R:
@@ -271,8 +289,24 @@ INTERACTION: Final = Errors("interaction")
 """The errors of every interaction repository of a database backend."""
 
 
+def _written(
+    batch: Sequence[Interaction], stored: Sequence[Interaction], now: datetime
+) -> builtins.list[AuditTarget]:
+    """The targets of the interactions ``add`` wrote: not those it found by external id.
+
+    ``_add`` returns a new copy stamped ``now`` when it wrote, the stored one
+    otherwise (stamped at its own add); an id written twice in a batch is one target.
+    """
+    written = {
+        s.id: s for i, s in zip(batch, stored, strict=True) if s.id == i.id and s.updated_at == now
+    }
+    return _audit.added("interaction", written.values())
+
+
 class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
     """The interaction repository of a database backend, above its statements."""
+
+    _audit_entity = "interaction"
 
     def _add(self, conn: Any, interaction: Interaction, now: datetime) -> Interaction:
         """Store a checked new interaction, or return the one holding its external id."""
@@ -286,14 +320,20 @@ class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
         """See :meth:`crmcore.storage.InteractionRepository.add`."""
         check_interaction(interaction)
         with self._store._write() as conn:
-            return self._add(conn, interaction, utcnow())
+            now = utcnow()
+            stored = self._add(conn, interaction, now)
+            targets = _written([interaction], [stored], now)
+            self._store._report(conn, AuditAction.ADD, targets)
+            return stored
 
     def add_many(self, interactions: Iterable[Interaction]) -> builtins.list[Interaction]:
         """See :meth:`crmcore.storage.InteractionRepository.add_many`."""
         batch = [check_interaction(i) for i in items_of(interactions, "interactions")]
         with self._store._write() as conn:
             now = utcnow()
-            return [self._add(conn, i, now) for i in batch]
+            result = [self._add(conn, i, now) for i in batch]
+            self._store._report(conn, AuditAction.ADD, _written(batch, result, now))
+            return result
 
     def update(self, interaction: Interaction) -> Interaction:
         """See :meth:`crmcore.storage.InteractionRepository.update`."""
@@ -406,6 +446,7 @@ class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
         super().__init__(table.kind)
         self._store = store
         self._layout = table
+        self._audit_entity = table.kind.noun
 
     def _insert_batch(self, conn: Any, batch: Sequence[W]) -> None:
         """Insert checked new items (already stamped); ``duplicate()`` on a stored id."""
@@ -430,6 +471,7 @@ class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
         with self._store._write() as conn:
             for start in range(0, len(batch), ADD_CHUNK):
                 self._insert_batch(conn, batch[start : start + ADD_CHUNK])
+            self._store._report(conn, AuditAction.ADD, _audit.added(self._audit_entity, batch))
 
     def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
         with self._store._write() as conn:
@@ -442,8 +484,12 @@ class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
             # database, where this read takes no lock) makes it a VersionConflict.
             if successor is None:
                 self._remove(conn, item_id, current.version)
+                targets = _audit.deleted(self._audit_entity, item_id)
+                self._store._report(conn, AuditAction.DELETE, targets)
             else:
                 self._rewrite(conn, current, successor)
+                targets = _audit.updated(self._audit_entity, current, successor)
+                self._store._report(conn, AuditAction.UPDATE, targets)
 
     def _totals(self, conditions: Sequence[Condition], by: tuple[str, ...]) -> builtins.list[Total]:
         """One SQL aggregate of the amounts' scaled integers; the few amounts without
@@ -507,6 +553,16 @@ class DatabaseStore(
         """A write: a transaction of its own, or a savepoint inside the one that is open."""
         raise NotImplementedError
 
+    def _append_entry(self, conn: Any, entry: AuditEntry) -> None:
+        """Insert an audit entry (one row, and one index row per record it names)."""
+        raise NotImplementedError
+
+    def _report(self, conn: Any, action: AuditAction, targets: Sequence[AuditTarget]) -> None:
+        """What every write path calls in its transaction: see :func:`crmcore.audit.report`."""
+        entry = report(self, action, targets)
+        if entry is not None:
+            self._append_entry(conn, entry)
+
     def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, in one transaction.
 
@@ -531,3 +587,4 @@ class DatabaseStore(
                     self._cases._place(conn, record)
                 else:
                     self._interactions._place(conn, record)
+            self._report(conn, AuditAction.LOAD, _audit.loaded(batch))

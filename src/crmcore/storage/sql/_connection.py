@@ -15,6 +15,7 @@ from sqlalchemy import Table, and_, delete, event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from crmcore.audit import AuditAction, AuditTarget
 from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
 from crmcore.storage._front import Errors
 from crmcore.storage.keys import KeyFunction
@@ -257,6 +258,10 @@ class Handle(Protocol):
     def _doc_in(self, doc: str) -> str: ...
 
     def _doc_out(self, doc: str) -> str: ...
+
+    def _report(
+        self, conn: Connection, action: AuditAction, targets: Sequence[AuditTarget]
+    ) -> None: ...
 
 
 def copy_rows(

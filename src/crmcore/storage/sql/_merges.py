@@ -9,9 +9,11 @@ import attrs
 from sqlalchemy import Connection, Table, delete, insert, select
 from sqlalchemy import exc as sa_exc
 
+from crmcore.audit import AuditAction
 from crmcore.errors import ValidationError
 from crmcore.merge_record import MergeRecord
 from crmcore.serialization import from_json, to_json
+from crmcore.storage import _audit
 from crmcore.storage._common import is_unicode, micros
 from crmcore.storage._front import Errors, check_record, check_record_id
 from crmcore.storage.sql._connection import Handle, is_id_collision
@@ -46,6 +48,7 @@ class SQLMerges:
                     raise _MERGE.duplicate() from None
                 raise
             conn.execute(insert(self._participants), self._participant_rows(stored))
+            self._store._report(conn, AuditAction.MERGE, _audit.added("merge", [stored]))
         return stored
 
     def _row(self, record: MergeRecord) -> dict[str, Any]:
@@ -87,14 +90,19 @@ class SQLMerges:
         stored = attrs.evolve(record, version=record.version + 1)
         t = self._table
         with self._store._write() as conn:
+            found = conn.execute(select(t.c.version, t.c.doc).where(t.c.id == record.id)).first()
+            _MERGE.check_version(None if found is None else int(found[0]), record.version)
+            assert found is not None
             done = conn.execute(
                 t.update()
                 .where(t.c.id == record.id, t.c.version == record.version)
                 .values(version=stored.version, doc=self._store._doc_in(to_json(stored)))
             )
-            if done.rowcount != 1:
-                found = conn.execute(select(t.c.version).where(t.c.id == record.id)).first()
-                _MERGE.check_version(None if found is None else int(found[0]), record.version)
+            if done.rowcount != 1:  # a writer in between (no lock was taken by the read)
+                now = conn.execute(select(t.c.version).where(t.c.id == record.id)).first()
+                _MERGE.check_version(None if now is None else int(now[0]), record.version)
+            before = self._decode(found[1])
+            self._store._report(conn, AuditAction.UPDATE, _audit.updated("merge", before, stored))
         return stored
 
     def list_for(self, record_id: str) -> builtins.list[MergeRecord]:

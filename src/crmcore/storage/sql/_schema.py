@@ -21,13 +21,14 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The version of the tables this crmcore writes (kept in the ``<prefix>meta`` table).
 
 Version 2 added the work item tables (opportunities, tasks, cases, and their
-members); :meth:`~crmcore.storage.sql.SQLStore.create_all` upgrades version 1
-tables in place, since it only adds tables."""
-UPGRADABLE: Final = frozenset({1})
+members), version 3 the audit trail, suppression list and subject requests
+(issue 11); :meth:`~crmcore.storage.sql.SQLStore.create_all` upgrades version
+1 and 2 tables in place, since each only added tables."""
+UPGRADABLE: Final = frozenset({1, 2})
 """Older versions :meth:`~crmcore.storage.sql.SQLStore.create_all` upgrades by adding tables."""
 
 
@@ -81,6 +82,10 @@ class Tables:
     task_members: Table
     cases: Table
     case_members: Table
+    audit_entries: Table
+    audit_targets: Table
+    suppressions: Table
+    requests: Table
 
     def all(self) -> tuple[Table, ...]:
         """Every table, parents before children."""
@@ -236,6 +241,46 @@ def _work_tables(metadata: MetaData, prefix: str) -> tuple[Table, ...]:
     return opportunities, opportunity_members, tasks, task_members, cases, case_members
 
 
+def _privacy_tables(metadata: MetaData, prefix: str) -> tuple[Table, ...]:
+    # targets: the entry's targets as compact JSON ([[entity, id, version, [fields]], ...]):
+    # ids and field names only, never values, so erasure never rewrites the trail.
+    entries = Table(
+        f"{prefix}audit_entries",
+        metadata,
+        Column("id", _ordered_text(), nullable=False),
+        Column("at", BigInteger, nullable=False),
+        Column("actor", Text),
+        Column("action", Text, nullable=False),
+        Column("operation", Text),
+        Column("targets", Text, nullable=False),
+        PrimaryKeyConstraint("id", name=f"{prefix}audit_entries_pkey"),
+    )
+    # One row per record an entry names, for list(record_id=...).
+    targets = Table(
+        f"{prefix}audit_targets",
+        metadata,
+        Column("record_id", _ordered_text(), nullable=False),
+        Column("entry_id", _ordered_text(), nullable=False),
+        PrimaryKeyConstraint("record_id", "entry_id", name=f"{prefix}audit_targets_pkey"),
+    )
+    suppressions = Table(
+        f"{prefix}suppressions",
+        metadata,
+        Column("digest", _ordered_text(), nullable=False),
+        PrimaryKeyConstraint("digest", name=f"{prefix}suppressions_pkey"),
+    )
+    requests = Table(
+        f"{prefix}subject_requests",
+        metadata,
+        Column("id", _ordered_text(), nullable=False),
+        Column("version", BigInteger, nullable=False),
+        Column("answered_at", BigInteger),
+        Column("doc", Text, nullable=False),
+        PrimaryKeyConstraint("id", name=f"{prefix}subject_requests_pkey"),
+    )
+    return entries, targets, suppressions, requests
+
+
 def build_tables(schema: str | None = None, prefix: str = "crm_") -> Tables:
     """The crmcore tables under ``schema`` (``None``: the connection's default) and ``prefix``."""
     return _build(schema, prefix)
@@ -337,6 +382,7 @@ def _build(schema: str | None, prefix: str) -> Tables:
         merges,
         merge_participants,
         *_work_tables(metadata, prefix),
+        *_privacy_tables(metadata, prefix),
     )
 
 

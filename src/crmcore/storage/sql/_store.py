@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy import bindparam, delete, func, insert, inspect, select, text, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from crmcore.audit import AuditAction, AuditEntry
 from crmcore.cases import Case
 from crmcore.customers import Customer
-from crmcore.errors import DataError, StorageError, ValidationError
+from crmcore.errors import DataError, IntegrityError, StorageError, ValidationError
 from crmcore.ids import CaseId, CustomerId, LeadId, TaskId
 from crmcore.leads import Lead
+from crmcore.storage import _audit
 from crmcore.storage._database import (
     CASE_TABLE,
     CUSTOMERS,
@@ -37,6 +40,7 @@ from crmcore.storage.sql._connection import (
 from crmcore.storage.sql._interactions import SQLInteractions
 from crmcore.storage.sql._items import SQLItems, SQLOpportunities
 from crmcore.storage.sql._merges import SQLMerges
+from crmcore.storage.sql._privacy import SQLAudit, SQLRequests, SQLSuppressions, append_entry
 from crmcore.storage.sql._records import SQLRecords
 from crmcore.storage.sql._schema import (
     SCHEMA_VERSION,
@@ -158,6 +162,10 @@ class SQLStore(
         )
         self._tasks: SQLItems[Task, TaskId] = SQLItems(self, TASK_TABLE, t.tasks, t.task_members)
         self._cases: SQLItems[Case, CaseId] = SQLItems(self, CASE_TABLE, t.cases, t.case_members)
+        self._audit = SQLAudit(self, t.audit_entries, t.audit_targets)
+        self._suppressions = SQLSuppressions(self, t.suppressions)
+        self._requests = SQLRequests(self, t.requests)
+        self._secret: bytes | None = None
         self._lock_statement = select(func.pg_advisory_xact_lock(bindparam("lock_id")))
         self._closed = False
         self._check_schema()
@@ -216,6 +224,17 @@ class SQLStore(
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write: a transaction of its own, or a savepoint inside the one that is open."""
+        # A savepoint that rolls back inside an audited block takes its targets back.
+        mark = _audit.audit_mark(self)
+        try:
+            with self._writing() as conn:
+                yield conn
+        except BaseException:
+            _audit.rewind(mark)
+            raise
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
         with self._translated():
             if self._joined is not None:
                 with self._joined_lock:
@@ -335,6 +354,8 @@ class SQLStore(
                 )
             if "key_function" not in found:
                 rows.append({"key": "key_function", "value": key_function_name(self._keys)})
+            if "privacy_secret" not in found:
+                rows.append({"key": "privacy_secret", "value": os.urandom(32).hex()})
             if rows:
                 conn.execute(meta.insert(), rows)
         self._check_schema()
@@ -393,6 +414,97 @@ class SQLStore(
         with self._write() as conn:
             self._customers._rebuild_keys(conn)
             self._leads._rebuild_keys(conn)
+
+    # ------------------------------------------------------------------ privacy
+
+    def _append_entry(self, conn: Connection, entry: AuditEntry) -> None:
+        append_entry(conn, self._tables.audit_entries, self._tables.audit_targets, entry)
+
+    @property
+    def audit(self) -> SQLAudit:
+        """The audit trail (see :class:`~crmcore.storage.SupportsPrivacy`)."""
+        return self._audit
+
+    @property
+    def suppressions(self) -> SQLSuppressions:
+        """The suppression list."""
+        return self._suppressions
+
+    @property
+    def requests(self) -> SQLRequests:
+        """The subject requests."""
+        return self._requests
+
+    def privacy_secret(self) -> bytes:
+        """See :meth:`crmcore.storage.SupportsPrivacy.privacy_secret`.
+
+        Kept in the ``<prefix>meta`` table under ``privacy_secret``:
+        :meth:`create_all` writes it; tables made by an app's own migrations get
+        it on first use (the first writer wins, every store then reads the same).
+        """
+        self._state()  # refuses a closed store
+        if self._secret is None:
+            meta = self._tables.meta
+            which = select(meta.c.value).where(meta.c.key == "privacy_secret")
+            with self._use() as conn:
+                found = conn.execute(which).first()
+            if found is None:
+                try:
+                    with self._write() as conn:
+                        value = os.urandom(_audit.SECRET_BYTES).hex()
+                        conn.execute(insert(meta).values(key="privacy_secret", value=value))
+                except IntegrityError:
+                    pass  # another store wrote it first: read theirs
+                with self._use() as conn:
+                    found = conn.execute(which).first()
+            try:
+                secret = bytes.fromhex(str(_audit.AUDIT.found(found)[0]))
+            except ValueError:
+                raise _audit.unreadable_secret() from None
+            if len(secret) != _audit.SECRET_BYTES:
+                raise _audit.unreadable_secret()
+            self._secret = secret
+        return self._secret
+
+    def forget_merge(self, merge_id: str) -> None:
+        """See :meth:`crmcore.storage.SupportsPrivacy.forget_merge`."""
+        if not _audit.is_digest(merge_id):
+            raise _audit.MERGE.not_found()
+        t, p = self._tables.merges, self._tables.merge_participants
+        with self._write() as conn:
+            conn.execute(delete(p).where(p.c.merge_id == merge_id))
+            if conn.execute(delete(t).where(t.c.id == merge_id)).rowcount != 1:
+                raise _audit.MERGE.not_found()
+            self._report(conn, AuditAction.DELETE, _audit.deleted("merge", merge_id))
+
+    def compact(self) -> None:
+        """Make deleted rows' bytes leave the database files.
+
+        PostgreSQL: ``VACUUM FULL`` of every crmcore table (it rewrites each
+        table from its live rows; it takes an exclusive lock on each while it
+        runs). SQLite through SQLAlchemy: ``VACUUM`` and
+        ``wal_checkpoint(TRUNCATE)``. Given a ``Connection`` (the app's
+        transaction), nothing can run: ``VACUUM`` needs to be outside any
+        transaction, so the app runs it after committing (``store.tables``
+        lists the tables).
+
+        Raises:
+            StorageError: inside a :meth:`transaction`.
+        """
+        state = self._state()
+        if self._joined is not None:
+            return
+        if state is not None and state.depth > 0:
+            raise StorageError("compact() cannot run inside a transaction")
+        assert self._reader is not None
+        with self._translated(), self._reader.connect() as conn:
+            if self._postgres:
+                prepare = conn.dialect.identifier_preparer
+                names = ", ".join(prepare.format_table(t) for t in self._tables.all())
+                conn.execute(text(f"VACUUM FULL {names}"))
+            elif self._dialect == "sqlite":
+                conn.execute(text("VACUUM"))
+                conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
     # ------------------------------------------------------------------ closing
 

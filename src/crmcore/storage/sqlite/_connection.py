@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
+from crmcore.audit import AuditAction, AuditTarget
 from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
 from crmcore.serialization import from_json
 from crmcore.storage.keys import KeyFunction
@@ -153,3 +154,7 @@ class Handle(Protocol):
     def _use(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
     def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def _report(
+        self, conn: sqlite3.Connection, action: AuditAction, targets: Sequence[AuditTarget]
+    ) -> None: ...

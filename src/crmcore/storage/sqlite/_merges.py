@@ -10,9 +10,11 @@ from typing import Final
 
 import attrs
 
+from crmcore.audit import AuditAction
 from crmcore.errors import ValidationError
 from crmcore.merge_record import MergeRecord
 from crmcore.serialization import from_json, to_json
+from crmcore.storage import _audit
 from crmcore.storage._common import is_unicode, micros
 from crmcore.storage._front import (
     Errors,
@@ -54,6 +56,7 @@ class SQLiteMerges:
                 "INSERT INTO merge_participants (record_id, merge_id) VALUES (?, ?)",
                 [(rid, stored.id) for rid in dict.fromkeys(stored.participant_ids)],
             )
+            self._store._report(conn, AuditAction.MERGE, _audit.added("merge", [stored]))
         return stored
 
     def _place(self, conn: sqlite3.Connection, record: MergeRecord) -> None:
@@ -87,15 +90,16 @@ class SQLiteMerges:
         check_record(record, MergeRecord)
         stored = attrs.evolve(record, version=record.version + 1)
         with self._store._write() as conn:
-            cursor = conn.execute(
+            found = conn.execute("SELECT version FROM merges WHERE id = ?", (record.id,)).fetchone()
+            _MERGE.check_version(None if found is None else int(found[0]), record.version)
+            # The stored copy (usually cached: unmerge and erasure have just read it),
+            # for the names of the fields the update changes.
+            before = self._load(conn, [(record.id, record.version)])[0]
+            conn.execute(
                 "UPDATE merges SET version = ?, doc = ? WHERE id = ? AND version = ?",
                 (stored.version, to_json(stored), record.id, record.version),
             )
-            if cursor.rowcount != 1:
-                found = conn.execute(
-                    "SELECT version FROM merges WHERE id = ?", (record.id,)
-                ).fetchone()
-                _MERGE.check_version(None if found is None else int(found[0]), record.version)
+            self._store._report(conn, AuditAction.UPDATE, _audit.updated("merge", before, stored))
         return stored
 
     def forget(self) -> None:

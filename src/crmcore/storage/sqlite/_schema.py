@@ -195,6 +195,26 @@ query. Interactions stored before it hold no case, so nothing is backfilled.
 """
 
 
+PRIVACY_MIGRATION: Final[tuple[str, ...]] = (
+    # targets: the entry's targets as compact JSON ([[entity, id, version, [fields]], ...]):
+    # ids and field names only, never values, so erasure never rewrites the trail.
+    "CREATE TABLE audit_entries ("
+    "id TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, "
+    "operation TEXT, targets TEXT NOT NULL)",
+    # One row per record an entry names, for list(record_id=...). New records' ids
+    # grow with time, so an add_many appends to the end of this index.
+    "CREATE TABLE audit_targets ("
+    "record_id TEXT NOT NULL, entry_id TEXT NOT NULL, "
+    "PRIMARY KEY (record_id, entry_id)) WITHOUT ROWID",
+    "CREATE TABLE suppressions (digest TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE subject_requests ("
+    "id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, answered_at INTEGER, "
+    "doc TEXT NOT NULL)",
+)
+"""The SQLite schema migration that adds the audit trail, suppressions and subject requests
+(issue 11). Records stored before it have no entries: the trail starts with the migration."""
+
+
 _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 0 -> 1: the first schema.
     (
@@ -242,6 +262,8 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     MERGES_MIGRATION,
     # 2 -> 3: opportunities, tasks and support cases (issue 14).
     WORK_ITEMS_MIGRATION,
+    # 3 -> 4: the audit trail, the suppression list and subject requests (issue 11).
+    PRIVACY_MIGRATION,
 )
 
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext, suppress
 
+from crmcore.audit import AuditAction, AuditEntry
 from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import (
@@ -19,6 +20,7 @@ from crmcore.errors import (
 )
 from crmcore.ids import CaseId, CustomerId, LeadId, TaskId
 from crmcore.leads import Lead
+from crmcore.storage import _audit
 from crmcore.storage._database import (
     CASE_TABLE,
     CUSTOMERS,
@@ -33,6 +35,12 @@ from crmcore.storage.sqlite._connection import Decoder, State, translate
 from crmcore.storage.sqlite._interactions import SQLInteractions
 from crmcore.storage.sqlite._items import SQLiteItems, SQLiteOpportunities
 from crmcore.storage.sqlite._merges import SQLiteMerges
+from crmcore.storage.sqlite._privacy import (
+    SQLiteAudit,
+    SQLiteRequests,
+    SQLiteSuppressions,
+    append_entry,
+)
 from crmcore.storage.sqlite._records import SQLRecords
 from crmcore.tasks import Task
 
@@ -117,6 +125,10 @@ class SQLiteStore(
         self._cases: SQLiteItems[Case, CaseId] = SQLiteItems(
             self, CASE_TABLE, "cases", "case_members"
         )
+        self._audit = SQLiteAudit(self)
+        self._suppressions = SQLiteSuppressions(self)
+        self._requests = SQLiteRequests(self)
+        self._secret = b""
         try:
             self._open()
         except BaseException:
@@ -145,6 +157,9 @@ class SQLiteStore(
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
+            # Deleted content is overwritten with zeros, not left in free pages: an
+            # erased person's bytes must not stay readable in the file (issue 11).
+            conn.execute("PRAGMA secure_delete = ON")
             conn.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
             # A bigger page cache keeps the lookup index's hot pages in memory during
             # large batches (SQLite's default is 2 MiB; memory is only used as needed).
@@ -195,6 +210,8 @@ class SQLiteStore(
         """A write: ``BEGIN IMMEDIATE`` at the outermost level, a savepoint inside."""
         with self._use() as conn:
             state = self._state()
+            # A savepoint that rolls back inside an audited block takes its targets back.
+            mark = _audit.audit_mark(self)
             if state.depth == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 state.depth = 1
@@ -204,12 +221,14 @@ class SQLiteStore(
                     state.depth = 0
                     self._rollback(conn)
                     self._merges.forget()
+                    _audit.rewind(mark)
                     raise
                 try:
                     conn.execute("COMMIT")
                 except BaseException:
                     self._rollback(conn)
                     self._merges.forget()
+                    _audit.rewind(mark)
                     raise
                 finally:
                     state.depth = 0
@@ -221,6 +240,7 @@ class SQLiteStore(
                     yield conn
                 except BaseException:
                     self._merges.forget()
+                    _audit.rewind(mark)
                     conn.execute(f"ROLLBACK TO {name}")
                     conn.execute(f"RELEASE {name}")
                     raise
@@ -268,6 +288,7 @@ class SQLiteStore(
                 for statement in _schema._MIGRATIONS[version]:
                     conn.execute(statement)
             self._set_meta(conn, "schema_version", str(_schema.SCHEMA_VERSION))
+            self._secret = self._load_secret(conn)
             name = key_function_name(self._keys)
             found = conn.execute(
                 "SELECT value FROM crmcore_meta WHERE key = 'key_function'"
@@ -301,6 +322,79 @@ class SQLiteStore(
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    @staticmethod
+    def _load_secret(conn: sqlite3.Connection) -> bytes:
+        """The file's privacy secret, created on first open (hex in ``crmcore_meta``)."""
+        found = conn.execute(
+            "SELECT value FROM crmcore_meta WHERE key = 'privacy_secret'"
+        ).fetchone()
+        if found is None:
+            secret = os.urandom(_audit.SECRET_BYTES)
+            SQLiteStore._set_meta(conn, "privacy_secret", secret.hex())
+            return secret
+        try:
+            secret = bytes.fromhex(str(found[0]))
+        except ValueError:
+            raise _audit.unreadable_secret() from None
+        if len(secret) != _audit.SECRET_BYTES:
+            raise _audit.unreadable_secret()
+        return secret
+
+    # ------------------------------------------------------------------ privacy
+
+    def _append_entry(self, conn: sqlite3.Connection, entry: AuditEntry) -> None:
+        append_entry(conn, entry)
+
+    @property
+    def audit(self) -> SQLiteAudit:
+        """The audit trail (see :class:`~crmcore.storage.SupportsPrivacy`)."""
+        return self._audit
+
+    @property
+    def suppressions(self) -> SQLiteSuppressions:
+        """The suppression list."""
+        return self._suppressions
+
+    @property
+    def requests(self) -> SQLiteRequests:
+        """The subject requests."""
+        return self._requests
+
+    def privacy_secret(self) -> bytes:
+        """See :meth:`crmcore.storage.SupportsPrivacy.privacy_secret` (kept in ``crmcore_meta``)."""
+        self._state()  # refuses a closed store
+        return self._secret
+
+    def forget_merge(self, merge_id: str) -> None:
+        """See :meth:`crmcore.storage.SupportsPrivacy.forget_merge`."""
+        if not isinstance(merge_id, str) or not _audit.is_digest(merge_id):
+            raise _audit.MERGE.not_found()
+        with self._write() as conn:
+            # The participants go with the row (ON DELETE CASCADE).
+            cursor = conn.execute("DELETE FROM merges WHERE id = ?", (merge_id,))
+            if cursor.rowcount != 1:
+                raise _audit.MERGE.not_found()
+            self._merges.forget()
+            self._report(conn, AuditAction.DELETE, _audit.deleted("merge", merge_id))
+
+    def compact(self) -> None:
+        """``VACUUM`` the file, then ``wal_checkpoint(TRUNCATE)``: no deleted byte is left
+        in a free page, the old copy of a page, or the ``-wal`` file.
+
+        ``secure_delete`` already zeroes what a delete frees; ``VACUUM`` rebuilds
+        the file from live rows only, and the checkpoint copies the result into
+        the main file and truncates the write-ahead log to nothing.
+
+        Raises:
+            StorageError: inside a transaction (``VACUUM`` cannot run in one).
+        """
+        with self._use() as conn:
+            if self._state().depth:
+                raise StorageError("compact() cannot run inside a transaction")
+            conn.execute("VACUUM")
+            if not self._in_memory:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def schema_version(self) -> int:
         """The schema version of the open database."""
