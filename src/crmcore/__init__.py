@@ -36,6 +36,7 @@ from crmcore.errors import (
     OperationalError,
     RecordRestricted,
     StorageError,
+    Suppressed,
     ValidationError,
     VersionConflict,
 )
@@ -222,6 +223,7 @@ __all__ = [
     "Stage",
     "StageChange",
     "StorageError",
+    "Suppressed",
     "Survivorship",
     "Task",
     "TaskId",

@@ -23,6 +23,7 @@ __all__ = [
     "OperationalError",
     "RecordRestricted",
     "StorageError",
+    "Suppressed",
     "ValidationError",
     "VersionConflict",
 ]
@@ -149,6 +150,20 @@ class RecordRestricted(CrmError):
     def __init__(self, message: str, *, record_id: str | None = None):
         super().__init__(message)
         self.record_id = record_id
+
+
+class Suppressed(CrmError):
+    """A write refused because a contact point is on the store's suppression list.
+
+    The list holds keyed digests of the contact points of erased people (see
+    :mod:`crmcore.privacy`): an address coming back is flagged, and under
+    ``BLOCK`` refused. ``fields`` names the suppressed points by path
+    (``emails[0]``, ``phones[1]``), never by value.
+    """
+
+    def __init__(self, fields: tuple[str, ...] | list[str] | str):
+        self.fields = (fields,) if isinstance(fields, str) else tuple(fields)
+        super().__init__(f"{', '.join(self.fields)}: is on the suppression list")
 
 
 class StorageError(CrmError):

@@ -46,6 +46,7 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead, LeadStatus
 from crmcore.opportunities import Opportunity, StageChange
 from crmcore.pipelines import Pipeline
+from crmcore.privacy._suppression import SuppressionPolicy, suppressed_fields
 from crmcore.tasks import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -83,10 +84,15 @@ class CheckedWrite(Generic[R]):
             first (:class:`~crmcore.dedup.Match`; empty under ``ALLOW``). Under
             ``ALERT`` the record is stored all the same: these are for the
             caller to flag, review or merge.
+        suppressed: under ``suppression=ALERT``, the paths (``emails[0]``,
+            ``phones[1]``) of the record's contact points on the store's
+            suppression list (see :mod:`crmcore.privacy`): an erased person's
+            address is back. Never the points themselves.
     """
 
     record: R
     matches: tuple[Match, ...] = ()
+    suppressed: tuple[str, ...] = ()
 
 
 def check_and_lock(
@@ -129,6 +135,34 @@ def _checked(
     return tuple(guard_duplicates(candidate, store, policy=policy, rules=rules))
 
 
+def _suppression_policy(
+    suppression: SuppressionPolicy | None, policy: DuplicatePolicy | None
+) -> SuppressionPolicy | None:
+    from crmcore.errors import ValidationError
+
+    if suppression is not None and not isinstance(suppression, SuppressionPolicy):
+        # A misspelt policy must not quietly let an erased address back in.
+        raise ValidationError("suppression", "must be a SuppressionPolicy (BLOCK or ALERT) or None")
+    if suppression is SuppressionPolicy.ALERT and policy is None:
+        # Only a CheckedWrite can carry the alert: without one it would be lost.
+        raise ValidationError("suppression", "ALERT needs a duplicate policy (a CheckedWrite)")
+    return suppression
+
+
+def _suppressed(
+    store: Store, record: Customer | Lead, suppression: SuppressionPolicy | None
+) -> tuple[str, ...]:
+    # Inside the write's transaction, so the list read is the one the write commits against.
+    from crmcore.errors import Suppressed
+
+    if suppression is None:
+        return ()
+    fields = suppressed_fields(store, record)
+    if fields and suppression is SuppressionPolicy.BLOCK:
+        raise Suppressed(fields)
+    return fields
+
+
 def _add(
     store: Store,
     record: R,
@@ -136,19 +170,26 @@ def _add(
     rules: RuleSet | None,
     events: EventDispatcher | None,
     created: Callable[[R], DomainEvent],
+    suppression: SuppressionPolicy | None,
 ) -> R | CheckedWrite[R]:
     # add_customer and add_lead differ only in the event they publish: the check,
     # the write and the publishing are one transaction for both.
+    checked = _suppression_policy(suppression, policy)
     with ops.transaction(store):
+        suppressed = _suppressed(store, record, checked)
         matches = () if policy is None else _checked(store, record, policy, rules)
         stored = ops.add_record(store, record)
         publish(events, [created(stored)])
-    return stored if policy is None else CheckedWrite(stored, matches)
+    return stored if policy is None else CheckedWrite(stored, matches, suppressed)
 
 
 @overload
 def add_customer(
-    store: Store, customer: Customer, *, events: EventDispatcher | None = None
+    store: Store,
+    customer: Customer,
+    *,
+    events: EventDispatcher | None = None,
+    suppression: SuppressionPolicy | None = ...,
 ) -> Customer: ...
 
 
@@ -160,6 +201,7 @@ def add_customer(
     policy: DuplicatePolicy,
     rules: RuleSet | None = None,
     events: EventDispatcher | None = None,
+    suppression: SuppressionPolicy | None = ...,
 ) -> CheckedWrite[Customer]: ...
 
 
@@ -170,6 +212,7 @@ def add_customer(
     policy: DuplicatePolicy | None = None,
     rules: RuleSet | None = None,
     events: EventDispatcher | None = None,
+    suppression: SuppressionPolicy | None = SuppressionPolicy.BLOCK,
 ) -> Customer | CheckedWrite[Customer]:
     """Store a new customer and publish ``CustomerCreated``; with ``policy``, check first.
 
@@ -181,12 +224,30 @@ def add_customer(
     under ``BLOCK``. The result is then a :class:`CheckedWrite` holding the
     stored customer and the matches found.
 
+    ``suppression`` decides what happens to a contact point on the store's
+    suppression list (an erased person's, see :mod:`crmcore.privacy`): under
+    ``BLOCK`` (the default) the write is refused; under ``ALERT`` (with a
+    ``policy``) it is stored and :attr:`CheckedWrite.suppressed` names the
+    points; ``None`` does not look. A store without a list suppresses nothing.
+
     Raises:
         DuplicateDetected: under ``BLOCK``, the customer MATCHes a stored one
             (``matches`` carries them); nothing is written.
-        ValidationError: ``policy`` is not a :class:`~crmcore.dedup.DuplicatePolicy`.
+        Suppressed: under ``suppression=BLOCK``, a contact point is on the
+            suppression list (``fields`` names it); nothing is written.
+        ValidationError: ``policy`` is not a :class:`~crmcore.dedup.DuplicatePolicy`,
+            or ``suppression`` not a :class:`~crmcore.privacy.SuppressionPolicy`
+            (or ``ALERT`` without a ``policy``).
     """
-    return _add(store, customer, policy, rules, events, lambda c: CustomerCreated(customer_id=c.id))
+    return _add(
+        store,
+        customer,
+        policy,
+        rules,
+        events,
+        lambda c: CustomerCreated(customer_id=c.id),
+        suppression,
+    )
 
 
 def update_customer(
@@ -237,7 +298,13 @@ def _update(
 
 
 @overload
-def add_lead(store: Store, lead: Lead, *, events: EventDispatcher | None = None) -> Lead: ...
+def add_lead(
+    store: Store,
+    lead: Lead,
+    *,
+    events: EventDispatcher | None = None,
+    suppression: SuppressionPolicy | None = ...,
+) -> Lead: ...
 
 
 @overload
@@ -248,6 +315,7 @@ def add_lead(
     policy: DuplicatePolicy,
     rules: RuleSet | None = None,
     events: EventDispatcher | None = None,
+    suppression: SuppressionPolicy | None = ...,
 ) -> CheckedWrite[Lead]: ...
 
 
@@ -258,16 +326,19 @@ def add_lead(
     policy: DuplicatePolicy | None = None,
     rules: RuleSet | None = None,
     events: EventDispatcher | None = None,
+    suppression: SuppressionPolicy | None = SuppressionPolicy.BLOCK,
 ) -> Lead | CheckedWrite[Lead]:
     """Store a new lead and publish ``LeadStatusChanged`` from nothing to its status.
 
     With ``policy``, the duplicate check (against stored leads and customers)
     and the write are one step, as for :func:`add_customer`, and the result
-    is a :class:`CheckedWrite`.
+    is a :class:`CheckedWrite`; ``suppression`` is as for :func:`add_customer`.
 
     Raises:
         DuplicateDetected: under ``BLOCK``, the lead MATCHes a stored record.
-        ValidationError: ``policy`` is not a :class:`~crmcore.dedup.DuplicatePolicy`.
+        Suppressed: under ``suppression=BLOCK``, a contact point is on the
+            suppression list; nothing is written.
+        ValidationError: ``policy`` or ``suppression`` is not what it should be.
     """
     return _add(
         store,
@@ -276,6 +347,7 @@ def add_lead(
         rules,
         events,
         lambda r: LeadStatusChanged(lead_id=r.id, old_status="", new_status=r.status.value),
+        suppression,
     )
 
 

@@ -21,7 +21,15 @@ from crmcore.dedup.normalize import (
     phone_match_keys,
 )
 from crmcore.dedup.records import MatchRecord, RecordType
-from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Match, ScoredPair
+from crmcore.dedup.results import (
+    Cluster,
+    Decision,
+    DedupResult,
+    Evidence,
+    Match,
+    Matches,
+    ScoredPair,
+)
 from crmcore.dedup.rules import (
     AddressRule,
     BirthDateRule,
@@ -53,6 +61,7 @@ __all__ = [
     "IdentifierRule",
     "Match",
     "MatchRecord",
+    "Matches",
     "NicknameTable",
     "OrganizationNameRule",
     "PersonNameRule",

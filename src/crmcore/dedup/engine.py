@@ -18,7 +18,15 @@ import attrs
 from crmcore.customers import Customer
 from crmcore.dedup.normalize import organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
-from crmcore.dedup.results import Cluster, Decision, DedupResult, Evidence, Match, ScoredPair
+from crmcore.dedup.results import (
+    Cluster,
+    Decision,
+    DedupResult,
+    Evidence,
+    Match,
+    Matches,
+    ScoredPair,
+)
 from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
 from crmcore.errors import DuplicateDetected, ValidationError
 from crmcore.leads import Lead
@@ -51,6 +59,13 @@ _NAME_LIMIT = 10
 _COMMON_NAME = 100
 
 
+def _restricted(record: object) -> bool:
+    # Art. 18: a restricted customer or lead is kept, but not processed, and
+    # matching is processing. A MatchRecord carries no restriction: whoever
+    # built it decided.
+    return isinstance(record, Customer | Lead) and record.is_restricted
+
+
 def _iter_records(source: Any) -> Iterator[MatchRecord]:
     customers = getattr(source, "customers", None)
     leads = getattr(source, "leads", None)
@@ -58,13 +73,16 @@ def _iter_records(source: Any) -> Iterator[MatchRecord]:
         for repo in (customers, leads):
             if repo is not None and hasattr(repo, "iter_all"):
                 for record in repo.iter_all(batch_size=_BATCH):
-                    yield MatchRecord.from_record(record)
+                    if not _restricted(record):
+                        yield MatchRecord.from_record(record)
         return
     # A string is iterable too, but its characters are never records.
     if isinstance(source, str | bytes) or not isinstance(source, Iterable):
         raise ValidationError("records", "must be customers, leads or match records, or a store")
     for i, record in enumerate(source):
-        yield _as_record(record, f"records[{i}]")
+        matched = _as_record(record, f"records[{i}]")
+        if not _restricted(record):
+            yield matched
 
 
 def _as_record(record: Any, field: str) -> MatchRecord:
@@ -757,7 +775,7 @@ def check_duplicates(
     rules: RuleSet | None = None,
     *,
     include_leads: bool | None = None,
-) -> list[Match]:
+) -> Matches:
     """Stored records that ``candidate`` matches or may match, best first.
 
     Candidates come from the store's indexed lookups only: ``find_by_keys`` on
@@ -768,10 +786,18 @@ def check_duplicates(
 
     Customers are checked against customers; leads against leads and customers
     (``include_leads`` overrides whether stored leads are searched). A stored
-    record with the candidate's own id (an update) is skipped.
+    record with the candidate's own id (an update) is skipped, and so is a
+    restricted one (GDPR Art. 18: it is kept, not processed); a restricted
+    candidate is checked against nothing.
+
+    On a store that keeps a suppression list
+    (:class:`~crmcore.storage.SupportsPrivacy`), the result's ``suppressed``
+    names the candidate's contact points on it (``emails[0]``, ``phones[1]``):
+    an erased person's address coming back.
 
     Returns:
-        One :class:`~crmcore.dedup.Match` per stored record judged a MATCH or a
+        A :class:`~crmcore.dedup.Matches` (a list): one
+        :class:`~crmcore.dedup.Match` per stored record judged a MATCH or a
         POSSIBLE match, highest score first.
 
     Raises:
@@ -783,17 +809,24 @@ def check_duplicates(
         raise ValidationError("store", "must be a store (with customers and leads)")
     if include_leads is None:
         include_leads = record.type is RecordType.LEAD
+    from crmcore.privacy._suppression import suppressed_fields
+
+    suppressed = suppressed_fields(store, record)
+    if _restricted(candidate):
+        return Matches(suppressed=suppressed)
     keys = _selective_keys(record, rules)
     repos = [store.customers, store.leads] if include_leads else [store.customers]
     found: dict[str, MatchRecord] = {}
     common: set[str] = set()
     for repo in repos:
         for stored in _lookup(repo, record, keys, common):
+            if _restricted(stored):
+                continue
             other = MatchRecord.from_record(stored)
             if other.id != record.id and _compatible(_kind(record), _kind(other)):
                 found[other.id] = other
     if not found:
-        return []
+        return Matches(suppressed=suppressed)
     fast = [rule for rule in rules.rules if isinstance(rule, FieldRule)]
     mine = [rule.prepare(record) for rule in fast]
     theirs = {oid: [rule.prepare(other) for rule in fast] for oid, other in found.items()}
@@ -831,7 +864,7 @@ def check_duplicates(
         if decision is not Decision.NON_MATCH:
             matches.append(Match(other.id, score, decision, explained))
     matches.sort(key=lambda m: (-m.score, m.record_id))
-    return matches
+    return Matches(matches, suppressed=suppressed)
 
 
 def _selective_keys(record: MatchRecord, rules: RuleSet) -> list[str]:

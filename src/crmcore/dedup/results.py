@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
-__all__ = ["Cluster", "Decision", "DedupResult", "Evidence", "Match", "ScoredPair"]
+__all__ = ["Cluster", "Decision", "DedupResult", "Evidence", "Match", "Matches", "ScoredPair"]
 
 
 class Decision(enum.Enum):
@@ -52,6 +52,27 @@ class Match:
     score: float
     decision: Decision
     evidence: tuple[Evidence, ...] = ()
+
+
+class Matches(list[Match]):
+    """What :func:`~crmcore.dedup.check_duplicates` returns: the matches, best first, and
+    the candidate's suppressed contact points.
+
+    A plain list of :class:`Match` (compare, sort and slice it like one), with
+    ``suppressed``: the paths (``emails[0]``, ``phones[1]``) of the
+    candidate's contact points on the store's suppression list (see
+    :mod:`crmcore.privacy`), never the points themselves. Empty when none is,
+    or when the store keeps no list.
+    """
+
+    suppressed: tuple[str, ...]
+
+    def __init__(self, matches: Iterable[Match] = (), *, suppressed: Iterable[str] = ()) -> None:
+        super().__init__(matches)
+        self.suppressed = tuple(suppressed)
+
+    def __repr__(self) -> str:
+        return f"Matches({list.__repr__(self)}, suppressed={self.suppressed!r})"
 
 
 @attrs.frozen

@@ -47,6 +47,7 @@ from crmcore.io._import_work import import_work
 from crmcore.io._records import RowFields
 from crmcore.io._tables import InputLimits, Table, read_rows
 from crmcore.leads import Lead
+from crmcore.privacy._suppression import SuppressionPolicy, any_suppressed, suppressed_fields
 from crmcore.storage._common import MAX_LIMIT
 from crmcore.storage.keys import (
     NAME_PREFIXES,
@@ -175,6 +176,7 @@ class _Run:
     source_ids: list[str | None]
     rejected: dict[int, Reject]
     tally: Tally
+    suppression: SuppressionPolicy | None = SuppressionPolicy.BLOCK
     seen: dict[str, Any] = attrs.Factory(dict)
     keyed: bool | None = None
 
@@ -190,6 +192,7 @@ class _Run:
             self._employers(todo, orgs)
             self._find_organizations(orgs, set(orgs.names))
         built = build_each(todo, lambda index, sid: self._build(index, sid, orgs), self.tally)
+        built = self._unsuppressed(built)
         if not built:
             return
         if self._lock(built, orgs):
@@ -215,6 +218,28 @@ class _Run:
             self._probe(to_write[0])
         if merges:
             self._merge(merges)
+
+    def _unsuppressed(
+        self, built: list[tuple[int, str, Customer | Lead]]
+    ) -> list[tuple[int, str, Customer | Lead]]:
+        """The rows to go on with: under BLOCK, a row with a suppressed contact point is
+        rejected; under ALERT it goes on, flagged ``suppressed``.
+
+        Read inside the chunk's transaction, like the duplicate check.
+        """
+        if self.suppression is None or not any_suppressed(self.store):
+            return built
+        kept = []
+        for number, sid, record in built:
+            fields = suppressed_fields(self.store, record)
+            if not fields:
+                kept.append((number, sid, record))
+            elif self.suppression is SuppressionPolicy.BLOCK:
+                self.tally.rejects.append(Reject(number, "; ".join(fields), _SUPPRESSED))
+            else:
+                kept.append((number, sid, record))
+                self.tally.flags.append(Flag(number, record.id, (), None, "suppressed"))
+        return kept
 
     def _not_yet(self, rows: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
         """The rows whose source id is not stored yet: one indexed lookup a row, or a chunk.
@@ -568,13 +593,17 @@ class _Run:
         repos: list[Any] = [self.store.customers]
         if self.entity == "leads":
             repos.append(self.store.leads)
-        found: dict[str, Any] = dict(self.seen)
+        # A restricted record (GDPR Art. 18) is kept, not processed: never matched.
+        found: dict[str, Any] = {k: r for k, r in self.seen.items() if not r.is_restricted}
         for repo in repos:
             for wanted in (keys, names):
                 for stored in self._bounded(repo, wanted):
-                    if stored.merged_into is None:
+                    if stored.merged_into is None and not stored.is_restricted:
                         found[stored.id] = stored
         return [MatchRecord.from_record(r) for r in found.values()]
+
+
+_SUPPRESSED = "is on the suppression list (the contact point of an erased person)"
 
 
 def _by_source_keys(repo: Any, wanted: list[str]) -> list[Any]:
@@ -614,6 +643,7 @@ def import_table(
     rules: RuleSet | None = None,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    suppression: SuppressionPolicy | None = SuppressionPolicy.BLOCK,
 ) -> ImportReport:
     """Import the rows of ``table`` into ``store``; see :func:`import_file` for the arguments.
 
@@ -621,6 +651,9 @@ def import_table(
     identifier scheme ``source:<source>``.
     """
     policy = _policy(on_duplicate)
+    if suppression is not None and not isinstance(suppression, SuppressionPolicy):
+        # A misspelt policy must not quietly let an erased address back in.
+        raise ValidationError("suppression", "must be a SuppressionPolicy (BLOCK or ALERT) or None")
     if entity not in ENTITIES:
         raise ValidationError("entity", f"must be one of {', '.join(ENTITIES)}")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -676,6 +709,7 @@ def import_table(
         source_ids=parsed.source_ids,
         rejected=rejected,
         tally=tally,
+        suppression=suppression,
     )
     in_chunks(store, len(table.rows), batch_size, run.chunk, progress, dry_run=dry_run)
     return make_report(entity, len(table.rows), tally, scheme, dry_run)
@@ -713,6 +747,7 @@ def import_file(
     rejects: Path | str | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
+    suppression: SuppressionPolicy | None = SuppressionPolicy.BLOCK,
 ) -> ImportReport:
     """Import a CSV or JSON Lines file into ``store``: every row imported or reported.
 
@@ -779,6 +814,12 @@ def import_file(
             :func:`~crmcore.io.read_csv`).
         encoding: the file's text encoding (default: UTF-8, with or without a
             byte order mark, or UTF-16 with one).
+        suppression: for customers and leads, what to do with a row whose
+            email or phone is on the store's suppression list (an erased
+            person's, see :mod:`crmcore.privacy`): ``BLOCK`` (the default)
+            rejects the row (the reject names the field, ``emails[0]``);
+            ``ALERT`` imports it and flags it (a :class:`Flag` with decision
+            ``suppressed``); ``None`` does not look.
 
     Raises:
         InputError: the file cannot be read (:class:`~crmcore.io.EncodingError`
@@ -813,6 +854,7 @@ def import_file(
         rules=rules,
         workers=workers,
         progress=progress,
+        suppression=suppression,
     )
     if rejects is not None and report.rejects and not dry_run:
         target = Path(rejects)

@@ -42,9 +42,12 @@ class Flag:
         record_id: the record stored for the row (under ``skip``: ``""``).
         matches: the ids of the stored records (or earlier rows' records) it matches.
         merge_id: under ``merge``, the merge that folded the row into ``matches[0]``.
-        decision: ``match`` (the policy acted on it) or ``possible`` (a POSSIBLE
+        decision: ``match`` (the policy acted on it), ``possible`` (a POSSIBLE
             match, for a person to review: the row is stored under every
-            policy, never merged or skipped).
+            policy, never merged or skipped) or ``suppressed`` (under
+            ``suppression=ALERT``, a contact point of the row is on the
+            suppression list; ``matches`` is empty, ``record_id`` is the
+            record built for the row).
     """
 
     row: int
