@@ -5,6 +5,8 @@
 - :class:`StorageContract` (with :class:`MergeContract` and :class:`WorkItemsContract`):
   the contract tests a store must pass; :class:`PrivacyContract` those of
   :class:`~crmcore.storage.SupportsPrivacy` (audit trail, suppressions, requests);
+  :class:`ErasureContract` those of erasure and restriction (down to the bytes of
+  the adapter's files);
 - :class:`StoreStateMachine` and :class:`MergeStoreStateMachine`: random operations on a
   store and the in-memory reference;
 - ``crmcore.testing.plugin``: store fixtures, loaded by pytest through its entry point.
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from crmcore.testing.contract import StorageContract
+    from crmcore.testing.erasure_contract import ErasureContract
     from crmcore.testing.merge_contract import MergeContract
     from crmcore.testing.merge_stateful import MergeStoreStateMachine
     from crmcore.testing.privacy_contract import PrivacyContract
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from crmcore.testing.work_contract import WorkItemsContract
 
 _HOMES = {
+    "ErasureContract": "crmcore.testing.erasure_contract",
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
     "PrivacyContract": "crmcore.testing.privacy_contract",
@@ -40,6 +44,7 @@ _HOMES = {
 }
 
 __all__ = [
+    "ErasureContract",
     "MergeContract",
     "MergeStoreStateMachine",
     "PrivacyContract",
@@ -58,6 +63,7 @@ _ASSERTING_MODULES = (
     "crmcore.testing.merge_stateful",
     "crmcore.testing.work_contract",
     "crmcore.testing.privacy_contract",
+    "crmcore.testing.erasure_contract",
     "crmcore.testing._kit",
 )
 

@@ -9,6 +9,7 @@ from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Any, Final, Protocol, TypeVar
 
+from crmcore._caches import track
 from crmcore.audit import AuditAction, AuditTarget
 from crmcore.errors import DataError, IntegrityError, OperationalError, StorageError
 from crmcore.serialization import from_json
@@ -32,6 +33,8 @@ class Decoder:
 
     def __init__(self) -> None:
         self._cached = lru_cache(maxsize=4_096)(from_json)
+        # An erasure empties every process cache over personal data: this one too.
+        track(self)
 
     def __call__(self, cls: Any, doc: str) -> Any:
         # Only small documents are cached (at most ~60 MB in all): a record's notes
@@ -42,6 +45,10 @@ class Decoder:
 
     def clear(self) -> None:
         """Forget every cached record."""
+        self._cached.cache_clear()
+
+    def clear_cache(self) -> None:
+        """Forget every cached record (what :func:`crmcore._caches.clear_all` calls)."""
         self._cached.cache_clear()
 
 
