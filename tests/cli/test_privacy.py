@@ -532,3 +532,21 @@ def test_find_prints_no_personal_data_of_what_it_finds(person: Customer, form: s
     assert _AUDIT_ID.sub("aud_", _find_output(_scrubbed(person), form)) == _AUDIT_ID.sub(
         "aud_", out
     )
+
+
+def test_the_actor_option_names_the_operator_of_any_command_that_writes(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    rows = tmp_path / "contacts.csv"
+    rows.write_text("name,email\nAda Lovelace,ada@example.org\n", encoding="utf-8")
+    done = crmcore("--actor", "importer@shop.example", "import", rows, "--db", db, "-q")
+    assert done.returncode == 0, done.stderr
+    with SQLiteStore(db) as store:
+        entries = store.audit.list().items
+        assert entries
+        assert {e.actor for e in entries} == {"importer@shop.example"}
+    # Without --actor the trail says nobody was named, rather than guessing.
+    again = tmp_path / "more.csv"
+    again.write_text("name,email\nBob Babbage,bob@example.org\n", encoding="utf-8")
+    assert crmcore("import", again, "--db", db, "-q").returncode == 0
+    with SQLiteStore(db) as store:
+        assert {e.actor for e in store.audit.list().items} == {"importer@shop.example", None}
