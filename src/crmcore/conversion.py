@@ -13,14 +13,14 @@ converted, and the duplicate check never picks a restricted customer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
 from crmcore import _store_ops as ops
 from crmcore._repr import count, id_of
-from crmcore._validation import check_flag, utcnow
+from crmcore._validation import check_flag
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import InvalidTransition, RecordRestricted, ValidationError
 from crmcore.events import (
@@ -212,7 +212,9 @@ def convert_lead(
             created = True
             found.append(CustomerCreated(customer_id=customer.id))
         else:
-            plan = plan_merge([target, lead], survivor=target.id, policy=policy, at=utcnow())
+            plan = plan_merge(
+                [target, lead], survivor=target.id, policy=policy, at=datetime.now(UTC)
+            )
             created = False
             filled = plan.result
             assert isinstance(filled, Customer)  # a customer survives a lead

@@ -206,10 +206,31 @@ def test_customers_exercise_every_field() -> None:
         tags=lambda c: c.tags,
         custom_fields=lambda c: c.custom_fields,
         identifiers=lambda c: c.identifiers,
-        consents=lambda c: c.consents,
+        consent_events=lambda c: len(c.consent_events) > 1,
+        consent_for_a_contact_point=lambda c: any(e.contact_point for e in c.consent_events),
+        consent_evidence=lambda c: any(e.evidence for e in c.consent_events),
+        expiring_consent=lambda c: any(e.expires_at for e in c.consent_events),
     )
     _covers(kit.customers(merged=True), merged=lambda c: c.merged_into is not None)
     _covers(kit.leads(merged=True), merged=lambda lead: lead.merged_into is not None)
+    _covers(kit.leads(), consent_events=lambda lead: lead.consent_events)
+    _covers(kit.customers(restricted=True), restricted=lambda c: c.is_restricted)
+    _covers(kit.leads(restricted=True), restricted=lambda lead: lead.is_restricted)
+
+
+@given(kit.customers(), kit.leads())
+def test_no_restricted_records_unless_asked(customer: Customer, lead: Lead) -> None:
+    assert not customer.is_restricted
+    assert not lead.is_restricted
+
+
+@given(kit.customers(), kit.leads())
+def test_ledgers_concern_the_person_or_its_own_contact_points(
+    customer: Customer, lead: Lead
+) -> None:
+    for record in (customer, lead):
+        own = {e.address.match_key for e in record.emails} | {p.number.e164 for p in record.phones}
+        assert all(e.contact_point in own | {None} for e in record.consent_events)
 
 
 @given(kit.customers(), kit.leads())
