@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crmcore import _store_ops as ops
 from crmcore._reports import check_work_store, iter_matching, optional_key
 from crmcore._validation import ensure_utc, utcnow
+from crmcore.audit import AuditAction, audited
 from crmcore.errors import ValidationError
 from crmcore.events import (
     DomainEvent,
@@ -69,7 +69,7 @@ def complete_task(
     if interaction is not None and not isinstance(interaction, Interaction):
         raise ValidationError("interaction", "must be an Interaction")
     when = None if at is None else ensure_utc(at, "at")
-    with ops.transaction(store):
+    with audited(store, AuditAction.UPDATE, operation="complete_task"):
         task = store.tasks.get(TaskId(task_id))
         if (
             interaction is not None

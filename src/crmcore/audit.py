@@ -241,12 +241,23 @@ def current_actor() -> str | None:
 
 @attrs.define(eq=False)
 class AuditCollection:
-    """The targets an open :func:`audited` block has collected so far (what it yields)."""
+    """The targets an open :func:`audited` block has collected so far (what it yields).
+
+    A nested block yields a view of the outer block's collection (``owner``
+    false): the same targets, and :meth:`relabel` does nothing there.
+    """
 
     store: object = attrs.field(repr=False)
     action: AuditAction
     operation: str | None
     targets: list[AuditTarget] = attrs.field(factory=list, repr=count)
+    owner: bool = True
+
+    def relabel(self, action: AuditAction) -> None:
+        """Name the block's action once the block knows it (an update that only
+        records consent is a CONSENT); ignored in a nested block, whose outer one decides."""
+        if self.owner:
+            self.action = action
 
     def entry(self) -> AuditEntry | None:
         """The entry the block writes: ``None`` when nothing was written."""
@@ -309,7 +320,7 @@ def audited(
     outer = collecting(store)
     if outer is not None:
         with store.transaction():
-            yield outer
+            yield AuditCollection(store, outer.action, outer.operation, outer.targets, owner=False)
         return
     collection = AuditCollection(store, checked, operation)
     with store.transaction():

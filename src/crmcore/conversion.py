@@ -21,6 +21,7 @@ import attrs
 from crmcore import _store_ops as ops
 from crmcore._repr import count, id_of
 from crmcore._validation import check_flag
+from crmcore.audit import AuditAction, audited
 from crmcore.customers import Customer, CustomerKind, LifecycleStage
 from crmcore.errors import InvalidTransition, RecordRestricted, ValidationError
 from crmcore.events import (
@@ -169,7 +170,7 @@ def convert_lead(
     work = ops.work_items(store)
     if opportunity is not None and work is None:
         raise ValidationError("store", "must keep opportunities to open one (SupportsWorkItems)")
-    with ops.transaction(store):
+    with audited(store, AuditAction.CONVERT, operation="convert_lead"):
         lead: Lead = store.leads.resolve(LeadId(lead_id))
         if lead.is_restricted:
             raise RecordRestricted(

@@ -26,6 +26,7 @@ from crmcore._reports import (
 )
 from crmcore._repr import id_of
 from crmcore._validation import enum_member
+from crmcore.audit import AuditAction, audited
 from crmcore.cases import Case, CaseStatus
 from crmcore.errors import ValidationError
 from crmcore.events import (
@@ -117,7 +118,7 @@ def log_case_interaction(
         raise ValidationError("interaction", "must be an Interaction")
     if interaction.case_id is not None and interaction.case_id != wanted:
         raise ValidationError("interaction.case_id", "names another case")
-    with ops.transaction(store):
+    with audited(store, AuditAction.UPDATE, operation="log_case_interaction"):
         case = store.cases.get(wanted)
         stored = store.interactions.add(attrs.evolve(interaction, case_id=case.id))
         if stored.id != interaction.id:

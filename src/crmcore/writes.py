@@ -1,7 +1,10 @@
 """Writes that publish events: thin wrappers over the repositories for apps that subscribe.
 
 Each runs in its own transaction and publishes before the commit (see
-:mod:`crmcore.events`), so a raising subscriber undoes the write.
+:mod:`crmcore.events`), so a raising subscriber undoes the write. Each is one
+:func:`crmcore.audit.audited` block: one audit entry per call, named after the
+function (``operation="add_customer"``), ADD or UPDATE, and CONSENT for an
+update that only records consent.
 
 :func:`add_customer` and :func:`add_lead` also check for duplicates when given
 a ``policy``: the check and the write are one step (see docs/dedup.md).
@@ -20,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 import attrs
 
 from crmcore import _store_ops as ops
+from crmcore.audit import AuditAction, audited
 from crmcore.cases import Case, CaseStatus
 from crmcore.customers import Customer
 from crmcore.errors import InvalidTransition
@@ -175,7 +179,8 @@ def _add(
     # add_customer and add_lead differ only in the event they publish: the check,
     # the write and the publishing are one transaction for both.
     checked = _suppression_policy(suppression, policy)
-    with ops.transaction(store):
+    operation = "add_customer" if isinstance(record, Customer) else "add_lead"
+    with audited(store, AuditAction.ADD, operation=operation):
         suppressed = _suppressed(store, record, checked)
         matches = () if policy is None else _checked(store, record, policy, rules)
         stored = ops.add_record(store, record)
@@ -267,6 +272,13 @@ def update_customer(
 
 W = TypeVar("W", Customer, Opportunity, Task, Case)
 _BOOKKEEPING = frozenset({"version", "created_at", "updated_at"})
+# An update that changes only these records consent: its audit entry says CONSENT.
+_CONSENT_FIELDS = frozenset({"consent_events", "consents"})
+
+
+def _entity(record: object) -> str:
+    # The operation names of the audit trail: update_customer, add_task, ...
+    return type(record).__name__.lower()
 
 
 def _changed_fields(current: Any, new: Any) -> tuple[str, ...]:
@@ -287,9 +299,11 @@ def _update(
 
     Nothing is written (and nothing published) when no field changed.
     """
-    with ops.transaction(store):
+    with audited(store, AuditAction.UPDATE, operation=f"update_{_entity(record)}") as audit:
         current = ops.current_copy(store, record)
         fields = _changed_fields(current, record)
+        if fields and set(fields) <= _CONSENT_FIELDS:
+            audit.relabel(AuditAction.CONSENT)
         if not fields and current.version == record.version:
             return current
         stored = ops.update_record(store, record)
@@ -363,7 +377,7 @@ def change_lead_status(
     ``LeadStatusChanged``. Converting goes through :func:`convert_lead`."""
     if status is LeadStatus.CONVERTED:
         raise InvalidTransition("convert a lead with convert_lead, which creates its customer")
-    with ops.transaction(store):
+    with audited(store, AuditAction.UPDATE, operation="change_lead_status"):
         lead = store.leads.get(LeadId(lead_id))
         stored = store.leads.update(lead.transition_to(status, reason=reason))
         publish(
@@ -385,7 +399,7 @@ def log_interaction(
     An interaction whose ``external_id`` was already ingested returns the
     stored one and publishes nothing (ingestion is idempotent).
     """
-    with ops.transaction(store):
+    with audited(store, AuditAction.ADD, operation="log_interaction"):
         stored = store.interactions.add(interaction)
         if stored.id == interaction.id:
             publish(
@@ -399,7 +413,7 @@ def log_interaction(
 
 
 def _added(store: Store, item: W, event: Callable[[W], DomainEvent], events: Any) -> W:
-    with ops.transaction(store):
+    with audited(store, AuditAction.ADD, operation=f"add_{_entity(item)}"):
         stored = ops.add_record(store, item)
         publish(events, [event(stored)])
     return stored
@@ -464,7 +478,7 @@ def move_opportunity(
         InvalidTransition: a loss without a reason, or a closed deal without ``reopen``.
         ValidationError: a stage that is not in the pipeline, or ``at`` before the last move.
     """
-    with ops.transaction(store):
+    with audited(store, AuditAction.UPDATE, operation="move_opportunity"):
         current = ops.work_store(store).opportunities.get(OpportunityId(opportunity_id))
         moved = current.move_to(pipeline, stage_id, at=at, reason=reason, reopen=reopen)
         stored = ops.update_record(store, moved)
@@ -531,7 +545,7 @@ def change_case_status(
         NotFound: no such case.
         InvalidTransition: the state machine does not allow the move.
     """
-    with ops.transaction(store):
+    with audited(store, AuditAction.UPDATE, operation="change_case_status"):
         current = ops.work_store(store).cases.get(CaseId(case_id))
         stored = ops.update_record(store, current.transition_to(status, at=at))
         publish(events, _case_status_changed(current, stored))

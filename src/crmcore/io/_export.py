@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, TextIO
 
 import attrs
 
+from crmcore.audit import AuditAction, audited
 from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError
@@ -573,7 +574,8 @@ def _restore(store: Any, source: IO[str], name: str) -> RestoreReport:
     counts = dict.fromkeys(kept, 0)
     seen: dict[tuple[str, str], int] = {}
     ended = False
-    with store.transaction():
+    # One LOAD entry for the whole restore, however many batches it places.
+    with audited(store, AuditAction.LOAD, operation="restore"):
         # Checked inside the transaction: no writer can add a record after the check.
         repositories = [store.customers, store.leads]
         repositories += [work_repository(store, e) for e in WORK_ENTITIES if e in kept]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from crmcore.audit import AuditAction, audited
 from crmcore.errors import ValidationError
 from crmcore.io._columns import ColumnPlan, column_index
 from crmcore.io._errors import ColumnError
@@ -142,7 +143,8 @@ def in_chunks(
             progress(0, total)
         for start in range(0, total, batch_size):
             stop = min(start + batch_size, total)
-            with store.transaction():
+            # One audit entry per batch: every row it wrote, as one IMPORT.
+            with audited(store, AuditAction.IMPORT, operation="import"):
                 chunk(range(start, stop))
             if progress is not None:
                 progress(stop, total)

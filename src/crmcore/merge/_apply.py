@@ -10,6 +10,7 @@ import attrs
 from crmcore import _store_ops as ops
 from crmcore._repr import id_of
 from crmcore._validation import items_of, utcnow
+from crmcore.audit import AuditAction, audited
 from crmcore.cases import Case
 from crmcore.customers import Customer
 from crmcore.errors import ValidationError, VersionConflict
@@ -106,7 +107,7 @@ def merge(
     policy = policy if policy is not None else plan_policy
     if len(set(wanted)) < 2:
         raise ValidationError("ids", "a merge needs at least two different records")
-    with ops.transaction(store):
+    with audited(store, AuditAction.MERGE, operation="merge"):
         records = [ops.get_record(store, record_id) for record_id in wanted]
         for record in records:
             expected = versions.get(record.id)

@@ -10,6 +10,7 @@ import attrs
 from crmcore import _store_ops as ops
 from crmcore._repr import count
 from crmcore._validation import check_flag, utcnow
+from crmcore.audit import AuditAction, audited
 from crmcore.errors import CrmError
 from crmcore.events import EventDispatcher, RecordsUnmerged, publish
 from crmcore.ids import MergeId
@@ -186,7 +187,7 @@ def unmerge(
     """
     ops.check_merging_store(store)
     check_flag(force, "force")
-    with ops.transaction(store):
+    with audited(store, AuditAction.UNMERGE, operation="unmerge"):
         record: MergeRecord = store.merges.get(merge_id)
         if not record.is_active:
             raise UnmergeConflict(f"merge {record.id} was already undone")

@@ -14,6 +14,7 @@ from crmcore.errors import StorageError
 from crmcore.storage.sql import SQLStore
 from crmcore.testing import PrivacyContract
 from crmcore.testing._builders import customer
+from tests.services.test_audit_paths import ServiceAuditChecks
 from tests.storage.sql.conftest import sqlite_engine
 
 
@@ -35,6 +36,14 @@ class TestSQLAlchemySQLitePrivacy(PrivacyContract):
             store.create_all()
             yield store
         engine.dispose()
+
+
+class TestPostgresServices(ServiceAuditChecks):
+    """Every service leaves exactly one audit entry on PostgreSQL too."""
+
+    @pytest.fixture
+    def store(self, pg_store: SQLStore) -> SQLStore:
+        return pg_store
 
 
 def test_the_secret_is_shared_by_every_store_on_the_tables(pg_store: SQLStore) -> None:

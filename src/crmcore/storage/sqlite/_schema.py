@@ -196,16 +196,17 @@ query. Interactions stored before it hold no case, so nothing is backfilled.
 
 
 PRIVACY_MIGRATION: Final[tuple[str, ...]] = (
-    # targets: the entry's targets as compact JSON ([[entity, id, version, [fields]], ...]):
-    # ids and field names only, never values, so erasure never rewrites the trail.
+    # targets: the entry's targets as compact JSON (see storage._audit.encode_targets),
+    # zlib-compressed when long: ids and field names only, never values, so erasure
+    # never rewrites the trail. seq keys the index rows with a small integer.
     "CREATE TABLE audit_entries ("
-    "id TEXT PRIMARY KEY NOT NULL, at INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, "
-    "operation TEXT, targets TEXT NOT NULL)",
-    # One row per record an entry names, for list(record_id=...). New records' ids
-    # grow with time, so an add_many appends to the end of this index.
+    "seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, actor TEXT, "
+    "action TEXT NOT NULL, operation TEXT, targets BLOB NOT NULL)",
+    # One row per record an entry names, for list(record_id=...): about 40 bytes each,
+    # which is what auditing adds to an add_many per record besides its entry's share.
     "CREATE TABLE audit_targets ("
-    "record_id TEXT NOT NULL, entry_id TEXT NOT NULL, "
-    "PRIMARY KEY (record_id, entry_id)) WITHOUT ROWID",
+    "record_id TEXT NOT NULL, entry INTEGER NOT NULL, "
+    "PRIMARY KEY (record_id, entry)) WITHOUT ROWID",
     "CREATE TABLE suppressions (digest TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID",
     "CREATE TABLE subject_requests ("
     "id TEXT PRIMARY KEY NOT NULL, version INTEGER NOT NULL, answered_at INTEGER, "
