@@ -37,7 +37,9 @@ Decisions:
   :func:`crmcore.serialization.to_dict` writes it; ``consent_history`` is
   derived from the records' consent ledgers (for a reader) and is not read
   back. An interaction shared with another person is exported as stored:
-  the other participant appears as an id only.
+  the other participant appears as an id only. An audit entry is exported
+  with the targets that are the person's own records: an import of many
+  rows is one entry, and the other rows are other people.
 - **Import.** :func:`import_subject` takes a store that holds no customer,
   lead or work item, checks the whole document first, and places every
   record with :meth:`~crmcore.storage.SupportsLoad.load` in one transaction;
@@ -99,7 +101,9 @@ def _by_id(items: Iterable[T]) -> tuple[T, ...]:
 class SubjectRecords:
     """Every record that concerns one person, by entity, each in id order.
 
-    The repr shows how many of each, never a record.
+    Iterating yields every record (customers first, audit entries last);
+    ``len`` counts them; the records are true when a customer or lead was
+    found. The repr shows how many of each, never a record.
     """
 
     customers: tuple[Customer, ...] = attrs.field(default=(), repr=count)
@@ -417,8 +421,19 @@ def export_subject(store: Store, customer_id: str) -> dict[str, Any]:
     for key, field, _ in _ENTITIES:
         document[key] = [to_dict(record) for record in getattr(records, field)]
     document["consent_history"] = _consent_history(records.people)
-    document["audit"] = [to_dict(entry) for entry in records.audit_entries]
+    document["audit"] = [to_dict(entry) for entry in _own_targets(records)]
     return document
+
+
+def _own_targets(records: SubjectRecords) -> list[AuditEntry]:
+    # An import of 500 rows is one entry naming 500 records: the person is
+    # given the entry with their own records only (Art. 15(4): a copy must not
+    # disclose other people's data, and their ids are theirs).
+    own = set(attrs.evolve(records, audit_entries=()).ids)
+    return [
+        attrs.evolve(entry, targets=tuple(t for t in entry.targets if t.id in own))
+        for entry in records.audit_entries
+    ]
 
 
 # --------------------------------------------------------------------------- import

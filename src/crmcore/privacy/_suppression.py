@@ -220,7 +220,8 @@ def suppressed_fields(store: object, record: Customer | Lead | Any) -> tuple[str
     :class:`~crmcore.dedup.records.MatchRecord` (whose ``emails`` and
     ``phones`` are the bare values).
     """
-    if not keeps_suppressions(store):
+    # One count first: on a store with an empty list (most of them) nothing is digested.
+    if not any_suppressed(store):
         return ()
     points: list[tuple[str, str]] = []
     for i, item in enumerate(getattr(record, "emails", ())):
