@@ -438,7 +438,7 @@ class ErasureContract:
             assert not left, f"{len(left)} token(s) of the subject left in the bytes of {path.name}"
 
     def _erase_and_check(self, store: Store, group: list[Person], mode: str) -> None:
-        from crmcore.privacy import erase, is_suppressed
+        from crmcore.privacy import erase, find_subject, is_suppressed
 
         group = salted(group)
         subject = group[0]
@@ -476,6 +476,9 @@ class ErasureContract:
                 tombstone = repo.get(record_id)
                 assert not tombstone.emails
                 assert not tombstone.phones
+        # A subject access request made afterwards finds nothing of the person.
+        for lookup in ({"email": subject.email}, {"phone": subject.phone}):
+            assert not find_subject(store, **lookup).ids
         assert is_suppressed(store, email=subject.email)
         assert is_suppressed(store, email=subject.lead_email)
         assert is_suppressed(store, email=subject.ledger_email)
