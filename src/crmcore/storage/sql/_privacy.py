@@ -20,14 +20,17 @@ from crmcore.audit import AuditAction, AuditEntry
 from crmcore.storage import _audit
 from crmcore.storage._common import micros
 from crmcore.storage.protocols import Page
-from crmcore.storage.sql._connection import Handle, is_id_collision
+from crmcore.storage.sql._connection import Handle, copy_rows, is_id_collision
 from crmcore.subject_requests import SubjectRequest
 
 _COLUMNS = ("id", "at", "actor", "action", "operation", "targets")
 
 
-def append_entry(conn: Connection, entries: Table, targets: Table, entry: AuditEntry) -> None:
-    """Insert an entry: one row, and its index rows in one ``executemany``."""
+def append_entry(
+    conn: Connection, entries: Table, targets: Table, entry: AuditEntry, *, copy: bool = False
+) -> None:
+    """Insert an entry: one row, and its index rows in one ``executemany`` (with
+    ``copy``, PostgreSQL's ``COPY`` for a batch, as ``add_many`` writes its key rows)."""
     try:
         conn.execute(insert(entries), dict(zip(_COLUMNS, _audit.entry_row(entry), strict=True)))
     except sa_exc.IntegrityError as exc:
@@ -35,9 +38,11 @@ def append_entry(conn: Connection, entries: Table, targets: Table, entry: AuditE
             raise _audit.AUDIT.duplicate() from None
         raise
     entry_id = entry.id
-    conn.execute(
-        insert(targets), [{"record_id": r, "entry_id": entry_id} for r in entry.record_ids]
-    )
+    ids = entry.record_ids
+    if copy and len(ids) > 1:
+        copy_rows(conn, targets, ("record_id", "entry_id"), [(r, entry_id) for r in ids])
+    elif ids:
+        conn.execute(insert(targets), [{"record_id": r, "entry_id": entry_id} for r in ids])
 
 
 class SQLAudit:

@@ -418,7 +418,8 @@ class SQLStore(
     # ------------------------------------------------------------------ privacy
 
     def _append_entry(self, conn: Connection, entry: AuditEntry) -> None:
-        append_entry(conn, self._tables.audit_entries, self._tables.audit_targets, entry)
+        t = self._tables
+        append_entry(conn, t.audit_entries, t.audit_targets, entry, copy=self._copy)
 
     @property
     def audit(self) -> SQLAudit:
