@@ -39,6 +39,7 @@ from pathlib import Path
 import attrs
 
 from crmcore import DealStatus, Money, Opportunity, Pipeline, SQLiteStore, Stage
+from crmcore.customers import Customer, CustomerKind
 from crmcore.ids import CustomerId, new_customer_id
 from crmcore.sales import forecast
 from crmcore.storage import WorkStore
@@ -120,15 +121,29 @@ def generate(rows: int, *, seed: int = 14) -> Iterator[Opportunity]:
 
 
 def build(store: WorkStore, rows: int) -> None:
-    """Store ``rows`` generated opportunities, ``BATCH`` per transaction."""
+    """Store ``rows`` generated opportunities, ``BATCH`` per transaction.
+
+    The customers they name are stored first, a batch before its deals: a
+    store refuses a deal naming a customer it does not hold.
+    """
+    named: set[str] = set()
+
+    def flush(batch: list[Opportunity]) -> None:
+        new = sorted({deal.customer_id for deal in batch} - named)
+        store.customers.add_many(
+            [Customer(id=c, kind=CustomerKind.ORGANIZATION, name="Customer AB") for c in new]
+        )
+        named.update(new)
+        store.opportunities.add_many(batch)
+
     batch: list[Opportunity] = []
     for deal in generate(rows):
         batch.append(deal)
         if len(batch) == BATCH:
-            store.opportunities.add_many(batch)
+            flush(batch)
             batch = []
     if batch:
-        store.opportunities.add_many(batch)
+        flush(batch)
 
 
 def _add(into: Weighted, key: tuple[str | None, str], weighted: Decimal) -> None:

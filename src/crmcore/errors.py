@@ -184,7 +184,17 @@ class OperationalError(StorageError):
 
 
 class IntegrityError(StorageError):
-    """The backend refused a write that breaks one of its constraints."""
+    """The backend refused a write that breaks one of its constraints.
+
+    A write naming a record that is not stored, or a delete of a record that
+    is still named (``docs/storage.md``, "Referential integrity"), sets
+    ``field`` to the reference (``participants[1].record_id``); a constraint
+    the database itself enforced leaves it ``None``.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class DataError(StorageError):

@@ -41,6 +41,7 @@ from crmcore import (
 )
 from crmcore.cli import main
 from crmcore.storage import InMemoryStore, where
+from crmcore.testing._stand_ins import store_referenced
 from crmcore.testing.strategies import customers, interactions, leads
 
 PROBES = {"inputs": 0, "probes": 0, "outputs": 0, "leaks": 0}
@@ -142,6 +143,7 @@ def _party_probes(record: Customer | Lead) -> Iterator[Iterator[str]]:
 
     store = InMemoryStore()
     records = getattr(store, repository)
+    store_referenced(store, [record])  # its organisation, the customer it became
     stored = records.add(record)
     yield _raised(lambda: records.add(record))  # duplicate id
     newer = records.update(attrs.evolve(stored, tags=frozenset({"probe"})))

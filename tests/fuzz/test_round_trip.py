@@ -21,10 +21,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore import Customer, Interaction, Lead, to_dict
+from crmcore import Customer, CustomerKind, Interaction, Lead, to_dict
 from crmcore.dedup import find_duplicates
 from crmcore.ids import RecordId
 from crmcore.interactions import MAX_DURATION
@@ -53,6 +54,19 @@ def _batches(draw: st.DrawFn) -> tuple[list[Customer], list[Lead], list[Interact
             unique_by=lambda x: x.id,
         )
     )
+    # A store refuses references to records it does not hold: an organisation and a
+    # conversion name records of the batch (or nothing), which the batch stores first.
+    orgs = [c.id for c in customers if c.kind is CustomerKind.ORGANIZATION]
+    customers = [
+        attrs.evolve(c, organization_id=orgs[0] if orgs and c.organization_id else None)
+        if c.kind is CustomerKind.PERSON
+        else c
+        for c in customers
+    ]
+    leads = [
+        attrs.evolve(x, converted_customer_id=customers[0].id if x.converted_customer_id else None)
+        for x in leads
+    ]
     ids: list[RecordId] = [c.id for c in customers] + [lead.id for lead in leads]
     interactions = draw(
         st.lists(

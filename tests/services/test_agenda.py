@@ -29,6 +29,7 @@ from crmcore.events import (
     TaskCompleted,
 )
 from crmcore.ids import CustomerId, new_customer_id, new_task_id
+from crmcore.testing._stand_ins import stand_in_customer, store_referenced
 from tests.services.work import BASE, WORK_FACTORIES
 
 STORES = pytest.mark.parametrize(
@@ -53,6 +54,7 @@ def test_completing_logs_the_interaction_and_links_it_in_one_step(
 ) -> None:
     customer_id = new_customer_id()
     with make_store() as store:
+        store.customers.add(stand_in_customer(customer_id))  # what it is about
         task = store.tasks.add(
             Task.create(title="Call back", about_id=customer_id, due_at=BASE, assignee="usr_ana")
         )
@@ -91,6 +93,7 @@ def test_a_raising_subscriber_leaves_neither_the_interaction_nor_the_task_writte
 ) -> None:
     customer_id = new_customer_id()
     with make_store() as store:
+        store.customers.add(stand_in_customer(customer_id))  # what it is about
         task = store.tasks.add(Task.create(title="Send the quote", about_id=customer_id))
         dispatcher = EventDispatcher()
 
@@ -178,6 +181,7 @@ def test_overdue_is_every_open_task_due_before_now(
         and (assignee is None or t.assignee == assignee)
     ]
     with make_store() as store:
+        store_referenced(store, tasks)
         store.tasks.add_many(tasks)
         found = overdue(store, assignee=assignee, at=now)
     assert [t.id for t in found] == _order(expected)
@@ -229,6 +233,7 @@ def test_due_today_is_the_local_date_in_the_assignees_zone(
         and (assignee is None or t.assignee == assignee)
     ]
     with make_store() as store:
+        store_referenced(store, tasks)
         store.tasks.add_many(tasks)
         found = due_today(store, assignee=assignee, tz=zone, at=now)
     assert [t.id for t in found] == _order(expected)
@@ -246,6 +251,7 @@ def test_due_today_across_a_spring_forward_midnight(make_store: Callable[[], Any
         Task.create(title="first of the 9th", due_at=datetime(2024, 9, 9, 3, tzinfo=UTC)),
     ]
     with make_store() as store:
+        store_referenced(store, tasks)
         store.tasks.add_many(tasks)
         found = due_today(store, assignee=None, tz="America/Santiago", at=day_start)
     assert [t.id for t in found] == [tasks[1].id, tasks[2].id]

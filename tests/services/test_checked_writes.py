@@ -19,6 +19,7 @@ from crmcore.dedup import Decision, DuplicatePolicy, selective_keys
 from crmcore.ids import new_customer_id
 from crmcore.storage import InMemoryStore, SQLiteStore, Store
 from crmcore.testing import strategies as cst
+from crmcore.testing._stand_ins import store_referenced
 from crmcore.writes import CheckedWrite, add_customer, add_lead
 from tests.services.locking import LockingStore
 
@@ -163,6 +164,7 @@ def test_two_processes_on_one_sqlite_file_store_exactly_one(tmp_path: Path) -> N
 @given(customer=cst.customers())
 def test_a_store_with_key_locks_is_locked_inside_the_transaction(customer: Customer) -> None:
     store = LockingStore()
+    store_referenced(store, [customer])  # its organisation (not through add_customer: no lock)
     add_customer(store, customer, policy=DuplicatePolicy.ALERT)
     assert store.locked == [(1, sorted(set(selective_keys(customer))))]
     add_customer(store, attrs.evolve(customer, id=new_customer_id()))

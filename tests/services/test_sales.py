@@ -25,6 +25,7 @@ from crmcore.sales import (
     open_pipeline,
     win_rate,
 )
+from crmcore.testing._stand_ins import store_referenced
 from tests.services.work import B2B, BASE, PIPELINES, SHOP, WORK_FACTORIES
 
 STORES = pytest.mark.parametrize(
@@ -72,6 +73,7 @@ def _month(day: date | None) -> str | None:
 
 def _stored(make_store: Callable[[], Any], items: list[Opportunity]) -> Any:
     store = make_store()
+    store_referenced(store, items)
     store.opportunities.add_many(items)
     return store
 
@@ -320,6 +322,7 @@ class _AggregatesOnly:
         self.opportunities = self
 
     def add_many(self, items: list[Opportunity]) -> list[Opportunity]:
+        store_referenced(self._store, items)
         stored: list[Opportunity] = self._store.opportunities.add_many(items)
         return stored
 

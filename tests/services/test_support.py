@@ -34,6 +34,7 @@ from crmcore.support import (
     log_case_interaction,
     resolution_time,
 )
+from crmcore.testing._stand_ins import stand_in_customer, store_referenced
 from tests.services.work import BASE, WORK_FACTORIES
 
 STORES = pytest.mark.parametrize(
@@ -58,6 +59,7 @@ def _message(
 def test_a_thread_answers_waits_and_reopens_the_case(make_store: Callable[[], Any]) -> None:
     customer_id = new_customer_id()
     with make_store() as store:
+        store.customers.add(stand_in_customer(customer_id))  # what it is about
         case = store.cases.add(
             Case.create(subject="Parcel missing", customer_id=customer_id, reported_at=BASE)
         )
@@ -109,6 +111,7 @@ def test_the_customer_writing_opens_and_reopens_but_a_closed_case_stays_closed(
 ) -> None:
     customer_id = new_customer_id()
     with make_store() as store:
+        store.customers.add(stand_in_customer(customer_id))  # what it is about
         new = store.cases.add(Case.create(subject="Hi", customer_id=customer_id, reported_at=BASE))
         report = log_case_interaction(store, new.id, _message(customer_id, Direction.INBOUND, 0))
         assert report.case == new  # the message that raised the case leaves it new
@@ -146,6 +149,7 @@ def test_ingesting_twice_writes_nothing_and_a_raising_subscriber_writes_nothing(
 ) -> None:
     customer_id = new_customer_id()
     with make_store() as store:
+        store.customers.add(stand_in_customer(customer_id))  # what it is about
         case = store.cases.add(
             Case.create(subject="Refund", customer_id=customer_id, reported_at=BASE)
         )
@@ -177,6 +181,7 @@ def test_ingesting_twice_writes_nothing_and_a_raising_subscriber_writes_nothing(
 def test_bad_arguments_are_refused_by_name(make_store: Callable[[], Any]) -> None:
     customer_id = new_customer_id()
     with make_store() as store:
+        store.customers.add(stand_in_customer(customer_id))  # what it is about
         case = store.cases.add(Case.create(subject="x", customer_id=customer_id, reported_at=BASE))
         message = _message(customer_id, Direction.INBOUND, 1)
         elsewhere = Interaction.log(
@@ -250,6 +255,7 @@ def test_response_and_resolution_times_cover_the_cases_of_the_period(
     reported = [c for c in mine if since <= c.reported_at < until]
     resolved = [c for c in mine if c.resolved_at is not None and since <= c.resolved_at < until]
     with make_store() as store:
+        store_referenced(store, items)
         store.cases.add_many(items)
         first = first_response_time(store, since=since, until=until, assignee=assignee)
         resolution = resolution_time(store, since=since, until=until, assignee=assignee)

@@ -12,6 +12,7 @@ from crmcore.storage import InMemoryStore
 from crmcore.testing import StorageContract
 from crmcore.testing import _work_builders as work
 from crmcore.testing._builders import customer
+from crmcore.testing._stand_ins import store_referenced
 
 
 class TestInMemoryStore(StorageContract):
@@ -39,7 +40,10 @@ def test_iter_all_sorts_once_instead_of_once_per_batch(
 ) -> None:
     store = InMemoryStore()
     repo = getattr(store, repository)
-    stored = repo.add_many([build(i) for i in range(300)])
+    batch = [build(i) for i in range(300)]
+    late_one = build(1_000)
+    store_referenced(store, [*batch, late_one])  # the customers and leads they name
+    stored = repo.add_many(batch)
     built = 0
     row: Callable[[Any], dict[str, Any]] = repo._row
 
@@ -54,7 +58,7 @@ def test_iter_all_sorts_once_instead_of_once_per_batch(
     for record in repo.iter_all(batch_size=7):
         seen.append(record.id)
         if len(seen) == 150:  # a writer adds one record mid-way: it is still found
-            late = repo.add(build(1_000))
+            late = repo.add(late_one)
     assert seen == sorted([r.id for r in stored] + [late.id])
     # Paging through list() built every record's row for every batch: 300 x 43 times.
     assert built <= 301

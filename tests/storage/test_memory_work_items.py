@@ -15,6 +15,7 @@ from crmcore.errors import ValidationError
 from crmcore.storage import InMemoryStore, SupportsWorkItems, WorkStore, where
 from crmcore.storage.front import check_load
 from crmcore.testing import _work_builders as work
+from crmcore.testing._stand_ins import store_referenced
 
 
 def test_the_reference_store_keeps_work_items() -> None:
@@ -28,9 +29,9 @@ def test_totals_stay_exact_beyond_the_default_decimal_precision() -> None:
     store = InMemoryStore()
     big = Money(Decimal(10) ** 33, "EUR")
     cent = Money(Decimal("0.01"), "EUR")
-    store.opportunities.add_many(
-        [work.opportunity(0, amount=big), work.opportunity(4, amount=cent)]
-    )
+    batch = [work.opportunity(0, amount=big), work.opportunity(4, amount=cent)]
+    store_referenced(store, batch)
+    store.opportunities.add_many(batch)
     (total,) = store.opportunities.totals(where("currency").eq("EUR"))
     assert total.amount == Decimal("1000000000000000000000000000000000.01")
     assert total.count == 2

@@ -32,6 +32,7 @@ from crmcore.storage.sqlite import SCHEMA_VERSION
 from crmcore.testing import StorageContract
 from crmcore.testing._builders import customer, interaction
 from crmcore.testing._builders import lead as build_lead
+from crmcore.testing._stand_ins import store_referenced
 from crmcore.testing._work_builders import case as work_case
 from crmcore.testing._work_builders import opportunity
 from crmcore.testing._work_builders import task as work_task
@@ -408,7 +409,9 @@ def test_a_file_of_the_previous_schema_migrates_and_keeps_its_records(
         assert store.schema_version() == SCHEMA_VERSION
         assert store.customers.get(ada.id) == ada
         assert store.interactions.list_for(ada.id).items == (email,)
-        deal = store.opportunities.add(opportunity(1, customer_id=ada.id))
+        deal = opportunity(1, customer_id=ada.id)
+        store_referenced(store, [deal])  # its contact and its lead
+        deal = store.opportunities.add(deal)
         followup = store.tasks.add(work_task(1, about_id=ada.id))
         ticket = store.cases.add(work_case(1, customer_id=ada.id))
         assert store.opportunities.list(where("customer_id").eq(ada.id)).items == (deal,)

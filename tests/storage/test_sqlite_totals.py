@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from crmcore.opportunities import Opportunity
 from crmcore.storage import InMemoryStore, SQLiteStore, WorkStore, where
 from crmcore.storage._database import AMOUNT_SCALE, amount_columns
+from crmcore.testing._stand_ins import store_referenced
 from crmcore.testing._work_builders import opportunity
 from crmcore.values import Money
 
@@ -83,9 +84,11 @@ def rendered(store: WorkStore, by: Sequence[str]) -> list[tuple[object, ...]]:
 def check_totals(make_store: StoreFactory, batch: list[Opportunity], by: Sequence[str]) -> None:
     """The store's totals of ``batch`` are the in-memory reference's, digit for digit."""
     reference = InMemoryStore()
+    store_referenced(reference, batch)
     reference.opportunities.add_many(batch)
     store = make_store()
     try:
+        store_referenced(store, batch)
         store.opportunities.add_many(batch)
         assert rendered(store, by) == rendered(reference, by)
     finally:
@@ -115,6 +118,7 @@ def test_an_integer_sum_that_overflows_is_summed_exactly() -> None:
     assert amount_columns(big)["amount_units"] == _LIMIT - 1
     batch = build(OVERFLOWING)
     with SQLiteStore(":memory:") as store:
+        store_referenced(store, batch)
         store.opportunities.add_many(batch)
         totals = {t.currency: t.amount for t in store.opportunities.totals()}
     assert totals == {None: Decimal(0), "EUR": big * 2, "USD": Decimal("0.5")}
@@ -142,7 +146,9 @@ def test_totals_read_only_the_covering_index(tmp_path: Path) -> None:
     """The forecast's aggregate searches one index and never reads a document page."""
     path = tmp_path / "crm.db"
     with SQLiteStore(path) as store:
-        store.opportunities.add_many([opportunity(i) for i in range(50)])
+        deals = [opportunity(i) for i in range(50)]
+        store_referenced(store, deals)
+        store.opportunities.add_many(deals)
         store.opportunities.totals(where("status").in_(("open", "won")), by=("close_month",))
     raw = sqlite3.connect(path)
     try:

@@ -49,8 +49,10 @@ asked for:
 Delete mode follows the referential integrity rules: references to the
 subject are removed before the subject (a shared interaction's participant, a
 deal's contact role, another deal's ``lead_id``, an organisation member's
-``organization_id``, a thread's ``case_id``, a task's ``interaction_id``),
-then interactions, tasks, deals and cases, then leads, then customers.
+``organization_id``, a thread's ``case_id``), then tasks, interactions, deals
+and cases, then leads, then customers. A done task of someone else that
+names an interaction deleted here keeps that id: the integrity rules call it
+history, and an id says nothing about the person.
 
 What is not erased, by design: the audit trail holds ids, actions and field
 names, never values, so it stays (accountability, Art. 5(2)); the subject
@@ -538,7 +540,7 @@ class _Walk:
             i.id for i in interactions.values() if all(p.record_id in ids for p in i.participants)
         }
         # Order matters in delete mode (integrity): what links to a record goes first.
-        self._write_tasks(tasks, alone if self.delete else set())
+        self._write_tasks(tasks)
         self._write_interactions(interactions, alone, thread, set(cases))
         self._write_deals_and_cases(deals, cases)
         if self.delete:
@@ -579,7 +581,7 @@ class _Walk:
                         named.add(copy.organization_id)
         return found
 
-    def _write_tasks(self, tasks: Mapping[str, Task], deleted: set[str]) -> None:
+    def _write_tasks(self, tasks: Mapping[str, Task]) -> None:
         if self.work is None:
             return
         repo = self.work.tasks
@@ -589,14 +591,6 @@ class _Walk:
             else:
                 repo.update(self._scrub_task(task))
             self.counts["tasks"] += 1
-        if deleted:
-            # Tasks are not filterable by interaction: one pass over them, in batches.
-            # A task that links to an interaction deleted here keeps the task, not the link.
-            linked = [
-                t for t in repo.iter_all() if t.interaction_id in deleted and t.id not in tasks
-            ]
-            for task in linked:
-                repo.update(attrs.evolve(task, interaction_id=None))
 
     def _write_interactions(
         self,

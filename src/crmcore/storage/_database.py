@@ -34,6 +34,7 @@ from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
 from crmcore.storage import _audit
+from crmcore.storage import _integrity as integrity
 from crmcore.storage._common import _EXACT as EXACT
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
@@ -103,6 +104,12 @@ class Connections(Protocol):
     def _write(self) -> AbstractContextManager[Any]: ...
 
     def _report(self, conn: Any, action: AuditAction, targets: Sequence[AuditTarget]) -> None: ...
+    def _present(self, conn: Any, probe: integrity.Probe, values: Sequence[str]) -> set[str]: ...
+
+
+def present(store: Connections, conn: Any) -> integrity.Present:
+    """The store's answer to referential-integrity probes, on the write's connection."""
+    return lambda probe, values: store._present(conn, probe, values)
 
 
 def stored_id(errors: Errors, record_id: object) -> str:
@@ -157,6 +164,7 @@ class DocumentRows(Generic[T]):
             # The stored copy, for the names of the fields the update changes.
             row = self._doc_row(conn, value.id)
             self._rewrite(conn, value, stored)
+            integrity.check_written([stored], present(self._store, conn), updated=True)
             if row is not None:
                 before = self._decode_rows([row])[0]
                 targets = _audit.updated(self._audit_entity, before, stored)
@@ -169,6 +177,7 @@ class DocumentRows(Generic[T]):
         wanted = stored_id(errors, row_id)
         with self._store._write() as conn:
             self._remove(conn, wanted, expected)
+            integrity.check_deleted(wanted, present(self._store, conn))
             targets = _audit.deleted(self._audit_entity, wanted)
             self._store._report(conn, AuditAction.DELETE, targets)
 
@@ -212,6 +221,7 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
         self._check(record)
         with self._store._write() as conn:
             stored = self._insert_batch(conn, [record], utcnow())
+            integrity.check_written(stored, present(self._store, conn))
             self._store._report(conn, AuditAction.ADD, _audit.added(self._audit_entity, stored))
             return stored[0]
 
@@ -225,6 +235,7 @@ class DatabaseRecords(TypedRecords[R, IdT], DocumentRows[R]):
             now = utcnow()
             for start in range(0, len(batch), ADD_CHUNK):
                 result.extend(self._insert_batch(conn, batch[start : start + ADD_CHUNK], now))
+            integrity.check_written(result, present(self._store, conn), batch="records")
             self._store._report(conn, AuditAction.ADD, _audit.added(self._audit_entity, result))
         return result
 
@@ -322,6 +333,7 @@ class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
         with self._store._write() as conn:
             now = utcnow()
             stored = self._add(conn, interaction, now)
+            integrity.check_written([stored], present(self._store, conn))
             targets = _written([interaction], [stored], now)
             self._store._report(conn, AuditAction.ADD, targets)
             return stored
@@ -332,6 +344,7 @@ class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
         with self._store._write() as conn:
             now = utcnow()
             result = [self._add(conn, i, now) for i in batch]
+            integrity.check_written(result, present(self._store, conn), batch="interactions")
             self._store._report(conn, AuditAction.ADD, _written(batch, result, now))
             return result
 
@@ -471,6 +484,8 @@ class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
         with self._store._write() as conn:
             for start in range(0, len(batch), ADD_CHUNK):
                 self._insert_batch(conn, batch[start : start + ADD_CHUNK])
+            many = "items" if len(batch) > 1 else None
+            integrity.check_written(batch, present(self._store, conn), batch=many)
             self._store._report(conn, AuditAction.ADD, _audit.added(self._audit_entity, batch))
 
     def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
@@ -484,10 +499,12 @@ class DatabaseItems(ItemsFront[W, IdT], DocumentRows[W]):
             # database, where this read takes no lock) makes it a VersionConflict.
             if successor is None:
                 self._remove(conn, item_id, current.version)
+                integrity.check_deleted(item_id, present(self._store, conn))
                 targets = _audit.deleted(self._audit_entity, item_id)
                 self._store._report(conn, AuditAction.DELETE, targets)
             else:
                 self._rewrite(conn, current, successor)
+                integrity.check_written([successor], present(self._store, conn))
                 targets = _audit.updated(self._audit_entity, current, successor)
                 self._store._report(conn, AuditAction.UPDATE, targets)
 
@@ -563,12 +580,18 @@ class DatabaseStore(
         if entry is not None:
             self._append_entry(conn, entry)
 
+    def _present(self, conn: Any, probe: integrity.Probe, values: Sequence[str]) -> set[str]:
+        """Which of ``values`` the probed column holds (referential integrity), on ``conn``."""
+        raise NotImplementedError
+
     def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, in one transaction.
 
         See :meth:`crmcore.storage.SupportsLoad.load`: ids, versions and
         timestamps are kept, a stored id is replaced; for restoring exports
-        (:func:`crmcore.io.restore`), snapshots and fixtures.
+        (:func:`crmcore.io.restore`), snapshots and fixtures. References are
+        not checked (records arrive in any order: ``docs/storage.md``,
+        "Referential integrity").
         """
         batch = check_load(records)
         with self._write() as conn:

@@ -30,6 +30,7 @@ from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
 from crmcore.storage import _audit
+from crmcore.storage import _integrity as integrity
 from crmcore.storage._common import (
     CUSTOMER_FIELDS,
     LEAD_FIELDS,
@@ -179,6 +180,7 @@ class _Rows(Generic[Row]):
             current = errors.found(self._get(record_id))
             errors.check_version(current.version, expected)
             self._put(record_id, None)
+            integrity.check_deleted(record_id, self._store._present)
             self._store._report(AuditAction.DELETE, _audit.deleted(entity, record_id))
 
 
@@ -301,6 +303,7 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
         self._check(record)
         with self._store._write():
             stored = self._add(record, utcnow())
+            integrity.check_written([stored], self._store._present)
             self._store._report(AuditAction.ADD, _audit.added(self._entity, [stored]))
             return stored
 
@@ -312,6 +315,7 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
         with self._store._write():
             now = utcnow()
             result = [self._add(r, now) for r in batch]
+            integrity.check_written(result, self._store._present, batch="records")
             self._store._report(AuditAction.ADD, _audit.added(self._entity, result))
             return result
 
@@ -323,6 +327,7 @@ class _MemoryRecords(_Table[R], TypedRecords[R, IdT]):
             self._errors.check_version(current.version, record.version)
             stored = stamped(record, current.version + 1, utcnow())
             self._put(stored.id, stored)
+            integrity.check_written([stored], self._store._present, updated=True)
             self._store._report(AuditAction.UPDATE, _audit.updated(self._entity, current, stored))
             return stored
 
@@ -421,6 +426,7 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
         with self._store._write():
             targets: builtins.list[AuditTarget] = []
             stored = self._add(interaction, utcnow(), targets)
+            integrity.check_written([stored], self._store._present)
             self._store._report(AuditAction.ADD, targets)
             return stored
 
@@ -431,6 +437,7 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
             now = utcnow()
             targets: builtins.list[AuditTarget] = []
             result = [self._add(i, now, targets) for i in batch]
+            integrity.check_written(result, self._store._present, batch="interactions")
             self._store._report(AuditAction.ADD, targets)
             return result
 
@@ -454,6 +461,7 @@ class _MemoryInteractions(InteractionsFront, _Rows[Interaction]):
                 raise external_id_taken()
             stored = stamped(interaction, current.version + 1, utcnow())
             self._put(stored.id, stored)
+            integrity.check_written([stored], self._store._present)
             self._store._report(AuditAction.UPDATE, _audit.updated("interaction", current, stored))
             return stored
 
@@ -551,6 +559,8 @@ class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
                 if item.id in self._records:
                     raise self._errors.duplicate()  # _write undoes the batch's earlier items
                 self._put(item.id, item)
+            many = "items" if len(batch) > 1 else None
+            integrity.check_written(batch, self._store._present, batch=many)
             self._store._report(AuditAction.ADD, _audit.added(self._entity, batch))
 
     def _change(self, item_id: str, change: Callable[[W | None], W | None]) -> None:
@@ -558,6 +568,10 @@ class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
             current = self._records.get(item_id)
             successor = change(current)
             self._put(item_id, successor)
+            if successor is None:
+                integrity.check_deleted(item_id, self._store._present)
+            else:
+                integrity.check_written([successor], self._store._present)
             if current is None:
                 return
             if successor is None:
@@ -791,6 +805,14 @@ class InMemoryStore(
             Task: self._tasks,
             Case: self._cases,
         }
+        self._probed: dict[str, _Rows[Any]] = {
+            "customers": self._customers,
+            "leads": self._leads,
+            "opportunities": self._opportunities,
+            "opportunity_members": self._opportunities,
+            "tasks": self._tasks,
+            "cases": self._cases,
+        }
 
     def _check_open(self) -> None:
         if self._closed:
@@ -844,6 +866,15 @@ class InMemoryStore(
         with self._write():
             yield
 
+    def _present(self, probe: integrity.Probe, values: Sequence[str]) -> set[str]:
+        # Referential integrity (storage/_integrity.py) asks the dicts; a participant
+        # (or a case's thread) is an index lookup, other referrers a scan.
+        if probe.table == "participants":
+            index = self._interactions._by_record
+            return {v for v in values if index.get(v)}
+        table = self._probed[probe.table]
+        return integrity.scan(probe, table._records, values)
+
     def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, keeping their version and timestamps.
 
@@ -851,6 +882,8 @@ class InMemoryStore(
         snapshots, test fixtures and adapters that keep an InMemoryStore as
         their working set (see ``docs/examples/jsonl_store.py``); everything
         else should go through the repositories, which compare-and-set.
+        References are not checked (records arrive in any order; see
+        ``docs/storage.md``, "Referential integrity").
 
         Raises:
             ValidationError: for anything but a customer, lead, interaction,

@@ -3,7 +3,8 @@
 - ``crmcore.testing.strategies``: hypothesis strategies for every model; installing
   crmcore registers them with hypothesis, so ``st.from_type(Customer)`` just works;
 - :class:`StorageContract` (with :class:`MergeContract` and :class:`WorkItemsContract`):
-  the contract tests a store must pass; :class:`PrivacyContract` those of
+  the contract tests a store must pass; :class:`IntegrityContract`, its referential
+  integrity; :class:`PrivacyContract` those of
   :class:`~crmcore.storage.SupportsPrivacy` (audit trail, suppressions, requests);
   :class:`ErasureContract` those of erasure and restriction (down to the bytes of
   the adapter's files);
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from crmcore.testing.contract import StorageContract
     from crmcore.testing.erasure_contract import ErasureContract
+    from crmcore.testing.integrity_contract import IntegrityContract
     from crmcore.testing.merge_contract import MergeContract
     from crmcore.testing.merge_stateful import MergeStoreStateMachine
     from crmcore.testing.privacy_contract import PrivacyContract
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "ErasureContract": "crmcore.testing.erasure_contract",
+    "IntegrityContract": "crmcore.testing.integrity_contract",
     "MergeContract": "crmcore.testing.merge_contract",
     "MergeStoreStateMachine": "crmcore.testing.merge_stateful",
     "PrivacyContract": "crmcore.testing.privacy_contract",
@@ -45,6 +48,7 @@ _HOMES = {
 
 __all__ = [
     "ErasureContract",
+    "IntegrityContract",
     "MergeContract",
     "MergeStoreStateMachine",
     "PrivacyContract",
@@ -58,6 +62,7 @@ __all__ = [
 # rewrite them, which it can only do before they are first imported.
 _ASSERTING_MODULES = (
     "crmcore.testing.contract",
+    "crmcore.testing.integrity_contract",
     "crmcore.testing.merge_contract",
     "crmcore.testing.stateful",
     "crmcore.testing.merge_stateful",

@@ -445,7 +445,10 @@ class ErasureContract:
         world = build_world(store, group)
         known = [*world.subject_ids, *world.other_ids]
         before = everything(store, known)
+        trail = store.audit  # type: ignore[attr-defined]
+        entries_before = trail.count()
         receipt = erase(store, world.subject_id, mode=mode)  # type: ignore[arg-type]
+        assert trail.count() == entries_before + 1, "an erasure leaves exactly one audit entry"
         after = everything(store, known)
 
         self._check_gone(store, subject.tokens, known)
@@ -483,8 +486,7 @@ class ErasureContract:
         assert is_suppressed(store, email=subject.lead_email)
         assert is_suppressed(store, email=subject.ledger_email)
         assert is_suppressed(store, phone=subject.phone)
-        # One audit entry names the erasure, and nothing of the person.
-        trail = store.audit  # type: ignore[attr-defined]
+        # The audit entry names the erasure, and nothing of the person.
         entries = trail.list(record_id=world.subject_id, action=AuditAction.ERASE).items
         assert len(entries) == 1
         assert not _found(subject.tokens, to_json(entries[0]) + repr(entries[0]))
@@ -569,6 +571,50 @@ class ErasureContract:
                 erase(private, world.subject_id, mode="delete")
         assert everything(private, known) == before
 
+    def test_delete_mode_removes_every_reference_first(self, store: Store) -> None:
+        # Referential integrity refuses deleting a record still named: erasure
+        # re-points or drops what other people's records say about the subject.
+        from crmcore.privacy import erase
+
+        private = self._private(store)
+        (person, other) = salted(
+            [
+                Person("zoutaaaa", "zoutbbbb", "zoutcccc", "1234567", "zoutdddd"),
+                Person("zouveeee", "zouvffff", "zouvgggg", "7654321", "zouvhhhh"),
+            ]
+        )
+        org = private.customers.add(
+            Customer.create(name=f"{person.family.title()} AB", kind="organization")
+        )
+        member = private.customers.add(attrs.evolve(_customer(other), organization_id=org.id))
+        lead = private.leads.add(Lead.create(name=person.lead_given, emails=[person.email]))
+        lead = private.leads.update(
+            attrs.evolve(lead, status=LeadStatus.CONVERTED, converted_customer_id=org.id)
+        )
+        alone = private.interactions.add(_interaction([org.id], f"To {person.family}"))
+        if isinstance(private, SupportsWorkItems):
+            ws: WorkStore = private
+            deal = ws.opportunities.add(
+                Opportunity.create(
+                    name="Their deal", customer_id=member.id, pipeline=B2B, lead_id=lead.id
+                )
+            )
+            # A done task names the interaction it was done by: history, kept as it is.
+            done = Task.create(title="Their follow-up", about_id=member.id)
+            linked = ws.tasks.add(done.complete(at=BASE_TIME, interaction_id=alone.id))
+        erase(private, org.id, mode="delete")
+        with pytest.raises(NotFound):
+            private.customers.get(org.id)
+        with pytest.raises(NotFound):
+            private.leads.get(lead.id)
+        with pytest.raises(NotFound):
+            private.interactions.get(alone.id)
+        assert private.customers.get(member.id).organization_id is None
+        if isinstance(private, SupportsWorkItems):
+            assert ws.opportunities.get(deal.id).lead_id is None
+            assert ws.tasks.get(linked.id) == linked
+        self._check_gone(private, person.tokens, [org.id, member.id])
+
     def test_erase_refuses_a_bad_mode_or_id(self, store: Store) -> None:
         from crmcore.errors import ValidationError
         from crmcore.privacy import erase
@@ -628,7 +674,13 @@ class ErasureContract:
             else:
                 first = private.customers.add(Customer.create(name="Ann Lee"))
                 second = private.customers.add(Customer.create(name="Ann Lee"))
-            restricted = restrict(private, first.id, reason=reason)
+            trail = private.audit  # type: ignore[attr-defined]
+            entries = trail.count()
+            # A distinctive word: the reason itself may be one letter of any repr.
+            restricted = restrict(private, first.id, reason=f"zoureason {reason}")
+            assert trail.count() == entries + 1
+            (entry,) = trail.list(record_id=first.id, action=AuditAction.RESTRICT).items
+            assert "zoureason" not in repr(entry) + to_json(entry)
             assert restricted.is_restricted
             assert restricted.version == first.version + 1
             repo = private.leads if lead else private.customers
@@ -638,11 +690,13 @@ class ErasureContract:
             with pytest.raises(RecordRestricted):
                 plan_merge([second, repo.get(first.id)])
             lifted = lift_restriction(private, first.id)
+            assert trail.count() == entries + 2
             assert not lifted.is_restricted
             assert attrs.evolve(lifted, version=first.version, updated_at=first.updated_at) == first
             plan_merge([lifted, second])
-            # Lifting what is not restricted writes nothing.
+            # Lifting what is not restricted writes nothing, so leaves no entry.
             assert lift_restriction(private, first.id).version == lifted.version
+            assert trail.count() == entries + 2
 
         check()
 

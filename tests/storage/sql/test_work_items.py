@@ -15,6 +15,7 @@ from crmcore.errors import StorageError
 from crmcore.storage import open_store, where
 from crmcore.storage.sql import SCHEMA_VERSION, SQLStore
 from crmcore.testing._builders import customer
+from crmcore.testing._stand_ins import store_referenced
 from crmcore.testing._work_builders import opportunity, task
 from tests.storage.sql.conftest import empty, sqlite_engine
 from tests.storage.test_sqlite_totals import BY, OVERFLOWING, build, check_totals, deals
@@ -104,9 +105,11 @@ def _check_upgrade(engine: Engine, schema: str | None = None) -> None:
     old.create_all()
     assert old.schema_version() == SCHEMA_VERSION
     assert old.customers.get(ada.id) == ada
-    deal = old.opportunities.add(opportunity(1, customer_id=ada.id))
+    deal, followup = opportunity(1, customer_id=ada.id), task(1)
+    store_referenced(old, [deal, followup])  # the lead and the subject they name
+    deal = old.opportunities.add(deal)
     assert old.opportunities.list(where("customer_id").eq(ada.id)).items == (deal,)
-    assert old.tasks.add(task(1)).version == 1
+    assert old.tasks.add(followup).version == 1
     meta = old.tables.meta
     with engine.connect() as conn:
         version = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))

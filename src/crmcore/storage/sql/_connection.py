@@ -262,6 +262,7 @@ class Handle(Protocol):
     def _report(
         self, conn: Connection, action: AuditAction, targets: Sequence[AuditTarget]
     ) -> None: ...
+    def _present(self, conn: Connection, probe: Any, values: Sequence[str]) -> set[str]: ...
 
 
 def copy_rows(

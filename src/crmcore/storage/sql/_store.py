@@ -6,7 +6,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ from crmcore.storage._database import (
     DatabaseStore,
 )
 from crmcore.storage._front import check_keys
+from crmcore.storage._integrity import Probe
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
 from crmcore.storage.sql._connection import (
     escape_document,
@@ -42,6 +43,7 @@ from crmcore.storage.sql._items import SQLItems, SQLOpportunities
 from crmcore.storage.sql._merges import SQLMerges
 from crmcore.storage.sql._privacy import SQLAudit, SQLRequests, SQLSuppressions, append_entry
 from crmcore.storage.sql._records import SQLRecords
+from crmcore.storage.sql._references import References
 from crmcore.storage.sql._schema import (
     SCHEMA_VERSION,
     UPGRADABLE,
@@ -167,6 +169,7 @@ class SQLStore(
         self._requests = SQLRequests(self, t.requests)
         self._secret: bytes | None = None
         self._lock_statement = select(func.pg_advisory_xact_lock(bindparam("lock_id")))
+        self._references = References(t, self._postgres)
         self._closed = False
         self._check_schema()
 
@@ -255,6 +258,10 @@ class SQLStore(
                 finally:
                     state.depth = 0
                     self._local.state = None
+
+    def _present(self, conn: Connection, probe: Probe, values: Sequence[str]) -> set[str]:
+        """Which of ``values`` the probed column holds (referential integrity)."""
+        return self._references.present(conn, probe, values)
 
     @staticmethod
     def _nest(conn: Connection, state: _State | None) -> Iterator[Connection]:

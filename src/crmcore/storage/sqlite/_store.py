@@ -6,7 +6,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 
 from crmcore.audit import AuditAction, AuditEntry
@@ -29,7 +29,9 @@ from crmcore.storage._database import (
     TASK_TABLE,
     DatabaseStore,
 )
+from crmcore.storage._integrity import Probe
 from crmcore.storage.keys import KeyFunction, check_key_function, key_function_name
+from crmcore.storage.sqlite import _references as references
 from crmcore.storage.sqlite import _schema
 from crmcore.storage.sqlite._connection import Decoder, State, translate
 from crmcore.storage.sqlite._interactions import SQLInteractions
@@ -248,6 +250,11 @@ class SQLiteStore(
                     conn.execute(f"RELEASE {name}")
                 finally:
                     state.depth -= 1
+
+    @staticmethod
+    def _present(conn: sqlite3.Connection, probe: Probe, values: Sequence[str]) -> set[str]:
+        """Which of ``values`` the probed column holds (referential integrity)."""
+        return references.present(conn, probe, values)
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
