@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -343,3 +344,30 @@ def test_import_refuses_a_store_that_is_not_empty_and_documents_it_cannot_read(
             assert "ada@" not in str(refused.value)
         # Nothing was placed by a refused document.
         assert empty.customers.count() == 0
+
+
+def test_a_store_without_privacy_or_work_items_still_finds_and_exports(tmp_path: Path) -> None:
+    from crmcore.privacy import is_suppressed
+    from crmcore.writes import add_customer
+    from tests.examples import load_example
+
+    jsonl_store = load_example("jsonl_store.py")
+    with jsonl_store.JsonLinesStore(tmp_path / "crm.jsonl") as store:
+        ada = add_customer(store, Customer.create(name="Ada Lovelace", emails=["ada@x.example"]))
+        found = find_subject(store, email="ADA@x.example")
+        assert [r.id for r in found.people] == [ada.id]
+        assert found.audit_entries == ()
+        document = export_subject(store, ada.id)
+        assert document["audit"] == []
+        assert [d["id"] for d in document["customers"]] == [ada.id]
+        # No suppression list: nothing is suppressed, and asking is a mistake named.
+        with pytest.raises(ValidationError) as refused:
+            is_suppressed(store, email="ada@x.example")
+        assert refused.value.paths == ("store",)
+    with fresh_memory() as target:
+        assert [r.id for r in import_subject(target, document).customers] == [ada.id]
+
+
+def fresh_memory() -> Any:
+    """An empty in-memory store (for the tests that do not run on every kind)."""
+    return STORES["memory"]()
