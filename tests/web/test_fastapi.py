@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from crmcore import Customer, SQLiteStore, from_dict, to_dict
 from crmcore.ids import new_customer_id
 from crmcore.schema import json_schema
+from crmcore.testing._stand_ins import store_referenced
 from crmcore.testing.strategies import customers
 from tests.examples import load_example
 
@@ -163,7 +164,9 @@ def test_any_stored_customer_is_served_as_its_document(
     client: TestClient, store: SQLiteStore, customer: Customer
 ) -> None:
     # One store serves every example: a fresh id keeps them apart.
-    stored = store.customers.add(attrs.evolve(customer, id=new_customer_id()))
+    fresh = attrs.evolve(customer, id=new_customer_id())
+    store_referenced(store, [fresh])  # its organisation
+    stored = store.customers.add(fresh)
     response = client.get(f"/customers/{stored.id}")
     assert response.status_code == 200
     CUSTOMER_SCHEMA.validate(response.json())

@@ -21,6 +21,7 @@ from crmcore.leads import Lead
 from crmcore.storage._integrity import references
 from crmcore.storage.protocols import Store, SupportsWorkItems
 from crmcore.testing import _work_builders as work
+from crmcore.testing._builders import BASE_TIME
 from crmcore.values import PersonName
 
 __all__ = ["stand_in_customer", "store_referenced"]
@@ -35,7 +36,14 @@ def stand_in_customer(
         if kind is CustomerKind.ORGANIZATION
         else PersonName(given="Referenced", family="Person")
     )
-    return Customer(id=CustomerId(customer_id or new_customer_id()), kind=kind, name=name)
+    # A fixed creation time: two stores given the same stand-ins hold equal records.
+    return Customer(
+        id=CustomerId(customer_id or new_customer_id()),
+        kind=kind,
+        name=name,
+        created_at=BASE_TIME,
+        updated_at=BASE_TIME,
+    )
 
 
 def _missing(store: Store, target: str, ids: list[str]) -> list[str]:
@@ -51,12 +59,13 @@ def _missing(store: Store, target: str, ids: list[str]) -> list[str]:
     return [i for i in ids if i not in stored]
 
 
-def store_referenced(store: Store, records: Iterable[object]) -> None:
+def store_referenced(store: Store, records: Iterable[object], *, owner: str | None = None) -> None:
     """Store a stand-in for every record ``records`` name that ``store`` does not hold.
 
-    A deal or a case stand-in names a stand-in customer of its own. Ids named
-    as an organisation get an organisation; records ``records`` hold themselves
-    count as stored only once they are (store them afterwards, in any order).
+    A deal or a case stand-in names a stand-in customer of its own (``owner``:
+    its id, new when ``None``; give two stores the same to keep them equal).
+    Ids named as an organisation get an organisation; records ``records`` hold
+    themselves count as stored only once they are (store them afterwards).
     """
     wanted: dict[str, dict[str, None]] = {}
     for record in records:
@@ -70,13 +79,13 @@ def store_referenced(store: Store, records: Iterable[object]) -> None:
         for i in _missing(store, target, list(wanted.get(target, {}))):
             if all(c.id != i for c in customers):
                 customers.append(stand_in_customer(i, kind=kind))
-    owner = stand_in_customer()
+    holder = stand_in_customer(owner)
     if wanted.get("case") or wanted.get("opportunity"):
-        customers.append(owner)
+        customers.append(holder)
     if customers:
         store.customers.add_many(customers)
     leads = [
-        Lead(id=i, company="Referenced Lead Ltd")  # type: ignore[arg-type]
+        Lead(id=i, company="Referenced Lead Ltd", created_at=BASE_TIME)  # type: ignore[arg-type]
         for i in _missing(store, "lead", list(wanted.get("lead", {})))
     ]
     if leads:
@@ -84,14 +93,14 @@ def store_referenced(store: Store, records: Iterable[object]) -> None:
     if not isinstance(store, SupportsWorkItems):
         return
     cases = [
-        attrs.evolve(work.case(customer_id=owner.id), id=CaseId(i))
+        attrs.evolve(work.case(customer_id=holder.id), id=CaseId(i))
         for i in _missing(store, "case", list(wanted.get("case", {})))
     ]
     if cases:
         store.cases.add_many(cases)
     deals = [
         attrs.evolve(
-            work.opportunity(1, customer_id=owner.id),
+            work.opportunity(1, customer_id=holder.id),
             id=OpportunityId(i),
             contacts=(),
             lead_id=None,

@@ -60,6 +60,7 @@ from crmcore.storage.protocols import (
 from crmcore.tasks import Task
 from crmcore.testing import _builders as build
 from crmcore.testing import _work_builders as work
+from crmcore.testing._stand_ins import store_referenced
 
 __all__ = ["StoreStateMachine"]
 
@@ -263,6 +264,12 @@ class StoreStateMachine(RuleBasedStateMachine):
         # Reprs of crmcore models are masked, so the message carries no personal data.
         assert actual == expected, f"the store answered {actual!r}, the reference {expected!r}"
         return expected
+
+    def _refer(self, records: list[Any]) -> None:
+        """Store, in both stores alike, stand-ins for what ``records`` name (integrity)."""
+        owner = new_customer_id()
+        for s in (self.model, self.store):
+            store_referenced(s, records, owner=owner)
 
     def _next(self) -> int:
         self.counter += 1
@@ -506,6 +513,7 @@ class StoreStateMachine(RuleBasedStateMachine):
             batch = [make(slot, customer_id=self.buyers[buyer]) for slot in slots]
         if duplicate and self.work_ids[kind]:
             batch.append(attrs.evolve(make(0), id=self.work_ids[kind][0]))
+        self._refer(batch)
         if len(batch) == 1:
             status, _ = self.both(lambda s: self._work_repo(s, kind).add(batch[0]))
         else:
@@ -675,13 +683,15 @@ class StoreStateMachine(RuleBasedStateMachine):
         """Write to all three repositories, then fail: neither store may keep anything."""
         deal = self._stored("opportunities", index)
         fresh = work.task(slot)
+        ticket = work.case(slot, id=CaseId("cas_" + fresh.id[4:]))
+        self._refer([fresh, ticket])
 
         def doomed(s: Store) -> str:
             works: WorkStore = s  # type: ignore[assignment]
             try:
                 with works.transaction():
                     works.tasks.add(fresh)
-                    works.cases.add(work.case(slot, id=CaseId("cas_" + fresh.id[4:])))
+                    works.cases.add(ticket)
                     if deal is not None:
                         works.opportunities.update(attrs.evolve(deal, tags=deal.tags | {"x"}))
                     raise _Abort
