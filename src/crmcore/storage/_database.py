@@ -103,8 +103,9 @@ class Connections(Protocol):
 
     def _write(self) -> AbstractContextManager[Any]: ...
 
-    def _report(self, conn: Any, action: AuditAction, targets: Sequence[AuditTarget]) -> None: ...
     def _present(self, conn: Any, probe: integrity.Probe, values: Sequence[str]) -> set[str]: ...
+
+    def _report(self, conn: Any, action: AuditAction, targets: Sequence[AuditTarget]) -> None: ...
 
 
 def present(store: Connections, conn: Any) -> integrity.Present:
@@ -335,6 +336,7 @@ class DatabaseInteractions(InteractionsFront, DocumentRows[Interaction]):
             stored = self._add(conn, interaction, now)
             integrity.check_written([stored], present(self._store, conn))
             targets = _written([interaction], [stored], now)
+            integrity.check_written([stored], present(self._store, conn))
             self._store._report(conn, AuditAction.ADD, targets)
             return stored
 
@@ -570,6 +572,10 @@ class DatabaseStore(
         """A write: a transaction of its own, or a savepoint inside the one that is open."""
         raise NotImplementedError
 
+    def _present(self, conn: Any, probe: integrity.Probe, values: Sequence[str]) -> set[str]:
+        """Which of ``values`` the probed column holds (referential integrity), on ``conn``."""
+        raise NotImplementedError
+
     def _append_entry(self, conn: Any, entry: AuditEntry) -> None:
         """Insert an audit entry (one row, and one index row per record it names)."""
         raise NotImplementedError
@@ -579,10 +585,6 @@ class DatabaseStore(
         entry = report(self, action, targets)
         if entry is not None:
             self._append_entry(conn, entry)
-
-    def _present(self, conn: Any, probe: integrity.Probe, values: Sequence[str]) -> set[str]:
-        """Which of ``values`` the probed column holds (referential integrity), on ``conn``."""
-        raise NotImplementedError
 
     def load(self, records: Iterable[LoadedRecord]) -> None:
         """Place already-stored copies as they are, in one transaction.
