@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 from crmcore import __version__
-from crmcore.cli import _common, _export, _import, _schema, _stats, _unmerge
+from crmcore.cli import _common, _export, _import, _privacy, _schema, _stats, _unmerge
 from crmcore.cli._common import Parser, add_db_option, add_input_options, positive, threshold
 from crmcore.cli._errors import EXIT_USAGE, CliError
 from crmcore.io import FIELDS
@@ -215,6 +215,7 @@ _COMMANDS: tuple[Callable[[Any], None], ...] = (
     _export.register,
     _stats.register,
     _unmerge.register,
+    _privacy.register,
 )
 
 
@@ -226,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'crmcore COMMAND --help' for a command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"crmcore {__version__}")
+    # Every command that writes leaves audit entries; --actor names who made them.
+    _privacy.add_actor_option(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for register in _COMMANDS:
         register(commands)
@@ -268,7 +271,8 @@ def _main(argv: Sequence[str] | None) -> int:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
         handler: Callable[[argparse.Namespace, TextIO], int] = args.handler
-        return handler(args, sys.stderr)
+        with _privacy.acting(args):
+            return handler(args, sys.stderr)
     except CliError as exc:
         print(f"crmcore: error: {exc}", file=sys.stderr)
         return exc.exit_code
