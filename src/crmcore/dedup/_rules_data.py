@@ -16,37 +16,12 @@ import attrs
 
 from crmcore.dedup.normalize import NicknameTable
 from crmcore.dedup.results import Decision
-from crmcore.dedup.rules import (
-    AddressRule,
-    BirthDateRule,
-    Clause,
-    EmailDomainRule,
-    EmailRule,
-    IdentifierRule,
-    OrganizationNameRule,
-    PersonNameRule,
-    PhoneRule,
-    RuleSet,
-)
 from crmcore.errors import ValidationError
 
 __all__ = ["FORMAT", "rules_from_dict", "rules_to_dict"]
 
 FORMAT: Final = "crmcore-rules"
 _VERSION: Final = 1
-_RULES: Final[dict[str, type[Any]]] = {
-    cls.__name__: cls
-    for cls in (
-        PersonNameRule,
-        EmailRule,
-        PhoneRule,
-        BirthDateRule,
-        IdentifierRule,
-        AddressRule,
-        OrganizationNameRule,
-        EmailDomainRule,
-    )
-}
 _SETTINGS: Final = (
     "match",
     "possible",
@@ -80,15 +55,19 @@ def _value_to_data(value: Any) -> Any:
     return value
 
 
-def rules_to_dict(rules: RuleSet) -> dict[str, Any]:
-    """``rules`` as JSON-ready data (see :meth:`RuleSet.to_dict`)."""
+def rules_to_dict(rules: Any, known: Mapping[str, type[Any]]) -> dict[str, Any]:
+    """``rules`` (a RuleSet) as JSON-ready data; ``known``: the rule classes by name.
+
+    See :meth:`crmcore.dedup.RuleSet.to_dict`. The classes are passed in by
+    ``rules.py``, which this module does not import.
+    """
     out: dict[str, Any] = {"format": FORMAT, "version": _VERSION}
     for name in _SETTINGS:
         out[name] = getattr(rules, name)
     written = []
     for i, rule in enumerate(rules.rules):
         cls = type(rule)
-        if _RULES.get(cls.__name__) is not cls:
+        if known.get(cls.__name__) is not cls:
             raise ValidationError(f"rules[{i}]", "is not a crmcore rule, so it cannot be data")
         entry = {"type": cls.__name__}
         entry.update({n: _value_to_data(getattr(rule, n)) for n in _fields(cls)})
@@ -161,10 +140,10 @@ def _extra(data: Mapping[str, Any], allowed: set[str], path: str) -> None:
             raise ValidationError(f"{path}.{key}" if path else key, "is not a known field")
 
 
-def _rule(data: object, path: str) -> Any:
+def _rule(data: object, path: str, known: Mapping[str, type[Any]]) -> Any:
     entry = _mapping(data, path)
     kind = entry.get("type")
-    cls = _RULES.get(kind) if isinstance(kind, str) else None
+    cls = known.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ValidationError(f"{path}.type", "must name a crmcore rule (such as EmailRule)")
     fields = _fields(cls)
@@ -180,7 +159,7 @@ def _rule(data: object, path: str) -> Any:
         raise exc.prefixed(path) from None
 
 
-def _clause(data: object, path: str) -> Clause:
+def _clause(data: object, path: str, clause: type[Any]) -> Any:
     entry = _mapping(data, path)
     _extra(entry, {"name", "at_least", "below", "decision"}, path)
     decision = entry.get("decision", Decision.MATCH.value)
@@ -195,11 +174,13 @@ def _clause(data: object, path: str) -> Clause:
     name = entry.get("name")
     if not isinstance(name, str):
         raise ValidationError(f"{path}.name", "must be text")
-    return Clause(name, scores["at_least"], scores["below"], chosen)
+    return clause(name, scores["at_least"], scores["below"], chosen)
 
 
-def rules_from_dict(data: object) -> RuleSet:
-    """A rule set from :func:`rules_to_dict`'s data (see :meth:`RuleSet.from_dict`)."""
+def rules_from_dict(
+    data: object, known: Mapping[str, type[Any]], rule_set: type[Any], clause: type[Any]
+) -> Any:
+    """A ``rule_set`` from :func:`rules_to_dict`'s data (see :meth:`RuleSet.from_dict`)."""
     root = _mapping(data, "rules")
     if root.get("format") != FORMAT:
         raise ValidationError("format", f'must be "{FORMAT}"')
@@ -213,7 +194,7 @@ def rules_from_dict(data: object) -> RuleSet:
     if not isinstance(clauses_data, list):
         raise ValidationError("clauses", "must be a list")
     settings: dict[str, Any] = {}
-    defaults = {f.name: f.default for f in attrs.fields(RuleSet)}
+    defaults = {f.name: f.default for f in attrs.fields(rule_set)}
     for name in _SETTINGS:
         if name not in root:
             continue
@@ -228,8 +209,8 @@ def rules_from_dict(data: object) -> RuleSet:
             settings[name] = value
         else:
             settings[name] = _number(value, name)
-    return RuleSet(
-        rules=tuple(_rule(r, f"rules[{i}]") for i, r in enumerate(rules_data)),
-        clauses=tuple(_clause(c, f"clauses[{i}]") for i, c in enumerate(clauses_data)),
+    return rule_set(
+        rules=tuple(_rule(r, f"rules[{i}]", known) for i, r in enumerate(rules_data)),
+        clauses=tuple(_clause(c, f"clauses[{i}]", clause) for i, c in enumerate(clauses_data)),
         **settings,
     )

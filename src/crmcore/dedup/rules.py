@@ -27,6 +27,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from crmcore._caches import track
 from crmcore._names import generation
+from crmcore.dedup._rules_data import rules_from_dict, rules_to_dict
 from crmcore.dedup.normalize import (
     NicknameTable,
     consonant_skeleton,
@@ -1000,9 +1001,7 @@ class RuleSet:
             ValidationError: a rule is not one of crmcore's (a user rule is
                 code, not data).
         """
-        from crmcore.dedup._rules_data import rules_to_dict
-
-        return rules_to_dict(self)
+        return rules_to_dict(self, _RULE_CLASSES)
 
     @classmethod
     def from_dict(cls, data: object) -> RuleSet:
@@ -1015,9 +1014,8 @@ class RuleSet:
             ValidationError: the data names an unknown rule or field, or a value
                 of the wrong type (the path says which: ``rules[2].agree``).
         """
-        from crmcore.dedup._rules_data import rules_from_dict
-
-        return rules_from_dict(data)
+        rules: RuleSet = rules_from_dict(data, _RULE_CLASSES, cls, Clause)
+        return rules
 
     def with_rules(self, *rules: Rule) -> RuleSet:
         """A copy with more rules (a rule with a name already present replaces it)."""
@@ -1139,3 +1137,19 @@ _DEFAULT = RuleSet(
         EmailDomainRule(),
     )
 )
+
+
+# The rules a rule file may name (RuleSet.to_dict / from_dict), by class name.
+_RULE_CLASSES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        PersonNameRule,
+        EmailRule,
+        PhoneRule,
+        BirthDateRule,
+        IdentifierRule,
+        AddressRule,
+        OrganizationNameRule,
+        EmailDomainRule,
+    )
+}
