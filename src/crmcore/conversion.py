@@ -40,6 +40,7 @@ from crmcore.leads import Lead, LeadStatus
 from crmcore.merge import MergePolicy, Rule, plan_merge
 from crmcore.opportunities import Opportunity
 from crmcore.pipelines import Pipeline
+from crmcore.privacy._suppression import refuse_added, refuse_suppressed
 from crmcore.values import Money, PersonName
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ def convert_lead(
         NotFound: no such lead or customer.
         RecordRestricted: the lead, or the customer named by ``customer_id``,
             is restricted (GDPR Art. 18).
+        Suppressed: the lead would give the customer a contact point of
+            someone erased from the store (``emails[0]``); nothing is written.
         InvalidTransition: the lead is not qualified, or was converted into
             another customer than ``customer_id``; the draft's stage is a lost one.
         ValidationError: a bad argument, naming it (``opportunity.amount``
@@ -209,7 +212,10 @@ def convert_lead(
             target = _matching_customer(store, lead)
             matched = target is not None
         if target is None:
-            customer = store.customers.add(_customer_from(lead, stage))
+            fresh = _customer_from(lead, stage)
+            # A lead left over from someone erased must not bring them back.
+            refuse_suppressed(store, fresh)
+            customer = store.customers.add(fresh)
             created = True
             found.append(CustomerCreated(customer_id=customer.id))
         else:
@@ -220,6 +226,7 @@ def convert_lead(
             filled = plan.result
             assert isinstance(filled, Customer)  # a customer survives a lead
             if plan.changed_fields:
+                refuse_added(store, target, filled)
                 customer = store.customers.update(filled)
                 found.append(CustomerUpdated(customer_id=customer.id, fields=plan.changed_fields))
             else:

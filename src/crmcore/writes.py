@@ -50,7 +50,7 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead, LeadStatus
 from crmcore.opportunities import Opportunity, StageChange
 from crmcore.pipelines import Pipeline
-from crmcore.privacy._suppression import SuppressionPolicy, suppressed_fields
+from crmcore.privacy._suppression import SuppressionPolicy, refuse_added, suppressed_fields
 from crmcore.tasks import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -261,6 +261,10 @@ def update_customer(
     """Compare-and-set a changed customer and publish ``CustomerUpdated`` naming the fields.
 
     Nothing is written (and nothing published) when no field changed.
+
+    Raises:
+        Suppressed: the update adds a contact point of someone erased from the
+            store (a point the customer already held is not refused).
     """
     return _update(
         store,
@@ -301,6 +305,9 @@ def _update(
     """
     with audited(store, AuditAction.UPDATE, operation=f"update_{_entity(record)}") as audit:
         current = ops.current_copy(store, record)
+        if isinstance(record, Customer):
+            # An erased person's address must not come back through an edit either.
+            refuse_added(store, current, record)
         fields = _changed_fields(current, record)
         if fields and set(fields) <= _CONSENT_FIELDS:
             audit.relabel(AuditAction.CONSENT)

@@ -33,6 +33,7 @@ from crmcore.io._writing import safe_cell
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
+from crmcore.privacy._suppression import any_suppressed, refuse_suppressed
 from crmcore.serialization import MAX_JSON_LENGTH, SCHEMA_VERSION, from_dict, to_dict
 from crmcore.tasks import Task
 from crmcore.values import PersonName
@@ -543,6 +544,9 @@ def restore(store: Store, source: str | os.PathLike[str] | TextIO) -> RestoreRep
             some: the message names the entity) or ``source``.
         InputError: the file is not a crmcore export, or is damaged; the
             message names the line (and the field), never a value.
+        Suppressed: a customer or lead of the export holds a contact point of
+            someone erased from this store (``line 12: emails[0]``); nothing
+            is restored.
     """
     from crmcore.storage.protocols import SupportsLoad
 
@@ -581,6 +585,9 @@ def _restore(store: Any, source: IO[str], name: str) -> RestoreReport:
         repositories += [work_repository(store, e) for e in WORK_ENTITIES if e in kept]
         if any(repository.count() for repository in repositories):
             raise ValidationError("store", "must be empty: an export is restored into a new store")
+        # An emptied store may still hold the suppression list of the people
+        # erased from it: an old backup must not bring them back.
+        suppressing = any_suppressed(store)
         batch: list[Any] = []
         for number, line in lines:
             if ended:
@@ -591,6 +598,8 @@ def _restore(store: Any, source: IO[str], name: str) -> RestoreReport:
                 ended = True
                 continue
             record = _record(name, number, data)
+            if suppressing and isinstance(record, Customer | Lead):
+                refuse_suppressed(store, record, f"line {number}: ")
             entity = _PLURAL[data["entity"]]
             if entity not in counts:
                 raise ValidationError(

@@ -56,7 +56,8 @@ history, and an id says nothing about the person.
 
 What is not erased, by design: the audit trail holds ids, actions and field
 names, never values, so it stays (accountability, Art. 5(2)); the subject
-request that asked for the erasure stays (it is the proof it was honoured);
+request that asked for the erasure stays (it is the proof it was honoured),
+without its free-text note;
 other people's free text that happens to mention the person is theirs (the
 app's job to review). Tombstones keep ids, timestamps, the lifecycle stage,
 the owner (a member of staff), a lead's source, status and estimated value,
@@ -694,6 +695,20 @@ def _live_last(record: Customer | Lead) -> tuple[bool, str]:
 # --------------------------------------------------------------------------- public
 
 
+def _clear_request_notes(store: SupportsPrivacy, ids: set[str]) -> None:
+    # A request's kind and dates are the proof it was honoured; its free-text
+    # note is where a name or an address is likeliest to be typed.
+    cursor = None
+    while True:
+        page = store.requests.list(cursor=cursor)
+        for request in page.items:
+            if request.subject_id in ids and request.note is not None:
+                store.requests.update(attrs.evolve(request, note=None))
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
 def erase(store: Store, customer_id: str, *, mode: ErasureMode = "anonymize") -> ErasureReceipt:
     """Erase a person: their records, copies, contact points and cached values.
 
@@ -738,6 +753,7 @@ def erase(store: Store, customer_id: str, *, mode: ErasureMode = "anonymize") ->
             emails=[e.normalized for e in subject.emails.values()],
             phones=[p.e164 for p in subject.phones.values()],
         )
+        _clear_request_notes(store, subject.ids)
     clear_all()
     store.compact()
     masked = sorted(

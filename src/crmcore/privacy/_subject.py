@@ -65,6 +65,7 @@ from crmcore.interactions import Interaction
 from crmcore.leads import Lead
 from crmcore.merge_record import MergeRecord
 from crmcore.opportunities import Opportunity
+from crmcore.privacy._suppression import any_suppressed, refuse_suppressed
 from crmcore.tasks import Task
 from crmcore.values import EmailAddress, PersonName, PhoneNumber
 
@@ -522,6 +523,8 @@ def import_subject(store: Store, document: Mapping[str, Any]) -> SubjectRecords:
             version (naming the field, ``customers[2].emails[0]`` for a
             record), the store is not empty, or it cannot take stored copies
             (naming ``store``).
+        Suppressed: a person of the document holds a contact point of
+            someone erased from this store (``customers[0].emails[0]``).
     """
     from crmcore.storage.protocols import SupportsLoad
 
@@ -536,6 +539,12 @@ def import_subject(store: Store, document: Mapping[str, Any]) -> SubjectRecords:
     trail = getattr(store, "audit", None)
     with _import_transaction(store):
         _check_empty(store)
+        # The store may be empty because the person was erased from it: their
+        # suppression list must keep them out (Art. 17).
+        if any_suppressed(store):
+            for key in ("customers", "leads"):
+                for i, person in enumerate(getattr(records, key)):
+                    refuse_suppressed(store, person, f"{key}[{i}].")
         loaded: list[Any] = [
             *records.customers,
             *records.leads,

@@ -246,3 +246,48 @@ def any_suppressed(store: object) -> bool:
         return False
     checked: Any = store
     return bool(checked.suppressions.count())
+
+
+def refuse_suppressed(store: object, record: object, at: str = "") -> None:
+    """Raise :class:`~crmcore.errors.Suppressed` if the record holds a suppressed contact point.
+
+    For the paths that bring stored copies back (``restore``,
+    ``import_subject``) and the checked writes that add contact points to a
+    record (an update, a conversion): an erased person must not come back
+    through them either. ``at`` prefixes the field paths (``records[3].``).
+    """
+    from crmcore.errors import Suppressed
+
+    fields = suppressed_fields(store, record)
+    if fields:
+        raise Suppressed(tuple(f"{at}{field}" for field in fields))
+
+
+def _points(record: object) -> set[str]:
+    emails = {e.address.match_key for e in getattr(record, "emails", ())}
+    return emails | {p.number.e164 for p in getattr(record, "phones", ())}
+
+
+def refuse_added(store: object, before: object, after: object) -> None:
+    """Like :func:`refuse_suppressed`, for the contact points ``after`` adds to ``before``.
+
+    A point the record already held is not refused: a family mailbox shared
+    with an erased person stays usable on the records that had it.
+    """
+    from crmcore.errors import Suppressed
+
+    fields = suppressed_fields(store, after)
+    if not fields:
+        return
+    held = _points(before)
+    emails: list[str] = [e.address.match_key for e in getattr(after, "emails", ())]
+    phones: list[str] = [p.number.e164 for p in getattr(after, "phones", ())]
+
+    def point(path: str) -> str:
+        kind, _, rest = path.partition("[")
+        values = emails if kind == "emails" else phones
+        return values[int(rest.rstrip("]"))]
+
+    added = tuple(f for f in fields if point(f) not in held)
+    if added:
+        raise Suppressed(added)
