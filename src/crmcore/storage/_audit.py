@@ -16,7 +16,7 @@ import json
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import attrs
 
@@ -43,6 +43,7 @@ from crmcore.storage._front import (
     decode_cursor,
     encode_cursor,
 )
+from crmcore.storage.protocols import Page
 from crmcore.subject_requests import RequestKind, SubjectRequest
 from crmcore.tasks import Task
 
@@ -156,6 +157,13 @@ def audit_cursor(entry_id: str) -> str:
     return encode_cursor(AUDIT_TAG, entry_id, entry_id)
 
 
+def audit_page(entries: Sequence[AuditEntry], size: int) -> Page[AuditEntry]:
+    """A page of ``audit.list`` from entries read in id order (more than ``size``: a next page)."""
+    if len(entries) <= size:
+        return Page(tuple(entries), None)
+    return Page(tuple(entries[:size]), audit_cursor(entries[size - 1].id))
+
+
 def check_digests(digests: Iterable[str]) -> builtins.list[str]:
     """The argument of ``suppressions.add``: digests, each once, in order."""
     batch = items_of(digests, "digests")
@@ -167,7 +175,7 @@ def check_digests(digests: Iterable[str]) -> builtins.list[str]:
     return list(dict.fromkeys(batch))
 
 
-def is_digest(digest: object) -> bool:
+def is_digest(digest: object) -> TypeGuard[str]:
     """Whether ``digest`` could be on a suppression list (printable ASCII, 1 to 128)."""
     return (
         isinstance(digest, str)
@@ -206,6 +214,13 @@ def check_request_list(open_only: object, limit: object, cursor: object) -> Requ
 def request_cursor(request_id: str) -> str:
     """The cursor of the page after the one ending with ``request_id``."""
     return encode_cursor(REQUEST_TAG, request_id, request_id)
+
+
+def request_page(found: Sequence[SubjectRequest], size: int) -> Page[SubjectRequest]:
+    """A page of ``requests.list`` from requests in id order (more than ``size``: a next page)."""
+    if len(found) <= size:
+        return Page(tuple(found), None)
+    return Page(tuple(found[:size]), request_cursor(found[size - 1].id))
 
 
 # --------------------------------------------------------------------------- encoding

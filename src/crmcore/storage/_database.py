@@ -76,7 +76,7 @@ from crmcore.storage._front import (
     resolve_chain,
 )
 from crmcore.storage.keys import email_key, identifier_key, phone_key
-from crmcore.storage.protocols import LoadedRecord, Total
+from crmcore.storage.protocols import LoadedRecord, Page, Total
 
 # The filterable columns are the SQLite store's: the same allow-lists, the same rows.
 from crmcore.storage.sqlite._schema import (
@@ -87,6 +87,7 @@ from crmcore.storage.sqlite._schema import (
     OPPORTUNITY_TOTALS,
     TASK_COLUMNS,
 )
+from crmcore.subject_requests import SubjectRequest
 from crmcore.tasks import Task
 from crmcore.values import EmailAddress, PhoneNumber
 
@@ -613,3 +614,155 @@ class DatabaseStore(
                 else:
                     self._interactions._place(conn, record)
             self._report(conn, AuditAction.LOAD, _audit.loaded(batch))
+
+
+# --------------------------------------------------------------------------- privacy
+
+
+class DatabaseAudit:
+    """The audit trail (``AuditRepository``): the checks and the page here, the statements
+    (``_insert``, ``_entry_row``, ``_entry_rows``, ``_count``) in the backend."""
+
+    _store: Connections
+
+    def _insert(self, conn: Any, entry: AuditEntry) -> None:
+        """Insert ``entry`` and its index rows (a taken id: ``AUDIT.duplicate()``)."""
+        raise NotImplementedError
+
+    def _entry_row(self, conn: Any, entry_id: str) -> Sequence[Any] | None:
+        """The row of ``entry_id`` in :func:`~crmcore.storage._audit.entry_row`'s order."""
+        raise NotImplementedError
+
+    def _entry_rows(self, conn: Any, q: _audit.AuditQuery) -> Iterable[Sequence[Any]]:
+        """Up to ``q.size + 1`` rows that match ``q``, in id order."""
+        raise NotImplementedError
+
+    def _count(self, conn: Any) -> int:
+        raise NotImplementedError
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        """See :meth:`crmcore.storage.AuditRepository.append`."""
+        _audit.check_entry(entry)
+        with self._store._write() as conn:
+            self._insert(conn, entry)
+        return entry
+
+    def get(self, entry_id: str) -> AuditEntry:
+        """See :meth:`crmcore.storage.AuditRepository.get`."""
+        if not _audit.is_digest(entry_id):  # printable ASCII: anything else names nothing
+            raise _audit.AUDIT.not_found()
+        with self._store._use() as conn:
+            row = self._entry_row(conn, entry_id)
+        return _audit.decode_entry(_audit.AUDIT.found(row))
+
+    def list(
+        self,
+        *,
+        record_id: str | None = None,
+        action: AuditAction | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page[AuditEntry]:
+        """See :meth:`crmcore.storage.AuditRepository.list`."""
+        q = _audit.check_audit_list(record_id, action, since, limit, cursor)
+        with self._store._use() as conn:
+            rows = builtins.list(self._entry_rows(conn, q))
+        return _audit.audit_page([_audit.decode_entry(row) for row in rows], q.size)
+
+    def count(self) -> int:
+        """See :meth:`crmcore.storage.AuditRepository.count`."""
+        with self._store._use() as conn:
+            return self._count(conn)
+
+
+class DatabaseSuppressions:
+    """The suppression list (``SuppressionRepository``); ``add``, ``_has`` and ``_count``
+    are the backend's."""
+
+    _store: Connections
+
+    def _has(self, conn: Any, digest: str) -> bool:
+        raise NotImplementedError
+
+    def _count(self, conn: Any) -> int:
+        raise NotImplementedError
+
+    def contains(self, digest: str) -> bool:
+        """See :meth:`crmcore.storage.SuppressionRepository.contains`."""
+        if not _audit.is_digest(digest):
+            return False
+        with self._store._use() as conn:
+            return self._has(conn, digest)
+
+    def __contains__(self, digest: object) -> bool:
+        return isinstance(digest, str) and self.contains(digest)
+
+    def count(self) -> int:
+        """See :meth:`crmcore.storage.SuppressionRepository.count`."""
+        with self._store._use() as conn:
+            return self._count(conn)
+
+
+class DatabaseRequests:
+    """The subject requests (``RequestRepository``): versions, checks, reports and pages
+    here, the statements (``_insert``, ``_doc``, ``_rewrite``, ``_docs``) in the backend."""
+
+    _store: Connections
+
+    def _insert(self, conn: Any, request: SubjectRequest) -> None:
+        """Insert ``request`` (a taken id: ``REQUEST.duplicate()``)."""
+        raise NotImplementedError
+
+    def _doc(self, conn: Any, request_id: str) -> str | None:
+        """The document of ``request_id``, if one is stored."""
+        raise NotImplementedError
+
+    def _rewrite(self, conn: Any, current: SubjectRequest, stored: SubjectRequest) -> None:
+        """Replace the row of ``current`` with ``stored`` (a writer in between: a conflict)."""
+        raise NotImplementedError
+
+    def _docs(self, conn: Any, q: _audit.RequestQuery) -> builtins.list[str]:
+        """The documents of up to ``q.size + 1`` requests that match ``q``, in id order."""
+        raise NotImplementedError
+
+    def _read(self, conn: Any, request_id: object) -> SubjectRequest | None:
+        if not _audit.is_digest(request_id):
+            return None
+        doc = self._doc(conn, request_id)
+        return None if doc is None else _audit.decode_request(doc)
+
+    def add(self, request: SubjectRequest) -> SubjectRequest:
+        """See :meth:`crmcore.storage.RequestRepository.add`."""
+        _audit.check_request(request)
+        stored = attrs.evolve(request, version=1)
+        with self._store._write() as conn:
+            self._insert(conn, stored)
+            self._store._report(conn, AuditAction.ADD, _audit.added("request", [stored]))
+        return stored
+
+    def get(self, request_id: str) -> SubjectRequest:
+        """See :meth:`crmcore.storage.RequestRepository.get`."""
+        with self._store._use() as conn:
+            return _audit.REQUEST.found(self._read(conn, request_id))
+
+    def update(self, request: SubjectRequest) -> SubjectRequest:
+        """See :meth:`crmcore.storage.RequestRepository.update`."""
+        _audit.check_request(request)
+        with self._store._write() as conn:
+            current = _audit.REQUEST.found(self._read(conn, request.id))
+            _audit.REQUEST.check_version(current.version, request.version)
+            stored = attrs.evolve(request, version=current.version + 1)
+            self._rewrite(conn, current, stored)
+            targets = _audit.updated("request", current, stored)
+            self._store._report(conn, AuditAction.UPDATE, targets)
+        return stored
+
+    def list(
+        self, *, open_only: bool = False, limit: int = 100, cursor: str | None = None
+    ) -> Page[SubjectRequest]:
+        """See :meth:`crmcore.storage.RequestRepository.list`."""
+        q = _audit.check_request_list(open_only, limit, cursor)
+        with self._store._use() as conn:
+            docs = self._docs(conn, q)
+        return _audit.request_page([_audit.decode_request(doc) for doc in docs], q.size)

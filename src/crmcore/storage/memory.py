@@ -583,7 +583,7 @@ class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
                 self._store._report(AuditAction.UPDATE, targets)
 
 
-class MemoryAudit:
+class MemoryAudit(_Rows[Any]):
     """The audit trail of an :class:`~crmcore.storage.InMemoryStore`."""
 
     def __init__(self, store: InMemoryStore) -> None:
@@ -592,18 +592,11 @@ class MemoryAudit:
         # query that only subject requests make; list(record_id=...) scans instead.
         self._records: dict[str, AuditEntry] = {}
 
-    def _restore(self, entry_id: str, entry: Any) -> None:
-        if entry is None:
-            self._records.pop(entry_id, None)
-        else:
-            self._records[entry_id] = entry
-
     def _append(self, entry: AuditEntry) -> None:
         # Callers hold the write lock.
         if entry.id in self._records:
             raise _audit.AUDIT.duplicate()
-        self._store._log(self, entry.id, None)
-        self._restore(entry.id, entry)
+        self._put(entry.id, entry)
 
     def append(self, entry: AuditEntry) -> AuditEntry:
         """See :meth:`crmcore.storage.AuditRepository.append`."""
@@ -615,7 +608,7 @@ class MemoryAudit:
     def get(self, entry_id: str) -> AuditEntry:
         """See :meth:`crmcore.storage.AuditRepository.get`."""
         with self._store._read():
-            found = self._records.get(entry_id) if isinstance(entry_id, str) else None
+            found: AuditEntry | None = self._get(entry_id)
         return _audit.AUDIT.found(found)
 
     def list(
@@ -643,10 +636,7 @@ class MemoryAudit:
                 entries.append(entry)
                 if len(entries) > q.size:
                     break
-        if len(entries) <= q.size:
-            return Page(tuple(entries), None)
-        page = entries[: q.size]
-        return Page(tuple(page), _audit.audit_cursor(page[-1].id))
+        return _audit.audit_page(entries, q.size)
 
     def count(self) -> int:
         """See :meth:`crmcore.storage.AuditRepository.count`."""
@@ -654,18 +644,12 @@ class MemoryAudit:
             return len(self._records)
 
 
-class MemorySuppressions:
+class MemorySuppressions(_Rows[Any]):
     """The suppression list of an :class:`~crmcore.storage.InMemoryStore`."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._records: dict[str, bool] = {}
-
-    def _restore(self, digest: str, present: Any) -> None:
-        if present is None:
-            self._records.pop(digest, None)
-        else:
-            self._records[digest] = True
 
     def add(self, digests: Iterable[str]) -> int:
         """See :meth:`crmcore.storage.SuppressionRepository.add`."""
@@ -673,8 +657,7 @@ class MemorySuppressions:
         with self._store._write():
             new = [d for d in batch if d not in self._records]
             for digest in new:
-                self._store._log(self, digest, None)
-                self._records[digest] = True
+                self._put(digest, True)
             return len(new)
 
     def contains(self, digest: str) -> bool:
@@ -737,10 +720,7 @@ class MemoryRequests(_Rows[Any]):
                 for i, r in sorted(self._records.items())
                 if (q.after is None or i > q.after) and (not q.open_only or r.is_open)
             ]
-        if len(chosen) <= q.size:
-            return Page(tuple(chosen), None)
-        page = chosen[: q.size]
-        return Page(tuple(page), _audit.request_cursor(page[-1].id))
+        return _audit.request_page(chosen, q.size)
 
 
 class _MemoryOpportunities(OpportunitiesFront, _MemoryItems[Opportunity, OpportunityId]):

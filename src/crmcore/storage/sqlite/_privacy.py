@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-import attrs
-
-from crmcore.audit import AuditAction, AuditEntry
+from crmcore.audit import AuditEntry
 from crmcore.storage import _audit
 from crmcore.storage._common import micros
-from crmcore.storage.protocols import Page
+from crmcore.storage._database import DatabaseAudit, DatabaseRequests, DatabaseSuppressions
 from crmcore.storage.sqlite._connection import Handle
 from crmcore.subject_requests import SubjectRequest
 
@@ -56,40 +54,26 @@ def append_entry(conn: sqlite3.Connection, entry: AuditEntry) -> None:
         )
 
 
-class SQLiteAudit:
+class SQLiteAudit(DatabaseAudit):
     """The audit trail of a :class:`~crmcore.storage.SQLiteStore`."""
+
+    _store: Handle
 
     def __init__(self, store: Handle) -> None:
         self._store = store
 
-    def append(self, entry: AuditEntry) -> AuditEntry:
-        """See :meth:`crmcore.storage.AuditRepository.append`."""
-        _audit.check_entry(entry)
-        with self._store._write() as conn:
-            append_entry(conn, entry)
-        return entry
+    def _insert(self, conn: sqlite3.Connection, entry: AuditEntry) -> None:
+        append_entry(conn, entry)
 
-    def get(self, entry_id: str) -> AuditEntry:
-        """See :meth:`crmcore.storage.AuditRepository.get`."""
-        if not _audit.is_digest(entry_id):  # printable ASCII: anything else names nothing
-            raise _audit.AUDIT.not_found()
-        with self._store._use() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM audit_entries e WHERE e.id = ?", (entry_id,)
-            ).fetchone()
-        return _audit.decode_entry(_audit.AUDIT.found(row))
+    def _entry_row(self, conn: sqlite3.Connection, entry_id: str) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = conn.execute(
+            f"SELECT {_COLUMNS} FROM audit_entries e WHERE e.id = ?", (entry_id,)
+        ).fetchone()
+        return row
 
-    def list(
-        self,
-        *,
-        record_id: str | None = None,
-        action: AuditAction | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page[AuditEntry]:
-        """See :meth:`crmcore.storage.AuditRepository.list`."""
-        q = _audit.check_audit_list(record_id, action, since, limit, cursor)
+    def _entry_rows(
+        self, conn: sqlite3.Connection, q: _audit.AuditQuery
+    ) -> Iterable[Sequence[Any]]:
         parts: builtins.list[str] = []
         params: builtins.list[object] = []
         if q.record_id is not None:
@@ -109,22 +93,17 @@ class SQLiteAudit:
             sql += " WHERE " + " AND ".join(parts)
         sql += " ORDER BY e.id LIMIT ?"
         params.append(q.size + 1)
-        with self._store._use() as conn:
-            rows = conn.execute(sql, params).fetchall()
-        entries = [_audit.decode_entry(row) for row in rows]
-        if len(entries) <= q.size:
-            return Page(tuple(entries), None)
-        page = entries[: q.size]
-        return Page(tuple(page), _audit.audit_cursor(page[-1].id))
+        rows: builtins.list[Sequence[Any]] = conn.execute(sql, params).fetchall()
+        return rows
 
-    def count(self) -> int:
-        """See :meth:`crmcore.storage.AuditRepository.count`."""
-        with self._store._use() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM audit_entries").fetchone()[0])
+    def _count(self, conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT COUNT(*) FROM audit_entries").fetchone()[0])
 
 
-class SQLiteSuppressions:
+class SQLiteSuppressions(DatabaseSuppressions):
     """The suppression list of a :class:`~crmcore.storage.SQLiteStore`."""
+
+    _store: Handle
 
     def __init__(self, store: Handle) -> None:
         self._store = store
@@ -139,97 +118,55 @@ class SQLiteSuppressions:
             )
             return conn.total_changes - before
 
-    def contains(self, digest: str) -> bool:
-        """See :meth:`crmcore.storage.SuppressionRepository.contains`."""
-        if not _audit.is_digest(digest):
-            return False
-        with self._store._use() as conn:
-            found = conn.execute(
-                "SELECT 1 FROM suppressions WHERE digest = ?", (digest,)
-            ).fetchone()
+    def _has(self, conn: sqlite3.Connection, digest: str) -> bool:
+        found = conn.execute("SELECT 1 FROM suppressions WHERE digest = ?", (digest,)).fetchone()
         return found is not None
 
-    def __contains__(self, digest: object) -> bool:
-        return isinstance(digest, str) and self.contains(digest)
-
-    def count(self) -> int:
-        """See :meth:`crmcore.storage.SuppressionRepository.count`."""
-        with self._store._use() as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM suppressions").fetchone()[0])
+    def _count(self, conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT COUNT(*) FROM suppressions").fetchone()[0])
 
 
-class SQLiteRequests:
+class SQLiteRequests(DatabaseRequests):
     """The subject requests of a :class:`~crmcore.storage.SQLiteStore`."""
+
+    _store: Handle
 
     def __init__(self, store: Handle) -> None:
         self._store = store
 
-    def add(self, request: SubjectRequest) -> SubjectRequest:
-        """See :meth:`crmcore.storage.RequestRepository.add`."""
-        _audit.check_request(request)
-        stored = _versioned(request, 1)
-        with self._store._write() as conn:
-            try:
-                conn.execute(
-                    "INSERT INTO subject_requests (id, version, answered_at, doc) "
-                    "VALUES (?, ?, ?, ?)",
-                    _row(stored),
-                )
-            except sqlite3.IntegrityError as exc:
-                if "subject_requests.id" in str(exc):
-                    raise _audit.REQUEST.duplicate() from None
-                raise
-            self._store._report(conn, AuditAction.ADD, _audit.added("request", [stored]))
-        return stored
+    def _insert(self, conn: sqlite3.Connection, request: SubjectRequest) -> None:
+        try:
+            conn.execute(
+                "INSERT INTO subject_requests (id, version, answered_at, doc) VALUES (?, ?, ?, ?)",
+                _row(request),
+            )
+        except sqlite3.IntegrityError as exc:
+            if "subject_requests.id" in str(exc):
+                raise _audit.REQUEST.duplicate() from None
+            raise
 
-    def _read(self, conn: sqlite3.Connection, request_id: object) -> SubjectRequest | None:
-        if not _audit.is_digest(request_id):
-            return None
+    def _doc(self, conn: sqlite3.Connection, request_id: str) -> str | None:
         row = conn.execute(
             "SELECT doc FROM subject_requests WHERE id = ?", (request_id,)
         ).fetchone()
-        return None if row is None else _audit.decode_request(row[0])
+        return None if row is None else row[0]
 
-    def get(self, request_id: str) -> SubjectRequest:
-        """See :meth:`crmcore.storage.RequestRepository.get`."""
-        with self._store._use() as conn:
-            return _audit.REQUEST.found(self._read(conn, request_id))
+    def _rewrite(
+        self, conn: sqlite3.Connection, current: SubjectRequest, stored: SubjectRequest
+    ) -> None:
+        # No writer in between: the write transaction holds SQLite's write lock.
+        conn.execute(
+            "UPDATE subject_requests SET version = ?, answered_at = ?, doc = ? WHERE id = ?",
+            (*_row(stored)[1:], stored.id),
+        )
 
-    def update(self, request: SubjectRequest) -> SubjectRequest:
-        """See :meth:`crmcore.storage.RequestRepository.update`."""
-        _audit.check_request(request)
-        with self._store._write() as conn:
-            current = _audit.REQUEST.found(self._read(conn, request.id))
-            _audit.REQUEST.check_version(current.version, request.version)
-            stored = _versioned(request, current.version + 1)
-            conn.execute(
-                "UPDATE subject_requests SET version = ?, answered_at = ?, doc = ? WHERE id = ?",
-                (*_row(stored)[1:], stored.id),
-            )
-            targets = _audit.updated("request", current, stored)
-            self._store._report(conn, AuditAction.UPDATE, targets)
-        return stored
-
-    def list(
-        self, *, open_only: bool = False, limit: int = 100, cursor: str | None = None
-    ) -> Page[SubjectRequest]:
-        """See :meth:`crmcore.storage.RequestRepository.list`."""
-        q = _audit.check_request_list(open_only, limit, cursor)
+    def _docs(self, conn: sqlite3.Connection, q: _audit.RequestQuery) -> builtins.list[str]:
         sql = "SELECT doc FROM subject_requests WHERE id > ?"
         if q.open_only:
             sql += " AND answered_at IS NULL"
         sql += " ORDER BY id LIMIT ?"
-        with self._store._use() as conn:
-            rows = conn.execute(sql, (q.after or "", q.size + 1)).fetchall()
-        found = [_audit.decode_request(row[0]) for row in rows]
-        if len(found) <= q.size:
-            return Page(tuple(found), None)
-        page = found[: q.size]
-        return Page(tuple(page), _audit.request_cursor(page[-1].id))
-
-
-def _versioned(request: SubjectRequest, version: int) -> SubjectRequest:
-    return attrs.evolve(request, version=version)
+        rows = conn.execute(sql, (q.after or "", q.size + 1)).fetchall()
+        return [row[0] for row in rows]
 
 
 def _row(request: SubjectRequest) -> tuple[object, ...]:
