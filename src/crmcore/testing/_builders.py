@@ -37,7 +37,8 @@ from crmcore import (
     PostalAddress,
     RecordId,
 )
-from crmcore.ids import new_customer_id, new_interaction_id, new_lead_id
+from crmcore.ids import new_customer_id, new_interaction_id, new_lead_id, new_merge_id
+from crmcore.merge_record import MergeRecord, Snapshot
 
 BASE_TIME = datetime(2024, 1, 1, 9, 0, 0, 123456, tzinfo=UTC)
 _STAGES = tuple(LifecycleStage)
@@ -193,3 +194,16 @@ def interaction(
         updated_at=BASE_TIME,
     )
     return attrs.evolve(record, **changes) if changes else record
+
+
+def merge_of(survivor: Customer, other: Customer, **changes: Any) -> MergeRecord:
+    """The record of merging stored customer ``other`` into ``survivor``, at BASE_TIME."""
+    return MergeRecord(
+        id=new_merge_id(),
+        survivor_id=survivor.id,
+        merged_ids=(other.id,),
+        before=Snapshot(customers=(survivor, other)),
+        after=Snapshot(customers=(survivor, attrs.evolve(other, merged_into=survivor.id))),
+        merged_at=BASE_TIME,
+        **changes,
+    )

@@ -47,11 +47,9 @@ from crmcore.ids import (
     new_customer_id,
     new_interaction_id,
     new_lead_id,
-    new_merge_id,
 )
 from crmcore.interactions import Channel, Interaction, Participant
 from crmcore.leads import Lead, LeadSource, LeadStatus
-from crmcore.merge_record import MergeRecord, Snapshot
 from crmcore.storage.keys import email_key, identifier_key, phone_key
 from crmcore.storage.protocols import (
     Filter,
@@ -939,15 +937,7 @@ class StorageContract(MergeContract, WorkItemsContract):
             pytest.skip("the adapter does not claim merge records (supports_merges = False)")
         survivor = store.customers.add(build.customer(46))
         other = store.customers.add(build.customer(47))
-        record = MergeRecord(
-            id=new_merge_id(),
-            survivor_id=survivor.id,
-            merged_ids=(other.id,),
-            before=Snapshot(customers=(survivor, other)),
-            after=Snapshot(customers=(survivor, attrs.evolve(other, merged_into=survivor.id))),
-            merged_at=build.BASE_TIME,
-            version=4,
-        )
+        record = build.merge_of(survivor, other, version=4)
         loader.load([record])
         assert store.merges.get(record.id) == record
         assert [m.id for m in store.merges.list_for(other.id)] == [record.id]

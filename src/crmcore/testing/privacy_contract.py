@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from crmcore.audit import AuditAction, AuditEntry, AuditTarget, acting_as, audited
 from crmcore.errors import DuplicateRecord, NotFound, ValidationError, VersionConflict
-from crmcore.ids import new_merge_id, new_request_id
-from crmcore.merge_record import MergeRecord, Snapshot
+from crmcore.ids import new_request_id
+from crmcore.merge_record import MergeRecord
 from crmcore.serialization import to_json
 from crmcore.storage.protocols import (
     PrivateStore,
@@ -83,14 +83,7 @@ def _all_entries(store: PrivateStore, **filters: Any) -> list[AuditEntry]:
 def _merge_record(store: PrivateStore) -> MergeRecord:
     survivor = store.customers.add(build.customer(1))
     other = store.customers.add(build.customer(2))
-    return MergeRecord(
-        id=new_merge_id(),
-        survivor_id=survivor.id,
-        merged_ids=(other.id,),
-        before=Snapshot(customers=(survivor, other)),
-        after=Snapshot(customers=(survivor, attrs.evolve(other, merged_into=survivor.id))),
-        merged_at=build.BASE_TIME,
-    )
+    return build.merge_of(survivor, other)
 
 
 # One write path: (name, what it needs, set up before counting) -> the write, returning
