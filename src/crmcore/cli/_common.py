@@ -222,3 +222,11 @@ def same_file(a: Path, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return a.resolve() == b.resolve()
+
+
+def check_output_file(output: Path, db: str) -> None:
+    """``--output FILE``, before the store is opened: not the database, in a directory."""
+    if "://" not in db and same_file(output, Path(db)):
+        raise CliError("--output must not be the database file", EXIT_USAGE)
+    if not output.parent.is_dir():
+        raise CliError(f"{output}: cannot be written (no such directory)")

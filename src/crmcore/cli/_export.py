@@ -88,7 +88,7 @@ _NOUNS = {
 
 def run_export(args: argparse.Namespace, err: TextIO) -> int:
     """Run ``crmcore export``; problems the user can fix raise :class:`CliError`."""
-    from crmcore.cli._common import same_file
+    from crmcore.cli._common import check_output_file
     from crmcore.cli._db import existing_store
     from crmcore.errors import ValidationError
     from crmcore.io import export_store
@@ -103,10 +103,7 @@ def run_export(args: argparse.Namespace, err: TextIO) -> int:
             EXIT_USAGE,
         )
     if not to_stdout:
-        if "://" not in args.db and same_file(output, Path(args.db)):
-            raise CliError("--output must not be the database file", EXIT_USAGE)
-        if not output.parent.is_dir():
-            raise CliError(f"{output}: cannot be written (no such directory)")
+        check_output_file(output, args.db)
     with existing_store(args.db) as store:
         try:
             if to_stdout:

@@ -489,7 +489,7 @@ def _print_found(rows: list[tuple[str, str, str]]) -> None:
 
 def run_export(args: argparse.Namespace, err: TextIO) -> int:
     """Run ``crmcore privacy export``."""
-    from crmcore.cli._common import same_file
+    from crmcore.cli._common import check_output_file
     from crmcore.cli._db import existing_store
     from crmcore.errors import NotFound, ValidationError
     from crmcore.privacy import export_subject
@@ -498,10 +498,7 @@ def run_export(args: argparse.Namespace, err: TextIO) -> int:
     to_stdout = args.output == "-"
     output = Path(args.output)
     if not to_stdout:
-        if "://" not in args.db and same_file(output, Path(args.db)):
-            raise CliError("--output must not be the database file", EXIT_USAGE)
-        if not output.parent.is_dir():
-            raise CliError(f"{output}: cannot be written (no such directory)")
+        check_output_file(output, args.db)
     with existing_store(args.db) as store:
         _privacy_store(store)
         try:
