@@ -144,6 +144,10 @@ class DocumentRows(Generic[T]):
         """The stored values among ``ids``, by id."""
         raise NotImplementedError
 
+    def _by_id(self, rows: Sequence[Sequence[Any]]) -> dict[str, T]:
+        """The values of ``(id, ..., doc)`` rows, by id: what ``_fetch`` returns."""
+        return {row[0]: value for row, value in zip(rows, self._decode_rows(rows), strict=True)}
+
     def _rewrite(self, conn: Any, value: T, stored: T) -> None:
         """Replace ``value``'s row by ``stored`` if it is still at ``value.version``."""
         raise NotImplementedError

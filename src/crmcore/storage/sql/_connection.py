@@ -204,6 +204,14 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def fetch_docs(conn: Connection, get_many: Any, ids: Sequence[str]) -> list[Sequence[Any]]:
+    """The ``(id, doc)`` rows among ``ids``: ``get_many`` binds them as ``ids``, a chunk a time."""
+    rows: list[Sequence[Any]] = []
+    for chunk in chunks(ids):
+        rows.extend(conn.execute(get_many, {"ids": list(chunk)}).all())
+    return rows
+
+
 class _Versioned(Protocol):
     @property
     def id(self) -> str: ...

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, tuple_
+from sqlalchemy import Table, bindparam, delete, insert, select, tuple_
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
@@ -19,8 +19,8 @@ from crmcore.storage._front import TIMELINE_TAG, Timeline, external_id_taken, pa
 from crmcore.storage.protocols import Page
 from crmcore.storage.sql._connection import (
     Handle,
-    chunks,
     delete_versioned,
+    fetch_docs,
     is_id_collision,
     update_versioned,
 )
@@ -40,6 +40,8 @@ class SQLInteractions(DatabaseInteractions):
         # insert waits for the first, then does nothing, and returns the first's.
         self._insert_new = _insert_unless_external_id_taken(table, store._dialect)
         self._insert_participants = insert(participants)
+        t = table
+        self._get_many = select(t.c.id, t.c.doc).where(t.c.id.in_(bindparam("ids", expanding=True)))
 
     def _decode_rows(self, rows: Iterable[Sequence[Any]]) -> list[Interaction]:
         out = self._store._doc_out
@@ -129,12 +131,9 @@ class SQLInteractions(DatabaseInteractions):
         return conn.execute(select(t.c.doc).where(t.c.id == interaction_id)).first()
 
     def _fetch(self, ids: list[str]) -> dict[str, Interaction]:
-        t = self._table
-        rows: list[Sequence[Any]] = []
         with self._store._use() as conn:
-            for chunk in chunks(ids):
-                rows.extend(conn.execute(select(t.c.id, t.c.doc).where(t.c.id.in_(chunk))).all())
-        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
+            rows = fetch_docs(conn, self._get_many, ids)
+        return self._by_id(rows)
 
     def _rewrite(self, conn: Connection, interaction: Interaction, stored: Interaction) -> None:
         row = self._row(stored)

@@ -29,9 +29,9 @@ from crmcore.storage._front import IdT, ListQuery, page_of
 from crmcore.storage.protocols import Page
 from crmcore.storage.sql._connection import (
     Handle,
-    chunks,
     copy_rows,
     delete_versioned,
+    fetch_docs,
     is_id_collision,
     update_versioned,
 )
@@ -143,11 +143,9 @@ class SQLItems(DatabaseItems[W, IdT]):
         return conn.execute(self._get, {"id": item_id}).first()
 
     def _fetch(self, ids: builtins.list[str]) -> dict[str, W]:
-        rows: list[Sequence[Any]] = []
         with self._store._use() as conn:
-            for chunk in chunks(ids):
-                rows.extend(conn.execute(self._get_many, {"ids": list(chunk)}).all())
-        return {row[0]: item for row, item in zip(rows, self._decode_rows(rows), strict=True)}
+            rows = fetch_docs(conn, self._get_many, ids)
+        return self._by_id(rows)
 
     def _count(self, conditions: Sequence[Condition]) -> int:
         query = select(func.count()).select_from(self._table).where(*self._where(conditions))

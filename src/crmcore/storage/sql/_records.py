@@ -35,6 +35,7 @@ from crmcore.storage.sql._connection import (
     chunks,
     copy_rows,
     delete_versioned,
+    fetch_docs,
     is_id_collision,
     stored_key,
     update_versioned,
@@ -237,11 +238,9 @@ class SQLRecords(DatabaseRecords[R, IdT]):
         return conn.execute(self._get, {"id": record_id}).first()
 
     def _fetch(self, ids: builtins.list[str]) -> dict[str, R]:
-        rows: list[Sequence[Any]] = []
         with self._store._use() as conn:
-            for chunk in chunks(ids):
-                rows.extend(conn.execute(self._get_many, {"ids": list(chunk)}).all())
-        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
+            rows = fetch_docs(conn, self._get_many, ids)
+        return self._by_id(rows)
 
     def _conditions(self, conditions: Iterable[Condition]) -> list[ColumnElement[bool]]:
         """Checked conditions as SQL; a tag is a search of the key table."""

@@ -114,6 +114,14 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def fetch_doc(conn: sqlite3.Connection, table: str, row_id: str) -> tuple[Any, ...] | None:
+    """The ``(doc,)`` row of ``row_id`` in ``table`` (a constant), if any."""
+    found: tuple[Any, ...] | None = conn.execute(
+        f"SELECT doc FROM {table} WHERE id = ?", (row_id,)
+    ).fetchone()
+    return found
+
+
 def fetch_docs(
     conn: sqlite3.Connection, table: str, ids: Sequence[str]
 ) -> Iterator[tuple[str, str]]:

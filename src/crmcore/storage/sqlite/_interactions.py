@@ -14,7 +14,7 @@ from crmcore.storage._common import micros, stamped
 from crmcore.storage._database import INTERACTION, DatabaseInteractions, thread_ids
 from crmcore.storage._front import TIMELINE_TAG, Timeline, external_id_taken, page_of
 from crmcore.storage.protocols import Page
-from crmcore.storage.sqlite._connection import Handle, fetch_docs
+from crmcore.storage.sqlite._connection import Handle, fetch_doc, fetch_docs
 
 
 class SQLInteractions(DatabaseInteractions):
@@ -104,15 +104,12 @@ class SQLInteractions(DatabaseInteractions):
 
     @staticmethod
     def _doc_row(conn: sqlite3.Connection, interaction_id: str) -> tuple[Any, ...] | None:
-        found: tuple[Any, ...] | None = conn.execute(
-            "SELECT doc FROM interactions WHERE id = ?", (interaction_id,)
-        ).fetchone()
-        return found
+        return fetch_doc(conn, "interactions", interaction_id)
 
     def _fetch(self, ids: list[str]) -> dict[str, Interaction]:
         with self._store._use() as conn:
             rows = list(fetch_docs(conn, "interactions", ids))
-        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
+        return self._by_id(rows)
 
     def _rewrite(
         self, conn: sqlite3.Connection, interaction: Interaction, stored: Interaction

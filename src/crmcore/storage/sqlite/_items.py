@@ -25,7 +25,13 @@ from crmcore.storage._database import (
 from crmcore.storage._front import IdT, ListQuery, page_of
 from crmcore.storage.protocols import Page
 from crmcore.storage.sqlite import _records
-from crmcore.storage.sqlite._connection import Handle, fetch_docs, insert_batch, placeholders
+from crmcore.storage.sqlite._connection import (
+    Handle,
+    fetch_doc,
+    fetch_docs,
+    insert_batch,
+    placeholders,
+)
 
 
 class SQLiteItems(DatabaseItems[W, IdT]):
@@ -104,15 +110,12 @@ class SQLiteItems(DatabaseItems[W, IdT]):
     # ------------------------------------------------------------------ reads
 
     def _doc_row(self, conn: sqlite3.Connection, item_id: str) -> tuple[Any, ...] | None:
-        found: tuple[Any, ...] | None = conn.execute(
-            f"SELECT doc FROM {self._table} WHERE id = ?", (item_id,)
-        ).fetchone()
-        return found
+        return fetch_doc(conn, self._table, item_id)
 
     def _fetch(self, ids: builtins.list[str]) -> dict[str, W]:
         with self._store._use() as conn:
             rows = list(fetch_docs(conn, self._table, ids))
-        return {row[0]: item for row, item in zip(rows, self._decode_rows(rows), strict=True)}
+        return self._by_id(rows)
 
     def _count(self, conditions: Sequence[Condition]) -> int:
         parts, params = self._where(conditions)

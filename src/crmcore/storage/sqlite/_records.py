@@ -17,6 +17,7 @@ from crmcore.storage.protocols import Op, Page
 from crmcore.storage.sqlite._connection import (
     Handle,
     chunks,
+    fetch_doc,
     fetch_docs,
     insert_batch,
     placeholders,
@@ -220,15 +221,12 @@ class SQLRecords(DatabaseRecords[R, IdT]):
     # ------------------------------------------------------------------ reads
 
     def _doc_row(self, conn: sqlite3.Connection, record_id: str) -> tuple[Any, ...] | None:
-        found: tuple[Any, ...] | None = conn.execute(
-            f"SELECT doc FROM {self._table} WHERE id = ?", (record_id,)
-        ).fetchone()
-        return found
+        return fetch_doc(conn, self._table, record_id)
 
     def _fetch(self, ids: builtins.list[str]) -> dict[str, R]:
         with self._store._use() as conn:
             rows = list(fetch_docs(conn, self._table, ids))
-        return {row[0]: record for row, record in zip(rows, self._decode_rows(rows), strict=True)}
+        return self._by_id(rows)
 
     def _count(self, conditions: Sequence[Condition]) -> int:
         parts, params = _sql_conditions(conditions, self._table, self._columns)
