@@ -16,7 +16,7 @@ import json
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, TypeGuard
+from typing import Any, Final, TypeGuard, TypeVar
 
 import attrs
 
@@ -54,6 +54,8 @@ AUDIT_TAG: Final = "audit"
 REQUEST_TAG: Final = "requests"
 MAX_DIGEST: Final = 128
 SECRET_BYTES: Final = 32
+
+Keyed = TypeVar("Keyed", AuditEntry, SubjectRequest)
 
 _ENTITY_OF: Final[dict[type, str]] = {
     Customer: "customer",
@@ -146,22 +148,8 @@ def check_audit_list(
         raise ValidationError("record_id", "must be a record id")
     checked_action = None if action is None else enum_member(AuditAction, action, "action")
     at = None if since is None else micros(ensure_utc(since, "since"))
-    size = check_limit(limit)
-    assert size is not None
-    after = None if cursor is None else decode_cursor(cursor, AUDIT_TAG, str)[1]
+    size, after = _page_args(limit, cursor, AUDIT_TAG)
     return AuditQuery(record_id, checked_action, at, size, after)
-
-
-def audit_cursor(entry_id: str) -> str:
-    """The cursor of the page after the one ending with ``entry_id``."""
-    return encode_cursor(AUDIT_TAG, entry_id, entry_id)
-
-
-def audit_page(entries: Sequence[AuditEntry], size: int) -> Page[AuditEntry]:
-    """A page of ``audit.list`` from entries read in id order (more than ``size``: a next page)."""
-    if len(entries) <= size:
-        return Page(tuple(entries), None)
-    return Page(tuple(entries[:size]), audit_cursor(entries[size - 1].id))
 
 
 def check_digests(digests: Iterable[str]) -> builtins.list[str]:
@@ -205,22 +193,26 @@ def check_request_list(open_only: object, limit: object, cursor: object) -> Requ
     """Check every argument of ``requests.list``."""
     if not isinstance(open_only, bool):
         raise ValidationError("open_only", "must be true or false")
-    size = check_limit(limit)
-    assert size is not None
-    after = None if cursor is None else decode_cursor(cursor, REQUEST_TAG, str)[1]
+    size, after = _page_args(limit, cursor, REQUEST_TAG)
     return RequestQuery(open_only, size, after)
 
 
-def request_cursor(request_id: str) -> str:
-    """The cursor of the page after the one ending with ``request_id``."""
-    return encode_cursor(REQUEST_TAG, request_id, request_id)
+def _page_args(limit: object, cursor: object, tag: str) -> tuple[int, str | None]:
+    """The page size, and the id to start after, of a list in id order (``tag``'s cursors)."""
+    size = check_limit(limit)
+    assert size is not None
+    return size, None if cursor is None else decode_cursor(cursor, tag, str)[1]
 
 
-def request_page(found: Sequence[SubjectRequest], size: int) -> Page[SubjectRequest]:
-    """A page of ``requests.list`` from requests in id order (more than ``size``: a next page)."""
+def page_by_id(found: Sequence[Keyed], size: int, tag: str) -> Page[Keyed]:
+    """A page of ``audit.list`` or ``requests.list`` (``tag``) from what was read in id order.
+
+    More than ``size`` read: there is a next page, and the cursor names the last id shown.
+    """
     if len(found) <= size:
         return Page(tuple(found), None)
-    return Page(tuple(found[:size]), request_cursor(found[size - 1].id))
+    last = found[size - 1].id
+    return Page(tuple(found[:size]), encode_cursor(tag, last, last))
 
 
 # --------------------------------------------------------------------------- encoding

@@ -672,7 +672,8 @@ class DatabaseAudit:
         q = _audit.check_audit_list(record_id, action, since, limit, cursor)
         with self._store._use() as conn:
             rows = builtins.list(self._entry_rows(conn, q))
-        return _audit.audit_page([_audit.decode_entry(row) for row in rows], q.size)
+        entries = [_audit.decode_entry(row) for row in rows]
+        return _audit.page_by_id(entries, q.size, _audit.AUDIT_TAG)
 
     def count(self) -> int:
         """See :meth:`crmcore.storage.AuditRepository.count`."""
@@ -769,4 +770,5 @@ class DatabaseRequests:
         q = _audit.check_request_list(open_only, limit, cursor)
         with self._store._use() as conn:
             docs = self._docs(conn, q)
-        return _audit.request_page([_audit.decode_request(doc) for doc in docs], q.size)
+        found = [_audit.decode_request(doc) for doc in docs]
+        return _audit.page_by_id(found, q.size, _audit.REQUEST_TAG)

@@ -636,7 +636,7 @@ class MemoryAudit(_Rows[Any]):
                 entries.append(entry)
                 if len(entries) > q.size:
                     break
-        return _audit.audit_page(entries, q.size)
+        return _audit.page_by_id(entries, q.size, _audit.AUDIT_TAG)
 
     def count(self) -> int:
         """See :meth:`crmcore.storage.AuditRepository.count`."""
@@ -720,7 +720,7 @@ class MemoryRequests(_Rows[Any]):
                 for i, r in sorted(self._records.items())
                 if (q.after is None or i > q.after) and (not q.open_only or r.is_open)
             ]
-        return _audit.request_page(chosen, q.size)
+        return _audit.page_by_id(chosen, q.size, _audit.REQUEST_TAG)
 
 
 class _MemoryOpportunities(OpportunitiesFront, _MemoryItems[Opportunity, OpportunityId]):
