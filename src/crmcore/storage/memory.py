@@ -575,10 +575,8 @@ class _MemoryItems(_Table[W], ItemsFront[W, IdT]):
             if current is None:
                 return
             if successor is None:
-                integrity.check_deleted(item_id, self._store._present)
                 self._store._report(AuditAction.DELETE, _audit.deleted(self._entity, item_id))
             else:
-                integrity.check_written([successor], self._store._present)
                 targets = _audit.updated(self._entity, current, successor)
                 self._store._report(AuditAction.UPDATE, targets)
 
