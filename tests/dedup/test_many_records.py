@@ -33,3 +33,24 @@ def test_many_people_on_one_switchboard_are_not_merged_by_it() -> None:
     ]
     result = find_duplicates(records, workers=1)
     assert result.clusters == ()
+
+
+def test_a_person_with_many_records_and_no_contact_points_is_one_cluster() -> None:
+    # A list of inventors or members: names and cities, no email or phone. Term
+    # frequency used to count every record under the name as another person,
+    # so the person's own records weakened their name until none matched.
+    records = [
+        person(f"r{i}", "Ingrid", "Sandvik", city="Umeå", company="Norrsken AB" if i % 2 else None)
+        for i in range(40)
+    ]
+    result = find_duplicates(records, workers=1)
+    assert len(result.clusters) == 1
+    assert len(result.clusters[0].member_ids) == 40
+
+
+def test_one_common_name_in_many_cities_without_contact_points_stays_apart() -> None:
+    cities = ["Umeå", "Luleå", "Malmö", "Lund", "Kiruna", "Visby", "Borås", "Gävle", "Falun"]
+    cities += ["Mora", "Ystad", "Kalmar", "Växjö", "Skövde", "Motala", "Nora", "Sala", "Piteå"]
+    records = [person(f"r{i}", "Anna", "Andersson", city=c) for i, c in enumerate(cities)]
+    result = find_duplicates(records, workers=1)
+    assert result.clusters == ()
