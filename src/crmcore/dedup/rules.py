@@ -691,6 +691,34 @@ _STREET_WORDS = {
 }
 
 
+# Ordinal street names written out ("Fourth Street", "Second Avenue") read as
+# their numerals ("4th St."), the way most lists write them; the house number
+# is found before, so "570 Fourth St." keeps 570.
+_ORDINALS = {
+    word: f"{n}{suffix}"
+    for n, (word, suffix) in enumerate(
+        (
+            ("first", "st"),
+            ("second", "nd"),
+            ("third", "rd"),
+            ("fourth", "th"),
+            ("fifth", "th"),
+            ("sixth", "th"),
+            ("seventh", "th"),
+            ("eighth", "th"),
+            ("ninth", "th"),
+            ("tenth", "th"),
+            ("eleventh", "th"),
+            ("twelfth", "th"),
+        ),
+        start=1,
+    )
+}
+
+
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
+
+
 class _Address(NamedTuple):
     street: str
     number: str
@@ -701,12 +729,14 @@ class _Address(NamedTuple):
 @value_cache
 def _street(lines: tuple[str, ...]) -> tuple[str, str]:
     words = [w for line in lines for w in name_tokens(line)]
-    number = next((w for w in words if any(c.isdigit() for c in w)), "")
+    number = next(
+        (w for w in words if any(c.isdigit() for c in w) and not _ORDINAL.fullmatch(w)), ""
+    )
     out = []
     for w in words:
         if w == number:
             continue
-        w = _STREET_WORDS.get(w, w)
+        w = _ORDINALS.get(w) or _STREET_WORDS.get(w, w)
         if w.endswith("str") and len(w) > 5:
             w += "asse"
         out.append(w)
