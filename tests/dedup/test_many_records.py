@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmcore.dedup import find_duplicates
+from crmcore.dedup import candidate_pairs, find_duplicates
 from tests.dedup._helpers import person
 
 
@@ -54,3 +54,16 @@ def test_one_common_name_in_many_cities_without_contact_points_stays_apart() -> 
     records = [person(f"r{i}", "Anna", "Andersson", city=c) for i, c in enumerate(cities)]
     result = find_duplicates(records, workers=1)
     assert result.clusters == ()
+
+
+def test_in_a_block_too_big_to_compare_whole_one_name_meets_its_own_city_first() -> None:
+    # One name in three cities, in the order a list mixes them: the window
+    # of nearest neighbours should hold the same name in the same city.
+    cities = ["Umeå", "Luleå", "Kiruna"]
+    records = [person(f"r{i}", "Ingrid", "Sandvik", city=cities[i % 3]) for i in range(36)]
+    city_of = {r.id: r.addresses[0].locality for r in records}
+    pairs = candidate_pairs(records)
+    same = sum(city_of[a] == city_of[b] for a, b in pairs)
+    assert same / len(pairs) > 0.6  # about a third when the window meets any city
+    result = find_duplicates(records, workers=1)
+    assert sorted(len(c.member_ids) for c in result.clusters) == [12, 12, 12]

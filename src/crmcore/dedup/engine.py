@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.dedup.normalize import organization_key, person_name_key
+from crmcore.dedup.normalize import name_tokens, organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import (
     Cluster,
@@ -782,11 +782,25 @@ def _as_possible(pair: ScoredPair) -> ScoredPair:
 
 
 def _sort_key(record: MatchRecord) -> str:
+    # Within one name, records of one place are neighbours: in a block too big
+    # to compare whole, the window then meets the same name in the same city
+    # rather than the same name anywhere.
     if record.name is not None:
-        return person_name_key(record.name)
-    if record.organization:
-        return organization_key(record.organization)
-    return record.id
+        name = person_name_key(record.name)
+    elif record.organization:
+        name = organization_key(record.organization)
+    else:
+        return record.id
+    return f"{name}\x00{_place(record)}"
+
+
+def _place(record: MatchRecord) -> str:
+    for address in record.addresses:
+        locality = " ".join(name_tokens(address.locality))
+        postcode = "".join(name_tokens(address.postal_code))
+        if locality or postcode:
+            return f"{locality}\x00{postcode}"
+    return ""
 
 
 # --------------------------------------------------------------------------- on-create checks
