@@ -19,6 +19,7 @@ from crmcore.dedup import (
     Evidence,
     IdentifierRule,
     MatchRecord,
+    OrganizationNameRule,
     PersonNameRule,
     PhoneRule,
     RecordType,
@@ -514,3 +515,49 @@ def test_ordinal_words_and_numerals_give_one_street(n: int, house: int, kind: st
     assert numeral is not None
     assert written.places == numeral.places
     assert written.places[0].number == str(house)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Arts Delicatessen", "Arts Deli"), ("Nordic Technologies AB", "Nordic Tech")],
+)
+def test_a_word_written_short_is_one_name_inside_the_other(one: str, other: str) -> None:
+    def shop(record_id: str, name: str) -> MatchRecord:
+        return MatchRecord(
+            id=record_id,
+            type=RecordType.ORGANIZATION,
+            organization=name,
+            phones=(PhoneNumber.parse("+1 818 555 0121"),),
+            addresses=(PostalAddress(lines=("12224 Ventura Blvd",), locality="Studio City"),),
+        )
+
+    _, verdict, evidence = RULES.compare(shop("a", one), shop("b", other))
+    assert verdict is Decision.MATCH
+    assert [e.method for e in evidence if e.rule == "organization"] == ["contained"]
+    # Partial agreement, as for a whole word: alone it decides nothing.
+    alone = [
+        MatchRecord(id=i, type=RecordType.ORGANIZATION, organization=n)
+        for i, n in (("a", one), ("b", other))
+    ]
+    assert RULES.compare(*alone)[1] is not Decision.MATCH
+
+
+def test_three_letters_are_not_a_word_written_short() -> None:
+    rule = OrganizationNameRule()
+    x = rule.prepare(MatchRecord(id="a", type=RecordType.ORGANIZATION, organization="Ber Bygg"))
+    y = rule.prepare(MatchRecord(id="b", type=RecordType.ORGANIZATION, organization="Bergs Bygg"))
+    assert x is not None
+    assert y is not None
+    assert rule.weigh(x, y)[2] != "contained"
+
+
+@given(st.lists(st.sampled_from(["acme", "nordic", "bygg", "deli", "tech", "café"]), min_size=1))
+def test_containment_is_symmetric(words: list[str]) -> None:
+    rule = OrganizationNameRule()
+    one = " ".join(words)
+    other = " ".join(reversed([w[: max(4, len(w) - 2)] for w in words]))
+    x = rule.prepare(MatchRecord(id="a", type=RecordType.ORGANIZATION, organization=one))
+    y = rule.prepare(MatchRecord(id="b", type=RecordType.ORGANIZATION, organization=other))
+    assert x is not None
+    assert y is not None
+    assert rule.weigh(x, y) == rule.weigh(y, x)

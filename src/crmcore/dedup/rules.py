@@ -559,10 +559,26 @@ class OrganizationNameRule(FieldRule[tuple[str, bool]]):
 
 
 def _contained(a: str, b: str) -> bool:
-    # Every word of the shorter name is a word of the longer one.
+    # Every word of the shorter name is a word of the longer one, or that word
+    # written short ("Arts Deli" / "Arts Delicatessen", "Nordic Tech" / "Nordic
+    # Technologies"): the first four letters or more of it.
     words_a, words_b = a.split(), b.split()
-    shorter, longer = (words_a, words_b) if len(words_a) <= len(words_b) else (words_b, words_a)
-    return bool(shorter) and set(shorter) <= set(longer)
+    if len(words_a) > len(words_b):
+        words_a, words_b = words_b, words_a
+    if not words_a:
+        return False
+    return _inside(words_a, words_b) or (len(words_a) == len(words_b) and _inside(words_b, words_a))
+
+
+def _inside(shorter: list[str], longer: list[str]) -> bool:
+    whole = set(longer)
+    return all(
+        w in whole or (len(w) >= _SHORT_WORD and any(v.startswith(w) for v in longer))
+        for w in shorter
+    )
+
+
+_SHORT_WORD = 4
 
 
 @attrs.define(repr=False)
