@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmcore.dedup import find_duplicates
+from crmcore.dedup import candidate_pairs, find_duplicates
 from tests.dedup._helpers import person
 
 
@@ -33,3 +33,37 @@ def test_many_people_on_one_switchboard_are_not_merged_by_it() -> None:
     ]
     result = find_duplicates(records, workers=1)
     assert result.clusters == ()
+
+
+def test_a_person_with_many_records_and_no_contact_points_is_one_cluster() -> None:
+    # A list of inventors or members: names and cities, no email or phone. Term
+    # frequency used to count every record under the name as another person,
+    # so the person's own records weakened their name until none matched.
+    records = [
+        person(f"r{i}", "Ingrid", "Sandvik", city="Umeå", company="Norrsken AB" if i % 2 else None)
+        for i in range(40)
+    ]
+    result = find_duplicates(records, workers=1)
+    assert len(result.clusters) == 1
+    assert len(result.clusters[0].member_ids) == 40
+
+
+def test_one_common_name_in_many_cities_without_contact_points_stays_apart() -> None:
+    cities = ["Umeå", "Luleå", "Malmö", "Lund", "Kiruna", "Visby", "Borås", "Gävle", "Falun"]
+    cities += ["Mora", "Ystad", "Kalmar", "Växjö", "Skövde", "Motala", "Nora", "Sala", "Piteå"]
+    records = [person(f"r{i}", "Anna", "Andersson", city=c) for i, c in enumerate(cities)]
+    result = find_duplicates(records, workers=1)
+    assert result.clusters == ()
+
+
+def test_in_a_block_too_big_to_compare_whole_one_name_meets_its_own_city_first() -> None:
+    # One name in three cities, in the order a list mixes them: the window
+    # of nearest neighbours should hold the same name in the same city.
+    cities = ["Umeå", "Luleå", "Kiruna"]
+    records = [person(f"r{i}", "Ingrid", "Sandvik", city=cities[i % 3]) for i in range(36)]
+    city_of = {r.id: r.addresses[0].locality for r in records}
+    pairs = candidate_pairs(records)
+    same = sum(city_of[a] == city_of[b] for a, b in pairs)
+    assert same / len(pairs) > 0.6  # about a third when the window meets any city
+    result = find_duplicates(records, workers=1)
+    assert sorted(len(c.member_ids) for c in result.clusters) == [12, 12, 12]

@@ -19,6 +19,7 @@ from crmcore.dedup import (
     Evidence,
     IdentifierRule,
     MatchRecord,
+    OrganizationNameRule,
     PersonNameRule,
     PhoneRule,
     RecordType,
@@ -464,3 +465,99 @@ def test_one_organisation_name_inside_the_other_with_one_phone_and_address_match
         for i, n in (("a", "Saturnus"), ("b", "Café Saturnus AB"))
     ]
     assert RULES.compare(*alone)[1] is not Decision.MATCH
+
+
+def _restaurant(record_id: str, street: str) -> MatchRecord:
+    return MatchRecord(
+        id=record_id,
+        type=RecordType.ORGANIZATION,
+        organization="Fringe Bistro",
+        phones=(PhoneNumber.parse("+1 415 555 0173"),),
+        addresses=(PostalAddress(lines=(street,), locality="San Francisco"),),
+    )
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("570 4th St.", "570 Fourth Street"),
+        ("156 2nd Ave. at 10th St.", "156 Second Avenue"),
+        ("1110 Third Ave", "1110 3rd ave"),
+        ("First Street", "1st St"),
+    ],
+)
+def test_an_ordinal_street_written_out_is_the_same_street(one: str, other: str) -> None:
+    # Not two branches at different addresses: one restaurant, written two ways.
+    _, verdict, evidence = RULES.compare(_restaurant("a", one), _restaurant("b", other))
+    assert verdict is Decision.MATCH
+    assert [e.method for e in evidence if e.rule == "address"] == ["full"]
+
+
+def test_a_house_number_is_never_an_ordinal() -> None:
+    # "4th Street" has no house number; "4th" is the street's name.
+    _, verdict, _ = RULES.compare(_restaurant("a", "4th Street"), _restaurant("b", "Fourth Street"))
+    assert verdict is Decision.MATCH
+    prepared = AddressRule().prepare(_restaurant("c", "4th Street 12"))
+    assert prepared is not None
+    assert (prepared.places[0].street, prepared.places[0].number) == ("4th street", "12")
+
+
+_ORDINAL_WORDS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth"]
+_ORDINAL_WORDS += ["ninth", "tenth", "eleventh", "twelfth"]
+
+
+@given(st.integers(1, 12), st.integers(1, 9999), st.sampled_from(["St", "Avenue", "Ave."]))
+def test_ordinal_words_and_numerals_give_one_street(n: int, house: int, kind: str) -> None:
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(n, "th")
+    written = AddressRule().prepare(_restaurant("a", f"{house} {_ORDINAL_WORDS[n - 1]} {kind}"))
+    numeral = AddressRule().prepare(_restaurant("b", f"{house} {n}{suffix} {kind}"))
+    assert written is not None
+    assert numeral is not None
+    assert written.places == numeral.places
+    assert written.places[0].number == str(house)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("Arts Delicatessen", "Arts Deli"), ("Nordic Technologies AB", "Nordic Tech")],
+)
+def test_a_word_written_short_is_one_name_inside_the_other(one: str, other: str) -> None:
+    def shop(record_id: str, name: str) -> MatchRecord:
+        return MatchRecord(
+            id=record_id,
+            type=RecordType.ORGANIZATION,
+            organization=name,
+            phones=(PhoneNumber.parse("+1 818 555 0121"),),
+            addresses=(PostalAddress(lines=("12224 Ventura Blvd",), locality="Studio City"),),
+        )
+
+    _, verdict, evidence = RULES.compare(shop("a", one), shop("b", other))
+    assert verdict is Decision.MATCH
+    assert [e.method for e in evidence if e.rule == "organization"] == ["contained"]
+    # Partial agreement, as for a whole word: alone it decides nothing.
+    alone = [
+        MatchRecord(id=i, type=RecordType.ORGANIZATION, organization=n)
+        for i, n in (("a", one), ("b", other))
+    ]
+    assert RULES.compare(*alone)[1] is not Decision.MATCH
+
+
+def test_three_letters_are_not_a_word_written_short() -> None:
+    rule = OrganizationNameRule()
+    x = rule.prepare(MatchRecord(id="a", type=RecordType.ORGANIZATION, organization="Ber Bygg"))
+    y = rule.prepare(MatchRecord(id="b", type=RecordType.ORGANIZATION, organization="Bergs Bygg"))
+    assert x is not None
+    assert y is not None
+    assert rule.weigh(x, y)[2] != "contained"
+
+
+@given(st.lists(st.sampled_from(["acme", "nordic", "bygg", "deli", "tech", "café"]), min_size=1))
+def test_containment_is_symmetric(words: list[str]) -> None:
+    rule = OrganizationNameRule()
+    one = " ".join(words)
+    other = " ".join(reversed([w[: max(4, len(w) - 2)] for w in words]))
+    x = rule.prepare(MatchRecord(id="a", type=RecordType.ORGANIZATION, organization=one))
+    y = rule.prepare(MatchRecord(id="b", type=RecordType.ORGANIZATION, organization=other))
+    assert x is not None
+    assert y is not None
+    assert rule.weigh(x, y) == rule.weigh(y, x)

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.dedup.normalize import organization_key, person_name_key
+from crmcore.dedup.normalize import name_tokens, organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import (
     Cluster,
@@ -667,17 +667,23 @@ class _EntityCount:
     besides the key: holders of a contact key by their names (500 records of
     one name are about one entity; 50 names on one number are 50), holders of
     a name key by their email or phone. Records without that other field are
-    assumed to be spread like those with it.
+    assumed to be spread like those with it. When no holder of a name key has
+    an email or a phone (a list of inventors, of members, of a register), their
+    addresses tell them apart instead: 40 records of one name in one city are
+    about one entity, not 40.
     """
 
     def __init__(self, scorer: _Scorer) -> None:
         by_rule = {rule.name: features for _, rule, features in scorer.fast}
         self.names = _first_present(by_rule, ("name", "organization"), len(scorer.records))
         self.contacts = _first_present(by_rule, ("email", "phone"), len(scorer.records))
+        self.places = _first_present(by_rule, ("address",), len(scorer.records))
 
     def __call__(self, key: str, bucket: list[int]) -> int:
         field = self.contacts if key.startswith(_NAME_RULES) else self.names
         held = [field[i] for i in bucket if field[i] is not None]
+        if not held and field is self.contacts:
+            held = [self.places[i] for i in bucket if self.places[i] is not None]
         if not held:
             return len(bucket)
         distinct = len(set(held))
@@ -776,11 +782,25 @@ def _as_possible(pair: ScoredPair) -> ScoredPair:
 
 
 def _sort_key(record: MatchRecord) -> str:
+    # Within one name, records of one place are neighbours: in a block too big
+    # to compare whole, the window then meets the same name in the same city
+    # rather than the same name anywhere.
     if record.name is not None:
-        return person_name_key(record.name)
-    if record.organization:
-        return organization_key(record.organization)
-    return record.id
+        name = person_name_key(record.name)
+    elif record.organization:
+        name = organization_key(record.organization)
+    else:
+        return record.id
+    return f"{name}\x00{_place(record)}"
+
+
+def _place(record: MatchRecord) -> str:
+    for address in record.addresses:
+        locality = " ".join(name_tokens(address.locality))
+        postcode = "".join(name_tokens(address.postal_code))
+        if locality or postcode:
+            return f"{locality}\x00{postcode}"
+    return ""
 
 
 # --------------------------------------------------------------------------- on-create checks

@@ -559,10 +559,26 @@ class OrganizationNameRule(FieldRule[tuple[str, bool]]):
 
 
 def _contained(a: str, b: str) -> bool:
-    # Every word of the shorter name is a word of the longer one.
+    # Every word of the shorter name is a word of the longer one, or that word
+    # written short ("Arts Deli" / "Arts Delicatessen", "Nordic Tech" / "Nordic
+    # Technologies"): the first four letters or more of it.
     words_a, words_b = a.split(), b.split()
-    shorter, longer = (words_a, words_b) if len(words_a) <= len(words_b) else (words_b, words_a)
-    return bool(shorter) and set(shorter) <= set(longer)
+    if len(words_a) > len(words_b):
+        words_a, words_b = words_b, words_a
+    if not words_a:
+        return False
+    return _inside(words_a, words_b) or (len(words_a) == len(words_b) and _inside(words_b, words_a))
+
+
+def _inside(shorter: list[str], longer: list[str]) -> bool:
+    whole = set(longer)
+    return all(
+        w in whole or (len(w) >= _SHORT_WORD and any(v.startswith(w) for v in longer))
+        for w in shorter
+    )
+
+
+_SHORT_WORD = 4
 
 
 @attrs.define(repr=False)
@@ -691,6 +707,34 @@ _STREET_WORDS = {
 }
 
 
+# Ordinal street names written out ("Fourth Street", "Second Avenue") read as
+# their numerals ("4th St."), the way most lists write them; the house number
+# is found before, so "570 Fourth St." keeps 570.
+_ORDINALS = {
+    word: f"{n}{suffix}"
+    for n, (word, suffix) in enumerate(
+        (
+            ("first", "st"),
+            ("second", "nd"),
+            ("third", "rd"),
+            ("fourth", "th"),
+            ("fifth", "th"),
+            ("sixth", "th"),
+            ("seventh", "th"),
+            ("eighth", "th"),
+            ("ninth", "th"),
+            ("tenth", "th"),
+            ("eleventh", "th"),
+            ("twelfth", "th"),
+        ),
+        start=1,
+    )
+}
+
+
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
+
+
 class _Address(NamedTuple):
     street: str
     number: str
@@ -701,12 +745,14 @@ class _Address(NamedTuple):
 @value_cache
 def _street(lines: tuple[str, ...]) -> tuple[str, str]:
     words = [w for line in lines for w in name_tokens(line)]
-    number = next((w for w in words if any(c.isdigit() for c in w)), "")
+    number = next(
+        (w for w in words if any(c.isdigit() for c in w) and not _ORDINAL.fullmatch(w)), ""
+    )
     out = []
     for w in words:
         if w == number:
             continue
-        w = _STREET_WORDS.get(w, w)
+        w = _ORDINALS.get(w) or _STREET_WORDS.get(w, w)
         if w.endswith("str") and len(w) > 5:
             w += "asse"
         out.append(w)
