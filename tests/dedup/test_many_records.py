@@ -48,6 +48,19 @@ def test_a_person_with_many_records_and_no_contact_points_is_one_cluster() -> No
     assert len(result.clusters[0].member_ids) == 40
 
 
+def test_a_few_emails_among_a_persons_records_do_not_make_the_name_common() -> None:
+    # A register where a few entries have an email: the others are still told
+    # apart by their addresses, not counted as one new person each.
+    records = [
+        person(
+            f"r{i}", "Ingrid", "Sandvik", city="Umeå", emails=["ingrid@example.se"] if i < 2 else ()
+        )
+        for i in range(40)
+    ]
+    result = find_duplicates(records, workers=1)
+    assert [len(c.member_ids) for c in result.clusters] == [40]
+
+
 def test_one_common_name_in_many_cities_without_contact_points_stays_apart() -> None:
     cities = ["Umeå", "Luleå", "Malmö", "Lund", "Kiruna", "Visby", "Borås", "Gävle", "Falun"]
     cities += ["Mora", "Ystad", "Kalmar", "Växjö", "Skövde", "Motala", "Nora", "Sala", "Piteå"]

@@ -533,13 +533,50 @@ def test_a_word_written_short_is_one_name_inside_the_other(one: str, other: str)
 
     _, verdict, evidence = RULES.compare(shop("a", one), shop("b", other))
     assert verdict is Decision.MATCH
-    assert [e.method for e in evidence if e.rule == "organization"] == ["contained"]
-    # Partial agreement, as for a whole word: alone it decides nothing.
+    assert [e.method for e in evidence if e.rule == "organization"] == ["abbreviated"]
+    # Weaker than a whole word inside the other: alone it decides nothing.
     alone = [
         MatchRecord(id=i, type=RecordType.ORGANIZATION, organization=n)
         for i, n in (("a", one), ("b", other))
     ]
     assert RULES.compare(*alone)[1] is not Decision.MATCH
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Micro AB", "Microsoft AB"),
+        ("Tele AB", "Telenor AB"),
+        ("Star Electric", "Starbucks Electric"),
+        ("Meta Consulting", "Metallica Consulting"),
+    ],
+)
+@pytest.mark.parametrize(("phone", "address"), [(True, False), (False, True)])
+def test_a_name_that_only_starts_another_needs_more_than_one_shared_contact_point(
+    one: str, other: str, phone: bool, address: bool
+) -> None:
+    # Two firms in one office building or on one switchboard are common; a
+    # shortened word is no reason to merge them on that alone.
+    def firm(record_id: str, name: str) -> MatchRecord:
+        return MatchRecord(
+            id=record_id,
+            type=RecordType.ORGANIZATION,
+            organization=name,
+            phones=(PhoneNumber.parse("+46 8 555 017 30"),) if phone else (),
+            addresses=(
+                (
+                    PostalAddress(
+                        lines=("Kungsgatan 12",), locality="Stockholm", postal_code="111 43"
+                    ),
+                )
+                if address
+                else ()
+            ),
+        )
+
+    _, verdict, evidence = RULES.compare(firm("a", one), firm("b", other))
+    assert verdict is not Decision.MATCH
+    assert [e.method for e in evidence if e.rule == "organization"] != ["contained"]
 
 
 def test_three_letters_are_not_a_word_written_short() -> None:
@@ -548,7 +585,7 @@ def test_three_letters_are_not_a_word_written_short() -> None:
     y = rule.prepare(MatchRecord(id="b", type=RecordType.ORGANIZATION, organization="Bergs Bygg"))
     assert x is not None
     assert y is not None
-    assert rule.weigh(x, y)[2] != "contained"
+    assert rule.weigh(x, y)[2] not in ("contained", "abbreviated")
 
 
 @given(st.lists(st.sampled_from(["acme", "nordic", "bygg", "deli", "tech", "café"]), min_size=1))

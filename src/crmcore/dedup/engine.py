@@ -667,10 +667,10 @@ class _EntityCount:
     besides the key: holders of a contact key by their names (500 records of
     one name are about one entity; 50 names on one number are 50), holders of
     a name key by their email or phone. Records without that other field are
-    assumed to be spread like those with it. When no holder of a name key has
-    an email or a phone (a list of inventors, of members, of a register), their
-    addresses tell them apart instead: 40 records of one name in one city are
-    about one entity, not 40.
+    assumed to be spread like those with it. A holder of a name key with no
+    email or phone (a list of inventors, of members, of a register) is told
+    apart by its address instead: 40 records of one name in one city are about
+    one entity, not 40, also when one of them has an email.
     """
 
     def __init__(self, scorer: _Scorer) -> None:
@@ -680,10 +680,16 @@ class _EntityCount:
         self.places = _first_present(by_rule, ("address",), len(scorer.records))
 
     def __call__(self, key: str, bucket: list[int]) -> int:
-        field = self.contacts if key.startswith(_NAME_RULES) else self.names
-        held = [field[i] for i in bucket if field[i] is not None]
-        if not held and field is self.contacts:
-            held = [self.places[i] for i in bucket if self.places[i] is not None]
+        if key.startswith(_NAME_RULES):
+            contacts, places = self.contacts, self.places
+            held = [
+                contacts[i] if contacts[i] is not None else places[i]
+                for i in bucket
+                if contacts[i] is not None or places[i] is not None
+            ]
+        else:
+            names = self.names
+            held = [names[i] for i in bucket if names[i] is not None]
         if not held:
             return len(bucket)
         distinct = len(set(held))
