@@ -697,29 +697,42 @@ def _first_present(by_rule: Mapping[str, list[Any]], names: Sequence[str], size:
     return out
 
 
-def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Blocks:
-    """Index records by blocking key; set the scorer's key frequencies."""
-    index: dict[str, list[int]] = {}
-    get = index.get
+def _filed(items: Sequence[MatchRecord], scorer: _Scorer) -> Iterator[tuple[str, int]]:
+    """Every blocking key with the index of a record filed under it."""
     for _, rule, features in scorer.fast:
         keys_of = rule.keys
         for i, f in enumerate(features):
-            if f is None:
-                continue
-            for key in keys_of(f):
-                bucket = get(key)
-                if bucket is None:
-                    index[key] = [i]
-                elif bucket[-1] != i:
-                    bucket.append(i)
+            if f is not None:
+                for key in keys_of(f):
+                    yield key, i
     for _, slow_rule in scorer.slow:
         for i, record in enumerate(items):
             for key in slow_rule.blocking_keys(record):
-                bucket = get(key)
-                if bucket is None:
-                    index[key] = [i]
-                elif bucket[-1] != i:
-                    bucket.append(i)
+                yield key, i
+
+
+def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Blocks:
+    """Index records by blocking key; set the scorer's key frequencies."""
+    # Most keys are carried by one record only (a personal email, a phone): those
+    # are held as the record's index, and a list is made when a second record
+    # comes, so that a million records do not make millions of one-item lists.
+    index: dict[str, list[int]] = {}
+    alone: dict[str, int] = {}
+    get = index.get
+    first = alone.pop
+    for key, i in _filed(items, scorer):
+        bucket = get(key)
+        if bucket is not None:
+            if bucket[-1] != i:
+                bucket.append(i)
+            continue
+        j = first(key, -1)
+        if j < 0 or j == i:
+            alone[key] = i
+        else:
+            index[key] = [j, i]
+    keys = len(index) + len(alone)
+    del alone
     # Only keys on more than two records change a weight (term frequency), and
     # they count the entities that carry them, not the records.
     entities = _EntityCount(scorer)
@@ -743,7 +756,7 @@ def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Bl
             if i not in sort_keys:
                 sort_keys[i] = _sort_key(items[i])
         ordered.append(sorted(set(bucket), key=sort_keys.__getitem__))
-    return _Blocks(len(items), small, ordered, rules.window, len(index))
+    return _Blocks(len(items), small, ordered, rules.window, keys)
 
 
 def candidate_pairs(
