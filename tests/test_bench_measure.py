@@ -8,18 +8,21 @@ import pytest
 from benchmarks import datagen_hard
 from benchmarks.measure import run_measured, tree_memory
 
-# A parent that forks a worker, then each touches its own 64 MB: the tree holds at
-# least 128 MB of private memory at once, while no single process holds much more
-# than one block.
+# A parent that forks a worker, then each touches its own 64 MB, and the worker
+# lives on for a second after both are touched: the tree holds at least 128 MB of
+# private memory at once, while no single process holds much more than one block.
 _FORKING = """
 import os, sys, time
+ready, go = os.pipe()
 pid = os.fork()
 block = bytearray(64 * 1024 * 1024)
 for i in range(0, len(block), 4096):
     block[i] = 1
-time.sleep(1.0)
 if pid == 0:
+    os.read(ready, 1)
+    time.sleep(1.0)
     os._exit(0)
+os.write(go, b"x")
 os.waitpid(pid, 0)
 sys.stderr.write("done\\n")
 """
