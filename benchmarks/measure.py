@@ -15,7 +15,8 @@ one of them is its memory:
   shared page once per process (an upper bound).
 - ``max_rss_mb``: ``ru_maxrss`` of the command, the high-water mark of its
   largest single process (Linux takes the maximum over its waited-for workers,
-  not their sum).
+  not their sum, and it includes the size of the launching process before the
+  exec: from a large process, such as a test run, it reads high).
 
 CPU time is user + system of the command and of the workers it waited for
 (``os.wait4``); the load is the 1-minute load average when the command ended.

@@ -35,8 +35,9 @@ def test_the_tree_is_measured_with_its_workers_not_only_its_largest_process() ->
     assert run.stderr == "done\n"
     assert run.peak_pss_mb >= 120  # both blocks at once
     assert run.peak_rss_sum_mb >= run.peak_pss_mb
-    # ru_maxrss: one process's high-water mark, so about one block and the interpreter
-    assert 60 <= run.max_rss_mb < run.peak_pss_mb
+    # ru_maxrss is one process's high-water mark; Linux keeps the launching
+    # process's size from before the exec in it, so only a lower bound holds.
+    assert run.max_rss_mb >= 60
     assert run.cpu > 0
     assert run.wall >= 1.0
 
