@@ -12,12 +12,17 @@ For each run it prints pairwise precision, recall and F1 (the true pairs are
 the pairs of rows sharing an ``entity_id``: for FEBRL4 the 5,000 cross-file
 links plus any within-file pairs), blocking pairs-completeness (the share of
 true pairs the engine's blocking compares at all, measured in this process on
-the same match records), the wall time, the 150k/50k time ratio, and the ratio
-of the 150k run to a raw baseline measured in the same run: email-validator and
-phonenumbers parsing every email and phone of the file once, on one core.
+the same match records; skipped above ``--completeness-limit`` rows, where it
+would cost more than the run), the wall and CPU time and the peak memory of the
+command's process tree (``benchmarks/measure.py``), the time ratio of the
+largest to the smallest size and of each size to the one before, and the ratio
+of the largest run to a raw baseline measured in the same run: email-validator
+and phonenumbers parsing every email and phone of the file once, on one core.
 
 Targets: F1 >= 0.97 with precision >= 0.98 at 150k generated rows; F1 >= 0.99
-on FEBRL3 and FEBRL4; <= 20 s at 150k; 150k/50k time ratio <= 3.5.
+on FEBRL3 and FEBRL4; <= 20 s at 150k; 150k/50k time ratio <= 3.5; at scale
+(``--sizes 500000 1000000``), <= 60 s and <= 2 GB at 500k, <= 120 s and <= 4 GB
+at 1M.
 
 Run: ``.venv/bin/python benchmarks/bench_dedup.py [--sizes 50000 150000] [--skip-febrl]``
 """
@@ -27,9 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import os
-import resource
-import subprocess
+import itertools
 import sys
 import tempfile
 import time
@@ -46,6 +49,7 @@ if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks.datagen`` im
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.datagen import generate, write_csv  # noqa: E402
+from benchmarks.measure import Measurement, run_measured  # noqa: E402
 from crmcore.dedup import candidate_pairs, default_rules  # noqa: E402
 from crmcore.io import match_records, plan_columns, read_csv  # noqa: E402
 
@@ -107,22 +111,8 @@ def pairwise_quality(truth: Sequence[str], predicted: Sequence[str]) -> Quality:
     )
 
 
-@attrs.frozen
-class Timing:
-    """Wall time, and the CPU time of the command and its worker processes."""
-
-    wall: float
-    cpu: float
-    load: float  # the 1-minute load average when the run ended: other work on the machine
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run_cli(input_csv: Path, output_csv: Path, extra: Sequence[str] = ()) -> Timing:
-    """Run ``crmcore dedupe`` in a fresh process and time it.
+def run_cli(input_csv: Path, output_csv: Path, extra: Sequence[str] = ()) -> Measurement:
+    """Run ``crmcore dedupe`` in a fresh process; its time and its process tree's memory.
 
     CPU time (of the command and its workers) and the load average are reported
     too: on a machine shared with other work, wall time follows the load.
@@ -138,13 +128,10 @@ def run_cli(input_csv: Path, output_csv: Path, extra: Sequence[str] = ()) -> Tim
         "--quiet",
         *extra,
     ]
-    cpu = _children_cpu()
-    start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
+    done = run_measured(command)
     if done.returncode != 0:
         raise SystemExit(f"crmcore dedupe failed ({done.returncode}): {done.stderr.strip()}")
-    return Timing(elapsed, _children_cpu() - cpu, os.getloadavg()[0])
+    return done
 
 
 def read_column(path: Path, column: str) -> list[str]:
@@ -189,20 +176,28 @@ def raw_baseline(input_csv: Path) -> float:
     return time.perf_counter() - start
 
 
-def report(name: str, quality: Quality, completeness: float, timing: Timing) -> None:
+def report(name: str, quality: Quality, completeness: float | None, run: Measurement) -> None:
     """One result line."""
+    complete = "-" if completeness is None else f"{completeness:.4f}"
     print(
-        f"{name:<16} P {quality.precision:.4f}  R {quality.recall:.4f}  F1 {quality.f1:.4f}  "
-        f"pairs-completeness {completeness:.4f}  true pairs {quality.true_pairs:>6}  "
-        f"predicted {quality.predicted_pairs:>6}  wall {timing.wall:6.2f} s  "
-        f"cpu {timing.cpu:6.2f} s  load {timing.load:.1f}",
+        f"{name:<18} P {quality.precision:.4f}  R {quality.recall:.4f}  F1 {quality.f1:.4f}  "
+        f"pairs-completeness {complete:<6}  true pairs {quality.true_pairs:>7}  "
+        f"predicted {quality.predicted_pairs:>7}  {run.describe()}",
         flush=True,
     )
 
 
-def bench_generated(sizes: Sequence[int], seed: int, tmp: Path) -> None:
-    """Generated contact lists: quality, time, scaling and the raw-parse ratio."""
-    times: dict[int, Timing] = {}
+def _ratio(times: dict[int, Measurement], large: int, small: int, note: str = "") -> None:
+    wall, cpu = times[large].wall / times[small].wall, times[large].cpu / times[small].cpu
+    print(
+        f"time ratio {large}/{small} (rows x{large / small:.2f}): wall {wall:.2f}, cpu {cpu:.2f}"
+        f"{note}"
+    )
+
+
+def bench_generated(sizes: Sequence[int], seed: int, tmp: Path, completeness_limit: int) -> None:
+    """Generated contact lists: quality, time, memory, scaling and the raw-parse ratio."""
+    times: dict[int, Measurement] = {}
     baseline = 0.0
     for size in sizes:
         source = tmp / f"generated_{size}.csv"
@@ -211,20 +206,25 @@ def bench_generated(sizes: Sequence[int], seed: int, tmp: Path) -> None:
         times[size] = run_cli(source, output)
         truth = read_column(source, "entity_id")
         quality = pairwise_quality(truth, read_column(output, "cluster_id"))
-        completeness = pairs_completeness(source, truth, ())
+        completeness = pairs_completeness(source, truth, ()) if size <= completeness_limit else None
         report(f"generated {size}", quality, completeness, times[size])
         if size == max(sizes):
             baseline = raw_baseline(source)
-    if len(sizes) >= 2:
-        small, large = min(sizes), max(sizes)
-        print(
-            f"time ratio {large}/{small}: wall {times[large].wall / times[small].wall:.2f}, "
-            f"cpu {times[large].cpu / times[small].cpu:.2f} (target <= 3.5)"
-        )
+        output.unlink()
+        source.unlink()
+    ordered = sorted(times)
+    if len(ordered) >= 2:
+        small, large = ordered[0], ordered[-1]
+        target = " (target <= 3.5)" if (small, large) == (50_000, 150_000) else ""
+        _ratio(times, large, small, target)
+        if len(ordered) > 2:  # and step by step: growth close to linear keeps each near x rows
+            for before, after in itertools.pairwise(ordered):
+                _ratio(times, after, before)
     largest = max(sizes)
     print(
         f"raw baseline (email-validator + phonenumbers on every row, one core) at {largest}: "
-        f"{baseline:.2f} s; crmcore dedupe wall / raw = {times[largest].wall / baseline:.2f}"
+        f"{baseline:.2f} s; crmcore dedupe wall / raw = {times[largest].wall / baseline:.2f}, "
+        f"cpu / raw = {times[largest].cpu / baseline:.2f}"
     )
 
 
@@ -256,11 +256,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-febrl", action="store_true")
     parser.add_argument("--skip-generated", action="store_true")
+    parser.add_argument(
+        "--completeness-limit",
+        type=int,
+        default=200_000,
+        help="measure pairs-completeness only up to this many rows (it builds every record here)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crmcore-bench-") as name:
         tmp = Path(name)
         if not args.skip_generated and args.sizes:
-            bench_generated(args.sizes, args.seed, tmp)
+            bench_generated(args.sizes, args.seed, tmp, args.completeness_limit)
         if not args.skip_febrl:
             bench_febrl(tmp)
 

@@ -944,6 +944,22 @@ class _Gen:
             if stem.casefold() not in self.used_org_names:
                 self.used_org_names.add(stem.casefold())
                 return stem
+        # The pool above (family name and trade) holds a few thousand names per country,
+        # too few for half a million rows. Larger files name firms as real ones do once
+        # the plain names are taken: two partners, or the place. Drawn only when the
+        # pool is spent, so the rows of smaller files stay as they were.
+        for _ in range(1000):
+            trade = self.rng.choice(_TRADES[region])
+            if self.rng.random() < 0.5:
+                first, second = self.family(region), self.family(region)
+                if first == second:
+                    continue
+                stem = f"{first} & {second} {trade}"
+            else:
+                stem = f"{self.family(region)} {trade} {self.city(region)}"
+            if stem.casefold() not in self.used_org_names:
+                self.used_org_names.add(stem.casefold())
+                return stem
         raise RuntimeError("no unused organisation name drawn")
 
     def org(self, region: str | None = None, name: str = "") -> _Person:

@@ -23,16 +23,18 @@ tabulated by the pair of kinds they joined. ``overall`` includes the entities
 with hundreds of rows (whose pairs outnumber the rest); ``w/o big`` leaves
 their pairs out.
 
-Time is the wall clock of the command, CPU its and its workers' (``os.wait4``),
-peak memory the largest resident set of any process of the command
-(``ru_maxrss`` of the child, which Linux takes over its waited-for workers too).
+Time is the wall clock of the command, CPU its and its workers' (``os.wait4``);
+peak memory is that of the command's whole process tree, the parent and its
+workers together (proportional set size, sampled; the largest single process's
+``ru_maxrss`` is printed beside it), as ``benchmarks/measure.py`` describes.
 
 Failing pairs are printed with every letter and digit enciphered (one fixed
 substitution for the whole run, so equal values stay equal and differences stay
 visible); honorifics, suffixes, legal forms, street types, role mailboxes and
 free-mail domains are shown as they are, since they are what matching reads.
 
-Run: ``.venv/bin/python benchmarks/eval_hard.py [--sizes 20000 50000] [--seed 7] [--samples 3]``
+Run: ``.venv/bin/python benchmarks/eval_hard.py [--sizes 20000 50000] [--seed 7] [--samples 3]``;
+at scale, ``--sizes 500000 --keep DIR`` (generating the file takes minutes; a kept one is reused).
 """
 
 from __future__ import annotations
@@ -41,10 +43,8 @@ import argparse
 import csv
 import dataclasses
 import json
-import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +60,7 @@ if str(ROOT) not in sys.path:  # run as a script: make ``benchmarks.*`` importab
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.datagen_hard import COLUMNS, generate, write_csv  # noqa: E402
+from benchmarks.measure import run_measured  # noqa: E402
 
 MAP_ARGS = (
     "--id-column", "record_id",
@@ -92,7 +93,7 @@ def _c2(n: int) -> int:
 
 
 def run_cli(source: Path, output: Path) -> dict[str, float]:
-    """Run ``crmcore dedupe`` on ``source``; wall, CPU, peak RSS of its largest process."""
+    """Run ``crmcore dedupe`` on ``source``; wall, CPU, peak memory of its process tree."""
     command = [
         sys.executable,
         "-m",
@@ -104,21 +105,17 @@ def run_cli(source: Path, output: Path) -> dict[str, float]:
         "--quiet",
         *MAP_ARGS,
     ]
-    start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert child.stderr is not None
-    stderr = child.stderr.read().decode("utf-8", "replace")
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"crmcore dedupe failed ({child.returncode}): {stderr.strip()}")
+    done = run_measured(command)
+    if done.returncode != 0:
+        raise SystemExit(f"crmcore dedupe failed ({done.returncode}): {done.stderr.strip()}")
     return {
-        "wall_s": wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
-        "load": os.getloadavg()[0],
-        "warnings": stderr.count("\n"),
+        "wall_s": done.wall,
+        "cpu_s": done.cpu,
+        "peak_pss_mb": done.peak_pss_mb,
+        "peak_rss_sum_mb": done.peak_rss_sum_mb,
+        "peak_rss_mb": done.max_rss_mb,
+        "load": done.load,
+        "warnings": done.stderr.count("\n"),
     }
 
 
@@ -451,7 +448,7 @@ def _show(row: dict[str, str], cipher: Cipher) -> str:
 
 
 def read_output(path: Path) -> list[dict[str, str]]:
-    """The command's output rows."""
+    """The rows of a CSV file (the command's output, or a kept input)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
@@ -460,11 +457,16 @@ def _fmt(f: Figures) -> str:
     return f"P {f.precision:.3f} R {f.recall:.3f} F1 {f.f1:.3f}"
 
 
-def evaluate(size: int, seed: int, tmp: Path, samples: int, top: int) -> dict[str, object]:
-    """Generate, run, score and print one size."""
-    rows = generate(size, seed=seed)
-    source, output = tmp / f"hard_{size}.csv", tmp / f"hard_{size}_out.csv"
-    write_csv(source, rows)
+def evaluate(
+    size: int, seed: int, tmp: Path, samples: int, top: int, *, reuse: bool = False
+) -> dict[str, object]:
+    """Generate (or, with ``reuse``, read a kept file), run, score and print one size."""
+    source, output = tmp / f"hard_{size}_seed{seed}.csv", tmp / f"hard_{size}_out.csv"
+    if reuse and source.exists():  # a kept file of this size and seed: the same rows
+        rows = read_output(source)
+    else:
+        rows = generate(size, seed=seed)
+        write_csv(source, rows)
     timing = run_cli(source, output)
     out = read_output(output)
     if [r["record_id"] for r in out] != [r["record_id"] for r in rows]:
@@ -484,7 +486,8 @@ def evaluate(size: int, seed: int, tmp: Path, samples: int, top: int) -> dict[st
         line.append(f"{name} {_fmt(s.overall())} (w/o big: {_fmt(s.overall(BIG))}) |")
     line.append(
         f"wall {timing['wall_s']:.1f} s, cpu {timing['cpu_s']:.1f} s, "
-        f"peak {timing['peak_rss_mb']:.0f} MB, "
+        f"peak tree PSS {timing['peak_pss_mb']:.0f} MB "
+        f"(largest process {timing['peak_rss_mb']:.0f} MB), "
         f"load {timing['load']:.1f}; baselines {baseline_s:.1f} s"
     )
     print(" ".join(line), flush=True)
@@ -582,7 +585,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=5, help="kinds shown in the loss rankings")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
-        "--keep", type=Path, help="keep the generated and output files in this directory"
+        "--keep",
+        type=Path,
+        help="keep the generated and output files in this directory, and reuse a generated "
+        "file kept there before (generating 500,000 rows takes minutes)",
     )
     args = parser.parse_args()
     results = []
@@ -590,7 +596,9 @@ def main() -> None:
         tmp = args.keep or Path(name)
         tmp.mkdir(parents=True, exist_ok=True)
         for size in args.sizes:
-            results.append(evaluate(size, args.seed, tmp, args.samples, args.top))
+            results.append(
+                evaluate(size, args.seed, tmp, args.samples, args.top, reuse=args.keep is not None)
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -17,6 +18,7 @@ from crmcore import Customer, DuplicateRecord, Lead, ValidationError
 from crmcore.dedup import (
     Decision,
     DuplicatePolicy,
+    Evidence,
     MatchRecord,
     blocking_keys,
     candidate_pairs,
@@ -107,6 +109,49 @@ def test_progress_is_reported_per_stage() -> None:
     )
     for stage in ("load", "prepare", "block", "score", "cluster"):
         assert stage in seen
+
+
+def test_records_handed_over_are_let_go_once_prepared() -> None:
+    # With field rules only, the engine keeps each record's features, not the
+    # record: a caller that hands over an iterator holds a million records once.
+    refs: list[weakref.ref[MatchRecord]] = []
+
+    def handed_over() -> Iterator[MatchRecord]:
+        for k in range(30):
+            record = person(str(k), "Anna", f"Berg{k % 10}", emails=[f"anna{k % 10}@example.org"])
+            refs.append(weakref.ref(record))
+            yield record
+
+    alive: list[int] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "block":
+            alive.append(sum(ref() is not None for ref in refs))
+
+    result = find_duplicates(handed_over(), progress=progress)
+    assert alive == [0]
+    assert len(result.clusters) == 10
+    assert {len(c.member_ids) for c in result.clusters} == {3}
+
+
+def test_a_rule_that_compares_whole_records_still_gets_them() -> None:
+    class SameBirthDate:
+        name = "born"
+
+        def blocking_keys(self, record: MatchRecord) -> list[str]:
+            return [f"born:{record.birth_date}"] if record.birth_date else []
+
+        def compare(self, a: MatchRecord, b: MatchRecord) -> Evidence | None:
+            if a.birth_date is None or b.birth_date is None:
+                return None
+            same = a.birth_date == b.birth_date
+            return Evidence(self.name, "birth_date", "exact", float(same), 14.0 if same else -4.0)
+
+    born = date(1980, 5, 17)
+    records = iter([person("a", "Anna", "Berg", born=born), person("b", "Karl", "Lund", born=born)])
+    rules = attrs.evolve(default_rules(), rules=(SameBirthDate(),))
+    result = find_duplicates(records, rules)
+    assert [set(c.member_ids) for c in result.clusters] == [{"a", "b"}]
 
 
 def test_duplicate_ids_are_refused() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -75,13 +76,25 @@ def _engine_progress(progress: ProgressLike) -> Callable[[str, int, int], None]:
 
 
 def _run_engine(
-    records: list[MatchRecord],
+    records: Iterable[MatchRecord],
     rules: RuleSet,
     progress: Callable[[str, int, int], None],
 ) -> DedupResult:
     from crmcore.cli._engine import find_clusters
 
     return find_clusters(records, rules=rules, progress=progress)
+
+
+def _hand_over(records: list[MatchRecord]) -> Iterator[MatchRecord]:
+    """The records in order, each let go of here as the engine takes it.
+
+    The engine keeps only what it matches on (see ``find_duplicates``): a
+    million records need not stay alive beside their prepared features.
+    """
+    queue = deque(records)
+    records.clear()
+    while queue:
+        yield queue.popleft()
 
 
 def _labels(table: Table, id_col: int | None, option: str) -> list[str]:
@@ -277,7 +290,7 @@ def _run_dedupe(options: DedupeOptions, err: TextIO) -> int:
             advance=progress.advance,
             on_total=progress.set_total,
         )
-        result = _run_engine(built.records, rules, _engine_progress(progress))
+        result = _run_engine(_hand_over(built.records), rules, _engine_progress(progress))
     finally:
         progress.stop()
 

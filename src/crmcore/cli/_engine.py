@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 import attrs
@@ -48,7 +48,7 @@ def _read_rules(path: Path) -> RuleSet:
 
 
 def find_clusters(
-    records: Sequence[MatchRecord],
+    records: Iterable[MatchRecord],
     *,
     rules: RuleSet,
     progress: Progress | None,

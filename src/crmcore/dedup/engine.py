@@ -7,6 +7,7 @@ import gc
 import math
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,6 +38,7 @@ from crmcore.storage.keys import (
     phone_key,
     source_keys,
 )
+from crmcore.values import PersonName
 
 __all__ = [
     "DuplicatePolicy",
@@ -130,21 +132,56 @@ class _Counts(dict[str, int]):
 class _Scorer:
     """Per-record prepared features and the pair-scoring hot loop."""
 
-    def __init__(self, rules: RuleSet, records: Sequence[MatchRecord]) -> None:
+    def __init__(
+        self,
+        rules: RuleSet,
+        records: Iterable[MatchRecord],
+        loaded: Callable[[int], None] | None = None,
+    ) -> None:
+        """Prepare every record's features, reading ``records`` once.
+
+        A record is kept only while rules that are not field rules need it
+        (they compare whole records): with field rules alone, each record is
+        dropped once its features, id, kind and sort name are taken, so that
+        a caller that hands over records it no longer holds never has a
+        million of them alive beside their features.
+        """
         self.rules = rules
-        self.records = records
         self.fast: list[tuple[int, FieldRule[Any], list[Any]]] = []
         self.slow: list[tuple[int, Rule]] = []
         for index, rule in enumerate(rules.rules):
             if isinstance(rule, FieldRule):
-                self.fast.append((index, rule, [rule.prepare(r) for r in records]))
+                self.fast.append((index, rule, []))
             else:
                 self.slow.append((index, rule))
+        kept: list[MatchRecord] = []
+        keep = kept.append if self.slow else None
+        self.ids: list[str] = []
+        self.kinds: list[RecordType] = []
+        # What a record is ordered by in an oversized block (see sort_key).
+        self._sort_names: list[PersonName | str | None] = []
+        self._places: list[str] = []
+        columns = [(rule.prepare, features.append) for _, rule, features in self.fast]
+        add_id, add_kind, add_name = self.ids.append, self.kinds.append, self._sort_names.append
+        add_place = self._places.append
+        for record in records:
+            for prepare, add in columns:
+                add(prepare(record))
+            add_id(record.id)
+            add_kind(_kind(record))
+            add_name(record.name if record.name is not None else record.organization or None)
+            add_place(sys.intern(_place(record)))
+            if keep is not None:
+                keep(record)
+            if loaded is not None and len(self.ids) % 10_000 == 0:
+                loaded(len(self.ids))
+        self.records: Sequence[MatchRecord] = kept
+        self.n = len(self.ids)
         self.frequency: Frequency = lambda _key: 1
         self.calls = [(rule.weigh, features) for _, rule, features in self.fast]
         # Which fast rules each record has a value for, as a bit mask; per mask,
         # the rules to weigh and an upper bound of what the rest can still add.
-        self.masks = [0] * len(records)
+        self.masks = [0] * self.n
         for bit, (_, _, features) in enumerate(self.fast):
             flag = 1 << bit
             masks = self.masks
@@ -274,7 +311,21 @@ class _Scorer:
         if parts is None:
             parts = self.weigh(i, j)[1]
         final, decision, evidence = self.rules.decide(self.evidence(parts))
-        return ScoredPair(self.records[i].id, self.records[j].id, final, decision, evidence)
+        return ScoredPair(self.ids[i], self.ids[j], final, decision, evidence)
+
+    def sort_key(self, i: int) -> str:
+        """What record ``i`` is ordered by in an oversized block: its name and place, else its id.
+
+        Within one name, records of one place are neighbours: in a block too
+        big to compare whole, the window then meets the same name in the same
+        city rather than the same name anywhere.
+        """
+        name = self._sort_names[i]
+        if isinstance(name, PersonName):
+            return f"{person_name_key(name)}\x00{self._places[i]}"
+        if name:
+            return f"{organization_key(name)}\x00{self._places[i]}"
+        return self.ids[i]
 
 
 class _Clusters:
@@ -360,7 +411,7 @@ def _score_slice(
     scorer: _Scorer, pairs: Iterable[int], types: Sequence[RecordType] | None, report: Progress
 ) -> _Scored:
     """Score candidate pairs: matches, possible matches, and pairs that clearly differ."""
-    n = len(scorer.records)
+    n = scorer.n
     rules = scorer.rules
     matched: list[tuple[float, int, int]] = []
     possible: list[tuple[float, int, int]] = []
@@ -525,22 +576,17 @@ def _find_duplicates(
     started = time.perf_counter()
     report = progress or (lambda _stage, _done, _total: None)
 
-    items: list[MatchRecord] = []
-    for record in _iter_records(records):
-        items.append(record)
-        if len(items) % 10_000 == 0:
-            report("load", len(items), 0)
-    n = len(items)
+    # Records are read once, into their features: see _Scorer.
+    scorer = _Scorer(rules, _iter_records(records), lambda done: report("load", done, 0))
+    n = scorer.n
     report("load", n, n)
-    if len({r.id for r in items}) != n:
+    if len(set(scorer.ids)) != n:
         raise ValidationError("records", "record ids must be unique")
-
-    scorer = _Scorer(rules, items)
     report("prepare", n, n)
 
-    blocks = _block(items, scorer, rules)
+    blocks = _block(scorer, rules)
     report("block", n, n)
-    kinds = [_kind(r) for r in items]
+    kinds = scorer.kinds
     types = kinds if len(set(kinds)) > 1 else None
     total, (matched, possible, cannot, details) = _score(scorer, blocks, types, report, workers)
     parts_of = dict(details)
@@ -573,7 +619,7 @@ def _find_duplicates(
             scorer.scored_pair(i, j, parts_of.get(i * n + j)) for i, j in by_root.get(root, [])
         )
         result_clusters.append(
-            (ordered_members[0], tuple(items[m].id for m in ordered_members), joins)
+            (ordered_members[0], tuple(scorer.ids[m] for m in ordered_members), joins)
         )
     # Clusters are numbered in input order of their first record.
     result_clusters.sort(key=lambda c: c[0])
@@ -675,9 +721,9 @@ class _EntityCount:
 
     def __init__(self, scorer: _Scorer) -> None:
         by_rule = {rule.name: features for _, rule, features in scorer.fast}
-        self.names = _first_present(by_rule, ("name", "organization"), len(scorer.records))
-        self.contacts = _first_present(by_rule, ("email", "phone"), len(scorer.records))
-        self.places = _first_present(by_rule, ("address",), len(scorer.records))
+        self.names = _first_present(by_rule, ("name", "organization"), scorer.n)
+        self.contacts = _first_present(by_rule, ("email", "phone"), scorer.n)
+        self.places = _first_present(by_rule, ("address",), scorer.n)
 
     def __call__(self, key: str, bucket: list[int]) -> int:
         if key.startswith(_NAME_RULES):
@@ -709,29 +755,42 @@ def _first_present(by_rule: Mapping[str, list[Any]], names: Sequence[str], size:
     return out
 
 
-def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Blocks:
-    """Index records by blocking key; set the scorer's key frequencies."""
-    index: dict[str, list[int]] = {}
-    get = index.get
+def _filed(scorer: _Scorer) -> Iterator[tuple[str, int]]:
+    """Every blocking key with the index of a record filed under it."""
     for _, rule, features in scorer.fast:
         keys_of = rule.keys
         for i, f in enumerate(features):
-            if f is None:
-                continue
-            for key in keys_of(f):
-                bucket = get(key)
-                if bucket is None:
-                    index[key] = [i]
-                elif bucket[-1] != i:
-                    bucket.append(i)
+            if f is not None:
+                for key in keys_of(f):
+                    yield key, i
     for _, slow_rule in scorer.slow:
-        for i, record in enumerate(items):
+        for i, record in enumerate(scorer.records):
             for key in slow_rule.blocking_keys(record):
-                bucket = get(key)
-                if bucket is None:
-                    index[key] = [i]
-                elif bucket[-1] != i:
-                    bucket.append(i)
+                yield key, i
+
+
+def _block(scorer: _Scorer, rules: RuleSet) -> _Blocks:
+    """Index records by blocking key; set the scorer's key frequencies."""
+    # Most keys are carried by one record only (a personal email, a phone): those
+    # are held as the record's index, and a list is made when a second record
+    # comes, so that a million records do not make millions of one-item lists.
+    index: dict[str, list[int]] = {}
+    alone: dict[str, int] = {}
+    get = index.get
+    first = alone.pop
+    for key, i in _filed(scorer):
+        bucket = get(key)
+        if bucket is not None:
+            if bucket[-1] != i:
+                bucket.append(i)
+            continue
+        j = first(key, -1)
+        if j < 0 or j == i:
+            alone[key] = i
+        else:
+            index[key] = [j, i]
+    keys = len(index) + len(alone)
+    del alone
     # Only keys on more than two records change a weight (term frequency), and
     # they count the entities that carry them, not the records.
     entities = _EntityCount(scorer)
@@ -753,9 +812,9 @@ def _block(items: Sequence[MatchRecord], scorer: _Scorer, rules: RuleSet) -> _Bl
             continue
         for i in bucket:
             if i not in sort_keys:
-                sort_keys[i] = _sort_key(items[i])
+                sort_keys[i] = scorer.sort_key(i)
         ordered.append(sorted(set(bucket), key=sort_keys.__getitem__))
-    return _Blocks(len(items), small, ordered, rules.window, len(index))
+    return _Blocks(scorer.n, small, ordered, rules.window, keys)
 
 
 def candidate_pairs(
@@ -768,16 +827,15 @@ def candidate_pairs(
             wrong kind (as for :func:`find_duplicates`).
     """
     rules = _rules(rules)
-    items = list(_iter_records(records))
+    scorer = _Scorer(rules, _iter_records(records))
+    ids, n = scorer.ids, scorer.n
     # As in find_duplicates: a repeated id would come back as a pair with itself.
-    if len({r.id for r in items}) != len(items):
+    if len(set(ids)) != n:
         raise ValidationError("records", "record ids must be unique")
-    scorer = _Scorer(rules, items)
-    n = len(items)
     out = set()
-    for pair in _block(items, scorer, rules).pairs():
+    for pair in _block(scorer, rules).pairs():
         i, j = divmod(pair, n)
-        a, b = items[i].id, items[j].id
+        a, b = ids[i], ids[j]
         out.add((a, b) if a < b else (b, a))
     return out
 
@@ -785,19 +843,6 @@ def candidate_pairs(
 def _as_possible(pair: ScoredPair) -> ScoredPair:
     # A link the chaining guard refused goes to a person instead of into a cluster.
     return ScoredPair(pair.a, pair.b, pair.score, Decision.POSSIBLE, pair.evidence)
-
-
-def _sort_key(record: MatchRecord) -> str:
-    # Within one name, records of one place are neighbours: in a block too big
-    # to compare whole, the window then meets the same name in the same city
-    # rather than the same name anywhere.
-    if record.name is not None:
-        name = person_name_key(record.name)
-    elif record.organization:
-        name = organization_key(record.organization)
-    else:
-        return record.id
-    return f"{name}\x00{_place(record)}"
 
 
 def _place(record: MatchRecord) -> str:
