@@ -7,7 +7,6 @@ import gc
 import math
 import multiprocessing
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -17,7 +16,7 @@ from typing import Any
 import attrs
 
 from crmcore.customers import Customer
-from crmcore.dedup.normalize import name_tokens, organization_key, person_name_key
+from crmcore.dedup.normalize import organization_key, person_name_key
 from crmcore.dedup.records import MatchRecord, RecordType
 from crmcore.dedup.results import (
     Cluster,
@@ -28,7 +27,14 @@ from crmcore.dedup.results import (
     Matches,
     ScoredPair,
 )
-from crmcore.dedup.rules import FieldRule, Frequency, Rule, RuleSet, default_rules
+from crmcore.dedup.rules import (
+    AddressRule,
+    FieldRule,
+    Frequency,
+    Rule,
+    RuleSet,
+    default_rules,
+)
 from crmcore.errors import DuplicateDetected, ValidationError
 from crmcore.leads import Lead
 from crmcore.storage.keys import (
@@ -160,17 +166,14 @@ class _Scorer:
         self.kinds: list[RecordType] = []
         # What a record is ordered by in an oversized block (see sort_key).
         self._sort_names: list[PersonName | str | None] = []
-        self._places: list[str] = []
         columns = [(rule.prepare, features.append) for _, rule, features in self.fast]
         add_id, add_kind, add_name = self.ids.append, self.kinds.append, self._sort_names.append
-        add_place = self._places.append
         for record in records:
             for prepare, add in columns:
                 add(prepare(record))
             add_id(record.id)
             add_kind(_kind(record))
             add_name(record.name if record.name is not None else record.organization or None)
-            add_place(sys.intern(_place(record)))
             if keep is not None:
                 keep(record)
             if loaded is not None and len(self.ids) % 10_000 == 0:
@@ -190,6 +193,10 @@ class _Scorer:
                     masks[k] |= flag
         self._plans: dict[int, list[tuple[int, Callable[..., Any], list[Any], float, int]]] = {}
         self.shared_names = rules.shared_rules
+        self._address = next(
+            ((rule, features) for _, rule, features in self.fast if isinstance(rule, AddressRule)),
+            None,
+        )
         self._evidence: dict[tuple[int, float, float, str], Evidence] = {}
 
     def plan(self, mask: int) -> list[tuple[int, Callable[..., Any], list[Any], float, int]]:
@@ -322,10 +329,18 @@ class _Scorer:
         """
         name = self._sort_names[i]
         if isinstance(name, PersonName):
-            return f"{person_name_key(name)}\x00{self._places[i]}"
+            return f"{person_name_key(name)}\x00{self._place(i)}"
         if name:
-            return f"{organization_key(name)}\x00{self._places[i]}"
+            return f"{organization_key(name)}\x00{self._place(i)}"
         return self.ids[i]
+
+    def _place(self, i: int) -> str:
+        # From the address rule's prepared features, so nothing more is kept
+        # per record; a rule set without an address rule orders by name only.
+        address = self._address
+        if address is None or address[1][i] is None:
+            return ""
+        return address[0].place(address[1][i])
 
 
 class _Clusters:
@@ -843,15 +858,6 @@ def candidate_pairs(
 def _as_possible(pair: ScoredPair) -> ScoredPair:
     # A link the chaining guard refused goes to a person instead of into a cluster.
     return ScoredPair(pair.a, pair.b, pair.score, Decision.POSSIBLE, pair.evidence)
-
-
-def _place(record: MatchRecord) -> str:
-    for address in record.addresses:
-        locality = " ".join(name_tokens(address.locality))
-        postcode = "".join(name_tokens(address.postal_code))
-        if locality or postcode:
-            return f"{locality}\x00{postcode}"
-    return ""
 
 
 # --------------------------------------------------------------------------- on-create checks

@@ -833,6 +833,13 @@ class AddressRule(FieldRule[_Addresses]):
             record.type is RecordType.ORGANIZATION,
         )
 
+    def place(self, features: _Addresses) -> str:
+        """The first normalised locality and postcode: the order of one name in a big block."""
+        for a in features.places:
+            if a.locality or a.postcode:
+                return f"{a.locality}\x00{a.postcode}"
+        return ""
+
     def keys(self, features: _Addresses) -> Iterable[str]:
         """Postcode with house number, and house number with the street's sound."""
         out = []
